@@ -1,0 +1,51 @@
+"""What a decision asks the adapter to send: a record, its topic and its key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from clickpath.models import CanonicalEvent, IngressEvent, Record, utcnow
+from clickpath.topics import Topic
+
+
+class Outcome(Enum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class Output:
+    topic: Topic
+    key: str
+    record: Record
+
+
+_PROMOTED = {
+    "event_id", "event_type", "occurred_at", "received_at", "brand_id", "source", "player_id",
+    "click_id", "affiliate_id", "campaign_id", "transaction_id", "amount", "currency",
+}
+
+
+def canonical_of(event: IngressEvent, person_id: str, is_ftd: bool = False) -> CanonicalEvent:
+    """The deduplicated form of an ingress event, with its other fields kept as JSON."""
+    values = event.model_dump()
+    return CanonicalEvent(
+        event_id=event.event_id,
+        event_type=event.event_type,
+        occurred_at=event.occurred_at,
+        received_at=event.received_at,
+        processed_at=utcnow(),
+        brand_id=event.brand_id,
+        source=event.source,
+        person_id=person_id,
+        player_id=values.get("player_id"),
+        click_id=values.get("click_id"),
+        affiliate_id=values.get("affiliate_id"),
+        campaign_id=values.get("campaign_id"),
+        transaction_id=values.get("transaction_id"),
+        amount=values.get("amount"),
+        currency=values.get("currency"),
+        is_ftd=is_ftd,
+        payload=event.model_dump_json(exclude=_PROMOTED),
+    )

@@ -1,0 +1,286 @@
+"""Per-player state and the one decision function that advances it.
+
+Every event about a player, and the attribution decided for them, lands here keyed by
+`person_id`. The function is pure: `decide_player(state, record) -> (state, outputs, outcome)`.
+
+Correct whatever the arrival order (DESIGN.md §2):
+- the FTD is the deposit with the earliest event time seen so far, not the first to arrive;
+- the funnel contribution is published as cumulative per-day facts that a newer `version`
+  replaces, so a deposit counted before its registration's attribution was known is re-counted
+  under the right affiliate when the attribution arrives, never twice;
+- postbacks go out once each (registration, FTD) as soon as both the conversion and an
+  attribution to an affiliate are known.
+
+Dedup: the event id within a bounded per-player window (`recent_ids`), and natural keys
+forever: one registration per player, one deposit per `transaction_id`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel
+
+from clickpath.domain.outputs import Outcome, Output, canonical_of
+from clickpath.models import (
+    Attribution,
+    ClickLink,
+    Deposit,
+    PlayerDayFact,
+    PlayerEvent,
+    Postback,
+    Registration,
+)
+from clickpath.topics import Topic
+
+
+class Tag(BaseModel):
+    """Who the player is attributed to, for life once attributed."""
+
+    status: Literal["attributed", "organic", "unattributed"]
+    affiliate_id: str = ""
+    campaign_id: str = ""
+    click_id: str | None = None
+    subs: list[str | None] = [None] * 5
+    reason: str | None = None
+
+
+class DepositRef(BaseModel):
+    event_id: str
+    transaction_id: str
+    occurred_at: datetime
+    amount: Decimal
+    currency: str
+
+    def order_key(self) -> tuple[datetime, str]:
+        return (self.occurred_at, self.transaction_id)
+
+
+class DayTotals(BaseModel):
+    deposits: int = 0
+    deposit_sum: Decimal = Decimal(0)
+
+
+class PlayerState(BaseModel):
+    brand_id: str
+    player_id: str
+    registration_event_id: str | None = None
+    registered_at: datetime | None = None
+    click_id: str | None = None
+    tag: Tag | None = None
+    recent_event_ids: list[str] = []
+    deposit_txn_ids: list[str] = []
+    first_deposit: DepositRef | None = None
+    deposit_days: dict[str, DayTotals] = {}
+    postbacks_sent: list[str] = []
+    version: int = 0
+
+    @property
+    def person_id(self) -> str:
+        return f"{self.brand_id}:{self.player_id}"
+
+
+@dataclass(frozen=True)
+class PlayerPolicy:
+    recent_ids: int
+    pseudonym_key: bytes
+
+
+FactKey = tuple[date, str]
+FactValue = tuple[int, int, int, Decimal]
+
+
+def _day_key(day: date, currency: str) -> str:
+    return f"{day.isoformat()}|{currency}"
+
+
+def funnel_facts(state: PlayerState) -> dict[FactKey, FactValue]:
+    """The player's funnel contribution per (day, currency): regs, FTDs, deposits, sum."""
+    facts: dict[FactKey, FactValue] = {}
+    for key, totals in state.deposit_days.items():
+        day_text, currency = key.split("|")
+        facts[(date.fromisoformat(day_text), currency)] = (
+            0, 0, totals.deposits, totals.deposit_sum
+        )
+    if state.first_deposit is not None:
+        k = (state.first_deposit.occurred_at.date(), state.first_deposit.currency)
+        regs, _, deposits, total = facts[k]
+        facts[k] = (regs, 1, deposits, total)
+    if state.registered_at is not None:
+        k = (state.registered_at.date(), "")
+        facts[k] = (1, *facts.get(k, (0, 0, 0, Decimal(0)))[1:])
+    return facts
+
+
+def player_token(key: bytes, affiliate_id: str, person_id: str) -> str:
+    """A pseudonymous player id that differs per affiliate, so affiliates cannot join theirs."""
+    return hmac.new(key, f"{affiliate_id}|{person_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def postback_id(person_id: str, affiliate_id: str, event: str) -> str:
+    return hashlib.sha256(f"{person_id}|{affiliate_id}|{event}".encode()).hexdigest()[:32]
+
+
+def decide_player(
+    state: PlayerState | None,
+    record: PlayerEvent | Attribution,
+    policy: PlayerPolicy,
+) -> tuple[PlayerState, list[Output], Outcome]:
+    if state is None:
+        state = PlayerState(brand_id=record.brand_id, player_id=record.player_id)
+    else:
+        state = state.model_copy(deep=True)
+    before_facts = funnel_facts(state)
+    before_tag = state.tag
+    outputs: list[Output] = []
+
+    if isinstance(record, Attribution):
+        if not _apply_attribution(state, record):
+            return state, [], Outcome.DUPLICATE
+    else:
+        if record.event_id in state.recent_event_ids:
+            return state, [], Outcome.DUPLICATE
+        if isinstance(record, Registration):
+            if state.registration_event_id is not None:
+                return state, [], Outcome.DUPLICATE
+            outputs += _apply_registration(state, record)
+        is_ftd = False
+        if isinstance(record, Deposit):
+            if record.transaction_id in state.deposit_txn_ids:
+                return state, [], Outcome.DUPLICATE
+            is_ftd = _apply_deposit(state, record)
+        state.recent_event_ids = (state.recent_event_ids + [record.event_id])[-policy.recent_ids :]
+        outputs.append(
+            Output(Topic.CANONICAL, state.person_id, canonical_of(record, state.person_id, is_ftd))
+        )
+
+    state.version += 1
+    outputs += _changed_facts(state, before_facts, retag=state.tag != before_tag)
+    outputs += _due_postbacks(state, policy)
+    return state, outputs, Outcome.ACCEPTED
+
+
+def _apply_registration(state: PlayerState, reg: Registration) -> list[Output]:
+    state.registration_event_id = reg.event_id
+    state.registered_at = reg.occurred_at
+    state.click_id = reg.click_id
+    if reg.click_id is None:
+        state.tag = Tag(status="organic")
+        return []
+    link = ClickLink(
+        click_id=reg.click_id,
+        person_id=state.person_id,
+        brand_id=reg.brand_id,
+        player_id=reg.player_id,
+        registration_event_id=reg.event_id,
+        registered_at=reg.occurred_at,
+    )
+    return [Output(Topic.CLICK_LINKS, reg.click_id, link)]
+
+
+def _apply_deposit(state: PlayerState, dep: Deposit) -> bool:
+    """Count the deposit; True when it is (so far) the player's first by event time."""
+    state.deposit_txn_ids.append(dep.transaction_id)
+    key = _day_key(dep.occurred_at.date(), dep.currency)
+    totals = state.deposit_days.setdefault(key, DayTotals())
+    totals.deposits += 1
+    totals.deposit_sum += dep.amount
+    ref = DepositRef(
+        event_id=dep.event_id,
+        transaction_id=dep.transaction_id,
+        occurred_at=dep.occurred_at,
+        amount=dep.amount,
+        currency=dep.currency,
+    )
+    if state.first_deposit is None or ref.order_key() < state.first_deposit.order_key():
+        state.first_deposit = ref
+        return True
+    return False
+
+
+def _apply_attribution(state: PlayerState, decision: Attribution) -> bool:
+    """Take a decision for the player's current registration; False when nothing changes."""
+    if state.tag is not None and state.tag.status == "attributed":
+        return False  # tagged for life
+    if state.click_id is not None and decision.click_id != state.click_id:
+        return False  # a decision about a click this player's registration does not name
+    if state.registered_at is None:
+        state.registered_at = decision.registered_at
+        state.click_id = decision.click_id
+    new_tag = Tag(
+        status=decision.status,
+        affiliate_id=decision.affiliate_id or "",
+        campaign_id=decision.campaign_id or "",
+        click_id=decision.click_id,
+        subs=[decision.sub1, decision.sub2, decision.sub3, decision.sub4, decision.sub5],
+        reason=decision.reason,
+    )
+    if new_tag == state.tag:
+        return False
+    state.tag = new_tag
+    return True
+
+
+def _changed_facts(
+    state: PlayerState, before: dict[FactKey, FactValue], retag: bool
+) -> list[Output]:
+    tag = state.tag or Tag(status="unattributed")
+    outputs = []
+    for (day, currency), value in sorted(funnel_facts(state).items()):
+        if not retag and before.get((day, currency)) == value:
+            continue
+        regs, ftds, deposits, total = value
+        fact = PlayerDayFact(
+            person_id=state.person_id,
+            brand_id=state.brand_id,
+            day=day,
+            currency=currency,
+            affiliate_id=tag.affiliate_id,
+            campaign_id=tag.campaign_id,
+            registrations=regs,
+            ftds=ftds,
+            deposits=deposits,
+            deposit_sum=total,
+            version=state.version,
+        )
+        outputs.append(Output(Topic.PLAYER_DAY_FACTS, state.person_id, fact))
+    return outputs
+
+
+def _due_postbacks(state: PlayerState, policy: PlayerPolicy) -> list[Output]:
+    tag = state.tag
+    if tag is None or tag.status != "attributed" or not tag.click_id:
+        return []
+    due: list[tuple[Literal["registration", "ftd"], datetime, DepositRef | None]] = []
+    if state.registered_at is not None and "registration" not in state.postbacks_sent:
+        due.append(("registration", state.registered_at, None))
+    if state.first_deposit is not None and "ftd" not in state.postbacks_sent:
+        due.append(("ftd", state.first_deposit.occurred_at, state.first_deposit))
+    outputs = []
+    for event, at, dep in due:
+        state.postbacks_sent.append(event)
+        postback = Postback(
+            postback_id=postback_id(state.person_id, tag.affiliate_id, event),
+            affiliate_id=tag.affiliate_id,
+            campaign_id=tag.campaign_id,
+            brand_id=state.brand_id,
+            event=event,
+            click_id=tag.click_id,
+            sub1=tag.subs[0],
+            sub2=tag.subs[1],
+            sub3=tag.subs[2],
+            sub4=tag.subs[3],
+            sub5=tag.subs[4],
+            amount=dep.amount if dep else None,
+            currency=dep.currency if dep else None,
+            player_token=player_token(policy.pseudonym_key, tag.affiliate_id, state.person_id),
+            transaction_id=dep.transaction_id if dep else None,
+            occurred_at=at,
+        )
+        outputs.append(Output(Topic.POSTBACKS, tag.affiliate_id, postback))
+    return outputs

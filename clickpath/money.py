@@ -1,0 +1,30 @@
+"""Currencies and amounts: ISO 4217 codes only, Decimal arithmetic only."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+# Active ISO 4217 codes (2024 list) plus the crypto codes operators commonly settle in.
+ISO_4217 = frozenset(
+    """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP
+    BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP
+    GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR
+    KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK
+    MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR
+    SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS
+    UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL BTC ETH USDT USDC LTC
+    """.split()
+)
+
+
+def check_currency(code: str) -> str:
+    if code not in ISO_4217:
+        raise ValueError(f"unknown currency {code[:16]!r}: expected an ISO 4217 code such as EUR")
+    return code
+
+
+def format_amount(amount: Decimal) -> str:
+    """Two decimals at least, more only where the amount has them (0.0005 BTC stays exact)."""
+    cents = amount.quantize(Decimal("0.01"))
+    return f"{cents if amount == cents else amount.normalize():f}"

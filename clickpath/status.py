@@ -1,0 +1,49 @@
+"""One human-readable status line every few seconds for the `clickpath up` console."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, multiprocess
+
+
+def _totals() -> dict[tuple[str, ...], float]:
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    totals: dict[tuple[str, ...], float] = {}
+    for family in registry.collect():
+        for s in family.samples:
+            if s.name.endswith("_total"):
+                key = (s.name, *sorted(s.labels.values()))
+                totals[key] = totals.get(key, 0.0) + s.value
+    return totals
+
+
+def status_line() -> str:
+    t = _totals()
+
+    def get(name: str, *labels: str) -> int:
+        return int(t.get((name, *sorted(labels)), 0))
+
+    ev = "clickpath_events_total"
+    return (
+        f"clicks {get(ev, 'clicks', 'accepted')} · player events {get(ev, 'players', 'accepted')}"
+        f" · duplicates dropped {get(ev, 'clicks', 'duplicate') + get(ev, 'players', 'duplicate')}"
+        f" · postbacks delivered {get('clickpath_postbacks_total', 'delivered')}"
+        f" · ClickHouse rows {sum(int(v) for k, v in t.items() if k[0] == 'clickpath_clickhouse_rows_total')}"
+        f" · dead letters {sum(int(v) for k, v in t.items() if k[0] == 'clickpath_dead_letters_total')}"
+    )
+
+
+class StatusPrinter:
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self.next_at = time.monotonic() + interval_s
+
+    def maybe_print(self) -> None:
+        if self.interval_s > 0 and time.monotonic() >= self.next_at:
+            self.next_at += self.interval_s
+            try:
+                print(status_line(), flush=True)
+            except (OSError, ValueError) as e:  # metrics files mid-write or removed
+                print(f"(status unavailable: {e})", flush=True)

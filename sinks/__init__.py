@@ -1,0 +1,1 @@
+"""Sinks: push the pipeline's results outward (postbacks) and into ClickHouse."""

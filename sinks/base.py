@@ -1,0 +1,147 @@
+"""The shape every sink has: consume a batch, decode it, write it, then commit.
+
+Offsets are committed only after the batch is written, so a crash replays the batch (at least
+once) and the writers make a replay harmless. A write that fails is retried with backoff and
+intake pauses meanwhile: back-pressure, never a dropped record. A record that cannot be decoded
+goes to the dead-letter topic with its reason.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import structlog
+from confluent_kafka import Consumer, Message, TopicPartition
+
+from clickpath.kafka import consumer_config, make_producer
+from clickpath.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS
+from clickpath.models import DeadLetter, Record, utcnow
+from clickpath.serde import Codec, DecodeError, build_codec
+from clickpath.settings import Settings
+from clickpath.topics import Topic, topic_name
+
+log = structlog.get_logger(__name__)
+
+
+class SinkWriteError(RuntimeError):
+    """A sink could not write a batch; the batch will be retried."""
+
+
+class BatchSink(ABC):
+    stage: str = "sink"
+    topics: tuple[Topic, ...] = ()
+
+    def __init__(self, settings: Settings, codec: Codec | None = None) -> None:
+        self.settings = settings
+        self.codec = codec or build_codec(settings.schemas_dir, settings.schema_registry_url)
+        self._consumer = Consumer(
+            consumer_config(settings, f"sink-{self.stage}", **{"max.poll.interval.ms": 600000})
+        )
+        self._dlq = make_producer(settings)
+        self._dlq_topic = topic_name(settings, Topic.DEAD_LETTER)
+        self._stop = threading.Event()
+
+    @abstractmethod
+    def write(self, records: Sequence[tuple[Message, Record]]) -> None:
+        """Write a decoded batch; raise SinkWriteError to have it retried."""
+
+    def close(self) -> None:
+        """Release what `write` holds."""
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        self._consumer.subscribe([topic_name(self.settings, t) for t in self.topics])
+        log.info("sink_started", stage=self.stage, topics=[t.value for t in self.topics])
+        try:
+            while not self._stop.is_set():
+                self.run_once()
+        finally:
+            self._consumer.close()
+            self._dlq.flush(10)
+            self.close()
+
+    def run_once(self) -> int:
+        messages = self._consumer.consume(
+            num_messages=self.settings.sink_batch_size, timeout=self.settings.sink_flush_ms / 1000
+        )
+        if not messages:
+            return 0
+        good: list[tuple[Message, Record]] = []
+        for msg in messages:
+            if msg.error():
+                log.warning("consume_error", stage=self.stage, error=str(msg.error()))
+                continue
+            try:
+                good.append((msg, self.codec.decode(msg.value())))
+            except DecodeError as e:
+                self.dead_letter(msg, str(e))
+        self._write_with_retry(good)
+        if self._dlq_pending():
+            self._dlq.flush(30)
+        self._consumer.commit(asynchronous=False)
+        EVENTS.labels(self.stage, "written").inc(len(good))
+        self._update_lag(messages)
+        return len(messages)
+
+    def _write_with_retry(self, records: list[tuple[Message, Record]]) -> None:
+        delay = 0.2
+        while True:
+            try:
+                self.write(records)
+                return
+            except SinkWriteError as e:
+                if self._stop.is_set():
+                    raise
+                log.warning("sink_write_failed", stage=self.stage, error=str(e), retry_in_s=delay)
+                time.sleep(delay)  # back-pressure: intake waits until the writer recovers
+                delay = min(delay * 2, 30.0)
+
+    def dead_letter(self, msg: Message, reason: str) -> None:
+        record = DeadLetter(
+            original_key=msg.key(),
+            original_value=msg.value() or b"",
+            topic=msg.topic(),
+            partition=msg.partition(),
+            offset=msg.offset(),
+            stage=self.stage,
+            reason=reason[:2000],
+            failed_at=utcnow(),
+        )
+        self._dlq.produce(self._dlq_topic, key=msg.key(), value=self.codec.encode(record))
+        DEAD_LETTERS.labels(self.stage).inc()
+        EVENTS.labels(self.stage, "dead_letter").inc()
+        log.warning("dead_letter", stage=self.stage, topic=record.topic, reason=record.reason)
+
+    def _dlq_pending(self) -> bool:
+        return len(self._dlq) > 0
+
+    def _update_lag(self, messages: list[Message]) -> None:
+        latest: dict[tuple[str, int], int] = {}
+        for msg in messages:
+            if not msg.error():
+                latest[(msg.topic(), msg.partition())] = msg.offset()
+        lag = 0
+        for (topic, partition), offset in latest.items():
+            _, high = self._consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), cached=True
+            )
+            if high >= 0:
+                lag += max(high - offset - 1, 0)
+        CONSUMER_LAG.labels(self.stage).set(lag)
+
+
+def run_sink(sink: BatchSink) -> None:
+    """Run a sink until SIGINT/SIGTERM, then stop it between batches."""
+    import signal
+
+    def _stop(*_: object) -> None:
+        sink.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    sink.run()

@@ -1,0 +1,141 @@
+"""ClickHouse sink: canonical events, funnel facts and attributions into their tables.
+
+Replays are harmless: every table is a ReplacingMergeTree keyed by the record's identity and
+read with FINAL. With the embedded engine (chdb) this process is the only one that may open
+the data directory, so it also answers report queries for the HTTP service over loopback.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import structlog
+import uvicorn
+from confluent_kafka import Message
+from fastapi import FastAPI, Query
+
+from clickpath.clickhouse import ClickHouseError, apply_migrations, connect, query_funnel
+from clickpath.metrics import CLICKHOUSE_ROWS, observe_event_latency
+from clickpath.models import Attribution, CanonicalEvent, PlayerDayFact, Record
+from clickpath.settings import Settings
+from clickpath.topics import Topic
+from sinks.base import BatchSink, SinkWriteError
+
+log = structlog.get_logger(__name__)
+
+EVENT_COLUMNS = [
+    "event_id", "event_type", "occurred_at", "received_at", "processed_at", "brand_id", "source",
+    "person_id", "player_id", "click_id", "affiliate_id", "campaign_id", "transaction_id",
+    "amount", "currency", "is_ftd", "payload",
+]
+FACT_COLUMNS = [
+    "person_id", "brand_id", "day", "currency", "affiliate_id", "campaign_id", "registrations",
+    "ftds", "deposits", "deposit_sum", "version",
+]
+ATTRIBUTION_COLUMNS = [
+    "person_id", "brand_id", "player_id", "click_id", "status", "reason", "affiliate_id",
+    "campaign_id", "sub1", "sub2", "sub3", "sub4", "sub5", "clicked_at", "registered_at",
+    "decided_at",
+]
+
+
+def event_row(e: CanonicalEvent) -> list[Any]:
+    return [
+        e.event_id, e.event_type, e.occurred_at, e.received_at, e.processed_at, e.brand_id,
+        e.source, e.person_id, e.player_id or "", e.click_id or "", e.affiliate_id or "",
+        e.campaign_id or "", e.transaction_id or "", e.amount, e.currency or "", e.is_ftd,
+        e.payload,
+    ]
+
+
+def fact_row(f: PlayerDayFact) -> list[Any]:
+    return [getattr(f, c) for c in FACT_COLUMNS]
+
+
+def attribution_row(a: Attribution) -> list[Any]:
+    return [
+        "" if getattr(a, c) is None and c not in ("clicked_at",) else getattr(a, c)
+        for c in ATTRIBUTION_COLUMNS
+    ]
+
+
+class ClickHouseSink(BatchSink):
+    stage = "clickhouse"
+    topics = (Topic.CANONICAL, Topic.PLAYER_DAY_FACTS, Topic.ATTRIBUTIONS)
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.db = settings.clickhouse_database
+        self.client = connect(settings)
+        self.lock = threading.Lock()  # the report server shares this client
+        with self.lock:
+            applied = apply_migrations(self.client, self.db)
+        log.info("clickhouse_ready", dsn=settings.clickhouse_dsn, migrations_applied=applied)
+
+    def write(self, records: Sequence[tuple[Message, Record]]) -> None:
+        events = [r for _, r in records if isinstance(r, CanonicalEvent)]
+        facts = [r for _, r in records if isinstance(r, PlayerDayFact)]
+        attributions = [r for _, r in records if isinstance(r, Attribution)]
+        batches = (
+            ("events", EVENT_COLUMNS, [event_row(e) for e in events]),
+            ("player_day_facts", FACT_COLUMNS, [fact_row(f) for f in facts]),
+            ("attributions", ATTRIBUTION_COLUMNS, [attribution_row(a) for a in attributions]),
+        )
+        try:
+            with self.lock:
+                for table, columns, rows in batches:
+                    if rows:
+                        self.client.insert(f"{self.db}.{table}", rows, column_names=columns)
+                        CLICKHOUSE_ROWS.labels(table).inc(len(rows))
+        except Exception as e:  # the driver raises many types; all mean "not written"
+            raise SinkWriteError(f"ClickHouse insert failed: {e}") from e
+        for e in events:
+            observe_event_latency("clickhouse", e.occurred_at)
+
+    def funnel(self, **filters: Any) -> list[dict[str, Any]]:
+        try:
+            with self.lock:
+                return query_funnel(self.client, self.db, **filters)
+        except Exception as e:
+            raise ClickHouseError(f"funnel query failed: {e}") from e
+
+    def close(self) -> None:
+        with self.lock:
+            self.client.close()
+
+
+def report_app(sink: ClickHouseSink) -> FastAPI:
+    """Loopback-only report endpoint for the HTTP service when ClickHouse is embedded."""
+    app = FastAPI(title="clickpath ClickHouse sink (internal)")
+
+    @app.get("/reports/funnel")
+    def funnel(
+        brand_id: str | None = None,
+        since: date | None = Query(default=None),
+        until: date | None = Query(default=None),
+    ) -> list[dict[str, Any]]:
+        rows = sink.funnel(brand_id=brand_id, since=since, until=until)
+        return [{**r, "deposit_sum": str(r["deposit_sum"])} for r in rows]
+
+    return app
+
+
+def run_clickhouse_sink(settings: Settings) -> None:
+    from sinks.base import run_sink
+
+    sink = ClickHouseSink(settings)
+    if settings.clickhouse_embedded and settings.reports_url:
+        from urllib.parse import urlparse
+
+        url = urlparse(settings.reports_url)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                report_app(sink), host=url.hostname or "127.0.0.1", port=url.port or 8001,
+                log_config=None, access_log=False,
+            )
+        )
+        threading.Thread(target=server.run, name="report-server", daemon=True).start()
+    run_sink(sink)

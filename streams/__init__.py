@@ -1,0 +1,1 @@
+"""Faust stream processing: the stateful stages of the pipeline."""
