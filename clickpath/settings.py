@@ -7,6 +7,7 @@ file named by `CLICKPATH_CONFIG`. Defaults run everything embedded on loopback.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -144,3 +145,15 @@ class Settings(BaseSettings):
 
     def with_overrides(self, **overrides: Any) -> Settings:
         return self.model_copy(update=overrides)
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as CLICKPATH_* variables, to hand to a child process."""
+        env = {}
+        for name, value in self.model_dump(mode="json").items():
+            if value is None:
+                continue
+            if name == "pseudonym_key":
+                value = self.pseudonym_key.get_secret_value()
+            text = json.dumps(value) if isinstance(value, dict | list) else str(value)
+            env[f"CLICKPATH_{name.upper()}"] = text
+        return env

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from clickpath.broker import free_port
+from clickpath.demo import make_receiver
+from clickpath.kafka import create_topics
+from clickpath.serde import build_codec
+from clickpath.settings import AffiliateConfig, Settings
+from tests.integration.harness import RoleProcess
+
+PSEUDONYM_KEY = "integration-test-key"
+
+
+class Receiver:
+    """A real HTTP postback receiver on a free loopback port; `requests()` reads what it got."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.server = make_receiver("127.0.0.1", self.port, log_path)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def requests(self) -> list[dict]:
+        if not self.log_path.exists():
+            return []
+        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line]
+
+
+@pytest.fixture
+def receiver(tmp_path):
+    r = Receiver(tmp_path / "receiver.jsonl")
+    r.thread.start()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+TEMPLATE = "/pb/{affiliate_id}?cid={click_id}&e={event}&amt={amount}&cur={currency}" \
+    "&tok={player_token}&s1={sub1}&tx={transaction_id}"
+
+
+@pytest.fixture
+def settings(broker, tmp_path, receiver) -> Settings:
+    s = Settings(
+        kafka_bootstrap_servers=broker.bootstrap,
+        broker_compat="tansu",
+        topic_prefix=f"t{uuid.uuid4().hex[:10]}",
+        partitions=2,
+        data_dir=tmp_path / "data",
+        clickhouse_url=f"chdb://{tmp_path / 'clickhouse'}",
+        reports_url=f"http://127.0.0.1:{free_port()}",
+        pseudonym_key=PSEUDONYM_KEY,
+        postback_backoff_s=0.05,
+        affiliates={
+            "aff-1": AffiliateConfig(name="One", postback_url=receiver.url + TEMPLATE),
+            "aff-2": AffiliateConfig(name="Two", postback_url=receiver.url + TEMPLATE),
+        },
+    )
+    create_topics(s)
+    return s
+
+
+@pytest.fixture
+def codec(settings):
+    return build_codec(settings.schemas_dir, None)
+
+
+@pytest.fixture
+def start_role(settings, tmp_path):
+    started: list[RoleProcess] = []
+
+    def start(*args: str, role_settings: Settings | None = None) -> RoleProcess:
+        role = RoleProcess(role_settings or settings, *args, log_dir=tmp_path).start()
+        started.append(role)
+        return role
+
+    yield start
+    for role in started:
+        role.stop()
