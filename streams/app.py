@@ -185,8 +185,8 @@ def run_worker(settings: Settings, index: int = 0) -> None:
     worker = faust.Worker(
         app,
         loglevel=settings.log_level,
-        # Keep the structlog JSON handler installed by the CLI; only levels change here.
-        logging_config={"version": 1, "incremental": True},
+        override_logging=False,  # keep the structlog JSON handler the CLI installed
+        redirect_stdouts=False,
         quiet=True,
     )
     worker.execute_from_commandline()

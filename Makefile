@@ -1,0 +1,38 @@
+# clickpath — `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-unit lint format clean
+
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install clickpath with its dev tools
+
+run: $(STAMP) ## Run the whole pipeline embedded, with demo traffic (Ctrl-C stops it)
+	$(BIN)/clickpath up --demo
+
+test: $(STAMP) ## Lint, then run every test (unit and integration, real embedded broker)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+test-unit: $(STAMP) ## Run the unit tests only (no broker, seconds)
+	$(BIN)/python -m pytest tests/unit
+
+lint: $(STAMP) ## ruff lint
+	$(BIN)/ruff check .
+
+format: $(STAMP) ## ruff format the code
+	$(BIN)/ruff format .
+
+clean: ## Remove the virtual environment and local pipeline data
+	rm -rf $(VENV) .clickpath .pytest_cache .ruff_cache
