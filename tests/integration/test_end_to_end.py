@@ -46,8 +46,13 @@ EXPECTED_FUNNEL = {
 
 
 def test_players_out_of_order_with_duplicates(settings, codec, receiver, start_role) -> None:
+    run_scenario(settings, codec, receiver, start_role)
+
+
+def run_scenario(settings, codec, receiver, start_role) -> None:
+    """The whole scenario; also run against Apache Kafka and ClickHouse server (containers)."""
     for args in (("worker",), ("sink", "clickhouse"), ("sink", "postbacks")):
-        start_role(*args)
+        start_role(*args, role_settings=settings)
     c1 = click("c1", affiliate="aff-1", campaign="camp-a", sub1="s 1")
     p1 = [registration("p1", "c1", minutes=1), deposit("p1", "t1", "10.00", minutes=2),
           deposit("p1", "t2", "15.50", minutes=3)]
