@@ -38,7 +38,7 @@ from clickpath.models import (
 from clickpath.serde import DecodeError, build_codec
 from clickpath.settings import Settings
 from clickpath.topics import Topic, topic_name
-from streams.tansu import apply_tansu_workarounds
+from streams.aiokafka_fixes import install_consumer_fixes
 
 log = structlog.get_logger(__name__)
 RAW = {"key_serializer": "raw", "value_serializer": "raw"}
@@ -52,7 +52,7 @@ def faust_broker_urls(bootstrap: str) -> list[str]:
 def create_app(settings: Settings, datadir: Path) -> faust.App:
     """Build the app with its tables and agents; nothing connects until a worker starts."""
     tansu = settings.tansu_compat
-    apply_tansu_workarounds(fetch_wait_ms=settings.fetch_wait_ms)
+    install_consumer_fixes(fetch_wait_ms=settings.fetch_wait_ms)
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         f"{settings.topic_prefix}-streams",
