@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit lint format clean
+.PHONY: help install run test test-unit lint format clean bench
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,3 +36,6 @@ format: $(STAMP) ## ruff format the code
 
 clean: ## Remove the virtual environment and local pipeline data
 	rm -rf $(VENV) .clickpath .pytest_cache .ruff_cache
+
+bench: $(STAMP) ## Benchmark the whole pipeline on the embedded broker (a few minutes; prints a table)
+	$(BIN)/clickpath bench

@@ -202,6 +202,20 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> None:
     print(render(report, args.format), end="")
 
 
+def cmd_bench(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.bench.run import BenchConfig, run_bench
+
+    cfg = BenchConfig(
+        events=args.events, baseline_events=args.events, latency_rate=args.latency_rate,
+        latency_seconds=args.latency_seconds,
+        worker_counts=tuple(int(w) for w in args.workers.split(",")),
+        latency_workers=args.latency_workers,
+        results_file=None if args.no_record else BenchConfig.results_file,
+    )
+    result = run_bench(cfg)
+    print(json.dumps({k: v for k, v in result.items() if not isinstance(v, dict | list)}))
+
+
 def cmd_topics(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.kafka import create_topics, wait_for_broker
     from clickpath.topics import SPECS
@@ -246,6 +260,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--since", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
     report.add_argument("--until", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
     report.set_defaults(func=cmd_report)
+
+    bench = sub.add_parser("bench", help="benchmark the whole pipeline on the embedded broker")
+    bench.add_argument("--events", type=int, default=30_000, help="events per throughput run")
+    bench.add_argument("--workers", default="1,2", help="worker counts to compare, e.g. 1,2")
+    bench.add_argument("--latency-rate", type=float, default=1000.0, help="events/s, live")
+    bench.add_argument("--latency-seconds", type=float, default=20.0)
+    bench.add_argument("--latency-workers", type=int, default=1)
+    bench.add_argument("--no-record", action="store_true", help="do not append to the results file")
+    bench.set_defaults(func=cmd_bench)
 
     topics = sub.add_parser("topics", help="create every topic with its partition count")
     topics.set_defaults(func=cmd_topics)

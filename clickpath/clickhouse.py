@@ -97,3 +97,27 @@ def query_funnel(
     )
     rows: Sequence[Sequence[Any]] = client.query(sql, parameters=params).result_rows
     return [dict(zip(FUNNEL_COLUMNS, row, strict=True)) for row in rows]
+
+
+def query_pipeline_stats(client: Client, database: str) -> dict[str, Any]:
+    """Canonical events by type, and event-time-to-written latency quantiles in milliseconds.
+
+    `written_at` is set by ClickHouse when the row is inserted, so the latency is the time from
+    the event to the moment an analyst could see it.
+    """
+    by_type = dict(
+        client.query(
+            f"SELECT event_type, count() FROM {database}.events FINAL GROUP BY event_type"
+        ).result_rows
+    )
+    row = client.query(
+        "SELECT count(), quantiles(0.5, 0.95, 0.99)("
+        "toFloat64(dateDiff('millisecond', occurred_at, written_at))) "
+        f"FROM {database}.events"
+    ).result_rows[0]
+    p50, p95, p99 = row[1] if row[0] else (None, None, None)
+    return {
+        "events_by_type": {str(k): int(v) for k, v in by_type.items()},
+        "rows_written": int(row[0]),
+        "written_latency_ms": {"p50": p50, "p95": p95, "p99": p99},
+    }

@@ -162,6 +162,7 @@ def run_traffic(
 
 class _ReceiverHandler(BaseHTTPRequestHandler):
     log_path: Path
+    protocol_version = "HTTP/1.1"  # keep-alive: senders reuse their connections
 
     def _record(self) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -192,3 +193,35 @@ def make_receiver(host: str, port: int, log_path: Path) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer((host, port), handler)
     server.lock = threading.Lock()  # type: ignore[attr-defined]
     return server
+
+
+class PostbackReceiver:
+    """A receiver on a free loopback port run in a thread; `requests()` reads what it got.
+
+    `stop()` and `start()` take it down and bring it back on the same port, as a partner's
+    outage would.
+    """
+
+    def __init__(self, log_path: Path, port: int | None = None) -> None:
+        from clickpath.broker import free_port
+
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.server: ThreadingHTTPServer | None = None
+
+    def start(self) -> PostbackReceiver:
+        self.server = make_receiver("127.0.0.1", self.port, self.log_path)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def requests(self) -> list[dict]:
+        if not self.log_path.exists():
+            return []
+        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line]

@@ -37,6 +37,12 @@ EVENT_LATENCY = Histogram(
     ["stage"],
     buckets=LATENCY_BUCKETS,
 )
+PROCESSING_TIME = Histogram(
+    "clickpath_processing_seconds",
+    "Time a stage spends handling one record (Faust agents) or one batch (sinks).",
+    ["stage"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+)
 POSTBACKS = Counter(
     "clickpath_postbacks_total", "Postback deliveries by outcome.", ["outcome"]
 )
@@ -48,7 +54,7 @@ CLICKHOUSE_ROWS = Counter(
 )
 CONSUMER_LAG = Gauge(
     "clickpath_consumer_lag",
-    "Records behind the end of the input topics, per sink.",
+    "Records behind the end of the input topics, per consuming stage.",
     ["stage"],
     multiprocess_mode="livemax",
 )

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     )
     table_store: Literal["rocksdb", "memory"] = "rocksdb"
     fetch_wait_ms: int = Field(default=10, ge=1, le=5000)
+    producer_linger_ms: int = Field(
+        default=2, ge=0, le=1000, description="How long Faust's producer waits to fill a batch."
+    )
 
     # Domain.
     attribution_lookback_days: int = Field(default=30, ge=1, le=365)
@@ -90,6 +93,7 @@ class Settings(BaseSettings):
     postback_timeout_s: float = 5.0
     postback_max_attempts: int = Field(default=5, ge=1)
     postback_backoff_s: float = 0.2
+    postback_backoff_max_s: float = Field(default=60.0, gt=0, description="Cap of one retry wait.")
     postback_concurrency: int = Field(default=64, ge=1)
 
     metrics_port: int | None = Field(

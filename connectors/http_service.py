@@ -14,29 +14,39 @@ import httpx
 from fastapi import FastAPI, HTTPException, Response
 from fastapi.concurrency import run_in_threadpool
 
-from clickpath.clickhouse import connect, query_funnel
+from clickpath.clickhouse import connect, query_funnel, query_pipeline_stats
 from clickpath.metrics import render_metrics
 from clickpath.report import summarize
 from clickpath.settings import Settings
 
 
-def funnel_rows(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
-    """Funnel rows from ClickHouse, through the sink when ClickHouse is embedded."""
+def _ask_clickhouse(settings: Settings, path: str, query: Any, **params: Any) -> Any:
+    """Run `query` on ClickHouse, through the sink that owns it when ClickHouse is embedded."""
     if settings.clickhouse_embedded:
         if not settings.reports_url:
             raise RuntimeError(
                 "ClickHouse is embedded (chdb) and no CLICKPATH_REPORTS_URL names the sink "
                 "that owns it: run the pipeline with `clickpath up`"
             )
-        params = {k: str(v) for k, v in filters.items() if v is not None}
-        response = httpx.get(f"{settings.reports_url}/reports/funnel", params=params, timeout=30)
+        wire = {k: str(v) for k, v in params.items() if v is not None}
+        response = httpx.get(f"{settings.reports_url}{path}", params=wire, timeout=30)
         response.raise_for_status()
         return response.json()
     client = connect(settings)
     try:
-        return query_funnel(client, settings.clickhouse_database, **filters)
+        return query(client, settings.clickhouse_database, **params)
     finally:
         client.close()
+
+
+def funnel_rows(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
+    """Funnel rows by affiliate, campaign and currency."""
+    return _ask_clickhouse(settings, "/reports/funnel", query_funnel, **filters)
+
+
+def clickhouse_stats(settings: Settings) -> dict[str, Any]:
+    """Canonical event counts and event-to-visible latency (clickhouse.query_pipeline_stats)."""
+    return _ask_clickhouse(settings, "/reports/stats", query_pipeline_stats)
 
 
 def create_service(settings: Settings) -> FastAPI:

@@ -17,7 +17,13 @@ import uvicorn
 from confluent_kafka import Message
 from fastapi import FastAPI, Query
 
-from clickpath.clickhouse import ClickHouseError, apply_migrations, connect, query_funnel
+from clickpath.clickhouse import (
+    ClickHouseError,
+    apply_migrations,
+    connect,
+    query_funnel,
+    query_pipeline_stats,
+)
 from clickpath.metrics import CLICKHOUSE_ROWS, observe_event_latency
 from clickpath.models import Attribution, CanonicalEvent, PlayerDayFact, Record
 from clickpath.settings import Settings
@@ -102,6 +108,13 @@ class ClickHouseSink(BatchSink):
         except Exception as e:
             raise ClickHouseError(f"funnel query failed: {e}") from e
 
+    def stats(self) -> dict[str, Any]:
+        try:
+            with self.lock:
+                return query_pipeline_stats(self.client, self.db)
+        except Exception as e:
+            raise ClickHouseError(f"stats query failed: {e}") from e
+
     def close(self) -> None:
         with self.lock:
             self.client.close()
@@ -119,6 +132,10 @@ def report_app(sink: ClickHouseSink) -> FastAPI:
     ) -> list[dict[str, Any]]:
         rows = sink.funnel(brand_id=brand_id, since=since, until=until)
         return [{**r, "deposit_sum": str(r["deposit_sum"])} for r in rows]
+
+    @app.get("/reports/stats")
+    def stats() -> dict[str, Any]:
+        return sink.stats()
 
     return app
 

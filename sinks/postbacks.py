@@ -107,7 +107,10 @@ class PostbackSink(BatchSink):
                 POSTBACK_ATTEMPTS.labels("error").inc()
                 error = f"{type(e).__name__}: {e}"
             if attempt < self.settings.postback_max_attempts:
-                backoff = self.settings.postback_backoff_s * 2 ** (attempt - 1)
+                backoff = min(
+                    self.settings.postback_backoff_s * 2 ** (attempt - 1),
+                    self.settings.postback_backoff_max_s,
+                )
                 await asyncio.sleep(random.uniform(0, backoff))  # full jitter
         POSTBACKS.labels("failed").inc()
         self.dead_letter(msg, f"postback to affiliate {p.affiliate_id} failed: {error}")

@@ -49,13 +49,16 @@ def faust_broker_urls(bootstrap: str) -> list[str]:
     return [f"kafka://{server.strip()}" for server in bootstrap.split(",") if server.strip()]
 
 
-def create_app(settings: Settings, datadir: Path) -> faust.App:
-    """Build the app with its tables and agents; nothing connects until a worker starts."""
+def faust_app(settings: Settings, datadir: Path, name: str) -> faust.App:
+    """A Faust app with the pipeline's broker settings (the benchmark's baseline uses it too)."""
     tansu = settings.tansu_compat
-    install_consumer_fixes(fetch_wait_ms=settings.fetch_wait_ms)
+    install_consumer_fixes(
+        fetch_wait_ms=settings.fetch_wait_ms,
+        tansu_bootstrap=settings.kafka_bootstrap_servers if tansu else None,
+    )
     datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
-        f"{settings.topic_prefix}-streams",
+    return faust.App(
+        name,
         broker=faust_broker_urls(settings.kafka_bootstrap_servers or ""),
         store="rocksdb://" if settings.table_store == "rocksdb" else "memory://",
         datadir=str(datadir),
@@ -69,11 +72,15 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         broker_session_timeout=6,
         broker_heartbeat_interval=1,
         broker_rebalance_timeout=12,
-        # One record per producer batch keeps changelog end offsets right on Tansu, so tables
-        # recover completely after a restart (PLATFORM.md: ListOffsets is wrong for batches).
-        producer_max_batch_size=1 if tansu else 16384,
-        producer_linger=0.0 if tansu else 0.005,
+        # On Tansu the changelog end offsets come from fetches (aiokafka_fixes, fix 3), so
+        # producers batch normally and tables still recover completely after a restart.
+        producer_linger=settings.producer_linger_ms / 1000,
     )
+
+
+def create_app(settings: Settings, datadir: Path) -> faust.App:
+    """Build the app with its tables and agents; nothing connects until a worker starts."""
+    app = faust_app(settings, datadir, f"{settings.topic_prefix}-streams")
     codec = build_codec(settings.schemas_dir, settings.schema_registry_url)
     policy = PlayerPolicy(
         recent_ids=settings.dedup_recent_ids,
@@ -181,7 +188,10 @@ def _person_key(record: Record) -> str:
 
 def run_worker(settings: Settings, index: int = 0) -> None:
     """Run one Faust worker until it is stopped (SIGINT/SIGTERM)."""
-    app = create_app(settings, settings.data_dir / f"worker-{index}")
+    run_app(create_app(settings, settings.data_dir / f"worker-{index}"), settings)
+
+
+def run_app(app: faust.App, settings: Settings) -> None:
     worker = faust.Worker(
         app,
         loglevel=settings.log_level,

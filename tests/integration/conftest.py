@@ -1,14 +1,11 @@
 from __future__ import annotations
 
-import json
-import threading
 import uuid
-from pathlib import Path
 
 import pytest
 
 from clickpath.broker import free_port
-from clickpath.demo import make_receiver
+from clickpath.demo import PostbackReceiver
 from clickpath.kafka import create_topics
 from clickpath.serde import build_codec
 from clickpath.settings import AffiliateConfig, Settings
@@ -17,29 +14,11 @@ from tests.integration.harness import RoleProcess
 PSEUDONYM_KEY = "integration-test-key"
 
 
-class Receiver:
-    """A real HTTP postback receiver on a free loopback port; `requests()` reads what it got."""
-
-    def __init__(self, log_path: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.server = make_receiver("127.0.0.1", self.port, log_path)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def requests(self) -> list[dict]:
-        if not self.log_path.exists():
-            return []
-        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line]
-
-
 @pytest.fixture
 def receiver(tmp_path):
-    r = Receiver(tmp_path / "receiver.jsonl")
-    r.thread.start()
+    r = PostbackReceiver(tmp_path / "receiver.jsonl").start()
     yield r
-    r.server.shutdown()
-    r.server.server_close()
+    r.stop()
 
 
 TEMPLATE = "/pb/{affiliate_id}?cid={click_id}&e={event}&amt={amount}&cur={currency}" \
