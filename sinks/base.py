@@ -17,7 +17,7 @@ import structlog
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from clickpath.kafka import consumer_config, make_producer
-from clickpath.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS
+from clickpath.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS, PROCESSING_TIME
 from clickpath.models import DeadLetter, Record, utcnow
 from clickpath.serde import Codec, DecodeError, build_codec
 from clickpath.settings import Settings
@@ -71,6 +71,7 @@ class BatchSink(ABC):
         )
         if not messages:
             return 0
+        started = time.perf_counter()
         good: list[tuple[Message, Record]] = []
         for msg in messages:
             if msg.error():
@@ -85,6 +86,7 @@ class BatchSink(ABC):
             self._dlq.flush(30)
         self._consumer.commit(asynchronous=False)
         EVENTS.labels(self.stage, "written").inc(len(good))
+        PROCESSING_TIME.labels(self.stage).observe(time.perf_counter() - started)
         self._update_lag(messages)
         return len(messages)
 

@@ -14,6 +14,7 @@ topic with its reason and the agent carries on.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,10 @@ from typing import Any
 import faust
 import structlog
 
-from clickpath.domain.clicks import ClickState, decide_click
+from clickpath.domain.clicks import ClickState, decide_click, replay_click_outputs
 from clickpath.domain.outputs import Outcome, Output
-from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player
-from clickpath.metrics import DEAD_LETTERS, EVENTS, observe_event_latency
+from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player, replay_outputs
+from clickpath.metrics import DEAD_LETTERS, EVENTS, PROCESSING_TIME, observe_event_latency
 from clickpath.models import (
     Attribution,
     Click,
@@ -39,6 +40,7 @@ from clickpath.serde import DecodeError, build_codec
 from clickpath.settings import Settings
 from clickpath.topics import Topic, topic_name
 from streams.aiokafka_fixes import install_consumer_fixes
+from streams.lag import LagTracker
 
 log = structlog.get_logger(__name__)
 RAW = {"key_serializer": "raw", "value_serializer": "raw"}
@@ -132,9 +134,14 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         **RAW,
     )
 
+    player_lag = LagTracker(app, "players")
+    click_lag = LagTracker(app, "clicks")
+
     @app.agent(player_input, concurrency=1)
     async def player_agent(stream: faust.StreamT) -> None:
         async for event in stream.events():
+            started = time.perf_counter()
+            player_lag.observe(event.message)
             try:
                 record = decode_as(event, (PlayerEvent, Attribution), _person_key)
             except DecodeError as e:
@@ -142,12 +149,17 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
                 continue
             person_id = _person_key(record)
             stored = players.get(person_id)
-            state = PlayerState.model_validate(stored) if stored else None
-            new_state, outputs, outcome = decide_player(state, record, policy)
-            if outcome is Outcome.ACCEPTED:
-                players[person_id] = new_state.model_dump(mode="json")
+            state = PlayerState.model_validate(stored["state"]) if stored else None
+            applied = stored["applied"] if stored else {}
+            if state is not None and _already_applied(applied, event):
+                outputs, outcome = replay_outputs(state, record, policy), Outcome.REPLAYED
+            else:
+                new_state, outputs, outcome = decide_player(state, record, policy)
+                if outcome is Outcome.ACCEPTED:
+                    players[person_id] = _entry(new_state, applied, event)
             await send(outputs)
             EVENTS.labels("players", outcome.value).inc()
+            PROCESSING_TIME.labels("players").observe(time.perf_counter() - started)
             if isinstance(record, IngressEvent):
                 observe_event_latency("players", record.occurred_at)
 
@@ -161,22 +173,46 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
     @app.agent(click_input, concurrency=1)
     async def click_agent(stream: faust.StreamT) -> None:
         async for event in stream.events():
+            started = time.perf_counter()
+            click_lag.observe(event.message)
             try:
                 record = decode_as(event, (Click, ClickLink), lambda r: r.click_id)
             except DecodeError as e:
                 await dead_letter("clicks", event, str(e))
                 continue
             stored = clicks.get(record.click_id)
-            state = ClickState.model_validate(stored) if stored else None
-            new_state, outputs, outcome = decide_click(state, record, lookback, utcnow())
-            if outcome is Outcome.ACCEPTED:
-                clicks[record.click_id] = new_state.model_dump(mode="json")
+            state = ClickState.model_validate(stored["state"]) if stored else None
+            applied = stored["applied"] if stored else {}
+            if state is not None and _already_applied(applied, event):
+                outputs, outcome = replay_click_outputs(state, record), Outcome.REPLAYED
+            else:
+                new_state, outputs, outcome = decide_click(state, record, lookback, utcnow())
+                if outcome is Outcome.ACCEPTED:
+                    clicks[record.click_id] = _entry(new_state, applied, event)
             await send(outputs)
             EVENTS.labels("clicks", outcome.value).inc()
+            PROCESSING_TIME.labels("clicks").observe(time.perf_counter() - started)
             if isinstance(record, Click):
                 observe_event_latency("clicks", record.occurred_at)
 
     return app
+
+
+def _already_applied(applied: dict[str, int], event: Any) -> bool:
+    """True for a record at or below the last offset applied to this key's state from its topic.
+
+    Only a replay after a crash reads such a record again; its state is already written but
+    the outputs sent with it may have been lost, so they are sent again (`replay_outputs`).
+    """
+    return event.message.offset <= applied.get(event.message.topic, -1)
+
+
+def _entry(state: Any, applied: dict[str, int], event: Any) -> dict[str, Any]:
+    """A table value: the state and, per input topic, the last offset applied to it."""
+    return {
+        "state": state.model_dump(mode="json"),
+        "applied": {**applied, event.message.topic: event.message.offset},
+    }
 
 
 def _person_key(record: Record) -> str:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from clickpath.domain.attribution import attribute
 from clickpath.domain.outputs import Outcome, Output, canonical_of
-from clickpath.models import Click, ClickLink
+from clickpath.models import Attribution, Click, ClickLink
 from clickpath.topics import Topic
 
 
@@ -21,6 +21,18 @@ class ClickState(BaseModel):
     click: Click | None = None
     pending_links: list[ClickLink] = []
     answered_person_ids: list[str] = []
+    decisions: list[Attribution] = []
+
+
+def replay_click_outputs(state: ClickState, record: Click | ClickLink) -> list[Output]:
+    """What to send again for a record `state` already applied (read again after a crash):
+    the click's canonical event and every decision made, all idempotent downstream."""
+    outputs = []
+    first = state.click
+    if isinstance(record, Click) and first is not None and first.event_id == record.event_id:
+        outputs.append(Output(Topic.CANONICAL, record.click_id, canonical_of(record, person_id="")))
+    outputs += [Output(Topic.ATTRIBUTIONS, d.person_id, d) for d in state.decisions]
+    return outputs
 
 
 def decide_click(
@@ -49,5 +61,6 @@ def decide_click(
     for link in links:
         decision = attribute(state.click, link, lookback, now)
         state.answered_person_ids.append(link.person_id)
+        state.decisions.append(decision)
         outputs.append(Output(Topic.ATTRIBUTIONS, link.person_id, decision))
     return state, outputs, Outcome.ACCEPTED

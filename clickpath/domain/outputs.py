@@ -12,6 +12,7 @@ from clickpath.topics import Topic
 class Outcome(Enum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
+    REPLAYED = "replayed"  # already applied before a crash: its outputs are sent again
 
 
 @dataclass(frozen=True)

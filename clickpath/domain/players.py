@@ -165,12 +165,38 @@ def decide_player(
     return state, outputs, Outcome.ACCEPTED
 
 
-def _apply_registration(state: PlayerState, reg: Registration) -> list[Output]:
-    state.registration_event_id = reg.event_id
-    state.registered_at = reg.occurred_at
-    state.click_id = reg.click_id
+def replay_outputs(
+    state: PlayerState, record: PlayerEvent | Attribution, policy: PlayerPolicy
+) -> list[Output]:
+    """What to send again for a record `state` has already applied (read again after a crash).
+
+    A crash can keep the state written with a record and lose the outputs sent with it, and
+    the replayed record then looks like a duplicate. Every output is idempotent downstream
+    (canonical events by event id, facts by version, postbacks by postback id), so sending
+    the record's outputs and the player's current facts and postbacks again is safe.
+    """
+    outputs: list[Output] = []
+    if isinstance(record, PlayerEvent) and record.event_id in state.recent_event_ids:
+        first = state.first_deposit
+        is_ftd = first is not None and first.event_id == record.event_id
+        outputs.append(
+            Output(Topic.CANONICAL, state.person_id, canonical_of(record, state.person_id, is_ftd))
+        )
+        if isinstance(record, Registration) and record.event_id == state.registration_event_id:
+            outputs += _click_links(state, record)
+    outputs += _changed_facts(state, {}, retag=True)
+    tag = state.tag
+    if tag is not None and tag.status == "attributed" and tag.click_id:
+        for event in state.postbacks_sent:
+            dep = state.first_deposit if event == "ftd" else None
+            at = dep.occurred_at if dep else state.registered_at
+            if at is not None and (event == "registration" or dep is not None):
+                outputs.append(_postback(state, policy, tag, event, at, dep))  # type: ignore[arg-type]
+    return outputs
+
+
+def _click_links(state: PlayerState, reg: Registration) -> list[Output]:
     if reg.click_id is None:
-        state.tag = Tag(status="organic")
         return []
     link = ClickLink(
         click_id=reg.click_id,
@@ -181,6 +207,15 @@ def _apply_registration(state: PlayerState, reg: Registration) -> list[Output]:
         registered_at=reg.occurred_at,
     )
     return [Output(Topic.CLICK_LINKS, reg.click_id, link)]
+
+
+def _apply_registration(state: PlayerState, reg: Registration) -> list[Output]:
+    state.registration_event_id = reg.event_id
+    state.registered_at = reg.occurred_at
+    state.click_id = reg.click_id
+    if reg.click_id is None:
+        state.tag = Tag(status="organic")
+    return _click_links(state, reg)
 
 
 def _apply_deposit(state: PlayerState, dep: Deposit) -> bool:
@@ -264,23 +299,34 @@ def _due_postbacks(state: PlayerState, policy: PlayerPolicy) -> list[Output]:
     outputs = []
     for event, at, dep in due:
         state.postbacks_sent.append(event)
-        postback = Postback(
-            postback_id=postback_id(state.person_id, tag.affiliate_id, event),
-            affiliate_id=tag.affiliate_id,
-            campaign_id=tag.campaign_id,
-            brand_id=state.brand_id,
-            event=event,
-            click_id=tag.click_id,
-            sub1=tag.subs[0],
-            sub2=tag.subs[1],
-            sub3=tag.subs[2],
-            sub4=tag.subs[3],
-            sub5=tag.subs[4],
-            amount=dep.amount if dep else None,
-            currency=dep.currency if dep else None,
-            player_token=player_token(policy.pseudonym_key, tag.affiliate_id, state.person_id),
-            transaction_id=dep.transaction_id if dep else None,
-            occurred_at=at,
-        )
-        outputs.append(Output(Topic.POSTBACKS, tag.affiliate_id, postback))
+        outputs.append(_postback(state, policy, tag, event, at, dep))
     return outputs
+
+
+def _postback(
+    state: PlayerState,
+    policy: PlayerPolicy,
+    tag: Tag,
+    event: Literal["registration", "ftd"],
+    at: datetime,
+    dep: DepositRef | None,
+) -> Output:
+    postback = Postback(
+        postback_id=postback_id(state.person_id, tag.affiliate_id, event),
+        affiliate_id=tag.affiliate_id,
+        campaign_id=tag.campaign_id,
+        brand_id=state.brand_id,
+        event=event,
+        click_id=tag.click_id or "",
+        sub1=tag.subs[0],
+        sub2=tag.subs[1],
+        sub3=tag.subs[2],
+        sub4=tag.subs[3],
+        sub5=tag.subs[4],
+        amount=dep.amount if dep else None,
+        currency=dep.currency if dep else None,
+        player_token=player_token(policy.pseudonym_key, tag.affiliate_id, state.person_id),
+        transaction_id=dep.transaction_id if dep else None,
+        occurred_at=at,
+    )
+    return Output(Topic.POSTBACKS, tag.affiliate_id, postback)
