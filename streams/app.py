@@ -41,6 +41,7 @@ from clickpath.settings import Settings
 from clickpath.topics import Topic, topic_name
 from streams.aiokafka_fixes import install_consumer_fixes
 from streams.lag import LagTracker
+from streams.output_producer import OutputProducer
 
 log = structlog.get_logger(__name__)
 RAW = {"key_serializer": "raw", "value_serializer": "raw"}
@@ -90,16 +91,16 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
     )
     lookback = timedelta(days=settings.attribution_lookback_days)
 
-    out_topics = {
-        t: app.topic(topic_name(settings, t), partitions=settings.partitions, **RAW)
-        for t in Topic
-    }
+    out_topics = {t: topic_name(settings, t) for t in Topic}
+    producer = OutputProducer(settings)
+    producer.flush_with_faust(app)
     players = app.Table("players", default=None, partitions=settings.partitions, **TABLE)
     clicks = app.Table("clicks", default=None, partitions=settings.partitions, **TABLE)
 
-    async def send(outputs: list[Output]) -> None:
+    def send(outputs: list[Output]) -> None:
         for out in outputs:
-            await out_topics[out.topic].send(key=out.key.encode(), value=codec.encode(out.record))
+            producer.send(out_topics[out.topic], out.key.encode(), codec.encode(out.record))
+        producer.poll()
 
     async def dead_letter(stage: str, event: Any, reason: str) -> None:
         msg = event.message
@@ -113,7 +114,7 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
             reason=reason[:2000],
             failed_at=utcnow(),
         )
-        await out_topics[Topic.DEAD_LETTER].send(key=msg.key, value=codec.encode(record))
+        producer.send(out_topics[Topic.DEAD_LETTER], msg.key, codec.encode(record))
         DEAD_LETTERS.labels(stage).inc()
         EVENTS.labels(stage, "dead_letter").inc()
         log.warning("dead_letter", stage=stage, topic=msg.topic, offset=msg.offset, reason=reason)
@@ -157,7 +158,7 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
                 new_state, outputs, outcome = decide_player(state, record, policy)
                 if outcome is Outcome.ACCEPTED:
                     players[person_id] = _entry(new_state, applied, event)
-            await send(outputs)
+            send(outputs)
             EVENTS.labels("players", outcome.value).inc()
             PROCESSING_TIME.labels("players").observe(time.perf_counter() - started)
             if isinstance(record, IngressEvent):
@@ -189,7 +190,7 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
                 new_state, outputs, outcome = decide_click(state, record, lookback, utcnow())
                 if outcome is Outcome.ACCEPTED:
                     clicks[record.click_id] = _entry(new_state, applied, event)
-            await send(outputs)
+            send(outputs)
             EVENTS.labels("clicks", outcome.value).inc()
             PROCESSING_TIME.labels("clicks").observe(time.perf_counter() - started)
             if isinstance(record, Click):
