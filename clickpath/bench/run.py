@@ -316,7 +316,7 @@ def run_latency(
             producer.send(late)
         producer.flush()
         sent_rate = (gen.truth.sends - start_sends) / cfg.latency_seconds
-        stats = _wait_for_outputs(phase, gen.truth, 120, phase.sample_memory)
+        stats = _wait_for_outputs(phase, gen.truth, 600, phase.sample_memory)
         tail.stop()
         return {
             "rate": round(sent_rate),
@@ -385,12 +385,15 @@ def run_bench(cfg: BenchConfig, console: Console | None = None) -> dict[str, Any
             raw = run_raw(base, workdir, cfg, [v for _, v in payloads])
             console.print("[bold]faust[/] bare passthrough agent…")
             faust_pt = run_faust_passthrough(base, workdir, cfg, payloads)
+            console.print(f"  {raw:,.0f} ev/s; {faust_pt['events_per_s']:,} ev/s")
             pipelines = []
             for workers in cfg.worker_counts:
                 console.print(f"[bold]pipeline[/] {workers} worker(s), {cfg.events} events…")
                 pipelines.append(run_pipeline(base, workdir, cfg, workers, population))
+                console.print(f"  {pipelines[-1]}")
             console.print(f"[bold]latency[/] {cfg.latency_rate:.0f} events/s live…")
             latency = run_latency(base, workdir, cfg, population)
+            console.print(f"  {latency}")
             broker_rss = peak_rss_mib(broker.pid) if broker.pid else None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -41,7 +41,17 @@ def decide_click(
     lookback: timedelta,
     now: datetime,
 ) -> tuple[ClickState, list[Output], Outcome]:
-    state = state.model_copy(deep=True) if state else ClickState()
+    state = (
+        state.model_copy(
+            update={
+                "pending_links": list(state.pending_links),
+                "answered_person_ids": list(state.answered_person_ids),
+                "decisions": list(state.decisions),
+            }
+        )
+        if state
+        else ClickState()
+    )
     if isinstance(record, Click):
         if state.click is not None:
             return state, [], Outcome.DUPLICATE

@@ -134,7 +134,7 @@ def decide_player(
     if state is None:
         state = PlayerState(brand_id=record.brand_id, player_id=record.player_id)
     else:
-        state = state.model_copy(deep=True)
+        state = _copy_for_update(state)
     before_facts = funnel_facts(state)
     before_tag = state.tag
     outputs: list[Output] = []
@@ -163,6 +163,18 @@ def decide_player(
     outputs += _changed_facts(state, before_facts, retag=state.tag != before_tag)
     outputs += _due_postbacks(state, policy)
     return state, outputs, Outcome.ACCEPTED
+
+
+def _copy_for_update(state: PlayerState) -> PlayerState:
+    """A copy the decision may change without touching `state` (a deep copy costs a third of
+    the decision's time; only these containers are changed in place)."""
+    return state.model_copy(
+        update={
+            "deposit_txn_ids": list(state.deposit_txn_ids),
+            "deposit_days": {k: v.model_copy() for k, v in state.deposit_days.items()},
+            "postbacks_sent": list(state.postbacks_sent),
+        }
+    )
 
 
 def replay_outputs(
