@@ -205,6 +205,9 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_bench(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.bench.run import BenchConfig, run_bench
 
+    # Stop like Ctrl-C, so every phase's processes and the broker are stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
     cfg = BenchConfig(
         events=args.events, baseline_events=args.events, latency_rate=args.latency_rate,
         latency_seconds=args.latency_seconds,

@@ -224,4 +224,6 @@ class PostbackReceiver:
     def requests(self) -> list[dict]:
         if not self.log_path.exists():
             return []
-        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line]
+        lines = self.log_path.read_text().split("\n")
+        # The last element is "" after a complete line, or a line still being written.
+        return [json.loads(line) for line in lines[:-1] if line]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -290,15 +290,17 @@ class LoadGenerator:
             )
         return events
 
-    def events(self, max_sends: int | None = None) -> Iterator[IngressEvent]:
+    def events(
+        self, max_sends: int | None = None, stop: Callable[[], bool] | None = None
+    ) -> Iterator[IngressEvent]:
         """Events in send order, with duplicates repeated and late ones pushed back.
 
-        With `max_sends` it stops at the first journey boundary after that many sends and then
-        sends the late events still held, so the ground truth covers exactly what was sent.
+        With `max_sends` (or once `stop()` is true) it stops at the next journey boundary and
+        then sends the late events still held, so the ground truth covers exactly what was sent.
         """
         rng, rates, truth = self.rng, self.rates, self.truth
         held = self._held
-        while max_sends is None or truth.sends < max_sends:
+        while (max_sends is None or truth.sends < max_sends) and not (stop and stop()):
             for event in self.journey(utcnow()):
                 truth.count_event(event)
                 if rng.random() < rates.late:

@@ -16,6 +16,15 @@ from clickpath.settings import Settings
 T = TypeVar("T")
 
 
+def die_with_parent() -> None:
+    """In a child (Popen preexec_fn): get SIGTERM when the parent dies, so none outlives it."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def wait_until(check: Callable[[], T], timeout_s: float, what: str, every_s: float = 0.2) -> T:
     """Poll `check` until it returns something truthy; fail with `what` and the last value."""
     deadline = time.monotonic() + timeout_s
@@ -47,6 +56,7 @@ class RoleProcess:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", self.module, *self.args],
                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         return self
 

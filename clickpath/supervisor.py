@@ -20,6 +20,7 @@ from pathlib import Path
 import structlog
 
 from clickpath.metrics import ROLE_RESTARTS
+from clickpath.procs import die_with_parent
 
 log = structlog.get_logger(__name__)
 
@@ -41,7 +42,7 @@ class Role:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops children
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         out.close()
 
@@ -93,15 +94,6 @@ class Supervisor:
                 log.warning("role_killed", role=role.name)
                 os.killpg(role.proc.pid, signal.SIGKILL)
                 role.proc.wait()
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM if the supervisor dies, so no role outlives it."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _mark_dead(pid: int) -> None:
