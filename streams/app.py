@@ -41,7 +41,7 @@ from clickpath.settings import Settings
 from clickpath.topics import Topic, topic_name
 from streams.aiokafka_fixes import install_consumer_fixes
 from streams.lag import LagTracker
-from streams.output_producer import OutputProducer
+from streams.output_producer import output_producer
 
 log = structlog.get_logger(__name__)
 RAW = {"key_serializer": "raw", "value_serializer": "raw"}
@@ -92,15 +92,13 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
     lookback = timedelta(days=settings.attribution_lookback_days)
 
     out_topics = {t: topic_name(settings, t) for t in Topic}
-    producer = OutputProducer(settings)
-    producer.flush_with_faust(app)
+    producer = output_producer(settings, codec, app)
     players = app.Table("players", default=None, partitions=settings.partitions, **TABLE)
     clicks = app.Table("clicks", default=None, partitions=settings.partitions, **TABLE)
 
     def send(outputs: list[Output]) -> None:
         for out in outputs:
-            producer.send(out_topics[out.topic], out.key.encode(), codec.encode(out.record))
-        producer.poll()
+            producer.send_raw(out_topics[out.topic], out.key.encode(), codec.encode(out.record))
 
     async def dead_letter(stage: str, event: Any, reason: str) -> None:
         msg = event.message
@@ -114,7 +112,7 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
             reason=reason[:2000],
             failed_at=utcnow(),
         )
-        producer.send(out_topics[Topic.DEAD_LETTER], msg.key, codec.encode(record))
+        producer.send_raw(out_topics[Topic.DEAD_LETTER], msg.key, codec.encode(record))
         DEAD_LETTERS.labels(stage).inc()
         EVENTS.labels(stage, "dead_letter").inc()
         log.warning("dead_letter", stage=stage, topic=msg.topic, offset=msg.offset, reason=reason)
