@@ -37,5 +37,5 @@ format: $(STAMP) ## ruff format the code
 clean: ## Remove the virtual environment and local pipeline data
 	rm -rf $(VENV) .clickpath .pytest_cache .ruff_cache
 
-bench: $(STAMP) ## Benchmark the whole pipeline on the embedded broker (a few minutes; prints a table)
+bench: $(STAMP) ## Benchmark the whole pipeline on the embedded broker (~10 min; prints a table)
 	$(BIN)/clickpath bench
