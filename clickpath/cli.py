@@ -163,12 +163,12 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     if args.kind == "receiver":
-        from clickpath.demo import make_receiver
+        from clickpath.demo import PostbackReceiver
 
-        server = make_receiver("127.0.0.1", args.port, settings.data_dir / "logs" / "demo-receiver.log")
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        log_path = settings.data_dir / "logs" / "demo-receiver.log"
+        receiver = PostbackReceiver(log_path, port=args.port).start()
         stop.wait()
-        server.shutdown()
+        receiver.stop()
         return
     from clickpath.demo import run_traffic
     from connectors.producer import EventProducer

@@ -1,37 +1,24 @@
 """Demo traffic and a demo postback receiver, for `clickpath up --demo`.
 
-The traffic plays player journeys: a click from one of several affiliates, maybe a registration
-naming it, KYC, deposits of realistic sizes and wagers; a few events are sent twice and a few
-arrive late (after later events of the same player), as real operators' feeds do. Organic
-players register without a click.
+The traffic is the load generator's player journeys (clickpath.loadgen: clicks from several
+affiliates, registrations, KYC, deposits, wagers, duplicates and late events) for two demo
+brands and three demo affiliates, sent at a steady rate.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import structlog
 
-from clickpath.models import (
-    Click,
-    Deposit,
-    IngressEvent,
-    Kyc,
-    Login,
-    Registration,
-    Wager,
-    utcnow,
-)
+from clickpath.loadgen import LoadGenerator, Population
+from clickpath.models import IngressEvent, utcnow
 from clickpath.settings import AffiliateConfig
 
 log = structlog.get_logger(__name__)
@@ -56,89 +43,10 @@ def demo_affiliates(receiver_url: str) -> dict[str, AffiliateConfig]:
     }
 
 
-@dataclass
-class Journeys:
-    """An endless, seeded stream of events from overlapping player journeys."""
-
-    seed: int = 7
-    duplicate_rate: float = 0.03
-    late_rate: float = 0.05
-
-    def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
-
-    def _id(self) -> str:
-        return uuid.UUID(int=self.rng.getrandbits(128), version=4).hex
-
-    def journey(self, now: datetime) -> list[IngressEvent]:
-        rng = self.rng
-        brand = rng.choice(DEMO_BRANDS)
-        player = f"p-{self._id()[:12]}"
-        t = now
-        events: list[IngressEvent] = []
-        click_id = None
-        if rng.random() < 0.8:
-            affiliate = rng.choice(list(DEMO_AFFILIATES))
-            click_id = f"c-{self._id()}"
-            events.append(
-                Click(
-                    event_id=self._id(), occurred_at=t, brand_id=brand, source="tracker",
-                    click_id=click_id, affiliate_id=affiliate,
-                    campaign_id=rng.choice(DEMO_AFFILIATES[affiliate][1]),
-                    sub1=f"s{rng.randint(1, 9)}", country=rng.choice(["DE", "GB", "SE", "CA"]),
-                )
-            )
-            if rng.random() < 0.55:
-                return events  # most clicks never register
-        t += timedelta(milliseconds=rng.randint(50, 400))
-        base = dict(brand_id=brand, player_id=player, source="crm")
-        events.append(Registration(event_id=self._id(), occurred_at=t, click_id=click_id, **base))
-        if rng.random() < 0.7:
-            t += timedelta(milliseconds=rng.randint(10, 200))
-            events.append(Kyc(event_id=self._id(), occurred_at=t, status="verified", **base))
-        if rng.random() < 0.6:
-            for _ in range(rng.choice([1, 1, 2, 3, 5])):
-                t += timedelta(milliseconds=rng.randint(20, 300))
-                amount = Decimal(rng.choice([10, 20, 25, 50, 100, 200, 500])) + Decimal(
-                    rng.choice(["0", "0.50", "0.99"])
-                )
-                events.append(
-                    Deposit(
-                        event_id=self._id(), occurred_at=t, transaction_id=f"tx-{self._id()}",
-                        amount=amount, currency="EUR", method="card", **base,
-                    )
-                )
-                for _ in range(rng.randint(0, 4)):
-                    t += timedelta(milliseconds=rng.randint(5, 50))
-                    stake = Decimal(rng.choice([1, 2, 5, 10]))
-                    events.append(
-                        Wager(
-                            event_id=self._id(), occurred_at=t, wager_id=f"w-{self._id()}",
-                            stake=stake, win=stake * rng.choice([0, 0, 0, 2, 3]),
-                            bonus_stake=Decimal(0), currency="EUR",
-                            game_category=rng.choice(["casino", "live_casino", "sports"]),
-                            **base,
-                        )
-                    )
-            events.append(Login(event_id=self._id(), occurred_at=t, **base))
-        return events
-
-    def stream(self) -> Iterator[IngressEvent]:
-        """Events in send order: duplicates repeated, late ones pushed after later events."""
-        held: list[tuple[int, IngressEvent]] = []
-        sent = 0
-        while True:
-            for event in self.journey(utcnow()):
-                if self.rng.random() < self.late_rate:
-                    held.append((sent + self.rng.randint(2, 8), event))
-                    continue
-                yield event
-                sent += 1
-                if self.rng.random() < self.duplicate_rate:
-                    yield event
-                due = [e for at, e in held if at <= sent]
-                held = [(at, e) for at, e in held if at > sent]
-                yield from due
+DEMO_POPULATION = Population(
+    brands=DEMO_BRANDS,
+    affiliates={aff: campaigns for aff, (_, campaigns) in DEMO_AFFILIATES.items()},
+)
 
 
 def run_traffic(
@@ -148,7 +56,7 @@ def run_traffic(
     interval = 1.0 / rate
     sent = 0
     next_at = time.monotonic()
-    for event in Journeys(seed=int(time.time())).stream():
+    for event in LoadGenerator(DEMO_POPULATION, seed=int(time.time())).events():
         if stop.is_set():
             break
         producer_send(event)
@@ -220,6 +128,11 @@ class PostbackReceiver:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+
+    def distinct_ids(self) -> int:
+        """How many different postbacks arrived (by their `id` query parameter)."""
+        return len({parse_qs(urlparse(r["path"]).query).get("id", [""])[0]
+                    for r in self.requests()})
 
     def requests(self) -> list[dict]:
         if not self.log_path.exists():

@@ -111,18 +111,13 @@ class TopicTail:
             self._thread.join(10)
 
 
-class Receiver(PostbackReceiver):
-    def distinct(self) -> int:
-        return len({parse_postback(r["path"]).postback_id for r in self.requests()})
-
-
 class Phase:
     """One run on fresh topics, data and ClickHouse directories."""
 
     def __init__(self, base: Settings, workdir: Path, name: str, population: Population) -> None:
         self.dir = workdir / name
         self.dir.mkdir(parents=True)
-        self.receiver = Receiver(self.dir / "receiver.jsonl").start()
+        self.receiver = PostbackReceiver(self.dir / "receiver.jsonl").start()
         template = self.receiver.url + VERIFY_POSTBACK_PATH
         self.settings = base.with_overrides(
             topic_prefix=f"b{uuid.uuid4().hex[:8]}",
@@ -173,7 +168,7 @@ def _preload(settings: Settings, gen: LoadGenerator, sends: int) -> None:
             producer.send(event)
 
 
-def _postback_latencies(truth: GroundTruth, receiver: Receiver) -> list[float]:
+def _postback_latencies(truth: GroundTruth, receiver: PostbackReceiver) -> list[float]:
     out = []
     for r in receiver.requests():
         p = parse_postback(r["path"])
@@ -183,24 +178,44 @@ def _postback_latencies(truth: GroundTruth, receiver: Receiver) -> list[float]:
     return out
 
 
-def _wait_for_outputs(phase: Phase, truth: GroundTruth, timeout_s: float,
-                      on_tick: Callable[[], None] = lambda: None) -> dict[str, Any]:
-    """Wait until every event is in ClickHouse and every postback was received."""
+def wait_for_outputs(
+    settings: Settings,
+    truth: GroundTruth,
+    receiver: PostbackReceiver,
+    timeout_s: float,
+    on_tick: Callable[[], None] = lambda: None,
+) -> dict[str, Any]:
+    """Wait until every event is in ClickHouse and every postback was received; the stats.
+
+    On timeout the error says how far each got.
+    """
+    progress: dict[str, int] = {}
+
     def done() -> dict[str, Any] | None:
         on_tick()
         try:
-            stats = clickhouse_stats(phase.settings)
+            stats = clickhouse_stats(settings)
         except Exception:
             return None  # the sink is still starting
-        written = sum(stats["events_by_type"].values())
-        if written >= truth.unique_events and phase.receiver.distinct() >= len(truth.postbacks):
+        progress["written"] = sum(stats["events_by_type"].values())
+        progress["postbacks"] = receiver.distinct_ids()
+        if progress["written"] >= truth.unique_events and progress["postbacks"] >= len(
+            truth.postbacks
+        ):
             return stats
         return None
 
-    return wait_until(done, timeout_s, "every event in ClickHouse and every postback", every_s=1.0)
+    try:
+        return wait_until(done, timeout_s, "every event in ClickHouse and every postback",
+                          every_s=1.0)
+    except AssertionError as e:
+        raise AssertionError(
+            f"{e}: {progress} of {truth.unique_events} events and {len(truth.postbacks)}"
+            " postbacks"
+        ) from None
 
 
-def run_raw(base: Settings, workdir: Path, cfg: BenchConfig, payloads: list[bytes]) -> float:
+def run_raw(base: Settings, cfg: BenchConfig, payloads: list[bytes]) -> float:
     s = base.with_overrides(topic_prefix=f"raw{uuid.uuid4().hex[:6]}")
     create_topics(s)
     src, dst = topic_name(s, Topic.EVENTS), topic_name(s, Topic.CANONICAL)
@@ -252,7 +267,9 @@ def run_pipeline(
             phase.start("worker", "--index", str(i))
         phase.start("sink", "clickhouse")
         phase.start("sink", "postbacks")
-        stats = _wait_for_outputs(phase, truth, cfg.events / 300 + 120, phase.sample_memory)
+        stats = wait_for_outputs(
+            phase.settings, truth, phase.receiver, cfg.events / 300 + 120, phase.sample_memory
+        )
         finished = time.monotonic()
         tail.stop()
         elapsed = finished - (tail.first_at or finished)
@@ -312,7 +329,9 @@ def run_latency(
                 phase.sample_memory()
         producer.flush()
         sent_rate = (gen.truth.sends - start_sends) / cfg.latency_seconds
-        stats = _wait_for_outputs(phase, gen.truth, 600, phase.sample_memory)
+        stats = wait_for_outputs(
+            phase.settings, gen.truth, phase.receiver, 600, phase.sample_memory
+        )
         tail.stop()
         return {
             "rate": round(sent_rate),
@@ -332,7 +351,7 @@ def _warm_up(phase: Phase, producer: EventProducer, gen: LoadGenerator, tail: To
         producer.send(event)
     producer.flush()
     wait_until(lambda: tail.count >= gen.truth.unique_events, 90, "the warm-up journey")
-    _wait_for_outputs(phase, gen.truth, 90)
+    wait_for_outputs(phase.settings, gen.truth, phase.receiver, 90)
 
 
 def machine() -> dict[str, Any]:
@@ -376,9 +395,9 @@ def run_bench(cfg: BenchConfig, console: Console | None = None) -> dict[str, Any
             sample = LoadGenerator(population, seed=cfg.seed)
             payloads = []
             for e in sample.events(2000):
-                payloads.append((e.model_dump().get("brand_id", "").encode(), codec.encode(e)))
+                payloads.append((e.brand_id.encode(), codec.encode(e)))
             console.print("[bold]raw[/] confluent-kafka consume→produce…")
-            raw = run_raw(base, workdir, cfg, [v for _, v in payloads])
+            raw = run_raw(base, cfg, [v for _, v in payloads])
             console.print("[bold]faust[/] bare passthrough agent…")
             faust_pt = run_faust_passthrough(base, workdir, cfg, payloads)
             console.print(f"  {raw:,.0f} ev/s; {faust_pt['events_per_s']:,} ev/s")

@@ -15,14 +15,15 @@ import time
 
 import pytest
 
+from clickpath.bench.run import wait_for_outputs
 from clickpath.loadgen import JourneyRates, LoadGenerator, Population
 from clickpath.serde import build_codec
 from clickpath.settings import AffiliateConfig
 from clickpath.topics import Topic
-from clickpath.verify import VERIFY_POSTBACK_PATH, parse_postback, verify
+from clickpath.verify import VERIFY_POSTBACK_PATH, verify
 from connectors.http_service import clickhouse_stats, funnel_rows
 from connectors.producer import EventProducer
-from tests.integration.harness import read_topic, wait_until
+from tests.integration.harness import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -90,28 +91,15 @@ def test_nothing_lost_or_double_counted_through_crashes(settings, receiver, star
     assert done.wait(120), "the producer did not finish"
     truth = gen.truth
 
-    progress: dict[str, int] = {}
-
-    def complete():
-        try:
-            progress["written"] = sum(clickhouse_stats(settings)["events_by_type"].values())
-        except Exception:
-            return None
-        progress["postbacks"] = len({parse_postback(r["path"]).postback_id
-                                     for r in receiver.requests()})
-        return (progress["written"] >= truth.unique_events
-                and progress["postbacks"] >= len(truth.postbacks))
-
     try:
-        wait_until(complete, 180, "every event in ClickHouse and every postback")
+        wait_for_outputs(settings, truth, receiver, 180)
     except AssertionError as e:
         verdict = verify(truth, funnel_rows(settings), [r["path"] for r in receiver.requests()])
         canonical = read_topic(settings, build_codec(settings.schemas_dir, None), Topic.CANONICAL,
                                expect=truth.unique_events, timeout_s=20, require=False)
-        progress["canonical_ids"] = len({r.event_id for _, r in canonical})
         raise AssertionError(
-            f"{e}: {progress} of {truth.unique_events} events and {len(truth.postbacks)}"
-            f" postbacks after {faults}; {verdict.summary()}"
+            f"{e} after {faults}; canonical event ids on the topic:"
+            f" {len({r.event_id for _, r in canonical})}; {verdict.summary()}"
         ) from None
     verdict = verify(truth, funnel_rows(settings), [r["path"] for r in receiver.requests()])
     assert verdict.ok, verdict.summary()

@@ -10,14 +10,15 @@ from decimal import Decimal
 
 import pytest
 
+from clickpath.bench.run import wait_for_outputs
 from clickpath.loadgen import LoadGenerator, Population
 from clickpath.models import DeadLetter, Deposit
 from clickpath.settings import AffiliateConfig
 from clickpath.topics import Topic, topic_name
-from clickpath.verify import VERIFY_POSTBACK_PATH, parse_postback, verify
-from connectors.http_service import clickhouse_stats, funnel_rows
+from clickpath.verify import VERIFY_POSTBACK_PATH, verify
+from connectors.http_service import funnel_rows
 from connectors.producer import EventProducer
-from tests.integration.harness import read_topic, wait_until
+from tests.integration.harness import read_topic
 
 pytestmark = pytest.mark.integration
 POPULATION = Population.synthetic(brands=1, affiliates=3, campaigns=1)
@@ -71,15 +72,7 @@ def test_poison_goes_to_dead_letters_and_good_traffic_stays_exact(
             producer.send_raw(events_topic, b"brand-1:p-poison-tail", value)
     truth = gen.truth
 
-    def complete() -> bool:
-        try:
-            written = sum(clickhouse_stats(settings)["events_by_type"].values())
-        except Exception:
-            return False
-        got = {parse_postback(r["path"]).postback_id for r in receiver.requests()}
-        return written >= truth.unique_events and len(got) >= len(truth.postbacks)
-
-    wait_until(complete, 120, "the good traffic in ClickHouse and at the receiver")
+    wait_for_outputs(settings, truth, receiver, 120)
     verdict = verify(truth, funnel_rows(settings), [r["path"] for r in receiver.requests()])
     assert verdict.ok, verdict.summary()
 
