@@ -79,6 +79,13 @@ class Settings(BaseSettings):
         default=2, ge=0, le=1000, description="How long Faust's producer waits to fill a batch."
     )
 
+    agent_batch_max: int = Field(
+        default=500, ge=1, le=10000, description="Most records an agent applies as one batch."
+    )
+    agent_batch_wait_ms: int = Field(
+        default=5, ge=1, le=5000, description="How long an agent waits to fill a batch."
+    )
+
     # Domain.
     attribution_lookback_days: int = Field(default=30, ge=1, le=365)
     dedup_recent_ids: int = Field(

@@ -6,6 +6,11 @@
 - `clicks` reads clicks and the click links that registrations emit (both keyed `click_id`, so
   they meet in one partition) and decides attribution once it has both.
 
+Both take records in micro-batches (`agent_batch_max` records or `agent_batch_wait_ms`,
+whichever comes first) and apply them key by key, so a key's state is decoded and written once
+per batch: Faust's per-record cost is the ceiling (PLATFORM.md), so the agents add as little as
+they can on top of it.
+
 Both run at concurrency 1: faust-streaming can commit past an unprocessed message with more
 (its issue 606), and exactly-once is not available on every broker; every step is idempotent
 instead. Records are decoded here, at the edge; a record that fails goes to the dead-letter
@@ -15,16 +20,23 @@ topic with its reason and the agent carries on.
 from __future__ import annotations
 
 import time
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import faust
 import structlog
+from faust.streams import _current_event
+from pydantic import BaseModel
 
 from clickpath.domain.clicks import ClickState, decide_click, replay_click_outputs
-from clickpath.domain.outputs import Outcome, Output
+from clickpath.domain.outputs import Output
 from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player, replay_outputs
+from clickpath.domain.runs import Positioned, apply_run
 from clickpath.metrics import DEAD_LETTERS, EVENTS, PROCESSING_TIME, observe_event_latency
 from clickpath.models import (
     Attribution,
@@ -126,6 +138,59 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
             raise DecodeError(f"record key {key!r} must be {key_of(record)!r}")
         return record
 
+    async def process_batch(stage: str, events: list[Any], table: Any, kind: Any) -> None:
+        """Decode a micro-batch, apply it key by key (one table write per changed key), send."""
+        started = time.perf_counter()
+        runs: dict[str, list[Positioned[Any]]] = {}
+        last_event: dict[str, Any] = {}
+        for event in events:
+            kind.lag.observe(event.message)
+            try:
+                record = decode_as(event, kind.accepts, kind.key_of)
+            except DecodeError as e:
+                await dead_letter(stage, event, str(e))
+                continue
+            msg = event.message
+            key = kind.key_of(record)
+            runs.setdefault(key, []).append(Positioned(msg.topic, msg.offset, record))
+            last_event[key] = event
+            if isinstance(record, kind.timed):
+                observe_event_latency(stage, record.occurred_at)
+        for key, records in runs.items():
+            with acting_for(last_event[key]):
+                stored = table.get(key)
+                state = kind.state_model.model_validate(stored["state"]) if stored else None
+                run = apply_run(state, stored["applied"] if stored else {}, records, kind.decide, kind.replay)
+                if run.changed:
+                    table[key] = {
+                        "state": run.state.model_dump(mode="json"),
+                        "applied": run.applied,
+                    }
+            send(run.outputs)
+            for outcome in run.outcomes:
+                EVENTS.labels(stage, outcome.value).inc()
+        PROCESSING_TIME.labels(stage).observe(time.perf_counter() - started)
+
+    batch_max, within = settings.agent_batch_max, settings.agent_batch_wait_ms / 1000
+    player_kind = _Kind(
+        accepts=(PlayerEvent, Attribution),
+        key_of=_person_key,
+        timed=IngressEvent,
+        state_model=PlayerState,
+        decide=lambda state, record: decide_player(state, record, policy),
+        replay=lambda state, record: replay_outputs(state, record, policy),
+        lag=LagTracker(app, "players"),
+    )
+    click_kind = _Kind(
+        accepts=(Click, ClickLink),
+        key_of=lambda record: record.click_id,
+        timed=Click,
+        state_model=ClickState,
+        decide=lambda state, record: decide_click(state, record, lookback, utcnow()),
+        replay=replay_click_outputs,
+        lag=LagTracker(app, "clicks"),
+    )
+
     player_input = app.topic(
         topic_name(settings, Topic.EVENTS),
         topic_name(settings, Topic.ATTRIBUTIONS),
@@ -133,34 +198,10 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         **RAW,
     )
 
-    player_lag = LagTracker(app, "players")
-    click_lag = LagTracker(app, "clicks")
-
     @app.agent(player_input, concurrency=1)
     async def player_agent(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            started = time.perf_counter()
-            player_lag.observe(event.message)
-            try:
-                record = decode_as(event, (PlayerEvent, Attribution), _person_key)
-            except DecodeError as e:
-                await dead_letter("players", event, str(e))
-                continue
-            person_id = _person_key(record)
-            stored = players.get(person_id)
-            state = PlayerState.model_validate(stored["state"]) if stored else None
-            applied = stored["applied"] if stored else {}
-            if state is not None and _already_applied(applied, event):
-                outputs, outcome = replay_outputs(state, record, policy), Outcome.REPLAYED
-            else:
-                new_state, outputs, outcome = decide_player(state, record, policy)
-                if outcome is Outcome.ACCEPTED:
-                    players[person_id] = _entry(new_state, applied, event)
-            send(outputs)
-            EVENTS.labels("players", outcome.value).inc()
-            PROCESSING_TIME.labels("players").observe(time.perf_counter() - started)
-            if isinstance(record, IngressEvent):
-                observe_event_latency("players", record.occurred_at)
+        async for events in stream.take_events(batch_max, within=within):
+            await process_batch("players", events, players, player_kind)
 
     click_input = app.topic(
         topic_name(settings, Topic.CLICKS),
@@ -171,47 +212,39 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
 
     @app.agent(click_input, concurrency=1)
     async def click_agent(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            started = time.perf_counter()
-            click_lag.observe(event.message)
-            try:
-                record = decode_as(event, (Click, ClickLink), lambda r: r.click_id)
-            except DecodeError as e:
-                await dead_letter("clicks", event, str(e))
-                continue
-            stored = clicks.get(record.click_id)
-            state = ClickState.model_validate(stored["state"]) if stored else None
-            applied = stored["applied"] if stored else {}
-            if state is not None and _already_applied(applied, event):
-                outputs, outcome = replay_click_outputs(state, record), Outcome.REPLAYED
-            else:
-                new_state, outputs, outcome = decide_click(state, record, lookback, utcnow())
-                if outcome is Outcome.ACCEPTED:
-                    clicks[record.click_id] = _entry(new_state, applied, event)
-            send(outputs)
-            EVENTS.labels("clicks", outcome.value).inc()
-            PROCESSING_TIME.labels("clicks").observe(time.perf_counter() - started)
-            if isinstance(record, Click):
-                observe_event_latency("clicks", record.occurred_at)
+        async for events in stream.take_events(batch_max, within=within):
+            await process_batch("clicks", events, clicks, click_kind)
 
     return app
 
 
-def _already_applied(applied: dict[str, int], event: Any) -> bool:
-    """True for a record at or below the last offset applied to this key's state from its topic.
+@dataclass(frozen=True)
+class _Kind:
+    """What differs between the two stateful stages."""
 
-    Only a replay after a crash reads such a record again; its state is already written but
-    the outputs sent with it may have been lost, so they are sent again (`replay_outputs`).
+    accepts: tuple[type[Record], ...]
+    key_of: Callable[[Any], str]
+    timed: type[Record]  # records whose event time feeds the latency histogram
+    state_model: type[BaseModel]
+    decide: Callable[[Any, Any], Any]
+    replay: Callable[[Any, Any], list[Output]]
+    lag: LagTracker
+
+
+@contextmanager
+def acting_for(event: Any) -> Iterator[None]:
+    """Make `event` Faust's current event while a table key is read and written.
+
+    A table's changelog partition and its RocksDB partition store are chosen from the current
+    event's partition. In a micro-batch the current event is whichever came last, so each
+    key's read and write run as that key's own (latest) event; both input topics of an agent are
+    co-partitioned, so every record of a key comes from the same partition.
     """
-    return event.message.offset <= applied.get(event.message.topic, -1)
-
-
-def _entry(state: Any, applied: dict[str, int], event: Any) -> dict[str, Any]:
-    """A table value: the state and, per input topic, the last offset applied to it."""
-    return {
-        "state": state.model_dump(mode="json"),
-        "applied": {**applied, event.message.topic: event.message.offset},
-    }
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
 
 
 def _person_key(record: Record) -> str:
