@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit lint format clean bench
+.PHONY: help install run test test-unit lint format clean bench chromium
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,10 +18,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install clickpath with its dev tools
 
+# Debian's chromium and chromedriver drive the web SDK browser test; apt-get only when missing.
+chromium: ## Install Debian chromium + chromium-driver (web SDK test; needs root and apt)
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+	  :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else \
+	  echo "make chromium: no /usr/bin/chromium and no root apt-get here; the web SDK test will skip"; \
+	fi
+
 run: $(STAMP) ## Run the whole pipeline embedded, with demo traffic (Ctrl-C stops it)
 	$(BIN)/clickpath up --demo
 
-test: $(STAMP) ## Lint, then run every test (unit and integration, real embedded broker)
+test: $(STAMP) chromium ## Lint, then run every test (unit and integration, real embedded broker)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

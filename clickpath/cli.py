@@ -10,11 +10,15 @@ import sys
 import threading
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from pydantic import ValidationError
 
 from clickpath.settings import Settings
+
+if TYPE_CHECKING:
+    from clickpath.endpoints import EndpointStore
 
 
 def _die(message: str, code: int = 2) -> None:
@@ -73,6 +77,8 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> None:
                 env["CLICKPATH_AFFILIATES"] = json.dumps(
                     {k: v.model_dump() for k, v in affiliates.items()}
                 )
+                # The demo receiver is on loopback, which the SSRF guard refuses by default.
+                env["CLICKPATH_EGRESS_ALLOW"] = json.dumps([*settings.egress_allow, "127.0.0.1/32"])
             roles += [
                 Role("demo-receiver", ["demo", "receiver", "--port", str(receiver_port)]),
                 Role("demo-traffic", ["demo", "traffic", "--rate", str(args.rate)]),
@@ -142,9 +148,9 @@ def cmd_sink(settings: Settings, args: argparse.Namespace) -> None:
 
         run_clickhouse_sink(settings)
     else:
-        from sinks.postbacks import run_postback_sink
+        from sinks.dispatcher import run_dispatcher
 
-        run_postback_sink(settings)
+        run_dispatcher(settings)
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
@@ -219,6 +225,24 @@ def cmd_bench(settings: Settings, args: argparse.Namespace) -> None:
     print(json.dumps({k: v for k, v in result.items() if not isinstance(v, dict | list)}))
 
 
+def cmd_bench_ingress(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.bench.ingress import IngressBenchConfig, run_ingress_bench
+
+    run_ingress_bench(IngressBenchConfig(
+        seconds=args.seconds, batch=args.batch, concurrency=args.concurrency,
+        click_rate=args.click_rate, record=not args.no_record,
+    ))
+
+
+def cmd_bench_deliveries(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.bench.deliveries import DeliveryBenchConfig, run_delivery_bench
+
+    run_delivery_bench(DeliveryBenchConfig(
+        backlog=args.backlog, endpoints=args.endpoints, rate=args.rate, seconds=args.seconds,
+        record=not args.no_record,
+    ))
+
+
 def cmd_topics(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.kafka import create_topics, wait_for_broker
     from clickpath.topics import SPECS
@@ -228,6 +252,144 @@ def cmd_topics(settings: Settings, args: argparse.Namespace) -> None:
     for spec in SPECS.values():
         mark = "created" if spec.name(settings) in created else "exists"
         print(f"{spec.name(settings):45} {mark:8} key={spec.key}")
+
+
+def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
+    from connectors.import_files import FileFormatError, detect_format
+    from connectors.importer import ImportOptions, run_cli
+
+    try:
+        fmt = args.format or detect_format(args.file)
+    except FileFormatError as e:
+        _die(str(e))
+    try:
+        options = ImportOptions(
+            path=args.file, format=fmt, brand=args.brand, source=args.source, dry_run=args.dry_run,
+            rejects_path=args.rejects, batch_lines=args.batch, rate=args.rate, ack_timeout_s=args.ack_timeout,
+        )
+    except ValueError as e:
+        _die(str(e))
+    sys.exit(run_cli(settings, options, as_json=args.json))
+
+
+def cmd_keys(settings: Settings, args: argparse.Namespace) -> None:
+    from connectors.keys import KeyError_, KeyStore
+
+    store = KeyStore(settings.key_store_path)
+    if args.action == "create":
+        try:
+            key, secret = store.create(args.role, brand_id=args.brand, affiliate_id=args.affiliate)
+        except ValueError as e:
+            _die(str(e))
+        print(secret)
+        scope = key.brand_id or key.affiliate_id or "all"
+        print(f"key {key.key_id}: role {key.role}, scope {scope}; shown once, store it now",
+              file=sys.stderr)
+    elif args.action == "revoke":
+        if not args.key:
+            _die("keys revoke needs the key id (or the key)")
+        try:
+            key = store.revoke(args.key)
+        except KeyError_ as e:
+            _die(str(e.args[0]))
+        print(f"revoked {key.key_id} ({key.role}) at {key.revoked_at:%Y-%m-%d %H:%M:%S}Z")
+    else:
+        rows = [k.model_dump(mode="json", exclude={"digest"}) for k in store.list()]
+        if args.format == "json":
+            print(json.dumps(rows, indent=2))
+        else:
+            for k in rows:
+                state = "revoked" if k["revoked_at"] else "active"
+                scope = k["brand_id"] or k["affiliate_id"] or "-"
+                print(f"{k['key_id']}  {k['role']:9} {scope:20} {state:8} created {k['created_at']}")
+
+
+def cmd_links(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.tracking import tracking_links
+    from connectors.catalogue import CatalogueStore
+
+    catalogue = CatalogueStore(settings.catalogue_path, settings.affiliates).current()
+    rows = tracking_links(catalogue, settings.tracker_url)
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"clickpath tracking links ({settings.catalogue_path} and configuration)")
+    for column in ("url", "affiliate", "campaign", "brand", "landing URL"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["url"], row["affiliate_id"], row["campaign_id"], row["brand_id"],
+                      row["landing_url"])
+    Console(width=200).print(table)
+    if not rows:
+        print("No campaigns yet: configure them (CLICKPATH_AFFILIATES) or add them with the admin API.")
+
+
+def _endpoint_store(settings: Settings) -> EndpointStore:
+    from clickpath.endpoints import EndpointStore, legacy_endpoints
+
+    return EndpointStore(settings.endpoints_file,
+                         [*legacy_endpoints(settings.affiliates), *settings.endpoints])
+
+
+def cmd_endpoints(settings: Settings, args: argparse.Namespace) -> None:
+    """`clickpath postbacks|webhooks add|list|disable|enable|rotate-secret`."""
+    from clickpath.endpoints import Endpoint
+    from sinks.signing import new_secret
+
+    store = _endpoint_store(settings)
+    kind = "postback" if args.command == "postbacks" else "webhook"
+    if args.action == "list":
+        rows = [e.model_dump(mode="json", exclude={"secret", "previous_secrets"})
+                | {"signed": bool(e.secret)}
+                for e in store.current().values() if e.kind == kind]
+        if args.format == "json":
+            print(json.dumps(rows, indent=2))
+        for r in rows if args.format == "table" else []:
+            state = "enabled" if r["enabled"] else f"DISABLED ({r['disabled_reason']})"
+            owner = r["affiliate_id"] or r["brand_id"] or "all"
+            print(f"{r['endpoint_id']:24} {owner:14} {r['method']:4} {','.join(r['events']):28} "
+                  f"{state}\n    {r['url']}")
+        return
+    if not args.id:
+        _die(f"{args.command} {args.action} needs an endpoint id")
+    try:
+        if args.action == "disable":
+            e = store.disable(args.id, args.reason or "disabled by an operator")
+        elif args.action == "enable":
+            e = store.enable(args.id)
+        elif args.action == "rotate-secret":
+            current = store.current().get(args.id)
+            if current is None:
+                raise LookupError(f"no endpoint {args.id!r}")
+            secret = new_secret()
+            keep = [s for s in [current.secret, *current.previous_secrets] if s][:2]
+            e = store.put(current.model_copy(update={"secret": secret, "previous_secrets": keep}))
+            print(secret)
+        else:
+            if not args.url or not args.events:
+                _die(f"{args.command} add needs --url and --events")
+            secret = new_secret() if args.sign or kind == "webhook" else None
+            e = store.put(Endpoint(
+                endpoint_id=args.id, kind=kind, affiliate_id=args.affiliate, brand_id=args.brand,
+                url=args.url, method=args.method or ("POST" if kind == "webhook" else "GET"),
+                body=args.body, events=[x.strip() for x in args.events.split(",") if x.strip()],
+                secret=secret,
+            ))
+            if secret:
+                print(secret)
+    except (LookupError, ValidationError, ValueError) as err:
+        _die(str(err))
+    print(f"{e.endpoint_id}: {'enabled' if e.enabled else 'disabled'}", file=sys.stderr)
+
+
+def cmd_deliveries(settings: Settings, args: argparse.Namespace) -> None:
+    from sinks.replay import replay_dead_letters
+
+    count = replay_dead_letters(settings, endpoint_id=args.endpoint, job_id=args.job)
+    print(f"replayed {count} dead-lettered deliveries (same delivery ids: receivers drop repeats)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -273,8 +435,72 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-record", action="store_true", help="do not append to the results file")
     bench.set_defaults(func=cmd_bench)
 
+    bench_in = sub.add_parser("bench-ingress", help="benchmark the event API and the click tracker")
+    bench_in.add_argument("--seconds", type=float, default=10.0, help="per phase")
+    bench_in.add_argument("--batch", type=int, default=500, help="events per event-API request")
+    bench_in.add_argument("--concurrency", type=int, default=4, help="event-API clients")
+    bench_in.add_argument("--click-rate", type=float, default=500.0, help="tracker requests/s")
+    bench_in.add_argument("--no-record", action="store_true", help="do not append to the results file")
+    bench_in.set_defaults(func=cmd_bench_ingress)
+
+    bench_dl = sub.add_parser("bench-deliveries", help="benchmark postback delivery to local receivers")
+    bench_dl.add_argument("--backlog", type=int, default=20_000, help="postbacks for the throughput run")
+    bench_dl.add_argument("--endpoints", type=int, default=10)
+    bench_dl.add_argument("--rate", type=float, default=200.0, help="postbacks/s, live")
+    bench_dl.add_argument("--seconds", type=float, default=15.0, help="per live run")
+    bench_dl.add_argument("--no-record", action="store_true", help="do not append to the results file")
+    bench_dl.set_defaults(func=cmd_bench_deliveries)
+
     topics = sub.add_parser("topics", help="create every topic with its partition count")
     topics.set_defaults(func=cmd_topics)
+
+    imp = sub.add_parser("import", help="import history from a JSONL or CSV file (resumable, no duplicates)")
+    imp.add_argument("file", type=Path, help="events in the event API's JSON shape: .jsonl/.ndjson or .csv")
+    imp.add_argument("--format", choices=["jsonl", "csv"], default=None, help="default: from the extension")
+    imp.add_argument("--brand", default=None, help="fills brand_id; records of another brand are rejected")
+    imp.add_argument("--source", default="import", help="the envelope's source where a record names none")
+    imp.add_argument("--dry-run", action="store_true", help="validate and count only; send nothing")
+    imp.add_argument("--rejects", type=Path, default=None, help="report file; default FILE.rejected.jsonl")
+    imp.add_argument("--batch", type=int, default=10_000, help="lines per acknowledged checkpoint")
+    imp.add_argument("--rate", type=float, default=None, help="at most this many events/s (default: no cap)")
+    imp.add_argument("--ack-timeout", type=float, default=30.0, help="seconds to wait for the broker's acks")
+    imp.add_argument("--json", action="store_true", help="print the summary as a JSON line, no progress bar")
+    imp.set_defaults(func=cmd_import)
+
+    for name, what in (("postbacks", "affiliates' postback endpoints"),
+                       ("webhooks", "webhook endpoints of operators and affiliate managers")):
+        ep = sub.add_parser(name, help=f"add, list, disable, enable {what} (effective at once)")
+        ep.add_argument("action", choices=["add", "list", "disable", "enable", "rotate-secret"])
+        ep.add_argument("id", nargs="?", help="endpoint id, e.g. aff-1-main")
+        ep.add_argument("--affiliate", default=None)
+        ep.add_argument("--brand", default=None, help="webhooks: only this brand's events")
+        ep.add_argument("--url", default=None, help="postbacks: a template with {click_id}... macros")
+        ep.add_argument("--method", choices=["GET", "POST"], default=None)
+        ep.add_argument("--body", choices=["none", "form", "json"], default="none")
+        ep.add_argument("--events", default=None, help="comma-separated, e.g. registration,ftd")
+        ep.add_argument("--sign", action="store_true", help="postbacks: sign (prints the secret)")
+        ep.add_argument("--reason", default=None, help="disable: why")
+        ep.add_argument("--format", choices=["table", "json"], default="table")
+        ep.set_defaults(func=cmd_endpoints)
+
+    deliveries = sub.add_parser("deliveries", help="resend dead-lettered postbacks and webhooks")
+    deliveries.add_argument("action", choices=["replay"])
+    deliveries.add_argument("--endpoint", default=None, help="only this endpoint's")
+    deliveries.add_argument("--job", default=None, help="only this delivery id")
+    deliveries.set_defaults(func=cmd_deliveries)
+
+    keys = sub.add_parser("keys", help="mint, list and revoke API keys (effective on the running service)")
+    keys.add_argument("action", choices=["create", "list", "revoke"])
+    keys.add_argument("key", nargs="?", help="revoke: the key id or the key itself")
+    keys.add_argument("--role", choices=["operator", "affiliate", "analyst", "admin"], default="operator")
+    keys.add_argument("--brand", default=None, help="operator keys: the brand it sends events for")
+    keys.add_argument("--affiliate", default=None, help="affiliate keys: the affiliate it reads")
+    keys.add_argument("--format", choices=["table", "json"], default="table")
+    keys.set_defaults(func=cmd_keys)
+
+    links = sub.add_parser("links", help="list every tracking link (configuration and admin changes)")
+    links.add_argument("--format", choices=["table", "json"], default="table")
+    links.set_defaults(func=cmd_links)
     return parser
 
 

@@ -43,12 +43,6 @@ PROCESSING_TIME = Histogram(
     ["stage"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
 )
-POSTBACKS = Counter(
-    "clickpath_postbacks_total", "Postback deliveries by outcome.", ["outcome"]
-)
-POSTBACK_ATTEMPTS = Counter(
-    "clickpath_postback_attempts_total", "HTTP attempts made to deliver postbacks.", ["result"]
-)
 CLICKHOUSE_ROWS = Counter(
     "clickpath_clickhouse_rows_total", "Rows written to ClickHouse.", ["table"]
 )
@@ -57,6 +51,38 @@ CONSUMER_LAG = Gauge(
     "Records behind the end of the input topics, per consuming stage.",
     ["stage"],
     multiprocess_mode="livemax",
+)
+DELIVERY_ATTEMPTS = Counter(
+    "clickpath_delivery_attempts_total",
+    "Delivery attempts (and decisions not to attempt) by kind and outcome.",
+    ["kind", "outcome"],
+)
+DELIVERY_OUTCOMES = Counter(
+    "clickpath_deliveries_total",
+    "Deliveries ended, by kind (postback, webhook) and final outcome.",
+    ["kind", "outcome"],
+)
+DELIVERIES_PENDING = Gauge(
+    "clickpath_deliveries_pending",
+    "Deliveries read but not ended yet (in a lane, waiting for a retry, or in flight).",
+    ["stage"],
+    multiprocess_mode="livemax",
+)
+INGRESS_ACCEPTED = Counter(
+    "clickpath_ingress_accepted_total",
+    "Events a door accepted (acknowledged by the broker), by door and event type.",
+    ["door", "event_type"],
+)
+INGRESS_REJECTED = Counter(
+    "clickpath_ingress_rejected_total",
+    "Events or requests a door refused, by door and reason.",
+    ["door", "reason"],
+)
+INGRESS_LATENCY = Histogram(
+    "clickpath_ingress_request_seconds",
+    "Time a door took to answer a request, acknowledgements included.",
+    ["door"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 ROLE_RESTARTS = Counter(
     "clickpath_role_restarts_total", "Roles restarted by the supervisor after dying.", ["role"]

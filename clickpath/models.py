@@ -11,14 +11,31 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
-from clickpath.money import check_currency
+from clickpath.money import ISO_4217, check_currency
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Text = Annotated[str, StringConstraints(max_length=2048)]
-Currency = Annotated[str, AfterValidator(check_currency)]
-Amount = Annotated[Decimal, Field(ge=0, le=Decimal("1000000000000"), decimal_places=4)]
+Currency = Annotated[
+    str,
+    AfterValidator(check_currency),
+    WithJsonSchema({"type": "string", "enum": sorted(ISO_4217)}),
+]
+# Documented as a string: money travels as a decimal string, never a binary float.
+Amount = Annotated[
+    Decimal,
+    Field(ge=0, le=Decimal("1000000000000"), decimal_places=4),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{1,13}(\.\d{1,4})?$", "examples": ["25.00"]}),
+]
 Timestamp = AwareDatetime
 
 
@@ -77,6 +94,27 @@ class Click(IngressEvent):
     ip_prefix: Text | None = None
     country: Text | None = None
     device_id: Text | None = None
+
+
+class PageView(IngressEvent):
+    """Page context from the web SDK (with consent), about the click that brought the visitor.
+
+    Not an operator event type (the event API does not take it): only `/v1/collect` makes it.
+    """
+
+    avro_name: ClassVar[str] = "io.clickpath.ingress.PageView"
+    event_type: Literal["page_view"] = "page_view"
+    click_id: Id
+    page_url: Text | None = None
+    referrer: Text | None = None
+    viewport: Literal["small", "medium", "large"] | None = None
+    language: Annotated[str, StringConstraints(max_length=35)] | None = None
+    platform: Annotated[str, StringConstraints(max_length=64)] | None = None
+    user_agent: Text | None = None
+    device_id: Text | None = None
+    ip_hash: Text | None = None
+    ip_prefix: Text | None = None
+    country: Text | None = None
 
 
 class Registration(PlayerEvent):
@@ -291,9 +329,39 @@ class DeadLetter(Record):
     failed_at: Timestamp
 
 
+class DeliveryJob(Record):
+    avro_name: ClassVar[str] = "io.clickpath.outward.DeliveryJob"
+    job_id: str
+    endpoint_id: str
+    kind: Literal["postback", "webhook"]
+    event: str
+    attempt: int
+    due_at: Timestamp
+    created_at: Timestamp
+    occurred_at: Timestamp
+    record: bytes
+    last_error: str | None = None
+
+
+class DeliveryAttempt(Record):
+    avro_name: ClassVar[str] = "io.clickpath.outward.DeliveryAttempt"
+    job_id: str
+    endpoint_id: str
+    kind: str
+    event: str
+    affiliate_id: str | None = None
+    brand_id: str | None = None
+    attempt: int
+    status: int | None = None
+    latency_ms: int
+    outcome: Literal["delivered", "retry", "dead_letter", "disabled", "refused", "suppressed"]
+    error: str | None = None
+    attempted_at: Timestamp
+
+
 ALL_RECORDS: tuple[type[Record], ...] = (
-    Click, *PLAYER_EVENT_TYPES, ClickLink, Attribution, CanonicalEvent, PlayerDayFact, Postback,
-    DeadLetter,
+    Click, PageView, *PLAYER_EVENT_TYPES, ClickLink, Attribution, CanonicalEvent, PlayerDayFact, Postback,
+    DeadLetter, DeliveryJob, DeliveryAttempt,
 )
 
 

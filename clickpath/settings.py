@@ -9,25 +9,57 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
+from clickpath.endpoints import Endpoint
+from clickpath.landing import validate_landing_template
 from clickpath.postback_template import validate_template
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_PSEUDONYM_KEY = "clickpath-dev-key-change-me"
 
 
+# Affiliate and campaign ids appear in tracking links and topics: short and URL-safe.
+CATALOGUE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class CampaignConfig(BaseModel):
+    """One campaign of an affiliate: the brand its clicks are for and where they land."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    brand_id: str = Field(pattern=CATALOGUE_ID_PATTERN, description="The operator brand.")
+    landing_url: str = Field(
+        max_length=1024,
+        description="Landing URL template; macros {click_id} {sub1}..{sub5} {affiliate_id} "
+        "{campaign_id} {brand_id} {tracking_code}, filled URL-encoded.",
+    )
+    tracking_code: str | None = Field(
+        default=None,
+        pattern=CATALOGUE_ID_PATTERN,
+        description="Short code of the link /c/<code>; unique across all campaigns.",
+    )
+
+    @field_validator("landing_url")
+    @classmethod
+    def _known_landing_macros(cls, value: str) -> str:
+        validate_landing_template(value)
+        return value
+
+
 class AffiliateConfig(BaseModel):
-    """One affiliate: its name and where its server-to-server postbacks go."""
+    """One affiliate: its name, where its server-to-server postbacks go, its campaigns."""
 
     name: str = ""
     postback_url: str | None = Field(
@@ -35,6 +67,9 @@ class AffiliateConfig(BaseModel):
         description="URL template with macros such as {click_id} {event} {amount} {currency}.",
     )
     postback_events: list[Literal["registration", "ftd"]] = ["registration", "ftd"]
+    campaigns: dict[str, CampaignConfig] = Field(
+        default={}, description="Campaign id -> campaign; the click tracker's links."
+    )
 
     @field_validator("postback_url")
     @classmethod
@@ -42,6 +77,24 @@ class AffiliateConfig(BaseModel):
         if value is not None:
             validate_template(value)
         return value
+
+    @field_validator("campaigns")
+    @classmethod
+    def _campaign_ids(cls, value: dict[str, CampaignConfig]) -> dict[str, CampaignConfig]:
+        for campaign_id in value:
+            if not re.match(CATALOGUE_ID_PATTERN, campaign_id):
+                raise ValueError(f"campaign id {campaign_id!r} must match {CATALOGUE_ID_PATTERN}")
+        return value
+
+
+def tracking_code_clashes(affiliates: dict[str, AffiliateConfig]) -> list[str]:
+    """Tracking codes used by more than one campaign, described; a code must name one link."""
+    owners: dict[str, list[str]] = {}
+    for affiliate_id, affiliate in affiliates.items():
+        for campaign_id, campaign in affiliate.campaigns.items():
+            if campaign.tracking_code:
+                owners.setdefault(campaign.tracking_code, []).append(f"{affiliate_id}/{campaign_id}")
+    return [f"{code!r} is used by {', '.join(o)}" for code, o in owners.items() if len(o) > 1]
 
 
 class Settings(BaseSettings):
@@ -86,6 +139,37 @@ class Settings(BaseSettings):
         default=5, ge=1, le=5000, description="How long an agent waits to fill a batch."
     )
 
+    # Ingress (HTTP doors).
+    api_keys_path: Path | None = Field(
+        default=None, description="API key store; default <data_dir>/api-keys.json."
+    )
+    ingress_ack_timeout_ms: int = Field(
+        default=5000, ge=100, description="How long a door waits for the broker's ack, then 503."
+    )
+    api_max_batch: int = Field(default=1000, ge=1, le=10000, description="Events per request.")
+    api_rate_per_s: float = Field(default=20000, gt=0, description="Events/s per API key.")
+    api_rate_burst: int = Field(default=20000, ge=1, description="Events a key may send at once.")
+    idempotency_ttl_s: int = Field(default=86400, ge=60, description="Idempotency-Key memory.")
+
+    # Click tracker and web SDK.
+    tracker_base_url: str | None = Field(
+        default=None, description="Public URL of the tracker in `clickpath links`; default the service's."
+    )
+    tracker_client_ip_header: str | None = Field(
+        default=None,
+        description="Take the visitor's IP from this header (X-Forwarded-For, CF-Connecting-IP);"
+        " set it only behind a proxy that overwrites it. Unset: the TCP peer.",
+    )
+    tracker_proxy_hops: int = Field(
+        default=1, ge=1, le=10, description="Trusted proxies that append to X-Forwarded-For."
+    )
+    tracker_country_header: str | None = Field(
+        default=None, description="Take the visitor's country from this header (CF-IPCountry)."
+    )
+    collect_origins: list[str] = Field(
+        default=[], description="Origins allowed to POST /v1/collect besides the landing URLs'."
+    )
+
     # Domain.
     attribution_lookback_days: int = Field(default=30, ge=1, le=365)
     dedup_recent_ids: int = Field(
@@ -103,6 +187,45 @@ class Settings(BaseSettings):
     postback_backoff_max_s: float = Field(default=60.0, gt=0, description="Cap of one retry wait.")
     postback_concurrency: int = Field(default=64, ge=1)
 
+    # Delivery engine (postbacks and webhooks).
+    endpoints: list[Endpoint] = Field(
+        default=[], description="Postback and webhook endpoints (besides affiliates' postback_url)."
+    )
+    endpoints_path: Path | None = Field(
+        default=None, description="Endpoints added by CLI/admin API; default <data_dir>/endpoints.json."
+    )
+    egress_allow: Annotated[list[str], NoDecode] = Field(
+        default=[], description="CIDRs deliveries may reach although private/loopback (SSRF guard)."
+    )
+    delivery_schedule_s: list[float] | None = Field(
+        default=[5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600],
+        description="Retry delays (±10 % jitter), about 11 h in all; null: exponential backoff "
+        "with full jitter from postback_backoff_s up to postback_backoff_max_s, "
+        "postback_max_attempts attempts.",
+    )
+    delivery_inline_retry_max_s: float = Field(
+        default=30.0, ge=0, description="Retries due sooner stay in memory; later ones are parked."
+    )
+    delivery_endpoint_concurrency: int = Field(default=8, ge=1, le=256)
+    delivery_rate_per_s: float = Field(default=200.0, gt=0, description="Requests/s per endpoint.")
+    delivery_rate_burst: int = Field(default=200, ge=1)
+    circuit_failures: int = Field(default=5, ge=1, description="Failures in a row that open it.")
+    circuit_cooldown_s: float = Field(default=30.0, gt=0, description="Open this long, then probe.")
+    delivery_max_pending: int = Field(default=20000, ge=1, description="Deliveries in memory.")
+    delivery_commit_s: float = Field(default=0.5, gt=0)
+    webhooks_enabled: bool = Field(
+        default=False, description="Read canonical events for webhooks even before one is set up."
+    )
+
+    @field_validator("egress_allow", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):  # CIDRs, comma-separated, or a JSON list (to_env writes one)
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     metrics_port: int | None = Field(
         default=None, description="Serve this role's /metrics here when run on its own."
     )
@@ -111,6 +234,13 @@ class Settings(BaseSettings):
     )
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @model_validator(mode="after")
+    def _unique_tracking_codes(self) -> Settings:
+        clashes = tracking_code_clashes(self.affiliates)
+        if clashes:
+            raise ValueError(f"tracking codes must be unique: {'; '.join(clashes)}")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -149,6 +279,23 @@ class Settings(BaseSettings):
     @property
     def clickhouse_embedded(self) -> bool:
         return self.clickhouse_dsn.startswith("chdb:")
+
+    @property
+    def endpoints_file(self) -> Path:
+        return self.endpoints_path or self.data_dir / "endpoints.json"
+
+    @property
+    def key_store_path(self) -> Path:
+        return self.api_keys_path or self.data_dir / "api-keys.json"
+
+    @property
+    def catalogue_path(self) -> Path:
+        """Affiliates and campaigns added or changed through the admin API."""
+        return self.data_dir / "catalogue.json"
+
+    @property
+    def tracker_url(self) -> str:
+        return (self.tracker_base_url or self.service_url).rstrip("/")
 
     @property
     def service_url(self) -> str:

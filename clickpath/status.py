@@ -29,7 +29,7 @@ def status_line() -> str:
     return (
         f"clicks {get(ev, 'clicks', 'accepted')} · player events {get(ev, 'players', 'accepted')}"
         f" · duplicates dropped {get(ev, 'clicks', 'duplicate') + get(ev, 'players', 'duplicate')}"
-        f" · postbacks delivered {get('clickpath_postbacks_total', 'delivered')}"
+        f" · postbacks delivered {get('clickpath_deliveries_total', 'postback', 'delivered')}"
         f" · ClickHouse rows {sum(int(v) for k, v in t.items() if k[0] == 'clickpath_clickhouse_rows_total')}"
         f" · dead letters {sum(int(v) for k, v in t.items() if k[0] == 'clickpath_dead_letters_total')}"
     )

@@ -15,11 +15,14 @@ from clickpath.settings import Settings
 class Topic(Enum):
     CLICKS = "ingress.clicks"
     EVENTS = "ingress.events"
+    PAGE_VIEWS = "ingress.page-views"
     CLICK_LINKS = "stream.click-links"
     ATTRIBUTIONS = "stream.attributions"
     CANONICAL = "canonical.events"
     PLAYER_DAY_FACTS = "facts.player-day"
     POSTBACKS = "postbacks"
+    DELIVERY_RETRIES = "deliveries.retries"
+    DELIVERY_ATTEMPTS = "deliveries.attempts"
     DEAD_LETTER = "deadletter"
 
 
@@ -49,6 +52,10 @@ SPECS: dict[Topic, TopicSpec] = {
             "Operator events about players: registration, KYC, deposits, wagers, consent...",
         ),
         TopicSpec(
+            Topic.PAGE_VIEWS, "click_id", ("io.clickpath.ingress.PageView",),
+            "Landing-page context the web SDK collected with consent; no stream agent reads it.",
+        ),
+        TopicSpec(
             Topic.CLICK_LINKS, "click_id", ("io.clickpath.stream.ClickLink",),
             "Registrations that name a click, repartitioned to the click's partition.",
         ),
@@ -72,6 +79,16 @@ SPECS: dict[Topic, TopicSpec] = {
             Topic.POSTBACKS, "affiliate_id", ("io.clickpath.outward.Postback",),
             "Conversions for affiliates: consumed by the postback sink or by affiliate platforms.",
             retention_ms=30 * _DAY,
+        ),
+        TopicSpec(
+            Topic.DELIVERY_RETRIES, "endpoint_id", ("io.clickpath.outward.DeliveryJob",),
+            "Deliveries waiting for a later attempt (long backoff, open circuit, full queue).",
+            retention_ms=30 * _DAY,
+        ),
+        TopicSpec(
+            Topic.DELIVERY_ATTEMPTS, "endpoint_id", ("io.clickpath.outward.DeliveryAttempt",),
+            "Every delivery attempt and its outcome: the delivery log ClickHouse keeps.",
+            retention_ms=7 * _DAY,
         ),
         TopicSpec(
             Topic.DEAD_LETTER, "original key", ("io.clickpath.outward.DeadLetter",),

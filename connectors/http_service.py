@@ -2,22 +2,33 @@
 
 With embedded ClickHouse (chdb) only the ClickHouse sink may open the data directory, so
 reports are fetched from its loopback endpoint; against a ClickHouse server they are queried
-directly. Ingress endpoints (tracker, event API) join this service in `connectors/`.
+directly. The ingress doors (event API, postback-in, click tracker) are routers from
+`connectors/`, sharing one `IngressContext`.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, HTTPException, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import PlainTextResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clickpath.clickhouse import connect, query_funnel, query_pipeline_stats
-from clickpath.metrics import render_metrics
+from clickpath.metrics import INGRESS_REJECTED, render_metrics
 from clickpath.report import summarize
 from clickpath.settings import Settings
+from connectors.api_models import events_request_schema
+from connectors.context import IngressContext
+from connectors.event_api import event_api_router
+from connectors.tracker import page as tracker_page
+from connectors.tracker import tracker_router
 
 
 def _ask_clickhouse(settings: Settings, path: str, query: Any, **params: Any) -> Any:
@@ -49,23 +60,44 @@ def clickhouse_stats(settings: Settings) -> dict[str, Any]:
     return _ask_clickhouse(settings, "/reports/stats", query_pipeline_stats)
 
 
-def create_service(settings: Settings) -> FastAPI:
+def create_service(settings: Settings, ctx: IngressContext | None = None) -> FastAPI:
+    ctx = ctx or IngressContext.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        ctx.start()
+        try:
+            yield
+        finally:
+            ctx.stop()
+
     app = FastAPI(
         title="clickpath",
         version="0.1.0",
-        description="Affiliate attribution pipeline: health, metrics and reports.",
+        description="Affiliate attribution pipeline: ingress doors, health, metrics and reports.",
+        lifespan=lifespan,
     )
+    app.include_router(event_api_router(ctx))
+    app.add_exception_handler(StarletteHTTPException, _not_found_pages)
+    app.include_router(tracker_router(ctx))
+    _document_event_models(app, settings)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/metrics")
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"description": "Prometheus text exposition format.",
+                         "content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     def metrics() -> Response:
+        """Every clickpath process's metrics (under `clickpath up`), for Prometheus to scrape."""
         body, content_type = render_metrics()
         return Response(content=body, media_type=content_type)
 
-    @app.get("/v1/reports/funnel")
+    @app.get("/v1/reports/funnel", responses={503: {"description": "ClickHouse not reachable."}})
     async def funnel_report(
         brand_id: str | None = None, since: date | None = None, until: date | None = None
     ) -> list[dict[str, Any]]:
@@ -79,6 +111,29 @@ def create_service(settings: Settings) -> FastAPI:
         return summarize(rows)
 
     return app
+
+
+async def _not_found_pages(request: Request, exc: StarletteHTTPException) -> Response:
+    """A path no route matches under /c/ (a tracking link, e.g. with a control character) gets
+    the tracker's HTML page, like any unknown link; everything else FastAPI's JSON."""
+    if exc.status_code == 404 and request.url.path.startswith("/c/"):
+        INGRESS_REJECTED.labels("tracker", "unknown_tracking_code").inc()
+        return tracker_page(404, "Link not found", "No tracking link has this code.")
+    return await http_exception_handler(request, exc)
+
+
+def _document_event_models(app: FastAPI, settings: Settings) -> None:
+    """Add the event API's per-type input schemas to the OpenAPI document's components."""
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = plain_openapi()
+            _, components = events_request_schema(settings.api_max_batch)
+            spec.setdefault("components", {}).setdefault("schemas", {}).update(components)
+        return app.openapi_schema or spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def run_service(settings: Settings) -> None:

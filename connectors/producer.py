@@ -6,20 +6,21 @@
     with EventProducer(Settings()) as producer:
         producer.send(Deposit(event_id="dep-42", ...))
 
-Clicks go to the clicks topic keyed by `click_id`; every other event to the events topic keyed
-`brand_id:player_id`, which is what the stream agents require. Delivery is acks=all with the
+Clicks go to the clicks topic keyed by `click_id` (web SDK page views to their own topic, by
+`click_id` too); every other event to the events topic keyed `brand_id:player_id`, which is
+what the stream agents require. Delivery is acks=all with the
 idempotent producer; `flush()` raises if any record was not acknowledged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from confluent_kafka import KafkaError, Message
 
 from clickpath.kafka import make_producer
-from clickpath.models import Click, IngressEvent, PlayerEvent, Record, utcnow
+from clickpath.models import Click, IngressEvent, PageView, PlayerEvent, Record, utcnow
 from clickpath.serde import Codec, build_codec
 from clickpath.settings import Settings
 from clickpath.topics import Topic, topic_name
@@ -33,14 +34,21 @@ def route(event: IngressEvent) -> tuple[Topic, str]:
     """The topic and key an ingress event must be produced with."""
     if isinstance(event, Click):
         return Topic.CLICKS, event.click_id
+    if isinstance(event, PageView):
+        return Topic.PAGE_VIEWS, event.click_id
     if isinstance(event, PlayerEvent):
         return Topic.EVENTS, event.person_id
     raise TypeError(f"{type(event).__name__} is not an ingress event")
 
 
 class EventProducer:
-    def __init__(self, settings: Settings, codec: Codec | None = None, **kafka: Any) -> None:
+    def __init__(
+        self, settings: Settings, codec: Codec | None = None,
+        on_delivered: Callable[[Message], None] | None = None, **kafka: Any,
+    ) -> None:
+        """`on_delivered` sees each acknowledged record (its partition and offset) on `poll`/`flush`."""
         self._settings = settings
+        self._on_delivered = on_delivered
         self._codec = codec or build_codec(settings.schemas_dir, settings.schema_registry_url)
         self._producer = make_producer(settings, **kafka)
         self._errors: list[str] = []
@@ -49,6 +57,8 @@ class EventProducer:
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
             self._errors.append(f"{msg.topic()}: {err.str()}")
+        elif self._on_delivered is not None:
+            self._on_delivered(msg)
 
     def send(self, event: IngressEvent, stamp_received: bool = True) -> None:
         if stamp_received and event.received_at is None:

@@ -1,4 +1,4 @@
-"""ClickHouse sink: canonical events, funnel facts and attributions into their tables.
+"""ClickHouse sink: canonical events, funnel facts, attributions and the delivery log.
 
 Replays are harmless: every table is a ReplacingMergeTree keyed by the record's identity and
 read with FINAL. With the embedded engine (chdb) this process is the only one that may open
@@ -25,7 +25,7 @@ from clickpath.clickhouse import (
     query_pipeline_stats,
 )
 from clickpath.metrics import CLICKHOUSE_ROWS, observe_event_latency
-from clickpath.models import Attribution, CanonicalEvent, PlayerDayFact, Record
+from clickpath.models import Attribution, CanonicalEvent, DeliveryAttempt, PlayerDayFact, Record
 from clickpath.settings import Settings
 from clickpath.topics import Topic
 from sinks.base import BatchSink, SinkWriteError
@@ -46,6 +46,19 @@ ATTRIBUTION_COLUMNS = [
     "campaign_id", "sub1", "sub2", "sub3", "sub4", "sub5", "clicked_at", "registered_at",
     "decided_at",
 ]
+
+
+ATTEMPT_COLUMNS = [
+    "job_id", "endpoint_id", "kind", "event", "affiliate_id", "brand_id", "attempt", "status",
+    "latency_ms", "outcome", "error", "attempted_at",
+]
+
+
+def attempt_row(a: DeliveryAttempt) -> list[Any]:
+    return [
+        a.job_id, a.endpoint_id, a.kind, a.event, a.affiliate_id or "", a.brand_id or "",
+        a.attempt, a.status, a.latency_ms, a.outcome, a.error or "", a.attempted_at,
+    ]
 
 
 def event_row(e: CanonicalEvent) -> list[Any]:
@@ -70,7 +83,7 @@ def attribution_row(a: Attribution) -> list[Any]:
 
 class ClickHouseSink(BatchSink):
     stage = "clickhouse"
-    topics = (Topic.CANONICAL, Topic.PLAYER_DAY_FACTS, Topic.ATTRIBUTIONS)
+    topics = (Topic.CANONICAL, Topic.PLAYER_DAY_FACTS, Topic.ATTRIBUTIONS, Topic.DELIVERY_ATTEMPTS)
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
@@ -85,10 +98,12 @@ class ClickHouseSink(BatchSink):
         events = [r for _, r in records if isinstance(r, CanonicalEvent)]
         facts = [r for _, r in records if isinstance(r, PlayerDayFact)]
         attributions = [r for _, r in records if isinstance(r, Attribution)]
+        attempts = [r for _, r in records if isinstance(r, DeliveryAttempt)]
         batches = (
             ("events", EVENT_COLUMNS, [event_row(e) for e in events]),
             ("player_day_facts", FACT_COLUMNS, [fact_row(f) for f in facts]),
             ("attributions", ATTRIBUTION_COLUMNS, [attribution_row(a) for a in attributions]),
+            ("delivery_attempts", ATTEMPT_COLUMNS, [attempt_row(a) for a in attempts]),
         )
         try:
             with self.lock:

@@ -126,6 +126,7 @@ class Phase:
             reports_url=f"http://127.0.0.1:{free_port()}",
             affiliates={a: AffiliateConfig(name=a, postback_url=template)
                         for a in population.affiliates},
+            egress_allow=["127.0.0.1/32"],  # the bench's receiver
         )
         create_topics(self.settings)
         self.roles: list[RoleProcess] = []

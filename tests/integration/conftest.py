@@ -37,6 +37,8 @@ def settings(broker, tmp_path, receiver) -> Settings:
         reports_url=f"http://127.0.0.1:{free_port()}",
         pseudonym_key=PSEUDONYM_KEY,
         postback_backoff_s=0.05,
+        delivery_schedule_s=None,  # fast exponential retries instead of the hours-long schedule
+        egress_allow=["127.0.0.1/32"],  # the test receivers; everything else private is refused
         affiliates={
             "aff-1": AffiliateConfig(name="One", postback_url=receiver.url + TEMPLATE),
             "aff-2": AffiliateConfig(name="Two", postback_url=receiver.url + TEMPLATE),

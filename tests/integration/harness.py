@@ -31,3 +31,30 @@ def read_topic(settings: Settings, codec: Codec, topic: Topic, expect: int, time
         consumer.close()
     assert len(got) >= expect or not require, f"expected {expect} records on {topic.value}, got {len(got)}"
     return got
+
+
+class ServedApp:
+    """An ASGI app served by uvicorn on a free loopback port in a thread (lifespan included)."""
+
+    def __init__(self, app, host: str = "127.0.0.1") -> None:
+        import threading
+
+        import uvicorn
+
+        from clickpath.broker import free_port
+
+        self.port = free_port()
+        self.url = f"http://{host}:{self.port}"
+        config = uvicorn.Config(app, host=host, port=self.port, log_config=None, access_log=False,
+                                lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="test-service", daemon=True)
+
+    def __enter__(self) -> ServedApp:
+        self._thread.start()
+        wait_until(lambda: self._server.started, 20, "the test service to start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=15)

@@ -67,7 +67,7 @@ def test_up_with_demo_traffic_serves_a_report_and_stops_cleanly(up_env, tmp_path
         assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
         metrics = httpx.get(f"{base}/metrics").text
         assert 'clickpath_events_total{outcome="accepted",stage="players"}' in metrics
-        assert "clickpath_postbacks_total" in metrics
+        assert 'clickpath_deliveries_total{kind="postback",outcome="delivered"}' in metrics
         receiver_log = Path(up_env["CLICKPATH_DATA_DIR"]) / "logs" / "demo-receiver.log"
         assert "event=ftd" in receiver_log.read_text()
         table = clickpath("report", env=up_env).stdout

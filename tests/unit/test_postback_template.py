@@ -8,7 +8,7 @@ import pytest
 from clickpath.models import Postback
 from clickpath.postback_template import TemplateError, render_template, validate_template
 from clickpath.settings import AffiliateConfig
-from sinks.postbacks import macro_values
+from sinks.delivery_render import postback_values as macro_values
 
 
 def test_unknown_macro_is_a_configuration_error() -> None:

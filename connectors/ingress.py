@@ -1,0 +1,94 @@
+"""JSON to ingress events, shared by every door (event API, postback-in, import, tracker).
+
+One place decides what a valid event is: the pydantic models checked against `schemas/`. The
+door adds the envelope fields it owns (`brand_id` from the API key, `source`, `received_at`)
+and turns raw e-mail, phone and IP into keyed pseudonyms here, before anything is produced.
+A rejection names the field (a dotted path) and the reason, as the API answers it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from clickpath.models import INGRESS_TYPES, IngressEvent, utcnow
+from clickpath.pseudonym import keyed_hash, normalise_email, normalise_phone, pseudonymise_ip
+
+# Raw identifiers a door accepts and replaces by pseudonyms: field -> (types that take it).
+RAW_IDENTIFIERS = {
+    "email": ("registration",),
+    "phone": ("registration",),
+    "ip": ("registration", "login", "click"),
+}
+
+
+@dataclass(frozen=True)
+class Rejection(Exception):
+    """Why one event was refused: the field (dotted path, "" for the whole event) and reason."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field or 'event'}: {self.reason}"
+
+
+def parse_event(
+    data: Any,
+    *,
+    pseudonym_key: bytes,
+    brand_id: str | None = None,
+    source: str,
+) -> IngressEvent:
+    """Validate one event in the API's JSON shape; raise `Rejection` naming the bad field.
+
+    `brand_id`, when given (the brand an API key is bound to), fills the field or must match
+    it. `source` fills the field when the event does not name one.
+    """
+    if not isinstance(data, dict):
+        raise Rejection("", f"an event must be a JSON object, not {type(data).__name__}")
+    event_type = data.get("event_type")
+    cls = INGRESS_TYPES.get(event_type) if isinstance(event_type, str) else None
+    if cls is None:
+        known = ", ".join(sorted(INGRESS_TYPES))
+        raise Rejection("event_type", f"unknown event type {event_type!r}; one of: {known}")
+    values = dict(data)
+    if brand_id is not None:
+        given = values.setdefault("brand_id", brand_id)
+        if given != brand_id:
+            raise Rejection("brand_id", f"this API key may only send events of brand {brand_id!r}")
+    values.setdefault("source", source)
+    values["received_at"] = utcnow()
+    _pseudonymise(values, event_type, pseudonym_key)
+    try:
+        return cls.model_validate(values)
+    except ValidationError as e:
+        first = e.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        reason = first["msg"]
+        if first["type"] == "extra_forbidden":
+            reason = f"unknown field for a {event_type} event"
+        raise Rejection(field, reason) from None
+
+
+def _pseudonymise(values: dict[str, Any], event_type: str, key: bytes) -> None:
+    for field, types in RAW_IDENTIFIERS.items():
+        if field not in values:
+            continue
+        raw = values.pop(field)
+        if raw is None:
+            continue
+        if event_type not in types or not isinstance(raw, str) or not raw.strip():
+            raise Rejection(field, f"not accepted on a {event_type} event" if event_type not in types
+                            else "must be a non-empty string")
+        if field == "email":
+            values["email_hash"] = keyed_hash(key, "email", normalise_email(raw))
+        elif field == "phone":
+            values["phone_hash"] = keyed_hash(key, "phone", normalise_phone(raw))
+        else:
+            try:
+                values["ip_hash"], values["ip_prefix"] = pseudonymise_ip(key, raw)
+            except ValueError:
+                raise Rejection("ip", "not an IPv4 or IPv6 address") from None

@@ -1,0 +1,113 @@
+"""API keys: minted and revoked by the CLI, checked by the running service.
+
+A key is `cpk_<key_id>_<secret>`; only a SHA-256 digest of it is stored (in
+`<data_dir>/api-keys.json`, a `WatchedJsonFile`). The service re-reads the file
+when it changes, so `clickpath keys create|revoke` take effect on a running service, and
+keys survive a restart. Each key carries a role (DESIGN §10) and, for operators, the brand it
+may send events for; for affiliates, the affiliate whose data it may read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from clickpath.jsonstore import WatchedJsonFile
+from clickpath.models import utcnow
+
+Role = Literal["operator", "affiliate", "analyst", "admin"]
+PREFIX = "cpk"
+
+
+class ApiKey(BaseModel):
+    key_id: str
+    role: Role
+    brand_id: str | None = None
+    affiliate_id: str | None = None
+    digest: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class KeyError_(LookupError):
+    """No such key."""
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class KeyStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = WatchedJsonFile(path, empty=[])
+        self._keys: dict[str, ApiKey] = {}
+
+    # --- read side (the service) ---------------------------------------------------------
+
+    def authenticate(self, presented: str) -> ApiKey | None:
+        """The active key `presented` is, or None (unknown, malformed or revoked)."""
+        parts = presented.split("_", 2)
+        if len(parts) != 3 or parts[0] != PREFIX:
+            return None
+        key = self._current().get(parts[1])
+        if key is None or not key.active:
+            return None
+        return key if hmac.compare_digest(key.digest, _digest(presented)) else None
+
+    def list(self) -> list[ApiKey]:
+        return sorted(self._current().values(), key=lambda k: k.created_at)
+
+    def _current(self) -> dict[str, ApiKey]:
+        data = self._file.changed()
+        if data is not None:
+            self._keys = _parse(data)
+        return self._keys
+
+    # --- write side (the CLI) -----------------------------------------------------------
+
+    def create(
+        self, role: Role, brand_id: str | None = None, affiliate_id: str | None = None
+    ) -> tuple[ApiKey, str]:
+        """Mint a key; returns it and the secret, which is shown once and never stored."""
+        if role == "operator" and not brand_id:
+            raise ValueError("an operator key needs --brand")
+        if role == "affiliate" and not affiliate_id:
+            raise ValueError("an affiliate key needs --affiliate")
+        key_id = secrets.token_hex(6)
+        secret = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+        key = ApiKey(
+            key_id=key_id, role=role, brand_id=brand_id, affiliate_id=affiliate_id,
+            digest=_digest(secret), created_at=utcnow(),
+        )
+        with self._file.edit() as data:
+            data.append(key.model_dump(mode="json"))
+        return key, secret
+
+    def revoke(self, key_id_or_secret: str) -> ApiKey:
+        parts = key_id_or_secret.split("_", 2)
+        key_id = parts[1] if len(parts) == 3 and parts[0] == PREFIX else key_id_or_secret
+        with self._file.edit() as data:
+            for i, raw in enumerate(data):
+                if raw["key_id"] == key_id:
+                    key = ApiKey.model_validate(raw)
+                    if key.active:
+                        key = key.model_copy(update={"revoked_at": utcnow()})
+                        data[i] = key.model_dump(mode="json")
+                    return key
+        raise KeyError_(f"no API key {key_id!r}")
+
+
+def _parse(data: list[dict[str, object]]) -> dict[str, ApiKey]:
+    keys = (ApiKey.model_validate(k) for k in data)
+    return {k.key_id: k for k in keys}

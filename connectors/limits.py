@@ -1,0 +1,103 @@
+"""Per-key rate limiting and Idempotency-Key memory for the event API: plain, clock-injected.
+
+Both live in the service process. A replay that outlives the idempotency memory (a restart,
+or after `idempotency_ttl_s`) is still harmless: each event's `event_id` is deduplicated
+downstream; the memory makes the *answer* the same, which is what a retrying client needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Clock = Callable[[], float]
+
+
+class TokenBucket:
+    """`rate` tokens a second, at most `burst` saved up; one token per event."""
+
+    def __init__(self, rate: float, burst: int, clock: Clock = time.monotonic) -> None:
+        self.rate, self.burst, self._clock = rate, burst, clock
+        self._tokens = float(burst)
+        self._at = clock()
+
+    def take(self, n: int) -> float:
+        """Take `n` tokens and return 0, or take none and return the seconds until they exist."""
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if n <= self._tokens:
+            self._tokens -= n
+            return 0.0
+        if n > self.burst:
+            return math.inf  # can never pass: the caller must send smaller batches
+        return (n - self._tokens) / self.rate
+
+
+class RateLimiter:
+    def __init__(self, rate: float, burst: int, clock: Clock = time.monotonic) -> None:
+        self._buckets: dict[str, TokenBucket] = {}
+        self._rate, self._burst, self._clock = rate, burst, clock
+
+    def take(self, key_id: str, n: int) -> float:
+        bucket = self._buckets.get(key_id)
+        if bucket is None:
+            bucket = self._buckets[key_id] = TokenBucket(self._rate, self._burst, self._clock)
+        return bucket.take(n)
+
+
+@dataclass(frozen=True)
+class Remembered:
+    fingerprint: str
+    status: int
+    body: Any
+
+
+IN_FLIGHT = Remembered("", 0, None)
+
+
+def fingerprint(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+class IdempotencyStore:
+    """Answers given per (API key, Idempotency-Key), for `ttl_s`, at most `capacity` of them."""
+
+    def __init__(self, ttl_s: float, capacity: int = 100_000, clock: Clock = time.monotonic) -> None:
+        self._entries: OrderedDict[tuple[str, str], tuple[float, Remembered]] = OrderedDict()
+        self._ttl, self._capacity, self._clock = ttl_s, capacity, clock
+
+    def get(self, key_id: str, idem_key: str) -> Remembered | None:
+        self._expire()
+        entry = self._entries.get((key_id, idem_key))
+        return entry[1] if entry else None
+
+    def begin(self, key_id: str, idem_key: str) -> None:
+        """Mark a request in flight, so a concurrent retry with the same key gets 409."""
+        self._put((key_id, idem_key), IN_FLIGHT)
+
+    def finish(self, key_id: str, idem_key: str, answer: Remembered | None) -> None:
+        """Remember the answer, or forget the key (None: the request may be retried as new)."""
+        if answer is None:
+            self._entries.pop((key_id, idem_key), None)
+        else:
+            self._put((key_id, idem_key), answer)
+
+    def _put(self, k: tuple[str, str], value: Remembered) -> None:
+        self._entries[k] = (self._clock(), value)
+        self._entries.move_to_end(k)
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+
+    def _expire(self) -> None:
+        cutoff = self._clock() - self._ttl
+        while self._entries:
+            k, (at, _) = next(iter(self._entries.items()))
+            if at >= cutoff:
+                break
+            del self._entries[k]

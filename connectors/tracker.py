@@ -1,0 +1,487 @@
+"""The click tracker, the web SDK and the catalogue admin API: one door of the HTTP service.
+
+- `GET /c/{tracking_code}` and `GET /c?aff=A&campaign=C` (plus `sub1`..`sub5`, `utm_*`): mint a
+  click id, record the Click, and only once the broker acknowledged it (acks=all) redirect (302)
+  to the campaign's landing URL. An unknown link is a 404 page, counted; never a crash.
+- `GET /sdk/clickpath.js`: the web SDK (connectors/static/clickpath.js).
+- `POST /v1/collect`: page context the SDK sends with the visitor's consent, from the landing
+  origins of the catalogue (CORS); recorded as a PageView on its own topic.
+- `/v1/admin/affiliates...`: add and change affiliates and campaigns (admin key), effective at
+  once and kept in `<data_dir>/catalogue.json` (connectors/catalogue.py).
+
+Decisions live in clickpath.tracking; the handlers here only read the request and answer.
+The visitor's raw IP never leaves this module: it goes into the pseudonym and is dropped.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path as FilePath
+from typing import Any, Literal
+
+import structlog
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from clickpath.landing import origin_of
+from clickpath.metrics import INGRESS_ACCEPTED, INGRESS_LATENCY, INGRESS_REJECTED
+from clickpath.models import IngressEvent, utcnow
+from clickpath.settings import CATALOGUE_ID_PATTERN, AffiliateConfig, CampaignConfig, Settings
+from clickpath.tracking import (
+    CLICK_ID_RE,
+    DEVICE_COOKIE,
+    DEVICE_ID_RE,
+    TEXT_MAX,
+    Catalogue,
+    Link,
+    LinkError,
+    collect_brand,
+    country_of,
+    device_id_of,
+    fresh_click_id,
+    link_params,
+    make_click,
+    make_page_view,
+    new_click_id,
+    tracking_links,
+    visitor_ip,
+)
+from connectors.auth import require_role
+from connectors.catalogue import CatalogueError, CatalogueStore
+from connectors.context import IngressContext
+
+log = structlog.get_logger(__name__)
+
+SDK_FILE = FilePath(__file__).parent / "static" / "clickpath.js"
+COLLECT_MAX_BYTES = 8192
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class JavaScriptResponse(Response):
+    media_type = "text/javascript"
+
+
+class Problem(BaseModel):
+    detail: Any
+
+
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+LINK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    302: _html("Click recorded (acknowledged by the broker): on to the landing URL in Location."),
+    400: _html("The link's values do not fit a click (e.g. a sub over 2,048 characters)."),
+    404: _html("Unknown tracking code, affiliate or campaign."),
+    503: _html("The broker did not acknowledge the click: try again (Retry-After)."),
+}
+ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No, unknown or revoked API key."},
+    403: {"model": Problem, "description": "Not an admin key."},
+    404: {"model": Problem, "description": "No such affiliate or campaign."},
+}
+
+
+def link_query(
+    sub1: str | None = Query(None, description="Affiliate's sub id 1, passed to the landing URL"),
+    sub2: str | None = Query(None, description="Sub id 2"),
+    sub3: str | None = Query(None, description="Sub id 3"),
+    sub4: str | None = Query(None, description="Sub id 4"),
+    sub5: str | None = Query(None, description="Sub id 5"),
+    utm_source: str | None = Query(None, description="Appended to the landing URL"),
+    utm_medium: str | None = Query(None, description="Appended to the landing URL"),
+    utm_campaign: str | None = Query(None, description="Appended to the landing URL"),
+    utm_term: str | None = Query(None, description="Appended to the landing URL"),
+    utm_content: str | None = Query(None, description="Appended to the landing URL"),
+) -> dict[str, str]:
+    """The query parameters a tracking link keeps (declared so that the OpenAPI lists them)."""
+    return {k: v for k, v in locals().items() if v}
+
+
+class CollectBody(BaseModel):
+    """What the web SDK sends. Unknown fields are ignored, so a browser holding an older or
+    newer cached SDK than the server's still counts."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    click_id: str = Field(pattern=CLICK_ID_RE.pattern, description="From the landing URL.")
+    page_url: str | None = Field(default=None, max_length=TEXT_MAX)
+    referrer: str | None = Field(default=None, max_length=TEXT_MAX)
+    viewport: Literal["small", "medium", "large"] | None = None
+    language: str | None = Field(default=None, max_length=35, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+    platform: str | None = Field(default=None, max_length=64)
+    device_id: str | None = Field(default=None, pattern=DEVICE_ID_RE.pattern)
+    brand: str | None = Field(
+        default=None,
+        pattern=CATALOGUE_ID_PATTERN,
+        description="Needed only when the page's origin serves several brands.",
+    )
+
+
+class AffiliateChange(BaseModel):
+    """Admin: the affiliate fields the API may set. Postback URLs stay in configuration, which
+    is where the postback sink reads them."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(default="", max_length=200)
+
+
+class CampaignChange(BaseModel):
+    """Admin: the campaign fields to change (PATCH); the rest stay."""
+
+    model_config = ConfigDict(extra="forbid")
+    brand_id: str | None = None
+    landing_url: str | None = None
+    tracking_code: str | None = None
+
+
+AffiliateId = Path(pattern=CATALOGUE_ID_PATTERN, description="Affiliate id, URL-safe.")
+CampaignId = Path(pattern=CATALOGUE_ID_PATTERN, description="Campaign id, URL-safe.")
+
+
+def tracker_router(ctx: IngressContext) -> APIRouter:
+    settings = ctx.settings
+    store = CatalogueStore(settings.catalogue_path, settings.affiliates)
+    router = APIRouter()
+    admin = require_role(ctx.keys, "admin", "admin")
+    extra_origins = tuple(origin_of(o) or o for o in settings.collect_origins)
+    lookback = timedelta(days=settings.attribution_lookback_days)
+    sdk_js = SDK_FILE.read_bytes()
+
+    # --- clicks -------------------------------------------------------------------------
+
+    async def track(
+        request: Request, query: dict[str, str], resolve: Callable[[Catalogue], Link]
+    ) -> Response:
+        started = time.perf_counter()
+        try:
+            try:
+                link = resolve(store.current())
+                subs, utm = link_params(query)
+                click, landing_url = make_click(
+                    link,
+                    new_click_id(),
+                    subs=subs,
+                    utm=utm,
+                    referrer=request.headers.get("referer"),
+                    user_agent=request.headers.get("user-agent"),
+                    ip=_visitor_ip(request, settings),
+                    country=_country(request, settings),
+                    device_id=device_id_of(request.cookies.get(DEVICE_COOKIE)),
+                    pseudonym_key=ctx.pseudonym_key,
+                    now=utcnow(),
+                )
+            except LinkError as e:
+                INGRESS_REJECTED.labels("tracker", e.reason).inc()
+                status = 404 if e.reason.startswith("unknown") else 400
+                return page(status, "Link not found" if status == 404 else "Bad link", e.message)
+            [error] = await _produce(ctx, [click])
+            if error is not None:
+                INGRESS_REJECTED.labels("tracker", "broker_unavailable").inc()
+                log.warning("click_not_acknowledged", error=error)
+                return page(
+                    503,
+                    "Try again in a moment",
+                    "The link works, but your visit could not be recorded just now.",
+                    {"Retry-After": "5"},
+                )
+            INGRESS_ACCEPTED.labels("tracker", "click").inc()
+            return _redirect(landing_url)
+        finally:
+            INGRESS_LATENCY.labels("tracker").observe(time.perf_counter() - started)
+
+    # `:path` so that a mangled link (/c/a/b) also gets the visitor's HTML page, not JSON.
+    @router.get(
+        "/c/{tracking_code:path}",
+        response_class=HTMLResponse,
+        status_code=302,
+        tags=["tracker"],
+        responses=LINK_RESPONSES,
+    )
+    async def click_by_code(
+        tracking_code: str, request: Request, query: dict[str, str] = Depends(link_query)
+    ) -> Response:
+        """A tracking link by its code; sub1..sub5 and utm_* query parameters are kept."""
+        return await track(request, query, lambda c: c.link_by_code(tracking_code))
+
+    @router.get(
+        "/c", response_class=HTMLResponse, status_code=302, tags=["tracker"], responses=LINK_RESPONSES
+    )
+    async def click_by_ids(
+        request: Request,
+        aff: str | None = Query(None, description="Affiliate id"),
+        campaign: str | None = Query(None, description="Campaign id"),
+        query: dict[str, str] = Depends(link_query),
+    ) -> Response:
+        """A tracking link by affiliate and campaign id: `/c?aff=A&campaign=C&sub1=...`."""
+        return await track(request, query, lambda c: c.link_by_ids(aff, campaign))
+
+    # --- the web SDK ---------------------------------------------------------------------
+
+    @router.get("/sdk/clickpath.js", response_class=JavaScriptResponse, tags=["sdk"])
+    def sdk_script() -> Response:
+        """The web SDK for landing pages (see README "Web SDK")."""
+        return JavaScriptResponse(sdk_js, headers={"Cache-Control": "public, max-age=3600"})
+
+    def allowed_origin(origin: str | None) -> bool:
+        return bool(origin) and (origin in store.current().brands_by_origin or origin in extra_origins)
+
+    @router.options("/v1/collect", include_in_schema=False)
+    def collect_preflight(request: Request) -> Response:
+        origin = request.headers.get("origin")
+        if not allowed_origin(origin):
+            return Response(status_code=403)
+        return Response(
+            status_code=204,
+            headers={
+                **_cors(origin),
+                "Access-Control-Allow-Methods": "POST",
+                "Access-Control-Allow-Headers": "Content-Type",
+                "Access-Control-Max-Age": "600",
+            },
+        )
+
+    @router.post(
+        "/v1/collect",
+        status_code=202,
+        tags=["sdk"],
+        responses={
+            403: {"model": Problem, "description": "Not from a landing page's origin."},
+            413: {"model": Problem, "description": f"A body over {COLLECT_MAX_BYTES} bytes."},
+            422: {"model": Problem, "description": "Invalid; `detail[].loc` names the field."},
+            503: {"model": Problem, "description": "The broker did not acknowledge."},
+        },
+    )
+    async def collect(request: Request) -> Response:
+        """Page context from the web SDK, sent only with the visitor's consent (any content type;
+        the SDK sends text/plain JSON, which needs no CORS preflight)."""
+        started = time.perf_counter()
+        origin = request.headers.get("origin")
+        try:
+            if not allowed_origin(origin):
+                INGRESS_REJECTED.labels("collect", "origin_not_allowed").inc()
+                return JSONResponse(
+                    {
+                        "detail": "collect takes page context from landing pages only"
+                        f" (origin {origin!r} is none of them)"
+                    },
+                    403,
+                )
+            cors = _cors(origin)
+            declared = request.headers.get("content-length", "")
+            too_big = declared.isdigit() and int(declared) > COLLECT_MAX_BYTES  # do not read it
+            body = b"" if too_big else await request.body()
+            if too_big or len(body) > COLLECT_MAX_BYTES:
+                INGRESS_REJECTED.labels("collect", "oversize").inc()
+                return JSONResponse({"detail": f"body over {COLLECT_MAX_BYTES} bytes"}, 413, cors)
+            try:
+                data = CollectBody.model_validate(json.loads(body or b"null"))
+                now = utcnow()
+                if not fresh_click_id(data.click_id, now, lookback):
+                    raise LinkError("invalid", "not a click id minted within the lookback window", "click_id")
+                brand_id = collect_brand(store.current(), origin, data.brand, extra_origins)
+            except (ValueError, LinkError) as e:  # ValidationError and JSON errors are ValueErrors
+                INGRESS_REJECTED.labels("collect", "invalid").inc()
+                return JSONResponse({"detail": [_problem(e)]}, 422, cors)
+            page_view = make_page_view(
+                click_id=data.click_id,
+                brand_id=brand_id,
+                page_url=data.page_url,
+                referrer=data.referrer,
+                viewport=data.viewport,
+                language=data.language,
+                platform=data.platform,
+                user_agent=request.headers.get("user-agent"),
+                device_id=data.device_id,
+                ip=_visitor_ip(request, settings),
+                country=_country(request, settings),
+                pseudonym_key=ctx.pseudonym_key,
+                now=now,
+            )
+            [error] = await _produce(ctx, [page_view])
+            if error is not None:
+                INGRESS_REJECTED.labels("collect", "broker_unavailable").inc()
+                return JSONResponse(
+                    {"detail": "not acknowledged by the broker"}, 503, {**cors, "Retry-After": "5"}
+                )
+            INGRESS_ACCEPTED.labels("collect", "page_view").inc()
+            return JSONResponse({"status": "accepted", "event_id": page_view.event_id}, 202, cors)
+        finally:
+            INGRESS_LATENCY.labels("collect").observe(time.perf_counter() - started)
+
+    # --- the catalogue admin API ---------------------------------------------------------
+
+    base_url = settings.tracker_url
+
+    @router.get(
+        "/v1/admin/affiliates", tags=["admin"], dependencies=[Depends(admin)], responses=ADMIN_RESPONSES
+    )
+    def list_affiliates() -> dict[str, Any]:
+        """Every affiliate and campaign in effect (configuration plus admin changes)."""
+        catalogue = store.current()
+        return {
+            "affiliates": [
+                _affiliate_view(a, catalogue.affiliates[a], base_url) for a in sorted(catalogue.affiliates)
+            ]
+        }
+
+    @router.get(
+        "/v1/admin/affiliates/{affiliate_id}",
+        tags=["admin"],
+        dependencies=[Depends(admin)],
+        responses=ADMIN_RESPONSES,
+    )
+    def get_affiliate(affiliate_id: str = AffiliateId) -> Response:
+        affiliate = store.current().affiliates.get(affiliate_id)
+        if affiliate is None:
+            return JSONResponse({"detail": f"no affiliate {affiliate_id!r}"}, 404)
+        return JSONResponse(_affiliate_view(affiliate_id, affiliate, base_url))
+
+    @router.put(
+        "/v1/admin/affiliates/{affiliate_id}",
+        tags=["admin"],
+        dependencies=[Depends(admin)],
+        responses={**ADMIN_RESPONSES, 201: {"description": "Added."}},
+    )
+    def put_affiliate(change: AffiliateChange, affiliate_id: str = AffiliateId) -> Response:
+        """Add an affiliate, or change its name."""
+        affiliate, created = store.put_affiliate(affiliate_id, change.model_dump(exclude_unset=True))
+        log.info("catalogue_affiliate_put", affiliate_id=affiliate_id, created=created)
+        return JSONResponse(_affiliate_view(affiliate_id, affiliate, base_url), 201 if created else 200)
+
+    @router.put(
+        "/v1/admin/affiliates/{affiliate_id}/campaigns/{campaign_id}",
+        tags=["admin"],
+        dependencies=[Depends(admin)],
+        responses={**ADMIN_RESPONSES, 201: {"description": "Added."}},
+    )
+    def put_campaign(
+        campaign: CampaignConfig, affiliate_id: str = AffiliateId, campaign_id: str = CampaignId
+    ) -> Response:
+        """Add a campaign to an affiliate, or replace it; its links work at once."""
+        try:
+            saved, created = store.put_campaign(affiliate_id, campaign_id, campaign)
+        except CatalogueError as e:
+            return _catalogue_error(e)
+        log.info("catalogue_campaign_put", affiliate_id=affiliate_id, campaign_id=campaign_id)
+        return JSONResponse(
+            _campaign_view(affiliate_id, campaign_id, saved, base_url), 201 if created else 200
+        )
+
+    @router.patch(
+        "/v1/admin/affiliates/{affiliate_id}/campaigns/{campaign_id}",
+        tags=["admin"],
+        dependencies=[Depends(admin)],
+        responses=ADMIN_RESPONSES,
+    )
+    def patch_campaign(
+        change: CampaignChange, affiliate_id: str = AffiliateId, campaign_id: str = CampaignId
+    ) -> Response:
+        """Change some fields of a campaign (e.g. its landing URL); effective at once."""
+        try:
+            saved = store.patch_campaign(affiliate_id, campaign_id, change.model_dump(exclude_unset=True))
+        except CatalogueError as e:
+            return _catalogue_error(e)
+        log.info("catalogue_campaign_patched", affiliate_id=affiliate_id, campaign_id=campaign_id)
+        return JSONResponse(_campaign_view(affiliate_id, campaign_id, saved, base_url))
+
+    return router
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _visitor_ip(request: Request, settings: Settings) -> str | None:
+    header = settings.tracker_client_ip_header
+    return visitor_ip(
+        request.client.host if request.client else None,
+        request.headers.get(header) if header else None,
+        settings.tracker_proxy_hops,
+    )
+
+
+def _country(request: Request, settings: Settings) -> str | None:
+    header = settings.tracker_country_header
+    return country_of(request.headers.get(header)) if header else None
+
+
+async def _produce(ctx: IngressContext, events: list[IngressEvent]) -> list[str | None]:
+    try:
+        producer = ctx.producer
+    except RuntimeError as e:
+        return [str(e)] * len(events)
+    return await producer.send(events)
+
+
+def _cors(origin: str | None) -> dict[str, str]:
+    return {"Access-Control-Allow-Origin": origin or "", "Vary": "Origin"}
+
+
+def _problem(e: Exception) -> dict[str, Any]:
+    """One error in FastAPI's 422 shape: where (`loc`, naming the field) and why (`msg`)."""
+    if isinstance(e, ValidationError):
+        first = e.errors()[0]
+        return {"loc": ["body", *first["loc"]], "msg": first["msg"], "type": first["type"]}
+    if isinstance(e, LinkError):
+        return {"loc": ["body", e.field], "msg": e.message, "type": "value_error"}
+    return {"loc": ["body"], "msg": f"not JSON: {e}", "type": "json_invalid"}
+
+
+def _catalogue_error(e: CatalogueError) -> JSONResponse:
+    where = "path" if e.field in ("affiliate_id", "campaign_id") else "body"
+    if e.status == 404:
+        return JSONResponse({"detail": e.reason}, 404)
+    return JSONResponse(
+        {"detail": [{"loc": [where, *e.field.split(".")], "msg": e.reason, "type": "value_error"}]}, e.status
+    )
+
+
+def _campaign_view(
+    affiliate_id: str, campaign_id: str, campaign: CampaignConfig, base_url: str
+) -> dict[str, Any]:
+    affiliate = AffiliateConfig(campaigns={campaign_id: campaign})
+    [link] = tracking_links(Catalogue.build({affiliate_id: affiliate}), base_url)
+    return {
+        "affiliate_id": affiliate_id,
+        "campaign_id": campaign_id,
+        **campaign.model_dump(mode="json"),
+        "url": link["url"],
+        "query_url": link["query_url"],
+    }
+
+
+def _affiliate_view(affiliate_id: str, affiliate: AffiliateConfig, base_url: str) -> dict[str, Any]:
+    return {
+        "affiliate_id": affiliate_id,
+        "name": affiliate.name,
+        "postback_url": affiliate.postback_url,
+        "postback_events": affiliate.postback_events,
+        "campaigns": [
+            _campaign_view(affiliate_id, c, affiliate.campaigns[c], base_url)
+            for c in sorted(affiliate.campaigns)
+        ],
+    }
+
+
+def _redirect(url: str) -> HTMLResponse:
+    """302 with the short hypertext note RFC 9110 suggests, for clients that do not follow."""
+    note = f'<!doctype html><p>Redirecting to <a href="{html.escape(url)}">the landing page</a>.</p>'
+    return HTMLResponse(note, 302, headers={**NO_STORE, "Location": url})
+
+
+def page(status: int, title: str, message: str, headers: dict[str, str] | None = None) -> HTMLResponse:
+    """A plain page a visitor can read; the message is escaped (it can echo the link's code)."""
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title></head>"
+        '<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto">'
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>"
+        f'<p style="color: #666">Error {status}</p></body></html>'
+    )
+    return HTMLResponse(body, status, headers={**NO_STORE, **(headers or {})})

@@ -1,0 +1,105 @@
+"""What one delivery sends: method, URL, headers and body, from an endpoint and a record.
+
+Postbacks fill the endpoint's URL template with the conversion's macros (URL-encoded) and,
+for POST, send the same values as a form or JSON body. Webhooks POST a JSON envelope
+(`type`, `timestamp`, `data`). Every request carries the delivery's stable id (`webhook-id`
+and `Idempotency-Key`), so a receiver drops repeats of retries and replays; with a secret the
+request is signed the Standard Webhooks way (several signatures while a secret is rotated).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from clickpath.endpoints import Endpoint
+from clickpath.models import CanonicalEvent, Postback
+from clickpath.money import format_amount
+from clickpath.postback_template import render_template
+from sinks import signing
+
+USER_AGENT = "clickpath-delivery/0.1"
+
+
+@dataclass(frozen=True)
+class OutboundRequest:
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    content: bytes = b""
+
+
+def postback_values(p: Postback) -> dict[str, str | None]:
+    """The macros of a postback (DESIGN §8); `{payout}` stays empty until commissions exist."""
+    return {
+        "click_id": p.click_id,
+        "sub1": p.sub1, "sub2": p.sub2, "sub3": p.sub3, "sub4": p.sub4, "sub5": p.sub5,
+        "event": p.event,
+        "amount": format_amount(p.amount) if p.amount is not None else None,
+        "currency": p.currency,
+        "payout": None,
+        "player_token": p.player_token,
+        "transaction_id": p.transaction_id,
+        "timestamp": str(int(p.occurred_at.astimezone(UTC).timestamp())),
+        "affiliate_id": p.affiliate_id,
+        "campaign_id": p.campaign_id,
+        "brand_id": p.brand_id,
+        "postback_id": p.postback_id,
+    }
+
+
+def webhook_data(e: CanonicalEvent, event: str, player_token: str | None) -> dict[str, Any]:
+    """The webhook's `data`: operators get their own player id; an affiliate manager's
+    endpoint gets the per-affiliate player token instead (DESIGN §10)."""
+    data: dict[str, Any] = {
+        "event_id": e.event_id, "event": event, "brand_id": e.brand_id,
+        "occurred_at": e.occurred_at.isoformat(), "affiliate_id": e.affiliate_id,
+        "campaign_id": e.campaign_id, "click_id": e.click_id, "transaction_id": e.transaction_id,
+        "amount": format_amount(e.amount) if e.amount is not None else None,
+        "currency": e.currency,
+    }
+    if player_token is None:
+        data["player_id"] = e.player_id
+    else:
+        data["player_token"] = player_token
+    if e.event_type == "kyc":
+        data["kyc_status"] = json.loads(e.payload).get("status")
+    return data
+
+
+def render_postback(endpoint: Endpoint, p: Postback, job_id: str, now: datetime) -> OutboundRequest:
+    values = postback_values(p)
+    url = render_template(endpoint.url, values)
+    headers = {"user-agent": USER_AGENT, "idempotency-key": job_id}
+    content = b""
+    if endpoint.method == "POST":
+        present = {k: v for k, v in values.items() if v is not None}
+        if endpoint.body == "json":
+            content = json.dumps(present, separators=(",", ":")).encode()
+            headers["content-type"] = "application/json"
+        elif endpoint.body == "form":
+            content = urlencode(present).encode()
+            headers["content-type"] = "application/x-www-form-urlencoded"
+    _sign(endpoint, job_id, now, content, headers)
+    return OutboundRequest(endpoint.method, url, headers, content)
+
+
+def render_webhook(endpoint: Endpoint, event: str, data: dict[str, Any], job_id: str,
+                   now: datetime) -> OutboundRequest:
+    envelope = {"type": f"player.{event}", "timestamp": now.isoformat(), "data": data}
+    content = json.dumps(envelope, separators=(",", ":")).encode()
+    headers = {"user-agent": USER_AGENT, "idempotency-key": job_id,
+               "content-type": "application/json"}
+    _sign(endpoint, job_id, now, content, headers)
+    return OutboundRequest("POST", endpoint.url, headers, content)
+
+
+def _sign(endpoint: Endpoint, job_id: str, now: datetime, body: bytes, headers: dict[str, str]) -> None:
+    secrets = [s for s in [endpoint.secret, *endpoint.previous_secrets] if s]
+    if secrets:
+        headers.update(signing.headers(secrets, job_id, int(now.timestamp()), body))
+    else:
+        headers["webhook-id"] = job_id

@@ -1,0 +1,342 @@
+"""SSRF guard for outward delivery: postbacks and webhooks go only to public addresses.
+
+A postback URL is written by an affiliate, so the pipeline must never let it reach the
+operator's own network: loopback, RFC 1918 / ULA, link-local (the cloud metadata service at
+169.254.169.254 and fd00:ec2::254), CGNAT, multicast, reserved and unspecified addresses are
+refused, as are IPv4 addresses hidden in IPv6 (mapped, 6to4, NAT64), unless an operator CIDR
+from `CLICKPATH_EGRESS_ALLOW` contains the address. Every address a name resolves to is
+checked: one bad address refuses the URL, because the connection may use any of them.
+
+Two layers, meant to be used together:
+
+* `guarded_request` checks each URL before it is requested and follows redirects itself,
+  checking every `Location` first. On its own it leaves a DNS-rebinding window: the name is
+  resolved for the check and again by the HTTP client when it connects, and a hostile DNS
+  server may answer differently the second time.
+* `PinnedTransport` closes that window. Its connection pool connects through a network
+  backend that resolves the host with the policy, checks the answer and connects to exactly
+  those checked addresses. URL, `Host` header, TLS SNI and certificate checks keep the real
+  hostname and pooled connections stay per hostname, because nothing is rewritten; only the
+  socket's destination is chosen by us. httpx offers no public hook for a network backend,
+  so the transport replaces its private `_pool` with an identical pool that has one
+  (tests/unit/test_egress.py fails loudly if httpx changes that).
+
+This module must never send a request to an address it has not checked, and must never
+follow a redirect httpx would follow on its own (`follow_redirects` is always False).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+import httpcore
+import httpx
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
+"""`(host, port) -> addresses as text`; the default asks the system (getaddrinfo)."""
+
+SCHEMES = frozenset({"http", "https"})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
+CGNAT = ipaddress.ip_network("100.64.0.0/10")
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_BODY_ARGS = ("content", "data", "files", "json")
+_BODY_HEADERS = ("content-type", "content-length", "transfer-encoding")
+_CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
+
+
+class EgressRefused(Exception):
+    """A delivery the egress policy will not make. Final: retrying cannot change the answer.
+
+    `str()` names only the origin, never the path or query, so postback macros (player tokens,
+    transaction ids) do not end up in logs or dead letters through this error.
+    """
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(url, reason)
+        self.url, self.reason = url, reason
+
+    def __str__(self) -> str:
+        return f"egress to {_origin(self.url)} refused: {self.reason}"
+
+
+def _origin(url: str) -> str:
+    try:
+        u = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return "<invalid url>"
+    if not u.host:
+        return "<no host>"
+    port = f":{u.port}" if u.port else ""
+    host = f"[{u.host}]" if ":" in u.host else u.host
+    return f"{u.scheme}://{host}{port}"
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """Resolve with the event loop's getaddrinfo (run in its executor, so it does not block)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+def _embedded_v4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries to the same host (mapped, 6to4, NAT64)."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def refusal(ip: IPAddress) -> str | None:
+    """Why `ip` is not a public destination, or None when it is."""
+    inner = _embedded_v4(ip)
+    if inner is not None:
+        reason = refusal(inner)
+        return f"{reason} (carried in {ip})" if reason else None
+    checks: tuple[tuple[bool, str], ...] = (
+        (ip in METADATA, "cloud metadata address"),
+        (ip.is_unspecified, "unspecified address"),
+        (ip.is_loopback, "loopback address"),
+        (ip.is_link_local, "link-local address"),
+        (ip.is_multicast, "multicast address"),
+        (ip in CGNAT, "shared (CGNAT) address"),
+        (ip.is_reserved, "reserved address"),
+        (ip.is_private, "private address"),  # Python counts documentation and benchmark nets here too
+        (not ip.is_global, "address not globally routable"),
+    )
+    for hit, reason in checks:
+        if hit:
+            return f"{reason} {ip}"
+    return None
+
+
+def _parse_allow(allow: Iterable[str]) -> tuple[IPNetwork, ...]:
+    """CIDRs (or bare addresses) from configuration; a typo fails at start-up, not at send time."""
+    return tuple(ipaddress.ip_network(c.strip(), strict=False) for c in allow if c.strip())
+
+
+class EgressPolicy:
+    """Which addresses outward requests may reach: public ones, plus the operator's `allow` CIDRs."""
+
+    def __init__(
+        self,
+        allow: Sequence[str] = (),
+        *,
+        resolver: Resolver | None = None,
+        resolve_timeout_s: float = 10.0,
+    ) -> None:
+        self.allow = _parse_allow(allow)
+        self._resolver = resolver or system_resolver
+        self._resolve_timeout_s = resolve_timeout_s
+
+    def allowed(self, ip: IPAddress) -> str | None:
+        """None when `ip` may be reached, else the reason it may not."""
+        inner = _embedded_v4(ip)
+        if any(ip in net or (inner is not None and inner in net) for net in self.allow):
+            return None
+        return refusal(ip)
+
+    async def check(self, url: str | httpx.URL) -> list[IPAddress]:
+        """The addresses `url` may be reached at; raises EgressRefused if any one is not allowed.
+
+        A name that does not resolve raises httpx.ConnectError (or ConnectTimeout): that is a
+        network failure a later attempt may get past, unlike a refusal.
+        """
+        text = str(url)
+        try:
+            u = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError) as e:
+            raise EgressRefused(text, f"invalid URL: {e}") from None
+        if u.scheme not in SCHEMES:
+            raise EgressRefused(text, f"scheme {u.scheme or '(none)'!r} is not http or https")
+        if u.userinfo:
+            raise EgressRefused(text, "credentials in the URL")
+        if not u.host:
+            raise EgressRefused(text, "no host")
+        port = u.port or (443 if u.scheme == "https" else 80)
+        try:
+            return await self.check_host(u.raw_host.decode("ascii"), port)
+        except EgressRefused as e:
+            raise EgressRefused(text, e.reason) from None
+
+    async def check_host(self, host: str, port: int) -> list[IPAddress]:
+        """Resolve `host` (unless it is an address already) and check every address."""
+        addresses = await self._resolve(host, port)
+        for ip in addresses:
+            reason = self.allowed(ip)
+            if reason is not None:
+                where = f"tcp://[{host}]:{port}" if ":" in host else f"tcp://{host}:{port}"
+                raise EgressRefused(where, reason if str(ip) == host else f"{host} -> {reason}")
+        return addresses
+
+    async def _resolve(self, host: str, port: int) -> list[IPAddress]:
+        try:
+            return [ipaddress.ip_address(host.strip("[]"))]
+        except ValueError:
+            pass  # a name, not an address
+        try:
+            async with asyncio.timeout(self._resolve_timeout_s):
+                found = await self._resolver(host, port)
+        except TimeoutError:
+            raise httpx.ConnectTimeout(f"resolving {host} timed out") from None
+        except OSError as e:  # socket.gaierror and friends
+            raise httpx.ConnectError(f"cannot resolve {host}: {e}") from e
+        addresses = list(dict.fromkeys(ipaddress.ip_address(a) for a in found))
+        if not addresses:
+            raise httpx.ConnectError(f"{host} resolves to no address")
+        return addresses
+
+
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to addresses the policy has just checked for this very connection."""
+
+    def __init__(self, policy: EgressPolicy, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self.policy = policy
+        self._inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await self.policy.check_host(host, port)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+            # Inside httpcore, so speak httpcore: httpx maps these back to its own errors.
+            kind = httpcore.ConnectTimeout if isinstance(e, httpx.ConnectTimeout) else httpcore.ConnectError
+            raise kind(str(e)) from e
+        last: Exception | None = None
+        for ip in addresses:  # in resolver order, the next one only if this one cannot connect
+            try:
+                return await self._inner.connect_tcp(str(ip), port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
+                last = e
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise EgressRefused(f"unix:{path}", "unix sockets are not outward destinations")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class PinnedTransport(httpx.AsyncHTTPTransport):
+    """An httpx transport whose every new connection goes to a policy-checked address.
+
+    No proxy support, on purpose: through a proxy the proxy resolves the name, and the
+    check would prove nothing. (An explicit transport also makes httpx ignore proxy
+    environment variables.)
+    """
+
+    def __init__(
+        self,
+        policy: EgressPolicy,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        http2: bool = False,
+        limits: httpx.Limits = httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        retries: int = 0,
+    ) -> None:
+        ssl_context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify)
+        super().__init__(verify=ssl_context, http2=http2, limits=limits, retries=retries)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=True,
+            http2=http2,
+            retries=retries,
+            network_backend=_PinnedBackend(policy),
+        )
+
+
+async def guarded_request(
+    client: httpx.AsyncClient,
+    policy: EgressPolicy,
+    method: str,
+    url: str | httpx.URL,
+    *,
+    max_redirects: int = 5,
+    **kw: Any,
+) -> httpx.Response:
+    """Send a request only to a checked URL, following up to `max_redirects` checked redirects.
+
+    Redirects are followed like httpx would (301/302 turn POST into GET, 303 turns anything
+    but HEAD into GET and drops the body, 307/308 keep method and body; credentials are not
+    carried to another origin), but each `Location` is checked before it is requested.
+    `kw` goes to `client.request`. With a plain client the rebinding window of the module
+    docstring remains; give the client a `PinnedTransport` to close it.
+    """
+    target = httpx.URL(url)
+    redirects = 0
+    came_from: httpx.URL | None = None
+    while True:
+        await _check_hop(policy, target, came_from)
+        response = await client.request(method, target, follow_redirects=False, **kw)
+        location = response.headers.get("location")
+        if response.status_code not in REDIRECT_STATUSES or location is None:
+            return response
+        await response.aclose()
+        if redirects == max_redirects:
+            raise EgressRefused(str(url), f"more than {max_redirects} redirects")
+        redirects += 1
+        came_from, target = target, _join(target, location)
+        method, kw = _redirected(method, kw, response.status_code, _same_origin(came_from, target))
+
+
+async def _check_hop(policy: EgressPolicy, target: httpx.URL, came_from: httpx.URL | None) -> None:
+    try:
+        await policy.check(target)
+    except EgressRefused as e:
+        if came_from is None:
+            raise
+        raise EgressRefused(e.url, f"{e.reason} (redirect from {_origin(str(came_from))})") from None
+
+
+def _join(base: httpx.URL, location: str) -> httpx.URL:
+    try:
+        return base.join(location)
+    except httpx.InvalidURL as e:
+        raise EgressRefused(location, f"invalid redirect location: {e}") from None
+
+
+def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
+def _redirected(
+    method: str, kw: dict[str, Any], status: int, same_origin: bool
+) -> tuple[str, dict[str, Any]]:
+    """Method and request arguments for the next hop of a redirect."""
+    kw = dict(kw)
+    kw.pop("params", None)  # already part of the URL that was redirected; Location is complete
+    headers = httpx.Headers(kw.get("headers"))
+    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+        method = "GET"
+        for arg in _BODY_ARGS:
+            kw.pop(arg, None)
+        for name in _BODY_HEADERS:
+            headers.pop(name, None)
+    if not same_origin:
+        for name in _CREDENTIAL_HEADERS:
+            headers.pop(name, None)
+    kw["headers"] = headers
+    return method, kw
