@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import structlog
 
@@ -128,11 +127,6 @@ class PostbackReceiver:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
-
-    def distinct_ids(self) -> int:
-        """How many different postbacks arrived (by their `id` query parameter)."""
-        return len({parse_qs(urlparse(r["path"]).query).get("id", [""])[0]
-                    for r in self.requests()})
 
     def requests(self) -> list[dict]:
         if not self.log_path.exists():

@@ -91,6 +91,9 @@ class GroundTruth:
 
     funnel: dict[tuple[str, str], FunnelTruth] = field(default_factory=dict)
     postbacks: set[tuple[str, str, str]] = field(default_factory=set)  # affiliate, click, event
+    # Postbacks a self-exclusion may stop: whether it does depends on whether the player's
+    # attribution comes back before or after it is processed, which no generator can know.
+    optional_postbacks: set[tuple[str, str, str]] = field(default_factory=set)
     unique_events: int = 0
     events_by_type: dict[str, int] = field(default_factory=dict)
     sends: int = 0
@@ -105,6 +108,13 @@ class GroundTruth:
     def expect_postback(self, affiliate: str, click_id: str, event: str, at: datetime) -> None:
         self.postbacks.add((affiliate, click_id, event))
         self.postback_event_times[(affiliate, click_id, event)] = at
+
+    def may_be_suppressed(self, affiliate: str, click_id: str) -> None:
+        for event in ("registration", "ftd"):
+            key = (affiliate, click_id, event)
+            if key in self.postbacks:
+                self.postbacks.discard(key)
+                self.optional_postbacks.add(key)
 
     def row(self, affiliate: str, campaign: str) -> FunnelTruth:
         return self.funnel.setdefault((affiliate, campaign), FunnelTruth())
@@ -128,6 +138,7 @@ class GroundTruth:
                 for (aff, camp), f in sorted(self.funnel.items())
             ],
             "postbacks": sorted(list(p) for p in self.postbacks),
+            "optional_postbacks": sorted(list(p) for p in self.optional_postbacks),
             "unique_events": self.unique_events,
             "events_by_type": dict(sorted(self.events_by_type.items())),
             "sends": self.sends,
@@ -143,6 +154,7 @@ class GroundTruth:
     def from_json(cls, data: dict[str, Any]) -> GroundTruth:
         truth = cls(
             postbacks={tuple(p) for p in data["postbacks"]},  # type: ignore[misc]
+            optional_postbacks={tuple(p) for p in data.get("optional_postbacks", [])},  # type: ignore[misc]
             unique_events=data["unique_events"],
             events_by_type=data["events_by_type"],
             sends=data["sends"],
@@ -288,6 +300,8 @@ class LoadGenerator:
                     **base,
                 )
             )
+            if last_click:
+                truth.may_be_suppressed(affiliate, last_click.click_id)
         return events
 
     def events(

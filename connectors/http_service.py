@@ -24,6 +24,7 @@ from clickpath.clickhouse import connect, query_funnel, query_pipeline_stats
 from clickpath.metrics import INGRESS_REJECTED, render_metrics
 from clickpath.report import summarize
 from clickpath.settings import Settings
+from connectors.admin_endpoints import admin_endpoints_router
 from connectors.api_models import events_request_schema
 from connectors.context import IngressContext
 from connectors.event_api import event_api_router
@@ -78,6 +79,7 @@ def create_service(settings: Settings, ctx: IngressContext | None = None) -> Fas
         lifespan=lifespan,
     )
     app.include_router(event_api_router(ctx))
+    app.include_router(admin_endpoints_router(ctx))
     app.add_exception_handler(StarletteHTTPException, _not_found_pages)
     app.include_router(tracker_router(ctx))
     _document_event_models(app, settings)

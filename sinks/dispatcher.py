@@ -78,6 +78,7 @@ class _Queued:
     seq: int
     job: DeliveryJob = field(compare=False)
     source: tuple[str, int, int] = field(compare=False)  # topic, partition, offset
+    record: Record | None = field(default=None, compare=False)  # job.record decoded, if known
 
 
 class Lane:
@@ -151,8 +152,9 @@ class Dispatcher:
 
     # --- intake ------------------------------------------------------------------------------
 
-    def jobs_for(self, record: Record, source_offset: str) -> list[DeliveryJob]:
-        """The deliveries a record asks for (none when no endpoint subscribes)."""
+    def jobs_for(self, record: Record, raw: bytes) -> list[DeliveryJob]:
+        """The deliveries a record (`raw`: its bytes as read) asks for (none when no endpoint
+        subscribes)."""
         now = datetime.fromtimestamp(self.clock(), UTC)
         if isinstance(record, DeliveryJob):
             return [record]
@@ -167,12 +169,11 @@ class Dispatcher:
             source_id, occurred = f"{record.event_id}|{event}", record.occurred_at
         else:
             return []
-        payload = self.codec.encode(record)
         return [
             DeliveryJob(
                 job_id=job_id(source_id, e.endpoint_id), endpoint_id=e.endpoint_id, kind=e.kind,
                 event=event, attempt=0, due_at=now, created_at=now, occurred_at=occurred,
-                record=payload,
+                record=raw,
             )
             for e in endpoints
         ]
@@ -180,16 +181,18 @@ class Dispatcher:
     def accept(self, msg: Message) -> None:
         tp, offset = (msg.topic(), msg.partition()), msg.offset()
         try:
-            record = self.codec.decode(msg.value())
-            jobs = self.jobs_for(record, f"{tp}:{offset}")
+            raw = msg.value() or b""
+            record = self.codec.decode(raw)
+            jobs = self.jobs_for(record, raw)
         except DecodeError as e:
             self.tracker.add(tp, offset, 0)
             self._dead_letter_raw(msg, str(e))
             return
         self.tracker.add(tp, offset, len(jobs))
+        decoded = None if isinstance(record, DeliveryJob) else record  # saves a decode per send
         for job in jobs:
             self._lane(job.endpoint_id).push(
-                _Queued(job.due_at.timestamp(), next(self._seq), job, (*tp, offset))
+                _Queued(job.due_at.timestamp(), next(self._seq), job, (*tp, offset), decoded)
             )
 
     def _lane(self, endpoint_id: str) -> Lane:
@@ -243,7 +246,7 @@ class Dispatcher:
         wait = lane.bucket.take(1)
         if wait:
             await asyncio.sleep(wait)  # the endpoint's rate limit: its lane waits for a token
-        request = self._render(endpoint, job)
+        request = self._render(endpoint, job, item.record)
         if request is None:
             self._finish(item, "suppressed", None, 0, "nothing to send", dead=False)
             return
@@ -272,7 +275,7 @@ class Dispatcher:
     def _after(self, item: _Queued, endpoint: Endpoint, decision: Decision, status: int | None,
                latency: int, error: str) -> None:
         job = item.job.model_copy(update={"attempt": item.job.attempt + 1})
-        item = _Queued(item.due, item.seq, job, item.source)
+        item = _Queued(item.due, item.seq, job, item.source, item.record)
         if decision.kind is DecisionKind.DELIVERED:
             self._finish(item, "delivered", status, latency, None, dead=False)
             observe_event_latency(f"{job.kind}_delivered", job.occurred_at)
@@ -289,8 +292,8 @@ class Dispatcher:
         else:
             self._finish(item, "dead_letter", status, latency, error, dead=True)
 
-    def _render(self, endpoint: Endpoint, job: DeliveryJob) -> OutboundRequest | None:
-        record = self.codec.decode(job.record)
+    def _render(self, endpoint: Endpoint, job: DeliveryJob, record: Record | None) -> OutboundRequest | None:
+        record = record or self.codec.decode(job.record)
         now = datetime.fromtimestamp(self.clock(), UTC)
         if isinstance(record, Postback):
             return render_postback(endpoint, record, job.job_id, now)
@@ -309,7 +312,7 @@ class Dispatcher:
         job = item.job.model_copy(update={"due_at": datetime.fromtimestamp(at, UTC),
                                           "last_error": error[:500]})
         if at - self.clock() <= self.settings.delivery_inline_retry_max_s:
-            self._lane(job.endpoint_id).push(_Queued(at, next(self._seq), job, item.source))
+            self._lane(job.endpoint_id).push(_Queued(at, next(self._seq), job, item.source, item.record))
         else:
             self._park(_Queued(at, item.seq, job, item.source), at, error)
 

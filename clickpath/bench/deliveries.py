@@ -85,7 +85,9 @@ class Phase:
             delivery_endpoint_concurrency=4, postback_timeout_s=5.0,
         )
         create_topics(self.settings)
-        self.role = RoleProcess(self.settings, "sink", "postbacks", log_dir=workdir).start()
+        logs = workdir / self.settings.topic_prefix  # a log of its own: "assigned" is this run's
+        logs.mkdir()
+        self.role = RoleProcess(self.settings, "sink", "postbacks", log_dir=logs).start()
 
     def _answer(self, req: Any, _n: int) -> tuple[int, dict[str, str]] | float:
         return self.cfg.hang_s if req.path.startswith("/hang") else (200, {})

@@ -4,7 +4,7 @@
 production), then
 - event API: `concurrency` clients POST batches of `batch` events for `seconds`, as fast as
   the service acknowledges them: events/s and request latency p50/p99;
-- click tracker (when a tracking link is configured): GET a tracking link at a fixed rate
+- click tracker: GET a tracking link (a bench affiliate's campaign) at a fixed rate
   (open loop, so a slow answer does not lower the offered load): achieved requests/s, p50/p99.
 Every answer is checked (200 with every event accepted; 302 with a click_id); failures are
 counted and reported, not hidden. Printed as a table; the last line is one JSON object.
@@ -30,7 +30,7 @@ from clickpath.bench.run import RESULTS_FILE, commit, machine
 from clickpath.broker import EmbeddedBroker, free_port
 from clickpath.kafka import create_topics
 from clickpath.procs import RoleProcess, peak_rss_mib, wait_until
-from clickpath.settings import Settings
+from clickpath.settings import AffiliateConfig, CampaignConfig, Settings
 from connectors.keys import KeyStore
 
 
@@ -153,12 +153,9 @@ def run_ingress_bench(cfg: IngressBenchConfig, console: Console | None = None) -
             console.print(f"[bold]event API[/]: {cfg.concurrency} clients, batches of {cfg.batch}…")
             events = asyncio.run(drive_event_api(settings.service_url, key, cfg))
             console.print(f"  {events}")
-            clicks = None
-            link = tracking_link(settings)
-            if link:
-                console.print(f"[bold]click tracker[/]: {cfg.click_rate:g} requests/s…")
-                clicks = asyncio.run(drive_tracker(link, cfg))
-                console.print(f"  {clicks}")
+            console.print(f"[bold]click tracker[/]: {cfg.click_rate:g} requests/s…")
+            clicks = asyncio.run(drive_tracker(tracking_link(settings), cfg))
+            console.print(f"  {clicks}")
             rss = peak_rss_mib(service.proc.pid) if service.proc else None
             broker_rss = peak_rss_mib(broker.pid) if broker.pid else None
         finally:
@@ -175,13 +172,20 @@ def run_ingress_bench(cfg: IngressBenchConfig, console: Console | None = None) -
     return result
 
 
-def bench_affiliates() -> dict[str, Any]:
-    """A campaign with a landing page for the tracker phase (none when there is no tracker)."""
-    return {}
+BENCH_CODE = "benchlink"
 
 
-def tracking_link(settings: Settings) -> str | None:
-    return None
+def bench_affiliates() -> dict[str, AffiliateConfig]:
+    """One affiliate with a campaign and its tracking code, for the tracker phase."""
+    campaign = CampaignConfig(
+        brand_id="bench", tracking_code=BENCH_CODE,
+        landing_url="https://casino.example/welcome?cid={click_id}&s1={sub1}",
+    )
+    return {"aff-bench": AffiliateConfig(name="Bench", campaigns={"camp-bench": campaign})}
+
+
+def tracking_link(settings: Settings) -> str:
+    return f"{settings.service_url}/c/{BENCH_CODE}?sub1=bench"
 
 
 def _healthy(url: str) -> bool:

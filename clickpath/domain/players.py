@@ -26,15 +26,20 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from clickpath.domain.consent import ConsentMark, RgMark, apply_consent, apply_rg, postback_block
 from clickpath.domain.outputs import Outcome, Output, canonical_of
 from clickpath.models import (
     Attribution,
     ClickLink,
+    Consent,
+    DeliveryAttempt,
     Deposit,
     PlayerDayFact,
     PlayerEvent,
     Postback,
     Registration,
+    ResponsibleGaming,
+    utcnow,
 )
 from clickpath.topics import Topic
 
@@ -78,6 +83,9 @@ class PlayerState(BaseModel):
     first_deposit: DepositRef | None = None
     deposit_days: dict[str, DayTotals] = {}
     postbacks_sent: list[str] = []
+    postbacks_suppressed: list[str] = []
+    consents: dict[str, ConsentMark] = {}
+    rg_active: dict[str, RgMark] = {}
     version: int = 0
 
     @property
@@ -149,6 +157,10 @@ def decide_player(
             if state.registration_event_id is not None:
                 return state, [], Outcome.DUPLICATE
             outputs += _apply_registration(state, record)
+        if isinstance(record, Consent):
+            apply_consent(state.consents, record)
+        elif isinstance(record, ResponsibleGaming):
+            apply_rg(state.rg_active, record)
         is_ftd = False
         if isinstance(record, Deposit):
             if record.transaction_id in state.deposit_txn_ids:
@@ -173,6 +185,9 @@ def _copy_for_update(state: PlayerState) -> PlayerState:
             "deposit_txn_ids": list(state.deposit_txn_ids),
             "deposit_days": {k: v.model_copy() for k, v in state.deposit_days.items()},
             "postbacks_sent": list(state.postbacks_sent),
+            "postbacks_suppressed": list(state.postbacks_suppressed),
+            "consents": dict(state.consents),
+            "rg_active": dict(state.rg_active),
         }
     )
 
@@ -304,15 +319,31 @@ def _due_postbacks(state: PlayerState, policy: PlayerPolicy) -> list[Output]:
     if tag is None or tag.status != "attributed" or not tag.click_id:
         return []
     due: list[tuple[Literal["registration", "ftd"], datetime, DepositRef | None]] = []
-    if state.registered_at is not None and "registration" not in state.postbacks_sent:
+    done = {*state.postbacks_sent, *state.postbacks_suppressed}
+    if state.registered_at is not None and "registration" not in done:
         due.append(("registration", state.registered_at, None))
-    if state.first_deposit is not None and "ftd" not in state.postbacks_sent:
+    if state.first_deposit is not None and "ftd" not in done:
         due.append(("ftd", state.first_deposit.occurred_at, state.first_deposit))
     outputs = []
     for event, at, dep in due:
-        state.postbacks_sent.append(event)
-        outputs.append(_postback(state, policy, tag, event, at, dep))
+        reason = postback_block(state.consents, state.rg_active, at)
+        if reason is None:
+            state.postbacks_sent.append(event)
+            outputs.append(_postback(state, policy, tag, event, at, dep))
+        else:
+            state.postbacks_suppressed.append(event)
+            outputs.append(_suppressed(state, tag, event, reason))
     return outputs
+
+
+def _suppressed(state: PlayerState, tag: Tag, event: str, reason: str) -> Output:
+    """The delivery log's record of a postback not sent, and why (DESIGN §10)."""
+    record = DeliveryAttempt(
+        job_id=postback_id(state.person_id, tag.affiliate_id, event), endpoint_id="-",
+        kind="postback", event=event, affiliate_id=tag.affiliate_id, brand_id=state.brand_id,
+        attempt=0, latency_ms=0, outcome="suppressed", error=reason, attempted_at=utcnow(),
+    )
+    return Output(Topic.DELIVERY_ATTEMPTS, tag.affiliate_id, record)
 
 
 def _postback(

@@ -258,3 +258,37 @@ def test_webhooks_are_signed_json_and_every_attempt_is_logged(
     assert all(isinstance(a, DeliveryAttempt) and a.outcome == "delivered" and a.status == 200
                for a in attempts)
     assert {a.endpoint_id for a in attempts} == {"crm", "manager"}
+
+
+def test_admin_api_changes_endpoints_on_the_running_delivery_process(
+    settings, receivers, run_dispatcher
+) -> None:
+    import httpx
+
+    from connectors.context import IngressContext
+    from connectors.http_service import create_service
+    from tests.integration.harness import ServedApp
+
+    rx = receivers()
+    running = run_dispatcher([])
+    ctx = IngressContext.from_settings(settings)
+    with ServedApp(create_service(settings, ctx)) as served:
+        _, admin = ctx.keys.create("admin")
+        _, operator = ctx.keys.create("operator", brand_id="brand-a")
+        url = f"{served.url}/v1/admin/endpoints/added"
+        body = {"affiliate_id": "aff-1", "url": rx.url + "/added?cid={click_id}", "events": ["ftd"],
+                "sign": True}
+        assert httpx.put(url, json=body).status_code == 401
+        assert httpx.put(url, json=body, headers={"Authorization": f"Bearer {operator}"}).status_code == 403
+        bad = httpx.put(url, json={**body, "url": rx.url + "/?x={nope}"},
+                        headers={"Authorization": f"Bearer {admin}"})
+        assert bad.status_code == 422 and "nope" in bad.json()["detail"]
+        made = httpx.put(url, json=body, headers={"Authorization": f"Bearer {admin}"}).json()
+        assert made["signed"] and made["secret"].startswith("whsec_")
+        send(settings, postback(80))
+        [got] = wait_until(lambda: rx.requests(), 30, "the new endpoint's postback")
+        signing.verify(made["secret"], got.headers, got.body)
+        off = httpx.post(f"{url}/disable", json={"reason": "partner asked"},
+                         headers={"Authorization": f"Bearer {admin}"}).json()
+        assert off["enabled"] is False and off["disabled_reason"] == "partner asked"
+        assert running.store.current()["added"].enabled is False

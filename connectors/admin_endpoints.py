@@ -1,0 +1,91 @@
+"""Admin API for postback and webhook endpoints: the same changes as `clickpath postbacks`.
+
+Changes land in `<data_dir>/endpoints.json`, which the delivery process re-reads, so they are
+effective at once. Secrets are never shown again after they are made: a new endpoint with
+`"sign": true` (and every webhook) gets one in the answer to its creation only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path
+from pydantic import BaseModel, Field, ValidationError
+
+from clickpath.endpoints import Endpoint, EndpointStore, legacy_endpoints
+from connectors.auth import require_role
+from connectors.context import IngressContext
+from connectors.keys import ApiKey
+from sinks.signing import new_secret
+
+EndpointId = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="e.g. aff-1-main")
+
+
+class EndpointChange(BaseModel):
+    kind: Literal["postback", "webhook"] = "postback"
+    affiliate_id: str | None = None
+    brand_id: str | None = None
+    url: str
+    method: Literal["GET", "POST"] | None = None
+    body: Literal["none", "form", "json"] = "none"
+    events: list[str] = Field(min_length=1)
+    sign: bool = Field(default=False, description="Make a signing secret (always for webhooks).")
+
+
+class Disable(BaseModel):
+    reason: str = Field(default="disabled by an administrator", max_length=500)
+
+
+def _view(e: Endpoint) -> dict[str, Any]:
+    return e.model_dump(mode="json", exclude={"secret", "previous_secrets"}) | {"signed": bool(e.secret)}
+
+
+def admin_endpoints_router(ctx: IngressContext) -> APIRouter:
+    settings = ctx.settings
+    store = EndpointStore(settings.endpoints_file,
+                          [*legacy_endpoints(settings.affiliates), *settings.endpoints])
+    admin = require_role(ctx.keys, "admin", "admin")
+    router = APIRouter(prefix="/v1/admin/endpoints", tags=["admin"])
+    problems: dict[int | str, dict[str, Any]] = {401: {"description": "No or unknown key."},
+                                                 403: {"description": "Not an admin key."}}
+
+    @router.get("", responses=problems)
+    def list_endpoints(_key: ApiKey = Depends(admin)) -> list[dict[str, Any]]:
+        """Every postback and webhook endpoint in effect (secrets are not shown)."""
+        return [_view(e) for e in store.current().values()]
+
+    @router.put("/{endpoint_id}", responses={**problems, 422: {"description": "Invalid endpoint."}})
+    def put_endpoint(change: EndpointChange, endpoint_id: str = EndpointId,
+                     _key: ApiKey = Depends(admin)) -> dict[str, Any]:
+        """Add or replace an endpoint; effective on the running delivery process at once."""
+        secret = new_secret() if change.sign or change.kind == "webhook" else None
+        try:
+            endpoint = Endpoint(
+                endpoint_id=endpoint_id, kind=change.kind, affiliate_id=change.affiliate_id,
+                brand_id=change.brand_id, url=change.url,
+                method=change.method or ("POST" if change.kind == "webhook" else "GET"),
+                body=change.body, events=change.events, secret=secret,
+            )
+        except ValidationError as e:
+            first = e.errors()[0]
+            field = ".".join(map(str, first["loc"])) or "endpoint"
+            raise HTTPException(422, f"{field}: {first['msg']}") from None
+        store.put(endpoint)
+        return _view(endpoint) | ({"secret": secret} if secret else {})
+
+    @router.post("/{endpoint_id}/disable", responses={**problems, 404: {"description": "No such endpoint."}})
+    def disable(body: Disable, endpoint_id: str = EndpointId,
+                _key: ApiKey = Depends(admin)) -> dict[str, Any]:
+        try:
+            return _view(store.disable(endpoint_id, body.reason))
+        except LookupError as e:
+            raise HTTPException(404, str(e)) from None
+
+    @router.post("/{endpoint_id}/enable", responses={**problems, 404: {"description": "No such endpoint."}})
+    def enable(endpoint_id: str = EndpointId, _key: ApiKey = Depends(admin)) -> dict[str, Any]:
+        try:
+            return _view(store.enable(endpoint_id))
+        except LookupError as e:
+            raise HTTPException(404, str(e)) from None
+
+    return router
