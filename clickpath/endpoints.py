@@ -100,10 +100,12 @@ def legacy_endpoints(affiliates: Mapping[str, object]) -> list[Endpoint]:
 
 
 class EndpointStore:
-    def __init__(self, path: Path, configured: Sequence[Endpoint] = ()) -> None:
+    def __init__(
+        self, path: Path, configured: Sequence[Endpoint] = (), recheck_s: float = 0.0
+    ) -> None:
         self.path = path
         self.configured = {e.endpoint_id: e for e in configured}
-        self._file = WatchedJsonFile(path, empty={})
+        self._file = WatchedJsonFile(path, empty={}, recheck_s=recheck_s)
         self._current: dict[str, Endpoint] = dict(self.configured)
 
     def current(self) -> dict[str, Endpoint]:

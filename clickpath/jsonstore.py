@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,15 +20,24 @@ from typing import Any
 
 
 class WatchedJsonFile:
-    def __init__(self, path: Path, empty: Any) -> None:
+    def __init__(self, path: Path, empty: Any, recheck_s: float = 0.0) -> None:
+        """`recheck_s`: on a hot path, stat the file at most this often (a change then takes
+        effect within that time instead of at the next call)."""
         self.path = path
         self._empty = empty
+        self._recheck_s = recheck_s
+        self._checked_at = float("-inf")
         self._seen: tuple[int, int] | None = None  # (mtime_ns, size) of the file last read
         self._lock = threading.Lock()
 
     def changed(self) -> Any | None:
         """The file's content if it changed since the last call (the empty value once when it
         disappears), else None."""
+        if self._recheck_s:
+            now = time.monotonic()
+            if now - self._checked_at < self._recheck_s:
+                return None
+            self._checked_at = now
         try:
             stat = self.path.stat()
             seen: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)

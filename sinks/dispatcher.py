@@ -127,6 +127,7 @@ class Dispatcher:
         self.store = store or EndpointStore(
             settings.endpoints_file,
             [*legacy_endpoints(settings.affiliates), *settings.endpoints],
+            recheck_s=0.2,  # consulted on every delivery: a change applies within 0.2 s
         )
         self.clock = clock
         exponential = settings.delivery_schedule_s is None
@@ -355,7 +356,6 @@ class Dispatcher:
         self.producer.produce(self.topics[Topic.DELIVERY_ATTEMPTS], key=job.endpoint_id.encode(),
                               value=self.codec.encode(attempt))
         DELIVERY_ATTEMPTS.labels(job.kind, outcome).inc()
-        self.producer.poll(0)
 
     def _settle(self, item: _Queued) -> None:
         topic, partition, offset = item.source
