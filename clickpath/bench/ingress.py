@@ -96,33 +96,35 @@ async def drive_event_api(url: str, key: str, cfg: IngressBenchConfig) -> dict[s
     }
 
 
-async def drive_tracker(link: str, cfg: IngressBenchConfig) -> dict[str, Any]:
+async def drive_tracker(link: str, cfg: IngressBenchConfig, workers: int = 24) -> dict[str, Any]:
+    """Open loop: request i is due at `i / rate`; `workers` clients (one keep-alive connection
+    each, so no client-side pool bookkeeping) take the next due request. Latency counts from
+    when a request was due, so a client falling behind shows up in it (no coordinated
+    omission)."""
     latencies: list[float] = []
     failures: dict[str, int] = {}
     total = int(cfg.click_rate * cfg.seconds)
+    next_index = iter(range(total))
+    began = time.perf_counter()
 
-    async def one(client: httpx.AsyncClient) -> None:
-        started = time.perf_counter()
-        try:
-            r = await client.get(link)
-        except httpx.HTTPError as e:
-            failures[type(e).__name__] = failures.get(type(e).__name__, 0) + 1
-            return
-        latencies.append(time.perf_counter() - started)
-        if r.status_code != 302 or "click_id" not in r.headers.get("location", ""):
-            failures[str(r.status_code)] = failures.get(str(r.status_code), 0) + 1
+    async def worker() -> None:
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        async with httpx.AsyncClient(timeout=30, limits=limits, follow_redirects=False) as client:
+            for i in next_index:
+                due = began + i / cfg.click_rate
+                if (pause := due - time.perf_counter()) > 0:
+                    await asyncio.sleep(pause)  # pacing the offered load
+                try:
+                    r = await client.get(link)
+                except httpx.HTTPError as e:
+                    failures[type(e).__name__] = failures.get(type(e).__name__, 0) + 1
+                    continue
+                latencies.append(time.perf_counter() - due)
+                if r.status_code != 302 or not r.headers.get("location"):
+                    failures[str(r.status_code)] = failures.get(str(r.status_code), 0) + 1
 
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(timeout=30, limits=limits, follow_redirects=False) as client:
-        began = time.perf_counter()
-        tasks = []
-        for i in range(total):
-            delay = began + i / cfg.click_rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)  # open-loop pacing: the offered rate stays fixed
-            tasks.append(asyncio.create_task(one(client)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - began
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    elapsed = time.perf_counter() - began
     return {
         "offered_per_s": cfg.click_rate, "achieved_per_s": round(len(latencies) / elapsed),
         "requests": len(latencies), "failures": failures,
