@@ -8,30 +8,21 @@ a broken redirect. No I/O here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from clickpath.postback_template import render_template
+from clickpath.postback_template import check_macros, render_template
 
 SUBS = ("sub1", "sub2", "sub3", "sub4", "sub5")
 UTM_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 LANDING_MACROS = frozenset({"click_id", *SUBS, "affiliate_id", "campaign_id", "brand_id", "tracking_code"})
-_MACRO = re.compile(r"\{([^{}]*)\}")
 
 
 def validate_landing_template(template: str) -> None:
     """Raise ValueError unless `template` is an http(s) URL whose macros are all known."""
-    if not template.startswith(("http://", "https://")):
-        raise ValueError(f"landing URL must start with http:// or https://: {template!r}")
+    check_macros(template, LANDING_MACROS, "landing URL")
     if not urlsplit(render_template(template, {})).hostname:
         raise ValueError(f"landing URL has no host: {template!r}")
-    unknown = sorted(set(_MACRO.findall(template)) - LANDING_MACROS)
-    if unknown:
-        raise ValueError(
-            f"unknown landing URL macro(s) {', '.join('{' + m + '}' for m in unknown)}; "
-            f"known: {', '.join(sorted(LANDING_MACROS))}"
-        )
 
 
 def render_landing_url(

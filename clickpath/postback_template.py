@@ -24,15 +24,21 @@ class TemplateError(ValueError):
     """A postback template names a macro clickpath does not know."""
 
 
-def validate_template(template: str) -> None:
+def check_macros(template: str, known: frozenset[str], what: str) -> None:
+    """Refuse a URL template that is not http(s) or names a macro outside `known`; `what`
+    names the template in the message ("postback", "landing URL")."""
     if not template.startswith(("http://", "https://")):
-        raise TemplateError(f"postback URL must start with http:// or https://: {template!r}")
-    unknown = sorted(set(_MACRO.findall(template)) - MACROS)
+        raise TemplateError(f"{what} template must start with http:// or https://: {template!r}")
+    unknown = sorted(set(_MACRO.findall(template)) - known)
     if unknown:
         raise TemplateError(
-            f"unknown postback macro(s) {', '.join('{' + m + '}' for m in unknown)}; "
-            f"known: {', '.join(sorted(MACROS))}"
+            f"unknown {what} macro(s) {', '.join('{' + m + '}' for m in unknown)}; "
+            f"known: {', '.join(sorted(known))}"
         )
+
+
+def validate_template(template: str) -> None:
+    check_macros(template, MACROS, "postback")
 
 
 def render_template(template: str, values: Mapping[str, str | None]) -> str:

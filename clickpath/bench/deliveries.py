@@ -15,7 +15,6 @@ line is one JSON object.
 from __future__ import annotations
 
 import json
-import statistics
 import tempfile
 import time
 import uuid
@@ -27,6 +26,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from clickpath.bench.ingress import percentile
 from clickpath.bench.run import RESULTS_FILE, commit, machine
 from clickpath.broker import EmbeddedBroker
 from clickpath.endpoints import Endpoint
@@ -55,12 +55,6 @@ def _postback(affiliate: str, n: int, run: str) -> Postback:
         event="ftd", click_id=f"click-{n}", amount=Decimal("25.00"), currency="EUR",
         player_token=f"tok-{n}", occurred_at=utcnow(),
     )
-
-
-def _quantile(values: list[float], q: int) -> float | None:
-    if len(values) < 2:
-        return values[0] if values else None
-    return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1], 1)
 
 
 class Phase:
@@ -147,9 +141,13 @@ def live(base: Settings, workdir: Path, cfg: DeliveryBenchConfig, hang: bool) ->
         latencies = [(r.wall - times[r.path.rsplit("id=", 1)[1]]) * 1000 for r in got]
         hung = len(phase.receiver.requests()) - len(got)
         return {"rate": cfg.rate, "deliveries": len(got), "hanging_requests": hung,
-                "p50_ms": _quantile(latencies, 50), "p99_ms": _quantile(latencies, 99)}
+                "p50_ms": _round(percentile(latencies, 50)), "p99_ms": _round(percentile(latencies, 99))}
     finally:
         phase.close()
+
+
+def _round(ms: float | None) -> float | None:
+    return None if ms is None else round(ms, 1)
 
 
 def warm_up(phase: Phase, cfg: DeliveryBenchConfig, producer: EventProducer) -> None:

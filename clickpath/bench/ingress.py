@@ -100,16 +100,22 @@ async def drive_tracker(link: str, cfg: IngressBenchConfig, workers: int = 24) -
     """Open loop: request i is due at `i / rate`; `workers` clients (one keep-alive connection
     each, so no client-side pool bookkeeping) take the next due request. Latency counts from
     when a request was due, so a client falling behind shows up in it (no coordinated
-    omission)."""
+    omission). Each client first makes one request that is not counted (its connection, and
+    the service's first broker send, are start-up, not the steady latency)."""
     latencies: list[float] = []
     failures: dict[str, int] = {}
     total = int(cfg.click_rate * cfg.seconds)
     next_index = iter(range(total))
-    began = time.perf_counter()
+    ready = asyncio.Barrier(workers + 1)
+    go = asyncio.Event()  # set once `began` is: the clock starts for everyone at once
+    began = 0.0
 
     async def worker() -> None:
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
         async with httpx.AsyncClient(timeout=30, limits=limits, follow_redirects=False) as client:
+            await client.get(link)  # warm-up, not counted: opens this client's connection
+            await ready.wait()
+            await go.wait()
             for i in next_index:
                 due = began + i / cfg.click_rate
                 if (pause := due - time.perf_counter()) > 0:
@@ -123,7 +129,11 @@ async def drive_tracker(link: str, cfg: IngressBenchConfig, workers: int = 24) -
                 if r.status_code != 302 or not r.headers.get("location"):
                     failures[str(r.status_code)] = failures.get(str(r.status_code), 0) + 1
 
-    await asyncio.gather(*(worker() for _ in range(workers)))
+    tasks = [asyncio.create_task(worker()) for _ in range(workers)]
+    await ready.wait()
+    began = time.perf_counter()
+    go.set()
+    await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - began
     return {
         "offered_per_s": cfg.click_rate, "achieved_per_s": round(len(latencies) / elapsed),
