@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit lint format clean bench chromium
+.PHONY: help install run test test-unit lint format clean bench bench-ingress bench-deliveries chromium
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,3 +50,9 @@ clean: ## Remove the virtual environment and local pipeline data
 
 bench: $(STAMP) ## Benchmark the whole pipeline on the embedded broker (~10 min; prints a table)
 	$(BIN)/clickpath bench
+
+bench-ingress: $(STAMP) ## Benchmark the event API and the click tracker (~1 min)
+	$(BIN)/clickpath bench-ingress
+
+bench-deliveries: $(STAMP) ## Benchmark postback delivery to local receivers (~2 min)
+	$(BIN)/clickpath bench-deliveries
