@@ -329,6 +329,14 @@ class DeadLetter(Record):
     failed_at: Timestamp
 
 
+class PostbackRevocation(Record):
+    avro_name: ClassVar[str] = "io.clickpath.outward.PostbackRevocation"
+    affiliate_id: str
+    player_token: str
+    reason: str
+    revoked_at: Timestamp
+
+
 class DeliveryJob(Record):
     avro_name: ClassVar[str] = "io.clickpath.outward.DeliveryJob"
     job_id: str
@@ -361,7 +369,7 @@ class DeliveryAttempt(Record):
 
 ALL_RECORDS: tuple[type[Record], ...] = (
     Click, PageView, *PLAYER_EVENT_TYPES, ClickLink, Attribution, CanonicalEvent, PlayerDayFact, Postback,
-    DeadLetter, DeliveryJob, DeliveryAttempt,
+    DeadLetter, DeliveryJob, DeliveryAttempt, PostbackRevocation,
 )
 
 

@@ -76,13 +76,15 @@ SPECS: dict[Topic, TopicSpec] = {
             retention_ms=30 * _DAY,
         ),
         TopicSpec(
-            Topic.POSTBACKS, "affiliate_id", ("io.clickpath.outward.Postback",),
+            Topic.POSTBACKS, "affiliate_id",
+            ("io.clickpath.outward.Postback", "io.clickpath.outward.PostbackRevocation"),
             "Conversions for affiliates: consumed by the postback sink or by affiliate platforms.",
             retention_ms=30 * _DAY,
         ),
         TopicSpec(
-            Topic.DELIVERY_RETRIES, "endpoint_id", ("io.clickpath.outward.DeliveryJob",),
-            "Deliveries waiting for a later attempt (long backoff, open circuit, full queue).",
+            Topic.DELIVERY_RETRIES, "endpoint_id (affiliate_id for revocations)",
+            ("io.clickpath.outward.DeliveryJob", "io.clickpath.outward.PostbackRevocation"),
+            "Deliveries waiting for a later attempt, and the revocations they must still see.",
             retention_ms=30 * _DAY,
         ),
         TopicSpec(

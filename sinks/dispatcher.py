@@ -41,7 +41,15 @@ from clickpath.metrics import (
     DELIVERY_OUTCOMES,
     observe_event_latency,
 )
-from clickpath.models import CanonicalEvent, DeadLetter, DeliveryAttempt, DeliveryJob, Postback, Record
+from clickpath.models import (
+    CanonicalEvent,
+    DeadLetter,
+    DeliveryAttempt,
+    DeliveryJob,
+    Postback,
+    PostbackRevocation,
+    Record,
+)
 from clickpath.serde import Codec, DecodeError, build_codec
 from clickpath.settings import Settings
 from clickpath.topics import Topic, topic_name
@@ -146,6 +154,7 @@ class Dispatcher:
         self._seq = itertools.count()
         self._key = settings.pseudonym_key.get_secret_value().encode()
         self._revoked: list[tuple[str, int]] = []
+        self.revoked: dict[tuple[str, str], str] = {}  # (affiliate, player token) -> why
         self._sources: list[str] = []
         self._drained = asyncio.Event()
         self.stopping = threading.Event()
@@ -189,12 +198,50 @@ class Dispatcher:
             self.tracker.add(tp, offset, 0)
             self._dead_letter_raw(msg, str(e))
             return
+        if isinstance(record, PostbackRevocation):
+            self.tracker.add(tp, offset, 0)
+            self.revoke(record, keep=msg.topic() == self.topics[Topic.POSTBACKS])
+            return
         self.tracker.add(tp, offset, len(jobs))
         decoded = None if isinstance(record, DeliveryJob) else record  # saves a decode per send
         for job in jobs:
             self._lane(job.endpoint_id).push(
                 _Queued(job.due_at.timestamp(), next(self._seq), job, (*tp, offset), decoded)
             )
+
+    def revoke(self, revocation: PostbackRevocation, keep: bool) -> None:
+        """Drop the pending postbacks a revocation names, and remember it for later ones.
+
+        `keep`: copy it to the retry topic, so that postbacks parked there meet it again after
+        a restart (that topic is re-read from before its oldest pending job, unlike the source).
+        """
+        key = (revocation.affiliate_id, revocation.player_token)
+        self.revoked[key] = revocation.reason
+        if keep:
+            self.producer.produce(self.topics[Topic.DELIVERY_RETRIES],
+                                  key=revocation.affiliate_id.encode(),
+                                  value=self.codec.encode(revocation))
+        endpoints = self.store.current()
+        for lane in self.lanes.values():
+            endpoint = endpoints.get(lane.endpoint_id)
+            if endpoint is None or endpoint.affiliate_id != revocation.affiliate_id:
+                continue
+            keep_items = []
+            for item in lane.heap:
+                if self._revoked_reason(item) is None:
+                    keep_items.append(item)
+                else:
+                    self._finish(item, "suppressed", None, 0, revocation.reason, dead=False)
+            heapq.heapify(keep_items)
+            lane.heap = keep_items
+
+    def _revoked_reason(self, item: _Queued) -> str | None:
+        if item.job.kind != "postback" or not self.revoked:
+            return None
+        record = item.record or self.codec.decode(item.job.record)
+        if not isinstance(record, Postback):
+            return None
+        return self.revoked.get((record.affiliate_id, record.player_token))
 
     def _lane(self, endpoint_id: str) -> Lane:
         lane = self.lanes.get(endpoint_id)
@@ -237,6 +284,10 @@ class Dispatcher:
         if endpoint is None or not endpoint.enabled:
             reason = endpoint.disabled_reason if endpoint else "endpoint removed"
             self._finish(item, "disabled", None, 0, f"endpoint disabled: {reason}", dead=True)
+            return
+        revoked = self._revoked_reason(item)
+        if revoked is not None:  # consent or RG changed after the postback was made
+            self._finish(item, "suppressed", None, 0, revoked, dead=False)
             return
         wait = lane.circuit.wait_s()  # a 0 after the cool-down is the one probe
         if wait > 0:  # open: not an attempt; come back when a probe may go

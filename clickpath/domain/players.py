@@ -37,6 +37,7 @@ from clickpath.models import (
     PlayerDayFact,
     PlayerEvent,
     Postback,
+    PostbackRevocation,
     Registration,
     ResponsibleGaming,
     utcnow,
@@ -158,9 +159,11 @@ def decide_player(
                 return state, [], Outcome.DUPLICATE
             outputs += _apply_registration(state, record)
         if isinstance(record, Consent):
-            apply_consent(state.consents, record)
+            if apply_consent(state.consents, record):
+                outputs += _revocations(state, policy, record.occurred_at)
         elif isinstance(record, ResponsibleGaming):
             apply_rg(state.rg_active, record)
+            outputs += _revocations(state, policy, record.occurred_at)
         is_ftd = False
         if isinstance(record, Deposit):
             if record.transaction_id in state.deposit_txn_ids:
@@ -334,6 +337,22 @@ def _due_postbacks(state: PlayerState, policy: PlayerPolicy) -> list[Output]:
             state.postbacks_suppressed.append(event)
             outputs.append(_suppressed(state, tag, event, reason))
     return outputs
+
+
+def _revocations(state: PlayerState, policy: PlayerPolicy, at: datetime) -> list[Output]:
+    """When a change forbids postbacks, tell the delivery engine (and affiliates reading the
+    postback topic) to drop what is still pending for this player: consent is enforced at send
+    time, not only when a postback is made."""
+    tag = state.tag
+    reason = postback_block(state.consents, state.rg_active, at)
+    if reason is None or tag is None or tag.status != "attributed" or not state.postbacks_sent:
+        return []
+    revocation = PostbackRevocation(
+        affiliate_id=tag.affiliate_id,
+        player_token=player_token(policy.pseudonym_key, tag.affiliate_id, state.person_id),
+        reason=reason, revoked_at=utcnow(),
+    )
+    return [Output(Topic.POSTBACKS, tag.affiliate_id, revocation)]
 
 
 def _suppressed(state: PlayerState, tag: Tag, event: str, reason: str) -> Output:

@@ -292,3 +292,31 @@ def test_admin_api_changes_endpoints_on_the_running_delivery_process(
                          headers={"Authorization": f"Bearer {admin}"}).json()
         assert off["enabled"] is False and off["disabled_reason"] == "partner asked"
         assert running.store.current()["added"].enabled is False
+
+
+def test_a_revocation_stops_a_pending_retry_and_later_postbacks(
+    settings, receivers, run_dispatcher, codec
+) -> None:
+    from clickpath.models import PostbackRevocation
+
+    rx = receivers(lambda _r, n: (503, {"retry-after": "3"}) if n == 1 else (200, {}))
+    run_dispatcher([Endpoint(endpoint_id="ep", affiliate_id="aff-1", url=rx.url + "/r?t={player_token}",
+                             events=["registration", "ftd"])])
+    send(settings, postback(90))              # answered 503: waits 3 s for its retry
+    wait_until(lambda: len(rx.requests()) == 1, 30, "the first attempt")
+    revocation = PostbackRevocation(affiliate_id="aff-1", player_token="tok90",
+                                    reason="affiliate_data_sharing consent withdrawn", revoked_at=utcnow())
+    with EventProducer(settings) as producer:
+        producer.send_record(Topic.POSTBACKS, "aff-1", revocation)
+    send(settings, postback(90, "registration"), postback(91))   # same player again; another player
+
+    def outcomes():
+        got = [a for _, a in read_topic(settings, codec, Topic.DELIVERY_ATTEMPTS, 4, 8, require=False)]
+        suppressed = [a for a in got if a.outcome == "suppressed"]
+        delivered = [a for a in got if a.outcome == "delivered"]
+        return len(suppressed) >= 2 and delivered and (suppressed, delivered)
+
+    suppressed, delivered = wait_until(outcomes, 45, "two suppressions and one delivery")
+    assert [r.path for r in rx.requests()] == ["/r?t=tok90", "/r?t=tok91"]  # no retry, no new one
+    assert all("consent withdrawn" in (a.error or "") for a in suppressed)
+    assert len(delivered) == 1

@@ -80,3 +80,13 @@ def test_self_exclusion_stops_postbacks_until_it_ends() -> None:
     assert suppressed(outputs)[0][0] == "registration" and "self_exclusion" in suppressed(outputs)[0][1]
     _, outputs = run(registration("p1", "c1"), rg("deposit_limit", "start", 2), attribution())
     assert sent(outputs) == ["registration"]  # a deposit limit forbids nothing here
+
+
+def test_a_withdrawal_after_postbacks_were_made_revokes_the_pending_ones() -> None:
+    from clickpath.models import PostbackRevocation
+
+    _, outputs = run(registration("p1", "c1"), attribution(), consent("affiliate_data_sharing", False, 7))
+    [revocation] = [o.record for o in outputs if isinstance(o.record, PostbackRevocation)]
+    [postback] = [o.record for o in outputs if isinstance(o.record, Postback)]
+    assert (revocation.affiliate_id, revocation.player_token) == ("aff-1", postback.player_token)
+    assert "affiliate_data_sharing" in revocation.reason
