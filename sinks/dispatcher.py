@@ -360,7 +360,14 @@ class Dispatcher:
     # --- endings ----------------------------------------------------------------------------
 
     def _reschedule(self, item: _Queued, at: float, error: str) -> None:
-        """Retry soon in the lane; later on the retry topic, so the source can commit."""
+        """Retry soon in the lane; later on the retry topic, so the source can commit.
+
+        A postback revoked meanwhile (its attempt was in flight) ends here instead, so nothing
+        revoked is parked after its revocation."""
+        revoked = self._revoked_reason(item)
+        if revoked is not None:
+            self._finish(item, "suppressed", None, 0, revoked, dead=False)
+            return
         job = item.job.model_copy(update={"due_at": datetime.fromtimestamp(at, UTC),
                                           "last_error": error[:500]})
         if at - self.clock() <= self.settings.delivery_inline_retry_max_s:
