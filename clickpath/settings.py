@@ -185,7 +185,6 @@ class Settings(BaseSettings):
     postback_max_attempts: int = Field(default=5, ge=1)
     postback_backoff_s: float = 0.2
     postback_backoff_max_s: float = Field(default=60.0, gt=0, description="Cap of one retry wait.")
-    postback_concurrency: int = Field(default=64, ge=1)
 
     # Delivery engine (postbacks and webhooks).
     endpoints: list[Endpoint] = Field(
