@@ -328,10 +328,9 @@ def cmd_links(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _endpoint_store(settings: Settings) -> EndpointStore:
-    from clickpath.endpoints import EndpointStore, legacy_endpoints
+    from clickpath.endpoints import EndpointStore
 
-    return EndpointStore(settings.endpoints_file,
-                         [*legacy_endpoints(settings.affiliates), *settings.endpoints])
+    return EndpointStore.from_settings(settings)
 
 
 def cmd_endpoints(settings: Settings, args: argparse.Namespace) -> None:

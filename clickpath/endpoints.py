@@ -15,13 +15,16 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from clickpath.jsonstore import WatchedJsonFile
 from clickpath.models import utcnow
 from clickpath.postback_template import MACROS, validate_template
+
+if TYPE_CHECKING:  # settings import this module for the Endpoint type
+    from clickpath.settings import Settings
 
 POSTBACK_EVENTS = ("registration", "ftd", "deposit", "qualified_cpa", "chargeback")
 WEBHOOK_EVENTS = ("registration", "ftd", "kyc_changed", "qualified_cpa", "fraud_alert")
@@ -107,6 +110,12 @@ class EndpointStore:
         self.configured = {e.endpoint_id: e for e in configured}
         self._file = WatchedJsonFile(path, empty={}, recheck_s=recheck_s)
         self._current: dict[str, Endpoint] = dict(self.configured)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, recheck_s: float = 0.0) -> EndpointStore:
+        """Configured endpoints (each affiliate's postback_url too) plus the endpoints file."""
+        configured = [*legacy_endpoints(settings.affiliates), *settings.endpoints]
+        return cls(settings.endpoints_file, configured, recheck_s=recheck_s)
 
     def current(self) -> dict[str, Endpoint]:
         data = self._file.changed()

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, Field, ValidationError
 
-from clickpath.endpoints import Endpoint, EndpointStore, legacy_endpoints
+from clickpath.endpoints import Endpoint, EndpointStore
 from connectors.auth import require_role
 from connectors.context import IngressContext
 from connectors.keys import ApiKey
@@ -42,8 +42,7 @@ def _view(e: Endpoint) -> dict[str, Any]:
 
 def admin_endpoints_router(ctx: IngressContext) -> APIRouter:
     settings = ctx.settings
-    store = EndpointStore(settings.endpoints_file,
-                          [*legacy_endpoints(settings.affiliates), *settings.endpoints])
+    store = EndpointStore.from_settings(settings)
     admin = require_role(ctx.keys, "admin", "admin")
     router = APIRouter(prefix="/v1/admin/endpoints", tags=["admin"])
     problems: dict[int | str, dict[str, Any]] = {401: {"description": "No or unknown key."},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from clickpath.models import IngressEvent
 from clickpath.settings import Settings
 from connectors.acked_producer import AckedProducer
 from connectors.keys import KeyStore
@@ -23,12 +24,14 @@ class IngressContext:
     def pseudonym_key(self) -> bytes:
         return self.settings.pseudonym_key.get_secret_value().encode()
 
-    @property
-    def producer(self) -> AckedProducer:
-        """Started with the service (its lifespan), so building the app needs no broker."""
-        if self._producer is None:
-            raise RuntimeError("the ingress producer starts with the service")
-        return self._producer
+    async def send(self, events: list[IngressEvent]) -> list[str | None]:
+        """Produce `events`; per event None once the broker acknowledged it, else why not
+        (the service may run without a broker configured: every event then says so)."""
+        if not events:
+            return []
+        if self._producer is None:  # started with the service (its lifespan), not at build time
+            return ["no broker: the ingress producer starts with the service"] * len(events)
+        return await self._producer.send(events)
 
     def start(self) -> None:
         if self._producer is None and self.settings.kafka_bootstrap_servers:

@@ -167,7 +167,7 @@ def event_api_router(ctx: IngressContext) -> APIRouter:
         except Rejection as r:
             INGRESS_REJECTED.labels("postback", "invalid").inc()
             raise HTTPException(422, str(r)) from None
-        [error] = await _produce(ctx, [ingress])
+        [error] = await ctx.send([ingress])
         INGRESS_LATENCY.labels("postback").observe(time.perf_counter() - started)
         if error is not None:
             INGRESS_REJECTED.labels("postback", "broker_unavailable").inc()
@@ -208,7 +208,7 @@ async def _ingest(
             continue
         valid.append((index, event))
         results.append(EventResult(index=index, event_id=event.event_id, status="accepted"))
-    errors = await _produce(ctx, [event for _, event in valid])
+    errors = await ctx.send([event for _, event in valid])
     unacked = 0
     for (index, event), error in zip(valid, errors, strict=True):
         if error is None:
@@ -227,14 +227,6 @@ async def _ingest(
     return Remembered(body_print, status, json.loads(body.model_dump_json(exclude_none=True)))
 
 
-async def _produce(ctx: IngressContext, events: list[IngressEvent]) -> list[str | None]:
-    if not events:
-        return []
-    try:
-        producer = ctx.producer
-    except RuntimeError as e:
-        return [str(e)] * len(events)
-    return await producer.send(events)
 
 
 def _retry_after(answer: Remembered) -> dict[str, str]:

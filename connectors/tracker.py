@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clickpath.landing import origin_of
 from clickpath.metrics import INGRESS_ACCEPTED, INGRESS_LATENCY, INGRESS_REJECTED
-from clickpath.models import IngressEvent, utcnow
+from clickpath.models import utcnow
 from clickpath.settings import CATALOGUE_ID_PATTERN, AffiliateConfig, CampaignConfig, Settings
 from clickpath.tracking import (
     CLICK_ID_RE,
@@ -183,7 +183,7 @@ def tracker_router(ctx: IngressContext) -> APIRouter:
                 INGRESS_REJECTED.labels("tracker", e.reason).inc()
                 status = 404 if e.reason.startswith("unknown") else 400
                 return page(status, "Link not found" if status == 404 else "Bad link", e.message)
-            [error] = await _produce(ctx, [click])
+            [error] = await ctx.send([click])
             if error is not None:
                 INGRESS_REJECTED.labels("tracker", "broker_unavailable").inc()
                 log.warning("click_not_acknowledged", error=error)
@@ -306,7 +306,7 @@ def tracker_router(ctx: IngressContext) -> APIRouter:
                 pseudonym_key=ctx.pseudonym_key,
                 now=now,
             )
-            [error] = await _produce(ctx, [page_view])
+            [error] = await ctx.send([page_view])
             if error is not None:
                 INGRESS_REJECTED.labels("collect", "broker_unavailable").inc()
                 return JSONResponse(
@@ -413,12 +413,6 @@ def _country(request: Request, settings: Settings) -> str | None:
     return country_of(request.headers.get(header)) if header else None
 
 
-async def _produce(ctx: IngressContext, events: list[IngressEvent]) -> list[str | None]:
-    try:
-        producer = ctx.producer
-    except RuntimeError as e:
-        return [str(e)] * len(events)
-    return await producer.send(events)
 
 
 def _cors(origin: str | None) -> dict[str, str]:

@@ -26,6 +26,20 @@ from clickpath.topics import Topic, topic_name
 log = structlog.get_logger(__name__)
 
 
+def dead_letter_of(msg: Message, stage: str, reason: str) -> DeadLetter:
+    """The dead-letter record of a consumed message: its bytes whole, where it was, and why."""
+    return DeadLetter(
+        original_key=msg.key(),
+        original_value=msg.value() or b"",
+        topic=msg.topic(),
+        partition=msg.partition(),
+        offset=msg.offset(),
+        stage=stage,
+        reason=reason[:2000],
+        failed_at=utcnow(),
+    )
+
+
 class SinkWriteError(RuntimeError):
     """A sink could not write a batch; the batch will be retried."""
 
@@ -104,16 +118,7 @@ class BatchSink(ABC):
                 delay = min(delay * 2, 30.0)
 
     def dead_letter(self, msg: Message, reason: str) -> None:
-        record = DeadLetter(
-            original_key=msg.key(),
-            original_value=msg.value() or b"",
-            topic=msg.topic(),
-            partition=msg.partition(),
-            offset=msg.offset(),
-            stage=self.stage,
-            reason=reason[:2000],
-            failed_at=utcnow(),
-        )
+        record = dead_letter_of(msg, self.stage, reason)
         self._dlq.produce(self._dlq_topic, key=msg.key(), value=self.codec.encode(record))
         DEAD_LETTERS.labels(self.stage).inc()
         EVENTS.labels(self.stage, "dead_letter").inc()

@@ -32,7 +32,7 @@ import structlog
 from confluent_kafka import OFFSET_END, Consumer, Message, TopicPartition
 
 from clickpath.domain.players import player_token
-from clickpath.endpoints import Endpoint, EndpointStore, legacy_endpoints
+from clickpath.endpoints import Endpoint, EndpointStore
 from clickpath.kafka import consumer_config, make_producer
 from clickpath.metrics import (
     DEAD_LETTERS,
@@ -54,6 +54,7 @@ from clickpath.serde import Codec, DecodeError, build_codec
 from clickpath.settings import Settings
 from clickpath.topics import Topic, topic_name
 from connectors.limits import TokenBucket
+from sinks.base import dead_letter_of
 from sinks.circuit import CircuitBreaker, CircuitState
 from sinks.delivery_render import OutboundRequest, render_postback, render_webhook, webhook_data
 from sinks.egress import EgressPolicy, EgressRefused, PinnedTransport, guarded_request
@@ -132,11 +133,8 @@ class Dispatcher:
     ) -> None:
         self.settings = settings
         self.codec = codec or build_codec(settings.schemas_dir, settings.schema_registry_url)
-        self.store = store or EndpointStore(
-            settings.endpoints_file,
-            [*legacy_endpoints(settings.affiliates), *settings.endpoints],
-            recheck_s=0.2,  # consulted on every delivery: a change applies within 0.2 s
-        )
+        # Consulted on every delivery: a change applies within 0.2 s.
+        self.store = store or EndpointStore.from_settings(settings, recheck_s=0.2)
         self.clock = clock
         exponential = settings.delivery_schedule_s is None
         self.policy = RetryPolicy(
@@ -422,11 +420,7 @@ class Dispatcher:
             self._drained.set()
 
     def _dead_letter_raw(self, msg: Message, reason: str) -> None:
-        record = DeadLetter(
-            original_key=msg.key(), original_value=msg.value() or b"", topic=msg.topic(),
-            partition=msg.partition(), offset=msg.offset(), stage=self.stage,
-            reason=reason[:2000], failed_at=datetime.now(UTC),
-        )
+        record = dead_letter_of(msg, self.stage, reason)
         self.producer.produce(self.topics[Topic.DEAD_LETTER], key=msg.key(),
                               value=self.codec.encode(record))
         DEAD_LETTERS.labels(self.stage).inc()
