@@ -14,12 +14,12 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message
 
-from clickpath.kafka import make_producer
-from clickpath.models import IngressEvent
-from clickpath.serde import Codec, build_codec
+from clickpath.contracts.models import IngressEvent
+from clickpath.contracts.serde import Codec, build_codec
+from clickpath.contracts.topics import Topic, topic_name
+from clickpath.infra.kafka import make_producer
+from clickpath.infra.producer import route
 from clickpath.settings import Settings
-from clickpath.topics import Topic, topic_name
-from connectors.producer import route
 
 
 class AckedProducer:

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from clickpath.connectors.auth import require_role
+from clickpath.connectors.context import IngressContext
+from clickpath.connectors.keys import ApiKey
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, Field, ValidationError
 
-from clickpath.endpoints import Endpoint, EndpointStore
-from connectors.auth import require_role
-from connectors.context import IngressContext
-from connectors.keys import ApiKey
-from sinks.signing import new_secret
+from clickpath.domain.endpoints import Endpoint
+from clickpath.domain.signing import new_secret
+from clickpath.infra.endpoint_store import EndpointStore
 
 EndpointId = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="e.g. aff-1-main")
 

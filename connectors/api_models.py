@@ -3,17 +3,17 @@
 The API takes an event as the model has it, except for what the door owns: `received_at` is
 stamped here, `brand_id` defaults to the API key's brand, `source` to the door, and raw
 `email`/`phone`/`ip` are accepted where the type carries their pseudonyms. These models only
-document the API (OpenAPI); `connectors.ingress.parse_event` does the validating, per event.
+document the API (OpenAPI); `clickpath.connectors.ingress.parse_event` does the validating, per event.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Union
 
+from clickpath.connectors.ingress import RAW_IDENTIFIERS
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
-from clickpath.models import INGRESS_TYPES, Id, IngressEvent
-from connectors.ingress import RAW_IDENTIFIERS
+from clickpath.contracts.models import INGRESS_TYPES, Id, IngressEvent
 
 _RAW_DOC = {
     "email": "Raw e-mail: replaced by its keyed pseudonym (email_hash) at the door.",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from clickpath.connectors.keys import ApiKey, KeyStore, Role
 from fastapi import Header, HTTPException, Request
 
-from clickpath.metrics import INGRESS_REJECTED
-from connectors.keys import ApiKey, KeyStore, Role
+from clickpath.infra.metrics import INGRESS_REJECTED
 
 
 def key_from_request(store: KeyStore, authorization: str | None, door: str) -> ApiKey:

@@ -3,7 +3,7 @@
 Changes are kept in `<data_dir>/catalogue.json` (written atomically under a lock), so they
 survive a restart; every process re-reads the file when it changes, so an admin change reaches
 the running tracker (and every other service process) at once. Configuration stays the base:
-the file holds only what the admin API set, laid over it by `clickpath.tracking.overlay`.
+the file holds only what the admin API set, laid over it by `clickpath.domain.tracking.overlay`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
-from clickpath.jsonstore import WatchedJsonFile
-from clickpath.settings import AffiliateConfig, CampaignConfig, tracking_code_clashes
-from clickpath.tracking import Catalogue, overlay
+from clickpath.domain.catalogue import AffiliateConfig, CampaignConfig, tracking_code_clashes
+from clickpath.domain.tracking import Catalogue, overlay
+from clickpath.infra.jsonstore import WatchedJsonFile
 
 log = structlog.get_logger(__name__)
 

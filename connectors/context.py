@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from clickpath.models import IngressEvent
+from clickpath.connectors.acked_producer import AckedProducer
+from clickpath.connectors.keys import KeyStore
+
+from clickpath.contracts.models import IngressEvent
 from clickpath.settings import Settings
-from connectors.acked_producer import AckedProducer
-from connectors.keys import KeyStore
 
 
 @dataclass

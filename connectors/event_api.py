@@ -1,7 +1,7 @@
 """The event API for operators' back ends: `POST /v1/events`, and postback-in (`GET /v1/postback`).
 
 An operator key (`clickpath keys create --role operator --brand B`) sends batches of any
-ingress event type in the JSON shape of `connectors.ingress.parse_event`. Every event gets its
+ingress event type in the JSON shape of `clickpath.connectors.ingress.parse_event`. Every event gets its
 own result; valid events of a batch are produced even when others are rejected, and each is
 reported "accepted" only after the broker acknowledged it (acks=all). If the broker does not
 acknowledge in time the answer is 503 and the whole batch may be sent again: `event_id` is the
@@ -16,19 +16,19 @@ import time
 from typing import Any, Literal
 
 import structlog
+from clickpath.connectors.api_models import events_request_schema
+from clickpath.connectors.auth import key_from_request, require_role
+from clickpath.connectors.context import IngressContext
+from clickpath.connectors.ingress import Rejection, parse_event
+from clickpath.connectors.keys import ApiKey
+from clickpath.connectors.postback_in import POSTBACK_EVENTS, event_from_postback
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from clickpath.metrics import INGRESS_ACCEPTED, INGRESS_LATENCY, INGRESS_REJECTED
-from clickpath.models import IngressEvent
-from connectors.api_models import events_request_schema
-from connectors.auth import key_from_request, require_role
-from connectors.context import IngressContext
-from connectors.ingress import Rejection, parse_event
-from connectors.keys import ApiKey
-from connectors.limits import IN_FLIGHT, IdempotencyStore, RateLimiter, Remembered, fingerprint
-from connectors.postback_in import POSTBACK_EVENTS, event_from_postback
+from clickpath.contracts.models import IngressEvent
+from clickpath.infra.limits import IN_FLIGHT, IdempotencyStore, RateLimiter, Remembered, fingerprint
+from clickpath.infra.metrics import INGRESS_ACCEPTED, INGRESS_LATENCY, INGRESS_REJECTED
 
 log = structlog.get_logger(__name__)
 

@@ -14,51 +14,22 @@ from datetime import date
 from typing import Any
 
 import httpx
+from clickpath.connectors.admin_endpoints import admin_endpoints_router
+from clickpath.connectors.api_models import events_request_schema
+from clickpath.connectors.context import IngressContext
+from clickpath.connectors.event_api import event_api_router
+from clickpath.connectors.tracker import page as tracker_page
+from clickpath.connectors.tracker import tracker_router
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from clickpath.clickhouse import connect, query_funnel, query_pipeline_stats
-from clickpath.metrics import INGRESS_REJECTED, render_metrics
-from clickpath.report import summarize
+from clickpath.domain.report import summarize
+from clickpath.infra.metrics import INGRESS_REJECTED, render_metrics
+from clickpath.infra.reports import funnel_rows
 from clickpath.settings import Settings
-from connectors.admin_endpoints import admin_endpoints_router
-from connectors.api_models import events_request_schema
-from connectors.context import IngressContext
-from connectors.event_api import event_api_router
-from connectors.tracker import page as tracker_page
-from connectors.tracker import tracker_router
-
-
-def _ask_clickhouse(settings: Settings, path: str, query: Any, **params: Any) -> Any:
-    """Run `query` on ClickHouse, through the sink that owns it when ClickHouse is embedded."""
-    if settings.clickhouse_embedded:
-        if not settings.reports_url:
-            raise RuntimeError(
-                "ClickHouse is embedded (chdb) and no CLICKPATH_REPORTS_URL names the sink "
-                "that owns it: run the pipeline with `clickpath up`"
-            )
-        wire = {k: str(v) for k, v in params.items() if v is not None}
-        response = httpx.get(f"{settings.reports_url}{path}", params=wire, timeout=30)
-        response.raise_for_status()
-        return response.json()
-    client = connect(settings)
-    try:
-        return query(client, settings.clickhouse_database, **params)
-    finally:
-        client.close()
-
-
-def funnel_rows(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
-    """Funnel rows by affiliate, campaign and currency."""
-    return _ask_clickhouse(settings, "/reports/funnel", query_funnel, **filters)
-
-
-def clickhouse_stats(settings: Settings) -> dict[str, Any]:
-    """Canonical event counts and event-to-visible latency (clickhouse.query_pipeline_stats)."""
-    return _ask_clickhouse(settings, "/reports/stats", query_pipeline_stats)
 
 
 def create_service(settings: Settings, ctx: IngressContext | None = None) -> FastAPI:

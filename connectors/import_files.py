@@ -1,7 +1,7 @@
 """Read an import file (JSONL or CSV) into numbered raw events, for `clickpath import`.
 
 Only the file's shape is decided here: one JSON object per line, or a CSV header and rows whose
-empty cells mean "absent". What makes a valid event is `connectors.ingress.parse_event`'s to say,
+empty cells mean "absent". What makes a valid event is `clickpath.connectors.ingress.parse_event`'s to say,
 as for every other door, so nothing here looks at field names or values. Each record carries
 the line it starts on (what an operator needs to fix it) and the byte offset just after it (what
 the checkpoint stores), so a later run can seek straight past what an earlier one finished.
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from connectors.ingress import Rejection
+from clickpath.connectors.ingress import Rejection
 
 Format = Literal["jsonl", "csv"]
 FORMATS: tuple[Format, ...] = ("jsonl", "csv")

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from clickpath.models import utcnow
+from clickpath.contracts.models import utcnow
 from clickpath.settings import Settings
 
 CHECKPOINT_VERSION = 1

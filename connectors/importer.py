@@ -21,15 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
-
-from clickpath.kafka import BrokerUnavailable, consumer_config, create_topics, wait_for_broker
-from clickpath.models import IngressEvent
-from clickpath.serde import Codec, DecodeError, build_codec
-from clickpath.settings import Settings
-from clickpath.topics import Topic, topic_name
-from connectors.import_files import FileFormatError, Format, SourceRecord, read_records
-from connectors.import_state import (
+from clickpath.connectors.import_files import FileFormatError, Format, SourceRecord, read_records
+from clickpath.connectors.import_state import (
     Checkpoint,
     CheckpointStore,
     Counts,
@@ -43,8 +36,15 @@ from connectors.import_state import (
     fingerprint,
     target_of,
 )
-from connectors.ingress import Rejection, parse_event
-from connectors.producer import DeliveryFailed, EventProducer
+from clickpath.connectors.ingress import Rejection, parse_event
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from clickpath.contracts.models import IngressEvent
+from clickpath.contracts.serde import Codec, DecodeError, build_codec
+from clickpath.contracts.topics import Topic, topic_name
+from clickpath.infra.kafka import BrokerUnavailable, consumer_config, create_topics, wait_for_broker
+from clickpath.infra.producer import DeliveryFailed, EventProducer
+from clickpath.settings import Settings
 
 # Exit codes, for operators who script imports (README "Import history").
 EXIT_OK = 0  # every record imported or a duplicate (also: already imported, nothing to do)

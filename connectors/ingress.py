@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from clickpath.models import INGRESS_TYPES, IngressEvent, utcnow
-from clickpath.pseudonym import keyed_hash, normalise_email, normalise_phone, pseudonymise_ip
+from clickpath.contracts.models import INGRESS_TYPES, IngressEvent, utcnow
+from clickpath.domain.pseudonym import keyed_hash, normalise_email, normalise_phone, pseudonymise_ip
 
 # Raw identifiers a door accepts and replaces by pseudonyms: field -> (types that take it).
 RAW_IDENTIFIERS = {

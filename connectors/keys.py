@@ -18,8 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from clickpath.jsonstore import WatchedJsonFile
-from clickpath.models import utcnow
+from clickpath.contracts.models import utcnow
+from clickpath.infra.jsonstore import WatchedJsonFile
 
 Role = Literal["operator", "affiliate", "analyst", "admin"]
 PREFIX = "cpk"

@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from clickpath.models import IngressEvent, utcnow
-from connectors.ingress import Rejection, parse_event
+from clickpath.connectors.ingress import Rejection, parse_event
+
+from clickpath.contracts.models import IngressEvent, utcnow
 
 POSTBACK_EVENTS = ("registration", "ftd", "deposit", "kyc", "chargeback")
 

@@ -9,7 +9,7 @@
 - `/v1/admin/affiliates...`: add and change affiliates and campaigns (admin key), effective at
   once and kept in `<data_dir>/catalogue.json` (connectors/catalogue.py).
 
-Decisions live in clickpath.tracking; the handlers here only read the request and answer.
+Decisions live in clickpath.domain.tracking; the handlers here only read the request and answer.
 The visitor's raw IP never leaves this module: it goes into the pseudonym and is dropped.
 """
 
@@ -24,15 +24,17 @@ from pathlib import Path as FilePath
 from typing import Any, Literal
 
 import structlog
+from clickpath.connectors.auth import require_role
+from clickpath.connectors.catalogue import CatalogueError, CatalogueStore
+from clickpath.connectors.context import IngressContext
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from clickpath.landing import origin_of
-from clickpath.metrics import INGRESS_ACCEPTED, INGRESS_LATENCY, INGRESS_REJECTED
-from clickpath.models import utcnow
-from clickpath.settings import CATALOGUE_ID_PATTERN, AffiliateConfig, CampaignConfig, Settings
-from clickpath.tracking import (
+from clickpath.contracts.models import utcnow
+from clickpath.domain.catalogue import CATALOGUE_ID_PATTERN, AffiliateConfig, CampaignConfig
+from clickpath.domain.landing import origin_of
+from clickpath.domain.tracking import (
     CLICK_ID_RE,
     DEVICE_COOKIE,
     DEVICE_ID_RE,
@@ -51,9 +53,8 @@ from clickpath.tracking import (
     tracking_links,
     visitor_ip,
 )
-from connectors.auth import require_role
-from connectors.catalogue import CatalogueError, CatalogueStore
-from connectors.context import IngressContext
+from clickpath.infra.metrics import INGRESS_ACCEPTED, INGRESS_LATENCY, INGRESS_REJECTED
+from clickpath.settings import Settings
 
 log = structlog.get_logger(__name__)
 

@@ -16,27 +16,21 @@ from collections.abc import Sequence
 import structlog
 from confluent_kafka import Consumer, Message, TopicPartition
 
-from clickpath.kafka import consumer_config, make_producer
-from clickpath.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS, PROCESSING_TIME
-from clickpath.models import DeadLetter, Record, utcnow
-from clickpath.serde import Codec, DecodeError, build_codec
+from clickpath.contracts.models import DeadLetter, Record, utcnow
+from clickpath.contracts.serde import Codec, DecodeError, build_codec
+from clickpath.contracts.topics import Topic, topic_name
+from clickpath.infra.kafka import consumer_config, make_producer
+from clickpath.infra.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS, PROCESSING_TIME
 from clickpath.settings import Settings
-from clickpath.topics import Topic, topic_name
 
 log = structlog.get_logger(__name__)
 
 
 def dead_letter_of(msg: Message, stage: str, reason: str) -> DeadLetter:
     """The dead-letter record of a consumed message: its bytes whole, where it was, and why."""
-    return DeadLetter(
-        original_key=msg.key(),
-        original_value=msg.value() or b"",
-        topic=msg.topic(),
-        partition=msg.partition(),
-        offset=msg.offset(),
-        stage=stage,
-        reason=reason[:2000],
-        failed_at=utcnow(),
+    return DeadLetter.of(
+        key=msg.key(), value=msg.value(), topic=msg.topic() or "", partition=msg.partition() or 0,
+        offset=msg.offset() or 0, stage=stage, reason=reason, at=utcnow(),
     )
 
 

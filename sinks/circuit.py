@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from enum import StrEnum
 
-from connectors.limits import Clock
+from clickpath.infra.limits import Clock
 
 
 class CircuitState(StrEnum):

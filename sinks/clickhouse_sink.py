@@ -14,21 +14,21 @@ from typing import Any
 
 import structlog
 import uvicorn
+from clickpath.sinks.base import BatchSink, SinkWriteError
 from confluent_kafka import Message
 from fastapi import FastAPI, Query
 
-from clickpath.clickhouse import (
+from clickpath.contracts.models import Attribution, CanonicalEvent, DeliveryAttempt, PlayerDayFact, Record
+from clickpath.contracts.topics import Topic
+from clickpath.infra.clickhouse import (
     ClickHouseError,
     apply_migrations,
     connect,
     query_funnel,
     query_pipeline_stats,
 )
-from clickpath.metrics import CLICKHOUSE_ROWS, observe_event_latency
-from clickpath.models import Attribution, CanonicalEvent, DeliveryAttempt, PlayerDayFact, Record
+from clickpath.infra.metrics import CLICKHOUSE_ROWS, observe_event_latency
 from clickpath.settings import Settings
-from clickpath.topics import Topic
-from sinks.base import BatchSink, SinkWriteError
 
 log = structlog.get_logger(__name__)
 
@@ -156,7 +156,7 @@ def report_app(sink: ClickHouseSink) -> FastAPI:
 
 
 def run_clickhouse_sink(settings: Settings) -> None:
-    from sinks.base import run_sink
+    from clickpath.sinks.base import run_sink
 
     sink = ClickHouseSink(settings)
     if settings.clickhouse_embedded and settings.reports_url:

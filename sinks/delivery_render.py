@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from clickpath.endpoints import Endpoint
-from clickpath.models import CanonicalEvent, Postback
-from clickpath.money import format_amount
-from clickpath.postback_template import render_template
-from sinks import signing
+from clickpath.contracts.models import CanonicalEvent, Postback
+from clickpath.contracts.money import format_amount
+from clickpath.domain import signing
+from clickpath.domain.endpoints import Endpoint
+from clickpath.domain.postback_template import render_template
 
 USER_AGENT = "clickpath-delivery/0.1"
 

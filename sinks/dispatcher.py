@@ -29,19 +29,14 @@ from datetime import UTC, datetime
 
 import httpx
 import structlog
+from clickpath.sinks.base import dead_letter_of
+from clickpath.sinks.circuit import CircuitBreaker, CircuitState
+from clickpath.sinks.delivery_render import OutboundRequest, render_postback, render_webhook, webhook_data
+from clickpath.sinks.egress import EgressPolicy, EgressRefused, PinnedTransport, guarded_request
+from clickpath.sinks.offsets import OffsetTracker
 from confluent_kafka import OFFSET_END, Consumer, Message, TopicPartition
 
-from clickpath.domain.players import player_token
-from clickpath.endpoints import Endpoint, EndpointStore
-from clickpath.kafka import consumer_config, make_producer
-from clickpath.metrics import (
-    DEAD_LETTERS,
-    DELIVERIES_PENDING,
-    DELIVERY_ATTEMPTS,
-    DELIVERY_OUTCOMES,
-    observe_event_latency,
-)
-from clickpath.models import (
+from clickpath.contracts.models import (
     CanonicalEvent,
     DeadLetter,
     DeliveryAttempt,
@@ -50,16 +45,22 @@ from clickpath.models import (
     PostbackRevocation,
     Record,
 )
-from clickpath.serde import Codec, DecodeError, build_codec
+from clickpath.contracts.serde import Codec, DecodeError, build_codec
+from clickpath.contracts.topics import Topic, topic_name
+from clickpath.domain.endpoints import Endpoint
+from clickpath.domain.players import player_token
+from clickpath.domain.retry_policy import Decision, DecisionKind, RetryPolicy
+from clickpath.infra.endpoint_store import EndpointStore
+from clickpath.infra.kafka import consumer_config, make_producer
+from clickpath.infra.limits import TokenBucket
+from clickpath.infra.metrics import (
+    DEAD_LETTERS,
+    DELIVERIES_PENDING,
+    DELIVERY_ATTEMPTS,
+    DELIVERY_OUTCOMES,
+    observe_event_latency,
+)
 from clickpath.settings import Settings
-from clickpath.topics import Topic, topic_name
-from connectors.limits import TokenBucket
-from sinks.base import dead_letter_of
-from sinks.circuit import CircuitBreaker, CircuitState
-from sinks.delivery_render import OutboundRequest, render_postback, render_webhook, webhook_data
-from sinks.egress import EgressPolicy, EgressRefused, PinnedTransport, guarded_request
-from sinks.offsets import OffsetTracker
-from sinks.retry_policy import Decision, DecisionKind, RetryPolicy
 
 log = structlog.get_logger(__name__)
 Clock = Callable[[], float]
@@ -385,11 +386,11 @@ class Dispatcher:
         self._log_attempt(item, outcome, status, latency, error)
         DELIVERY_OUTCOMES.labels(item.job.kind, outcome).inc()
         if dead:
-            record = DeadLetter(
-                original_key=item.job.endpoint_id.encode(), original_value=self.codec.encode(item.job),
+            record = DeadLetter.of(
+                key=item.job.endpoint_id.encode(), value=self.codec.encode(item.job),
                 topic=item.source[0], partition=item.source[1], offset=item.source[2],
-                stage=self.stage, reason=f"{item.job.endpoint_id}: {error}"[:2000],
-                failed_at=datetime.now(UTC),
+                stage=self.stage, reason=f"{item.job.endpoint_id}: {error}",
+                at=datetime.fromtimestamp(self.clock(), UTC),
             )
             self.producer.produce(self.topics[Topic.DEAD_LETTER], key=record.original_key,
                                   value=self.codec.encode(record))

@@ -14,11 +14,11 @@ import uuid
 
 from confluent_kafka import Consumer, TopicPartition
 
-from clickpath.kafka import consumer_config, make_producer
-from clickpath.models import DeadLetter, DeliveryJob, utcnow
-from clickpath.serde import DecodeError, build_codec
+from clickpath.contracts.models import DeadLetter, DeliveryJob, utcnow
+from clickpath.contracts.serde import DecodeError, build_codec
+from clickpath.contracts.topics import Topic, topic_name
+from clickpath.infra.kafka import consumer_config, make_producer
 from clickpath.settings import Settings
-from clickpath.topics import Topic, topic_name
 
 
 def replay_dead_letters(

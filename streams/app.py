@@ -30,15 +30,13 @@ from typing import Any
 
 import faust
 import structlog
+from clickpath.streams.aiokafka_fixes import install_consumer_fixes
+from clickpath.streams.lag import LagTracker
+from clickpath.streams.output_producer import output_producer
 from faust.streams import _current_event
 from pydantic import BaseModel
 
-from clickpath.domain.clicks import ClickState, decide_click, replay_click_outputs
-from clickpath.domain.outputs import Output
-from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player, replay_outputs
-from clickpath.domain.runs import Positioned, apply_run
-from clickpath.metrics import DEAD_LETTERS, EVENTS, PROCESSING_TIME, observe_event_latency
-from clickpath.models import (
+from clickpath.contracts.models import (
     Attribution,
     Click,
     ClickLink,
@@ -48,12 +46,14 @@ from clickpath.models import (
     Record,
     utcnow,
 )
-from clickpath.serde import DecodeError, build_codec
+from clickpath.contracts.serde import DecodeError, build_codec
+from clickpath.contracts.topics import Topic, topic_name
+from clickpath.domain.clicks import ClickState, decide_click, replay_click_outputs
+from clickpath.domain.outputs import Output
+from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player, replay_outputs
+from clickpath.domain.runs import Positioned, apply_run
+from clickpath.infra.metrics import DEAD_LETTERS, EVENTS, PROCESSING_TIME, observe_event_latency
 from clickpath.settings import Settings
-from clickpath.topics import Topic, topic_name
-from streams.aiokafka_fixes import install_consumer_fixes
-from streams.lag import LagTracker
-from streams.output_producer import output_producer
 
 log = structlog.get_logger(__name__)
 RAW = {"key_serializer": "raw", "value_serializer": "raw"}
@@ -114,15 +114,9 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
 
     async def dead_letter(stage: str, event: Any, reason: str) -> None:
         msg = event.message
-        record = DeadLetter(
-            original_key=msg.key,
-            original_value=msg.value or b"",
-            topic=msg.topic,
-            partition=msg.partition,
-            offset=msg.offset,
-            stage=stage,
-            reason=reason[:2000],
-            failed_at=utcnow(),
+        record = DeadLetter.of(
+            key=msg.key, value=msg.value, topic=msg.topic, partition=msg.partition,
+            offset=msg.offset, stage=stage, reason=reason, at=utcnow(),
         )
         producer.send_raw(out_topics[Topic.DEAD_LETTER], msg.key, codec.encode(record))
         DEAD_LETTERS.labels(stage).inc()

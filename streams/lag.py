@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from clickpath.metrics import CONSUMER_LAG
+from clickpath.infra.metrics import CONSUMER_LAG
 
 
 class LagTracker:

@@ -16,9 +16,9 @@ from typing import Any
 
 import faust
 
-from clickpath.serde import Codec
+from clickpath.contracts.serde import Codec
+from clickpath.infra.producer import EventProducer
 from clickpath.settings import Settings
-from connectors.producer import EventProducer
 
 
 def output_producer(settings: Settings, codec: Codec, app: faust.App) -> EventProducer:

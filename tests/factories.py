@@ -6,7 +6,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from clickpath.models import Click, Deposit, Registration
+from clickpath.contracts.models import Click, Deposit, Registration
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 _ids = itertools.count(1)

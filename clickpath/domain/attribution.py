@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from clickpath.models import Attribution, Click, ClickLink
+from clickpath.contracts.models import Attribution, Click, ClickLink
 
 
 def attribute(click: Click, link: ClickLink, lookback: timedelta, now: datetime) -> Attribution:

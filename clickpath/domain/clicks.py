@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
+from clickpath.contracts.models import Attribution, Click, ClickLink
+from clickpath.contracts.topics import Topic
 from clickpath.domain.attribution import attribute
 from clickpath.domain.outputs import Outcome, Output, canonical_of
-from clickpath.models import Attribution, Click, ClickLink
-from clickpath.topics import Topic
 
 
 class ClickState(BaseModel):

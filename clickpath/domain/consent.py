@@ -14,7 +14,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from clickpath.models import Consent, ResponsibleGaming
+from clickpath.contracts.models import Consent, ResponsibleGaming
 
 BLOCKING_RG = frozenset({"self_exclusion", "cool_off", "account_closure"})
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from clickpath.models import CanonicalEvent, IngressEvent, Record, utcnow
-from clickpath.topics import Topic
+from clickpath.contracts.models import CanonicalEvent, IngressEvent, Record, utcnow
+from clickpath.contracts.topics import Topic
 
 
 class Outcome(Enum):

@@ -26,9 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from clickpath.domain.consent import ConsentMark, RgMark, apply_consent, apply_rg, postback_block
-from clickpath.domain.outputs import Outcome, Output, canonical_of
-from clickpath.models import (
+from clickpath.contracts.models import (
     Attribution,
     ClickLink,
     Consent,
@@ -42,7 +40,9 @@ from clickpath.models import (
     ResponsibleGaming,
     utcnow,
 )
-from clickpath.topics import Topic
+from clickpath.contracts.topics import Topic
+from clickpath.domain.consent import ConsentMark, RgMark, apply_consent, apply_rg, postback_block
+from clickpath.domain.outputs import Outcome, Output, canonical_of
 
 
 class Tag(BaseModel):

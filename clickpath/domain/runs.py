@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from clickpath.contracts.models import Record
 from clickpath.domain.outputs import Outcome, Output
-from clickpath.models import Record
 
 S = TypeVar("S")
 R = TypeVar("R", bound=Record)

@@ -4,11 +4,12 @@ import uuid
 
 import pytest
 
-from clickpath.broker import free_port
-from clickpath.demo import PostbackReceiver
-from clickpath.kafka import create_topics
-from clickpath.serde import build_codec
-from clickpath.settings import AffiliateConfig, Settings
+from clickpath.contracts.serde import build_codec
+from clickpath.devtools.demo import PostbackReceiver
+from clickpath.domain.catalogue import AffiliateConfig
+from clickpath.infra.broker import free_port
+from clickpath.infra.kafka import create_topics
+from clickpath.settings import Settings
 from tests.integration.harness import RoleProcess
 
 PSEUDONYM_KEY = "integration-test-key"

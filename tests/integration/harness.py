@@ -1,4 +1,4 @@
-"""Helpers for integration tests: role processes (clickpath.procs) and reading topics."""
+"""Helpers for integration tests: role processes (clickpath.devtools.procs) and reading topics."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import time
 
 from confluent_kafka import Consumer
 
-from clickpath.kafka import consumer_config
-from clickpath.procs import RoleProcess, wait_until
-from clickpath.serde import Codec
+from clickpath.contracts.serde import Codec
+from clickpath.contracts.topics import Topic, topic_name
+from clickpath.devtools.procs import RoleProcess, wait_until
+from clickpath.infra.kafka import consumer_config
 from clickpath.settings import Settings
-from clickpath.topics import Topic, topic_name
 
 __all__ = ["RoleProcess", "read_topic", "wait_until"]
 
@@ -41,7 +41,7 @@ class ServedApp:
 
         import uvicorn
 
-        from clickpath.broker import free_port
+        from clickpath.infra.broker import free_port
 
         self.port = free_port()
         self.url = f"http://{host}:{self.port}"

@@ -13,14 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from clickpath.broker import free_port
+from clickpath.infra.broker import free_port
 from tests.integration.harness import wait_until
-
-pytestmark = pytest.mark.integration
 
 
 def clickpath(*args: str, env: dict[str, str], **kw) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "clickpath.cli", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "clickpath.run.cli", *args], env=env,
                           capture_output=True, text=True, timeout=60, **kw)
 
 
@@ -48,7 +46,7 @@ def up_env(tmp_path) -> dict[str, str]:
 
 def test_up_with_demo_traffic_serves_a_report_and_stops_cleanly(up_env, tmp_path) -> None:
     up = subprocess.Popen(
-        [sys.executable, "-m", "clickpath.cli", "up", "--demo", "--rate", "80"],
+        [sys.executable, "-m", "clickpath.run.cli", "up", "--demo", "--rate", "80"],
         env=up_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:

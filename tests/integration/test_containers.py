@@ -9,12 +9,13 @@ import uuid
 
 import pytest
 
-from clickpath.kafka import create_topics
-from clickpath.settings import AffiliateConfig, Settings
+from clickpath.domain.catalogue import AffiliateConfig
+from clickpath.infra.kafka import create_topics
+from clickpath.settings import Settings
 from tests.integration.conftest import PSEUDONYM_KEY, TEMPLATE
 from tests.integration.test_end_to_end import run_scenario
 
-pytestmark = [pytest.mark.integration, pytest.mark.docker]
+pytestmark = pytest.mark.docker
 
 
 def docker_unavailable_reason() -> str | None:

@@ -13,19 +13,16 @@ import signal
 import threading
 import time
 
-import pytest
-
-from clickpath.bench.run import wait_for_outputs
-from clickpath.loadgen import JourneyRates, LoadGenerator, Population
-from clickpath.serde import build_codec
-from clickpath.settings import AffiliateConfig
-from clickpath.topics import Topic
-from clickpath.verify import VERIFY_POSTBACK_PATH, verify
-from connectors.http_service import clickhouse_stats, funnel_rows
-from connectors.producer import EventProducer
+from clickpath.contracts.serde import build_codec
+from clickpath.contracts.topics import Topic
+from clickpath.devtools.bench.run import wait_for_outputs
+from clickpath.devtools.loadgen import JourneyRates, LoadGenerator, Population
+from clickpath.devtools.procs import WaitTimeout
+from clickpath.devtools.verify import VERIFY_POSTBACK_PATH, verify
+from clickpath.domain.catalogue import AffiliateConfig
+from clickpath.infra.producer import EventProducer
+from clickpath.infra.reports import clickhouse_stats, funnel_rows
 from tests.integration.harness import read_topic
-
-pytestmark = pytest.mark.integration
 
 POPULATION = Population.synthetic(brands=2, affiliates=4, campaigns=2)
 SENDS = 3000
@@ -93,7 +90,7 @@ def test_nothing_lost_or_double_counted_through_crashes(settings, receiver, star
 
     try:
         wait_for_outputs(settings, truth, receiver, 180)
-    except AssertionError as e:
+    except WaitTimeout as e:
         verdict = verify(truth, funnel_rows(settings), [r["path"] for r in receiver.requests()])
         canonical = read_topic(settings, build_codec(settings.schemas_dir, None), Topic.CANONICAL,
                                expect=truth.unique_events, timeout_s=20, require=False)

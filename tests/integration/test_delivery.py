@@ -14,15 +14,23 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from clickpath.sinks.dispatcher import Dispatcher
+from clickpath.sinks.replay import replay_dead_letters
 
-from clickpath.endpoints import Endpoint, EndpointStore
-from clickpath.models import CanonicalEvent, DeadLetter, DeliveryAttempt, DeliveryJob, Postback, utcnow
-from clickpath.receivers import ScriptedReceiver
-from clickpath.topics import Topic
-from connectors.producer import EventProducer
-from sinks import signing
-from sinks.dispatcher import Dispatcher
-from sinks.replay import replay_dead_letters
+from clickpath.contracts.models import (
+    CanonicalEvent,
+    DeadLetter,
+    DeliveryAttempt,
+    DeliveryJob,
+    Postback,
+    utcnow,
+)
+from clickpath.contracts.topics import Topic
+from clickpath.devtools.receivers import ScriptedReceiver
+from clickpath.domain import signing
+from clickpath.domain.endpoints import Endpoint
+from clickpath.infra.endpoint_store import EndpointStore
+from clickpath.infra.producer import EventProducer
 from tests.integration.harness import read_topic, wait_until
 
 TEMPLATE = "/pb?cid={click_id}&e={event}&amt={amount}&cur={currency}&s1={sub1}&tok={player_token}"
@@ -264,9 +272,9 @@ def test_admin_api_changes_endpoints_on_the_running_delivery_process(
     settings, receivers, run_dispatcher
 ) -> None:
     import httpx
+    from clickpath.connectors.context import IngressContext
+    from clickpath.connectors.http_service import create_service
 
-    from connectors.context import IngressContext
-    from connectors.http_service import create_service
     from tests.integration.harness import ServedApp
 
     rx = receivers()
@@ -297,7 +305,7 @@ def test_admin_api_changes_endpoints_on_the_running_delivery_process(
 def test_a_revocation_stops_a_pending_retry_and_later_postbacks(
     settings, receivers, run_dispatcher, codec
 ) -> None:
-    from clickpath.models import PostbackRevocation
+    from clickpath.contracts.models import PostbackRevocation
 
     rx = receivers(lambda _r, n: (503, {"retry-after": "3"}) if n == 1 else (200, {}))
     run_dispatcher([Endpoint(endpoint_id="ep", affiliate_id="aff-1", url=rx.url + "/r?t={player_token}",

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from sinks.egress import EgressPolicy, EgressRefused, PinnedTransport, guarded_request
+from clickpath.sinks.egress import EgressPolicy, EgressRefused, PinnedTransport, guarded_request
 
 
 class Receiver:

@@ -9,18 +9,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 import httpx
-import pytest
 
+from clickpath.contracts.models import DeadLetter, Deposit
+from clickpath.contracts.topics import Topic, topic_name
 from clickpath.domain.players import player_token
-from clickpath.models import DeadLetter, Deposit
-from clickpath.topics import Topic, topic_name
-from connectors.http_service import funnel_rows
-from connectors.producer import EventProducer
+from clickpath.infra.producer import EventProducer
+from clickpath.infra.reports import funnel_rows
 from tests.factories import click, deposit, registration
 from tests.integration.conftest import PSEUDONYM_KEY
 from tests.integration.harness import read_topic, wait_until
-
-pytestmark = pytest.mark.integration
 
 
 def funnel(settings) -> dict[tuple[str, str, str], tuple] | None:

@@ -6,13 +6,13 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from clickpath.connectors.context import IngressContext
+from clickpath.connectors.http_service import create_service
 
-from clickpath.metrics import INGRESS_REJECTED
-from clickpath.models import Deposit, Registration
-from clickpath.pseudonym import keyed_hash
-from clickpath.topics import Topic
-from connectors.context import IngressContext
-from connectors.http_service import create_service
+from clickpath.contracts.models import Deposit, Registration
+from clickpath.contracts.topics import Topic
+from clickpath.domain.pseudonym import keyed_hash
+from clickpath.infra.metrics import INGRESS_REJECTED
 from tests.integration.conftest import PSEUDONYM_KEY
 from tests.integration.harness import ServedApp, read_topic
 
@@ -145,7 +145,7 @@ def test_rate_limit_answers_429_with_retry_after(settings) -> None:
 
 
 def test_broker_down_is_503_and_nothing_is_acknowledged(settings, tmp_path) -> None:
-    from clickpath.broker import free_port
+    from clickpath.infra.broker import free_port
 
     dead = settings.with_overrides(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
                                    ingress_ack_timeout_ms=1000)

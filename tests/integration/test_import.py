@@ -20,27 +20,26 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from clickpath.broker import EmbeddedBroker, free_port
-from clickpath.kafka import consumer_config, create_topics
-from clickpath.models import Click, Consent, Deposit, IngressEvent, Kyc, Registration
-from clickpath.procs import die_with_parent
-from clickpath.pseudonym import keyed_hash
-from clickpath.topics import Topic, topic_name
+from clickpath.contracts.models import Click, Consent, Deposit, IngressEvent, Kyc, Registration
+from clickpath.contracts.topics import Topic, topic_name
+from clickpath.domain.pseudonym import keyed_hash
+from clickpath.infra.broker import EmbeddedBroker, free_port
+from clickpath.infra.kafka import consumer_config, create_topics
+from clickpath.infra.procs import die_with_parent
 from tests.integration.conftest import PSEUDONYM_KEY
 from tests.integration.harness import wait_until
 
-pytestmark = pytest.mark.integration
 KEY = PSEUDONYM_KEY.encode()
 T = "2026-01-05T10:00:00Z"
 
 
 class ImportProcess:
-    """`python -m clickpath.cli import ...` with the test's settings, in its own process group."""
+    """`python -m clickpath.run.cli import ...` with the test's settings, in its own process group."""
 
     def __init__(self, settings, *args: str) -> None:
         env = {**os.environ, **settings.to_env()}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "clickpath.cli", "import", *args], env=env, stdout=subprocess.PIPE,
+            [sys.executable, "-m", "clickpath.run.cli", "import", *args], env=env, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=die_with_parent,
         )
 

@@ -8,19 +8,16 @@ import struct
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import pytest
-
-from clickpath.bench.run import wait_for_outputs
-from clickpath.loadgen import LoadGenerator, Population
-from clickpath.models import DeadLetter, Deposit
-from clickpath.settings import AffiliateConfig
-from clickpath.topics import Topic, topic_name
-from clickpath.verify import VERIFY_POSTBACK_PATH, verify
-from connectors.http_service import funnel_rows
-from connectors.producer import EventProducer
+from clickpath.contracts.models import DeadLetter, Deposit
+from clickpath.contracts.topics import Topic, topic_name
+from clickpath.devtools.bench.run import wait_for_outputs
+from clickpath.devtools.loadgen import LoadGenerator, Population
+from clickpath.devtools.verify import VERIFY_POSTBACK_PATH, verify
+from clickpath.domain.catalogue import AffiliateConfig
+from clickpath.infra.producer import EventProducer
+from clickpath.infra.reports import funnel_rows
 from tests.integration.harness import read_topic
 
-pytestmark = pytest.mark.integration
 POPULATION = Population.synthetic(brands=1, affiliates=3, campaigns=1)
 
 

@@ -8,12 +8,11 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from connectors.http_service import funnel_rows
-from connectors.producer import EventProducer
+from clickpath.infra.producer import EventProducer
+from clickpath.infra.reports import funnel_rows
 from tests.factories import deposit, registration
 from tests.integration.harness import wait_until
 
-pytestmark = pytest.mark.integration
 # Enough players, sent at once, that the worker's producer packs several changelog records into
 # one batch: the case where the embedded broker lists a wrong end offset (aiokafka_fixes, fix 3).
 PLAYERS = [f"r{i}" for i in range(60)]

@@ -11,17 +11,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from clickpath.connectors.catalogue import CatalogueStore
+from clickpath.connectors.context import IngressContext
+from clickpath.connectors.http_service import create_service
 
-from clickpath.broker import free_port
-from clickpath.metrics import INGRESS_ACCEPTED, INGRESS_REJECTED
-from clickpath.models import Click, PageView
-from clickpath.pseudonym import keyed_hash
-from clickpath.settings import CampaignConfig, Settings
-from clickpath.topics import Topic
-from clickpath.tracking import CLICK_ID_RE, click_id_time, new_click_id
-from connectors.catalogue import CatalogueStore
-from connectors.context import IngressContext
-from connectors.http_service import create_service
+from clickpath.contracts.models import Click, PageView
+from clickpath.contracts.topics import Topic
+from clickpath.domain.catalogue import CampaignConfig
+from clickpath.domain.pseudonym import keyed_hash
+from clickpath.domain.tracking import CLICK_ID_RE, click_id_time, new_click_id
+from clickpath.infra.broker import free_port
+from clickpath.infra.metrics import INGRESS_ACCEPTED, INGRESS_REJECTED
+from clickpath.settings import Settings
 from tests.integration.conftest import PSEUDONYM_KEY
 from tests.integration.harness import ServedApp, read_topic
 
@@ -282,7 +283,7 @@ def test_links_lists_configured_and_admin_added_campaigns(tracker, tracker_setti
     def links(fmt: str) -> str:
         env = {**os.environ, **tracker_settings.to_env()}
         done = subprocess.run(
-            [sys.executable, "-m", "clickpath.cli", "links", "--format", fmt],
+            [sys.executable, "-m", "clickpath.run.cli", "links", "--format", fmt],
             env=env,
             capture_output=True,
             text=True,

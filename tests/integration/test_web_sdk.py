@@ -17,14 +17,15 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
+from clickpath.connectors.context import IngressContext
+from clickpath.connectors.http_service import create_service
 
-from clickpath.broker import free_port
-from clickpath.models import Click, PageView
-from clickpath.settings import CampaignConfig, Settings
-from clickpath.topics import Topic
-from clickpath.tracking import CLICK_ID_RE
-from connectors.context import IngressContext
-from connectors.http_service import create_service
+from clickpath.contracts.models import Click, PageView
+from clickpath.contracts.topics import Topic
+from clickpath.domain.catalogue import CampaignConfig
+from clickpath.domain.tracking import CLICK_ID_RE
+from clickpath.infra.broker import free_port
+from clickpath.settings import Settings
 from tests.integration.harness import ServedApp, read_topic, wait_until
 
 CHROMIUM = "/usr/bin/chromium"

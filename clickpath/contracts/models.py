@@ -1,0 +1,391 @@
+"""Pydantic models of every Avro record in `schemas/`.
+
+The `.avsc` files are the contract; these models add validation (lengths, money, currencies)
+and must list the same fields with the same types: `tests/unit/test_schemas.py` fails when a
+model and its schema drift. Money is `Decimal` with a currency, never float.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
+
+from clickpath.contracts.money import ISO_4217, check_currency
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Text = Annotated[str, StringConstraints(max_length=2048)]
+Currency = Annotated[
+    str,
+    AfterValidator(check_currency),
+    WithJsonSchema({"type": "string", "enum": sorted(ISO_4217)}),
+]
+# Documented as a string: money travels as a decimal string, never a binary float.
+Amount = Annotated[
+    Decimal,
+    Field(ge=0, le=Decimal("1000000000000"), decimal_places=4),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{1,13}(\.\d{1,4})?$", "examples": ["25.00"]}),
+]
+Timestamp = AwareDatetime
+
+
+class Record(BaseModel):
+    """A record with an Avro schema; `avro_name` is the schema's full name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    avro_name: ClassVar[str]
+
+
+# --- ingress -------------------------------------------------------------------------------
+
+
+class IngressEvent(Record):
+    """The envelope every ingress event carries (DESIGN.md §1)."""
+
+    event_id: Id
+    event_type: str
+    occurred_at: Timestamp
+    received_at: Timestamp | None = None
+    brand_id: Id
+    source: Id
+
+
+class PlayerEvent(IngressEvent):
+    """An ingress event about one player of one brand."""
+
+    player_id: Id
+
+    @property
+    def person_id(self) -> str:
+        return person_id_of(self.brand_id, self.player_id)
+
+
+def person_id_of(brand_id: str, player_id: str) -> str:
+    """The identity key of a player; also the partition key of every event about them."""
+    return f"{brand_id}:{player_id}"
+
+
+class Click(IngressEvent):
+    avro_name: ClassVar[str] = "io.clickpath.ingress.Click"
+    event_type: Literal["click"] = "click"
+    click_id: Id
+    affiliate_id: Id
+    campaign_id: Id
+    sub1: Text | None = None
+    sub2: Text | None = None
+    sub3: Text | None = None
+    sub4: Text | None = None
+    sub5: Text | None = None
+    tracking_code: Text | None = None
+    landing_url: Text | None = None
+    referrer: Text | None = None
+    user_agent: Text | None = None
+    ip_hash: Text | None = None
+    ip_prefix: Text | None = None
+    country: Text | None = None
+    device_id: Text | None = None
+
+
+class PageView(IngressEvent):
+    """Page context from the web SDK (with consent), about the click that brought the visitor.
+
+    Not an operator event type (the event API does not take it): only `/v1/collect` makes it.
+    """
+
+    avro_name: ClassVar[str] = "io.clickpath.ingress.PageView"
+    event_type: Literal["page_view"] = "page_view"
+    click_id: Id
+    page_url: Text | None = None
+    referrer: Text | None = None
+    viewport: Literal["small", "medium", "large"] | None = None
+    language: Annotated[str, StringConstraints(max_length=35)] | None = None
+    platform: Annotated[str, StringConstraints(max_length=64)] | None = None
+    user_agent: Text | None = None
+    device_id: Text | None = None
+    ip_hash: Text | None = None
+    ip_prefix: Text | None = None
+    country: Text | None = None
+
+
+class Registration(PlayerEvent):
+    avro_name: ClassVar[str] = "io.clickpath.ingress.Registration"
+    event_type: Literal["registration"] = "registration"
+    click_id: Id | None = None
+    email_hash: Text | None = None
+    phone_hash: Text | None = None
+    country: Text | None = None
+    device_id: Text | None = None
+    ip_hash: Text | None = None
+    ip_prefix: Text | None = None
+
+
+class Kyc(PlayerEvent):
+    avro_name: ClassVar[str] = "io.clickpath.ingress.Kyc"
+    event_type: Literal["kyc"] = "kyc"
+    status: Literal["pending", "verified", "rejected"]
+    level: Text | None = None
+
+
+class Login(PlayerEvent):
+    avro_name: ClassVar[str] = "io.clickpath.ingress.Login"
+    event_type: Literal["login"] = "login"
+    session_id: Text | None = None
+    device_id: Text | None = None
+    user_agent: Text | None = None
+    ip_hash: Text | None = None
+    ip_prefix: Text | None = None
+
+
+class Deposit(PlayerEvent):
+    avro_name: ClassVar[str] = "io.clickpath.ingress.Deposit"
+    event_type: Literal["deposit"] = "deposit"
+    transaction_id: Id
+    amount: Amount
+    currency: Currency
+    method: Text | None = None
+
+
+class Withdrawal(PlayerEvent):
+    avro_name: ClassVar[str] = "io.clickpath.ingress.Withdrawal"
+    event_type: Literal["withdrawal"] = "withdrawal"
+    transaction_id: Id
+    amount: Amount
+    currency: Currency
+
+
+class Chargeback(PlayerEvent):
+    avro_name: ClassVar[str] = "io.clickpath.ingress.Chargeback"
+    event_type: Literal["chargeback"] = "chargeback"
+    chargeback_id: Id
+    transaction_id: Id
+    amount: Amount
+    currency: Currency
+    reason: Text | None = None
+
+
+class Wager(PlayerEvent):
+    avro_name: ClassVar[str] = "io.clickpath.ingress.Wager"
+    event_type: Literal["wager"] = "wager"
+    wager_id: Id
+    stake: Amount
+    win: Amount
+    bonus_stake: Amount
+    currency: Currency
+    game_category: Literal["casino", "live_casino", "sports", "poker", "other"]
+
+
+class Bonus(PlayerEvent):
+    avro_name: ClassVar[str] = "io.clickpath.ingress.Bonus"
+    event_type: Literal["bonus"] = "bonus"
+    bonus_id: Id
+    action: Literal["granted", "wagered", "converted", "forfeited"]
+    amount: Amount
+    currency: Currency
+
+
+class Consent(PlayerEvent):
+    avro_name: ClassVar[str] = "io.clickpath.ingress.Consent"
+    event_type: Literal["consent"] = "consent"
+    purpose: Literal["marketing_email", "marketing_sms", "affiliate_data_sharing", "profiling"]
+    granted: bool
+
+
+class ResponsibleGaming(PlayerEvent):
+    avro_name: ClassVar[str] = "io.clickpath.ingress.ResponsibleGaming"
+    event_type: Literal["responsible_gaming"] = "responsible_gaming"
+    kind: Literal["self_exclusion", "cool_off", "deposit_limit", "account_closure"]
+    action: Literal["start", "end"]
+    until: Timestamp | None = None
+    limit_amount: Amount | None = None
+    currency: Currency | None = None
+
+
+class ErasureRequest(PlayerEvent):
+    avro_name: ClassVar[str] = "io.clickpath.ingress.ErasureRequest"
+    event_type: Literal["erasure_request"] = "erasure_request"
+    requested_by: Text | None = None
+
+
+PLAYER_EVENT_TYPES: tuple[type[PlayerEvent], ...] = (
+    Registration, Kyc, Login, Deposit, Withdrawal, Chargeback, Wager, Bonus, Consent,
+    ResponsibleGaming, ErasureRequest,
+)
+INGRESS_TYPES: dict[str, type[IngressEvent]] = {
+    cls.model_fields["event_type"].default: cls for cls in (Click, *PLAYER_EVENT_TYPES)
+}
+
+
+# --- internal stream records ------------------------------------------------------------------
+
+
+class ClickLink(Record):
+    avro_name: ClassVar[str] = "io.clickpath.stream.ClickLink"
+    click_id: Id
+    person_id: str
+    brand_id: Id
+    player_id: Id
+    registration_event_id: Id
+    registered_at: Timestamp
+
+
+class Attribution(Record):
+    avro_name: ClassVar[str] = "io.clickpath.stream.Attribution"
+    person_id: str
+    brand_id: str
+    player_id: str
+    click_id: str
+    status: Literal["attributed", "unattributed"]
+    reason: str | None = None
+    affiliate_id: str | None = None
+    campaign_id: str | None = None
+    sub1: str | None = None
+    sub2: str | None = None
+    sub3: str | None = None
+    sub4: str | None = None
+    sub5: str | None = None
+    clicked_at: Timestamp | None = None
+    registered_at: Timestamp
+    decided_at: Timestamp
+
+
+class CanonicalEvent(Record):
+    avro_name: ClassVar[str] = "io.clickpath.stream.CanonicalEvent"
+    event_id: str
+    event_type: str
+    occurred_at: Timestamp
+    received_at: Timestamp | None = None
+    processed_at: Timestamp
+    brand_id: str
+    source: str
+    person_id: str
+    player_id: str | None = None
+    click_id: str | None = None
+    affiliate_id: str | None = None
+    campaign_id: str | None = None
+    transaction_id: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    is_ftd: bool
+    payload: str
+
+
+class PlayerDayFact(Record):
+    avro_name: ClassVar[str] = "io.clickpath.stream.PlayerDayFact"
+    person_id: str
+    brand_id: str
+    day: date
+    currency: str
+    affiliate_id: str
+    campaign_id: str
+    registrations: int
+    ftds: int
+    deposits: int
+    deposit_sum: Decimal
+    version: int
+
+
+# --- outward ----------------------------------------------------------------------------------
+
+
+class Postback(Record):
+    avro_name: ClassVar[str] = "io.clickpath.outward.Postback"
+    postback_id: str
+    affiliate_id: str
+    campaign_id: str
+    brand_id: str
+    event: Literal["registration", "ftd"]
+    click_id: str
+    sub1: str | None = None
+    sub2: str | None = None
+    sub3: str | None = None
+    sub4: str | None = None
+    sub5: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    player_token: str
+    transaction_id: str | None = None
+    occurred_at: Timestamp
+
+
+DEAD_LETTER_REASON_MAX = 2000  # a reason is for people; the record keeps the bytes
+
+
+class DeadLetter(Record):
+    avro_name: ClassVar[str] = "io.clickpath.outward.DeadLetter"
+    original_key: bytes | None = None
+    original_value: bytes
+    topic: str
+    partition: int
+    offset: int
+    stage: str
+    reason: str
+    failed_at: Timestamp
+
+    @classmethod
+    def of(
+        cls, *, key: bytes | None, value: bytes | None, topic: str, partition: int, offset: int,
+        stage: str, reason: str, at: datetime,
+    ) -> DeadLetter:
+        """The one way a dead letter is made: the bytes whole, where they were, and why."""
+        return cls(
+            original_key=key, original_value=value or b"", topic=topic, partition=partition,
+            offset=offset, stage=stage, reason=reason[:DEAD_LETTER_REASON_MAX], failed_at=at,
+        )
+
+
+class PostbackRevocation(Record):
+    avro_name: ClassVar[str] = "io.clickpath.outward.PostbackRevocation"
+    affiliate_id: str
+    player_token: str
+    reason: str
+    revoked_at: Timestamp
+
+
+class DeliveryJob(Record):
+    avro_name: ClassVar[str] = "io.clickpath.outward.DeliveryJob"
+    job_id: str
+    endpoint_id: str
+    kind: Literal["postback", "webhook"]
+    event: str
+    attempt: int
+    due_at: Timestamp
+    created_at: Timestamp
+    occurred_at: Timestamp
+    record: bytes
+    last_error: str | None = None
+
+
+class DeliveryAttempt(Record):
+    avro_name: ClassVar[str] = "io.clickpath.outward.DeliveryAttempt"
+    job_id: str
+    endpoint_id: str
+    kind: str
+    event: str
+    affiliate_id: str | None = None
+    brand_id: str | None = None
+    attempt: int
+    status: int | None = None
+    latency_ms: int
+    outcome: Literal["delivered", "retry", "dead_letter", "disabled", "refused", "suppressed"]
+    error: str | None = None
+    attempted_at: Timestamp
+
+
+ALL_RECORDS: tuple[type[Record], ...] = (
+    Click, PageView, *PLAYER_EVENT_TYPES, ClickLink, Attribution, CanonicalEvent, PlayerDayFact, Postback,
+    DeadLetter, DeliveryJob, DeliveryAttempt, PostbackRevocation,
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,235 @@
+"""Ingress benchmark: the HTTP doors driven from this process, the service in another.
+
+`clickpath bench-ingress` starts the embedded broker and `clickpath api` (one process, as in
+production), then
+- event API: `concurrency` clients POST batches of `batch` events for `seconds`, as fast as
+  the service acknowledges them: events/s and request latency p50/p99;
+- click tracker: GET a tracking link (a bench affiliate's campaign) at a fixed rate
+  (open loop, so a slow answer does not lower the offered load): achieved requests/s, p50/p99.
+Every answer is checked (200 with every event accepted; 302 with a click_id); failures are
+counted and reported, not hidden. Printed as a table; the last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from clickpath.connectors.keys import KeyStore
+from clickpath.devtools.bench.results import DEFAULT_RESULTS_FILE, commit, machine, record_result
+from clickpath.devtools.procs import RoleProcess, peak_rss_mib, wait_until
+from clickpath.domain.catalogue import AffiliateConfig, CampaignConfig
+from clickpath.infra.broker import EmbeddedBroker, free_port
+from clickpath.infra.kafka import create_topics
+from clickpath.settings import Settings
+
+
+@dataclass
+class IngressBenchConfig:
+    seconds: float = 10.0
+    batch: int = 500
+    concurrency: int = 4
+    click_rate: float = 500.0
+    results_file: Path | None = DEFAULT_RESULTS_FILE
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def batch_body(batch: int, run: str, n: int) -> bytes:
+    """A batch of distinct deposits (event ids unique across the run), as the API takes it."""
+    events = [
+        {
+            "event_type": "deposit", "event_id": f"{run}-{n}-{i}",
+            "occurred_at": "2026-11-25T10:00:00Z", "player_id": f"p{(n * batch + i) % 50_000}",
+            "transaction_id": f"{run}-tx-{n}-{i}", "amount": "25.00", "currency": "EUR",
+        }
+        for i in range(batch)
+    ]
+    return json.dumps({"events": events}).encode()
+
+
+async def drive_event_api(url: str, key: str, cfg: IngressBenchConfig) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:8]
+    bodies = iter(range(10**9))
+    latencies: list[float] = []
+    failures: dict[str, int] = {}
+    accepted = 0
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    deadline = time.perf_counter() + cfg.seconds
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        nonlocal accepted
+        while time.perf_counter() < deadline:
+            body = batch_body(cfg.batch, run, next(bodies))
+            started = time.perf_counter()
+            r = await client.post(f"{url}/v1/events", content=body, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            if r.status_code == 200:
+                accepted += r.json()["accepted"]
+            else:
+                failures[str(r.status_code)] = failures.get(str(r.status_code), 0) + 1
+
+    began = time.perf_counter()
+    async with httpx.AsyncClient(timeout=60) as client:
+        await asyncio.gather(*(client_loop(client) for _ in range(cfg.concurrency)))
+    elapsed = time.perf_counter() - began
+    return {
+        "events_per_s": round(accepted / elapsed), "requests": len(latencies),
+        "batch": cfg.batch, "concurrency": cfg.concurrency, "failures": failures,
+        "p50_ms": _ms(percentile(latencies, 50)), "p99_ms": _ms(percentile(latencies, 99)),
+    }
+
+
+async def drive_tracker(link: str, cfg: IngressBenchConfig, workers: int = 24) -> dict[str, Any]:
+    """Open loop: request i is due at `i / rate`; `workers` clients (one keep-alive connection
+    each, so no client-side pool bookkeeping) take the next due request. Latency counts from
+    when a request was due, so a client falling behind shows up in it (no coordinated
+    omission). Each client first makes one request that is not counted (its connection, and
+    the service's first broker send, are start-up, not the steady latency)."""
+    latencies: list[float] = []
+    failures: dict[str, int] = {}
+    total = int(cfg.click_rate * cfg.seconds)
+    next_index = iter(range(total))
+    ready = asyncio.Barrier(workers + 1)
+    go = asyncio.Event()  # set once `began` is: the clock starts for everyone at once
+    began = 0.0
+
+    async def worker() -> None:
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        async with httpx.AsyncClient(timeout=30, limits=limits, follow_redirects=False) as client:
+            await client.get(link)  # warm-up, not counted: opens this client's connection
+            await ready.wait()
+            await go.wait()
+            for i in next_index:
+                due = began + i / cfg.click_rate
+                if (pause := due - time.perf_counter()) > 0:
+                    await asyncio.sleep(pause)  # pacing the offered load
+                try:
+                    r = await client.get(link)
+                except httpx.HTTPError as e:
+                    failures[type(e).__name__] = failures.get(type(e).__name__, 0) + 1
+                    continue
+                latencies.append(time.perf_counter() - due)
+                if r.status_code != 302 or not r.headers.get("location"):
+                    failures[str(r.status_code)] = failures.get(str(r.status_code), 0) + 1
+
+    tasks = [asyncio.create_task(worker()) for _ in range(workers)]
+    await ready.wait()
+    began = time.perf_counter()
+    go.set()
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - began
+    return {
+        "offered_per_s": cfg.click_rate, "achieved_per_s": round(len(latencies) / elapsed),
+        "requests": len(latencies), "failures": failures,
+        "p50_ms": _ms(percentile(latencies, 50)), "p99_ms": _ms(percentile(latencies, 99)),
+    }
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+def run_ingress_bench(cfg: IngressBenchConfig, console: Console | None = None) -> dict[str, Any]:
+    console = console or Console()
+    workdir = Path(tempfile.mkdtemp(prefix="clickpath-bench-ingress-"))
+    with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
+        settings = Settings(
+            kafka_bootstrap_servers=broker.bootstrap, broker_compat="tansu",
+            data_dir=workdir / "data", http_port=free_port(), log_level="warning",
+            pseudonym_key="bench-key", api_rate_per_s=10**9, api_rate_burst=10**9,
+            api_max_batch=max(cfg.batch, 1000),
+            affiliates=bench_affiliates(),
+        )
+        create_topics(settings)
+        _, key = KeyStore(settings.key_store_path).create("operator", brand_id="bench")
+        service = RoleProcess(settings, "api", log_dir=workdir).start()
+        try:
+            wait_until(lambda: _healthy(settings.service_url), 60, "the HTTP service")
+            console.print(f"[bold]event API[/]: {cfg.concurrency} clients, batches of {cfg.batch}…")
+            events = asyncio.run(drive_event_api(settings.service_url, key, cfg))
+            console.print(f"  {events}")
+            console.print(f"[bold]click tracker[/]: {cfg.click_rate:g} requests/s…")
+            clicks = asyncio.run(drive_tracker(tracking_link(settings), cfg))
+            console.print(f"  {clicks}")
+            rss = peak_rss_mib(service.proc.pid) if service.proc else None
+            broker_rss = peak_rss_mib(broker.pid) if broker.pid else None
+        finally:
+            service.stop()
+    result = {
+        "kind": "ingress", "at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+        "commit": commit(), "machine": machine(), "event_api": events, "tracker": clicks,
+        "service_peak_rss_mib": rss, "broker_peak_rss_mib": broker_rss,
+    }
+    print_table(console, result)
+    record_result(cfg.results_file, result)
+    return result
+
+
+BENCH_CODE = "benchlink"
+
+
+def bench_affiliates() -> dict[str, AffiliateConfig]:
+    """One affiliate with a campaign and its tracking code, for the tracker phase."""
+    campaign = CampaignConfig(
+        brand_id="bench", tracking_code=BENCH_CODE,
+        landing_url="https://casino.example/welcome?cid={click_id}&s1={sub1}",
+    )
+    return {"aff-bench": AffiliateConfig(name="Bench", campaigns={"camp-bench": campaign})}
+
+
+def tracking_link(settings: Settings) -> str:
+    return f"{settings.service_url}/c/{BENCH_CODE}?sub1=bench"
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def print_table(console: Console, r: dict[str, Any]) -> None:
+    table = Table(title=f"clickpath ingress bench — {r['commit']} on {r['machine']['cpus']} CPUs")
+    table.add_column("measure")
+    table.add_column("value")
+    table.add_column("target")
+    e = r["event_api"]
+    table.add_row(f"event API, batches of {e['batch']}, {e['concurrency']} clients",
+                  f"{e['events_per_s']:,} events/s ({e['requests']} requests, failures {e['failures'] or 0})",
+                  "≥ 5,000 events/s")
+    table.add_row("  request latency p50 / p99", f"{e['p50_ms']} / {e['p99_ms']} ms", "")
+    c = r["tracker"]
+    if c:
+        table.add_row(f"click redirect at {c['offered_per_s']:g} requests/s",
+                      f"{c['achieved_per_s']:,} requests/s, failures {c['failures'] or 0}", "")
+        table.add_row("  latency p50 / p99", f"{c['p50_ms']} / {c['p99_ms']} ms", "p99 < 20 ms")
+    table.add_row("peak RSS: service / broker",
+                  f"{_fmt(r['service_peak_rss_mib'])} / {_fmt(r['broker_peak_rss_mib'])} MiB", "")
+    console.print(table)
+    print(json.dumps({
+        "event_api_events_per_s": e["events_per_s"], "event_api_p99_ms": e["p99_ms"],
+        "click_p50_ms": c["p50_ms"] if c else None, "click_p99_ms": c["p99_ms"] if c else None,
+        "click_achieved_per_s": c["achieved_per_s"] if c else None,
+    }))
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f}"

@@ -1,0 +1,136 @@
+"""Demo traffic and a demo postback receiver, for `clickpath up --demo`.
+
+The traffic is the load generator's player journeys (clickpath.devtools.loadgen: clicks from several
+affiliates, registrations, KYC, deposits, wagers, duplicates and late events) for two demo
+brands and three demo affiliates, sent at a steady rate.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import structlog
+
+from clickpath.contracts.models import IngressEvent, utcnow
+from clickpath.devtools.loadgen import LoadGenerator, Population
+from clickpath.domain.catalogue import AffiliateConfig
+
+log = structlog.get_logger(__name__)
+
+DEMO_BRANDS = ("luckyspin", "goldbet")
+DEMO_AFFILIATES = {
+    "aff-alpha": ("Alpha Media", ("spring-slots", "sports-weekend")),
+    "aff-beta": ("Beta Partners", ("live-casino",)),
+    "aff-gamma": ("Gamma Reviews", ("welcome-bonus", "vip")),
+}
+
+
+def demo_affiliates(receiver_url: str) -> dict[str, AffiliateConfig]:
+    template = (
+        receiver_url + "/postback/{affiliate_id}?click_id={click_id}&event={event}"
+        "&amount={amount}&currency={currency}&player={player_token}&sub1={sub1}"
+        "&txn={transaction_id}&id={postback_id}&ts={timestamp}"
+    )
+    return {
+        aff: AffiliateConfig(name=name, postback_url=template)
+        for aff, (name, _) in DEMO_AFFILIATES.items()
+    }
+
+
+DEMO_POPULATION = Population(
+    brands=DEMO_BRANDS,
+    affiliates={aff: campaigns for aff, (_, campaigns) in DEMO_AFFILIATES.items()},
+)
+
+
+def run_traffic(
+    producer_send: Callable[[IngressEvent], None], rate: float, stop: threading.Event
+) -> int:
+    """Send demo events at about `rate` events/s until `stop` is set."""
+    interval = 1.0 / rate
+    sent = 0
+    next_at = time.monotonic()
+    for event in LoadGenerator(DEMO_POPULATION, seed=int(time.time())).events():
+        if stop.is_set():
+            break
+        producer_send(event)
+        sent += 1
+        next_at += interval
+        pause = next_at - time.monotonic()
+        if pause > 0:
+            stop.wait(pause)
+    return sent
+
+
+class _ReceiverHandler(BaseHTTPRequestHandler):
+    log_path: Path
+    protocol_version = "HTTP/1.1"  # keep-alive: senders reuse their connections
+
+    def _record(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        entry = {
+            "at": utcnow().isoformat(),
+            "method": self.command,
+            "path": self.path,
+            "body": self.rfile.read(length).decode(errors="replace") if length else "",
+        }
+        with self.server.lock, self.log_path.open("a") as f:  # type: ignore[attr-defined]
+            f.write(json.dumps(entry) + "\n")
+        self.send_response(200)
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    do_GET = _record
+    do_POST = _record
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        return  # the JSON lines file is the log
+
+
+def make_receiver(host: str, port: int, log_path: Path) -> ThreadingHTTPServer:
+    """A postback receiver that appends every request it gets to `log_path` as JSON lines."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    handler = type("Handler", (_ReceiverHandler,), {"log_path": log_path})
+    server = ThreadingHTTPServer((host, port), handler)
+    server.lock = threading.Lock()  # type: ignore[attr-defined]
+    return server
+
+
+class PostbackReceiver:
+    """A receiver on a free loopback port run in a thread; `requests()` reads what it got.
+
+    `stop()` and `start()` take it down and bring it back on the same port, as a partner's
+    outage would.
+    """
+
+    def __init__(self, log_path: Path, port: int | None = None) -> None:
+        from clickpath.infra.broker import free_port
+
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.server: ThreadingHTTPServer | None = None
+
+    def start(self) -> PostbackReceiver:
+        self.server = make_receiver("127.0.0.1", self.port, self.log_path)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def requests(self) -> list[dict]:
+        if not self.log_path.exists():
+            return []
+        lines = self.log_path.read_text().split("\n")
+        # The last element is "" after a complete line, or a line still being written.
+        return [json.loads(line) for line in lines[:-1] if line]

@@ -1,0 +1,74 @@
+"""Where endpoints are kept: configuration plus `<data_dir>/endpoints.json`.
+
+Endpoints come from configuration (`endpoints`, and each affiliate's legacy `postback_url`) and
+from `clickpath postbacks add|disable` / the admin API, kept in `<data_dir>/endpoints.json`,
+which the delivery process re-reads when it changes, so a change takes effect on the running
+service. The file wins over configuration for the same id (that is how a configured one is
+disabled).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from clickpath.contracts.models import utcnow
+from clickpath.domain.endpoints import Endpoint, legacy_endpoints
+from clickpath.infra.jsonstore import WatchedJsonFile
+from clickpath.settings import Settings
+
+
+class EndpointStore:
+    def __init__(
+        self, path: Path, configured: Sequence[Endpoint] = (), recheck_s: float = 0.0
+    ) -> None:
+        self.path = path
+        self.configured = {e.endpoint_id: e for e in configured}
+        self._file = WatchedJsonFile(path, empty={}, recheck_s=recheck_s)
+        self._current: dict[str, Endpoint] = dict(self.configured)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, recheck_s: float = 0.0) -> EndpointStore:
+        """Configured endpoints (each affiliate's postback_url too) plus the endpoints file."""
+        configured = [*legacy_endpoints(settings.affiliates), *settings.endpoints]
+        return cls(settings.endpoints_file, configured, recheck_s=recheck_s)
+
+    def current(self) -> dict[str, Endpoint]:
+        data = self._file.changed()
+        if data is not None:
+            merged = dict(self.configured)
+            merged.update({k: Endpoint.model_validate(v) for k, v in data.items()})
+            self._current = merged
+        return self._current
+
+    def for_postback(self, affiliate_id: str, event: str) -> list[Endpoint]:
+        return [e for e in self.current().values()
+                if e.kind == "postback" and e.affiliate_id == affiliate_id and e.wants(event)]
+
+    def for_webhook(self, event: str, brand_id: str, affiliate_id: str | None) -> list[Endpoint]:
+        return [e for e in self.current().values()
+                if e.kind == "webhook" and e.wants(event)
+                and e.brand_id in (None, brand_id)
+                and (e.affiliate_id is None or e.affiliate_id == affiliate_id)]
+
+    def put(self, endpoint: Endpoint) -> Endpoint:
+        with self._file.edit() as data:
+            data[endpoint.endpoint_id] = endpoint.model_dump(mode="json")
+        return endpoint
+
+    def disable(self, endpoint_id: str, reason: str) -> Endpoint:
+        endpoint = self.current().get(endpoint_id)
+        if endpoint is None:
+            raise LookupError(f"no endpoint {endpoint_id!r}")
+        changed = endpoint.model_copy(
+            update={"enabled": False, "disabled_reason": reason, "disabled_at": utcnow()}
+        )
+        return self.put(changed)
+
+    def enable(self, endpoint_id: str) -> Endpoint:
+        endpoint = self.current().get(endpoint_id)
+        if endpoint is None:
+            raise LookupError(f"no endpoint {endpoint_id!r}")
+        return self.put(endpoint.model_copy(
+            update={"enabled": True, "disabled_reason": None, "disabled_at": None}
+        ))

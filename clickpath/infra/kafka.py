@@ -1,0 +1,103 @@
+"""confluent-kafka clients configured one way for every role, and the topic bootstrap.
+
+Producers use the murmur2 partitioner, the one the Java client and Faust's aiokafka use, so
+a key lands in the same partition whichever of them produced it: the agents rely on that to
+meet a click and its registration's link in one partition.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from confluent_kafka import KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from clickpath.contracts.topics import SPECS
+from clickpath.settings import Settings
+
+
+class BrokerUnavailable(RuntimeError):
+    """The Kafka cluster did not answer in time."""
+
+
+def bootstrap_servers(settings: Settings) -> str:
+    if settings.kafka_bootstrap_servers is None:
+        raise BrokerUnavailable(
+            "no broker configured: run `clickpath up` (embedded) or set "
+            "CLICKPATH_KAFKA_BOOTSTRAP_SERVERS"
+        )
+    return settings.kafka_bootstrap_servers
+
+
+def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": bootstrap_servers(settings),
+        "acks": "all",
+        "enable.idempotence": True,
+        "linger.ms": 5,
+        "partitioner": "murmur2_random",
+        **extra,
+    }
+
+
+def consumer_config(settings: Settings, group: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": bootstrap_servers(settings),
+        "group.id": f"{settings.topic_prefix}.{group}",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 1000,
+        "fetch.wait.max.ms": settings.fetch_wait_ms,
+        **extra,
+    }
+
+
+def make_producer(settings: Settings, **extra: Any) -> Producer:
+    return Producer(producer_config(settings, **extra))
+
+
+def wait_for_broker(settings: Settings, timeout_s: float = 30.0) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers(settings)})
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin.list_topics(timeout=2)
+            return
+        except KafkaException as e:
+            if time.monotonic() > deadline:
+                raise BrokerUnavailable(f"Kafka at {bootstrap_servers(settings)}: {e}") from e
+
+
+def create_topics(settings: Settings) -> list[str]:
+    """Create every registered topic with its partition count; existing ones are kept.
+
+    Must run before any agent starts: Faust refuses source topics whose partition count
+    differs from its own, and the embedded broker auto-creates with 4 partitions.
+    """
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers(settings)})
+    existing = admin.list_topics(timeout=10).topics
+    wanted = []
+    for spec in SPECS.values():
+        name = spec.name(settings)
+        if name in existing:
+            have = len(existing[name].partitions)
+            if have != settings.partitions:
+                raise RuntimeError(
+                    f"topic {name} has {have} partitions, settings say {settings.partitions}"
+                )
+            continue
+        config = {} if settings.tansu_compat else {"retention.ms": str(spec.retention_ms)}
+        wanted.append(
+            NewTopic(name, settings.partitions, settings.replication_factor, config=config)
+        )
+    if not wanted:
+        return []
+    for future in admin.create_topics(wanted, operation_timeout=30).values():
+        try:
+            future.result()
+        except KafkaException as e:
+            if "TOPIC_ALREADY_EXISTS" not in str(e):
+                raise
+    return [t.topic for t in wanted]

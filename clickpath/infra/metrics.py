@@ -1,0 +1,110 @@
+"""Prometheus metrics, labelled by stage, topic and outcome only (never by player or click).
+
+Under `clickpath up` every role is a separate process; the supervisor points them all at one
+PROMETHEUS_MULTIPROC_DIR and the HTTP service's /metrics aggregates them, so an SRE scrapes
+one endpoint. A role run on its own (production) serves /metrics on CLICKPATH_METRICS_PORT.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    start_http_server,
+)
+
+from clickpath.contracts.models import utcnow
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+EVENTS = Counter(
+    "clickpath_events_total", "Records handled by a stage, by outcome.", ["stage", "outcome"]
+)
+DEAD_LETTERS = Counter(
+    "clickpath_dead_letters_total", "Records sent to the dead-letter topic.", ["stage"]
+)
+EVENT_LATENCY = Histogram(
+    "clickpath_event_latency_seconds",
+    "From event time to the end of a stage (processed, postback delivered, ClickHouse written).",
+    ["stage"],
+    buckets=LATENCY_BUCKETS,
+)
+PROCESSING_TIME = Histogram(
+    "clickpath_processing_seconds",
+    "Time a stage spends handling one record (Faust agents) or one batch (sinks).",
+    ["stage"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+)
+CLICKHOUSE_ROWS = Counter(
+    "clickpath_clickhouse_rows_total", "Rows written to ClickHouse.", ["table"]
+)
+CONSUMER_LAG = Gauge(
+    "clickpath_consumer_lag",
+    "Records behind the end of the input topics, per consuming stage.",
+    ["stage"],
+    multiprocess_mode="livemax",
+)
+DELIVERY_ATTEMPTS = Counter(
+    "clickpath_delivery_attempts_total",
+    "Delivery attempts (and decisions not to attempt) by kind and outcome.",
+    ["kind", "outcome"],
+)
+DELIVERY_OUTCOMES = Counter(
+    "clickpath_deliveries_total",
+    "Deliveries ended, by kind (postback, webhook) and final outcome.",
+    ["kind", "outcome"],
+)
+DELIVERIES_PENDING = Gauge(
+    "clickpath_deliveries_pending",
+    "Deliveries read but not ended yet (in a lane, waiting for a retry, or in flight).",
+    ["stage"],
+    multiprocess_mode="livemax",
+)
+INGRESS_ACCEPTED = Counter(
+    "clickpath_ingress_accepted_total",
+    "Events a door accepted (acknowledged by the broker), by door and event type.",
+    ["door", "event_type"],
+)
+INGRESS_REJECTED = Counter(
+    "clickpath_ingress_rejected_total",
+    "Events or requests a door refused, by door and reason.",
+    ["door", "reason"],
+)
+INGRESS_LATENCY = Histogram(
+    "clickpath_ingress_request_seconds",
+    "Time a door took to answer a request, acknowledgements included.",
+    ["door"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+ROLE_RESTARTS = Counter(
+    "clickpath_role_restarts_total", "Roles restarted by the supervisor after dying.", ["role"]
+)
+
+
+def observe_event_latency(stage: str, occurred_at: datetime) -> None:
+    EVENT_LATENCY.labels(stage).observe(max((utcnow() - occurred_at).total_seconds(), 0.0))
+
+
+def render_metrics() -> tuple[bytes, str]:
+    """The metrics of every clickpath process when under `up`, else of this one."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    from prometheus_client import REGISTRY
+
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def serve_metrics(port: int | None) -> None:
+    """Expose this process's metrics when run on its own; under `up` the service does it."""
+    if port and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        start_http_server(port, addr="0.0.0.0")

@@ -1,0 +1,1 @@
+"""The versioned ClickHouse DDL, applied in order; installed as package data of `clickpath.ddl`."""

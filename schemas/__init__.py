@@ -1,0 +1,1 @@
+"""The Avro schemas, clickpath's contract; installed as package data of `clickpath.schemas`."""

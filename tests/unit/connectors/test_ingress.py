@@ -1,0 +1,75 @@
+"""The shared JSON-to-event validation every door uses, and the postback-in mapping."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from clickpath.connectors.ingress import Rejection, parse_event
+from clickpath.connectors.postback_in import event_from_postback
+
+from clickpath.contracts.models import Chargeback, Deposit, Registration
+
+KEY = b"k"
+
+
+def parse(data, **kw):
+    return parse_event(data, pseudonym_key=KEY, source=kw.pop("source", "api"), **kw)
+
+
+def test_the_key_brand_fills_the_event_and_must_match_it() -> None:
+    data = {"event_type": "kyc", "event_id": "e1", "occurred_at": "2026-11-25T10:00:00Z",
+            "player_id": "p1", "status": "verified"}
+    assert parse(data, brand_id="b1").brand_id == "b1"
+    with pytest.raises(Rejection) as e:
+        parse({**data, "brand_id": "b2"}, brand_id="b1")
+    assert e.value.field == "brand_id"
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"event_type": "spin"}, "event_type"),
+    ({"amount": "1.23456"}, "amount"),            # more than 4 decimals
+    ({"occurred_at": "2026-11-25T10:00:00"}, "occurred_at"),  # no zone
+    ({"ip": "1.2.3.4"}, "ip"),                    # a deposit takes no IP
+    ({"currency": None}, "currency"),
+])
+def test_rejections_name_the_field(change, field) -> None:
+    data = {"event_type": "deposit", "event_id": "e1", "occurred_at": "2026-11-25T10:00:00Z",
+            "brand_id": "b", "player_id": "p1", "transaction_id": "t1", "amount": "10",
+            "currency": "EUR", **change}
+    with pytest.raises(Rejection) as e:
+        parse(data)
+    assert e.value.field == field and e.value.reason
+
+
+def test_not_an_object_is_rejected_as_a_whole() -> None:
+    with pytest.raises(Rejection) as e:
+        parse(["deposit"])
+    assert e.value.field == ""
+
+
+def test_a_postback_fired_twice_gives_the_same_event_id() -> None:
+    params = {"player_id": "p1", "transaction_id": "t9", "amount": "5", "currency": "EUR"}
+    first = event_from_postback("ftd", params, pseudonym_key=KEY, brand_id="b")
+    again = event_from_postback("ftd", params, pseudonym_key=KEY, brand_id="b")
+    assert isinstance(first, Deposit) and first.event_id == again.event_id == "pb-deposit-t9"
+    assert first.amount == Decimal("5") and first.source == "postback"
+
+
+def test_postback_mapping_of_registration_and_chargeback() -> None:
+    reg = event_from_postback("registration", {"player_id": "p1", "click_id": "c1",
+                                               "timestamp": "1764064800"},
+                              pseudonym_key=KEY, brand_id="b")
+    assert isinstance(reg, Registration) and reg.click_id == "c1"
+    assert reg.occurred_at.isoformat() == "2025-11-25T10:00:00+00:00"
+    cb = event_from_postback("chargeback", {"player_id": "p1", "transaction_id": "t1",
+                                            "amount": "5", "currency": "EUR"},
+                             pseudonym_key=KEY, brand_id="b")
+    assert isinstance(cb, Chargeback) and cb.chargeback_id == "cb-t1"
+
+
+def test_a_postback_without_what_identifies_it_is_refused() -> None:
+    with pytest.raises(Rejection) as e:
+        event_from_postback("deposit", {"player_id": "p1", "amount": "5", "currency": "EUR"},
+                            pseudonym_key=KEY, brand_id="b")
+    assert e.value.field == "transaction_id"

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from clickpath.contracts.models import Attribution, CanonicalEvent, ClickLink
+from clickpath.contracts.topics import Topic
+from clickpath.domain.clicks import decide_click
+from clickpath.domain.outputs import Outcome
+from tests.factories import at, click, registration
+
+LOOKBACK = timedelta(days=30)
+
+
+def link_for(player: str, click_id: str, minutes: float = 1, brand: str = "brand-a") -> ClickLink:
+    reg = registration(player, click_id, minutes, brand)
+    return ClickLink(click_id=click_id, person_id=reg.person_id, brand_id=brand, player_id=player,
+                     registration_event_id=reg.event_id, registered_at=reg.occurred_at)
+
+
+def run(records):
+    state, outputs = None, []
+    for r in records:
+        state, outs, _ = decide_click(state, r, LOOKBACK, at(100))
+        outputs += outs
+    return state, outputs
+
+
+def attributions(outputs) -> list[Attribution]:
+    return [o.record for o in outputs if o.topic is Topic.ATTRIBUTIONS]
+
+
+def test_click_then_registration_and_registration_then_click_agree() -> None:
+    c = click("c1", affiliate="aff-9", campaign="spring", sub1="s1")
+    _, in_order = run([c, link_for("p1", "c1")])
+    _, reversed_order = run([link_for("p1", "c1"), c])
+    a, b = attributions(in_order)[0], attributions(reversed_order)[0]
+    assert a.model_dump(exclude={"decided_at"}) == b.model_dump(exclude={"decided_at"})
+    assert (a.status, a.affiliate_id, a.campaign_id, a.sub1) == ("attributed", "aff-9", "spring", "s1")
+    assert a.person_id == "brand-a:p1"
+
+
+def test_click_emits_one_canonical_event_and_duplicates_are_dropped() -> None:
+    c = click("c1")
+    state, outs, outcome = decide_click(None, c, LOOKBACK, at(0))
+    assert outcome is Outcome.ACCEPTED
+    assert [type(o.record) for o in outs] == [CanonicalEvent]
+    _, outs, outcome = decide_click(state, c.model_copy(update={"event_id": "other"}), LOOKBACK, at(0))
+    assert (outs, outcome) == ([], Outcome.DUPLICATE)
+
+
+def test_a_replayed_link_is_answered_once() -> None:
+    _, outputs = run([click("c1"), link_for("p1", "c1"), link_for("p1", "c1")])
+    assert len(attributions(outputs)) == 1
+
+
+def test_lookback_window_and_event_order_are_enforced() -> None:
+    old = click("c1", minutes=-(31 * 24 * 60))
+    _, outputs = run([old, link_for("p1", "c1")])
+    a = attributions(outputs)[0]
+    assert a.status == "unattributed" and "30-day lookback" in a.reason
+    _, outputs = run([click("c2", minutes=5), link_for("p2", "c2", minutes=1)])
+    assert attributions(outputs)[0].reason == "click happened after the registration"
+    _, outputs = run([click("c3", brand="brand-b"), link_for("p3", "c3")])
+    assert "brand" in attributions(outputs)[0].reason
+
+
+def test_pending_link_waits_for_its_click() -> None:
+    state, outputs = run([link_for("p1", "c1")])
+    assert attributions(outputs) == [] and len(state.pending_links) == 1

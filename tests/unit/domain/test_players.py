@@ -1,0 +1,138 @@
+"""The player decision, alone and together with the click decision, in every arrival order."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+from clickpath.contracts.models import Click, ClickLink, Kyc, PlayerDayFact, Postback
+from clickpath.contracts.topics import Topic
+from clickpath.domain.clicks import decide_click
+from clickpath.domain.outputs import Outcome
+from clickpath.domain.players import PlayerPolicy, decide_player, player_token
+from tests.factories import at, click, deposit, registration
+
+POLICY = PlayerPolicy(recent_ids=64, pseudonym_key=b"k")
+LOOKBACK = timedelta(days=30)
+
+
+def simulate(events):
+    """Route records between the two decisions the way the topics do; return all outputs."""
+    players, clicks, outputs = {}, {}, []
+    queue = list(events)
+    while queue:
+        record = queue.pop(0)
+        if isinstance(record, (Click, ClickLink)):
+            clicks[record.click_id], outs, _ = decide_click(
+                clicks.get(record.click_id), record, LOOKBACK, at(1000))
+        else:
+            key = record.person_id
+            players[key], outs, _ = decide_player(players.get(key), record, POLICY)
+        for out in outs:
+            if out.topic in (Topic.CLICK_LINKS, Topic.ATTRIBUTIONS):
+                queue.append(out.record)
+            outputs.append(out)
+    return players, outputs
+
+
+def final_facts(outputs):
+    latest: dict[tuple, PlayerDayFact] = {}
+    for o in outputs:
+        if isinstance(o.record, PlayerDayFact):
+            f = o.record
+            key = (f.person_id, f.day, f.currency)
+            if key not in latest or f.version > latest[key].version:
+                latest[key] = f
+    return {k: f.model_dump(exclude={"version"}) for k, f in latest.items()}
+
+
+def postbacks(outputs) -> list[Postback]:
+    return [o.record for o in outputs if isinstance(o.record, Postback)]
+
+
+JOURNEYS = [
+    click("c1", affiliate="aff-1", campaign="camp-x", sub1="s1"),
+    registration("p1", "c1", minutes=1),
+    deposit("p1", "t1", "10.00", minutes=2),
+    deposit("p1", "t2", "25.50", minutes=3),
+    registration("p2", None, minutes=1),
+    deposit("p2", "t3", "5.00", minutes=4),
+    click("c3", affiliate="aff-2"),
+    registration("p4", "c4", minutes=2),
+    deposit("p4", "t4", "100.00", minutes=5),
+    click("c4", affiliate="aff-2", campaign="camp-y", minutes=1),
+]
+
+
+def test_in_order_journey_gives_the_expected_facts_and_postbacks() -> None:
+    players, outputs = simulate(JOURNEYS)
+    facts = final_facts(outputs)
+    day = at(0).date()
+    p1 = facts[("brand-a:p1", day, "EUR")]
+    assert (p1["affiliate_id"], p1["ftds"], p1["deposits"], p1["deposit_sum"]) == (
+        "aff-1", 1, 2, Decimal("35.50"))
+    assert facts[("brand-a:p1", day, "")]["registrations"] == 1
+    assert facts[("brand-a:p2", day, "EUR")]["affiliate_id"] == ""
+    assert facts[("brand-a:p4", day, "EUR")]["affiliate_id"] == "aff-2"
+    sent = {(p.affiliate_id, p.event, p.click_id, p.amount) for p in postbacks(outputs)}
+    assert sent == {
+        ("aff-1", "registration", "c1", None), ("aff-1", "ftd", "c1", Decimal("10.00")),
+        ("aff-2", "registration", "c4", None), ("aff-2", "ftd", "c4", Decimal("100.00")),
+    }
+    ftd = next(p for p in postbacks(outputs) if p.event == "ftd" and p.affiliate_id == "aff-1")
+    assert ftd.player_token == player_token(b"k", "aff-1", "brand-a:p1")
+    assert ftd.transaction_id == "t1" and ftd.sub1 == "s1"
+
+
+def test_every_arrival_order_with_duplicates_gives_the_same_funnel() -> None:
+    _, reference = simulate(JOURNEYS)
+    expected = final_facts(reference)
+    for seed in range(40):
+        rng = random.Random(seed)
+        events = JOURNEYS + rng.sample(JOURNEYS, 4)  # duplicates
+        rng.shuffle(events)
+        _, outputs = simulate(events)
+        assert final_facts(outputs) == expected, f"seed {seed}"
+        kinds = sorted((p.affiliate_id, p.event) for p in postbacks(outputs))
+        assert kinds == [("aff-1", "ftd"), ("aff-1", "registration"),
+                         ("aff-2", "ftd"), ("aff-2", "registration")], f"seed {seed}"
+
+
+def test_ftd_is_the_earliest_deposit_by_event_time() -> None:
+    players, outputs = simulate([
+        registration("p1", None), deposit("p1", "late", "50", minutes=9),
+        deposit("p1", "early", "20", minutes=3),
+    ])
+    assert players["brand-a:p1"].first_deposit.transaction_id == "early"
+    assert sum(f["ftds"] for f in final_facts(outputs).values()) == 1
+
+
+def test_duplicates_by_event_id_and_by_transaction_id_are_dropped() -> None:
+    state, _, _ = decide_player(None, deposit("p1", "t1", "10"), POLICY)
+    _, outs, outcome = decide_player(state, deposit("p1", "t1", "10"), POLICY)
+    assert (outs, outcome) == ([], Outcome.DUPLICATE)
+    same_txn_new_id = deposit("p1", "t1", "10", event_id="resent-by-crm")
+    _, outs, outcome = decide_player(state, same_txn_new_id, POLICY)
+    assert (outs, outcome) == ([], Outcome.DUPLICATE)
+    state, _, _ = decide_player(state, registration("p1", None), POLICY)
+    second_reg = registration("p1", "c9").model_copy(update={"event_id": "another-reg"})
+    assert decide_player(state, second_reg, POLICY)[2] is Outcome.DUPLICATE
+
+
+def test_other_events_are_deduplicated_and_published_but_change_no_funnel_fact() -> None:
+    kyc = Kyc(event_id="k1", occurred_at=at(5), brand_id="brand-a", source="crm",
+              player_id="p1", status="verified")
+    state, outs, outcome = decide_player(None, kyc, POLICY)
+    assert outcome is Outcome.ACCEPTED
+    assert [o.topic for o in outs] == [Topic.CANONICAL]
+    assert decide_player(state, kyc, POLICY)[2] is Outcome.DUPLICATE
+
+
+def test_player_stays_with_the_first_affiliate_for_life() -> None:
+    players, outputs = simulate([click("c1", affiliate="aff-1"), registration("p1", "c1")])
+    state = players["brand-a:p1"]
+    other = next(o.record for o in outputs if o.topic is Topic.ATTRIBUTIONS).model_copy(
+        update={"affiliate_id": "aff-2"})
+    _, outs, outcome = decide_player(state, other, POLICY)
+    assert outcome is Outcome.DUPLICATE and outs == []

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import pytest
+
+from clickpath.domain.pseudonym import keyed_hash, normalise_phone, pseudonymise_ip
+
+
+def test_pseudonyms_are_keyed_and_stable() -> None:
+    assert keyed_hash(b"k1", "email", "a@b.c") == keyed_hash(b"k1", "email", "a@b.c")
+    assert keyed_hash(b"k1", "email", "a@b.c") != keyed_hash(b"k2", "email", "a@b.c")
+    assert keyed_hash(b"k1", "email", "x") != keyed_hash(b"k1", "phone", "x")
+
+
+def test_ip_is_reduced_to_a_hash_and_a_prefix() -> None:
+    digest, prefix = pseudonymise_ip(b"k", "203.0.113.77")
+    assert prefix == "203.0.113.0/24" and "203.0.113.77" not in digest
+    assert pseudonymise_ip(b"k", "2001:db8:1:2::5")[1] == "2001:db8:1::/48"
+    with pytest.raises(ValueError):
+        pseudonymise_ip(b"k", "not-an-ip")
+
+
+def test_phone_numbers_match_whatever_their_punctuation() -> None:
+    assert normalise_phone("+44 20 7946-0958") == normalise_phone("+442079460958")

@@ -1,0 +1,70 @@
+"""A key's micro-batch is applied in order, with replays recognised by topic and offset."""
+
+from __future__ import annotations
+
+from clickpath.contracts.models import CanonicalEvent
+from clickpath.contracts.topics import Topic
+from clickpath.domain.outputs import Outcome
+from clickpath.domain.players import PlayerPolicy, decide_player, replay_outputs
+from clickpath.domain.runs import Positioned, apply_run
+from tests.factories import deposit, registration
+
+POLICY = PlayerPolicy(recent_ids=64, pseudonym_key=b"k")
+EVENTS = "clickpath.events"
+
+
+def decide(state, record):
+    return decide_player(state, record, POLICY)
+
+
+def replay(state, record):
+    return replay_outputs(state, record, POLICY)
+
+
+def test_a_run_equals_the_records_applied_one_by_one() -> None:
+    records = [registration("p1", "c1"), deposit("p1", "t1", "50"), deposit("p1", "t2", "20")]
+    one_by_one = None
+    for record in records:
+        one_by_one, _, _ = decide_player(one_by_one, record, POLICY)
+    run = apply_run(None, {}, [Positioned(EVENTS, i, r) for i, r in enumerate(records)], decide, replay)
+    assert run.changed and run.applied == {EVENTS: 2}
+    assert run.outcomes == [Outcome.ACCEPTED] * 3
+    assert run.state == one_by_one
+    canonical = [o.record for o in run.outputs if o.topic is Topic.CANONICAL]
+    assert [(c.event_id, c.is_ftd) for c in canonical if isinstance(c, CanonicalEvent)] == [
+        (records[0].event_id, False),
+        (records[1].event_id, True),
+        (records[2].event_id, False),
+    ]
+
+
+def test_a_duplicate_inside_the_run_is_dropped_and_changes_nothing() -> None:
+    dep = deposit("p1", "t1", "50")
+    run = apply_run(None, {}, [Positioned(EVENTS, 0, dep), Positioned(EVENTS, 1, dep)], decide, replay)
+    assert run.outcomes == [Outcome.ACCEPTED, Outcome.DUPLICATE]
+    assert run.applied == {EVENTS: 0}
+    assert run.state is not None and run.state.deposit_txn_ids == ["t1"]
+
+
+def test_records_at_or_below_the_applied_offset_are_replayed_not_counted_again() -> None:
+    first = apply_run(None, {}, [Positioned(EVENTS, 7, deposit("p1", "t1", "50"))], decide, replay)
+    again = apply_run(
+        first.state,
+        first.applied,
+        [Positioned(EVENTS, 7, deposit("p1", "t1", "50")), Positioned(EVENTS, 8, deposit("p1", "t2", "5"))],
+        decide,
+        replay,
+    )
+    assert again.outcomes == [Outcome.REPLAYED, Outcome.ACCEPTED]
+    assert again.applied == {EVENTS: 8}
+    assert again.state is not None and again.state.deposit_txn_ids == ["t1", "t2"]
+    assert first.applied == {EVENTS: 7}  # the caller's map is not changed in place
+
+
+def test_a_run_of_duplicates_only_leaves_the_state_unwritten() -> None:
+    first = apply_run(None, {}, [Positioned(EVENTS, 0, deposit("p1", "t1", "50"))], decide, replay)
+    retry = deposit(
+        "p1", "t1", "50", event_id="ev-retry"
+    )  # an operator retry: a new event id, same transaction
+    again = apply_run(first.state, first.applied, [Positioned(EVENTS, 1, retry)], decide, replay)
+    assert again.outcomes == [Outcome.DUPLICATE] and not again.changed

@@ -1,0 +1,108 @@
+"""Standard Webhooks signatures: the spec's test vector, rotation, tampering and staleness."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+import pytest
+
+from clickpath.domain.signing import SignatureError, headers, new_secret, sign, signature_header, verify
+
+# The reference libraries' vector: standard-webhooks/standard-webhooks,
+# libraries/python/tests/test_webhooks.py::test_sign_function.
+VECTOR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+VECTOR_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"
+VECTOR_TS = 1614265330
+VECTOR_BODY = b'{"test": 2432232314}'
+VECTOR_SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+NOW = 1_790_000_000
+
+
+def test_published_vector() -> None:
+    assert sign(VECTOR_SECRET, VECTOR_ID, VECTOR_TS, VECTOR_BODY) == VECTOR_SIGNATURE
+    assert sign(VECTOR_SECRET.removeprefix("whsec_"), VECTOR_ID, VECTOR_TS, VECTOR_BODY) == VECTOR_SIGNATURE
+    verify(
+        VECTOR_SECRET, headers([VECTOR_SECRET], VECTOR_ID, VECTOR_TS, VECTOR_BODY), VECTOR_BODY, now=VECTOR_TS
+    )
+
+
+def test_signature_is_the_definition() -> None:
+    """Recomputed from the spec's words, independently of the module."""
+    secret = new_secret()
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    digest = hmac.new(key, b"msg_1.%d.body \xff" % NOW, hashlib.sha256).digest()
+    assert sign(secret, "msg_1", NOW, b"body \xff") == "v1," + base64.b64encode(digest).decode()
+
+
+def test_new_secrets_are_24_random_bytes() -> None:
+    a, b = new_secret(), new_secret()
+    assert a.startswith("whsec_") and a != b
+    assert len(base64.b64decode(a.removeprefix("whsec_"))) == 24
+
+
+def test_headers() -> None:
+    h = headers([VECTOR_SECRET], VECTOR_ID, VECTOR_TS, VECTOR_BODY)
+    assert h == {
+        "webhook-id": VECTOR_ID,
+        "webhook-timestamp": str(VECTOR_TS),
+        "webhook-signature": VECTOR_SIGNATURE,
+    }
+
+
+def test_rotation_either_secret_verifies() -> None:
+    old, new = new_secret(), new_secret()
+    h = headers([old, new], "msg_2", NOW, b"{}")
+    assert h["webhook-signature"] == f"{sign(old, 'msg_2', NOW, b'{}')} {sign(new, 'msg_2', NOW, b'{}')}"
+    verify(old, h, b"{}", now=NOW)
+    verify(new, h, b"{}", now=NOW)
+    with pytest.raises(SignatureError, match="no matching signature"):
+        verify(new_secret(), h, b"{}", now=NOW)
+
+
+def test_header_names_are_case_insensitive() -> None:
+    h = {k.title(): v for k, v in headers([VECTOR_SECRET], "msg_3", NOW, b"x").items()}
+    verify(VECTOR_SECRET, h, b"x", now=NOW)
+
+
+def test_tampered_body_id_or_timestamp_fails() -> None:
+    h = headers([VECTOR_SECRET], "msg_4", NOW, b'{"amount":"10.00"}')
+    with pytest.raises(SignatureError, match="no matching signature"):
+        verify(VECTOR_SECRET, h, b'{"amount":"99.00"}', now=NOW)
+    with pytest.raises(SignatureError):
+        verify(VECTOR_SECRET, {**h, "webhook-id": "msg_5"}, b'{"amount":"10.00"}', now=NOW)
+    with pytest.raises(SignatureError):
+        verify(VECTOR_SECRET, {**h, "webhook-timestamp": str(NOW + 1)}, b'{"amount":"10.00"}', now=NOW)
+
+
+def test_old_and_future_timestamps_fail() -> None:
+    h = headers([VECTOR_SECRET], "msg_6", NOW, b"x")
+    verify(VECTOR_SECRET, h, b"x", now=NOW + 300)  # exactly at the tolerance
+    with pytest.raises(SignatureError, match="too old"):
+        verify(VECTOR_SECRET, h, b"x", now=NOW + 301)
+    with pytest.raises(SignatureError, match="future"):
+        verify(VECTOR_SECRET, h, b"x", now=NOW - 301)
+    verify(VECTOR_SECRET, h, b"x", tolerance_s=3600, now=NOW + 3000)
+
+
+def test_missing_or_malformed_headers_fail() -> None:
+    h = headers([VECTOR_SECRET], "msg_7", NOW, b"x")
+    for name in h:
+        with pytest.raises(SignatureError, match="missing"):
+            verify(VECTOR_SECRET, {k: v for k, v in h.items() if k != name}, b"x", now=NOW)
+    with pytest.raises(SignatureError, match="not an integer"):
+        verify(VECTOR_SECRET, {**h, "webhook-timestamp": "soon"}, b"x", now=NOW)
+    other_versions = "v2," + h["webhook-signature"].removeprefix("v1,") + " v1a,xyz"
+    with pytest.raises(SignatureError, match="no matching signature"):
+        verify(VECTOR_SECRET, {**h, "webhook-signature": other_versions}, b"x", now=NOW)
+
+
+def test_bad_secrets_are_configuration_errors() -> None:
+    with pytest.raises(ValueError, match="base64"):
+        sign("whsec_not base64!", "m", NOW, b"")
+    with pytest.raises(ValueError, match="empty"):
+        sign("whsec_", "m", NOW, b"")
+    with pytest.raises(ValueError, match="at least one"):
+        signature_header([], "m", NOW, b"")
