@@ -49,6 +49,8 @@ lint: $(STAMP) ## ruff, the import layers (import-linter) and the types (mypy)
 	cp -r clickpath/. $(LAYOUT)/clickpath/
 	for stage in streams connectors sinks; do cp -r $$stage $(LAYOUT)/clickpath/$$stage; done
 	cd $(LAYOUT) && $(CURDIR)/$(BIN)/lint-imports $(CURDIR)/pyproject.toml
+	cd $(LAYOUT) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
+	  --cache-dir $(CURDIR)/.mypy_cache -p clickpath
 
 format: $(STAMP) ## ruff format the code
 	$(BIN)/ruff format .

@@ -46,7 +46,7 @@ def api_model(event_type: str, cls: type[IngressEvent]) -> type[BaseModel]:
 
 
 API_MODELS = {event_type: api_model(event_type, cls) for event_type, cls in INGRESS_TYPES.items()}
-EventIn = Annotated[Union[tuple(API_MODELS.values())], Field(discriminator="event_type")]  # noqa: UP007
+EventIn: Any = Annotated[Union[tuple(API_MODELS.values())], Field(discriminator="event_type")]  # noqa: UP007
 
 
 def events_request_schema(max_batch: int) -> tuple[dict[str, Any], dict[str, Any]]:

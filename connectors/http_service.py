@@ -51,7 +51,7 @@ def create_service(settings: Settings, ctx: IngressContext | None = None) -> Fas
     )
     app.include_router(event_api_router(ctx))
     app.include_router(admin_endpoints_router(ctx))
-    app.add_exception_handler(StarletteHTTPException, _not_found_pages)
+    app.add_exception_handler(StarletteHTTPException, _not_found_pages)  # type: ignore[arg-type]
     app.include_router(tracker_router(ctx))
     _document_event_models(app, settings)
 

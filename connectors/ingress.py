@@ -51,7 +51,7 @@ def parse_event(
         raise Rejection("", f"an event must be a JSON object, not {type(data).__name__}")
     event_type = data.get("event_type")
     cls = INGRESS_TYPES.get(event_type) if isinstance(event_type, str) else None
-    if cls is None:
+    if cls is None or not isinstance(event_type, str):
         known = ", ".join(sorted(INGRESS_TYPES))
         raise Rejection("event_type", f"unknown event type {event_type!r}; one of: {known}")
     values = dict(data)

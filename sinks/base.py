@@ -124,8 +124,9 @@ class BatchSink(ABC):
     def _update_lag(self, messages: list[Message]) -> None:
         latest: dict[tuple[str, int], int] = {}
         for msg in messages:
-            if not msg.error():
-                latest[(msg.topic(), msg.partition())] = msg.offset()
+            topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+            if not msg.error() and topic is not None and partition is not None and offset is not None:
+                latest[(topic, partition)] = offset
         lag = 0
         for (topic, partition), offset in latest.items():
             _, high = self._consumer.get_watermark_offsets(

@@ -113,8 +113,8 @@ class ClickHouseSink(BatchSink):
                         CLICKHOUSE_ROWS.labels(table).inc(len(rows))
         except Exception as e:  # the driver raises many types; all mean "not written"
             raise SinkWriteError(f"ClickHouse insert failed: {e}") from e
-        for e in events:
-            observe_event_latency("clickhouse", e.occurred_at)
+        for event in events:
+            observe_event_latency("clickhouse", event.occurred_at)
 
     def funnel(self, **filters: Any) -> list[dict[str, Any]]:
         try:

@@ -220,8 +220,9 @@ PLAYER_EVENT_TYPES: tuple[type[PlayerEvent], ...] = (
     Registration, Kyc, Login, Deposit, Withdrawal, Chargeback, Wager, Bonus, Consent,
     ResponsibleGaming, ErasureRequest,
 )
+_INGRESS_CLASSES: tuple[type[IngressEvent], ...] = (Click, *PLAYER_EVENT_TYPES)
 INGRESS_TYPES: dict[str, type[IngressEvent]] = {
-    cls.model_fields["event_type"].default: cls for cls in (Click, *PLAYER_EVENT_TYPES)
+    str(cls.model_fields["event_type"].default): cls for cls in _INGRESS_CLASSES
 }
 
 

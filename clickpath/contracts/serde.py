@@ -35,6 +35,14 @@ class DecodeError(ValueError):
     """A record that cannot become a valid model; the message is the dead-letter reason."""
 
 
+def parse_record_schema(raw: dict[str, Any]) -> dict[str, Any]:
+    """fastavro's parsed form of a record schema (every clickpath schema is a record)."""
+    parsed = fastavro.parse_schema(raw)
+    if not isinstance(parsed, dict):
+        raise ValueError(f"{raw.get('name')}: a schema file holds one record schema")
+    return parsed
+
+
 @dataclass(frozen=True)
 class SchemaFile:
     name: str
@@ -44,7 +52,7 @@ class SchemaFile:
 
     @property
     def parsed(self) -> dict[str, Any]:
-        return fastavro.parse_schema(json.loads(self.text))
+        return parse_record_schema(json.loads(self.text))
 
     @property
     def canonical(self) -> str:
@@ -143,9 +151,9 @@ class RemoteRegistry:
                 text = self._client.get_schema(schema_id).schema_str
             except Exception as e:  # the client raises its own error types per HTTP status
                 raise DecodeError(f"unknown schema id {schema_id}: {e}") from e
-            raw = json.loads(text)
+            raw = json.loads(text or "{}")
             name = f"{raw['namespace']}.{raw['name']}"
-            self._by_id[schema_id] = (name, fastavro.parse_schema(raw))
+            self._by_id[schema_id] = (name, parse_record_schema(raw))
         return self._by_id[schema_id]
 
 

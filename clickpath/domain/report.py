@@ -100,8 +100,9 @@ def render(report: list[dict[str, Any]], fmt: str) -> str:
         table.add_column(name, justify="left" if name in ("affiliate", "campaign") else "right")
     for row in report:
         table.add_row(*(cell(row) for _, cell in COLUMNS))
-    console = Console(file=io.StringIO(), width=160, force_terminal=False)
+    out = io.StringIO()
+    console = Console(file=out, width=160, force_terminal=False)
     console.print(table)
     if not report:
         console.print("No funnel data yet.")
-    return console.file.getvalue()  # type: ignore[attr-defined]
+    return out.getvalue()

@@ -18,7 +18,8 @@ from clickpath.infra.procs import die_with_parent
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def port_in_use(host: str, port: int) -> bool:

@@ -84,7 +84,8 @@ def query_funnel(
     until: date | None = None,
 ) -> list[dict[str, Any]]:
     """Funnel rows by affiliate, campaign and currency (currency '' has clicks/registrations)."""
-    where, params = ["1"], {}
+    where: list[str] = ["1"]
+    params: dict[str, Any] = {}
     if brand_id:
         where.append("brand_id = {brand:String}")
         params["brand"] = brand_id
@@ -111,10 +112,10 @@ def query_pipeline_stats(client: Client, database: str) -> dict[str, Any]:
     `written_at` is set by ClickHouse when the row is inserted, so the latency is the time from
     the event to the moment an analyst could see it.
     """
-    by_type = dict(
+    by_type: dict[str, int] = dict(
         client.query(
             f"SELECT event_type, count() FROM {database}.events FINAL GROUP BY event_type"
-        ).result_rows
+        ).result_rows  # type: ignore[arg-type]  # rows of (String, UInt64)
     )
     row = client.query(
         "SELECT count(), quantiles(0.5, 0.95, 0.99)("

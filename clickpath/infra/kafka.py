@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from confluent_kafka import KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from clickpath.contracts.topics import SPECS
 from clickpath.settings import Settings

@@ -9,7 +9,7 @@ import structlog
 
 
 def configure_logging(level: str = "info", role: str = "clickpath") -> None:
-    shared = [
+    shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -36,9 +36,11 @@ def _ask_clickhouse(settings: Settings, path: str, query: Any, **params: Any) ->
 
 def funnel_rows(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
     """Funnel rows by affiliate, campaign and currency."""
-    return _ask_clickhouse(settings, "/reports/funnel", query_funnel, **filters)
+    rows: list[dict[str, Any]] = _ask_clickhouse(settings, "/reports/funnel", query_funnel, **filters)
+    return rows
 
 
 def clickhouse_stats(settings: Settings) -> dict[str, Any]:
     """Canonical event counts and event-to-visible latency (clickhouse.query_pipeline_stats)."""
-    return _ask_clickhouse(settings, "/reports/stats", query_pipeline_stats)
+    stats: dict[str, Any] = _ask_clickhouse(settings, "/reports/stats", query_pipeline_stats)
+    return stats
