@@ -18,8 +18,8 @@ from clickpath.connectors.admin_endpoints import admin_endpoints_router
 from clickpath.connectors.api_models import events_request_schema
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.event_api import event_api_router
-from clickpath.connectors.tracker import page as tracker_page
 from clickpath.connectors.tracker import tracker_router
+from clickpath.connectors.visitor_pages import page as tracker_page
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exception_handlers import http_exception_handler

@@ -1,4 +1,4 @@
-"""The click tracker, the web SDK and the catalogue admin API: one door of the HTTP service.
+"""The click tracker and the web SDK: the public door of the HTTP service.
 
 - `GET /c/{tracking_code}` and `GET /c?aff=A&campaign=C` (plus `sub1`..`sub5`, `utm_*`): mint a
   click id, record the Click, and only once the broker acknowledged it (acks=all) redirect (302)
@@ -6,33 +6,33 @@
 - `GET /sdk/clickpath.js`: the web SDK (connectors/static/clickpath.js).
 - `POST /v1/collect`: page context the SDK sends with the visitor's consent, from the landing
   origins of the catalogue (CORS); recorded as a PageView on its own topic.
-- `/v1/admin/affiliates...`: add and change affiliates and campaigns (admin key), effective at
-  once and kept in `<data_dir>/catalogue.json` (connectors/catalogue.py).
 
+The router also mounts the catalogue admin API (connectors/admin_catalogue.py) on the same
+catalogue; the visitor's pages are in connectors/visitor_pages.py.
 Decisions live in clickpath.domain.tracking; the handlers here only read the request and answer.
 The visitor's raw IP never leaves this module: it goes into the pseudonym and is dropped.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import Any, Literal
 
 import structlog
-from clickpath.connectors.auth import require_role
-from clickpath.connectors.catalogue import CatalogueError, CatalogueStore
+from clickpath.connectors.admin_catalogue import admin_catalogue_router
+from clickpath.connectors.catalogue import CatalogueStore
 from clickpath.connectors.context import IngressContext
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from clickpath.connectors.visitor_pages import page, redirect
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clickpath.contracts.models import utcnow
-from clickpath.domain.catalogue import CATALOGUE_ID_PATTERN, AffiliateConfig, CampaignConfig
+from clickpath.domain.catalogue import CATALOGUE_ID_PATTERN
 from clickpath.domain.landing import origin_of
 from clickpath.domain.tracking import (
     CLICK_ID_RE,
@@ -50,7 +50,6 @@ from clickpath.domain.tracking import (
     make_click,
     make_page_view,
     new_click_id,
-    tracking_links,
     visitor_ip,
 )
 from clickpath.infra.metrics import INGRESS_ACCEPTED, INGRESS_LATENCY, INGRESS_REJECTED
@@ -58,9 +57,8 @@ from clickpath.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-SDK_FILE = FilePath(__file__).parent / "static" / "clickpath.js"
+SDK_FILE = Path(__file__).parent / "static" / "clickpath.js"
 COLLECT_MAX_BYTES = 8192
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 class JavaScriptResponse(Response):
@@ -80,11 +78,6 @@ LINK_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _html("The link's values do not fit a click (e.g. a sub over 2,048 characters)."),
     404: _html("Unknown tracking code, affiliate or campaign."),
     503: _html("The broker did not acknowledge the click: try again (Retry-After)."),
-}
-ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "No, unknown or revoked API key."},
-    403: {"model": Problem, "description": "Not an admin key."},
-    404: {"model": Problem, "description": "No such affiliate or campaign."},
 }
 
 
@@ -127,32 +120,11 @@ class CollectBody(BaseModel):
     )
 
 
-class AffiliateChange(BaseModel):
-    """Admin: the affiliate fields the API may set. Postback URLs stay in configuration, which
-    is where the postback sink reads them."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(default="", max_length=200)
-
-
-class CampaignChange(BaseModel):
-    """Admin: the campaign fields to change (PATCH); the rest stay."""
-
-    model_config = ConfigDict(extra="forbid")
-    brand_id: str | None = None
-    landing_url: str | None = None
-    tracking_code: str | None = None
-
-
-AffiliateId = Path(pattern=CATALOGUE_ID_PATTERN, description="Affiliate id, URL-safe.")
-CampaignId = Path(pattern=CATALOGUE_ID_PATTERN, description="Campaign id, URL-safe.")
-
-
 def tracker_router(ctx: IngressContext) -> APIRouter:
+    """The click, SDK and collect routes, then the catalogue admin API on the same store."""
     settings = ctx.settings
     store = CatalogueStore(settings.catalogue_path, settings.affiliates)
     router = APIRouter()
-    admin = require_role(ctx.keys, "admin", "admin")
     extra_origins = tuple(origin_of(o) or o for o in settings.collect_origins)
     lookback = timedelta(days=settings.attribution_lookback_days)
     sdk_js = SDK_FILE.read_bytes()
@@ -195,7 +167,7 @@ def tracker_router(ctx: IngressContext) -> APIRouter:
                     {"Retry-After": "5"},
                 )
             INGRESS_ACCEPTED.labels("tracker", "click").inc()
-            return _redirect(landing_url)
+            return redirect(landing_url)
         finally:
             INGRESS_LATENCY.labels("tracker").observe(time.perf_counter() - started)
 
@@ -318,82 +290,7 @@ def tracker_router(ctx: IngressContext) -> APIRouter:
         finally:
             INGRESS_LATENCY.labels("collect").observe(time.perf_counter() - started)
 
-    # --- the catalogue admin API ---------------------------------------------------------
-
-    base_url = settings.tracker_url
-
-    @router.get(
-        "/v1/admin/affiliates", tags=["admin"], dependencies=[Depends(admin)], responses=ADMIN_RESPONSES
-    )
-    def list_affiliates() -> dict[str, Any]:
-        """Every affiliate and campaign in effect (configuration plus admin changes)."""
-        catalogue = store.current()
-        return {
-            "affiliates": [
-                _affiliate_view(a, catalogue.affiliates[a], base_url) for a in sorted(catalogue.affiliates)
-            ]
-        }
-
-    @router.get(
-        "/v1/admin/affiliates/{affiliate_id}",
-        tags=["admin"],
-        dependencies=[Depends(admin)],
-        responses=ADMIN_RESPONSES,
-    )
-    def get_affiliate(affiliate_id: str = AffiliateId) -> Response:
-        affiliate = store.current().affiliates.get(affiliate_id)
-        if affiliate is None:
-            return JSONResponse({"detail": f"no affiliate {affiliate_id!r}"}, 404)
-        return JSONResponse(_affiliate_view(affiliate_id, affiliate, base_url))
-
-    @router.put(
-        "/v1/admin/affiliates/{affiliate_id}",
-        tags=["admin"],
-        dependencies=[Depends(admin)],
-        responses={**ADMIN_RESPONSES, 201: {"description": "Added."}},
-    )
-    def put_affiliate(change: AffiliateChange, affiliate_id: str = AffiliateId) -> Response:
-        """Add an affiliate, or change its name."""
-        affiliate, created = store.put_affiliate(affiliate_id, change.model_dump(exclude_unset=True))
-        log.info("catalogue_affiliate_put", affiliate_id=affiliate_id, created=created)
-        return JSONResponse(_affiliate_view(affiliate_id, affiliate, base_url), 201 if created else 200)
-
-    @router.put(
-        "/v1/admin/affiliates/{affiliate_id}/campaigns/{campaign_id}",
-        tags=["admin"],
-        dependencies=[Depends(admin)],
-        responses={**ADMIN_RESPONSES, 201: {"description": "Added."}},
-    )
-    def put_campaign(
-        campaign: CampaignConfig, affiliate_id: str = AffiliateId, campaign_id: str = CampaignId
-    ) -> Response:
-        """Add a campaign to an affiliate, or replace it; its links work at once."""
-        try:
-            saved, created = store.put_campaign(affiliate_id, campaign_id, campaign)
-        except CatalogueError as e:
-            return _catalogue_error(e)
-        log.info("catalogue_campaign_put", affiliate_id=affiliate_id, campaign_id=campaign_id)
-        return JSONResponse(
-            _campaign_view(affiliate_id, campaign_id, saved, base_url), 201 if created else 200
-        )
-
-    @router.patch(
-        "/v1/admin/affiliates/{affiliate_id}/campaigns/{campaign_id}",
-        tags=["admin"],
-        dependencies=[Depends(admin)],
-        responses=ADMIN_RESPONSES,
-    )
-    def patch_campaign(
-        change: CampaignChange, affiliate_id: str = AffiliateId, campaign_id: str = CampaignId
-    ) -> Response:
-        """Change some fields of a campaign (e.g. its landing URL); effective at once."""
-        try:
-            saved = store.patch_campaign(affiliate_id, campaign_id, change.model_dump(exclude_unset=True))
-        except CatalogueError as e:
-            return _catalogue_error(e)
-        log.info("catalogue_campaign_patched", affiliate_id=affiliate_id, campaign_id=campaign_id)
-        return JSONResponse(_campaign_view(affiliate_id, campaign_id, saved, base_url))
-
+    router.include_router(admin_catalogue_router(ctx, store))
     return router
 
 
@@ -414,8 +311,6 @@ def _country(request: Request, settings: Settings) -> str | None:
     return country_of(request.headers.get(header)) if header else None
 
 
-
-
 def _cors(origin: str | None) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": origin or "", "Vary": "Origin"}
 
@@ -428,58 +323,3 @@ def _problem(e: Exception) -> dict[str, Any]:
     if isinstance(e, LinkError):
         return {"loc": ["body", e.field], "msg": e.message, "type": "value_error"}
     return {"loc": ["body"], "msg": f"not JSON: {e}", "type": "json_invalid"}
-
-
-def _catalogue_error(e: CatalogueError) -> JSONResponse:
-    where = "path" if e.field in ("affiliate_id", "campaign_id") else "body"
-    if e.status == 404:
-        return JSONResponse({"detail": e.reason}, 404)
-    return JSONResponse(
-        {"detail": [{"loc": [where, *e.field.split(".")], "msg": e.reason, "type": "value_error"}]}, e.status
-    )
-
-
-def _campaign_view(
-    affiliate_id: str, campaign_id: str, campaign: CampaignConfig, base_url: str
-) -> dict[str, Any]:
-    affiliate = AffiliateConfig(campaigns={campaign_id: campaign})
-    [link] = tracking_links(Catalogue.build({affiliate_id: affiliate}), base_url)
-    return {
-        "affiliate_id": affiliate_id,
-        "campaign_id": campaign_id,
-        **campaign.model_dump(mode="json"),
-        "url": link["url"],
-        "query_url": link["query_url"],
-    }
-
-
-def _affiliate_view(affiliate_id: str, affiliate: AffiliateConfig, base_url: str) -> dict[str, Any]:
-    return {
-        "affiliate_id": affiliate_id,
-        "name": affiliate.name,
-        "postback_url": affiliate.postback_url,
-        "postback_events": affiliate.postback_events,
-        "campaigns": [
-            _campaign_view(affiliate_id, c, affiliate.campaigns[c], base_url)
-            for c in sorted(affiliate.campaigns)
-        ],
-    }
-
-
-def _redirect(url: str) -> HTMLResponse:
-    """302 with the short hypertext note RFC 9110 suggests, for clients that do not follow."""
-    note = f'<!doctype html><p>Redirecting to <a href="{html.escape(url)}">the landing page</a>.</p>'
-    return HTMLResponse(note, 302, headers={**NO_STORE, "Location": url})
-
-
-def page(status: int, title: str, message: str, headers: dict[str, str] | None = None) -> HTMLResponse:
-    """A plain page a visitor can read; the message is escaped (it can echo the link's code)."""
-    body = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title></head>"
-        '<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto">'
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>"
-        f'<p style="color: #666">Error {status}</p></body></html>'
-    )
-    return HTMLResponse(body, status, headers={**NO_STORE, **(headers or {})})

@@ -256,8 +256,7 @@ def cmd_topics(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
-    from clickpath.connectors.import_files import FileFormatError, detect_format
-    from clickpath.connectors.importer import ImportOptions, run_cli
+    from clickpath.connectors.importer import FileFormatError, ImportOptions, detect_format, run_cli
 
     try:
         fmt = args.format or detect_format(args.file)

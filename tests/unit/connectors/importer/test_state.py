@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from clickpath.connectors.import_state import (
+from clickpath.connectors.importer.state import (
     Checkpoint,
     CheckpointStore,
     Counts,

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from clickpath.connectors.import_files import FileFormatError, SourceRecord, detect_format, read_records
+from clickpath.connectors.importer.files import FileFormatError, SourceRecord, detect_format, read_records
 from clickpath.connectors.ingress import Rejection, parse_event
 
 from clickpath.contracts.models import Consent, Deposit, Registration
