@@ -56,7 +56,7 @@ class AckedProducer:
                 self._producer.produce(topic, value=value, key=key, on_delivery=callback)
                 return
             except BufferError:
-                self._producer.poll(0.01)  # local queue full: let deliveries drain
+                self._producer.poll(0.01)  # local queue full: let acknowledgements drain
 
     @staticmethod
     def _resolver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[str | None]) -> Any:

@@ -5,6 +5,6 @@ format and keys it as the pipeline expects. It lives in `clickpath.infra.produce
 stream agents send their outputs through the same class; this is its public name.
 """
 
-from clickpath.infra.producer import DeliveryFailed, EventProducer
+from clickpath.infra.producer import EventProducer, NotAcknowledged
 
-__all__ = ["DeliveryFailed", "EventProducer"]
+__all__ = ["NotAcknowledged", "EventProducer"]

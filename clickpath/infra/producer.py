@@ -1,15 +1,15 @@
 """Operator SDK: produce clickpath events straight to Kafka with the right topic, key and schema.
 
     from clickpath.settings import Settings
-    from clickpath.infra.producer import EventProducer
+    from clickpath.connectors.sdk import EventProducer
 
     with EventProducer(Settings()) as producer:
         producer.send(Deposit(event_id="dep-42", ...))
 
 Clicks go to the clicks topic keyed by `click_id` (web SDK page views to their own topic, by
 `click_id` too); every other event to the events topic keyed `brand_id:player_id`, which is
-what the stream agents require. Delivery is acks=all with the
-idempotent producer; `flush()` raises if any record was not acknowledged.
+what the stream agents require. Every record is sent with acks=all by the
+idempotent producer ("delivery" in clickpath means an HTTP postback or webhook, never this); `flush()` raises if any record was not acknowledged.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from clickpath.infra.kafka import make_producer
 from clickpath.settings import Settings
 
 
-class DeliveryFailed(RuntimeError):
+class NotAcknowledged(RuntimeError):
     """The broker did not acknowledge one or more records."""
 
 
@@ -44,21 +44,21 @@ def route(event: IngressEvent) -> tuple[Topic, str]:
 class EventProducer:
     def __init__(
         self, settings: Settings, codec: Codec | None = None,
-        on_delivered: Callable[[Message], None] | None = None, **kafka: Any,
+        on_acked: Callable[[Message], None] | None = None, **kafka: Any,
     ) -> None:
-        """`on_delivered` sees each acknowledged record (its partition and offset) on `poll`/`flush`."""
+        """`on_acked` sees each acknowledged record (its partition and offset) on `poll`/`flush`."""
         self._settings = settings
-        self._on_delivered = on_delivered
+        self._on_acked = on_acked
         self._codec = codec or build_codec(settings.schemas_dir, settings.schema_registry_url)
         self._producer = make_producer(settings, **kafka)
         self._errors: list[str] = []
         self._topics = {t: topic_name(settings, t) for t in Topic}
 
-    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+    def _on_ack(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
             self._errors.append(f"{msg.topic()}: {err.str()}")
-        elif self._on_delivered is not None:
-            self._on_delivered(msg)
+        elif self._on_acked is not None:
+            self._on_acked(msg)
 
     def send(self, event: IngressEvent, stamp_received: bool = True) -> None:
         if stamp_received and event.received_at is None:
@@ -72,10 +72,10 @@ class EventProducer:
     def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=self._on_delivery)
+                self._producer.produce(topic, value=value, key=key, on_delivery=self._on_ack)
                 break
             except BufferError:
-                self._producer.poll(0.05)  # local queue full: let deliveries drain
+                self._producer.poll(0.05)  # local queue full: let acknowledgements drain
         self._producer.poll(0)
 
     def send_all(self, events: Iterable[IngressEvent]) -> int:
@@ -88,10 +88,10 @@ class EventProducer:
     def flush(self, timeout_s: float = 30.0) -> None:
         remaining = self._producer.flush(timeout_s)
         if remaining:
-            raise DeliveryFailed(f"{remaining} records not acknowledged within {timeout_s}s")
+            raise NotAcknowledged(f"{remaining} records not acknowledged within {timeout_s}s")
         if self._errors:
             errors, self._errors = self._errors, []
-            raise DeliveryFailed(f"{len(errors)} records failed: {errors[:3]}")
+            raise NotAcknowledged(f"{len(errors)} records failed: {errors[:3]}")
 
     def __enter__(self) -> EventProducer:
         return self

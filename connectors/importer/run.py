@@ -40,7 +40,7 @@ from confluent_kafka import KafkaException, Message
 from clickpath.contracts.serde import build_codec
 from clickpath.contracts.topics import topic_name
 from clickpath.infra.kafka import BrokerUnavailable, create_topics, wait_for_broker
-from clickpath.infra.producer import DeliveryFailed, EventProducer
+from clickpath.infra.producer import EventProducer, NotAcknowledged
 from clickpath.settings import Settings
 
 
@@ -169,14 +169,14 @@ class _Run:
         producer = EventProducer(
             self.settings,
             codec,
-            on_delivered=self._delivered,
+            on_acked=self._delivered,
             **{"message.timeout.ms": int(self.options.ack_timeout_s * 1000)},
         )
         status: Status = "complete"
         error = None
         try:
             status = self._loop(producer)
-        except DeliveryFailed as e:
+        except NotAcknowledged as e:
             status, error = "broker_failed", str(e)
         finally:
             self.loop_s = time.monotonic() - self.pace_started
@@ -277,7 +277,7 @@ class _Run:
                 time.sleep(ahead)
 
     def _commit(self, producer: EventProducer, last: SourceRecord | None) -> None:
-        """Flush (raises DeliveryFailed), then the ledger, then the checkpoint: in that order."""
+        """Flush (raises NotAcknowledged), then the ledger, then the checkpoint: in that order."""
         if last is None:
             return
         if self.sent_in_batch:
