@@ -8,8 +8,9 @@
 
 Clicks go to the clicks topic keyed by `click_id` (web SDK page views to their own topic, by
 `click_id` too); every other event to the events topic keyed `brand_id:player_id`, which is
-what the stream agents require. Every record is sent with acks=all by the
-idempotent producer ("delivery" in clickpath means an HTTP postback or webhook, never this); `flush()` raises if any record was not acknowledged.
+what the stream agents require. Every record is sent with acks=all by the idempotent
+producer, and `flush()` raises `NotAcknowledged` if any record was not acknowledged ("delivery"
+in clickpath means an HTTP postback or webhook, never a Kafka acknowledgement).
 """
 
 from __future__ import annotations
