@@ -29,7 +29,7 @@ DEV_PSEUDONYM_KEY = "clickpath-dev-key-change-me"
 
 
 class Settings(BaseSettings):
-    """clickpath settings; see README "Settings" for the table of them."""
+    """clickpath settings; docs/settings.md has the table of them."""
 
     model_config = SettingsConfigDict(env_prefix="CLICKPATH_", extra="ignore")
 
@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     # Processes.
     workers: int = Field(default=1, ge=1, le=16, description="Faust worker processes in `up`.")
     broker_compat: Literal["auto", "kafka", "tansu"] = Field(
-        default="auto", description="Apply the embedded broker's workarounds (PLATFORM.md)."
+        default="auto",
+        description="Apply the embedded broker's workarounds (docs/topics.md, 'The embedded broker').",
     )
     table_store: Literal["rocksdb", "memory"] = "rocksdb"
     fetch_wait_ms: int = Field(default=10, ge=1, le=5000)

@@ -3,8 +3,8 @@
 A key is `cpk_<key_id>_<secret>`; only a SHA-256 digest of it is stored (in
 `<data_dir>/api-keys.json`, a `WatchedJsonFile`). The service re-reads the file
 when it changes, so `clickpath keys create|revoke` take effect on a running service, and
-keys survive a restart. Each key carries a role (DESIGN §10) and, for operators, the brand it
-may send events for; for affiliates, the affiliate whose data it may read.
+keys survive a restart. Each key carries a role (docs/http-api.md, 'API keys') and, for
+operators, the brand it may send events for; for affiliates, the affiliate whose data it may read.
 """
 
 from __future__ import annotations

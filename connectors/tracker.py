@@ -201,7 +201,7 @@ def tracker_router(ctx: IngressContext) -> APIRouter:
 
     @router.get("/sdk/clickpath.js", response_class=JavaScriptResponse, tags=["sdk"])
     def sdk_script() -> Response:
-        """The web SDK for landing pages (see README "Web SDK")."""
+        """The web SDK for landing pages (docs/tracker.md, 'Web SDK')."""
         return JavaScriptResponse(sdk_js, headers={"Cache-Control": "public, max-age=3600"})
 
     def allowed_origin(origin: str | None) -> bool:

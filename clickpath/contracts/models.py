@@ -50,7 +50,7 @@ class Record(BaseModel):
 
 
 class IngressEvent(Record):
-    """The envelope every ingress event carries (DESIGN.md §1)."""
+    """The envelope every ingress event carries (docs/topics.md, 'The event envelope')."""
 
     event_id: Id
     event_type: str

@@ -1,6 +1,6 @@
 """Postback URL templates: `https://partner/pb?cid={click_id}&amt={amount}`.
 
-Macros are the ones DESIGN.md §8 names; an unknown macro is a configuration error caught when
+Macros are the ones docs/delivery.md lists; an unknown macro is a configuration error caught when
 settings load, never a broken request at send time. Values are URL-encoded.
 """
 

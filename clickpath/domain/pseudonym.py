@@ -1,4 +1,4 @@
-"""Pseudonyms made at ingress, so no raw e-mail, phone or IP travels past the door (DESIGN §10).
+"""Pseudonyms made at ingress, so no raw e-mail, phone or IP travels past the door (docs/architecture.md).
 
 Keyed HMAC-SHA256 with the settings' pseudonym key: the same input gives the same pseudonym in
 every process (identity links still work), and without the key it cannot be reversed by

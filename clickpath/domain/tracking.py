@@ -2,7 +2,7 @@
 the landing URL, and the Click and PageView records. `connectors/tracker.py` is the HTTP door.
 
 Raw IP addresses enter `make_click` and `make_page_view` and leave only as keyed pseudonyms
-(DESIGN §10); nothing here may store or return them.
+(docs/architecture.md); nothing here may store or return them.
 """
 
 from __future__ import annotations

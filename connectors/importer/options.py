@@ -14,7 +14,7 @@ Status = Literal["complete", "already_complete", "interrupted", "broker_failed",
 
 
 class ExitCode(IntEnum):
-    """Exit codes, for operators who script imports (README "Import history")."""
+    """Exit codes, for operators who script imports (docs/import.md, 'Exit codes')."""
 
     OK = 0
     """Every record imported or a duplicate (also: already imported, nothing to do)."""

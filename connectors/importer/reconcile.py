@@ -27,8 +27,8 @@ INGRESS_TOPICS = tuple(t for t in Topic if t.value.startswith("ingress."))
 def end_offsets(settings: Settings, topics: list[str]) -> Positions:
     """Each partition's end, where this run's records will start.
 
-    On the embedded broker the listed end can be short of the real one (PLATFORM.md): short is
-    safe here, it only means reading a little more after a crash.
+    On the embedded broker the listed end can be short of the real one (docs/topics.md, 'The
+    embedded broker'): short is safe here, it only means reading a little more after a crash.
     """
     consumer = Consumer(consumer_config(settings, f"import-offsets-{uuid.uuid4().hex[:8]}"))
     try:
