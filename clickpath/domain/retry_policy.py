@@ -9,7 +9,8 @@ it asks. When it asks for more than `max_s`, the message is given up (dead-lette
 where it can be replayed) rather than retried earlier than the partner allows.
 
 Pure: the caller passes the clock reading and the rng, and does the waiting. An egress
-refusal (clickpath.sinks.egress.EgressRefused) never reaches here: it is final, the caller gives up.
+refusal (clickpath.sinks.delivery.egress.EgressRefused) never reaches here: it is final, the
+caller gives up.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 
 DEFAULT_SCHEDULE: tuple[float, ...] = (5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600)
-RETRYABLE_4XX = frozenset({408, 425, 429})
+RETRYABLE_4XX = frozenset({408, 425, 429})  # timeout, too early, too many: the endpoint, not the message
 EXPONENTIAL_MAX_ATTEMPTS = 16  # with base 5 s and max 6 h: about 12 h of retries on average
 
 
@@ -38,6 +39,15 @@ class Decision:
     kind: DecisionKind
     reason: str
     at: float | None = None  # Unix time to try again at; only for RETRY
+
+
+def endpoint_unwell(status: int | None) -> bool:
+    """Whether an attempt's answer counts against the endpoint's circuit breaker: no answer
+    (a network error), a 5xx, or a retryable 4xx say the endpoint is unwell; a 2xx, a redirect
+    or a 4xx refusal of one message says it is up. The same 4xx list as the retry decision, so
+    what is retried because the endpoint is busy also counts towards opening its circuit.
+    """
+    return status is None or status >= 500 or status in RETRYABLE_4XX
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:

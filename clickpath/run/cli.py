@@ -149,9 +149,9 @@ def cmd_sink(settings: Settings, args: argparse.Namespace) -> None:
 
         run_clickhouse_sink(settings)
     else:
-        from clickpath.sinks.dispatcher import run_dispatcher
+        from clickpath.sinks.delivery import run_delivery_engine
 
-        run_dispatcher(settings)
+        run_delivery_engine(settings)
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
@@ -385,7 +385,7 @@ def cmd_endpoints(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_deliveries(settings: Settings, args: argparse.Namespace) -> None:
-    from clickpath.sinks.replay import replay_dead_letters
+    from clickpath.sinks.delivery.replay import replay_dead_letters
 
     count = replay_dead_letters(settings, endpoint_id=args.endpoint, job_id=args.job)
     print(f"replayed {count} dead-lettered deliveries (same delivery ids: receivers drop repeats)")

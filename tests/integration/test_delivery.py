@@ -1,6 +1,6 @@
 """The delivery engine against real local receivers and the real broker.
 
-The dispatcher runs in this process (its own event loop in a thread) reading the real topics;
+The engine runs in this process (its own event loop in a thread) reading the real topics;
 postbacks and canonical events are produced to them as the stream workers would.
 """
 
@@ -14,8 +14,8 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from clickpath.sinks.dispatcher import Dispatcher
-from clickpath.sinks.replay import replay_dead_letters
+from clickpath.sinks.delivery import DeliveryEngine
+from clickpath.sinks.delivery.replay import replay_dead_letters
 
 from clickpath.contracts.models import (
     CanonicalEvent,
@@ -45,23 +45,23 @@ def postback(n: int, event: str = "ftd", affiliate: str = "aff-1") -> Postback:
 
 
 class Running:
-    """A dispatcher on its own loop in a thread, stopped (and its loop closed) at the end."""
+    """A delivery engine on its own loop in a thread, stopped (and its loop closed) at the end."""
 
     def __init__(self, settings, endpoints: list[Endpoint]) -> None:
         self.store = EndpointStore(settings.endpoints_file, endpoints)
-        self.dispatcher = Dispatcher(settings, store=self.store)
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.dispatcher.run()), name="dispatcher")
+        self.engine = DeliveryEngine(settings, store=self.store)
+        self.thread = threading.Thread(target=lambda: asyncio.run(self.engine.run()), name="delivery-engine")
         self.thread.start()
-        assert self.dispatcher.assigned.wait(30), "the dispatcher got no partitions"
+        assert self.engine.assigned.wait(30), "the delivery engine got no partitions"
 
     def stop(self) -> None:
-        self.dispatcher.stopping.set()
+        self.engine.stopping.set()
         self.thread.join(timeout=30)
         assert not self.thread.is_alive()
 
 
 @pytest.fixture
-def run_dispatcher(settings):
+def run_engine(settings):
     running: list[Running] = []
 
     def start(endpoints: list[Endpoint], **overrides) -> Running:
@@ -96,7 +96,7 @@ def send(settings, *records) -> None:
             producer.send_record(topic, key, record)
 
 
-def test_get_and_post_postbacks_are_exact_and_signed(settings, receivers, run_dispatcher) -> None:
+def test_get_and_post_postbacks_are_exact_and_signed(settings, receivers, run_engine) -> None:
     rx = receivers()
     old, new = signing.new_secret(), signing.new_secret()
     endpoints = [
@@ -106,7 +106,7 @@ def test_get_and_post_postbacks_are_exact_and_signed(settings, receivers, run_di
         Endpoint(endpoint_id="form", affiliate_id="aff-1", url=rx.url + "/form?cid={click_id}",
                  method="POST", body="form", events=["registration"]),
     ]
-    run_dispatcher(endpoints)
+    run_engine(endpoints)
     send(settings, postback(1, "ftd"), postback(2, "registration"))
     got = wait_until(lambda: len(rx.requests()) >= 4 and rx.requests(), 30, "4 deliveries")
     by = {(r.method, urlsplit(r.path).path): r for r in got}
@@ -126,14 +126,14 @@ def test_get_and_post_postbacks_are_exact_and_signed(settings, receivers, run_di
     assert len(got) == 4  # nothing delivered twice
 
 
-def test_retry_after_is_honoured_and_4xx_is_final(settings, receivers, run_dispatcher, codec) -> None:
+def test_retry_after_is_honoured_and_4xx_is_final(settings, receivers, run_engine, codec) -> None:
     def script(req, n):
         if req.path.startswith("/busy"):
             return (503, {"retry-after": "2"}) if n == 1 else (200, {})
         return (400, {})
 
     rx = receivers(script)
-    run_dispatcher([
+    run_engine([
         Endpoint(endpoint_id="busy", affiliate_id="aff-1", url=rx.url + "/busy", events=["ftd"]),
     ])
     send(settings, postback(3))
@@ -143,13 +143,13 @@ def test_retry_after_is_honoured_and_4xx_is_final(settings, receivers, run_dispa
 
 
 def test_a_refusal_is_dead_lettered_and_410_disables_the_endpoint(
-    settings, receivers, run_dispatcher, codec
+    settings, receivers, run_engine, codec
 ) -> None:
     def script(req, _n):
         return {"/gone": (410, {}), "/bad": (400, {})}.get(req.path, (200, {}))
 
     rx = receivers(script)
-    running = run_dispatcher([
+    running = run_engine([
         Endpoint(endpoint_id="gone", affiliate_id="aff-1", url=rx.url + "/gone", events=["ftd"]),
         Endpoint(endpoint_id="watch", affiliate_id="aff-1", url=rx.url + "/watch", events=["ftd"]),
         Endpoint(endpoint_id="bad", affiliate_id="aff-2", url=rx.url + "/bad", events=["ftd"]),
@@ -169,9 +169,9 @@ def test_a_refusal_is_dead_lettered_and_410_disables_the_endpoint(
     assert running.store.current()["gone"].enabled is False
 
 
-def test_circuit_opens_then_lets_one_probe_through(settings, receivers, run_dispatcher) -> None:
+def test_circuit_opens_then_lets_one_probe_through(settings, receivers, run_engine) -> None:
     rx = receivers(lambda _r, n: (500, {}) if n <= 3 else (200, {}))
-    run_dispatcher(
+    run_engine(
         [Endpoint(endpoint_id="flaky", affiliate_id="aff-1", url=rx.url + "/f", events=["ftd"])],
         circuit_failures=3, circuit_cooldown_s=2.0, postback_max_attempts=50,
         delivery_endpoint_concurrency=1,  # one request at a time: the order is the circuit's
@@ -187,10 +187,10 @@ def test_circuit_opens_then_lets_one_probe_through(settings, receivers, run_disp
     assert len({r.headers["idempotency-key"] for r in got[3:]}) == 5  # all five delivered
 
 
-def test_a_hanging_endpoint_does_not_delay_a_healthy_one(settings, receivers, run_dispatcher) -> None:
+def test_a_hanging_endpoint_does_not_delay_a_healthy_one(settings, receivers, run_engine) -> None:
     slow = receivers(lambda _r, _n: 10.0)   # hangs for 10 s
     fast = receivers()
-    run_dispatcher([
+    run_engine([
         Endpoint(endpoint_id="hangs", affiliate_id="aff-1", url=slow.url + "/h", events=["ftd"]),
         Endpoint(endpoint_id="healthy", affiliate_id="aff-2", url=fast.url + "/ok", events=["ftd"]),
     ], postback_timeout_s=8.0)
@@ -201,10 +201,10 @@ def test_a_hanging_endpoint_does_not_delay_a_healthy_one(settings, receivers, ru
     assert time.monotonic() - started < 5, "the healthy endpoint waited for the hanging one"
 
 
-def test_ssrf_guard_refuses_what_is_not_allowed(settings, receivers, run_dispatcher, codec) -> None:
+def test_ssrf_guard_refuses_what_is_not_allowed(settings, receivers, run_engine, codec) -> None:
     internal = receivers(host="127.0.0.2")        # loopback, but not in egress_allow
     allowed = receivers(lambda _r, _n: (302, {"location": internal.url + "/x"}))
-    run_dispatcher([
+    run_engine([
         Endpoint(endpoint_id="internal", affiliate_id="aff-1", url=internal.url + "/i", events=["ftd"]),
         Endpoint(endpoint_id="metadata", affiliate_id="aff-1",
                  url="http://169.254.169.254/latest/meta-data", events=["ftd"]),
@@ -219,11 +219,11 @@ def test_ssrf_guard_refuses_what_is_not_allowed(settings, receivers, run_dispatc
 
 
 def test_dead_letters_replay_without_duplicates_at_the_receiver(
-    settings, receivers, run_dispatcher, codec
+    settings, receivers, run_engine, codec
 ) -> None:
     accepting = threading.Event()
     rx = receivers(lambda _r, _n: (200, {}) if accepting.is_set() else (400, {}))
-    run_dispatcher([Endpoint(endpoint_id="later", affiliate_id="aff-1", url=rx.url + "/l", events=["ftd"])])
+    run_engine([Endpoint(endpoint_id="later", affiliate_id="aff-1", url=rx.url + "/l", events=["ftd"])])
     send(settings, *[postback(70 + i) for i in range(3)])
     read_topic(settings, codec, Topic.DEAD_LETTER, expect=3)
     accepting.set()
@@ -237,11 +237,11 @@ def test_dead_letters_replay_without_duplicates_at_the_receiver(
 
 
 def test_webhooks_are_signed_json_and_every_attempt_is_logged(
-    settings, receivers, run_dispatcher, codec
+    settings, receivers, run_engine, codec
 ) -> None:
     rx = receivers()
     secret = signing.new_secret()
-    run_dispatcher([
+    run_engine([
         Endpoint(endpoint_id="crm", kind="webhook", brand_id="brand-a", url=rx.url + "/hooks",
                  method="POST", events=["registration", "ftd"], secret=secret),
         Endpoint(endpoint_id="manager", kind="webhook", affiliate_id="aff-1", url=rx.url + "/am",
@@ -269,7 +269,7 @@ def test_webhooks_are_signed_json_and_every_attempt_is_logged(
 
 
 def test_admin_api_changes_endpoints_on_the_running_delivery_process(
-    settings, receivers, run_dispatcher
+    settings, receivers, run_engine
 ) -> None:
     import httpx
     from clickpath.connectors.context import IngressContext
@@ -278,7 +278,7 @@ def test_admin_api_changes_endpoints_on_the_running_delivery_process(
     from tests.integration.harness import ServedApp
 
     rx = receivers()
-    running = run_dispatcher([])
+    running = run_engine([])
     ctx = IngressContext.from_settings(settings)
     with ServedApp(create_service(settings, ctx)) as served:
         _, admin = ctx.keys.create("admin")
@@ -303,12 +303,12 @@ def test_admin_api_changes_endpoints_on_the_running_delivery_process(
 
 
 def test_a_revocation_stops_a_pending_retry_and_later_postbacks(
-    settings, receivers, run_dispatcher, codec
+    settings, receivers, run_engine, codec
 ) -> None:
     from clickpath.contracts.models import PostbackRevocation
 
     rx = receivers(lambda _r, n: (503, {"retry-after": "3"}) if n == 1 else (200, {}))
-    run_dispatcher([Endpoint(endpoint_id="ep", affiliate_id="aff-1", url=rx.url + "/r?t={player_token}",
+    run_engine([Endpoint(endpoint_id="ep", affiliate_id="aff-1", url=rx.url + "/r?t={player_token}",
                              events=["registration", "ftd"])])
     send(settings, postback(90))              # answered 503: waits 3 s for its retry
     wait_until(lambda: len(rx.requests()) == 1, 30, "the first attempt")

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from clickpath.sinks.delivery_render import postback_values as macro_values
+from clickpath.sinks.delivery.render import postback_values as macro_values
 
 from clickpath.contracts.models import Postback
 from clickpath.domain.catalogue import AffiliateConfig

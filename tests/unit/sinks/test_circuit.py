@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from clickpath.sinks.circuit import CircuitBreaker, CircuitBreakers, CircuitState
+from clickpath.sinks.delivery.circuit import CircuitBreaker, CircuitBreakers, CircuitState
 
 
 class Clock:

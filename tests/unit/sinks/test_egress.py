@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import httpcore
 import httpx
 import pytest
-from clickpath.sinks.egress import (
+from clickpath.sinks.delivery.egress import (
     EgressPolicy,
     EgressRefused,
     PinnedTransport,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from clickpath.sinks.offsets import OffsetTracker
+from clickpath.sinks.delivery.offsets import OffsetTracker
 
 TP = ("postbacks", 0)
 

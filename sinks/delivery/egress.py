@@ -19,7 +19,7 @@ Two layers, meant to be used together:
   hostname and pooled connections stay per hostname, because nothing is rewritten; only the
   socket's destination is chosen by us. httpx offers no public hook for a network backend,
   so the transport replaces its private `_pool` with an identical pool that has one
-  (tests/unit/test_egress.py fails loudly if httpx changes that).
+  (tests/unit/sinks/test_egress.py fails loudly if httpx changes that).
 
 This module must never send a request to an address it has not checked, and must never
 follow a redirect httpx would follow on its own (`follow_redirects` is always False).

@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from clickpath.contracts.models import CanonicalEvent, Postback
+from clickpath.contracts.models import CanonicalEvent, DeliveryJob, Postback, Record
 from clickpath.contracts.money import format_amount
 from clickpath.domain import signing
 from clickpath.domain.endpoints import Endpoint
+from clickpath.domain.players import player_token
 from clickpath.domain.postback_template import render_template
 
 USER_AGENT = "clickpath-delivery/0.1"
@@ -30,6 +31,21 @@ class OutboundRequest:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     content: bytes = b""
+
+
+def request_for(endpoint: Endpoint, job: DeliveryJob, record: Record, pseudonym_key: bytes,
+                now: datetime) -> OutboundRequest | None:
+    """The request a job sends to `endpoint` (`record`: the job's record, decoded), or None
+    when the record is nothing this endpoint is sent. An affiliate manager's webhook gets the
+    per-affiliate player token (made with `pseudonym_key`) instead of the player id."""
+    if isinstance(record, Postback):
+        return render_postback(endpoint, record, job.job_id, now)
+    if isinstance(record, CanonicalEvent):
+        token = None
+        if endpoint.affiliate_id is not None:
+            token = player_token(pseudonym_key, endpoint.affiliate_id, record.person_id)
+        return render_webhook(endpoint, job.event, webhook_data(record, job.event, token), job.job_id, now)
+    return None
 
 
 def postback_values(p: Postback) -> dict[str, str | None]:

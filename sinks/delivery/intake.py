@@ -1,0 +1,87 @@
+"""From records read to delivery jobs, and the revocations that stop some of them.
+
+Three topics feed the delivery engine: postbacks (each subscribed postback endpoint of the
+affiliate gets a job), canonical events (webhook endpoints that want the event) and its own
+retry topic (parked jobs coming back, and copies of revocations). A job's id is derived from
+its source and endpoint, so it is the same for every attempt and every replay: receivers use
+it to drop repeats.
+
+A revocation (consent withdrawn, self-exclusion) names a player of an affiliate: from then on
+no postback for that player goes out, pending, parked or made later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from clickpath.contracts.models import CanonicalEvent, DeliveryJob, Postback, PostbackRevocation, Record
+from clickpath.contracts.serde import Codec
+from clickpath.infra.endpoint_store import EndpointStore
+
+
+def job_id(source_id: str, endpoint_id: str) -> str:
+    """The delivery's idempotency id: the same for every attempt and every replay."""
+    return hashlib.sha256(f"{source_id}|{endpoint_id}".encode()).hexdigest()[:32]
+
+
+def webhook_event(e: CanonicalEvent) -> str | None:
+    """Which webhook event a canonical event is, if any."""
+    if e.event_type == "registration":
+        return "registration"
+    if e.event_type == "deposit" and e.is_ftd:
+        return "ftd"
+    if e.event_type == "kyc":
+        return "kyc_changed"
+    return None
+
+
+def jobs_for(record: Record, raw: bytes, store: EndpointStore, now: datetime) -> list[DeliveryJob]:
+    """The deliveries a record (`raw`: its bytes as read) asks for, due `now` (none when no
+    endpoint subscribes). A job read back from the retry topic is its own delivery."""
+    if isinstance(record, DeliveryJob):
+        return [record]
+    event: str
+    if isinstance(record, Postback):
+        endpoints = store.for_postback(record.affiliate_id, record.event)
+        source_id, event, occurred = record.postback_id, record.event, record.occurred_at
+    elif isinstance(record, CanonicalEvent):
+        webhook = webhook_event(record)
+        if webhook is None:
+            return []
+        endpoints = store.for_webhook(webhook, record.brand_id, record.affiliate_id)
+        source_id, event, occurred = f"{record.event_id}|{webhook}", webhook, record.occurred_at
+    else:
+        return []
+    return [
+        DeliveryJob(
+            job_id=job_id(source_id, e.endpoint_id), endpoint_id=e.endpoint_id, kind=e.kind,
+            event=event, attempt=0, due_at=now, created_at=now, occurred_at=occurred, record=raw,
+        )
+        for e in endpoints
+    ]
+
+
+class Revocations:
+    """The players whose postbacks must not go: (affiliate, player token) -> why.
+
+    Kept for the life of the process; the engine copies each revocation it reads from the
+    postbacks topic to its retry topic, so that after a restart the revocations are read
+    again before (or with) the parked jobs they stop.
+    """
+
+    def __init__(self, codec: Codec) -> None:
+        self._codec = codec
+        self.reasons: dict[tuple[str, str], str] = {}
+
+    def add(self, revocation: PostbackRevocation) -> None:
+        self.reasons[(revocation.affiliate_id, revocation.player_token)] = revocation.reason
+
+    def reason(self, job: DeliveryJob, record: Record | None = None) -> str | None:
+        """Why `job` must not go, or None. `record`: the job's record, when already decoded."""
+        if job.kind != "postback" or not self.reasons:
+            return None
+        postback = record or self._codec.decode(job.record)
+        if not isinstance(postback, Postback):
+            return None
+        return self.reasons.get((postback.affiliate_id, postback.player_token))
