@@ -49,7 +49,7 @@ def request_for(endpoint: Endpoint, job: DeliveryJob, record: Record, pseudonym_
 
 
 def postback_values(p: Postback) -> dict[str, str | None]:
-    """The macros of a postback (DESIGN §8); `{payout}` stays empty until commissions exist."""
+    """The macros of a postback (docs/delivery.md); `{payout}` stays empty until commissions exist."""
     return {
         "click_id": p.click_id,
         "sub1": p.sub1, "sub2": p.sub2, "sub3": p.sub3, "sub4": p.sub4, "sub5": p.sub5,
@@ -69,7 +69,7 @@ def postback_values(p: Postback) -> dict[str, str | None]:
 
 def webhook_data(e: CanonicalEvent, event: str, player_token: str | None) -> dict[str, Any]:
     """The webhook's `data`: operators get their own player id; an affiliate manager's
-    endpoint gets the per-affiliate player token instead (DESIGN §10)."""
+    endpoint gets the per-affiliate player token instead (docs/architecture.md)."""
     data: dict[str, Any] = {
         "event_id": e.event_id, "event": event, "brand_id": e.brand_id,
         "occurred_at": e.occurred_at.isoformat(), "affiliate_id": e.affiliate_id,
