@@ -56,11 +56,16 @@ class RoleProcess:
             )
         return self
 
+    def _started(self) -> subprocess.Popen[bytes]:
+        if self.proc is None:
+            raise RuntimeError(f"{' '.join(self.args)}: not started (call start() first)")
+        return self.proc
+
     def kill(self) -> None:
         """SIGKILL: a crash, with no chance to commit or flush."""
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
+        proc = self._started()
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
     def stop(self, timeout_s: float = 20) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -77,8 +82,7 @@ class RoleProcess:
 
     @property
     def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
+        return self._started().pid
 
     @property
     def running(self) -> bool:

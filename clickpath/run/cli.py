@@ -1,25 +1,28 @@
-"""The `clickpath` command: `up` runs everything; the other commands run one role or ask it."""
+"""The `clickpath` command: `up` runs everything; the other commands run one role or ask it.
+
+This module parses the arguments and hands each command to a thin function: `up` to
+clickpath.run.up, `status` to clickpath.run.state, the roles `up` runs to commands_roles,
+topics/import/report to commands_data, keys/links/postbacks/webhooks/deliveries to
+commands_admin, the benchmarks to commands_bench. Every command and flag here is relied on by
+operators and scripts: add, do not rename.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import signal
 import sys
-import threading
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import httpx
 from pydantic import ValidationError
 
 from clickpath.devtools.bench.results import DEFAULT_RESULTS_FILE
+from clickpath.run.commands_admin import cmd_deliveries, cmd_endpoints, cmd_keys, cmd_links
+from clickpath.run.commands_bench import cmd_bench, cmd_bench_deliveries, cmd_bench_ingress
+from clickpath.run.commands_data import cmd_import, cmd_report, cmd_topics
+from clickpath.run.commands_roles import cmd_api, cmd_demo, cmd_sink, cmd_worker
+from clickpath.run.errors import CommandError
 from clickpath.settings import Settings
-
-if TYPE_CHECKING:
-    from clickpath.infra.endpoint_store import EndpointStore
 
 
 def _die(message: str, code: int = 2) -> None:
@@ -28,367 +31,22 @@ def _die(message: str, code: int = 2) -> None:
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> None:
-    from clickpath.devtools.demo import demo_affiliates
-    from clickpath.infra.broker import EmbeddedBroker, free_port, port_in_use
-    from clickpath.infra.kafka import create_topics, wait_for_broker
-    from clickpath.infra.logs import configure_logging
-    from clickpath.run.status import StatusPrinter
-    from clickpath.run.supervisor import Role, Supervisor, fresh_dir
+    from clickpath.run.up import UpOptions, run_up
 
-    configure_logging(settings.log_level, role="supervisor")
-    if port_in_use(settings.http_host, settings.http_port):
-        _die(
-            f"{settings.http_host}:{settings.http_port} is already in use (another `clickpath up`?)."
-            " Stop it, or set CLICKPATH_HTTP_PORT to another port."
-        )
-    data_dir = settings.data_dir.resolve()
-    log_dir = data_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env["CLICKPATH_DATA_DIR"] = str(data_dir)
-    env["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_dir(data_dir / "metrics"))
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = env["PROMETHEUS_MULTIPROC_DIR"]
-
-    broker = None
-    if settings.embedded_broker:
-        broker = EmbeddedBroker(log_path=log_dir / "broker.log").start()
-        env["CLICKPATH_KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
-        env["CLICKPATH_BROKER_COMPAT"] = "tansu"
-        # The embedded broker starts empty, so local table state from an earlier run is stale.
-        for stale in data_dir.glob("worker-*"):
-            fresh_dir(stale)
-        settings = settings.with_overrides(
-            kafka_bootstrap_servers=broker.bootstrap, broker_compat="tansu"
-        )
-    try:
-        wait_for_broker(settings)
-        created = create_topics(settings)
-        roles = [
-            Role(f"worker-{i}", ["worker", "--index", str(i)]) for i in range(settings.workers)
-        ]
-        roles += [Role("sink-clickhouse", ["sink", "clickhouse"])]
-        roles += [Role("sink-postbacks", ["sink", "postbacks"]), Role("api", ["api"])]
-        if settings.clickhouse_embedded:
-            env["CLICKPATH_REPORTS_URL"] = f"http://127.0.0.1:{free_port()}"
-        receiver_log = log_dir / "demo-receiver.log"
-        if args.demo:
-            receiver_port = free_port()
-            if not settings.affiliates:
-                affiliates = demo_affiliates(f"http://127.0.0.1:{receiver_port}")
-                env["CLICKPATH_AFFILIATES"] = json.dumps(
-                    {k: v.model_dump() for k, v in affiliates.items()}
-                )
-                # The demo receiver is on loopback, which the SSRF guard refuses by default.
-                env["CLICKPATH_EGRESS_ALLOW"] = json.dumps([*settings.egress_allow, "127.0.0.1/32"])
-            roles += [
-                Role("demo-receiver", ["demo", "receiver", "--port", str(receiver_port)]),
-                Role("demo-traffic", ["demo", "traffic", "--rate", str(args.rate)]),
-            ]
-        supervisor = Supervisor(roles, env, log_dir)
-        stop = threading.Event()
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        supervisor.start_all()
-        try:
-            _print_banner(settings, log_dir, created, receiver_log if args.demo else None)
-            status = StatusPrinter(interval_s=args.status_every)
-            while not stop.wait(0.5):
-                supervisor.check()
-                if broker is not None and not broker.running:
-                    print("clickpath: the embedded broker died; stopping.", file=sys.stderr)
-                    break
-                status.maybe_print()
-        finally:
-            print("\nclickpath: stopping...", flush=True)
-            supervisor.stop_all()
-    finally:
-        if broker is not None:
-            broker.stop()
-    print("clickpath: stopped.", flush=True)
+    run_up(settings, UpOptions(demo=args.demo, rate=args.rate, status_every=args.status_every))
 
 
-def _print_banner(
-    settings: Settings, log_dir: Path, created: list[str], receiver_log: Path | None
-) -> None:
-    lines = [
-        "clickpath is up.",
-        f"  Kafka:        {settings.kafka_bootstrap_servers}"
-        + (" (embedded, in memory)" if settings.tansu_compat else ""),
-        f"  ClickHouse:   {settings.clickhouse_dsn}",
-        f"  Service:      {settings.service_url}  (/healthz, /metrics, /v1/reports/funnel)",
-        "  Report:       clickpath report            (in another terminal)",
-        f"  Logs:         {log_dir}/<role>.log",
-    ]
-    if receiver_log:
-        lines.append(f"  Postbacks:    {receiver_log}  (demo affiliates' receiver)")
-    if created:
-        lines.append(f"  Topics made:  {len(created)} ({settings.partitions} partitions each)")
-    lines.append("Ctrl-C stops everything.")
-    print("\n".join(lines), flush=True)
-
-
-def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
-    from clickpath.infra.logs import configure_logging
-    from clickpath.infra.metrics import serve_metrics
-    from clickpath.streams.app import run_worker
-
-    configure_logging(settings.log_level, role=f"worker-{args.index}")
-    serve_metrics(settings.metrics_port)
-    sys.argv = [sys.argv[0], "worker"]  # Faust's Worker reads argv; ours are consumed
-    run_worker(settings, args.index)
-
-
-def cmd_sink(settings: Settings, args: argparse.Namespace) -> None:
-    from clickpath.infra.logs import configure_logging
-    from clickpath.infra.metrics import serve_metrics
-
-    configure_logging(settings.log_level, role=f"sink-{args.kind}")
-    serve_metrics(settings.metrics_port)
-    if args.kind == "clickhouse":
-        from clickpath.sinks.clickhouse_sink import run_clickhouse_sink
-
-        run_clickhouse_sink(settings)
-    else:
-        from clickpath.sinks.delivery import run_delivery_engine
-
-        run_delivery_engine(settings)
-
-
-def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
-    from clickpath.connectors.http_service import run_service
-    from clickpath.infra.logs import configure_logging
-
-    configure_logging(settings.log_level, role="api")
-    run_service(settings)
-
-
-def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
-    from clickpath.infra.logs import configure_logging
-
-    configure_logging(settings.log_level, role=f"demo-{args.kind}")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    if args.kind == "receiver":
-        from clickpath.devtools.demo import PostbackReceiver
-
-        log_path = settings.data_dir / "logs" / "demo-receiver.log"
-        receiver = PostbackReceiver(log_path, port=args.port).start()
-        stop.wait()
-        receiver.stop()
-        return
-    from clickpath.devtools.demo import run_traffic
-    from clickpath.infra.producer import EventProducer
-
-    producer = EventProducer(settings)
-    try:
-        run_traffic(producer.send, args.rate, stop)
-    finally:
-        producer.flush()
-
-
-def cmd_report(settings: Settings, args: argparse.Namespace) -> None:
-    from clickpath.domain.report import render, summarize
-
-    filters = {"brand_id": args.brand, "since": args.since, "until": args.until}
-    if settings.clickhouse_embedded:
-        # Only the running pipeline may open the embedded ClickHouse: ask its service.
-        url = f"{settings.service_url}/v1/reports/funnel"
-        params = {k: str(v) for k, v in filters.items() if v is not None}
-        try:
-            response = httpx.get(url, params=params, timeout=30)
-        except httpx.HTTPError as e:
-            _die(f"cannot reach the clickpath service at {url} ({e}); is `clickpath up` running?", 1)
-        if response.status_code != 200:
-            _die(f"{url} answered {response.status_code}: {response.text}", 1)
-        report = response.json()
-    else:
-        from clickpath.infra.reports import funnel_rows
-
-        report = summarize(funnel_rows(settings, **filters))
-    print(render(report, args.format), end="")
-
-
-def cmd_bench(settings: Settings, args: argparse.Namespace) -> None:
-    from clickpath.devtools.bench.run import BenchConfig, run_bench
-
-    # Stop like Ctrl-C, so every phase's processes and the broker are stopped on the way out.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-
-    cfg = BenchConfig(
-        events=args.events, baseline_events=args.events, latency_rate=args.latency_rate,
-        latency_seconds=args.latency_seconds,
-        worker_counts=tuple(int(w) for w in args.workers.split(",")),
-        latency_workers=args.latency_workers,
-        results_file=None if args.no_record else args.results,
-    )
-    result = run_bench(cfg)
-    print(json.dumps({k: v for k, v in result.items() if not isinstance(v, dict | list)}))
-
-
-def cmd_bench_ingress(settings: Settings, args: argparse.Namespace) -> None:
-    from clickpath.devtools.bench.ingress import IngressBenchConfig, run_ingress_bench
-
-    run_ingress_bench(IngressBenchConfig(
-        seconds=args.seconds, batch=args.batch, concurrency=args.concurrency,
-        click_rate=args.click_rate, results_file=None if args.no_record else args.results,
-    ))
-
-
-def cmd_bench_deliveries(settings: Settings, args: argparse.Namespace) -> None:
-    from clickpath.devtools.bench.deliveries import DeliveryBenchConfig, run_delivery_bench
-
-    run_delivery_bench(DeliveryBenchConfig(
-        backlog=args.backlog, endpoints=args.endpoints, rate=args.rate, seconds=args.seconds,
-        results_file=None if args.no_record else args.results,
-    ))
-
-
-def cmd_topics(settings: Settings, args: argparse.Namespace) -> None:
-    from clickpath.contracts.topics import SPECS
-    from clickpath.infra.kafka import create_topics, wait_for_broker
-
-    wait_for_broker(settings)
-    created = create_topics(settings)
-    for spec in SPECS.values():
-        mark = "created" if spec.name(settings) in created else "exists"
-        print(f"{spec.name(settings):45} {mark:8} key={spec.key}")
-
-
-def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
-    from clickpath.connectors.importer import FileFormatError, ImportOptions, detect_format, run_cli
+def cmd_status(settings: Settings, args: argparse.Namespace) -> None:
+    """Exit 0 while `up` runs; 1 (with the reason on stderr) when it does not."""
+    from clickpath.run.state import current_status, render
 
     try:
-        fmt = args.format or detect_format(args.file)
-    except FileFormatError as e:
-        _die(str(e))
-    try:
-        options = ImportOptions(
-            path=args.file, format=fmt, brand=args.brand, source=args.source, dry_run=args.dry_run,
-            rejects_path=args.rejects, batch_lines=args.batch, rate=args.rate, ack_timeout_s=args.ack_timeout,
-        )
+        status = current_status(settings.data_dir.resolve())
     except ValueError as e:
-        _die(str(e))
-    sys.exit(run_cli(settings, options, as_json=args.json))
-
-
-def cmd_keys(settings: Settings, args: argparse.Namespace) -> None:
-    from clickpath.connectors.keys import KeyError_, KeyStore
-
-    store = KeyStore(settings.key_store_path)
-    if args.action == "create":
-        try:
-            key, secret = store.create(args.role, brand_id=args.brand, affiliate_id=args.affiliate)
-        except ValueError as e:
-            _die(str(e))
-        print(secret)
-        scope = key.brand_id or key.affiliate_id or "all"
-        print(f"key {key.key_id}: role {key.role}, scope {scope}; shown once, store it now",
-              file=sys.stderr)
-    elif args.action == "revoke":
-        if not args.key:
-            _die("keys revoke needs the key id (or the key)")
-        try:
-            key = store.revoke(args.key)
-        except KeyError_ as e:
-            _die(str(e.args[0]))
-        print(f"revoked {key.key_id} ({key.role}) at {key.revoked_at:%Y-%m-%d %H:%M:%S}Z")
-    else:
-        rows = [k.model_dump(mode="json", exclude={"digest"}) for k in store.list()]
-        if args.format == "json":
-            print(json.dumps(rows, indent=2))
-        else:
-            for k in rows:
-                state = "revoked" if k["revoked_at"] else "active"
-                scope = k["brand_id"] or k["affiliate_id"] or "-"
-                print(f"{k['key_id']}  {k['role']:9} {scope:20} {state:8} created {k['created_at']}")
-
-
-def cmd_links(settings: Settings, args: argparse.Namespace) -> None:
-    from clickpath.connectors.catalogue import CatalogueStore
-    from clickpath.domain.tracking import tracking_links
-
-    catalogue = CatalogueStore(settings.catalogue_path, settings.affiliates).current()
-    rows = tracking_links(catalogue, settings.tracker_url)
-    if args.format == "json":
-        print(json.dumps(rows, indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"clickpath tracking links ({settings.catalogue_path} and configuration)")
-    for column in ("url", "affiliate", "campaign", "brand", "landing URL"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(row["url"], row["affiliate_id"], row["campaign_id"], row["brand_id"],
-                      row["landing_url"])
-    Console(width=200).print(table)
-    if not rows:
-        print("No campaigns yet: configure them (CLICKPATH_AFFILIATES) or add them with the admin API.")
-
-
-def _endpoint_store(settings: Settings) -> EndpointStore:
-    from clickpath.infra.endpoint_store import EndpointStore
-
-    return EndpointStore.from_settings(settings)
-
-
-def cmd_endpoints(settings: Settings, args: argparse.Namespace) -> None:
-    """`clickpath postbacks|webhooks add|list|disable|enable|rotate-secret`."""
-    from clickpath.domain.endpoints import Endpoint
-    from clickpath.domain.signing import new_secret
-
-    store = _endpoint_store(settings)
-    kind = "postback" if args.command == "postbacks" else "webhook"
-    if args.action == "list":
-        rows = [e.model_dump(mode="json", exclude={"secret", "previous_secrets"})
-                | {"signed": bool(e.secret)}
-                for e in store.current().values() if e.kind == kind]
-        if args.format == "json":
-            print(json.dumps(rows, indent=2))
-        for r in rows if args.format == "table" else []:
-            state = "enabled" if r["enabled"] else f"DISABLED ({r['disabled_reason']})"
-            owner = r["affiliate_id"] or r["brand_id"] or "all"
-            print(f"{r['endpoint_id']:24} {owner:14} {r['method']:4} {','.join(r['events']):28} "
-                  f"{state}\n    {r['url']}")
-        return
-    if not args.id:
-        _die(f"{args.command} {args.action} needs an endpoint id")
-    try:
-        if args.action == "disable":
-            e = store.disable(args.id, args.reason or "disabled by an operator")
-        elif args.action == "enable":
-            e = store.enable(args.id)
-        elif args.action == "rotate-secret":
-            current = store.current().get(args.id)
-            if current is None:
-                raise LookupError(f"no endpoint {args.id!r}")
-            secret = new_secret()
-            keep = [s for s in [current.secret, *current.previous_secrets] if s][:2]
-            e = store.put(current.model_copy(update={"secret": secret, "previous_secrets": keep}))
-            print(secret)
-        else:
-            if not args.url or not args.events:
-                _die(f"{args.command} add needs --url and --events")
-            secret = new_secret() if args.sign or kind == "webhook" else None
-            e = store.put(Endpoint(
-                endpoint_id=args.id, kind=kind, affiliate_id=args.affiliate, brand_id=args.brand,
-                url=args.url, method=args.method or ("POST" if kind == "webhook" else "GET"),
-                body=args.body, events=[x.strip() for x in args.events.split(",") if x.strip()],
-                secret=secret,
-            ))
-            if secret:
-                print(secret)
-    except (LookupError, ValidationError, ValueError) as err:
-        _die(str(err))
-    print(f"{e.endpoint_id}: {'enabled' if e.enabled else 'disabled'}", file=sys.stderr)
-
-
-def cmd_deliveries(settings: Settings, args: argparse.Namespace) -> None:
-    from clickpath.sinks.delivery.replay import replay_dead_letters
-
-    count = replay_dead_letters(settings, endpoint_id=args.endpoint, job_id=args.job)
-    print(f"replayed {count} dead-lettered deliveries (same delivery ids: receivers drop repeats)")
+        raise CommandError(f"cannot read the state of `clickpath up`: {e}", 1) from None
+    print(render(status, args.format), end="")
+    if not status.up:
+        raise CommandError(status.message, 1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -400,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--rate", type=float, default=50.0, help="demo events per second")
     up.add_argument("--status-every", type=float, default=10.0, help="seconds between status lines")
     up.set_defaults(func=cmd_up)
+
+    status = sub.add_parser("status", help="is `clickpath up` running: broker, service, each role's PID"
+                            " and state (exit 1 if not)")
+    status.add_argument("--format", choices=["table", "json"], default="table")
+    status.set_defaults(func=cmd_status)
 
     worker = sub.add_parser("worker", help="run one Faust stream worker")
     worker.add_argument("--index", type=int, default=0, help="distinguishes workers' local state")
@@ -515,7 +178,10 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings()
     except (ValidationError, FileNotFoundError, ValueError) as e:
         _die(f"invalid settings: {e}")
-    args.func(settings, args)
+    try:
+        args.func(settings, args)
+    except CommandError as e:
+        _die(str(e), e.code)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
-"""`clickpath up --demo` as a newcomer runs it: report shows funnel rows, Ctrl-C stops it all."""
+"""`clickpath up --demo` as a newcomer runs it: report shows funnel rows, Ctrl-C stops it all;
+`clickpath status` as an SRE's script reads it: every role with a live PID, and the truth after
+a clean stop or a kill."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,6 +23,22 @@ from tests.integration.harness import wait_until
 def clickpath(*args: str, env: dict[str, str], **kw) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "clickpath.run.cli", *args], env=env,
                           capture_output=True, text=True, timeout=60, **kw)
+
+
+DEMO_ROLES = {"worker-0", "sink-clickhouse", "sink-postbacks", "api", "demo-receiver", "demo-traffic"}
+
+
+def status_json(env: dict[str, str]) -> tuple[int, dict, str]:
+    result = clickpath("status", "--format", "json", env=env)
+    return result.returncode, json.loads(result.stdout), result.stderr
+
+
+def alive(pid: int) -> bool:
+    """A live, non-zombie process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def processes_with(marker: str) -> list[int]:
@@ -70,12 +89,64 @@ def test_up_with_demo_traffic_serves_a_report_and_stops_cleanly(up_env, tmp_path
         assert "event=ftd" in receiver_log.read_text()
         table = clickpath("report", env=up_env).stdout
         assert "aff-alpha" in table or "aff-beta" in table or "aff-gamma" in table
+
+        code, status, _ = status_json(up_env)
+        assert code == 0 and status["up"] is True and status["state"] == "running"
+        assert status["pid"] == up.pid
+        assert status["service_url"] == base
+        roles = {r["name"]: r for r in status["roles"]}
+        assert set(roles) == DEMO_ROLES
+        for role in roles.values():
+            assert role["state"] == "running" and alive(role["pid"]), role
+        cmdline = Path(f"/proc/{roles['sink-clickhouse']['pid']}/cmdline").read_bytes()
+        assert b"sink\0clickhouse" in cmdline  # the PID is that role's process
+        table = clickpath("status", env=up_env)
+        assert table.returncode == 0
+        assert f"  Kafka:        {status['broker']}" in table.stdout.splitlines()
     finally:
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=60)
     assert up.returncode == 0, output
     assert "clickpath is up." in output and "clickpath: stopped." in output
+    # Scripts read the broker's address from the banner: the one `status` gives.
+    assert re.search(r"^  Kafka:\s+(\S+)", output, re.M).group(1) == status["broker"]
     assert processes_with(up_env["CLICKPATH_DATA_DIR"]) == []
+    code, stopped, err = status_json(up_env)
+    assert code == 1 and stopped["up"] is False and stopped["state"] == "stopped"
+    assert {r["state"] for r in stopped["roles"]} == {"exited"}
+    assert "`clickpath up` is not running (it stopped at" in err
+
+
+def test_status_after_up_was_killed_shows_its_roles_gone(up_env) -> None:
+    up = subprocess.Popen([sys.executable, "-m", "clickpath.run.cli", "up"], env=up_env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def every_role_running():
+            code, status, _ = status_json(up_env)
+            running = code == 0 and all(r["state"] == "running" for r in status["roles"])
+            return status if running and status["roles"] else None
+
+        status = wait_until(every_role_running, 60, "`clickpath status` to show every role running")
+        assert {r["name"] for r in status["roles"]} == DEMO_ROLES - {"demo-receiver", "demo-traffic"}
+    finally:
+        up.kill()  # SIGKILL: `up` never marks its state file stopped
+        up.wait(10)
+
+    def every_role_gone():
+        code, status, err = status_json(up_env)
+        return (code, status, err) if {r["state"] for r in status["roles"]} == {"gone"} else None
+
+    code, status, err = wait_until(every_role_gone, 30, "every role of the killed `up` to be gone")
+    assert code == 1 and status["up"] is False and status["state"] == "gone"
+    assert f"its process {up.pid} is gone without stopping" in err
+    wait_until(lambda: processes_with(up_env["CLICKPATH_DATA_DIR"]) == [], 30,
+               "no process of the killed `up` left")
+
+
+def test_status_with_nothing_running_says_so(up_env) -> None:
+    result = clickpath("status", env=up_env)
+    assert result.returncode == 1 and result.stdout == ""
+    assert "`clickpath up` is not running (no state file at" in result.stderr
 
 
 def test_second_up_on_a_busy_port_fails_clearly(up_env) -> None:

@@ -15,7 +15,7 @@ import time
 
 from clickpath.contracts.serde import build_codec
 from clickpath.contracts.topics import Topic
-from clickpath.devtools.bench.run import wait_for_outputs
+from clickpath.devtools.bench.phases import wait_for_outputs
 from clickpath.devtools.loadgen import JourneyRates, LoadGenerator, Population
 from clickpath.devtools.procs import WaitTimeout
 from clickpath.devtools.verify import VERIFY_POSTBACK_PATH, verify

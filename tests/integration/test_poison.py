@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from clickpath.contracts.models import DeadLetter, Deposit
 from clickpath.contracts.topics import Topic, topic_name
-from clickpath.devtools.bench.run import wait_for_outputs
+from clickpath.devtools.bench.phases import wait_for_outputs
 from clickpath.devtools.loadgen import LoadGenerator, Population
 from clickpath.devtools.verify import VERIFY_POSTBACK_PATH, verify
 from clickpath.domain.catalogue import AffiliateConfig

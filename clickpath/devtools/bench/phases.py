@@ -1,0 +1,190 @@
+"""What every `clickpath bench` phase shares: its configuration, fresh topics and directories,
+topic tails that count what lands, and the wait until every output is in.
+
+Each phase runs on fresh topics, data and ClickHouse directories, on one broker for all, so a
+phase's leftovers never skew the next one's numbers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer
+
+from clickpath.contracts.topics import Topic, topic_name
+from clickpath.devtools.bench.results import DEFAULT_RESULTS_FILE
+from clickpath.devtools.demo import PostbackReceiver
+from clickpath.devtools.loadgen import GroundTruth, LoadGenerator, Population
+from clickpath.devtools.procs import RoleProcess, WaitTimeout, peak_rss_mib, wait_until
+from clickpath.devtools.verify import VERIFY_POSTBACK_PATH, parse_postback
+from clickpath.domain.catalogue import AffiliateConfig
+from clickpath.infra.broker import free_port
+from clickpath.infra.kafka import consumer_config, create_topics
+from clickpath.infra.producer import EventProducer
+from clickpath.infra.reports import clickhouse_stats
+from clickpath.settings import Settings
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    events: int = 30_000  # sends preloaded for each throughput run
+    worker_counts: tuple[int, ...] = (1, 2)
+    baseline_events: int = 30_000
+    raw_events: int = 200_000
+    latency_rate: float = 1000.0
+    latency_seconds: float = 20.0
+    latency_workers: int = 1
+    partitions: int = 4
+    seed: int = 11
+    results_file: Path | None = DEFAULT_RESULTS_FILE
+
+
+class TopicTail:
+    """Counts (and optionally decodes) what lands on a topic, from its start, in a thread."""
+
+    def __init__(self, settings: Settings, topic: str, on_record: Callable[[bytes], None] | None):
+        self.count = 0
+        self.first_at: float | None = None
+        self.last_at: float | None = None
+        self._on_record = on_record
+        self._stop = threading.Event()
+        self._consumer = Consumer(consumer_config(settings, f"bench-tail-{uuid.uuid4().hex[:8]}"))
+        self._consumer.subscribe([topic])
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for msg in self._consumer.consume(num_messages=2000, timeout=0.2):
+                if msg.error():
+                    continue
+                now = time.monotonic()
+                self.first_at = self.first_at or now
+                self.last_at = now
+                self.count += 1
+                if self._on_record is not None:
+                    self._on_record(msg.value())
+        self._consumer.close()
+
+    def rate(self) -> float | None:
+        if self.first_at is None or self.last_at is None or self.last_at <= self.first_at:
+            return None
+        return (self.count - 1) / (self.last_at - self.first_at)
+
+    def stop(self) -> None:
+        if not self._stop.is_set():
+            self._stop.set()
+            self._thread.join(10)
+
+
+class Phase:
+    """One run on fresh topics, data and ClickHouse directories."""
+
+    def __init__(self, base: Settings, workdir: Path, name: str, population: Population) -> None:
+        self.dir = workdir / name
+        self.dir.mkdir(parents=True)
+        self.receiver = PostbackReceiver(self.dir / "receiver.jsonl").start()
+        template = self.receiver.url + VERIFY_POSTBACK_PATH
+        self.settings = base.with_overrides(
+            topic_prefix=f"b{uuid.uuid4().hex[:8]}",
+            data_dir=self.dir / "data",
+            clickhouse_url=f"chdb://{self.dir / 'clickhouse'}",
+            reports_url=f"http://127.0.0.1:{free_port()}",
+            affiliates={a: AffiliateConfig(name=a, postback_url=template)
+                        for a in population.affiliates},
+            egress_allow=["127.0.0.1/32"],  # the bench's receiver
+        )
+        create_topics(self.settings)
+        self.roles: list[RoleProcess] = []
+        self.tails: list[TopicTail] = []
+        self.peaks: dict[str, float] = {}
+
+    def tail(self, topic: Topic, on_record: Callable[[bytes], None] | None = None) -> TopicTail:
+        tail = TopicTail(self.settings, self.topic(topic), on_record)
+        self.tails.append(tail)
+        return tail
+
+    def start(self, *args: str, module: str = "clickpath.run.cli") -> RoleProcess:
+        role = RoleProcess(self.settings, *args, log_dir=self.dir, module=module).start()
+        self.roles.append(role)
+        return role
+
+    def sample_memory(self) -> None:
+        for role in self.roles:
+            if role.running and (rss := peak_rss_mib(role.pid)) is not None:
+                name = " ".join(role.args[:2]) if role.module == "clickpath.run.cli" else "passthrough"
+                if name.startswith("worker"):
+                    name = f"worker {role.args[-1]}"
+                self.peaks[name] = max(self.peaks.get(name, 0.0), rss)
+
+    def close(self) -> None:
+        self.sample_memory()
+        for tail in self.tails:
+            tail.stop()
+        for role in self.roles:
+            role.stop()
+        self.receiver.stop()
+
+    def topic(self, t: Topic) -> str:
+        return topic_name(self.settings, t)
+
+
+def preload(settings: Settings, gen: LoadGenerator, sends: int) -> None:
+    """Send `sends` generated events before any role starts: the backlog a throughput run drains."""
+    with EventProducer(settings) as producer:
+        for event in gen.events(sends):
+            producer.send(event)
+
+
+def wait_for_outputs(
+    settings: Settings,
+    truth: GroundTruth,
+    receiver: PostbackReceiver,
+    timeout_s: float,
+    on_tick: Callable[[], None] = lambda: None,
+) -> dict[str, Any]:
+    """Wait until every event is in ClickHouse and every postback was received; the stats.
+
+    On timeout the error says how far each got.
+    """
+    progress: dict[str, int] = {}
+
+    def done() -> dict[str, Any] | None:
+        on_tick()
+        try:
+            stats = clickhouse_stats(settings)
+        except Exception:
+            return None  # the sink is still starting
+        progress["written"] = sum(stats["events_by_type"].values())
+        progress["postbacks"] = received_required(truth, receiver)
+        if progress["written"] >= truth.unique_events and progress["postbacks"] >= len(
+            truth.postbacks
+        ):
+            return stats
+        return None
+
+    try:
+        return wait_until(done, timeout_s, "every event in ClickHouse and every postback",
+                          every_s=1.0)
+    except WaitTimeout as e:
+        raise WaitTimeout(
+            f"{e}: {progress} of {truth.unique_events} events and {len(truth.postbacks)}"
+            " postbacks"
+        ) from None
+
+
+def received_required(truth: GroundTruth, receiver: PostbackReceiver) -> int:
+    """How many of the postbacks that must arrive have arrived (optional ones not counted)."""
+    got = set()
+    for r in receiver.requests():
+        p = parse_postback(r["path"])
+        got.add((p.affiliate_id, p.click_id, p.event))
+    return len(got & truth.postbacks)
+
+

@@ -1,0 +1,45 @@
+"""The benchmark commands: `clickpath bench`, `bench-ingress` and `bench-deliveries`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+
+from clickpath.settings import Settings
+
+
+def cmd_bench(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.devtools.bench.run import BenchConfig, run_bench
+
+    # Stop like Ctrl-C, so every phase's processes and the broker are stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    cfg = BenchConfig(
+        events=args.events, baseline_events=args.events, latency_rate=args.latency_rate,
+        latency_seconds=args.latency_seconds,
+        worker_counts=tuple(int(w) for w in args.workers.split(",")),
+        latency_workers=args.latency_workers,
+        results_file=None if args.no_record else args.results,
+    )
+    result = run_bench(cfg)
+    print(json.dumps({k: v for k, v in result.items() if not isinstance(v, dict | list)}))
+
+
+def cmd_bench_ingress(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.devtools.bench.ingress import IngressBenchConfig, run_ingress_bench
+
+    run_ingress_bench(IngressBenchConfig(
+        seconds=args.seconds, batch=args.batch, concurrency=args.concurrency,
+        click_rate=args.click_rate, results_file=None if args.no_record else args.results,
+    ))
+
+
+def cmd_bench_deliveries(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.devtools.bench.deliveries import DeliveryBenchConfig, run_delivery_bench
+
+    run_delivery_bench(DeliveryBenchConfig(
+        backlog=args.backlog, endpoints=args.endpoints, rate=args.rate, seconds=args.seconds,
+        results_file=None if args.no_record else args.results,
+    ))

@@ -1,0 +1,64 @@
+"""The pipeline's data: `clickpath topics`, `clickpath import` (history files) and
+`clickpath report` (funnel KPIs)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import httpx
+
+from clickpath.run.errors import CommandError
+from clickpath.settings import Settings
+
+
+def cmd_topics(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.contracts.topics import SPECS
+    from clickpath.infra.kafka import create_topics, wait_for_broker
+
+    wait_for_broker(settings)
+    created = create_topics(settings)
+    for spec in SPECS.values():
+        mark = "created" if spec.name(settings) in created else "exists"
+        print(f"{spec.name(settings):45} {mark:8} key={spec.key}")
+
+
+def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.connectors.importer import FileFormatError, ImportOptions, detect_format, run_cli
+
+    try:
+        fmt = args.format or detect_format(args.file)
+    except FileFormatError as e:
+        raise CommandError(str(e)) from None
+    try:
+        options = ImportOptions(
+            path=args.file, format=fmt, brand=args.brand, source=args.source, dry_run=args.dry_run,
+            rejects_path=args.rejects, batch_lines=args.batch, rate=args.rate, ack_timeout_s=args.ack_timeout,
+        )
+    except ValueError as e:
+        raise CommandError(str(e)) from None
+    sys.exit(run_cli(settings, options, as_json=args.json))
+
+
+def cmd_report(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.domain.report import render, summarize
+
+    filters = {"brand_id": args.brand, "since": args.since, "until": args.until}
+    if settings.clickhouse_embedded:
+        # Only the running pipeline may open the embedded ClickHouse: ask its service.
+        url = f"{settings.service_url}/v1/reports/funnel"
+        params = {k: str(v) for k, v in filters.items() if v is not None}
+        try:
+            response = httpx.get(url, params=params, timeout=30)
+        except httpx.HTTPError as e:
+            raise CommandError(
+                f"cannot reach the clickpath service at {url} ({e}); is `clickpath up` running?", 1
+            ) from None
+        if response.status_code != 200:
+            raise CommandError(f"{url} answered {response.status_code}: {response.text}", 1)
+        report = response.json()
+    else:
+        from clickpath.infra.reports import funnel_rows
+
+        report = summarize(funnel_rows(settings, **filters))
+    print(render(report, args.format), end="")

@@ -1,0 +1,75 @@
+"""The commands `clickpath up` runs as its roles, one process each: worker, sink, api, demo.
+
+They are commands too so that a deployment can run each role on its own (one container per
+role); `up` runs them under its supervisor with the names worker-<n>, sink-clickhouse,
+sink-postbacks, api, demo-receiver and demo-traffic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from clickpath.settings import Settings
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.infra.logs import configure_logging
+    from clickpath.infra.metrics import serve_metrics
+    from clickpath.streams.app import run_worker
+
+    configure_logging(settings.log_level, role=f"worker-{args.index}")
+    serve_metrics(settings.metrics_port)
+    sys.argv = [sys.argv[0], "worker"]  # Faust's Worker reads argv; ours are consumed
+    run_worker(settings, args.index)
+
+
+def cmd_sink(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.infra.logs import configure_logging
+    from clickpath.infra.metrics import serve_metrics
+
+    configure_logging(settings.log_level, role=f"sink-{args.kind}")
+    serve_metrics(settings.metrics_port)
+    if args.kind == "clickhouse":
+        from clickpath.sinks.clickhouse_sink import run_clickhouse_sink
+
+        run_clickhouse_sink(settings)
+    else:
+        from clickpath.sinks.delivery import run_delivery_engine
+
+        run_delivery_engine(settings)
+
+
+def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.connectors.http_service import run_service
+    from clickpath.infra.logs import configure_logging
+
+    configure_logging(settings.log_level, role="api")
+    run_service(settings)
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.infra.logs import configure_logging
+
+    configure_logging(settings.log_level, role=f"demo-{args.kind}")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if args.kind == "receiver":
+        from clickpath.devtools.demo import PostbackReceiver
+
+        log_path = settings.data_dir / "logs" / "demo-receiver.log"
+        receiver = PostbackReceiver(log_path, port=args.port).start()
+        stop.wait()
+        receiver.stop()
+        return
+    from clickpath.devtools.demo import run_traffic
+    from clickpath.infra.producer import EventProducer
+
+    producer = EventProducer(settings)
+    try:
+        run_traffic(producer.send, args.rate, stop)
+    finally:
+        producer.flush()

@@ -1,0 +1,214 @@
+"""`clickpath up`: the embedded broker, the topics and every role under one supervisor, until
+Ctrl-C (or SIGTERM) stops it all.
+
+Operators and scripts rely on what this prints and keeps: the banner's `Kafka: host:port` line,
+the role names (worker-<n>, sink-clickhouse, sink-postbacks, api, demo-receiver, demo-traffic)
+and the state file <data_dir>/up-state.json that `clickpath status` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from clickpath.contracts.models import utcnow
+from clickpath.devtools.demo import demo_affiliates
+from clickpath.infra.broker import EmbeddedBroker, free_port, port_in_use
+from clickpath.infra.kafka import create_topics, wait_for_broker
+from clickpath.infra.logs import configure_logging
+from clickpath.run.errors import CommandError
+from clickpath.run.state import (
+    UP_RUNNING,
+    UP_STOPPED,
+    UP_STOPPING,
+    RoleState,
+    UpState,
+    state_path,
+    write_state,
+)
+from clickpath.run.status import StatusPrinter
+from clickpath.run.supervisor import Role, Supervisor, fresh_dir
+from clickpath.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    demo: bool = False  # also play demo traffic and receive the demo affiliates' postbacks
+    rate: float = 50.0  # demo events per second
+    status_every: float = 10.0  # seconds between status lines (0: none)
+
+
+def pipeline_roles(workers: int) -> list[Role]:
+    """The pipeline's roles, in start order; stopping goes the other way."""
+    roles = [Role(f"worker-{i}", ["worker", "--index", str(i)]) for i in range(workers)]
+    roles += [Role("sink-clickhouse", ["sink", "clickhouse"])]
+    roles += [Role("sink-postbacks", ["sink", "postbacks"]), Role("api", ["api"])]
+    return roles
+
+
+def demo_roles(receiver_port: int, rate: float) -> list[Role]:
+    return [
+        Role("demo-receiver", ["demo", "receiver", "--port", str(receiver_port)]),
+        Role("demo-traffic", ["demo", "traffic", "--rate", str(rate)]),
+    ]
+
+
+def demo_env(settings: Settings, receiver_url: str) -> dict[str, str]:
+    """The demo affiliates, posting back to the demo receiver, unless affiliates are configured."""
+    if settings.affiliates:
+        return {}
+    affiliates = demo_affiliates(receiver_url)
+    return {
+        "CLICKPATH_AFFILIATES": json.dumps({k: v.model_dump() for k, v in affiliates.items()}),
+        # The demo receiver is on loopback, which the SSRF guard refuses by default.
+        "CLICKPATH_EGRESS_ALLOW": json.dumps([*settings.egress_allow, "127.0.0.1/32"]),
+    }
+
+
+def banner(settings: Settings, log_dir: Path, created: list[str], receiver_log: Path | None) -> str:
+    """What `up` prints once every role started; scripts read the `Kafka:` line."""
+    lines = [
+        "clickpath is up.",
+        f"  Kafka:        {settings.kafka_bootstrap_servers}"
+        + (" (embedded, in memory)" if settings.tansu_compat else ""),
+        f"  ClickHouse:   {settings.clickhouse_dsn}",
+        f"  Service:      {settings.service_url}  (/healthz, /metrics, /v1/reports/funnel)",
+        "  Report:       clickpath report            (in another terminal)",
+        "  Status:       clickpath status            (roles, PIDs; --format json)",
+        f"  Logs:         {log_dir}/<role>.log",
+    ]
+    if receiver_log:
+        lines.append(f"  Postbacks:    {receiver_log}  (demo affiliates' receiver)")
+    if created:
+        lines.append(f"  Topics made:  {len(created)} ({settings.partitions} partitions each)")
+    lines.append("Ctrl-C stops everything.")
+    return "\n".join(lines)
+
+
+class StateRecorder:
+    """Keeps <data_dir>/up-state.json current: `up` itself, where to reach it, every role."""
+
+    def __init__(self, path: Path, settings: Settings, data_dir: Path, roles: list[Role]) -> None:
+        self.path = path
+        self.settings = settings
+        self.data_dir = data_dir
+        self.roles = roles
+        self.state = UP_RUNNING
+        self.started_at = utcnow().isoformat(timespec="seconds")
+
+    def write(self, state: str | None = None) -> None:
+        """Record the roles as they are now (and `up`'s own state, if given); a full disk
+        costs the status, never the pipeline."""
+        self.state = state or self.state
+        recorded = UpState(
+            pid=os.getpid(), state=self.state, broker=self.settings.kafka_bootstrap_servers,
+            service_url=self.settings.service_url, data_dir=str(self.data_dir),
+            started_at=self.started_at, updated_at=utcnow().isoformat(timespec="seconds"),
+            roles=tuple(RoleState(r.name, r.proc.pid if r.proc else None, r.state, r.restarts)
+                        for r in self.roles),
+        )
+        try:
+            write_state(self.path, recorded)
+        except OSError as e:
+            log.warning("state_file_not_written", path=str(self.path), error=str(e))
+
+
+def run_up(settings: Settings, options: UpOptions) -> None:
+    """Run the whole pipeline until Ctrl-C or SIGTERM; raises CommandError if it cannot start."""
+    configure_logging(settings.log_level, role="supervisor")
+    if port_in_use(settings.http_host, settings.http_port):
+        raise CommandError(
+            f"{settings.http_host}:{settings.http_port} is already in use (another `clickpath up`?)."
+            " Stop it, or set CLICKPATH_HTTP_PORT to another port."
+        )
+    data_dir = settings.data_dir.resolve()
+    log_dir = data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["CLICKPATH_DATA_DIR"] = str(data_dir)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_dir(data_dir / "metrics"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = env["PROMETHEUS_MULTIPROC_DIR"]
+
+    broker = None
+    if settings.embedded_broker:
+        broker, settings = _start_embedded_broker(settings, env, data_dir, log_dir)
+    recorder: StateRecorder | None = None
+    try:
+        wait_for_broker(settings)
+        created = create_topics(settings)
+        roles, receiver_log = _roles(settings, options, env, log_dir)
+        recorder = StateRecorder(state_path(data_dir), settings, data_dir, roles)
+        supervisor = Supervisor(roles, env, log_dir, on_change=recorder.write)
+        _supervise(supervisor, recorder, broker, options.status_every,
+                   banner(settings, log_dir, created, receiver_log))
+    finally:
+        if broker is not None:
+            broker.stop()
+        if recorder is not None:
+            recorder.write(UP_STOPPED)
+    print("clickpath: stopped.", flush=True)
+
+
+def _start_embedded_broker(
+    settings: Settings, env: dict[str, str], data_dir: Path, log_dir: Path
+) -> tuple[EmbeddedBroker, Settings]:
+    """Start Tansu and point the roles (`env`) and `up` itself (the settings returned) at it."""
+    broker = EmbeddedBroker(log_path=log_dir / "broker.log").start()
+    env["CLICKPATH_KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
+    env["CLICKPATH_BROKER_COMPAT"] = "tansu"
+    # The embedded broker starts empty, so local table state from an earlier run is stale.
+    for stale in data_dir.glob("worker-*"):
+        fresh_dir(stale)
+    return broker, settings.with_overrides(
+        kafka_bootstrap_servers=broker.bootstrap, broker_compat="tansu"
+    )
+
+
+def _roles(
+    settings: Settings, options: UpOptions, env: dict[str, str], log_dir: Path
+) -> tuple[list[Role], Path | None]:
+    """Every role to run, with what they need in `env`; and the demo receiver's log, if any."""
+    roles = pipeline_roles(settings.workers)
+    if settings.clickhouse_embedded:
+        env["CLICKPATH_REPORTS_URL"] = f"http://127.0.0.1:{free_port()}"
+    if not options.demo:
+        return roles, None
+    receiver_port = free_port()
+    env.update(demo_env(settings, f"http://127.0.0.1:{receiver_port}"))
+    return roles + demo_roles(receiver_port, options.rate), log_dir / "demo-receiver.log"
+
+
+def _supervise(
+    supervisor: Supervisor,
+    recorder: StateRecorder,
+    broker: EmbeddedBroker | None,
+    status_every: float,
+    banner_text: str,
+) -> None:
+    """Start every role and keep them running until Ctrl-C, SIGTERM or the broker's death."""
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    supervisor.start_all()
+    try:
+        print(banner_text, flush=True)
+        status = StatusPrinter(interval_s=status_every)
+        while not stop.wait(0.5):
+            supervisor.check()
+            if broker is not None and not broker.running:
+                print("clickpath: the embedded broker died; stopping.", file=sys.stderr)
+                break
+            status.maybe_print()
+    finally:
+        print("\nclickpath: stopping...", flush=True)
+        recorder.write(UP_STOPPING)
+        supervisor.stop_all()

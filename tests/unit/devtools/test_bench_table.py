@@ -1,0 +1,57 @@
+"""The `clickpath bench` table and latency figures: what `make bench` prints."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+from rich.console import Console
+
+from clickpath.devtools.bench.latency import latency_not_measured, quantiles_ms
+from clickpath.devtools.bench.phases import BenchConfig
+from clickpath.devtools.bench.table import render_table
+
+VERDICT = {"lost": 0, "double_counted": 0, "postbacks_missing": 0, "postbacks_double": 0}
+
+
+def result(latency: dict) -> dict:
+    return {
+        "commit": "abc1234", "machine": {"cpus": 2}, "raw_events_per_s": 90_000,
+        "passthrough_events_per_s": 20_000, "ratio": 0.4, "broker_peak_rss_mib": 120.4,
+        "pipelines": [{"workers": 1, "events_per_s": 8_000, "processed_per_s": 9_000,
+                       "verdict": VERDICT, "peak_rss_mib": {"worker 0": 210.0, "sink clickhouse": 150.0}}],
+        "latency": latency,
+    }
+
+
+def text(table) -> str:
+    console = Console(file=StringIO(), width=200)
+    console.print(table)
+    return console.file.getvalue()
+
+
+def test_quantiles_in_milliseconds() -> None:
+    assert quantiles_ms([]) == {"p50": None, "p95": None, "p99": None}
+    assert quantiles_ms([7.0]) == {"p50": 7.0, "p95": None, "p99": None}
+    q = quantiles_ms([float(v) for v in range(1, 101)])
+    assert (q["p50"], q["p95"], q["p99"]) == (50.5, 95.0, 99.0)  # to 0.1 ms
+
+
+def test_the_table_shows_each_measure_with_its_target() -> None:
+    latency = {"rate": 1000, "workers": 1, "processed_ms": {"p50": 5, "p95": 9, "p99": 12},
+               "postback_ms": {"p50": 20, "p95": 40, "p99": 80},
+               "clickhouse_ms": {"p50": 300, "p95": 600, "p99": 900}, "max_backlog": 42,
+               "peak_rss_mib": {}}
+    out = text(render_table(result(latency)))
+    assert "clickpath bench — abc1234 on 2 CPUs" in out
+    assert "90,000 ev/s" in out and "20,000 ev/s" in out
+    assert "8,000 ev/s (agents 9,000 ev/s); lost 0, double 0, postbacks missing 0" in out
+    assert "sink clickhouse 150, worker 0 210" in out
+    assert "20 / 40 / 80 ms" in out and "p99 < 250 ms" in out
+    assert "300 / 600 / 900 ms" in out and "120 MiB" in out
+
+
+def test_a_latency_run_that_could_not_catch_up_still_renders_with_its_error() -> None:
+    latency = latency_not_measured(BenchConfig(latency_rate=5000.0), "timed out after 600s")
+    out = text(render_table(result(latency)))
+    assert "latency at 5000.0 ev/s" in out
+    assert "- / - / - ms" in out and "timed out after 600s" in out
