@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -128,7 +129,7 @@ class PostbackReceiver:
             self.server.server_close()
             self.server = None
 
-    def requests(self) -> list[dict]:
+    def requests(self) -> list[dict[str, Any]]:
         if not self.log_path.exists():
             return []
         lines = self.log_path.read_text().split("\n")

@@ -153,8 +153,8 @@ class GroundTruth:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GroundTruth:
         truth = cls(
-            postbacks={tuple(p) for p in data["postbacks"]},  # type: ignore[misc]
-            optional_postbacks={tuple(p) for p in data.get("optional_postbacks", [])},  # type: ignore[misc]
+            postbacks={tuple(p) for p in data["postbacks"]},
+            optional_postbacks={tuple(p) for p in data.get("optional_postbacks", [])},
             unique_events=data["unique_events"],
             events_by_type=data["events_by_type"],
             sends=data["sends"],

@@ -21,7 +21,9 @@ class WaitTimeout(TimeoutError):
     """A condition did not come true in time; says what was awaited and what was last seen."""
 
 
-def wait_until(check: Callable[[], T], timeout_s: float, what: str, every_s: float = 0.2) -> T:
+def wait_until(
+    check: Callable[[], T | None], timeout_s: float, what: str, every_s: float = 0.2
+) -> T:
     """Poll `check` until it returns something truthy; fail with `what` and the last value."""
     deadline = time.monotonic() + timeout_s
     last: T | None = None

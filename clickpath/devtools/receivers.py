@@ -59,10 +59,11 @@ class ScriptedReceiver:
                     receiver.received.append(got)
                     n = len(receiver.received)
                 answer = receiver.script(got, n)
-                if isinstance(answer, float | int) and not isinstance(answer, bool):
+                if isinstance(answer, tuple):
+                    status, headers = answer
+                else:  # a number: hang that long (or until released), then answer 200
                     receiver._release.wait(answer)
-                    answer = (200, {})
-                status, headers = answer
+                    status, headers = 200, {}
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)

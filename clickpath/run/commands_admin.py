@@ -109,7 +109,7 @@ def cmd_endpoints(settings: Settings, args: argparse.Namespace) -> None:
             current = store.current().get(args.id)
             if current is None:
                 raise LookupError(f"no endpoint {args.id!r}")
-            secret = new_secret()
+            secret: str | None = new_secret()
             keep = [s for s in [current.secret, *current.previous_secrets] if s][:2]
             e = store.put(current.model_copy(update={"secret": secret, "previous_secrets": keep}))
             print(secret)

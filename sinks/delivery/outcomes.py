@@ -69,7 +69,7 @@ class Outcomes:
             job_id=job.job_id, endpoint_id=job.endpoint_id, kind=job.kind, event=job.event,
             affiliate_id=endpoint.affiliate_id if endpoint else None,
             brand_id=endpoint.brand_id if endpoint else None, attempt=job.attempt,
-            status=status, latency_ms=latency_ms, outcome=outcome,  # type: ignore[arg-type]
+            status=status, latency_ms=latency_ms, outcome=outcome,
             error=error[:ERROR_MAX] if error else None, attempted_at=self.now(),
         )
         self.producer.produce(self.topics[Topic.DELIVERY_ATTEMPTS], key=job.endpoint_id.encode(),

@@ -15,7 +15,7 @@ import uuid
 from confluent_kafka import Consumer, TopicPartition
 
 from clickpath.contracts.models import DeadLetter, DeliveryJob, utcnow
-from clickpath.contracts.serde import DecodeError, build_codec
+from clickpath.contracts.serde import Codec, DecodeError, build_codec
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.infra.kafka import consumer_config, make_producer
 from clickpath.settings import Settings
@@ -54,7 +54,7 @@ def replay_dead_letters(
     return replayed
 
 
-def _delivery_job(codec, value: bytes | None) -> DeliveryJob | None:  # noqa: ANN001
+def _delivery_job(codec: Codec, value: bytes | None) -> DeliveryJob | None:
     try:
         letter = codec.decode(value or b"")
         if not isinstance(letter, DeadLetter) or letter.stage != "delivery":

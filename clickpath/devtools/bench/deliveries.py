@@ -99,6 +99,11 @@ class Phase:
         return rss
 
 
+def _at_least(items: list[Any], n: int) -> list[Any] | None:
+    """`items` once there are `n` of them (for wait_until)."""
+    return items if len(items) >= n else None
+
+
 def throughput(base: Settings, workdir: Path, cfg: DeliveryBenchConfig) -> dict[str, Any]:
     phase = Phase(base, workdir, cfg, hang=False)
     try:
@@ -107,8 +112,7 @@ def throughput(base: Settings, workdir: Path, cfg: DeliveryBenchConfig) -> dict[
             for n in range(cfg.backlog):
                 p = _postback(f"aff-{n % cfg.endpoints}", n, run)
                 producer.send_record(Topic.POSTBACKS, p.affiliate_id, p)
-        got = wait_until(lambda: len(phase.healthy()) >= cfg.backlog and phase.healthy(), 600,
-                         f"{cfg.backlog} deliveries")
+        got = wait_until(lambda: _at_least(phase.healthy(), cfg.backlog), 600, f"{cfg.backlog} deliveries")
         arrivals = sorted(r.at for r in got)
         span = arrivals[-1] - arrivals[0]
         ids = {r.path for r in got}
@@ -136,7 +140,7 @@ def live(base: Settings, workdir: Path, cfg: DeliveryBenchConfig, hang: bool) ->
                 p = _postback(f"aff-{n % cfg.endpoints}", n, run)
                 times[p.postback_id] = p.occurred_at.timestamp()
                 producer.send_record(Topic.POSTBACKS, p.affiliate_id, p)
-        got = wait_until(lambda: len(phase.healthy()) >= total and phase.healthy(), 120,
+        got = wait_until(lambda: _at_least(phase.healthy(), total), 120,
                          f"{total} deliveries")
         latencies = [(r.wall - times[r.path.rsplit("id=", 1)[1]]) * 1000 for r in got]
         hung = len(phase.receiver.requests()) - len(got)
@@ -181,9 +185,11 @@ def run_delivery_bench(cfg: DeliveryBenchConfig, console: Console | None = None)
         console.print(f"[bold]live[/] at {cfg.rate:g}/s with one endpoint hanging {cfg.hang_s:g} s…")
         hanging = live(base, workdir, cfg, hang=True)
         console.print(f"  {hanging}")
-    result = {"kind": "deliveries", "at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
-              "commit": commit(), "machine": machine(), "throughput": thr, "live": steady,
-              "live_with_hanging_endpoint": hanging}
+    result: dict[str, Any] = {
+        "kind": "deliveries", "at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+        "commit": commit(), "machine": machine(), "throughput": thr, "live": steady,
+        "live_with_hanging_endpoint": hanging,
+    }
     table = Table(title=f"clickpath delivery bench — {result['commit']} on {result['machine']['cpus']} CPUs")
     for column in ("measure", "value", "target"):
         table.add_column(column)

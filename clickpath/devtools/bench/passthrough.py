@@ -23,12 +23,11 @@ def faust_passthrough(settings: Settings, source: str, target: str) -> None:
     from clickpath.streams.app import faust_app, run_app
 
     app = faust_app(settings, settings.data_dir / "passthrough", f"{settings.topic_prefix}-pt")
-    raw = {"key_serializer": "raw", "value_serializer": "raw"}
-    src = app.topic(source, partitions=settings.partitions, **raw)
-    dst = app.topic(target, partitions=settings.partitions, **raw)
+    src = app.topic(source, partitions=settings.partitions, key_serializer="raw", value_serializer="raw")
+    dst = app.topic(target, partitions=settings.partitions, key_serializer="raw", value_serializer="raw")
 
     @app.agent(src, concurrency=1)
-    async def forward(stream: faust.StreamT) -> None:
+    async def forward(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             await dst.send(key=event.key, value=event.value)
 

@@ -69,7 +69,7 @@ class TopicTail:
                 self.last_at = now
                 self.count += 1
                 if self._on_record is not None:
-                    self._on_record(msg.value())
+                    self._on_record(msg.value() or b"")
         self._consumer.close()
 
     def rate(self) -> float | None:

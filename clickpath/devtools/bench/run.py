@@ -76,8 +76,11 @@ def run_faust_passthrough(
         producer.flush(60)
         tail = phase.tail(Topic.CANONICAL)
         phase.start(src, dst, module="clickpath.devtools.bench.passthrough")
-        wait_until(lambda: tail.count >= cfg.baseline_events or phase.sample_memory(),
-                   cfg.baseline_events / 500 + 60, "the passthrough to forward every record")
+        def forwarded() -> bool:
+            phase.sample_memory()
+            return tail.count >= cfg.baseline_events
+
+        wait_until(forwarded, cfg.baseline_events / 500 + 60, "the passthrough to forward every record")
         tail.stop()
         return {"events_per_s": round(tail.rate() or 0), "peak_rss_mib": phase.peaks}
     finally:
