@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from confluent_kafka import Consumer
 
@@ -12,7 +13,24 @@ from clickpath.devtools.procs import RoleProcess, wait_until
 from clickpath.infra.kafka import consumer_config
 from clickpath.settings import Settings
 
-__all__ = ["RoleProcess", "read_topic", "wait_until"]
+__all__ = ["RoleProcess", "holds_for", "read_topic", "wait_until"]
+
+SETTLE_S = 3.0  # longer than a retry's first backoff and a few agent batches
+
+
+def holds_for(check: Callable[[], object], what: str, settle_s: float = SETTLE_S) -> None:
+    """Fail unless `check` stays true for a settle window.
+
+    An absence ("no second postback", "the funnel did not change") cannot be seen at one instant:
+    whatever would break it may still be on its way. So it is watched for `settle_s`, and the
+    test fails the moment it breaks.
+    """
+    deadline = time.monotonic() + settle_s
+    while True:
+        assert check(), f"{what}: broken within the {settle_s:g} s settle window"
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.1)
 
 
 def read_topic(settings: Settings, codec: Codec, topic: Topic, expect: int, timeout_s: float = 30,
