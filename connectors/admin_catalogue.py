@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from clickpath.connectors.auth import require_role
+from clickpath.connectors.auth import Problem, require_role
 from clickpath.connectors.catalogue import CatalogueError, CatalogueStore
 from clickpath.connectors.context import IngressContext
 from fastapi import APIRouter, Depends, Path, Response
@@ -23,10 +23,6 @@ from clickpath.domain.tracking import Catalogue, tracking_links
 log = structlog.get_logger(__name__)
 
 
-class Problem(BaseModel):
-    detail: Any
-
-
 ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No, unknown or revoked API key."},
     403: {"model": Problem, "description": "Not an admin key."},
@@ -36,7 +32,7 @@ ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 class AffiliateChange(BaseModel):
     """Admin: the affiliate fields the API may set. Postback URLs stay in configuration, which
-    is where the postback sink reads them."""
+    is where the delivery engine reads them."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(default="", max_length=200)

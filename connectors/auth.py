@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from clickpath.connectors.keys import ApiKey, KeyStore, Role
 from fastapi import Header, HTTPException, Request
+from pydantic import BaseModel
 
 from clickpath.infra.metrics import INGRESS_REJECTED
+
+
+class Problem(BaseModel):
+    """The body of every error answer (FastAPI's `{"detail": ...}`), for the OpenAPI document."""
+
+    detail: Any
 
 
 def key_from_request(store: KeyStore, authorization: str | None, door: str) -> ApiKey:

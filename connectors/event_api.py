@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import structlog
 from clickpath.connectors.api_models import events_request_schema
-from clickpath.connectors.auth import key_from_request, require_role
+from clickpath.connectors.auth import Problem, key_from_request, require_role
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.ingress import Rejection, parse_event
 from clickpath.connectors.keys import ApiKey
@@ -51,10 +51,6 @@ class BatchResult(BaseModel):
     accepted: int
     rejected: int
     results: list[EventResult]
-
-
-class Problem(BaseModel):
-    detail: Any
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {

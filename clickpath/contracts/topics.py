@@ -84,7 +84,7 @@ SPECS: dict[Topic, TopicSpec] = {
         TopicSpec(
             Topic.POSTBACKS, "affiliate_id",
             ("io.clickpath.outward.Postback", "io.clickpath.outward.PostbackRevocation"),
-            "Conversions for affiliates: consumed by the postback sink or by affiliate platforms.",
+            "Conversions for affiliates: consumed by the delivery engine or by affiliate platforms.",
             retention_ms=30 * _DAY,
         ),
         TopicSpec(
