@@ -139,7 +139,6 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         runs: dict[str, list[Positioned[Any]]] = {}
         last_event: dict[str, Any] = {}
         for event in events:
-            kind.lag.observe(event.message)
             try:
                 record = decode_as(event, kind.accepts, kind.key_of)
             except DecodeError as e:
@@ -171,9 +170,12 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
             send(run.outputs)
             for outcome in run.outcomes:
                 EVENTS.labels(stage, outcome.value).inc()
+        kind.lag.handled(event.message for event in events)
         PROCESSING_TIME.labels(stage).observe(time.perf_counter() - started)
 
     batch_max, within = settings.agent_batch_max, settings.agent_batch_wait_ms / 1000
+    player_topics = [out_topics[Topic.EVENTS], out_topics[Topic.ATTRIBUTIONS]]
+    click_topics = [out_topics[Topic.CLICKS], out_topics[Topic.CLICK_LINKS]]
     player_kind = _Kind(
         accepts=(PlayerEvent, Attribution),
         key_of=_person_key,
@@ -181,7 +183,7 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         state_model=PlayerState,
         decide=lambda state, record, now: decide_player(state, record, policy, now),
         replay=lambda state, record, now: replay_outputs(state, record, policy, now),
-        lag=LagTracker(app, "players"),
+        lag=LagTracker(app, "players", player_topics),
     )
     click_kind = _Kind(
         accepts=(Click, ClickLink),
@@ -190,27 +192,17 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         state_model=ClickState,
         decide=lambda state, record, now: decide_click(state, record, lookback, now),
         replay=replay_click_outputs,
-        lag=LagTracker(app, "clicks"),
+        lag=LagTracker(app, "clicks", click_topics),
     )
 
-    player_input = app.topic(
-        topic_name(settings, Topic.EVENTS),
-        topic_name(settings, Topic.ATTRIBUTIONS),
-        partitions=settings.partitions,
-        **RAW,
-    )
+    player_input = app.topic(*player_topics, partitions=settings.partitions, **RAW)
 
     @app.agent(player_input, concurrency=1)
     async def player_agent(stream: faust.StreamT) -> None:
         async for events in stream.take_events(batch_max, within=within):
             await process_batch("players", events, players, player_kind)
 
-    click_input = app.topic(
-        topic_name(settings, Topic.CLICKS),
-        topic_name(settings, Topic.CLICK_LINKS),
-        partitions=settings.partitions,
-        **RAW,
-    )
+    click_input = app.topic(*click_topics, partitions=settings.partitions, **RAW)
 
     @app.agent(click_input, concurrency=1)
     async def click_agent(stream: faust.StreamT) -> None:
