@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -135,10 +135,10 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
     async def process_batch(stage: str, events: list[Any], table: Any, kind: Any) -> None:
         """Decode a micro-batch, apply it key by key (one table write per changed key), send."""
         started = time.perf_counter()
+        now = utcnow()  # one processing time per batch: the domain reads no clock of its own
         runs: dict[str, list[Positioned[Any]]] = {}
         last_event: dict[str, Any] = {}
         for event in events:
-            kind.lag.observe(event.message)
             try:
                 record = decode_as(event, kind.accepts, kind.key_of)
             except DecodeError as e:
@@ -150,11 +150,18 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
             last_event[key] = event
             if isinstance(record, kind.timed):
                 observe_event_latency(stage, record.occurred_at)
+
+        def decide(state: Any, record: Any) -> Any:
+            return kind.decide(state, record, now)
+
+        def replay(state: Any, record: Any) -> list[Output]:
+            return kind.replay(state, record, now)
+
         for key, records in runs.items():
             with acting_for(last_event[key]):
                 stored = table.get(key)
                 state = kind.state_model.model_validate(stored["state"]) if stored else None
-                run = apply_run(state, stored["applied"] if stored else {}, records, kind.decide, kind.replay)
+                run = apply_run(state, stored["applied"] if stored else {}, records, decide, replay)
                 if run.changed:
                     table[key] = {
                         "state": run.state.model_dump(mode="json"),
@@ -163,46 +170,39 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
             send(run.outputs)
             for outcome in run.outcomes:
                 EVENTS.labels(stage, outcome.value).inc()
+        kind.lag.handled(event.message for event in events)
         PROCESSING_TIME.labels(stage).observe(time.perf_counter() - started)
 
     batch_max, within = settings.agent_batch_max, settings.agent_batch_wait_ms / 1000
+    player_topics = [out_topics[Topic.EVENTS], out_topics[Topic.ATTRIBUTIONS]]
+    click_topics = [out_topics[Topic.CLICKS], out_topics[Topic.CLICK_LINKS]]
     player_kind = _Kind(
         accepts=(PlayerEvent, Attribution),
         key_of=_person_key,
         timed=IngressEvent,
         state_model=PlayerState,
-        decide=lambda state, record: decide_player(state, record, policy),
-        replay=lambda state, record: replay_outputs(state, record, policy),
-        lag=LagTracker(app, "players"),
+        decide=lambda state, record, now: decide_player(state, record, policy, now),
+        replay=lambda state, record, now: replay_outputs(state, record, policy, now),
+        lag=LagTracker(app, "players", player_topics),
     )
     click_kind = _Kind(
         accepts=(Click, ClickLink),
         key_of=lambda record: record.click_id,
         timed=Click,
         state_model=ClickState,
-        decide=lambda state, record: decide_click(state, record, lookback, utcnow()),
+        decide=lambda state, record, now: decide_click(state, record, lookback, now),
         replay=replay_click_outputs,
-        lag=LagTracker(app, "clicks"),
+        lag=LagTracker(app, "clicks", click_topics),
     )
 
-    player_input = app.topic(
-        topic_name(settings, Topic.EVENTS),
-        topic_name(settings, Topic.ATTRIBUTIONS),
-        partitions=settings.partitions,
-        **RAW,
-    )
+    player_input = app.topic(*player_topics, partitions=settings.partitions, **RAW)
 
     @app.agent(player_input, concurrency=1)
     async def player_agent(stream: faust.StreamT) -> None:
         async for events in stream.take_events(batch_max, within=within):
             await process_batch("players", events, players, player_kind)
 
-    click_input = app.topic(
-        topic_name(settings, Topic.CLICKS),
-        topic_name(settings, Topic.CLICK_LINKS),
-        partitions=settings.partitions,
-        **RAW,
-    )
+    click_input = app.topic(*click_topics, partitions=settings.partitions, **RAW)
 
     @app.agent(click_input, concurrency=1)
     async def click_agent(stream: faust.StreamT) -> None:
@@ -220,8 +220,8 @@ class _Kind:
     key_of: Callable[[Any], str]
     timed: type[Record]  # records whose event time feeds the latency histogram
     state_model: type[BaseModel]
-    decide: Callable[[Any, Any], Any]
-    replay: Callable[[Any, Any], list[Output]]
+    decide: Callable[[Any, Any, datetime], Any]  # (state, record, now)
+    replay: Callable[[Any, Any, datetime], list[Output]]
     lag: LagTracker
 
 

@@ -24,13 +24,16 @@ class ClickState(BaseModel):
     decisions: list[Attribution] = []
 
 
-def replay_click_outputs(state: ClickState, record: Click | ClickLink) -> list[Output]:
+def replay_click_outputs(
+    state: ClickState, record: Click | ClickLink, now: datetime
+) -> list[Output]:
     """What to send again for a record `state` already applied (read again after a crash):
     the click's canonical event and every decision made, all idempotent downstream."""
     outputs = []
     first = state.click
     if isinstance(record, Click) and first is not None and first.event_id == record.event_id:
-        outputs.append(Output(Topic.CANONICAL, record.click_id, canonical_of(record, person_id="")))
+        canonical = canonical_of(record, person_id="", now=now)
+        outputs.append(Output(Topic.CANONICAL, record.click_id, canonical))
     outputs += [Output(Topic.ATTRIBUTIONS, d.person_id, d) for d in state.decisions]
     return outputs
 
@@ -56,7 +59,8 @@ def decide_click(
         if state.click is not None:
             return state, [], Outcome.DUPLICATE
         state.click = record
-        outputs = [Output(Topic.CANONICAL, record.click_id, canonical_of(record, person_id=""))]
+        canonical = canonical_of(record, person_id="", now=now)
+        outputs = [Output(Topic.CANONICAL, record.click_id, canonical)]
         links, state.pending_links = state.pending_links, []
     else:
         seen = state.answered_person_ids + [link.person_id for link in state.pending_links]

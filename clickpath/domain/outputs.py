@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 
-from clickpath.contracts.models import CanonicalEvent, IngressEvent, Record, utcnow
+from clickpath.contracts.models import CanonicalEvent, IngressEvent, Record
 from clickpath.contracts.topics import Topic
 
 
@@ -28,15 +29,19 @@ _PROMOTED = {
 }
 
 
-def canonical_of(event: IngressEvent, person_id: str, is_ftd: bool = False) -> CanonicalEvent:
-    """The deduplicated form of an ingress event, with its other fields kept as JSON."""
+def canonical_of(
+    event: IngressEvent, person_id: str, now: datetime, is_ftd: bool = False
+) -> CanonicalEvent:
+    """The deduplicated form of an ingress event, with its other fields kept as JSON.
+
+    `now` is when the stage processed it (the caller's clock, so the function stays pure)."""
     values = event.model_dump()
     return CanonicalEvent(
         event_id=event.event_id,
         event_type=event.event_type,
         occurred_at=event.occurred_at,
         received_at=event.received_at,
-        processed_at=utcnow(),
+        processed_at=now,
         brand_id=event.brand_id,
         source=event.source,
         person_id=person_id,

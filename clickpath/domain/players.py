@@ -1,7 +1,9 @@
 """Per-player state and the one decision function that advances it.
 
 Every event about a player, and the attribution decided for them, lands here keyed by
-`person_id`. The function is pure: `decide_player(state, record) -> (state, outputs, outcome)`.
+`person_id`. The function is pure, `decide_player(state, record, policy, now)` returning
+`(state, outputs, outcome)`: `now`, the processing time stamped on some outputs, comes from the
+caller's clock, so a decision depends on its arguments only.
 
 Correct whatever the arrival order (DESIGN.md §2):
 - the FTD is the deposit with the earliest event time seen so far, not the first to arrive;
@@ -38,7 +40,6 @@ from clickpath.contracts.models import (
     PostbackRevocation,
     Registration,
     ResponsibleGaming,
-    utcnow,
 )
 from clickpath.contracts.topics import Topic
 from clickpath.domain.consent import ConsentMark, RgMark, apply_consent, apply_rg, postback_block
@@ -139,6 +140,7 @@ def decide_player(
     state: PlayerState | None,
     record: PlayerEvent | Attribution,
     policy: PlayerPolicy,
+    now: datetime,
 ) -> tuple[PlayerState, list[Output], Outcome]:
     if state is None:
         state = PlayerState(brand_id=record.brand_id, player_id=record.player_id)
@@ -160,23 +162,22 @@ def decide_player(
             outputs += _apply_registration(state, record)
         if isinstance(record, Consent):
             if apply_consent(state.consents, record):
-                outputs += _revocations(state, policy, record.occurred_at)
+                outputs += _revocations(state, policy, record.occurred_at, now)
         elif isinstance(record, ResponsibleGaming):
             apply_rg(state.rg_active, record)
-            outputs += _revocations(state, policy, record.occurred_at)
+            outputs += _revocations(state, policy, record.occurred_at, now)
         is_ftd = False
         if isinstance(record, Deposit):
             if record.transaction_id in state.deposit_txn_ids:
                 return state, [], Outcome.DUPLICATE
             is_ftd = _apply_deposit(state, record)
         state.recent_event_ids = (state.recent_event_ids + [record.event_id])[-policy.recent_ids :]
-        outputs.append(
-            Output(Topic.CANONICAL, state.person_id, canonical_of(record, state.person_id, is_ftd))
-        )
+        canonical = canonical_of(record, state.person_id, now, is_ftd)
+        outputs.append(Output(Topic.CANONICAL, state.person_id, canonical))
 
     state.version += 1
     outputs += _changed_facts(state, before_facts, retag=state.tag != before_tag)
-    outputs += _due_postbacks(state, policy)
+    outputs += _due_postbacks(state, policy, now)
     return state, outputs, Outcome.ACCEPTED
 
 
@@ -196,7 +197,7 @@ def _copy_for_update(state: PlayerState) -> PlayerState:
 
 
 def replay_outputs(
-    state: PlayerState, record: PlayerEvent | Attribution, policy: PlayerPolicy
+    state: PlayerState, record: PlayerEvent | Attribution, policy: PlayerPolicy, now: datetime
 ) -> list[Output]:
     """What to send again for a record `state` has already applied (read again after a crash).
 
@@ -209,9 +210,8 @@ def replay_outputs(
     if isinstance(record, PlayerEvent) and record.event_id in state.recent_event_ids:
         first = state.first_deposit
         is_ftd = first is not None and first.event_id == record.event_id
-        outputs.append(
-            Output(Topic.CANONICAL, state.person_id, canonical_of(record, state.person_id, is_ftd))
-        )
+        canonical = canonical_of(record, state.person_id, now, is_ftd)
+        outputs.append(Output(Topic.CANONICAL, state.person_id, canonical))
         if isinstance(record, Registration) and record.event_id == state.registration_event_id:
             outputs += _click_links(state, record)
     outputs += _changed_facts(state, {}, retag=True)
@@ -317,7 +317,7 @@ def _changed_facts(
     return outputs
 
 
-def _due_postbacks(state: PlayerState, policy: PlayerPolicy) -> list[Output]:
+def _due_postbacks(state: PlayerState, policy: PlayerPolicy, now: datetime) -> list[Output]:
     tag = state.tag
     if tag is None or tag.status != "attributed" or not tag.click_id:
         return []
@@ -335,11 +335,13 @@ def _due_postbacks(state: PlayerState, policy: PlayerPolicy) -> list[Output]:
             outputs.append(_postback(state, policy, tag, event, at, dep))
         else:
             state.postbacks_suppressed.append(event)
-            outputs.append(_suppressed(state, tag, event, reason))
+            outputs.append(_suppressed(state, tag, event, reason, now))
     return outputs
 
 
-def _revocations(state: PlayerState, policy: PlayerPolicy, at: datetime) -> list[Output]:
+def _revocations(
+    state: PlayerState, policy: PlayerPolicy, at: datetime, now: datetime
+) -> list[Output]:
     """When a change forbids postbacks, tell the delivery engine (and affiliates reading the
     postback topic) to drop what is still pending for this player: consent is enforced at send
     time, not only when a postback is made."""
@@ -350,17 +352,17 @@ def _revocations(state: PlayerState, policy: PlayerPolicy, at: datetime) -> list
     revocation = PostbackRevocation(
         affiliate_id=tag.affiliate_id,
         player_token=player_token(policy.pseudonym_key, tag.affiliate_id, state.person_id),
-        reason=reason, revoked_at=utcnow(),
+        reason=reason, revoked_at=now,
     )
     return [Output(Topic.POSTBACKS, tag.affiliate_id, revocation)]
 
 
-def _suppressed(state: PlayerState, tag: Tag, event: str, reason: str) -> Output:
+def _suppressed(state: PlayerState, tag: Tag, event: str, reason: str, now: datetime) -> Output:
     """The delivery log's record of a postback not sent, and why (DESIGN §10)."""
     record = DeliveryAttempt(
         job_id=postback_id(state.person_id, tag.affiliate_id, event), endpoint_id="-",
         kind="postback", event=event, affiliate_id=tag.affiliate_id, brand_id=state.brand_id,
-        attempt=0, latency_ms=0, outcome="suppressed", error=reason, attempted_at=utcnow(),
+        attempt=0, latency_ms=0, outcome="suppressed", error=reason, attempted_at=now,
     )
     return Output(Topic.DELIVERY_ATTEMPTS, tag.affiliate_id, record)
 

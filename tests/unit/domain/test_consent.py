@@ -8,6 +8,7 @@ from clickpath.domain.players import PlayerPolicy, decide_player, replay_outputs
 from tests.factories import at, deposit, registration
 
 POLICY = PlayerPolicy(recent_ids=64, pseudonym_key=b"k")
+NOW = at(1000)  # the processing time an agent passes in, from its clock
 
 
 def consent(purpose: str, granted: bool, minutes: float, n: int = 0) -> Consent:
@@ -31,7 +32,7 @@ def attribution(minutes: float = 5) -> Attribution:
 def run(*records):
     state, outputs = None, []
     for record in records:
-        state, out, _ = decide_player(state, record, POLICY)
+        state, out, _ = decide_player(state, record, POLICY, NOW)
         outputs += out
     return state, outputs
 
@@ -52,7 +53,8 @@ def test_withdrawn_affiliate_data_sharing_stops_postbacks_and_says_why() -> None
     assert sent(outputs) == []
     assert [(e, r.split(" consent")[0]) for e, r in suppressed(outputs)] == [
         ("registration", "affiliate_data_sharing"), ("ftd", "affiliate_data_sharing")]
-    assert sent(replay_outputs(state, attribution(), POLICY)) == []  # a replay sends none either
+    assert {o.record.attempted_at for o in outputs if o.topic is Topic.DELIVERY_ATTEMPTS} == {NOW}
+    assert sent(replay_outputs(state, attribution(), POLICY, NOW)) == []  # a replay sends none either
 
 
 def test_other_purposes_do_not_stop_postbacks() -> None:
@@ -89,4 +91,5 @@ def test_a_withdrawal_after_postbacks_were_made_revokes_the_pending_ones() -> No
     [revocation] = [o.record for o in outputs if isinstance(o.record, PostbackRevocation)]
     [postback] = [o.record for o in outputs if isinstance(o.record, Postback)]
     assert (revocation.affiliate_id, revocation.player_token) == ("aff-1", postback.player_token)
+    assert revocation.revoked_at == NOW
     assert "affiliate_data_sharing" in revocation.reason

@@ -6,7 +6,7 @@ import random
 from datetime import timedelta
 from decimal import Decimal
 
-from clickpath.contracts.models import Click, ClickLink, Kyc, PlayerDayFact, Postback
+from clickpath.contracts.models import CanonicalEvent, Click, ClickLink, Kyc, PlayerDayFact, Postback
 from clickpath.contracts.topics import Topic
 from clickpath.domain.clicks import decide_click
 from clickpath.domain.outputs import Outcome
@@ -14,6 +14,7 @@ from clickpath.domain.players import PlayerPolicy, decide_player, player_token
 from tests.factories import at, click, deposit, registration
 
 POLICY = PlayerPolicy(recent_ids=64, pseudonym_key=b"k")
+NOW = at(1000)  # the processing time an agent passes in, from its clock
 LOOKBACK = timedelta(days=30)
 
 
@@ -25,10 +26,10 @@ def simulate(events):
         record = queue.pop(0)
         if isinstance(record, (Click, ClickLink)):
             clicks[record.click_id], outs, _ = decide_click(
-                clicks.get(record.click_id), record, LOOKBACK, at(1000))
+                clicks.get(record.click_id), record, LOOKBACK, NOW)
         else:
             key = record.person_id
-            players[key], outs, _ = decide_player(players.get(key), record, POLICY)
+            players[key], outs, _ = decide_player(players.get(key), record, POLICY, NOW)
         for out in outs:
             if out.topic in (Topic.CLICK_LINKS, Topic.ATTRIBUTIONS):
                 queue.append(out.record)
@@ -99,6 +100,15 @@ def test_every_arrival_order_with_duplicates_gives_the_same_funnel() -> None:
                          ("aff-2", "ftd"), ("aff-2", "registration")], f"seed {seed}"
 
 
+def test_decisions_read_no_clock_the_time_passed_in_is_the_one_stamped() -> None:
+    _, first = simulate(JOURNEYS)
+    _, again = simulate(JOURNEYS)
+    assert first == again
+    canonical = [o.record for o in first if isinstance(o.record, CanonicalEvent)]
+    assert len(canonical) == len(JOURNEYS)
+    assert {c.processed_at for c in canonical} == {NOW}
+
+
 def test_ftd_is_the_earliest_deposit_by_event_time() -> None:
     players, outputs = simulate([
         registration("p1", None), deposit("p1", "late", "50", minutes=9),
@@ -109,24 +119,24 @@ def test_ftd_is_the_earliest_deposit_by_event_time() -> None:
 
 
 def test_duplicates_by_event_id_and_by_transaction_id_are_dropped() -> None:
-    state, _, _ = decide_player(None, deposit("p1", "t1", "10"), POLICY)
-    _, outs, outcome = decide_player(state, deposit("p1", "t1", "10"), POLICY)
+    state, _, _ = decide_player(None, deposit("p1", "t1", "10"), POLICY, NOW)
+    _, outs, outcome = decide_player(state, deposit("p1", "t1", "10"), POLICY, NOW)
     assert (outs, outcome) == ([], Outcome.DUPLICATE)
     same_txn_new_id = deposit("p1", "t1", "10", event_id="resent-by-crm")
-    _, outs, outcome = decide_player(state, same_txn_new_id, POLICY)
+    _, outs, outcome = decide_player(state, same_txn_new_id, POLICY, NOW)
     assert (outs, outcome) == ([], Outcome.DUPLICATE)
-    state, _, _ = decide_player(state, registration("p1", None), POLICY)
+    state, _, _ = decide_player(state, registration("p1", None), POLICY, NOW)
     second_reg = registration("p1", "c9").model_copy(update={"event_id": "another-reg"})
-    assert decide_player(state, second_reg, POLICY)[2] is Outcome.DUPLICATE
+    assert decide_player(state, second_reg, POLICY, NOW)[2] is Outcome.DUPLICATE
 
 
 def test_other_events_are_deduplicated_and_published_but_change_no_funnel_fact() -> None:
     kyc = Kyc(event_id="k1", occurred_at=at(5), brand_id="brand-a", source="crm",
               player_id="p1", status="verified")
-    state, outs, outcome = decide_player(None, kyc, POLICY)
+    state, outs, outcome = decide_player(None, kyc, POLICY, NOW)
     assert outcome is Outcome.ACCEPTED
     assert [o.topic for o in outs] == [Topic.CANONICAL]
-    assert decide_player(state, kyc, POLICY)[2] is Outcome.DUPLICATE
+    assert decide_player(state, kyc, POLICY, NOW)[2] is Outcome.DUPLICATE
 
 
 def test_player_stays_with_the_first_affiliate_for_life() -> None:
@@ -134,5 +144,5 @@ def test_player_stays_with_the_first_affiliate_for_life() -> None:
     state = players["brand-a:p1"]
     other = next(o.record for o in outputs if o.topic is Topic.ATTRIBUTIONS).model_copy(
         update={"affiliate_id": "aff-2"})
-    _, outs, outcome = decide_player(state, other, POLICY)
+    _, outs, outcome = decide_player(state, other, POLICY, NOW)
     assert outcome is Outcome.DUPLICATE and outs == []

@@ -15,6 +15,7 @@ from clickpath.domain.players import PlayerPolicy, decide_player, replay_outputs
 from tests.factories import at, click, deposit, registration
 
 POLICY = PlayerPolicy(recent_ids=64, pseudonym_key=b"k")
+NOW = at(1000)  # the processing time an agent passes in, from its clock
 
 
 def by_topic(outputs, topic):
@@ -23,22 +24,22 @@ def by_topic(outputs, topic):
 
 def attributed_player():
     reg = registration("p1", "c1")
-    state, _, _ = decide_player(None, reg, POLICY)
+    state, _, _ = decide_player(None, reg, POLICY, NOW)
     _, _, _ = decide_click(None, click("c1"), timedelta(days=30), at(100))
     decision = Attribution(
         person_id=reg.person_id, brand_id="brand-a", player_id="p1", click_id="c1",
         status="attributed", affiliate_id="aff-1", campaign_id="camp-1",
         registered_at=reg.occurred_at, decided_at=at(5),
     )
-    state, _, _ = decide_player(state, decision, POLICY)
+    state, _, _ = decide_player(state, decision, POLICY, NOW)
     dep = deposit("p1", "t1", "50")
-    state, first_outputs, _ = decide_player(state, dep, POLICY)
+    state, first_outputs, _ = decide_player(state, dep, POLICY, NOW)
     return state, reg, dep, first_outputs
 
 
 def test_replayed_deposit_is_resent_with_the_same_ids_and_totals() -> None:
     state, _, dep, first = attributed_player()
-    again = replay_outputs(state, dep, POLICY)
+    again = replay_outputs(state, dep, POLICY, NOW)
     [canonical] = by_topic(again, Topic.CANONICAL)
     assert isinstance(canonical, CanonicalEvent)
     assert (canonical.event_id, canonical.is_ftd) == (dep.event_id, True)
@@ -54,14 +55,14 @@ def test_replayed_deposit_is_resent_with_the_same_ids_and_totals() -> None:
 
 def test_replayed_registration_resends_its_click_link() -> None:
     state, reg, _, _ = attributed_player()
-    [link] = by_topic(replay_outputs(state, reg, POLICY), Topic.CLICK_LINKS)
+    [link] = by_topic(replay_outputs(state, reg, POLICY, NOW), Topic.CLICK_LINKS)
     assert isinstance(link, ClickLink) and link.click_id == "c1"
 
 
 def test_a_retry_with_a_new_event_id_is_not_resent_as_a_new_event() -> None:
     state, _, dep, _ = attributed_player()
     retry = dep.model_copy(update={"event_id": "other-id"})
-    assert by_topic(replay_outputs(state, retry, POLICY), Topic.CANONICAL) == []
+    assert by_topic(replay_outputs(state, retry, POLICY, NOW), Topic.CANONICAL) == []
 
 
 def test_replayed_click_resends_its_canonical_event_and_decisions() -> None:
@@ -70,6 +71,6 @@ def test_replayed_click_resends_its_canonical_event_and_decisions() -> None:
                      registration_event_id="r9", registered_at=at(1))
     state, _, _ = decide_click(None, link, timedelta(days=30), at(10))
     state, outputs, _ = decide_click(state, c, timedelta(days=30), at(10))
-    again = replay_click_outputs(state, c)
+    again = replay_click_outputs(state, c, NOW)
     assert [r.event_id for r in by_topic(again, Topic.CANONICAL)] == [c.event_id]
     assert by_topic(again, Topic.ATTRIBUTIONS) == by_topic(outputs, Topic.ATTRIBUTIONS)

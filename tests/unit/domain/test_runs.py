@@ -7,25 +7,26 @@ from clickpath.contracts.topics import Topic
 from clickpath.domain.outputs import Outcome
 from clickpath.domain.players import PlayerPolicy, decide_player, replay_outputs
 from clickpath.domain.runs import Positioned, apply_run
-from tests.factories import deposit, registration
+from tests.factories import at, deposit, registration
 
 POLICY = PlayerPolicy(recent_ids=64, pseudonym_key=b"k")
+NOW = at(1000)  # the processing time an agent passes in, from its clock
 EVENTS = "clickpath.events"
 
 
 def decide(state, record):
-    return decide_player(state, record, POLICY)
+    return decide_player(state, record, POLICY, NOW)
 
 
 def replay(state, record):
-    return replay_outputs(state, record, POLICY)
+    return replay_outputs(state, record, POLICY, NOW)
 
 
 def test_a_run_equals_the_records_applied_one_by_one() -> None:
     records = [registration("p1", "c1"), deposit("p1", "t1", "50"), deposit("p1", "t2", "20")]
     one_by_one = None
     for record in records:
-        one_by_one, _, _ = decide_player(one_by_one, record, POLICY)
+        one_by_one, _, _ = decide_player(one_by_one, record, POLICY, NOW)
     run = apply_run(None, {}, [Positioned(EVENTS, i, r) for i, r in enumerate(records)], decide, replay)
     assert run.changed and run.applied == {EVENTS: 2}
     assert run.outcomes == [Outcome.ACCEPTED] * 3
