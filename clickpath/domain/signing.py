@@ -15,7 +15,6 @@ import binascii
 import hashlib
 import hmac
 import secrets as _secrets
-import time
 from collections.abc import Mapping, Sequence
 
 SECRET_PREFIX = "whsec_"
@@ -76,13 +75,13 @@ def verify(
     secret: str,
     headers: Mapping[str, str],
     body: bytes,
+    now: float,
     tolerance_s: int = 300,
-    now: float | None = None,
 ) -> None:
     """Check a received webhook against `secret`; raise SignatureError unless it is genuine.
 
-    The timestamp must be within `tolerance_s` of `now` (default: the current time) in either
-    direction, which bounds how long a captured request can be replayed.
+    The timestamp must be within `tolerance_s` of `now` (Unix seconds: a receiver passes
+    `time.time()`) in either direction, which bounds how long a captured request can be replayed.
     """
     lower = {k.lower(): v for k, v in headers.items()}
     msg_id, stamp, signatures = (
@@ -94,10 +93,9 @@ def verify(
         timestamp = int(stamp)
     except ValueError:
         raise SignatureError("webhook-timestamp is not an integer") from None
-    current = time.time() if now is None else now
-    if timestamp < current - tolerance_s:
+    if timestamp < now - tolerance_s:
         raise SignatureError("webhook-timestamp is too old")
-    if timestamp > current + tolerance_s:
+    if timestamp > now + tolerance_s:
         raise SignatureError("webhook-timestamp is too far in the future")
     expected = sign(secret, msg_id, timestamp, body).encode()
     # Check every candidate, without stopping early, so timing says nothing about which matched.

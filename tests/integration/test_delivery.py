@@ -117,8 +117,8 @@ def test_get_and_post_postbacks_are_exact_and_signed(settings, receivers, run_en
     assert (ftd["amount"], ftd["currency"], ftd["sub1"], ftd["click_id"]) == ("25.50", "EUR", "a b&c", "c1")
     assert "amount" not in json.loads(posted["registration"].body)  # no value, no key
     for signed in posted.values():
-        signing.verify(new, signed.headers, signed.body)   # the new secret verifies
-        signing.verify(old, signed.headers, signed.body)   # and, during rotation, the old one
+        signing.verify(new, signed.headers, signed.body, now=time.time())   # the new secret verifies
+        signing.verify(old, signed.headers, signed.body, now=time.time())   # and, in rotation, the old
     form = by[("POST", "/form")]
     assert form.path == "/form?cid=c2" and parse_qs(form.body.decode())["event"] == ["registration"]
     assert form.headers["content-type"] == "application/x-www-form-urlencoded"
@@ -257,7 +257,7 @@ def test_webhooks_are_signed_json_and_every_attempt_is_logged(
     got = wait_until(lambda: len(rx.requests()) >= 2 and rx.requests(), 30, "two webhooks")
     by_path = {r.path: r for r in got}
     for r in got:
-        signing.verify(secret, r.headers, r.body)
+        signing.verify(secret, r.headers, r.body, now=time.time())
     crm = json.loads(by_path["/hooks"].body)
     assert crm["type"] == "player.ftd" and crm["data"]["player_id"] == "p1"
     manager = json.loads(by_path["/am"].body)
@@ -295,7 +295,7 @@ def test_admin_api_changes_endpoints_on_the_running_delivery_process(
         assert made["signed"] and made["secret"].startswith("whsec_")
         send(settings, postback(80))
         [got] = wait_until(lambda: rx.requests(), 30, "the new endpoint's postback")
-        signing.verify(made["secret"], got.headers, got.body)
+        signing.verify(made["secret"], got.headers, got.body, now=time.time())
         off = httpx.post(f"{url}/disable", json={"reason": "partner asked"},
                          headers={"Authorization": f"Bearer {admin}"}).json()
         assert off["enabled"] is False and off["disabled_reason"] == "partner asked"
