@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from clickpath.connectors.auth import Problem, require_role
-from clickpath.connectors.catalogue import CatalogueError, CatalogueStore
-from clickpath.connectors.context import IngressContext
 from fastapi import APIRouter, Depends, Path, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from clickpath.connectors.auth import Problem, require_role
+from clickpath.connectors.catalogue import CatalogueError, CatalogueStore
+from clickpath.connectors.context import IngressContext
 from clickpath.domain.catalogue import CATALOGUE_ID_PATTERN, AffiliateConfig, CampaignConfig
 from clickpath.domain.tracking import Catalogue, tracking_links
 

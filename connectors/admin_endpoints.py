@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from clickpath.connectors.auth import require_role
-from clickpath.connectors.context import IngressContext
-from clickpath.connectors.keys import ApiKey
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, Field, ValidationError
 
+from clickpath.connectors.auth import require_role
+from clickpath.connectors.context import IngressContext
+from clickpath.connectors.keys import ApiKey
 from clickpath.domain.endpoints import Endpoint
 from clickpath.domain.signing import new_secret
 from clickpath.infra.endpoint_store import EndpointStore

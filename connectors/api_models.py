@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Union
 
-from clickpath.connectors.ingress import RAW_IDENTIFIERS
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
+from clickpath.connectors.ingress import RAW_IDENTIFIERS
 from clickpath.contracts.models import INGRESS_TYPES, Id, IngressEvent
 
 _RAW_DOC = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from clickpath.connectors.keys import ApiKey, KeyStore, Role
 from fastapi import Header, HTTPException, Request
 from pydantic import BaseModel
 
+from clickpath.connectors.keys import ApiKey, KeyStore, Role
 from clickpath.infra.metrics import INGRESS_REJECTED
 
 

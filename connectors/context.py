@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from clickpath.connectors.acked_producer import AckedProducer
 from clickpath.connectors.keys import KeyStore
-
 from clickpath.contracts.models import IngressEvent
 from clickpath.settings import Settings
 

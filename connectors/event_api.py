@@ -16,16 +16,16 @@ import time
 from typing import Any, Literal
 
 import structlog
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+
 from clickpath.connectors.api_models import events_request_schema
 from clickpath.connectors.auth import Problem, key_from_request, require_role
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.ingress import Rejection, parse_event
 from clickpath.connectors.keys import ApiKey
 from clickpath.connectors.postback_in import POSTBACK_EVENTS, event_from_postback
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
-
 from clickpath.contracts.models import IngressEvent
 from clickpath.infra.limits import IN_FLIGHT, IdempotencyStore, RateLimiter, Remembered, fingerprint
 from clickpath.infra.metrics import INGRESS_ACCEPTED, INGRESS_LATENCY, INGRESS_REJECTED

@@ -14,18 +14,18 @@ from datetime import date
 from typing import Any
 
 import httpx
-from clickpath.connectors.admin_endpoints import admin_endpoints_router
-from clickpath.connectors.api_models import events_request_schema
-from clickpath.connectors.context import IngressContext
-from clickpath.connectors.event_api import event_api_router
-from clickpath.connectors.tracker import tracker_router
-from clickpath.connectors.visitor_pages import page as tracker_page
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from clickpath.connectors.admin_endpoints import admin_endpoints_router
+from clickpath.connectors.api_models import events_request_schema
+from clickpath.connectors.context import IngressContext
+from clickpath.connectors.event_api import event_api_router
+from clickpath.connectors.tracker import tracker_router
+from clickpath.connectors.visitor_pages import page as tracker_page
 from clickpath.domain.report import summarize
 from clickpath.infra.metrics import INGRESS_REJECTED, render_metrics
 from clickpath.infra.reports import funnel_rows

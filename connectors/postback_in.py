@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clickpath.connectors.ingress import Rejection, parse_event
-
 from clickpath.contracts.models import IngressEvent, utcnow
 
 POSTBACK_EVENTS = ("registration", "ftd", "deposit", "kyc", "chargeback")

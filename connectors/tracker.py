@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import structlog
-from clickpath.connectors.admin_catalogue import admin_catalogue_router
-from clickpath.connectors.catalogue import CatalogueStore
-from clickpath.connectors.context import IngressContext
-from clickpath.connectors.visitor_pages import page, redirect
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from clickpath.connectors.admin_catalogue import admin_catalogue_router
+from clickpath.connectors.catalogue import CatalogueStore
+from clickpath.connectors.context import IngressContext
+from clickpath.connectors.visitor_pages import page, redirect
 from clickpath.contracts.models import utcnow
 from clickpath.domain.catalogue import CATALOGUE_ID_PATTERN
 from clickpath.domain.landing import origin_of

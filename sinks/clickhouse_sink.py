@@ -14,7 +14,6 @@ from typing import Any
 
 import structlog
 import uvicorn
-from clickpath.sinks.base import BatchSink, SinkWriteError
 from confluent_kafka import Message
 from fastapi import FastAPI, Query
 
@@ -29,6 +28,7 @@ from clickpath.infra.clickhouse import (
 )
 from clickpath.infra.metrics import CLICKHOUSE_ROWS, observe_event_latency
 from clickpath.settings import Settings
+from clickpath.sinks.base import BatchSink, SinkWriteError
 
 log = structlog.get_logger(__name__)
 

@@ -30,9 +30,6 @@ from typing import Any
 
 import faust
 import structlog
-from clickpath.streams.aiokafka_fixes import install_consumer_fixes
-from clickpath.streams.lag import LagTracker
-from clickpath.streams.output_producer import output_producer
 from faust.streams import _current_event
 from pydantic import BaseModel
 
@@ -54,6 +51,9 @@ from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player, r
 from clickpath.domain.runs import Positioned, apply_run
 from clickpath.infra.metrics import DEAD_LETTERS, EVENTS, PROCESSING_TIME, observe_event_latency
 from clickpath.settings import Settings
+from clickpath.streams.aiokafka_fixes import install_consumer_fixes
+from clickpath.streams.lag import LagTracker
+from clickpath.streams.output_producer import output_producer
 
 log = structlog.get_logger(__name__)
 RAW = {"key_serializer": "raw", "value_serializer": "raw"}

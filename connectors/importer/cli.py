@@ -23,7 +23,6 @@ from clickpath.connectors.importer.progress import (
     summary_json,
 )
 from clickpath.connectors.importer.run import run_import
-
 from clickpath.settings import Settings
 
 

@@ -16,7 +16,6 @@ from clickpath.connectors.importer.progress import Progress, progress_detail
 from clickpath.connectors.importer.records import RejectsReport, Validator
 from clickpath.connectors.importer.state import CheckpointStore, Counts, FileIdentity, Ledger, checkpoint_key
 from clickpath.connectors.ingress import Rejection
-
 from clickpath.settings import Settings
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 import uuid
 
-from clickpath.connectors.importer.state import Positions
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
+from clickpath.connectors.importer.state import Positions
 from clickpath.contracts.models import IngressEvent
 from clickpath.contracts.serde import Codec, DecodeError
 from clickpath.contracts.topics import Topic

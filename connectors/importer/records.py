@@ -12,7 +12,6 @@ from typing import IO, Any
 from clickpath.connectors.importer.files import SourceRecord
 from clickpath.connectors.importer.options import ImportOptions
 from clickpath.connectors.ingress import Rejection, parse_event
-
 from clickpath.contracts.models import IngressEvent
 from clickpath.settings import Settings
 

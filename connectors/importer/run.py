@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import KafkaException, Message
+
 from clickpath.connectors.importer.dry_run import DryRun
 from clickpath.connectors.importer.files import SourceRecord, read_records
 from clickpath.connectors.importer.options import ExitCode, ImportFailed, ImportOptions, ImportResult, Status
@@ -35,8 +37,6 @@ from clickpath.connectors.importer.state import (
     target_of,
 )
 from clickpath.connectors.ingress import Rejection
-from confluent_kafka import KafkaException, Message
-
 from clickpath.contracts.serde import build_codec
 from clickpath.contracts.topics import topic_name
 from clickpath.infra.kafka import BrokerUnavailable, create_topics, wait_for_broker

@@ -18,9 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from clickpath.sinks.delivery.circuit import CircuitState
-
 from clickpath.domain.retry_policy import DecisionKind, RetryPolicy
+from clickpath.sinks.delivery.circuit import CircuitState
 
 PROBE_RECHECK_S = 0.25  # while a probe is out its answer may close the circuit any moment
 

@@ -17,13 +17,13 @@ import asyncio
 import contextlib
 
 import structlog
-from clickpath.sinks.delivery.lanes import Source
-from clickpath.sinks.delivery.offsets import TP, OffsetTracker
-from clickpath.sinks.delivery.ports import Consumer, Producer
 from confluent_kafka import TopicPartition
 
 from clickpath.infra.limits import Clock
 from clickpath.infra.metrics import DELIVERIES_PENDING
+from clickpath.sinks.delivery.lanes import Source
+from clickpath.sinks.delivery.offsets import TP, OffsetTracker
+from clickpath.sinks.delivery.ports import Consumer, Producer
 
 log = structlog.get_logger(__name__)
 STAGE = "delivery"

@@ -22,14 +22,6 @@ from datetime import UTC, datetime
 
 import httpx
 import structlog
-from clickpath.sinks.delivery import ports
-from clickpath.sinks.delivery.attempts import Outcome, OutcomeKind, after_answer, again, hold_s
-from clickpath.sinks.delivery.commits import Commits
-from clickpath.sinks.delivery.egress import EgressPolicy
-from clickpath.sinks.delivery.intake import Revocations, jobs_for
-from clickpath.sinks.delivery.lanes import Answer, Lane, Queued, Source
-from clickpath.sinks.delivery.outcomes import Outcomes, due_again
-from clickpath.sinks.delivery.render import request_for
 from confluent_kafka import OFFSET_END, Consumer, Message, TopicPartition
 
 from clickpath.contracts.models import DeliveryJob, PostbackRevocation
@@ -41,6 +33,14 @@ from clickpath.infra.endpoint_store import EndpointStore
 from clickpath.infra.kafka import consumer_config, make_producer
 from clickpath.infra.limits import Clock
 from clickpath.settings import Settings
+from clickpath.sinks.delivery import ports
+from clickpath.sinks.delivery.attempts import Outcome, OutcomeKind, after_answer, again, hold_s
+from clickpath.sinks.delivery.commits import Commits
+from clickpath.sinks.delivery.egress import EgressPolicy
+from clickpath.sinks.delivery.intake import Revocations, jobs_for
+from clickpath.sinks.delivery.lanes import Answer, Lane, Queued, Source
+from clickpath.sinks.delivery.outcomes import Outcomes, due_again
+from clickpath.sinks.delivery.render import request_for
 
 log = structlog.get_logger(__name__)
 INTERNAL_ERROR_RETRY_S = 60.0

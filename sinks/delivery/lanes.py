@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
-from clickpath.sinks.delivery.circuit import CircuitBreaker
-from clickpath.sinks.delivery.egress import EgressPolicy, EgressRefused, PinnedTransport, guarded_request
-from clickpath.sinks.delivery.render import OutboundRequest
 
 from clickpath.contracts.models import DeliveryJob, Record
 from clickpath.infra.limits import Clock, TokenBucket
 from clickpath.settings import Settings
+from clickpath.sinks.delivery.circuit import CircuitBreaker
+from clickpath.sinks.delivery.egress import EgressPolicy, EgressRefused, PinnedTransport, guarded_request
+from clickpath.sinks.delivery.render import OutboundRequest
 
 Source = tuple[str, int, int]  # topic, partition, offset of the record a job came from
 

@@ -12,10 +12,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import structlog
-from clickpath.sinks.base import dead_letter_of
-from clickpath.sinks.delivery.commits import STAGE, Commits
-from clickpath.sinks.delivery.lanes import Queued
-from clickpath.sinks.delivery.ports import Producer
 from confluent_kafka import Message
 
 from clickpath.contracts.models import DeadLetter, DeliveryAttempt, DeliveryJob, PostbackRevocation
@@ -24,6 +20,10 @@ from clickpath.contracts.topics import Topic
 from clickpath.infra.endpoint_store import EndpointStore
 from clickpath.infra.limits import Clock
 from clickpath.infra.metrics import DEAD_LETTERS, DELIVERY_ATTEMPTS, DELIVERY_OUTCOMES, EVENT_LATENCY
+from clickpath.sinks.base import dead_letter_of
+from clickpath.sinks.delivery.commits import STAGE, Commits
+from clickpath.sinks.delivery.lanes import Queued
+from clickpath.sinks.delivery.ports import Producer
 
 log = structlog.get_logger(__name__)
 ERROR_MAX = 500  # an error kept with a job or an attempt; the dead letter's reason may be longer

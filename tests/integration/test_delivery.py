@@ -14,8 +14,6 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from clickpath.sinks.delivery import DeliveryEngine
-from clickpath.sinks.delivery.replay import replay_dead_letters
 
 from clickpath.contracts.models import (
     CanonicalEvent,
@@ -31,6 +29,8 @@ from clickpath.domain import signing
 from clickpath.domain.endpoints import Endpoint
 from clickpath.infra.endpoint_store import EndpointStore
 from clickpath.infra.producer import EventProducer
+from clickpath.sinks.delivery import DeliveryEngine
+from clickpath.sinks.delivery.replay import replay_dead_letters
 from tests.integration.harness import holds_for, read_topic, wait_until
 
 TEMPLATE = "/pb?cid={click_id}&e={event}&amt={amount}&cur={currency}&s1={sub1}&tok={player_token}"
@@ -272,9 +272,9 @@ def test_admin_api_changes_endpoints_on_the_running_delivery_process(
     settings, receivers, run_engine
 ) -> None:
     import httpx
+
     from clickpath.connectors.context import IngressContext
     from clickpath.connectors.http_service import create_service
-
     from tests.integration.harness import ServedApp
 
     rx = receivers()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from clickpath.sinks.delivery.egress import EgressPolicy, EgressRefused, PinnedTransport, guarded_request
 
 

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import httpx
 import pytest
+
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.http_service import create_service
-
 from clickpath.contracts.models import Deposit, Registration
 from clickpath.contracts.topics import Topic
 from clickpath.domain.pseudonym import keyed_hash

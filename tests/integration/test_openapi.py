@@ -14,12 +14,12 @@ from __future__ import annotations
 import httpx
 import pytest
 import schemathesis
-from clickpath.connectors.context import IngressContext
-from clickpath.connectors.http_service import create_service
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from clickpath.connectors.context import IngressContext
+from clickpath.connectors.http_service import create_service
 from tests.integration.harness import ServedApp, wait_until
 
 

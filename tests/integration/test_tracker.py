@@ -11,10 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+
 from clickpath.connectors.catalogue import CatalogueStore
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.http_service import create_service
-
 from clickpath.contracts.models import Click, PageView
 from clickpath.contracts.topics import Topic
 from clickpath.domain.catalogue import CampaignConfig

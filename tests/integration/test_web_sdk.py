@@ -17,9 +17,9 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
+
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.http_service import create_service
-
 from clickpath.contracts.models import Click, PageView
 from clickpath.contracts.topics import Topic
 from clickpath.domain.catalogue import CampaignConfig

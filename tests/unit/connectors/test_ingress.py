@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+
 from clickpath.connectors.ingress import Rejection, parse_event
 from clickpath.connectors.postback_in import event_from_postback
-
 from clickpath.contracts.models import Chargeback, Deposit, Registration
 
 KEY = b"k"

@@ -4,11 +4,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from clickpath.sinks.delivery.render import postback_values as macro_values
 
 from clickpath.contracts.models import Postback
 from clickpath.domain.catalogue import AffiliateConfig
 from clickpath.domain.postback_template import TemplateError, render_template, validate_template
+from clickpath.sinks.delivery.render import postback_values as macro_values
 
 
 def test_unknown_macro_is_a_configuration_error() -> None:

@@ -14,8 +14,6 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from clickpath.sinks.delivery import DeliveryEngine
-from clickpath.sinks.delivery.egress import EgressPolicy
 
 from clickpath.contracts.models import Postback, Record
 from clickpath.contracts.serde import Codec, build_codec
@@ -23,6 +21,8 @@ from clickpath.contracts.topics import Topic, topic_name
 from clickpath.domain.endpoints import Endpoint
 from clickpath.infra.endpoint_store import EndpointStore
 from clickpath.settings import Settings
+from clickpath.sinks.delivery import DeliveryEngine
+from clickpath.sinks.delivery.egress import EgressPolicy
 
 PARTNER = "http://93.184.216.34"  # a public address: the egress guard passes it without DNS
 START = 1_700_000_000.0

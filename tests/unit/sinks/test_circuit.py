@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from clickpath.sinks.delivery.circuit import CircuitBreaker, CircuitBreakers, CircuitState
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 
 import pytest
-from clickpath.sinks.delivery.attempts import OutcomeKind, after_answer, again, hold_s
-from clickpath.sinks.delivery.circuit import CircuitState
 
 from clickpath.domain.retry_policy import RETRYABLE_4XX, RetryPolicy, endpoint_unwell
+from clickpath.sinks.delivery.attempts import OutcomeKind, after_answer, again, hold_s
+from clickpath.sinks.delivery.circuit import CircuitState
 
 NOW = 1_700_000_000.0
 POLICY = RetryPolicy(schedule=(5, 3600), rng=random.Random(1), schedule_jitter=0)

@@ -7,11 +7,11 @@ import asyncio
 from datetime import UTC, datetime
 
 import httpx
-from clickpath.sinks.delivery.circuit import CircuitState
 from prometheus_client import REGISTRY
 
 from clickpath.contracts.models import DeadLetter, DeliveryAttempt, DeliveryJob, PostbackRevocation
 from clickpath.contracts.topics import Topic
+from clickpath.sinks.delivery.circuit import CircuitState
 from tests.unit.sinks.conftest import START, Message, endpoint, postback
 
 

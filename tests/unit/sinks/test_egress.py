@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import httpcore
 import httpx
 import pytest
+
 from clickpath.sinks.delivery.egress import (
     EgressPolicy,
     EgressRefused,

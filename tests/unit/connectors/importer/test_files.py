@@ -8,9 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from clickpath.connectors.importer.files import FileFormatError, SourceRecord, detect_format, read_records
 from clickpath.connectors.ingress import Rejection, parse_event
-
 from clickpath.contracts.models import Consent, Deposit, Registration
 
 KEY = b"unit-key"

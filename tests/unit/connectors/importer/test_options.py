@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from clickpath.connectors.importer.options import ExitCode, ImportOptions, ImportResult
 from clickpath.connectors.importer.state import Counts
 

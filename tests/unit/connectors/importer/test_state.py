@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from clickpath.connectors.importer.state import (
     Checkpoint,
     CheckpointStore,
@@ -19,7 +20,6 @@ from clickpath.connectors.importer.state import (
     fingerprint,
     target_of,
 )
-
 from clickpath.settings import Settings
 
 IDENTITY = FileIdentity(size=1000, sha256="ab" * 32)
