@@ -88,11 +88,12 @@ def fetched_high_watermarks(bootstrap: str, listed: dict[Any, int]) -> dict[Any,
             msg = consumer.poll(0.2)
             if msg is None or msg.error():
                 continue
-            tp = probe.pop((msg.topic(), msg.partition()), None)
+            topic, partition = msg.topic(), msg.partition()
+            if topic is None or partition is None:
+                continue
+            tp = probe.pop((topic, partition), None)
             if tp is not None:
-                _, high = consumer.get_watermark_offsets(
-                    TopicPartition(msg.topic(), msg.partition()), cached=True
-                )
+                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
                 result[tp] = max(high, listed[tp])
         if probe:
             raise RuntimeError(f"no fetch answered for {sorted(probe)}: end offsets unknown")

@@ -56,8 +56,6 @@ from clickpath.streams.lag import LagTracker
 from clickpath.streams.output_producer import output_producer
 
 log = structlog.get_logger(__name__)
-RAW = {"key_serializer": "raw", "value_serializer": "raw"}
-TABLE = {"key_type": str}
 
 
 def faust_broker_urls(bootstrap: str) -> list[str]:
@@ -105,8 +103,8 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
 
     out_topics = {t: topic_name(settings, t) for t in Topic}
     producer = output_producer(settings, codec, app)
-    players = app.Table("players", default=None, partitions=settings.partitions, **TABLE)
-    clicks = app.Table("clicks", default=None, partitions=settings.partitions, **TABLE)
+    players = app.Table("players", default=None, partitions=settings.partitions, key_type=str)
+    clicks = app.Table("clicks", default=None, partitions=settings.partitions, key_type=str)
 
     def send(outputs: list[Output]) -> None:
         for out in outputs:
@@ -155,14 +153,15 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
             return kind.decide(state, record, now)
 
         def replay(state: Any, record: Any) -> list[Output]:
-            return kind.replay(state, record, now)
+            outputs: list[Output] = kind.replay(state, record, now)
+            return outputs
 
         for key, records in runs.items():
             with acting_for(last_event[key]):
                 stored = table.get(key)
                 state = kind.state_model.model_validate(stored["state"]) if stored else None
                 run = apply_run(state, stored["applied"] if stored else {}, records, decide, replay)
-                if run.changed:
+                if run.changed and run.state is not None:
                     table[key] = {
                         "state": run.state.model_dump(mode="json"),
                         "applied": run.applied,
@@ -195,17 +194,21 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         lag=LagTracker(app, "clicks", click_topics),
     )
 
-    player_input = app.topic(*player_topics, partitions=settings.partitions, **RAW)
+    player_input = app.topic(
+        *player_topics, partitions=settings.partitions, key_serializer="raw", value_serializer="raw"
+    )
 
     @app.agent(player_input, concurrency=1)
-    async def player_agent(stream: faust.StreamT) -> None:
+    async def player_agent(stream: Any) -> None:  # a faust Stream (take_events is not typed)
         async for events in stream.take_events(batch_max, within=within):
             await process_batch("players", events, players, player_kind)
 
-    click_input = app.topic(*click_topics, partitions=settings.partitions, **RAW)
+    click_input = app.topic(
+        *click_topics, partitions=settings.partitions, key_serializer="raw", value_serializer="raw"
+    )
 
     @app.agent(click_input, concurrency=1)
-    async def click_agent(stream: faust.StreamT) -> None:
+    async def click_agent(stream: Any) -> None:
         async for events in stream.take_events(batch_max, within=within):
             await process_batch("clicks", events, clicks, click_kind)
 

@@ -23,7 +23,8 @@ from clickpath.settings import Settings
 
 def output_producer(settings: Settings, codec: Codec, app: faust.App) -> EventProducer:
     """A producer whose outputs Faust's pre-commit (and shutdown) flush waits for."""
-    producer = EventProducer(settings, codec=codec, **{"linger.ms": settings.producer_linger_ms})
+    linger: dict[str, Any] = {"linger.ms": settings.producer_linger_ms}
+    producer = EventProducer(settings, codec=codec, **linger)
     faust_producer: Any = app.producer
     faust_flush = faust_producer.flush
 
