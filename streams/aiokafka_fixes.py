@@ -9,10 +9,10 @@
    which `consumer_auto_offset_reset="earliest"` (what clickpath sets) would have chosen;
    the agents are idempotent, so re-reading is harmless.
 2. **Fetch wait.** faust-streaming hard-codes `fetch_max_wait_ms=1500`. The embedded broker
-   holds every fetch that long even when data is there (PLATFORM.md), which puts ~0.75 s of
+   holds every fetch that long even when data is there (docs/topics.md), which puts ~0.75 s of
    median latency on every Faust hop; the configured wait is used instead.
 3. **End offsets on the embedded broker.** Tansu answers ListOffsets(latest) with the start of
-   the last batch + 1 when a batch holds several records (PLATFORM.md), so table recovery
+   the last batch + 1 when a batch holds several records (docs/topics.md), so table recovery
    stopped short of the changelog's end and lost updates. The high watermark a *fetch* returns
    is right, so on Tansu `end_offsets` fetches one record just below the listed offset and
    takes the high watermark from that response. Producers can then batch normally.

@@ -8,7 +8,7 @@
 
 Both take records in micro-batches (`agent_batch_max` records or `agent_batch_wait_ms`,
 whichever comes first) and apply them key by key, so a key's state is decoded and written once
-per batch: Faust's per-record cost is the ceiling (PLATFORM.md), so the agents add as little as
+per batch: Faust's per-record cost is the ceiling (docs/benchmarks.md), so the agents add as little as
 they can on top of it.
 
 Both run at concurrency 1: faust-streaming can commit past an unprocessed message with more
@@ -80,7 +80,7 @@ def faust_app(settings: Settings, datadir: Path, name: str) -> faust.App:
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
-        # Group joins stall for session.timeout/2 on the embedded broker (PLATFORM.md); short
+        # Group joins stall for session.timeout/2 on the embedded broker (docs/topics.md); short
         # timeouts also make failover after a crash quick on a real cluster.
         broker_session_timeout=6,
         broker_heartbeat_interval=1,

@@ -1,6 +1,6 @@
 """Consumer lag of a Faust agent, published on a timer, idle or not.
 
-Lag from listed end offsets is wrong on the embedded broker (PLATFORM.md); the high watermark
+Lag from listed end offsets is wrong on the embedded broker (docs/topics.md); the high watermark
 in each fetch response is right on every broker, and the consumer keeps the latest per
 partition, so it costs nothing to read. The consumer keeps fetching while the stage is idle,
 so the watermarks stay current without records arriving.

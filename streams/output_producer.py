@@ -1,6 +1,6 @@
 """The agents' outputs go through confluent-kafka, flushed before every commit.
 
-Faust's own send costs about as much per record as consuming one (PLATFORM.md), and a player
+Faust's own send costs about as much per record as consuming one (docs/benchmarks.md), and a player
 event has three to five outputs, so sending them through Faust made each event several Faust
 hops' worth of work; librdkafka batches them in C instead (the operator SDK's EventProducer).
 At-least-once is kept: Faust flushes its producer before it commits input offsets, and that

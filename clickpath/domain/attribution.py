@@ -1,6 +1,6 @@
 """Contract attribution: which affiliate is paid for a registration.
 
-The industry default (DESIGN.md §6): the last affiliate click before registration within the
+The industry default (docs/architecture.md): the last affiliate click before registration within the
 lookback window; the player stays tagged to that affiliate for life. Here the click is the one
 the registration names; the identity graph will add clicks reached through other identifiers.
 """

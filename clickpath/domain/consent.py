@@ -1,4 +1,4 @@
-"""Consent and responsible-gaming status of a player, and what they forbid (DESIGN §10).
+"""Consent and responsible-gaming status of a player, and what they forbid (docs/delivery.md).
 
 Consent is an append-only log per purpose: the latest change by event time wins, so a late
 "granted" from before a withdrawal does not undo it. A withdrawn `affiliate_data_sharing`

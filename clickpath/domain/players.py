@@ -5,7 +5,7 @@ Every event about a player, and the attribution decided for them, lands here key
 `(state, outputs, outcome)`: `now`, the processing time stamped on some outputs, comes from the
 caller's clock, so a decision depends on its arguments only.
 
-Correct whatever the arrival order (DESIGN.md §2):
+Correct whatever the arrival order (docs/architecture.md):
 - the FTD is the deposit with the earliest event time seen so far, not the first to arrive;
 - the funnel contribution is published as cumulative per-day facts that a newer `version`
   replaces, so a deposit counted before its registration's attribution was known is re-counted
@@ -358,7 +358,7 @@ def _revocations(
 
 
 def _suppressed(state: PlayerState, tag: Tag, event: str, reason: str, now: datetime) -> Output:
-    """The delivery log's record of a postback not sent, and why (DESIGN §10)."""
+    """The delivery log's record of a postback not sent, and why (docs/delivery.md)."""
     record = DeliveryAttempt(
         job_id=postback_id(state.person_id, tag.affiliate_id, event), endpoint_id="-",
         kind="postback", event=event, affiliate_id=tag.affiliate_id, brand_id=state.brand_id,

@@ -1,5 +1,5 @@
 """Faust tables recover after a worker is SIGKILLed: duplicates sent after the crash are still
-recognised and nothing is counted twice (PLATFORM.md: the embedded broker's offsets fault)."""
+recognised and nothing is counted twice (docs/topics.md: the embedded broker's offsets fault)."""
 
 from __future__ import annotations
 
