@@ -100,14 +100,18 @@ class GroundTruth:
     duplicates_sent: int = 0
     late_sent: int = 0
     chargebacks: dict[str, Decimal] = field(default_factory=dict)
-    # When each expected postback's event happened, to measure event-to-postback latency.
-    postback_event_times: dict[tuple[str, str, str], datetime] = field(
+    # The events each expected postback needs, as groups of event ids: the pipeline cannot send
+    # it before one event of every group was produced, so the benchmark measures its latency
+    # from the moment the last of them was (clickpath.devtools.bench.latency.produced_at).
+    postback_needs: dict[tuple[str, str, str], tuple[frozenset[str], ...]] = field(
         default_factory=dict, repr=False
     )
 
-    def expect_postback(self, affiliate: str, click_id: str, event: str, at: datetime) -> None:
+    def expect_postback(
+        self, affiliate: str, click_id: str, event: str, needs: tuple[frozenset[str], ...]
+    ) -> None:
         self.postbacks.add((affiliate, click_id, event))
-        self.postback_event_times[(affiliate, click_id, event)] = at
+        self.postback_needs[(affiliate, click_id, event)] = needs
 
     def may_be_suppressed(self, affiliate: str, click_id: str) -> None:
         for event in ("registration", "ftd"):
@@ -231,8 +235,14 @@ class LoadGenerator:
             )
         )
         row.registrations += 1
+        registration = events[-1]
+        # A postback needs its click (the affiliate) and the registration (the attribution).
+        attributed = (
+            (frozenset({last_click.event_id}), frozenset({registration.event_id}))
+            if last_click else ()
+        )
         if last_click and "registration" in self.postback_events:
-            truth.expect_postback(affiliate, last_click.click_id, "registration", t)
+            truth.expect_postback(affiliate, last_click.click_id, "registration", attributed)
         if rng.random() < rates.kyc:
             t += timedelta(milliseconds=rng.randint(10, 200))
             events.append(Kyc(event_id=self._id(), occurred_at=t, status="verified", **base))
@@ -274,8 +284,10 @@ class LoadGenerator:
                 (d.amount for d in deposits), Decimal(0)
             )
             if last_click and "ftd" in self.postback_events:
+                # Whichever deposit is processed first may be the one the FTD is seen on.
+                first_deposit = frozenset(d.event_id for d in deposits)
                 truth.expect_postback(
-                    affiliate, last_click.click_id, "ftd", deposits[0].occurred_at
+                    affiliate, last_click.click_id, "ftd", (*attributed, first_deposit)
                 )
             if rng.random() < rates.chargeback:
                 disputed = rng.choice(deposits)

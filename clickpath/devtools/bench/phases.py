@@ -7,6 +7,7 @@ phase's leftovers never skew the next one's numbers.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, Message
 
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.devtools.bench.results import DEFAULT_RESULTS_FILE
@@ -39,6 +40,9 @@ class BenchConfig:
     raw_events: int = 200_000
     latency_rate: float = 1000.0
     latency_seconds: float = 20.0
+    # The second live run, at 300 events/s (the `*_300` figures): as long as the first, at
+    # most this many seconds.
+    latency_300_seconds: float = 15.0
     latency_workers: int = 1
     partitions: int = 4
     seed: int = 11
@@ -46,13 +50,22 @@ class BenchConfig:
 
 
 class TopicTail:
-    """Counts (and optionally decodes) what lands on a topic, from its start, in a thread."""
+    """Counts (and optionally reads) what lands on a topic, from its start, in a thread.
 
-    def __init__(self, settings: Settings, topic: str, on_record: Callable[[bytes], None] | None):
+    `on_first` runs once, on the tail's thread, when the first record is seen: the moment a
+    throughput run's clock starts.
+    """
+
+    def __init__(
+        self, settings: Settings, topic: str,
+        on_message: Callable[[Message], None] | None = None,
+        on_first: Callable[[], None] | None = None,
+    ) -> None:
         self.count = 0
         self.first_at: float | None = None
         self.last_at: float | None = None
-        self._on_record = on_record
+        self._on_message = on_message
+        self._on_first = on_first
         self._stop = threading.Event()
         self._consumer = Consumer(consumer_config(settings, f"bench-tail-{uuid.uuid4().hex[:8]}"))
         self._consumer.subscribe([topic])
@@ -65,11 +78,14 @@ class TopicTail:
                 if msg.error():
                     continue
                 now = time.monotonic()
-                self.first_at = self.first_at or now
+                if self.first_at is None:
+                    self.first_at = now
+                    if self._on_first is not None:
+                        self._on_first()
                 self.last_at = now
                 self.count += 1
-                if self._on_record is not None:
-                    self._on_record(msg.value() or b"")
+                if self._on_message is not None:
+                    self._on_message(msg)
         self._consumer.close()
 
     def rate(self) -> float | None:
@@ -105,8 +121,11 @@ class Phase:
         self.tails: list[TopicTail] = []
         self.peaks: dict[str, float] = {}
 
-    def tail(self, topic: Topic, on_record: Callable[[bytes], None] | None = None) -> TopicTail:
-        tail = TopicTail(self.settings, self.topic(topic), on_record)
+    def tail(
+        self, topic: Topic, on_message: Callable[[Message], None] | None = None,
+        on_first: Callable[[], None] | None = None,
+    ) -> TopicTail:
+        tail = TopicTail(self.settings, self.topic(topic), on_message, on_first)
         self.tails.append(tail)
         return tail
 
@@ -122,6 +141,11 @@ class Phase:
                 if name.startswith("worker"):
                     name = f"worker {role.args[-1]}"
                 self.peaks[name] = max(self.peaks.get(name, 0.0), rss)
+
+    def cpu_seconds(self, *more_pids: int) -> float:
+        """CPU time so far of every role's processes (and `more_pids`'s, e.g. the broker)."""
+        pids = [r.pid for r in self.roles if r.running] + list(more_pids)
+        return tree_cpu_seconds(pids)
 
     def close(self) -> None:
         self.sample_memory()
@@ -188,3 +212,35 @@ def received_required(truth: GroundTruth, receiver: PostbackReceiver) -> int:
     return len(got & truth.postbacks)
 
 
+
+
+def stat_cpu_ticks(stat: str) -> int:
+    """utime + stime + cutime + cstime from a /proc/PID/stat line, in clock ticks.
+
+    Children a process has waited for count in its cutime/cstime, so a tree's sum over its
+    live processes counts every process once.
+    """
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return sum(int(f) for f in fields[11:15])  # fields 14-17 of proc(5), counted from 1
+
+
+def tree_cpu_seconds(
+    pids: list[int], proc_root: Path = Path("/proc"), ticks_per_s: int | None = None
+) -> float:
+    """CPU seconds used so far by these processes and all their live descendants."""
+    seen: set[int] = set()
+    todo = list(pids)
+    ticks = 0
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        proc = proc_root / str(pid)
+        try:
+            ticks += stat_cpu_ticks((proc / "stat").read_text())
+            for task in (proc / "task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue  # it exited meanwhile: its time is in its parent's cutime once waited for
+    return ticks / (ticks_per_s or os.sysconf("SC_CLK_TCK"))

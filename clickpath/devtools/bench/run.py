@@ -7,7 +7,10 @@ Phases, each on fresh topics, one broker for all:
    role starts and the clock runs from the first processed event until every event is visible
    in ClickHouse and every postback has reached the receiver; the outputs are then verified
    against the generator's ground truth (lost, double-counted);
-4. latency: live traffic at a fixed rate; p50/p95/p99 from event time to processed, to postback
+   CPU time of every pipeline process and the broker (from /proc) is counted over the same
+   window, per 1,000 events;
+4. latency: live traffic at a fixed rate (--latency-rate, then 300 events/s); p50/p95/p99 from
+   the moment each event was produced (never its event time) to processed, to postback
    delivered and to visible in ClickHouse.
 The table goes to stdout, the result is appended to tests/bench/results.jsonl, and the last
 line printed is one JSON object for scripts.
@@ -88,14 +91,20 @@ def run_faust_passthrough(
 
 
 def run_pipeline(
-    base: Settings, workdir: Path, cfg: BenchConfig, workers: int, population: Population
+    base: Settings, workdir: Path, cfg: BenchConfig, workers: int, population: Population,
+    broker_pid: int | None = None,
 ) -> dict[str, Any]:
     phase = Phase(base, workdir, f"pipeline-{workers}w", population)
+    others = [broker_pid] if broker_pid else []
+    cpu_at_first: list[float] = []
     try:
         gen = LoadGenerator(population, seed=cfg.seed + workers)
         preload(phase.settings, gen, cfg.events)
         truth = gen.truth
-        tail = phase.tail(Topic.CANONICAL)
+        # CPU is counted over the same window as events/s: first processed event to done.
+        tail = phase.tail(
+            Topic.CANONICAL, on_first=lambda: cpu_at_first.append(phase.cpu_seconds(*others))
+        )
         for i in range(workers):
             phase.start("worker", "--index", str(i))
         phase.start("sink", "clickhouse")
@@ -104,6 +113,7 @@ def run_pipeline(
             phase.settings, truth, phase.receiver, cfg.events / 300 + 120, phase.sample_memory
         )
         finished = time.monotonic()
+        cpu_s = phase.cpu_seconds(*others) - (cpu_at_first[0] if cpu_at_first else 0.0)
         tail.stop()
         elapsed = finished - (tail.first_at or finished)
         verdict = verify(truth, funnel_rows(phase.settings),
@@ -115,6 +125,7 @@ def run_pipeline(
             "postbacks": len(truth.postbacks),
             "events_per_s": round(truth.sends / elapsed) if elapsed > 0 else None,
             "processed_per_s": round(tail.rate() or 0),
+            "cpu_ms_per_1k_events": round(cpu_s * 1e6 / truth.sends) if truth.sends else None,
             "clickhouse_rows": stats["rows_written"],
             "verdict": verdict.summary(),
             "peak_rss_mib": phase.peaks,
@@ -122,6 +133,19 @@ def run_pipeline(
     finally:
         phase.close()
 
+
+
+def live(
+    base: Settings, workdir: Path, cfg: BenchConfig, population: Population,
+    rate: float, seconds: float, console: Console,
+) -> dict[str, Any]:
+    console.print(f"[bold]latency[/] {rate:.0f} events/s live for {seconds:.0f} s…")
+    try:
+        latency = run_latency(base, workdir, cfg, population, rate, seconds)
+    except (WaitTimeout, ValueError) as e:  # behind, or an output before its input: report it
+        latency = latency_not_measured(rate, cfg.latency_workers, str(e))
+    console.print(f"  {latency}")
+    return latency
 
 
 def run_bench(cfg: BenchConfig, console: Console | None = None) -> dict[str, Any]:
@@ -148,14 +172,14 @@ def run_bench(cfg: BenchConfig, console: Console | None = None) -> dict[str, Any
             pipelines = []
             for workers in cfg.worker_counts:
                 console.print(f"[bold]pipeline[/] {workers} worker(s), {cfg.events} events…")
-                pipelines.append(run_pipeline(base, workdir, cfg, workers, population))
+                pipelines.append(
+                    run_pipeline(base, workdir, cfg, workers, population, broker.pid)
+                )
                 console.print(f"  {pipelines[-1]}")
-            console.print(f"[bold]latency[/] {cfg.latency_rate:.0f} events/s live…")
-            try:
-                latency = run_latency(base, workdir, cfg, population)
-            except WaitTimeout as e:  # it could not catch up: report that, keep the rest
-                latency = latency_not_measured(cfg, str(e))
-            console.print(f"  {latency}")
+            latency = live(base, workdir, cfg, population, cfg.latency_rate,
+                           cfg.latency_seconds, console)
+            latency_300 = live(base, workdir, cfg, population, 300.0,
+                               min(cfg.latency_seconds, cfg.latency_300_seconds), console)
             broker_rss = peak_rss_mib(broker.pid) if broker.pid else None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -176,6 +200,11 @@ def run_bench(cfg: BenchConfig, console: Console | None = None) -> dict[str, Any
         "p99_processed_ms": latency["processed_ms"]["p99"],
         "p99_postback_ms": latency["postback_ms"]["p99"],
         "p99_clickhouse_ms": latency["clickhouse_ms"]["p99"],
+        "latency_300": latency_300,
+        "p99_processed_ms_300": latency_300["processed_ms"]["p99"],
+        "p99_postback_ms_300": latency_300["postback_ms"]["p99"],
+        "p99_clickhouse_ms_300": latency_300["clickhouse_ms"]["p99"],
+        "cpu_ms_per_1k_events": best["cpu_ms_per_1k_events"],
         "lost": sum(p["verdict"]["lost"] + p["verdict"]["postbacks_missing"] for p in pipelines),
         "double_counted": sum(
             p["verdict"]["double_counted"] + p["verdict"]["postbacks_double"] for p in pipelines

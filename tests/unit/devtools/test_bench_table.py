@@ -7,19 +7,20 @@ from io import StringIO
 from rich.console import Console
 
 from clickpath.devtools.bench.latency import latency_not_measured, quantiles_ms
-from clickpath.devtools.bench.phases import BenchConfig
 from clickpath.devtools.bench.table import render_table
 
 VERDICT = {"lost": 0, "double_counted": 0, "postbacks_missing": 0, "postbacks_double": 0}
 
 
-def result(latency: dict) -> dict:
+def result(latency: dict, latency_300: dict | None = None) -> dict:
     return {
         "commit": "abc1234", "machine": {"cpus": 2}, "raw_events_per_s": 90_000,
         "passthrough_events_per_s": 20_000, "ratio": 0.4, "broker_peak_rss_mib": 120.4,
         "pipelines": [{"workers": 1, "events_per_s": 8_000, "processed_per_s": 9_000,
-                       "verdict": VERDICT, "peak_rss_mib": {"worker 0": 210.0, "sink clickhouse": 150.0}}],
+                       "cpu_ms_per_1k_events": 1_234, "verdict": VERDICT,
+                       "peak_rss_mib": {"worker 0": 210.0, "sink clickhouse": 150.0}}],
         "latency": latency,
+        "latency_300": latency_300 or latency,
     }
 
 
@@ -27,6 +28,11 @@ def text(table) -> str:
     console = Console(file=StringIO(), width=200)
     console.print(table)
     return console.file.getvalue()
+
+
+def line(out: str, label: str) -> str:
+    """The table row that holds `label`."""
+    return next(r for r in out.splitlines() if label in r)
 
 
 def test_quantiles_in_milliseconds() -> None:
@@ -41,17 +47,22 @@ def test_the_table_shows_each_measure_with_its_target() -> None:
                "postback_ms": {"p50": 20, "p95": 40, "p99": 80},
                "clickhouse_ms": {"p50": 300, "p95": 600, "p99": 900}, "max_backlog": 42,
                "peak_rss_mib": {}}
-    out = text(render_table(result(latency)))
+    slow = {**latency, "rate": 300, "postback_ms": {"p50": 11, "p95": 17, "p99": 23}}
+    out = text(render_table(result(latency, slow)))
     assert "clickpath bench — abc1234 on 2 CPUs" in out
     assert "90,000 ev/s" in out and "20,000 ev/s" in out
     assert "8,000 ev/s (agents 9,000 ev/s); lost 0, double 0, postbacks missing 0" in out
     assert "sink clickhouse 150, worker 0 210" in out
     assert "20 / 40 / 80 ms" in out and "p99 < 250 ms" in out
     assert "300 / 600 / 900 ms" in out and "120 MiB" in out
+    assert "1,234" in line(out, "CPU ms per 1,000 events, all processes and broker, 1 worker")
+    assert "5 / 9 / 12 ms" in line(out, "latency at 1000 ev/s: produced → processed p50/p95/p99")
+    assert "latency at 300 ev/s: produced → processed" in out
+    assert [r for r in out.splitlines() if "produced → postback" in r][1].count("11 / 17 / 23 ms")
 
 
 def test_a_latency_run_that_could_not_catch_up_still_renders_with_its_error() -> None:
-    latency = latency_not_measured(BenchConfig(latency_rate=5000.0), "timed out after 600s")
+    latency = latency_not_measured(5000.0, 1, "timed out after 600s")
     out = text(render_table(result(latency)))
     assert "latency at 5000.0 ev/s" in out
     assert "- / - / - ms" in out and "timed out after 600s" in out
