@@ -7,6 +7,7 @@ from io import StringIO
 from rich.console import Console
 
 from clickpath.devtools.bench.latency import latency_not_measured, quantiles_ms
+from clickpath.devtools.bench.run import headline
 from clickpath.devtools.bench.table import render_table
 
 VERDICT = {"lost": 0, "double_counted": 0, "postbacks_missing": 0, "postbacks_double": 0}
@@ -66,3 +67,21 @@ def test_a_latency_run_that_could_not_catch_up_still_renders_with_its_error() ->
     out = text(render_table(result(latency)))
     assert "latency at 5000.0 ev/s" in out
     assert "- / - / - ms" in out and "timed out after 600s" in out
+
+
+def test_the_last_line_keeps_its_keys_and_adds_the_300_figures_and_cpu() -> None:
+    def run(workers: int, rate: int, cpu: int, lost: int) -> dict:
+        return {"workers": workers, "events_per_s": rate, "cpu_ms_per_1k_events": cpu,
+                "verdict": {**VERDICT, "lost": lost}}
+
+    fast = {"processed_ms": {"p99": 900.0}, "postback_ms": {"p99": 1200.0},
+            "clickhouse_ms": {"p99": 1900.0}}
+    slow = {"processed_ms": {"p99": 40.0}, "postback_ms": {"p99": 90.0},
+            "clickhouse_ms": {"p99": 700.0}}
+    line = headline([run(1, 800, 3000, 0), run(2, 1000, 3500, 1)], 2000, fast, slow)
+    assert line == {
+        "events_per_s": 1000, "ratio": 0.5, "cpu_ms_per_1k_events": 3500,
+        "p99_processed_ms": 900.0, "p99_postback_ms": 1200.0, "p99_clickhouse_ms": 1900.0,
+        "p99_processed_ms_300": 40.0, "p99_postback_ms_300": 90.0, "p99_clickhouse_ms_300": 700.0,
+        "lost": 1, "double_counted": 0,
+    }
