@@ -58,7 +58,7 @@ format: $(STAMP) ## ruff format the code
 clean: ## Remove the virtual environment and local pipeline data
 	rm -rf $(VENV) build .clickpath .pytest_cache .ruff_cache .mypy_cache
 
-bench: $(STAMP) ## Benchmark the whole pipeline on the embedded broker (~10 min; prints a table)
+bench: $(STAMP) ## Benchmark the whole pipeline on the embedded broker (~11 min; prints a table)
 	$(BIN)/clickpath bench --results tests/bench/results.jsonl
 
 bench-ingress: $(STAMP) ## Benchmark the event API and the click tracker (~1 min)
