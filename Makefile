@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit lint lint-layers format clean bench bench-ingress bench-deliveries chromium
+.PHONY: help install run test test-unit lint lint-layers format clean bench bench-ingress bench-deliveries bench-clickhouse chromium
 
 # import-linter and mypy read the package as it installs (clickpath.streams is streams/, ...):
 # the editable install maps those folders with an import hook that neither tool follows, so
@@ -66,3 +66,7 @@ bench-ingress: $(STAMP) ## Benchmark the event API and the click tracker (~1 min
 
 bench-deliveries: $(STAMP) ## Benchmark postback delivery to local receivers (~2 min)
 	$(BIN)/clickpath bench-deliveries --results tests/bench/results.jsonl
+
+SIZES ?= 10000000
+bench-clickhouse: $(STAMP) ## Funnel queries on ClickHouse filled to SIZES events (10M ~1-2 min)
+	$(BIN)/clickpath bench-clickhouse --sizes $(SIZES) --results tests/bench/results.jsonl

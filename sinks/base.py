@@ -41,6 +41,11 @@ class SinkWriteError(RuntimeError):
 class BatchSink(ABC):
     stage: str = "sink"
     topics: tuple[Topic, ...] = ()
+    # A sink whose writes cost per call (ClickHouse: a part per insert) gathers up to
+    # `batch_rows` messages, or what came within `batch_seconds` of the first, per write;
+    # None keeps one consume call (settings.sink_batch_size, sink_flush_ms) per batch.
+    batch_rows: int | None = None
+    batch_seconds: float | None = None
 
     def __init__(self, settings: Settings, codec: Codec | None = None) -> None:
         self.settings = settings
@@ -73,10 +78,24 @@ class BatchSink(ABC):
             self._dlq.flush(10)
             self.close()
 
+    def _consume_batch(self) -> list[Message]:
+        timeout = self.settings.sink_flush_ms / 1000
+        limit = self.batch_rows or self.settings.sink_batch_size
+        messages = self._consumer.consume(num_messages=limit, timeout=timeout)
+        if not messages or self.batch_seconds is None:
+            return messages
+        deadline = time.monotonic() + self.batch_seconds
+        while len(messages) < limit and not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            messages += self._consumer.consume(
+                num_messages=limit - len(messages), timeout=min(left, timeout)
+            )
+        return messages
+
     def run_once(self) -> int:
-        messages = self._consumer.consume(
-            num_messages=self.settings.sink_batch_size, timeout=self.settings.sink_flush_ms / 1000
-        )
+        messages = self._consume_batch()
         if not messages:
             return 0
         started = time.perf_counter()

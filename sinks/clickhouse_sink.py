@@ -1,8 +1,12 @@
 """ClickHouse sink: canonical events, funnel facts, attributions and the delivery log.
 
-Replays are harmless: every table is a ReplacingMergeTree keyed by the record's identity and
-read with FINAL. With the embedded engine (chdb) this process is the only one that may open
-the data directory, so it also answers report queries for the HTTP service over loopback.
+Replays are harmless without FINAL on any read: the funnel's materialized views count each
+canonical event id and each fact version once, because the sink looks up what ClickHouse
+already holds and writes only what is new (sinks/clickhouse_rows.py); facts are written as
+the cancel of the live row plus the new one. Inserts are column-oriented and batched (at least
+10k rows or about a second each). Attributions and the delivery log stay ReplacingMergeTrees.
+With the embedded engine (chdb) this process is the only one that may open the data
+directory, so it also answers report queries for the HTTP service over loopback.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 import structlog
 import uvicorn
+from clickhouse_connect.driver.client import Client
 from confluent_kafka import Message
 from fastapi import FastAPI, Query
 
@@ -24,11 +29,15 @@ from clickpath.infra.clickhouse import (
     apply_migrations,
     connect,
     query_funnel,
+    query_known_events,
     query_pipeline_stats,
+    query_stored_facts,
+    repair_funnel,
 )
 from clickpath.infra.metrics import CLICKHOUSE_ROWS, observe_event_latency
 from clickpath.settings import Settings
 from clickpath.sinks.base import BatchSink, SinkWriteError
+from clickpath.sinks.clickhouse_rows import FACT_ROW_COLUMNS, columns, fact_rows, new_events
 
 log = structlog.get_logger(__name__)
 
@@ -36,10 +45,6 @@ EVENT_COLUMNS = [
     "event_id", "event_type", "occurred_at", "received_at", "processed_at", "brand_id", "source",
     "person_id", "player_id", "click_id", "affiliate_id", "campaign_id", "transaction_id",
     "amount", "currency", "is_ftd", "payload",
-]
-FACT_COLUMNS = [
-    "person_id", "brand_id", "day", "currency", "affiliate_id", "campaign_id", "registrations",
-    "ftds", "deposits", "deposit_sum", "version",
 ]
 ATTRIBUTION_COLUMNS = [
     "person_id", "brand_id", "player_id", "click_id", "status", "reason", "affiliate_id",
@@ -70,10 +75,6 @@ def event_row(e: CanonicalEvent) -> list[Any]:
     ]
 
 
-def fact_row(f: PlayerDayFact) -> list[Any]:
-    return [getattr(f, c) for c in FACT_COLUMNS]
-
-
 def attribution_row(a: Attribution) -> list[Any]:
     return [
         "" if getattr(a, c) is None and c not in ("clicked_at",) else getattr(a, c)
@@ -81,9 +82,42 @@ def attribution_row(a: Attribution) -> list[Any]:
     ]
 
 
+def write_batch(client: Client, db: str, records: Sequence[Record]) -> dict[str, int]:
+    """Write a decoded batch, each event id and fact version once; the rows per table.
+
+    Safe to call again with the same or overlapping records (a replay, a retry after a
+    partial write): what ClickHouse already holds is looked up and left out.
+    """
+    events = [r for r in records if isinstance(r, CanonicalEvent)]
+    facts = [r for r in records if isinstance(r, PlayerDayFact)]
+    known = query_known_events(
+        client, db, {e.brand_id for e in events}, {e.event_id for e in events}
+    )
+    stored = query_stored_facts(client, db, {f.person_id for f in facts})
+    batches = (
+        ("events", EVENT_COLUMNS, [event_row(e) for e in new_events(events, known)]),
+        ("fact_rows", FACT_ROW_COLUMNS, fact_rows(facts, stored)[0]),
+        ("attributions", ATTRIBUTION_COLUMNS,
+         [attribution_row(r) for r in records if isinstance(r, Attribution)]),
+        ("delivery_attempts", ATTEMPT_COLUMNS,
+         [attempt_row(r) for r in records if isinstance(r, DeliveryAttempt)]),
+    )
+    written = {}
+    for table, names, rows in batches:
+        if rows:
+            client.insert(
+                f"{db}.{table}", columns(rows, len(names)), column_names=names,
+                column_oriented=True,
+            )
+            written[table] = len(rows)
+    return written
+
+
 class ClickHouseSink(BatchSink):
     stage = "clickhouse"
     topics = (Topic.CANONICAL, Topic.PLAYER_DAY_FACTS, Topic.ATTRIBUTIONS, Topic.DELIVERY_ATTEMPTS)
+    batch_rows = 10_000
+    batch_seconds = 1.0
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
@@ -92,29 +126,23 @@ class ClickHouseSink(BatchSink):
         self.lock = threading.Lock()  # the report server shares this client
         with self.lock:
             applied = apply_migrations(self.client, self.db)
-        log.info("clickhouse_ready", dsn=settings.clickhouse_dsn, migrations_applied=applied)
+            repaired = repair_funnel(self.client, self.db)
+        log.info(
+            "clickhouse_ready", dsn=settings.clickhouse_dsn, migrations_applied=applied,
+            funnel_rows_repaired=repaired,
+        )
 
     def write(self, records: Sequence[tuple[Message, Record]]) -> None:
-        events = [r for _, r in records if isinstance(r, CanonicalEvent)]
-        facts = [r for _, r in records if isinstance(r, PlayerDayFact)]
-        attributions = [r for _, r in records if isinstance(r, Attribution)]
-        attempts = [r for _, r in records if isinstance(r, DeliveryAttempt)]
-        batches = (
-            ("events", EVENT_COLUMNS, [event_row(e) for e in events]),
-            ("player_day_facts", FACT_COLUMNS, [fact_row(f) for f in facts]),
-            ("attributions", ATTRIBUTION_COLUMNS, [attribution_row(a) for a in attributions]),
-            ("delivery_attempts", ATTEMPT_COLUMNS, [attempt_row(a) for a in attempts]),
-        )
         try:
             with self.lock:
-                for table, columns, rows in batches:
-                    if rows:
-                        self.client.insert(f"{self.db}.{table}", rows, column_names=columns)
-                        CLICKHOUSE_ROWS.labels(table).inc(len(rows))
+                written = write_batch(self.client, self.db, [r for _, r in records])
         except Exception as e:  # the driver raises many types; all mean "not written"
             raise SinkWriteError(f"ClickHouse insert failed: {e}") from e
-        for event in events:
-            observe_event_latency("clickhouse", event.occurred_at)
+        for table, count in written.items():
+            CLICKHOUSE_ROWS.labels(table).inc(count)
+        for _, record in records:
+            if isinstance(record, CanonicalEvent):
+                observe_event_latency("clickhouse", record.occurred_at)
 
     def funnel(self, **filters: Any) -> list[dict[str, Any]]:
         try:

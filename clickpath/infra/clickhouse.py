@@ -1,4 +1,5 @@
-"""ClickHouse through clickhouse-connect: the client, the versioned DDL, and the funnel query.
+"""ClickHouse through clickhouse-connect: the client, the versioned DDL, the funnel query, and
+the look-ups the ClickHouse sink makes so that it writes each fact version and event once.
 
 The same DDL and queries run on the embedded engine (`chdb:///dir`, one process per directory)
 and on a server (`http://host:8123`).
@@ -7,8 +8,9 @@ and on a server (`http://host:8123`).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -83,7 +85,12 @@ def query_funnel(
     since: date | None = None,
     until: date | None = None,
 ) -> list[dict[str, Any]]:
-    """Funnel rows by affiliate, campaign and currency (currency '' has clicks/registrations)."""
+    """Funnel rows by affiliate, campaign and currency (currency '' has clicks/registrations).
+
+    Reads the summed aggregates (`funnel_agg`, kept by materialized views), never FINAL: the
+    sums are exact whether or not ClickHouse has merged them yet. Groups a re-tag emptied
+    (every sum zero) are left out, as they were never there.
+    """
     where: list[str] = ["1"]
     params: dict[str, Any] = {}
     if brand_id:
@@ -96,25 +103,111 @@ def query_funnel(
         where.append("day <= {until:Date}")
         params["until"] = until
     sql = (
-        "SELECT affiliate_id, campaign_id, currency, sum(clicks), sum(registrations), "
-        "sum(ftds), sum(deposits), sum(deposit_sum) "
-        f"FROM {database}.funnel_daily WHERE {' AND '.join(where)} "
+        "SELECT affiliate_id, campaign_id, currency, sum(clicks) AS c, sum(registrations) AS r, "
+        "sum(ftds) AS f, sum(deposits) AS d, sum(deposit_sum) AS s "
+        f"FROM {database}.funnel_agg WHERE {' AND '.join(where)} "
         "GROUP BY affiliate_id, campaign_id, currency "
+        "HAVING c != 0 OR r != 0 OR f != 0 OR d != 0 OR s != 0 "
         "ORDER BY affiliate_id, campaign_id, currency"
     )
     rows: Sequence[Sequence[Any]] = client.query(sql, parameters=params).result_rows
     return [dict(zip(FUNNEL_COLUMNS, row, strict=True)) for row in rows]
 
 
+StoredFact = tuple[int, str, str, int, int, int, Decimal]
+"""The live row of a fact key: version, affiliate, campaign, registrations, FTDs, deposits, sum."""
+
+
+def query_stored_facts(
+    client: Client, database: str, person_ids: Collection[str]
+) -> dict[tuple[str, date, str], StoredFact]:
+    """The live (not cancelled) fact row per (person, day, currency) of these players.
+
+    The live row is the newest `sign = 1` row: every newer version is written with the cancel
+    of the one it replaces, so no FINAL is needed.
+    """
+    if not person_ids:
+        return {}
+    rows = client.query(
+        "SELECT person_id, day, currency, argMax(tuple(version, affiliate_id, campaign_id, "
+        "registrations, ftds, deposits, deposit_sum), version) "
+        f"FROM {database}.fact_rows WHERE person_id IN {{persons:Array(String)}} AND sign = 1 "
+        "GROUP BY person_id, day, currency",
+        parameters={"persons": sorted(person_ids)},
+    ).result_rows
+    return {
+        (person, day, currency): (
+            int(live[0]), str(live[1]), str(live[2]), int(live[3]), int(live[4]), int(live[5]),
+            Decimal(live[6]),
+        )
+        for person, day, currency, live in rows
+    }
+
+
+def query_known_events(
+    client: Client, database: str, brand_ids: Collection[str], event_ids: Collection[str]
+) -> set[str]:
+    """Which of these canonical event ids are already written (the click view counts once)."""
+    if not event_ids:
+        return set()
+    rows = client.query(
+        f"SELECT event_id FROM {database}.events WHERE brand_id IN {{brands:Array(String)}} "
+        "AND event_id IN {ids:Array(String)}",
+        parameters={"brands": sorted(brand_ids), "ids": sorted(event_ids)},
+    ).result_rows
+    return {str(r[0]) for r in rows}
+
+
+FUNNEL_DIMENSIONS = "brand_id, day, affiliate_id, campaign_id, currency"
+
+
+def repair_funnel(client: Client, database: str) -> int:
+    """Make `funnel_agg` equal to what `fact_rows` and `events` hold; the rows it added.
+
+    The views write their rows just after the table the sink inserts into; a process killed
+    between the two leaves the aggregates short of (or, the other way round, ahead of) the
+    facts. Run at the sink's start, before it consumes, this adds the difference. A full
+    pass, so it costs a scan of both tables once per start.
+    """
+    expected = (
+        "SELECT brand_id, day, affiliate_id, campaign_id, currency, "
+        "toInt64(0) AS c, sum(sign * toInt64(registrations)) AS r, sum(sign * toInt64(ftds)) AS f, "
+        "sum(sign * toInt64(deposits)) AS d, toDecimal128(sum(sign * deposit_sum), 4) AS s "
+        f"FROM {database}.fact_rows GROUP BY {FUNNEL_DIMENSIONS} "
+        "UNION ALL "
+        "SELECT brand_id, toDate(occurred_at) AS day, affiliate_id, campaign_id, '' AS currency, "
+        "toInt64(uniqExact(event_id)), toInt64(0), toInt64(0), toInt64(0), toDecimal128(0, 4) "
+        f"FROM {database}.events WHERE event_type = 'click' "
+        "GROUP BY brand_id, day, affiliate_id, campaign_id "
+        "UNION ALL "
+        "SELECT brand_id, day, affiliate_id, campaign_id, currency, -sum(clicks), "
+        "-sum(registrations), -sum(ftds), -sum(deposits), toDecimal128(-sum(deposit_sum), 4) "
+        f"FROM {database}.funnel_agg GROUP BY {FUNNEL_DIMENSIONS}"
+    )
+    diff = (
+        f"SELECT {FUNNEL_DIMENSIONS}, sum(c) AS c, sum(r) AS r, sum(f) AS f, sum(d) AS d, "
+        f"toDecimal128(sum(s), 4) AS s FROM ({expected}) GROUP BY {FUNNEL_DIMENSIONS} "
+        "HAVING c != 0 OR r != 0 OR f != 0 OR d != 0 OR s != 0"
+    )
+    count = int(client.query(f"SELECT count() FROM ({diff})").result_rows[0][0])
+    if count:
+        client.command(
+            f"INSERT INTO {database}.funnel_agg ({FUNNEL_DIMENSIONS}, clicks, registrations, "
+            f"ftds, deposits, deposit_sum) {diff}"
+        )
+    return count
+
+
 def query_pipeline_stats(client: Client, database: str) -> dict[str, Any]:
     """Canonical events by type, and event-time-to-written latency quantiles in milliseconds.
 
     `written_at` is set by ClickHouse when the row is inserted, so the latency is the time from
-    the event to the moment an analyst could see it.
+    the event to the moment an analyst could see it. The sink writes each event id once, so
+    counts need no FINAL.
     """
     by_type: dict[str, int] = dict(
         client.query(
-            f"SELECT event_type, count() FROM {database}.events FINAL GROUP BY event_type"
+            f"SELECT event_type, count() FROM {database}.events GROUP BY event_type"
         ).result_rows  # type: ignore[arg-type]  # rows of (String, UInt64)
     )
     row = client.query(

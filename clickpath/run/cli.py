@@ -18,7 +18,12 @@ from pydantic import ValidationError
 
 from clickpath.devtools.bench.results import DEFAULT_RESULTS_FILE
 from clickpath.run.commands_admin import cmd_deliveries, cmd_endpoints, cmd_keys, cmd_links
-from clickpath.run.commands_bench import cmd_bench, cmd_bench_deliveries, cmd_bench_ingress
+from clickpath.run.commands_bench import (
+    cmd_bench,
+    cmd_bench_clickhouse,
+    cmd_bench_deliveries,
+    cmd_bench_ingress,
+)
 from clickpath.run.commands_data import cmd_import, cmd_report, cmd_topics
 from clickpath.run.commands_roles import cmd_api, cmd_demo, cmd_sink, cmd_worker
 from clickpath.run.errors import CommandError
@@ -118,6 +123,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench_dl.add_argument("--results", type=Path, default=DEFAULT_RESULTS_FILE, metavar="FILE",
                              help="append the result to FILE as a JSON line (default %(default)s)")
     bench_dl.set_defaults(func=cmd_bench_deliveries)
+
+    bench_ch = sub.add_parser(
+        "bench-clickhouse", help="benchmark the funnel queries on big ClickHouse tables"
+    )
+    bench_ch.add_argument("--sizes", default="10000000",
+                          help="events to fill up to, measured at each, e.g. 10000000,100000000")
+    bench_ch.add_argument("--chunk", type=int, default=1_000_000, help="events per bulk insert")
+    bench_ch.add_argument("--repeats", type=int, default=30, help="runs of each funnel query")
+    bench_ch.add_argument("--clickhouse-url", default=None, metavar="DSN",
+                          help="a ClickHouse server (its clickpath_bench database is replaced); "
+                               "default: a fresh embedded chdb directory")
+    bench_ch.add_argument("--no-record", action="store_true", help="do not append to the results file")
+    bench_ch.add_argument("--results", type=Path, default=DEFAULT_RESULTS_FILE, metavar="FILE",
+                          help="append the results to FILE as JSON lines (default %(default)s)")
+    bench_ch.set_defaults(func=cmd_bench_clickhouse)
 
     topics = sub.add_parser("topics", help="create every topic with its partition count")
     topics.set_defaults(func=cmd_topics)

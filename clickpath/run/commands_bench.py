@@ -1,4 +1,5 @@
-"""The benchmark commands: `clickpath bench`, `bench-ingress` and `bench-deliveries`."""
+"""The benchmark commands: `clickpath bench`, `bench-ingress`, `bench-deliveries` and
+`bench-clickhouse`."""
 
 from __future__ import annotations
 
@@ -41,5 +42,15 @@ def cmd_bench_deliveries(settings: Settings, args: argparse.Namespace) -> None:
 
     run_delivery_bench(DeliveryBenchConfig(
         backlog=args.backlog, endpoints=args.endpoints, rate=args.rate, seconds=args.seconds,
+        results_file=None if args.no_record else args.results,
+    ))
+
+
+def cmd_bench_clickhouse(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.devtools.bench.clickhouse import ClickHouseBenchConfig, run_clickhouse_bench
+
+    run_clickhouse_bench(ClickHouseBenchConfig(
+        sizes=tuple(int(s) for s in args.sizes.split(",")), chunk=args.chunk,
+        repeats=args.repeats, dsn=args.clickhouse_url,
         results_file=None if args.no_record else args.results,
     ))

@@ -1,0 +1,47 @@
+"""Which rows the ClickHouse sink writes: each fact version once, as the cancel of the live row
+plus the new row; each canonical event id once."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from clickpath.contracts.models import PlayerDayFact
+from clickpath.sinks.clickhouse_rows import columns, fact_key, fact_rows
+
+DAY = date(2026, 11, 1)
+
+
+def fact(version: int, affiliate: str = "", deposits: int = 0, total: str = "0") -> PlayerDayFact:
+    return PlayerDayFact(
+        person_id="b:p1", brand_id="b", day=DAY, currency="EUR", affiliate_id=affiliate,
+        campaign_id="", registrations=0, ftds=0, deposits=deposits, deposit_sum=Decimal(total),
+        version=version,
+    )
+
+
+def signed(rows):
+    return [(r[4], r[8], r[10], r[11]) for r in rows]  # affiliate, deposits, version, sign
+
+
+def test_a_new_key_writes_its_row_only() -> None:
+    rows, live = fact_rows([fact(1, deposits=1, total="5")], {})
+    assert signed(rows) == [("", 1, 1, 1)]
+    assert live[fact_key(fact(1))][0] == 1
+
+
+def test_a_newer_version_cancels_the_live_row_with_its_own_values() -> None:
+    stored = {fact_key(fact(1)): (1, "", "", 0, 0, 1, Decimal(5))}
+    rows, _ = fact_rows([fact(3, affiliate="aff-1", deposits=2, total="9")], stored)
+    assert signed(rows) == [("", 1, 1, -1), ("aff-1", 2, 3, 1)]
+
+
+def test_versions_within_a_batch_chain_and_repeats_or_older_ones_write_nothing() -> None:
+    rows, live = fact_rows([fact(1), fact(2, "aff-1"), fact(2, "aff-1"), fact(1)], {})
+    assert signed(rows) == [("", 0, 1, 1), ("", 0, 1, -1), ("aff-1", 0, 2, 1)]
+    assert fact_rows([fact(2, "aff-1"), fact(1)], live)[0] == []
+
+
+def test_columns_transpose_rows() -> None:
+    assert columns([[1, "a"], [2, "b"]], 2) == [[1, 2], ["a", "b"]]
+    assert columns([], 3) == [[], [], []]
