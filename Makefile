@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit lint lint-layers format clean bench bench-ingress bench-deliveries bench-clickhouse chromium
+.PHONY: help install run test test-unit lint format clean bench bench-ingress bench-deliveries bench-clickhouse chromium
 
 # import-linter and mypy read the package as it installs (clickpath.streams is streams/, ...):
 # the editable install maps those folders with an import hook that neither tool follows, so
