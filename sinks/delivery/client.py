@@ -3,10 +3,11 @@
 Two senders, one contract (`send(request) -> Answer`, never raising for what a partner or
 the network did):
 
-* `PinnedClient`, the default: aiohttp. Measured on the delivery benchmark, httpx with
-  httpcore spent about 0.9 CPU-ms per request in its layers (client, pool, anyio, h11)
-  against about 0.15 for aiohttp (C response parser, one stream layer): that difference is
-  most of what kept one delivery process under 1,000 deliveries/s (docs/delivery.md).
+* `PinnedClient`, the default: aiohttp (installed with faust). Profiled under the delivery
+  benchmark, httpx with httpcore spent about 0.9 CPU-ms per request in its layers (client,
+  pool, anyio, h11), half of the process's 1.9 ms per delivery; aiohttp (C response parser,
+  one stream layer) about 0.16 of 0.6. That difference is most of what kept one delivery
+  process under 1,000 deliveries/s.
 * `HttpxSender`: an httpx client given by the caller (the engine's tests answer requests in
   memory with httpx.MockTransport), through `egress.guarded_request`.
 
