@@ -1,5 +1,6 @@
 """A partner's HTTP endpoint for delivery tests and the delivery benchmark: scripted answers,
-every request recorded with its arrival time."""
+every request recorded with its arrival time, and the CPU its request threads spent (the
+benchmark's receiver shares the machine with the delivery process it measures)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class ScriptedReceiver:
         self.keep_alive = keep_alive
         self.script: Script = script or (lambda _r, _n: (200, {}))
         self.received: list[Received] = []
+        self.cpu_s = 0.0  # CPU time of the request threads (reading, answering), not of waiting
         self._lock = threading.Lock()
         self._release = threading.Event()  # ends every hang at stop()
         self._server = _Server((host, 0), self._handler())
@@ -50,6 +52,13 @@ class ScriptedReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1" if receiver.keep_alive else "HTTP/1.0"
+
+            def handle_one_request(self) -> None:
+                started = time.thread_time()  # this thread's CPU only: waiting for a request is free
+                super().handle_one_request()
+                spent = time.thread_time() - started
+                with receiver._lock:
+                    receiver.cpu_s += spent
 
             def do_GET(self) -> None:
                 length = int(self.headers.get("content-length") or 0)

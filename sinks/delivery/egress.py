@@ -289,7 +289,7 @@ async def guarded_request(
     redirects = 0
     came_from: httpx.URL | None = None
     while True:
-        await _check_hop(policy, target, came_from)
+        await check_hop(policy, target, came_from)
         response = await client.request(method, target, follow_redirects=False, **kw)
         location = response.headers.get("location")
         if response.status_code not in REDIRECT_STATUSES or location is None:
@@ -298,11 +298,12 @@ async def guarded_request(
         if redirects == max_redirects:
             raise EgressRefused(str(url), f"more than {max_redirects} redirects")
         redirects += 1
-        came_from, target = target, _join(target, location)
-        method, kw = _redirected(method, kw, response.status_code, _same_origin(came_from, target))
+        came_from, target = target, join_location(target, location)
+        method, kw = redirected(method, kw, response.status_code, same_origin(came_from, target))
 
 
-async def _check_hop(policy: EgressPolicy, target: httpx.URL, came_from: httpx.URL | None) -> None:
+async def check_hop(policy: EgressPolicy, target: httpx.URL, came_from: httpx.URL | None) -> None:
+    """Check one hop before it is requested; a refused redirect names where it came from."""
     try:
         await policy.check(target)
     except EgressRefused as e:
@@ -311,19 +312,20 @@ async def _check_hop(policy: EgressPolicy, target: httpx.URL, came_from: httpx.U
         raise EgressRefused(e.url, f"{e.reason} (redirect from {_origin(str(came_from))})") from None
 
 
-def _join(base: httpx.URL, location: str) -> httpx.URL:
+def join_location(base: httpx.URL, location: str) -> httpx.URL:
+    """Where a redirect goes (`Location` may be relative); an invalid one is refused."""
     try:
         return base.join(location)
     except httpx.InvalidURL as e:
         raise EgressRefused(location, f"invalid redirect location: {e}") from None
 
 
-def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
     return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
-def _redirected(
-    method: str, kw: dict[str, Any], status: int, same_origin: bool
+def redirected(
+    method: str, kw: dict[str, Any], status: int, same: bool
 ) -> tuple[str, dict[str, Any]]:
     """Method and request arguments for the next hop of a redirect."""
     kw = dict(kw)
@@ -335,7 +337,7 @@ def _redirected(
             kw.pop(arg, None)
         for name in _BODY_HEADERS:
             headers.pop(name, None)
-    if not same_origin:
+    if not same:
         for name in _CREDENTIAL_HEADERS:
             headers.pop(name, None)
     kw["headers"] = headers

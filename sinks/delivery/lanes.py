@@ -1,9 +1,8 @@
 """One lane per endpoint: its queue ordered by due time, rate limit, circuit breaker and pool.
 
 A dead or slow endpoint holds only its own lane; the others go on. The lane's connection pool
-is its own too: a hanging partner holds only its own connections, and httpcore's per-request
-pool scan stays as small as the lane. Every connection goes through `PinnedTransport`, so it
-reaches only an address the egress guard has just checked (no DNS-rebinding window).
+is its own too: a hanging partner holds only its own connections. Every request goes through
+the egress guard and every connection only to an address it has just checked (`client`).
 """
 
 from __future__ import annotations
@@ -20,8 +19,11 @@ from clickpath.contracts.models import DeliveryJob, Record
 from clickpath.infra.limits import Clock, TokenBucket
 from clickpath.settings import Settings
 from clickpath.sinks.delivery.circuit import CircuitBreaker
-from clickpath.sinks.delivery.egress import EgressPolicy, EgressRefused, PinnedTransport, guarded_request
+from clickpath.sinks.delivery.client import Answer, HttpxSender, PinnedClient, Sender
+from clickpath.sinks.delivery.egress import EgressPolicy
 from clickpath.sinks.delivery.render import OutboundRequest
+
+__all__ = ["Answer", "Lane", "Queued", "Source"]
 
 Source = tuple[str, int, int]  # topic, partition, offset of the record a job came from
 
@@ -37,18 +39,6 @@ class Queued:
     record: Record | None = field(default=None, compare=False)  # job.record decoded, if known
 
 
-@dataclass(frozen=True)
-class Answer:
-    """What one request came back with: a status (and Retry-After), a network error, or a
-    refusal by the egress guard (final); `latency_ms` by the engine's clock."""
-
-    status: int | None = None
-    retry_after: str | None = None
-    error: str | None = None
-    refused: str | None = None
-    latency_ms: int = 0
-
-
 class Lane:
     def __init__(self, endpoint_id: str, settings: Settings, clock: Clock, egress: EgressPolicy,
                  http: httpx.AsyncClient | None = None) -> None:
@@ -56,12 +46,10 @@ class Lane:
         self.endpoint_id = endpoint_id
         self.clock, self.egress = clock, egress
         size = settings.delivery_endpoint_concurrency
-        self.http = http or httpx.AsyncClient(
-            timeout=settings.postback_timeout_s,
-            transport=PinnedTransport(egress, limits=httpx.Limits(
-                max_connections=size, max_keepalive_connections=size)),
+        self.sender: Sender = (
+            HttpxSender(http, egress, clock) if http is not None
+            else PinnedClient(egress, clock, settings.postback_timeout_s, connections=size)
         )
-        self.owns_http = http is None
         self.heap: list[Queued] = []
         self.wakeup = asyncio.Event()
         self.bucket = TokenBucket(settings.delivery_rate_per_s, settings.delivery_rate_burst, clock)
@@ -105,25 +93,9 @@ class Lane:
 
     async def send(self, request: OutboundRequest) -> Answer:
         """Make one request through the egress guard, following checked redirects."""
-        started = self.clock()
-        try:
-            response = await guarded_request(
-                self.http, self.egress, request.method, request.url,
-                headers=request.headers, content=request.content,
-            )
-        except EgressRefused as e:
-            return Answer(refused=f"refused by the egress guard: {e}", latency_ms=self._ms(started))
-        except httpx.HTTPError as e:
-            error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-            return Answer(error=error, latency_ms=self._ms(started))
-        return Answer(status=response.status_code, retry_after=response.headers.get("retry-after"),
-                      latency_ms=self._ms(started))
-
-    def _ms(self, started: float) -> int:
-        return max(0, int((self.clock() - started) * 1000))  # a wall clock may step back
+        return await self.sender.send(request)
 
     async def close(self) -> None:
         for task in self.workers:
             task.cancel()
-        if self.owns_http:
-            await self.http.aclose()
+        await self.sender.aclose()

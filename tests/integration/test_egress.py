@@ -2,6 +2,8 @@
 
 A second receiver listens on 127.0.0.2 (loopback too, on Linux), standing in for an internal
 service: the tests that refuse a redirect to it also prove that it never got a request.
+Every test runs with both ways the delivery engine sends: aiohttp (`client.PinnedClient`, its
+default) and an httpx client on `PinnedTransport` (`egress.guarded_request`).
 Receivers bind port 0 (the kernel picks a free one), close their sockets and join their
 threads at the end of every test; an autouse fixture checks no thread is left behind.
 """
@@ -12,13 +14,16 @@ import asyncio
 import datetime as dt
 import ssl
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import aiohttp
 import httpx
 import pytest
 
+from clickpath.sinks.delivery.client import PinnedClient
 from clickpath.sinks.delivery.egress import EgressPolicy, EgressRefused, PinnedTransport, guarded_request
 
 
@@ -94,62 +99,80 @@ def internal() -> Iterator[Receiver]:
     r.stop()
 
 
-def request(
-    policy: EgressPolicy, url: str, method: str = "GET", verify: ssl.SSLContext | bool = True, **kw
-) -> httpx.Response:
-    async def go() -> httpx.Response:
+Fetch = Callable[..., int]
+
+
+@pytest.fixture(params=["aiohttp", "httpx"])
+def fetch(request: pytest.FixtureRequest) -> Fetch:
+    """`fetch(policy, url, method="GET", verify=True)`: the final status of a guarded request."""
+
+    async def with_httpx(policy: EgressPolicy, url: str, method: str, verify: ssl.SSLContext | bool) -> int:
         async with httpx.AsyncClient(transport=PinnedTransport(policy, verify=verify), timeout=5) as client:
-            return await guarded_request(client, policy, method, url, **kw)
+            return (await guarded_request(client, policy, method, url)).status_code
 
-    return asyncio.run(go())
+    async def with_aiohttp(policy: EgressPolicy, url: str, method: str, verify: ssl.SSLContext | bool) -> int:
+        client = PinnedClient(policy, time.time, timeout_s=5, connections=4, verify=verify)
+        try:
+            status, _retry_after = await client.fetch(method, url, {}, b"")
+            return status
+        finally:
+            await client.aclose()
+
+    send = with_aiohttp if request.param == "aiohttp" else with_httpx
+
+    def go(policy: EgressPolicy, url: str, method: str = "GET", verify: ssl.SSLContext | bool = True) -> int:
+        return asyncio.run(send(policy, url, method, verify))
+
+    return go
 
 
-def refused(policy: EgressPolicy, url: str, method: str = "GET") -> EgressRefused:
+def refused(fetch: Fetch, policy: EgressPolicy, url: str, method: str = "GET") -> EgressRefused:
     with pytest.raises(EgressRefused) as info:
-        request(policy, url, method)
+        fetch(policy, url, method)
     return info.value
 
 
-def test_loopback_refused_by_default_and_allowed_by_cidr(first: Receiver) -> None:
-    assert "loopback" in refused(EgressPolicy(), first.url + "/pb").reason
+def test_loopback_refused_by_default_and_allowed_by_cidr(fetch: Fetch, first: Receiver) -> None:
+    assert "loopback" in refused(fetch, EgressPolicy(), first.url + "/pb").reason
     assert first.got() == []
-    assert request(EgressPolicy(allow=["127.0.0.0/8"]), first.url + "/pb").status_code == 200
+    assert fetch(EgressPolicy(allow=["127.0.0.0/8"]), first.url + "/pb") == 200
     assert first.got() == [("GET", "/pb", f"127.0.0.1:{first.port}")]
 
 
 def test_redirect_to_another_internal_host_is_refused_and_never_made(
-    first: Receiver, internal: Receiver
+    fetch: Fetch, first: Receiver, internal: Receiver
 ) -> None:
     first.routes["/pb"] = (302, internal.url + "/admin")
     only_first = EgressPolicy(allow=["127.0.0.1/32"])
-    e = refused(only_first, first.url + "/pb", "POST")
+    e = refused(fetch, only_first, first.url + "/pb", "POST")
     assert "loopback address 127.0.0.2" in e.reason and "redirect from" in e.reason
     assert first.got() == [("POST", "/pb", f"127.0.0.1:{first.port}")]
     assert internal.got() == []
     # The control: allowed, the same redirect does reach the second receiver.
-    assert request(EgressPolicy(allow=["127.0.0.0/8"]), first.url + "/pb", "POST").status_code == 200
+    assert fetch(EgressPolicy(allow=["127.0.0.0/8"]), first.url + "/pb", "POST") == 200
     assert internal.got() == [("GET", "/admin", f"127.0.0.2:{internal.port}")]  # 302: POST became GET
 
 
-def test_redirect_to_the_metadata_service_is_refused(first: Receiver) -> None:
+def test_redirect_to_the_metadata_service_is_refused(fetch: Fetch, first: Receiver) -> None:
     first.routes["/pb"] = (307, "http://169.254.169.254/latest/meta-data/iam/security-credentials/")
-    e = refused(EgressPolicy(allow=["127.0.0.1/32"]), first.url + "/pb")
+    e = refused(fetch, EgressPolicy(allow=["127.0.0.1/32"]), first.url + "/pb")
     assert "cloud metadata" in e.reason
     assert len(first.got()) == 1
 
 
-def test_relative_redirects_on_an_allowed_host_are_followed(first: Receiver) -> None:
+def test_relative_redirects_on_an_allowed_host_are_followed(fetch: Fetch, first: Receiver) -> None:
     first.routes["/old"] = (301, "/new?x=1")
-    response = request(EgressPolicy(allow=["127.0.0.1/32"]), first.url + "/old")
-    assert response.status_code == 200
+    assert fetch(EgressPolicy(allow=["127.0.0.1/32"]), first.url + "/old") == 200
     assert [path for _, path, _ in first.got()] == ["/old", "/new?x=1"]
 
 
-def test_names_resolving_to_loopback_are_refused_by_the_system_resolver(first: Receiver) -> None:
+def test_names_resolving_to_loopback_are_refused_by_the_system_resolver(
+    fetch: Fetch, first: Receiver
+) -> None:
     policy = EgressPolicy()
-    assert "localhost -> loopback" in refused(policy, f"http://localhost:{first.port}/").reason
+    assert "localhost -> loopback" in refused(fetch, policy, f"http://localhost:{first.port}/").reason
     # 2130706433 is 127.0.0.1 written as one number; getaddrinfo accepts it.
-    assert "loopback" in refused(policy, f"http://2130706433:{first.port}/").reason
+    assert "loopback" in refused(fetch, policy, f"http://2130706433:{first.port}/").reason
     assert first.got() == []
 
 
@@ -165,16 +188,18 @@ def fixed_resolver(*answers: Sequence[str]):
     return resolve
 
 
-def test_the_connection_goes_to_the_checked_address_with_the_real_host(first: Receiver) -> None:
+def test_the_connection_goes_to_the_checked_address_with_the_real_host(fetch: Fetch, first: Receiver) -> None:
     policy = EgressPolicy(allow=["127.0.0.1/32"], resolver=fixed_resolver(["127.0.0.1"]))
-    assert request(policy, f"http://partner.test:{first.port}/pb").status_code == 200
+    assert fetch(policy, f"http://partner.test:{first.port}/pb") == 200
     assert first.got() == [("GET", "/pb", f"partner.test:{first.port}")]
 
 
-def test_dns_rebinding_between_check_and_connect_is_refused(first: Receiver, internal: Receiver) -> None:
+def test_dns_rebinding_between_check_and_connect_is_refused(
+    fetch: Fetch, first: Receiver, internal: Receiver
+) -> None:
     """The name passes the check as 127.0.0.1, then answers 127.0.0.2 when the pool connects."""
     policy = EgressPolicy(allow=["127.0.0.1/32"], resolver=fixed_resolver(["127.0.0.1"], ["127.0.0.2"]))
-    e = refused(policy, f"http://rebind.test:{internal.port}/admin")
+    e = refused(fetch, policy, f"http://rebind.test:{internal.port}/admin")
     assert "rebind.test -> loopback address 127.0.0.2" in e.reason
     assert internal.got() == [] and first.got() == []
 
@@ -212,7 +237,7 @@ def self_signed(tmp_path: Path, name: str) -> Path:
     return pem
 
 
-def test_tls_keeps_the_real_name_for_sni_and_the_certificate(tmp_path: Path) -> None:
+def test_tls_keeps_the_real_name_for_sni_and_the_certificate(fetch: Fetch, tmp_path: Path) -> None:
     """Pinned to 127.0.0.1, the TLS handshake still names and verifies partner.test."""
     pem = self_signed(tmp_path, "partner.test")
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -224,11 +249,10 @@ def test_tls_keeps_the_real_name_for_sni_and_the_certificate(tmp_path: Path) -> 
 
     receiver = Receiver("127.0.0.1", tls=server_tls)
     try:
-        response = request(policy, f"https://partner.test:{receiver.port}/pb", verify=client_tls)
-        assert response.status_code == 200
+        assert fetch(policy, f"https://partner.test:{receiver.port}/pb", verify=client_tls) == 200
         assert receiver.got() == [("GET", "/pb", f"partner.test:{receiver.port}")]
-        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-            request(policy, f"https://impostor.test:{receiver.port}/pb", verify=client_tls)
+        with pytest.raises((httpx.ConnectError, aiohttp.ClientError), match="CERTIFICATE_VERIFY_FAILED"):
+            fetch(policy, f"https://impostor.test:{receiver.port}/pb", verify=client_tls)
         assert seen_sni == ["partner.test", "impostor.test"]
         assert len(receiver.got()) == 1
     finally:

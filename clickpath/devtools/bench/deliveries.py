@@ -8,13 +8,16 @@ keep-alive) and the delivery process as in production, then measures
   event time to arrival at the receiver;
 - the same live run with one more endpoint that hangs (answers after `hang_s`, past the
   request timeout): the healthy endpoints' p50/p99, to show the dead one costs them nothing.
-Counts are checked (every postback arrives once per endpoint). Printed as a table; the last
-line is one JSON object.
+Counts are checked (every postback arrives once per endpoint). The throughput run also
+reports CPU time per delivery, of the delivery process and of the receiver (which runs in this
+process and shares the machine): on a busy machine those move less than deliveries/s do.
+Printed as a table; the last line is one JSON object.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 import uuid
@@ -104,20 +107,40 @@ def _at_least(items: list[Any], n: int) -> list[Any] | None:
     return items if len(items) >= n else None
 
 
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a live process (Linux /proc); None when not readable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _per_delivery_ms(cpu_s: float | None, deliveries: int) -> float | None:
+    return None if cpu_s is None or not deliveries else round(1000 * cpu_s / deliveries, 3)
+
+
 def throughput(base: Settings, workdir: Path, cfg: DeliveryBenchConfig) -> dict[str, Any]:
     phase = Phase(base, workdir, cfg, hang=False)
     try:
+        wait_until(lambda: _started(phase), 60, "the delivery process to get its partitions")
+        pid = phase.role.pid
+        cpu_before = process_cpu_s(pid)  # after start-up (imports, joining the group)
         run = uuid.uuid4().hex[:6]
         with EventProducer(phase.settings) as producer:
             for n in range(cfg.backlog):
                 p = _postback(f"aff-{n % cfg.endpoints}", n, run)
                 producer.send_record(Topic.POSTBACKS, p.affiliate_id, p)
         got = wait_until(lambda: _at_least(phase.healthy(), cfg.backlog), 600, f"{cfg.backlog} deliveries")
+        cpu_after = process_cpu_s(pid)
         arrivals = sorted(r.at for r in got)
         span = arrivals[-1] - arrivals[0]
         ids = {r.path for r in got}
+        spent = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
         return {"deliveries": len(got), "distinct": len(ids),
-                "deliveries_per_s": round(len(got) / span) if span > 0 else None}
+                "deliveries_per_s": round(len(got) / span) if span > 0 else None,
+                "delivery_cpu_ms_per_delivery": _per_delivery_ms(spent, len(got)),
+                "receiver_cpu_ms_per_delivery": _per_delivery_ms(phase.receiver.cpu_s, len(got))}
     finally:
         rss = phase.close()
         print(f"  peak RSS of the delivery process: {rss} MiB")
@@ -196,6 +219,9 @@ def run_delivery_bench(cfg: DeliveryBenchConfig, console: Console | None = None)
     table.add_row(f"deliveries/s, one process, {cfg.endpoints} endpoints",
                   f"{thr['deliveries_per_s']:,} ({thr['deliveries']} delivered, {thr['distinct']} distinct)",
                   "≥ 1,000/s")
+    table.add_row("  CPU per delivery: delivery process / receiver",
+                  f"{thr['delivery_cpu_ms_per_delivery']} / {thr['receiver_cpu_ms_per_delivery']} ms",
+                  "≤ 1 ms / —")
     table.add_row(f"event → receiver at {cfg.rate:g}/s, p50 / p99",
                   f"{steady['p50_ms']} / {steady['p99_ms']} ms", "p99 < 250 ms")
     table.add_row("  same, one more endpoint hanging",
