@@ -49,6 +49,26 @@ from clickpath.sinks.delivery.egress import (
 from clickpath.sinks.delivery.render import OutboundRequest
 
 MAX_REDIRECTS = 5
+# A partner's answer is read only so its connection can go back to the pool; past this much it
+# is not read at all (the connection is dropped instead), so no endpoint can fill our memory.
+MAX_ANSWER_BYTES = 64 * 1024
+
+
+class Readable(Protocol):
+    async def read(self, n: int = -1) -> bytes: ...
+
+    def at_eof(self) -> bool: ...
+
+
+async def drain_bounded(content: Readable, limit: int = MAX_ANSWER_BYTES) -> bool:
+    """Read an answer's body up to `limit` bytes; True when it ended within that (reusable)."""
+    left = limit
+    while left > 0:
+        chunk = await content.read(left)
+        if not chunk:
+            return True
+        left -= len(chunk)
+    return content.at_eof()
 NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError, httpx.HTTPError)
 
 
@@ -155,7 +175,8 @@ class PinnedClient(_Timed):
                 headers=dict(hop_headers.items()) if isinstance(hop_headers, httpx.Headers) else hop_headers,
                 data=kw.get("content") or None,
             ) as response:
-                await response.read()  # the whole answer: the connection goes back to the pool
+                if not await drain_bounded(response.content):
+                    response.close()  # too long to read: drop the connection rather than pool it
                 status, location = response.status, response.headers.get("location")
                 if status not in REDIRECT_STATUSES or location is None:
                     return status, response.headers.get("retry-after")

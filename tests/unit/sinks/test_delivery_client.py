@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from clickpath.sinks.delivery.client import PinnedResolver
+from clickpath.sinks.delivery.client import PinnedResolver, drain_bounded
 from clickpath.sinks.delivery.egress import EgressPolicy, EgressRefused
 
 
@@ -49,3 +49,36 @@ def test_a_name_that_does_not_resolve_is_a_network_error_for_aiohttp() -> None:
     with pytest.raises(OSError, match="cannot resolve partner.example") as info:
         resolve(EgressPolicy(resolver=fails), "partner.example")
     assert not isinstance(info.value, EgressRefused)  # a later attempt may get past it
+
+
+class Body:
+    """An answer's body arriving in chunks, as aiohttp's StreamReader hands it out."""
+
+    def __init__(self, size: int, chunk: int = 1000) -> None:
+        self.left, self.chunk, self.read_total = size, chunk, 0
+
+    async def read(self, n: int = -1) -> bytes:
+        got = min(self.left, self.chunk, n if n >= 0 else self.left)
+        self.left -= got
+        self.read_total += got
+        return b"x" * got
+
+    def at_eof(self) -> bool:
+        return self.left == 0
+
+
+def test_a_short_answer_is_read_whole_so_its_connection_is_reused() -> None:
+    body = Body(5_000)
+    assert asyncio.run(drain_bounded(body, limit=10_000)) is True
+    assert body.read_total == 5_000
+
+
+def test_a_long_answer_is_read_no_further_than_the_limit() -> None:
+    body = Body(10_000_000)
+    assert asyncio.run(drain_bounded(body, limit=64 * 1024)) is False
+    assert body.read_total == 64 * 1024
+
+
+def test_an_answer_of_exactly_the_limit_is_complete() -> None:
+    body = Body(4_000)
+    assert asyncio.run(drain_bounded(body, limit=4_000)) is True
