@@ -58,17 +58,15 @@ class Connection(asyncio.Protocol):
         self._tally = tally
         self._expect = expect
         self._buf = b""
-        self._transport: asyncio.Transport | None = None
+        self._transport: Any = None  # set by create_connection (uvloop's is no asyncio.Transport)
         self.due: float | None = None  # the scheduled time of the request in flight
         self.counted = True
         self.closed = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
         self._transport = transport
 
     def send(self, request: bytes, due: float, counted: bool = True) -> None:
-        assert self._transport is not None
         self.due, self.counted = due, counted
         self._transport.write(request)
 
@@ -147,9 +145,10 @@ async def drive(
 
     conns: list[Connection] = []
     for _ in range(connections):
-        _, conn = await loop.create_connection(
+        transport, conn = await loop.create_connection(
             lambda: Connection(on_idle, on_lost, tally, expect), host, port
         )
+        conn.connection_made(transport)  # uvloop may call it only on the next loop turn
         conns.append(conn)
     # Warm-up, not counted: every connection answers once (and the service sends its first
     # click to the broker) before the clock starts.
