@@ -109,6 +109,7 @@ def drive_tracker(
     the benchmark's or the service's; plus the CPU each watched process (the service, the
     broker) spent per answered click while it ran."""
     before = {name: cpu_seconds(pid) for name, pid in watch.items()}
+    pressure_before, began = cpu_pressure_us(), time.monotonic()
     out = subprocess.run(
         [sys.executable, "-m", "clickpath.devtools.bench.open_loop", link,
          "--rate", str(cfg.click_rate), "--seconds", str(cfg.seconds)],
@@ -118,6 +119,10 @@ def drive_tracker(
         raise RuntimeError(f"the open-loop driver failed: {out.stderr.strip()[-2000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     answered = max(result["requests"], 1)
+    waited = _minus(cpu_pressure_us(), pressure_before)
+    result["cpu_pressure_pct"] = (
+        None if waited is None else round(waited / 1e4 / (time.monotonic() - began), 1)
+    )
     for name, pid in watch.items():
         spent = _minus(cpu_seconds(pid), before[name])
         result[f"{name}_cpu_ms_per_click"] = None if spent is None else round(spent * 1000 / answered, 3)
@@ -134,6 +139,19 @@ def cpu_seconds(pid: int | None) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_pressure_us() -> float | None:
+    """Linux's CPU pressure ("some" total, in microseconds): how long at least one runnable
+    task waited for a core. Its share of the phase says how busy the machine was besides
+    what was measured (other processes on the two cores show up as queueing, not CPU)."""
+    try:
+        for line in Path("/proc/pressure/cpu").read_text().splitlines():
+            if line.startswith("some "):
+                return float(line.rsplit("total=", 1)[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def _minus(a: float | None, b: float | None) -> float | None:
@@ -223,6 +241,8 @@ def print_table(console: Console, r: dict[str, Any]) -> None:
         table.add_row("  CPU per click: service / broker / driver",
                       f"{c['service_cpu_ms_per_click']} / {c['broker_cpu_ms_per_click']}"
                       f" / {c['driver_cpu_ms_per_request']} ms", "")
+        table.add_row("  CPU pressure (time some task waited for a core)",
+                      f"{_fmt(c['cpu_pressure_pct'])} %", "noise if high")
     table.add_row("peak RSS: service / broker",
                   f"{_fmt(r['service_peak_rss_mib'])} / {_fmt(r['broker_peak_rss_mib'])} MiB", "")
     console.print(table)
