@@ -25,9 +25,14 @@ from clickpath.settings import Settings
 class AckedProducer:
     def __init__(self, settings: Settings, codec: Codec | None = None) -> None:
         self._codec = codec or build_codec(settings.schemas_dir, settings.schema_registry_url)
+        # No linger: a request waits for its own acknowledgement, and lingering does not pay
+        # at the tracker's rates. At 500 clicks/s on the embedded broker, linger.ms 1 made
+        # the median ack 2.5 ms instead of 0.6 and saved no broker CPU (0.29 ms per click
+        # either way; 5 ms of linger saved 0.1 ms). A record produced while others are in
+        # flight still joins the next request's batch.
         self._producer = make_producer(
             settings,
-            **{"linger.ms": 1, "message.timeout.ms": settings.ingress_ack_timeout_ms},
+            **{"linger.ms": 0, "message.timeout.ms": settings.ingress_ack_timeout_ms},
         )
         self._topics = {t: topic_name(settings, t) for t in Topic}
         self._stop = threading.Event()

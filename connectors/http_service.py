@@ -24,7 +24,7 @@ from clickpath.connectors.admin_endpoints import admin_endpoints_router
 from clickpath.connectors.api_models import events_request_schema
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.event_api import event_api_router
-from clickpath.connectors.tracker import tracker_router
+from clickpath.connectors.tracker import tracker_routes
 from clickpath.connectors.visitor_pages import page as tracker_page
 from clickpath.domain.report import summarize
 from clickpath.infra.metrics import INGRESS_REJECTED, render_metrics
@@ -52,7 +52,9 @@ def create_service(settings: Settings, ctx: IngressContext | None = None) -> Fas
     app.include_router(event_api_router(ctx))
     app.include_router(admin_endpoints_router(ctx))
     app.add_exception_handler(StarletteHTTPException, _not_found_pages)  # type: ignore[arg-type]
-    app.include_router(tracker_router(ctx))
+    click_routes, tracker = tracker_routes(ctx)
+    app.router.routes[:0] = click_routes  # matched first, without FastAPI's per-request machinery
+    app.include_router(tracker)
     _document_event_models(app, settings)
 
     @app.get("/healthz")
@@ -116,6 +118,8 @@ def run_service(settings: Settings) -> None:
         create_service(settings),
         host=settings.http_host,
         port=settings.http_port,
+        loop="uvloop",  # with httptools: ~30% less CPU per click than asyncio + h11
+        http="httptools",
         log_config=None,
         access_log=False,
     )

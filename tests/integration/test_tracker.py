@@ -3,6 +3,7 @@ admin API over a restart, the collect endpoint and `clickpath links`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -15,8 +16,10 @@ import pytest
 from clickpath.connectors.catalogue import CatalogueStore
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.http_service import create_service
+from clickpath.connectors.tracker import LINK_PARAMS
 from clickpath.contracts.models import Click, PageView
 from clickpath.contracts.topics import Topic
+from clickpath.devtools.bench.open_loop import drive
 from clickpath.domain.catalogue import CampaignConfig
 from clickpath.domain.pseudonym import keyed_hash
 from clickpath.domain.tracking import CLICK_ID_RE, click_id_time, new_click_id
@@ -157,6 +160,39 @@ def test_no_redirect_without_the_brokers_ack(tracker_settings) -> None:
     assert r.status_code == 503 and r.headers["retry-after"] == "5"
     assert "location" not in r.headers and "could not be recorded" in r.text
     assert counted(INGRESS_REJECTED, "tracker", "broker_unavailable") == before + 1
+
+
+def test_the_served_click_routes_keep_what_the_document_lists(tracker) -> None:
+    """The clicks are served by plain routes ahead of FastAPI's (the hot path); the documented
+    ones must describe them: the same kept parameters, GET only."""
+    spec = tracker.client.get("/openapi.json").json()
+    by_code = spec["paths"]["/c/{tracking_code}"]
+    by_ids = spec["paths"]["/c"]
+    assert set(by_code) == set(by_ids) == {"get"}
+    assert {p["name"] for p in by_code["get"]["parameters"]} == {"tracking_code", *LINK_PARAMS}
+    assert {p["name"] for p in by_ids["get"]["parameters"]} == {"aff", "campaign", *LINK_PARAMS}
+
+    accepted = counted(INGRESS_ACCEPTED, "tracker", "click")
+    head = tracker.client.head("/c/spring1")
+    assert head.status_code == 405 and "location" not in head.headers, "a HEAD is no click"
+    assert counted(INGRESS_ACCEPTED, "tracker", "click") == accepted
+
+    r = tracker.client.get("/c/spring1?sub1=first&sub1=last&sub2=&utm_term=t")
+    assert r.status_code == 302
+    location = r.headers["location"]
+    assert "s1=last&s2=&" in location and location.endswith("&utm_term=t"), location
+
+
+def test_the_open_loop_driver_counts_every_answer_it_checks(tracker) -> None:
+    """The benchmark's driver (bench/open_loop.py) against the real tracker: each scheduled
+    click answered and timed, and an answer that is not the redirect counted as a failure."""
+    link = f"{tracker.url}/c/spring1?sub1=bench"
+    clicks = asyncio.run(drive(link, rate=100, seconds=1, connections=4))
+    assert clicks["requests"] == 100 and clicks["failures"] == {}
+    assert 0 < clicks["p50_ms"] <= clicks["p99_ms"] <= clicks["max_ms"]
+
+    missing = asyncio.run(drive(f"{tracker.url}/c/nope", rate=50, seconds=1, connections=2))
+    assert missing["requests"] == 0 and missing["failures"] == {"404": 50}
 
 
 # --- the admin API --------------------------------------------------------------------------------

@@ -4,8 +4,10 @@
 production), then
 - event API: `concurrency` clients POST batches of `batch` events for `seconds`, as fast as
   the service acknowledges them: events/s and request latency p50/p99;
-- click tracker: GET a tracking link (a bench affiliate's campaign) at a fixed rate
-  (open loop, so a slow answer does not lower the offered load): achieved requests/s, p50/p99.
+- click tracker: GET a tracking link (a bench affiliate's campaign) at a fixed rate, open
+  loop, from a lean driver in its own process (bench/open_loop.py: latency counts from each
+  request's scheduled send time): achieved requests/s, p50/p99, and the CPU the service, the
+  broker and the driver spent per click.
 Every answer is checked (200 with every event accepted; 302 with a click_id); failures are
 counted and reported, not hidden. Printed as a table; the last line is one JSON object.
 """
@@ -14,7 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -97,50 +102,60 @@ async def drive_event_api(url: str, key: str, cfg: IngressBenchConfig) -> dict[s
     }
 
 
-async def drive_tracker(link: str, cfg: IngressBenchConfig, workers: int = 24) -> dict[str, Any]:
-    """Open loop: request i is due at `i / rate`; `workers` clients (one keep-alive connection
-    each, so no client-side pool bookkeeping) take the next due request. Latency counts from
-    when a request was due, so a client falling behind shows up in it (no coordinated
-    omission). Each client first makes one request that is not counted (its connection, and
-    the service's first broker send, are start-up, not the steady latency)."""
-    latencies: list[float] = []
-    failures: dict[str, int] = {}
-    total = int(cfg.click_rate * cfg.seconds)
-    next_index = iter(range(total))
-    ready = asyncio.Barrier(workers + 1)
-    go = asyncio.Event()  # set once `began` is: the clock starts for everyone at once
-    began = 0.0
+def drive_tracker(
+    link: str, cfg: IngressBenchConfig, watch: dict[str, int | None]
+) -> dict[str, Any]:
+    """The open-loop driver (bench/open_loop.py) in its own process, so that its CPU is not
+    the benchmark's or the service's; plus the CPU each watched process (the service, the
+    broker) spent per answered click while it ran."""
+    before = {name: cpu_seconds(pid) for name, pid in watch.items()}
+    pressure_before, began = cpu_pressure_us(), time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-m", "clickpath.devtools.bench.open_loop", link,
+         "--rate", str(cfg.click_rate), "--seconds", str(cfg.seconds)],
+        capture_output=True, text=True, check=False, timeout=cfg.seconds + 120,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"the open-loop driver failed: {out.stderr.strip()[-2000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    answered = max(result["requests"], 1)
+    waited = _minus(cpu_pressure_us(), pressure_before)
+    result["cpu_pressure_pct"] = (
+        None if waited is None else round(waited / 1e4 / (time.monotonic() - began), 1)
+    )
+    for name, pid in watch.items():
+        spent = _minus(cpu_seconds(pid), before[name])
+        result[f"{name}_cpu_ms_per_click"] = None if spent is None else round(spent * 1000 / answered, 3)
+    result["driver"] = "clickpath.devtools.bench.open_loop (own process, raw asyncio keep-alive)"
+    return result
 
-    async def worker() -> None:
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        async with httpx.AsyncClient(timeout=30, limits=limits, follow_redirects=False) as client:
-            await client.get(link)  # warm-up, not counted: opens this client's connection
-            await ready.wait()
-            await go.wait()
-            for i in next_index:
-                due = began + i / cfg.click_rate
-                if (pause := due - time.perf_counter()) > 0:
-                    await asyncio.sleep(pause)  # pacing the offered load
-                try:
-                    r = await client.get(link)
-                except httpx.HTTPError as e:
-                    failures[type(e).__name__] = failures.get(type(e).__name__, 0) + 1
-                    continue
-                latencies.append(time.perf_counter() - due)
-                if r.status_code != 302 or not r.headers.get("location"):
-                    failures[str(r.status_code)] = failures.get(str(r.status_code), 0) + 1
 
-    tasks = [asyncio.create_task(worker()) for _ in range(workers)]
-    await ready.wait()
-    began = time.perf_counter()
-    go.set()
-    await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - began
-    return {
-        "offered_per_s": cfg.click_rate, "achieved_per_s": round(len(latencies) / elapsed),
-        "requests": len(latencies), "failures": failures,
-        "p50_ms": _ms(percentile(latencies, 50)), "p99_ms": _ms(percentile(latencies, 99)),
-    }
+def cpu_seconds(pid: int | None) -> float | None:
+    """User plus system CPU seconds a live process has used so far (None if unknown or gone)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_pressure_us() -> float | None:
+    """Linux's CPU pressure ("some" total, in microseconds): how long at least one runnable
+    task waited for a core. Its share of the phase says how busy the machine was besides
+    what was measured (other processes on the two cores show up as queueing, not CPU)."""
+    try:
+        for line in Path("/proc/pressure/cpu").read_text().splitlines():
+            if line.startswith("some "):
+                return float(line.rsplit("total=", 1)[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _minus(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -167,7 +182,8 @@ def run_ingress_bench(cfg: IngressBenchConfig, console: Console | None = None) -
             events = asyncio.run(drive_event_api(settings.service_url, key, cfg))
             console.print(f"  {events}")
             console.print(f"[bold]click tracker[/]: {cfg.click_rate:g} requests/s…")
-            clicks = asyncio.run(drive_tracker(tracking_link(settings), cfg))
+            watch = {"service": service.proc.pid if service.proc else None, "broker": broker.pid}
+            clicks = drive_tracker(tracking_link(settings), cfg, watch)
             console.print(f"  {clicks}")
             rss = peak_rss_mib(service.proc.pid) if service.proc else None
             broker_rss = peak_rss_mib(broker.pid) if broker.pid else None
@@ -220,7 +236,13 @@ def print_table(console: Console, r: dict[str, Any]) -> None:
     if c:
         table.add_row(f"click redirect at {c['offered_per_s']:g} requests/s",
                       f"{c['achieved_per_s']:,} requests/s, failures {c['failures'] or 0}", "")
-        table.add_row("  latency p50 / p99", f"{c['p50_ms']} / {c['p99_ms']} ms", "p99 < 20 ms")
+        table.add_row("  latency p50 / p99 / p99.9 (from scheduled send)",
+                      f"{c['p50_ms']} / {c['p99_ms']} / {c['p999_ms']} ms", "p99 < 20 ms")
+        table.add_row("  CPU per click: service / broker / driver",
+                      f"{c['service_cpu_ms_per_click']} / {c['broker_cpu_ms_per_click']}"
+                      f" / {c['driver_cpu_ms_per_request']} ms", "")
+        table.add_row("  CPU pressure (time some task waited for a core)",
+                      f"{_fmt(c['cpu_pressure_pct'])} %", "noise if high")
     table.add_row("peak RSS: service / broker",
                   f"{_fmt(r['service_peak_rss_mib'])} / {_fmt(r['broker_peak_rss_mib'])} MiB", "")
     console.print(table)
@@ -228,6 +250,7 @@ def print_table(console: Console, r: dict[str, Any]) -> None:
         "event_api_events_per_s": e["events_per_s"], "event_api_p99_ms": e["p99_ms"],
         "click_p50_ms": c["p50_ms"] if c else None, "click_p99_ms": c["p99_ms"] if c else None,
         "click_achieved_per_s": c["achieved_per_s"] if c else None,
+        "click_service_cpu_ms": c["service_cpu_ms_per_click"] if c else None,
     }))
 
 
