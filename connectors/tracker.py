@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.routing import BaseRoute, Route
 
 from clickpath.connectors.admin_catalogue import admin_catalogue_router
+from clickpath.connectors.auth import Problem
 from clickpath.connectors.catalogue import CatalogueStore
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.visitor_pages import page, redirect
@@ -64,10 +65,6 @@ COLLECT_MAX_BYTES = 8192
 
 class JavaScriptResponse(Response):
     media_type = "text/javascript"
-
-
-class Problem(BaseModel):
-    detail: Any
 
 
 def _html(description: str) -> dict[str, Any]:
