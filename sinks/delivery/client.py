@@ -69,6 +69,8 @@ async def drain_bounded(content: Readable, limit: int = MAX_ANSWER_BYTES) -> boo
             return True
         left -= len(chunk)
     return content.at_eof()
+
+
 NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError, httpx.HTTPError)
 
 
