@@ -331,17 +331,43 @@ class DeadLetter(Record):
     stage: str
     reason: str
     failed_at: Timestamp
+    batch_index: int | None = None
 
     @classmethod
     def of(
         cls, *, key: bytes | None, value: bytes | None, topic: str, partition: int, offset: int,
-        stage: str, reason: str, at: datetime,
+        stage: str, reason: str, at: datetime, batch_index: int | None = None,
     ) -> DeadLetter:
-        """The one way a dead letter is made: the bytes whole, where they were, and why."""
+        """The one way a dead letter is made: the bytes whole, where they were, and why.
+
+        For one bad item of an `EventBatch`, `key` and `value` are the item's own and
+        `batch_index` says which item of the record at `offset` it was."""
         return cls(
             original_key=key, original_value=value or b"", topic=topic, partition=partition,
             offset=offset, stage=stage, reason=reason[:DEAD_LETTER_REASON_MAX], failed_at=at,
+            batch_index=batch_index,
         )
+
+
+class BatchItem(BaseModel):
+    """One event of an `EventBatch`: its key and its complete single-record bytes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    key: str
+    value: bytes
+
+
+EVENT_BATCH_MAX_BYTES = 256 * 1024  # doors split beyond this; far below Kafka's 1 MiB default
+
+
+class EventBatch(Record):
+    """Many events bound for one partition, in one Kafka record (docs/topics.md, 'Batch records').
+
+    Each item is what a single record would carry, so an agent applies items exactly as it
+    would apply single records, and a bad item fails alone."""
+
+    avro_name: ClassVar[str] = "io.clickpath.ingress.EventBatch"
+    items: list[BatchItem]
 
 
 class PostbackRevocation(Record):
@@ -384,7 +410,7 @@ class DeliveryAttempt(Record):
 
 ALL_RECORDS: tuple[type[Record], ...] = (
     Click, PageView, *PLAYER_EVENT_TYPES, ClickLink, Attribution, CanonicalEvent, PlayerDayFact, Postback,
-    DeadLetter, DeliveryJob, DeliveryAttempt, PostbackRevocation,
+    DeadLetter, DeliveryJob, DeliveryAttempt, PostbackRevocation, EventBatch,
 )
 
 

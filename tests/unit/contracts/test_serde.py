@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from clickpath.contracts.models import DeadLetter, Deposit
+from clickpath.contracts.models import BatchItem, DeadLetter, Deposit, EventBatch
 from clickpath.contracts.serde import Codec, DecodeError, EmbeddedRegistry, build_codec, load_schema_files
 from clickpath.settings import Settings
 from tests.factories import at, click, deposit, registration
@@ -65,3 +65,24 @@ def test_huge_strings_are_rejected() -> None:
     data = CODEC.encode(Registration.model_construct(**reg))
     with pytest.raises(DecodeError, match="player_id: String should have at most 128"):
         CODEC.decode(data)
+
+
+def test_an_event_batch_carries_whole_single_records() -> None:
+    events = [click("c-1"), registration("p-1", click_id="c-1"), deposit("p-1", "t-1", "10")]
+    items = [BatchItem(key=str(i), value=CODEC.encode(e)) for i, e in enumerate(events)]
+    batch = CODEC.decode(CODEC.encode(EventBatch(items=items)))
+    assert isinstance(batch, EventBatch)
+    assert [CODEC.decode(item.value) for item in batch.items] == events
+    assert [item.key for item in batch.items] == ["0", "1", "2"]
+
+
+def test_a_dead_letter_written_before_batch_index_existed_still_decodes() -> None:
+    files = load_schema_files(Settings().schemas_dir)
+    v1 = next(f for f in files if f.name == DeadLetter.avro_name and f.version == 1)
+    old = EmbeddedRegistry([v1])
+    letter = DeadLetter.of(
+        key=b"k", value=b"v", topic="t", partition=0, offset=7, stage="s", reason="r",
+        at=at(0),
+    )
+    data = Codec(old, [v1]).encode(letter)
+    assert Codec(EmbeddedRegistry(files), files).decode(data) == letter
