@@ -46,6 +46,7 @@ from clickpath.contracts.models import (
     ResponsibleGaming,
 )
 from clickpath.contracts.topics import Topic
+from clickpath.domain import recent_ids
 from clickpath.domain.clicks import link_of
 from clickpath.domain.consent import ConsentMark, RgMark, apply_consent, apply_rg, postback_block
 from clickpath.domain.ledger import (
@@ -97,7 +98,7 @@ class PlayerState(BaseModel):
     registered_at: datetime | None = None
     click_id: str | None = None
     tag: Tag | None = None
-    recent_event_ids: list[str] = []
+    recent_ids: str = ""  # the newest event ids, as digests (domain/recent_ids.py)
     first_deposit: DepositRef | None = None
     postbacks_sent: list[str] = []
     postbacks_suppressed: list[str] = []
@@ -191,8 +192,11 @@ def decide_player(
         state.with_ledger(ledger or MemoryLedger())
     else:
         state = _copy_for_update(state)
-    touched = fact_keys(state) | _keys_of(record)
-    before_facts = funnel_facts(state, touched)
+    # Facts change only with registrations, attributions and deposits: only those read rows.
+    reshapes = isinstance(record, (Registration, Attribution))
+    touched = fact_keys(state) | _keys_of(record) if reshapes else set()
+    before_facts = funnel_facts(state, touched) if reshapes else {}
+    before_ftd = state.first_deposit
     before_tag = state.tag
     outputs: list[Output] = []
 
@@ -200,7 +204,8 @@ def decide_player(
         if not _apply_attribution(state, record):
             return state, [], Outcome.DUPLICATE
     else:
-        if record.event_id in state.recent_event_ids:
+        event_digest = recent_ids.digest(record.event_id)
+        if recent_ids.seen_digest(state.recent_ids, event_digest):
             return state, [], Outcome.DUPLICATE
         if isinstance(record, Registration):
             if state.registration_event_id is not None:
@@ -217,13 +222,16 @@ def decide_player(
             if state.ledger.get(txn_row(record.transaction_id)) is not None:
                 return state, [], Outcome.DUPLICATE
             is_ftd = _apply_deposit(state, record)
-        state.recent_event_ids = (state.recent_event_ids + [record.event_id])[-policy.recent_ids :]
+            touched = _keys_of(record)  # the deposit's day always changes; so does an old FTD's
+            if is_ftd and before_ftd is not None:
+                touched.add((before_ftd.occurred_at.date(), before_ftd.currency))
+        state.recent_ids = recent_ids.remember(state.recent_ids, event_digest, policy.recent_ids)
         canonical = canonical_of(record, state.person_id, now, is_ftd)
         outputs.append(Output(Topic.CANONICAL, state.person_id, canonical))
 
     state.version += 1
     retag = state.tag != before_tag
-    keys = all_fact_keys(state) if retag else touched | fact_keys(state)
+    keys = all_fact_keys(state) if retag else touched | (fact_keys(state) if reshapes else set())
     outputs += _changed_facts(state, keys, before_facts, retag)
     outputs += _due_postbacks(state, policy, now)
     return state, outputs, Outcome.ACCEPTED
@@ -257,7 +265,7 @@ def replay_outputs(
     the record's outputs and the player's current facts and postbacks again is safe.
     """
     outputs: list[Output] = []
-    if isinstance(record, PlayerEvent) and record.event_id in state.recent_event_ids:
+    if isinstance(record, PlayerEvent) and recent_ids.seen(state.recent_ids, record.event_id):
         first = state.first_deposit
         is_ftd = first is not None and first.event_id == record.event_id
         canonical = canonical_of(record, state.person_id, now, is_ftd)

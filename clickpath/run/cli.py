@@ -23,6 +23,7 @@ from clickpath.run.commands_bench import (
     cmd_bench_clickhouse,
     cmd_bench_deliveries,
     cmd_bench_ingress,
+    cmd_bench_state,
 )
 from clickpath.run.commands_data import cmd_import, cmd_report, cmd_topics
 from clickpath.run.commands_roles import cmd_api, cmd_demo, cmd_sink, cmd_worker
@@ -138,6 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench_ch.add_argument("--results", type=Path, default=DEFAULT_RESULTS_FILE, metavar="FILE",
                           help="append the results to FILE as JSON lines (default %(default)s)")
     bench_ch.set_defaults(func=cmd_bench_clickhouse)
+
+    bench_st = sub.add_parser(
+        "bench-state", help="benchmark a long-lived player's state size and per-event cost"
+    )
+    bench_st.add_argument("--deposits", type=int, default=100_000, help="deposits of the VIP")
+    bench_st.add_argument("--no-record", action="store_true", help="do not append to the results file")
+    bench_st.add_argument("--results", type=Path, default=DEFAULT_RESULTS_FILE, metavar="FILE",
+                          help="append the result to FILE as a JSON line (default %(default)s)")
+    bench_st.set_defaults(func=cmd_bench_state)
 
     topics = sub.add_parser("topics", help="create every topic with its partition count")
     topics.set_defaults(func=cmd_topics)
