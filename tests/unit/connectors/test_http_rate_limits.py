@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from clickpath.devtools.bench.ingress import IngressBenchConfig, bench_settings
-from clickpath.infra import metrics
-from clickpath.infra.limits import ClickScreen, RateLimiter
-from clickpath.infra.metrics import CLICKS_FLAGGED, RATE_LIMITED
+from clickpath.devtools.bench import ingress
+from clickpath.infra import limits, metrics
 from clickpath.settings import Settings
 from tests.unit.connectors.http_support import AckingProducer, service
 
@@ -25,8 +23,9 @@ class Clock:
         return self.now
 
 
-def counted(metric, *labels: str) -> float:
-    return metric.labels(*labels)._value.get()
+def counted(name: str, *labels: str) -> float:
+    """A counter's value (looked up by name, so that this module loads on any version)."""
+    return getattr(metrics, name).labels(*labels)._value.get()
 
 
 def client_at(app, ip: str) -> TestClient:
@@ -35,7 +34,7 @@ def client_at(app, ip: str) -> TestClient:
 
 def test_the_tracker_limits_clicks_per_ip_prefix(tmp_path) -> None:
     app, _ = service(tmp_path, tracker_rate_per_s=0.5, tracker_rate_burst=3)
-    before = counted(RATE_LIMITED, "tracker", "ip")
+    before = counted("RATE_LIMITED", "tracker", "ip")
     neighbours = [client_at(app, f"198.51.100.{n}") for n in (1, 2, 3, 4)]  # one /24
     answers = [c.get("/c/spring1", headers={"User-Agent": CHROME}).status_code for c in neighbours]
     assert answers == [302, 302, 302, 429]
@@ -43,7 +42,7 @@ def test_the_tracker_limits_clicks_per_ip_prefix(tmp_path) -> None:
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
     assert "text/html" in limited.headers["content-type"]  # a page a visitor can read
     assert client_at(app, "192.0.2.1").get("/c/spring1").status_code == 302  # another network
-    assert counted(RATE_LIMITED, "tracker", "ip") == before + 2
+    assert counted("RATE_LIMITED", "tracker", "ip") == before + 2
 
 
 def test_collect_is_limited_per_ip_prefix(tmp_path) -> None:
@@ -61,27 +60,27 @@ def test_postback_in_is_limited_per_ip_prefix_and_per_key(tmp_path) -> None:
     header = {"Authorization": f"Bearer {key}"}
     params = {"event": "registration", "player_id": "p1"}
     a, b = client_at(app, "198.51.100.7"), client_at(app, "192.0.2.7")
-    before = counted(RATE_LIMITED, "postback", "key")
+    before = counted("RATE_LIMITED", "postback", "key")
     assert [a.get("/v1/postback", params=params, headers=header).status_code for _ in range(2)] == [200, 200]
     r = b.get("/v1/postback", params=params, headers=header)  # a fresh network, the same key
     assert r.status_code == 429 and "key" in r.json()["detail"] and r.headers["retry-after"]
-    assert counted(RATE_LIMITED, "postback", "key") == before + 1
+    assert counted("RATE_LIMITED", "postback", "key") == before + 1
     assert a.get("/v1/postback", params=params, headers=header).status_code == 429  # the network
 
 
 def test_bot_clicks_are_flagged_counted_and_still_recorded(tmp_path) -> None:
     producer = AckingProducer()
     app, _ = service(tmp_path, producer=producer)
-    before = counted(CLICKS_FLAGGED, "bot_user_agent")
+    before = counted("CLICKS_FLAGGED", "bot_user_agent")
     r = client_at(app, "203.0.113.5").get(
         "/c/spring1", headers={"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"})
     assert r.status_code == 302 and len(producer.sent) == 1  # not dropped
-    assert counted(CLICKS_FLAGGED, "bot_user_agent") == before + 1
+    assert counted("CLICKS_FLAGGED", "bot_user_agent") == before + 1
 
 
 def test_the_click_screen() -> None:
     clock = Clock()
-    screen = ClickScreen(rate=1, burst=3, clock=clock)
+    screen = limits.ClickScreen(rate=1, burst=3, clock=clock)
     assert screen.reason(CHROME, "203.0.113.1") is None
     assert screen.reason("curl/8.5.0", "203.0.113.2") == "bot_user_agent"
     assert screen.reason("python-requests/2.32", "203.0.113.2") == "bot_user_agent"
@@ -93,15 +92,15 @@ def test_the_click_screen() -> None:
 
 
 def test_rate_limit_buckets_are_bounded() -> None:
-    limiter = RateLimiter(rate=1, burst=1, capacity=100)
+    limiter = limits.RateLimiter(rate=1, burst=1, capacity=100)
     for n in range(1000):
         limiter.take(f"10.0.{n}.0/24")
     assert len(limiter) == 100
 
 
 def test_the_ingress_benchmark_measures_the_pipeline_not_the_limiter(tmp_path) -> None:
-    cfg = IngressBenchConfig()
-    s = bench_settings(tmp_path, "127.0.0.1:9092", cfg)
+    cfg = ingress.IngressBenchConfig()
+    s = ingress.bench_settings(tmp_path, "127.0.0.1:9092", cfg)
     clicks = cfg.click_rate * cfg.seconds
     assert s.tracker_rate_burst >= clicks and s.tracker_rate_per_s >= 100 * cfg.click_rate
     assert s.bot_click_rate_per_s >= 100 * cfg.click_rate
