@@ -17,6 +17,7 @@ not read to the end.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -140,10 +141,10 @@ class HttpGuard:
         ip = visitor_ip(client[0] if client else None, forwarded, self.settings.tracker_proxy_hops)
         if ip is None:
             return "-"
-        try:
-            return ip_prefix(ip)
-        except ValueError:
-            return ip
+        if ":" not in ip:  # IPv4, already checked by visitor_ip: its /24 without parsing again
+            return f"{ip[:ip.rfind('.')]}.0/24"
+        mapped = ipaddress.IPv6Address(ip).ipv4_mapped  # an IPv4 client of a dual-stack socket
+        return ip_prefix(str(mapped) if mapped else ip)
 
     def authenticate(self, scope: Scope, headers: Headers, door: str) -> ApiKey | Response:
         authorization = headers.get("authorization")

@@ -129,3 +129,11 @@ def test_a_roles_metrics_listener_binds_loopback_by_default(monkeypatch) -> None
     metrics.serve_metrics(9101, Settings(metrics_host="10.0.0.5").metrics_host)
     assert bound == [(9100, "127.0.0.1"), (9101, "10.0.0.5")]
     assert Settings().metrics_host == "127.0.0.1"
+
+
+def test_ipv4_clients_of_a_dual_stack_socket_keep_their_own_networks(tmp_path) -> None:
+    app, _ = service(tmp_path, tracker_rate_per_s=0.5, tracker_rate_burst=1)
+    first = client_at(app, "::ffff:198.51.100.1").get("/c/spring1", headers={"User-Agent": CHROME})
+    other = client_at(app, "::ffff:192.0.2.1").get("/c/spring1", headers={"User-Agent": CHROME})
+    again = client_at(app, "::ffff:198.51.100.2").get("/c/spring1", headers={"User-Agent": CHROME})
+    assert (first.status_code, other.status_code, again.status_code) == (302, 302, 429)
