@@ -191,8 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("action", choices=["create", "list", "revoke"])
     keys.add_argument("key", nargs="?", help="revoke: the key id or the key itself")
     keys.add_argument("--role", choices=["operator", "affiliate", "analyst", "admin"], default="operator")
-    keys.add_argument("--brand", default=None, help="operator keys: the brand it sends events for")
-    keys.add_argument("--affiliate", default=None, help="affiliate keys: the affiliate it reads")
+    keys.add_argument("--brand", default=None,
+                      help="operator and analyst keys (needed): the brand they send events for and"
+                      " read reports of; affiliate keys (optional): the one brand they read")
+    keys.add_argument("--affiliate", default=None, help="affiliate keys: the affiliate whose data it reads")
     keys.add_argument("--format", choices=["table", "json"], default="table")
     keys.set_defaults(func=cmd_keys)
 
