@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from clickpath.contracts.models import DeadLetter, Record, utcnow
 from clickpath.contracts.serde import Codec, DecodeError, build_codec
 from clickpath.contracts.topics import Topic, topic_name
+from clickpath.domain.redact import redact
 from clickpath.infra.kafka import consumer_config, make_producer
 from clickpath.infra.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS, PROCESSING_TIME
 from clickpath.settings import Settings
@@ -126,7 +127,8 @@ class BatchSink(ABC):
             except SinkWriteError as e:
                 if self._stop.is_set():
                     raise
-                log.warning("sink_write_failed", stage=self.stage, error=str(e), retry_in_s=delay)
+                log.warning("sink_write_failed", stage=self.stage, error=redact(str(e)),
+                            retry_in_s=delay)
                 time.sleep(delay)  # back-pressure: intake waits until the writer recovers
                 delay = min(delay * 2, 30.0)
 

@@ -24,6 +24,7 @@ from fastapi import FastAPI, Query
 
 from clickpath.contracts.models import Attribution, CanonicalEvent, DeliveryAttempt, PlayerDayFact, Record
 from clickpath.contracts.topics import Topic
+from clickpath.domain.redact import redact
 from clickpath.infra.clickhouse import (
     ClickHouseError,
     apply_migrations,
@@ -128,7 +129,7 @@ class ClickHouseSink(BatchSink):
             applied = apply_migrations(self.client, self.db)
             repaired = repair_funnel(self.client, self.db)
         log.info(
-            "clickhouse_ready", dsn=settings.clickhouse_dsn, migrations_applied=applied,
+            "clickhouse_ready", dsn=redact(settings.clickhouse_dsn), migrations_applied=applied,
             funnel_rows_repaired=repaired,
         )
 
@@ -137,7 +138,7 @@ class ClickHouseSink(BatchSink):
             with self.lock:
                 written = write_batch(self.client, self.db, [r for _, r in records])
         except Exception as e:  # the driver raises many types; all mean "not written"
-            raise SinkWriteError(f"ClickHouse insert failed: {e}") from e
+            raise SinkWriteError(redact(f"ClickHouse insert failed: {e}")) from e
         for table, count in written.items():
             CLICKHOUSE_ROWS.labels(table).inc(count)
         for _, record in records:

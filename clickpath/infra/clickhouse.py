@@ -18,13 +18,20 @@ from typing import Any
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from clickpath.domain.redact import redact
 from clickpath.settings import Settings
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class ClickHouseError(RuntimeError):
-    """ClickHouse refused or could not be reached; wraps the driver's error."""
+    """ClickHouse refused or could not be reached; wraps the driver's error.
+
+    The message is redacted (clickpath.domain.redact): a DSN or a driver's text quoting one
+    never carries its password into a log or an answer."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
 
 
 def connect(settings: Settings) -> Client:
