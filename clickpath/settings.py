@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -21,6 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from clickpath.contracts.event_time import DEFAULT_EARLIEST, DEFAULT_MAX_AHEAD, EventTimeWindow
 from clickpath.domain.catalogue import AffiliateConfig, tracking_code_clashes
 from clickpath.domain.endpoints import Endpoint
 from clickpath.domain.retry_policy import DEFAULT_SCHEDULE
@@ -167,6 +169,19 @@ class Settings(BaseSettings):
     )
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    # Data safety (docs/security-data.md): the event-time window every door enforces.
+    event_time_earliest: AwareDatetime = Field(
+        default=DEFAULT_EARLIEST, description="Doors reject events that occurred before this."
+    )
+    event_time_max_ahead_s: int = Field(
+        default=int(DEFAULT_MAX_AHEAD.total_seconds()), ge=0, le=366 * 86400,
+        description="Doors reject events more than this far past their arrival.",
+    )
+
+    @property
+    def event_time_window(self) -> EventTimeWindow:
+        return EventTimeWindow(self.event_time_earliest, timedelta(seconds=self.event_time_max_ahead_s))
 
     @model_validator(mode="after")
     def _unique_tracking_codes(self) -> Settings:
