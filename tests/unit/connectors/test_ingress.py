@@ -119,7 +119,8 @@ def test_the_importer_rejects_out_of_window_times(tmp_path) -> None:
     from clickpath.connectors.importer.records import Validator
     from clickpath.settings import Settings
 
-    validator = Validator(Settings(data_dir=tmp_path), ImportOptions(path=tmp_path / "x.jsonl", format="jsonl"))
+    options = ImportOptions(path=tmp_path / "x.jsonl", format="jsonl")
+    validator = Validator(Settings(data_dir=tmp_path), options)
     record = SourceRecord(line=1, end=1, data={"event_type": "kyc", "event_id": "e1", "brand_id": "b",
                                         "occurred_at": "2200-01-01T00:00:00Z", "player_id": "p1",
                                         "status": "verified"})
