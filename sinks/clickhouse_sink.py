@@ -29,6 +29,7 @@ from clickpath.infra.clickhouse import (
     ClickHouseError,
     apply_migrations,
     connect,
+    is_unwritable,
     query_funnel,
     query_known_events,
     query_pipeline_stats,
@@ -37,8 +38,14 @@ from clickpath.infra.clickhouse import (
 )
 from clickpath.infra.metrics import CLICKHOUSE_ROWS, observe_event_latency
 from clickpath.settings import Settings
-from clickpath.sinks.base import BatchSink, SinkWriteError
-from clickpath.sinks.clickhouse_rows import FACT_ROW_COLUMNS, columns, fact_rows, new_events
+from clickpath.sinks.base import BatchSink, SinkWriteError, UnwritableError
+from clickpath.sinks.clickhouse_rows import (
+    FACT_ROW_COLUMNS,
+    columns,
+    fact_rows,
+    new_events,
+    unwritable_reason,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -138,12 +145,17 @@ class ClickHouseSink(BatchSink):
             with self.lock:
                 written = write_batch(self.client, self.db, [r for _, r in records])
         except Exception as e:  # the driver raises many types; all mean "not written"
+            if is_unwritable(e):  # the values: bisected, the rows at fault dead-lettered
+                raise UnwritableError(redact(f"ClickHouse refused the values: {e}")) from e
             raise SinkWriteError(redact(f"ClickHouse insert failed: {e}")) from e
         for table, count in written.items():
             CLICKHOUSE_ROWS.labels(table).inc(count)
         for _, record in records:
             if isinstance(record, CanonicalEvent):
                 observe_event_latency("clickhouse", record.occurred_at)
+
+    def unwritable(self, record: Record) -> str | None:
+        return unwritable_reason(record)
 
     def funnel(self, **filters: Any) -> list[dict[str, Any]]:
         try:
