@@ -28,6 +28,8 @@ from clickpath.domain.endpoints import Endpoint
 from clickpath.domain.retry_policy import DEFAULT_SCHEDULE
 
 DEV_PSEUDONYM_KEY = "clickpath-dev-key-change-me"
+# Keys that were ever shipped in this repository (source, docker-compose): public, so useless.
+SHIPPED_PSEUDONYM_KEYS = frozenset({DEV_PSEUDONYM_KEY, "change-me-in-production"})
 
 
 class Settings(BaseSettings):
@@ -182,6 +184,19 @@ class Settings(BaseSettings):
     @property
     def event_time_window(self) -> EventTimeWindow:
         return EventTimeWindow(self.event_time_earliest, timedelta(seconds=self.event_time_max_ahead_s))
+
+    # Data safety: pseudonyms need a key of your own, except in the demo.
+    demo: bool = Field(
+        default=False,
+        description="Set by `clickpath up --demo` for its roles: the shipped pseudonym key is "
+        "accepted. Never set it in production.",
+    )
+
+    @property
+    def pseudonym_key_is_shipped(self) -> bool:
+        """No key was set, or one shipped in the repository (anyone can reverse its pseudonyms)."""
+        key = self.pseudonym_key.get_secret_value().strip()
+        return not key or key in SHIPPED_PSEUDONYM_KEYS
 
     @model_validator(mode="after")
     def _unique_tracking_codes(self) -> Settings:

@@ -184,6 +184,7 @@ def _roles(
     if not options.demo:
         return roles, None
     receiver_port = free_port()
+    env["CLICKPATH_DEMO"] = "true"  # the roles accept the shipped pseudonym key (a demo)
     env.update(demo_env(settings, f"http://127.0.0.1:{receiver_port}"))
     return roles + demo_roles(receiver_port, options.rate), log_dir / "demo-receiver.log"
 
