@@ -170,6 +170,7 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
                 INGRESS_REJECTED.labels("tracker", e.reason).inc()
                 status = 404 if e.reason.startswith("unknown") else 400
                 return page(status, "Link not found" if status == 404 else "Bad link", e.message)
+            response = redirect(landing_url)  # before the click is recorded: never half-done
             [error] = await ctx.send([click])
             if error is not None:
                 INGRESS_REJECTED.labels("tracker", "broker_unavailable").inc()
@@ -181,7 +182,7 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
                     {"Retry-After": "5"},
                 )
             INGRESS_ACCEPTED.labels("tracker", "click").inc()
-            return redirect(landing_url)
+            return response
         finally:
             INGRESS_LATENCY.labels("tracker").observe(time.perf_counter() - started)
 
