@@ -260,7 +260,7 @@ def make_click(
             **subs,
             tracking_code=campaign.tracking_code,
             landing_url=landing_url,
-            referrer=_clip(referrer),
+            referrer=reduce_url(referrer, keep=()),
             user_agent=_clip(user_agent),
             ip_hash=ip_hash,
             ip_prefix=ip_prefix,
