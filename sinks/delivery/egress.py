@@ -243,6 +243,7 @@ async def guarded_request(
     url: str | httpx.URL,
     *,
     max_redirects: int = 5,
+    stream: bool = False,
     **kw: Any,
 ) -> httpx.Response:
     """Send a request only to a checked URL, following up to `max_redirects` checked redirects.
@@ -251,14 +252,19 @@ async def guarded_request(
     but HEAD into GET and drops the body, 307/308 keep method and body; credentials are not
     carried to another origin), but each `Location` is checked before it is requested.
     `kw` goes to `client.request`. With a plain client the rebinding window of the module
-    docstring remains; give the client a `PinnedTransport` to close it.
+    docstring remains; give the client a `PinnedTransport` to close it. `stream=True` returns
+    the final answer unread (the caller reads what it wants, then closes it).
     """
     target = httpx.URL(url)
     redirects = 0
     came_from: httpx.URL | None = None
     while True:
         await check_hop(policy, target, came_from)
-        response = await client.request(method, target, follow_redirects=False, **kw)
+        if stream:
+            request = client.build_request(method, target, **kw)
+            response = await client.send(request, stream=True, follow_redirects=False)
+        else:
+            response = await client.request(method, target, follow_redirects=False, **kw)
         location = response.headers.get("location")
         if response.status_code not in REDIRECT_STATUSES or location is None:
             return response
