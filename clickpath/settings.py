@@ -198,6 +198,28 @@ class Settings(BaseSettings):
         key = self.pseudonym_key.get_secret_value().strip()
         return not key or key in SHIPPED_PSEUDONYM_KEYS
 
+    # Kafka TLS and SASL (a production cluster; docs/security-data.md). Unset: PLAINTEXT.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How every client talks to Kafka."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_location: Path | None = Field(
+        default=None, description="CA bundle (PEM) to verify the brokers; default the system's."
+    )
+
+    @model_validator(mode="after")
+    def _kafka_security_complete(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"kafka_security_protocol {self.kafka_security_protocol} needs "
+                "kafka_sasl_mechanism, kafka_sasl_username and kafka_sasl_password"
+            )
+        return self
+
     @model_validator(mode="after")
     def _unique_tracking_codes(self) -> Settings:
         clashes = tracking_code_clashes(self.affiliates)
@@ -273,8 +295,9 @@ class Settings(BaseSettings):
         for name, value in self.model_dump(mode="json").items():
             if value is None:
                 continue
-            if name == "pseudonym_key":
-                value = self.pseudonym_key.get_secret_value()
+            secret = getattr(self, name)
+            if isinstance(secret, SecretStr):  # the child needs the secret, not its mask
+                value = secret.get_secret_value()
             text = json.dumps(value) if isinstance(value, dict | list) else str(value)
             env[f"CLICKPATH_{name.upper()}"] = text
         return env
