@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -21,11 +22,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from clickpath.contracts.event_time import DEFAULT_EARLIEST, DEFAULT_MAX_AHEAD, EventTimeWindow
 from clickpath.domain.catalogue import AffiliateConfig, tracking_code_clashes
 from clickpath.domain.endpoints import Endpoint
 from clickpath.domain.retry_policy import DEFAULT_SCHEDULE
 
 DEV_PSEUDONYM_KEY = "clickpath-dev-key-change-me"
+# Keys that were ever shipped in this repository (source, docker-compose): public, so useless.
+SHIPPED_PSEUDONYM_KEYS = frozenset({DEV_PSEUDONYM_KEY, "change-me-in-production"})
 
 
 class Settings(BaseSettings):
@@ -198,6 +202,54 @@ class Settings(BaseSettings):
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    # Data safety (docs/security-data.md): the event-time window every door enforces.
+    event_time_earliest: AwareDatetime = Field(
+        default=DEFAULT_EARLIEST, description="Doors reject events that occurred before this."
+    )
+    event_time_max_ahead_s: int = Field(
+        default=int(DEFAULT_MAX_AHEAD.total_seconds()), ge=0, le=366 * 86400,
+        description="Doors reject events more than this far past their arrival.",
+    )
+
+    @property
+    def event_time_window(self) -> EventTimeWindow:
+        return EventTimeWindow(self.event_time_earliest, timedelta(seconds=self.event_time_max_ahead_s))
+
+    # Data safety: pseudonyms need a key of your own, except in the demo.
+    demo: bool = Field(
+        default=False,
+        description="Set by `clickpath up --demo` for its roles: the shipped pseudonym key is "
+        "accepted. Never set it in production.",
+    )
+
+    @property
+    def pseudonym_key_is_shipped(self) -> bool:
+        """No key was set, or one shipped in the repository (anyone can reverse its pseudonyms)."""
+        key = self.pseudonym_key.get_secret_value().strip()
+        return not key or key in SHIPPED_PSEUDONYM_KEYS
+
+    # Kafka TLS and SASL (a production cluster; docs/security-data.md). Unset: PLAINTEXT.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How every client talks to Kafka."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_location: Path | None = Field(
+        default=None, description="CA bundle (PEM) to verify the brokers; default the system's."
+    )
+
+    @model_validator(mode="after")
+    def _kafka_security_complete(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"kafka_security_protocol {self.kafka_security_protocol} needs "
+                "kafka_sasl_mechanism, kafka_sasl_username and kafka_sasl_password"
+            )
+        return self
+
     @model_validator(mode="after")
     def _unique_tracking_codes(self) -> Settings:
         clashes = tracking_code_clashes(self.affiliates)
@@ -273,8 +325,9 @@ class Settings(BaseSettings):
         for name, value in self.model_dump(mode="json").items():
             if value is None:
                 continue
-            if name == "pseudonym_key":
-                value = self.pseudonym_key.get_secret_value()
+            secret = getattr(self, name)
+            if isinstance(secret, SecretStr):  # the child needs the secret, not its mask
+                value = secret.get_secret_value()
             text = json.dumps(value) if isinstance(value, dict | list) else str(value)
             env[f"CLICKPATH_{name.upper()}"] = text
         return env

@@ -17,7 +17,7 @@ from clickpath.connectors.context import IngressContext
 from clickpath.connectors.keys import ApiKey
 from clickpath.domain.endpoints import Endpoint
 from clickpath.domain.signing import new_secret
-from clickpath.infra.endpoint_store import EndpointStore
+from clickpath.infra.endpoint_store import EndpointStore, check_destination
 
 EndpointId = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="e.g. aff-1-main")
 
@@ -70,6 +70,10 @@ def admin_endpoints_router(ctx: IngressContext) -> APIRouter:
             first = e.errors()[0]
             field = ".".join(map(str, first["loc"])) or "endpoint"
             raise HTTPException(422, f"{field}: {first['msg']}") from None
+        try:
+            check_destination(endpoint, settings.egress_allow)
+        except ValueError as e:
+            raise HTTPException(422, str(e)) from None
         store.put(endpoint)
         return _view(endpoint) | ({"secret": secret} if secret else {})
 

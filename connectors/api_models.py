@@ -18,7 +18,7 @@ from clickpath.contracts.models import INGRESS_TYPES, Id, IngressEvent
 _RAW_DOC = {
     "email": "Raw e-mail: replaced by its keyed pseudonym (email_hash) at the door.",
     "phone": "Raw phone number: replaced by its keyed pseudonym (phone_hash) at the door.",
-    "ip": "Raw IP address: replaced by a keyed hash and its /24 (/48) prefix at the door.",
+    "ip": "Raw IP address: replaced by a keyed hash and its /16 (/32) prefix at the door.",
 }
 
 

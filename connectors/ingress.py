@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from clickpath.contracts.event_time import DEFAULT_WINDOW, EventTimeWindow
 from clickpath.contracts.models import INGRESS_TYPES, IngressEvent, utcnow
 from clickpath.domain.pseudonym import keyed_hash, normalise_email, normalise_phone, pseudonymise_ip
 
@@ -41,11 +42,13 @@ def parse_event(
     pseudonym_key: bytes,
     brand_id: str | None = None,
     source: str,
+    window: EventTimeWindow = DEFAULT_WINDOW,
 ) -> IngressEvent:
     """Validate one event in the API's JSON shape; raise `Rejection` naming the bad field.
 
     `brand_id`, when given (the brand an API key is bound to), fills the field or must match
-    it. `source` fills the field when the event does not name one.
+    it. `source` fills the field when the event does not name one. `occurred_at` must be in
+    `window` (settings.event_time_window; by default 2000-01-01 to a day ahead).
     """
     if not isinstance(data, dict):
         raise Rejection("", f"an event must be a JSON object, not {type(data).__name__}")
@@ -60,10 +63,10 @@ def parse_event(
         if given != brand_id:
             raise Rejection("brand_id", f"this API key may only send events of brand {brand_id!r}")
     values.setdefault("source", source)
-    values["received_at"] = utcnow()
+    values["received_at"] = now = utcnow()
     _pseudonymise(values, event_type, pseudonym_key)
     try:
-        return cls.model_validate(values)
+        event = cls.model_validate(values)
     except ValidationError as e:
         first = e.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
@@ -71,6 +74,10 @@ def parse_event(
         if first["type"] == "extra_forbidden":
             reason = f"unknown field for a {event_type} event"
         raise Rejection(field, reason) from None
+    problem = window.problem(event.occurred_at, now)
+    if problem is not None:
+        raise Rejection("occurred_at", problem)
+    return event
 
 
 def _pseudonymise(values: dict[str, Any], event_type: str, key: bytes) -> None:

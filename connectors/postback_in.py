@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clickpath.connectors.ingress import Rejection, parse_event
+from clickpath.contracts.event_time import DEFAULT_WINDOW, EventTimeWindow
 from clickpath.contracts.models import IngressEvent, utcnow
 
 POSTBACK_EVENTS = ("registration", "ftd", "deposit", "kyc", "chargeback")
@@ -30,7 +31,8 @@ _MAPPING: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def event_from_postback(
-    event: str, params: dict[str, str], *, pseudonym_key: bytes, brand_id: str
+    event: str, params: dict[str, str], *, pseudonym_key: bytes, brand_id: str,
+    window: EventTimeWindow = DEFAULT_WINDOW,
 ) -> IngressEvent:
     """The ingress event a postback stands for; `Rejection` names a missing or bad parameter.
 
@@ -45,7 +47,8 @@ def event_from_postback(
     if event_type == "chargeback" and "transaction_id" in values:
         values.setdefault("chargeback_id", f"cb-{values['transaction_id']}")
     values["event_id"] = params.get("event_id") or _derived_event_id(event_type, values)
-    return parse_event(values, pseudonym_key=pseudonym_key, brand_id=brand_id, source="postback")
+    return parse_event(values, pseudonym_key=pseudonym_key, brand_id=brand_id, source="postback",
+                       window=window)
 
 
 def _derived_event_id(event_type: str, values: dict[str, Any]) -> str:
@@ -68,7 +71,9 @@ def _when(raw: str | None) -> datetime:
         return utcnow()
     try:
         return datetime.fromtimestamp(float(raw), UTC)
-    except (ValueError, OverflowError):
+    except OverflowError:
+        raise Rejection("occurred_at", "a unix time out of any sane range") from None
+    except ValueError:
         pass
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))

@@ -178,6 +178,7 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
             bot = screen.reason(user_agent, ip)  # counted, not dropped; on the Click once it has a field
             if bot is not None:
                 CLICKS_FLAGGED.labels(bot).inc()
+            response = redirect(landing_url)  # before the click is recorded: never half-done
             [error] = await ctx.send([click])
             if error is not None:
                 INGRESS_REJECTED.labels("tracker", "broker_unavailable").inc()
@@ -189,7 +190,7 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
                     {"Retry-After": "5"},
                 )
             INGRESS_ACCEPTED.labels("tracker", "click").inc()
-            return redirect(landing_url)
+            return response
         finally:
             INGRESS_LATENCY.labels("tracker").observe(time.perf_counter() - started)
 

@@ -1,9 +1,12 @@
 """The shape every sink has: consume a batch, decode it, write it, then commit.
 
 Offsets are committed only after the batch is written, so a crash replays the batch (at least
-once) and the writers make a replay harmless. A write that fails is retried with backoff and
-intake pauses meanwhile: back-pressure, never a dropped record. A record that cannot be decoded
-goes to the dead-letter topic with its reason.
+once) and the writers make a replay harmless. A write that fails for a passing reason (the
+store down, a timeout) is retried with backoff and intake pauses meanwhile: back-pressure,
+never a dropped record. A record that cannot be decoded, or that the store refuses whatever the
+retries (`unwritable`, or a write raising `UnwritableError`: the batch is split in halves until
+the refused records stand alone), goes to the dead-letter topic with its reason; the rest is
+written and the offsets committed, so one bad record never stops a sink.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from clickpath.contracts.models import DeadLetter, Record, utcnow
 from clickpath.contracts.serde import Codec, DecodeError, build_codec
 from clickpath.contracts.topics import Topic, topic_name
+from clickpath.domain.redact import redact
 from clickpath.infra.kafka import consumer_config, make_producer
 from clickpath.infra.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS, PROCESSING_TIME
 from clickpath.settings import Settings
@@ -36,6 +40,11 @@ def dead_letter_of(msg: Message, stage: str, reason: str) -> DeadLetter:
 
 class SinkWriteError(RuntimeError):
     """A sink could not write a batch; the batch will be retried."""
+
+
+class UnwritableError(SinkWriteError):
+    """The store refused the batch for a reason retrying cannot cure (a value out of range, a
+    type it cannot take): the sink bisects the batch and dead-letters the records refused."""
 
 
 class BatchSink(ABC):
@@ -59,7 +68,13 @@ class BatchSink(ABC):
 
     @abstractmethod
     def write(self, records: Sequence[tuple[Message, Record]]) -> None:
-        """Write a decoded batch; raise SinkWriteError to have it retried."""
+        """Write a decoded batch; raise SinkWriteError to have it retried, UnwritableError
+        when retrying cannot help (the batch is then split to find the records at fault).
+        Must be safe to call again with records it already wrote (replays, bisection)."""
+
+    def unwritable(self, record: Record) -> str | None:
+        """Why the store can never take `record` (checked before writing), or None."""
+        return None
 
     def close(self) -> None:
         """Release what `write` holds."""
@@ -105,30 +120,61 @@ class BatchSink(ABC):
                 log.warning("consume_error", stage=self.stage, error=str(msg.error()))
                 continue
             try:
-                good.append((msg, self.codec.decode(msg.value())))
+                record = self.codec.decode(msg.value())
             except DecodeError as e:
                 self.dead_letter(msg, str(e))
-        self._write_with_retry(good)
+                continue
+            reason = self.unwritable(record)
+            if reason is not None:
+                self.dead_letter(msg, reason)
+                continue
+            good.append((msg, record))
+        written = self._write_with_retry(good)
         if self._dlq_pending():
             self._dlq.flush(30)
         self._consumer.commit(asynchronous=False)
-        EVENTS.labels(self.stage, "written").inc(len(good))
+        EVENTS.labels(self.stage, "written").inc(written)
         PROCESSING_TIME.labels(self.stage).observe(time.perf_counter() - started)
         self._update_lag(messages)
         return len(messages)
 
-    def _write_with_retry(self, records: list[tuple[Message, Record]]) -> None:
+    def _write_with_retry(self, records: list[tuple[Message, Record]]) -> int:
+        """Write `records`, retrying passing failures; the number written (the others were
+        dead-lettered as unwritable)."""
         delay = 0.2
+        refused: set[int] = set()  # indexes already dead-lettered: a retry must not repeat them
         while True:
             try:
-                self.write(records)
-                return
+                self._write_or_isolate(list(enumerate(records)), refused)
+                return len(records) - len(refused)
             except SinkWriteError as e:
                 if self._stop.is_set():
                     raise
-                log.warning("sink_write_failed", stage=self.stage, error=str(e), retry_in_s=delay)
+                log.warning("sink_write_failed", stage=self.stage, error=redact(str(e)),
+                            retry_in_s=delay)
                 time.sleep(delay)  # back-pressure: intake waits until the writer recovers
                 delay = min(delay * 2, 30.0)
+
+    def _write_or_isolate(
+        self, indexed: list[tuple[int, tuple[Message, Record]]], refused: set[int]
+    ) -> None:
+        """Write the records; on UnwritableError split them in halves until each refused record
+        stands alone, and dead-letter it. A passing failure (SinkWriteError) propagates."""
+        todo = [(i, r) for i, r in indexed if i not in refused]
+        if not todo:
+            return
+        try:
+            self.write([r for _, r in todo])
+        except UnwritableError as e:
+            if len(todo) == 1:
+                index, (msg, _) = todo[0]
+                self.dead_letter(msg, f"unwritable: {redact(str(e))}")
+                refused.add(index)
+                return
+            log.warning("sink_batch_bisected", stage=self.stage, rows=len(todo), error=redact(str(e)))
+            middle = len(todo) // 2
+            self._write_or_isolate(todo[:middle], refused)
+            self._write_or_isolate(todo[middle:], refused)
 
     def dead_letter(self, msg: Message, reason: str) -> None:
         record = dead_letter_of(msg, self.stage, reason)

@@ -13,10 +13,16 @@ the cancel of the live row plus the new row, an unseen event once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
-from clickpath.contracts.models import CanonicalEvent, PlayerDayFact
+from clickpath.contracts.models import (
+    Attribution,
+    CanonicalEvent,
+    DeliveryAttempt,
+    PlayerDayFact,
+    Record,
+)
 from clickpath.infra.clickhouse import StoredFact
 
 FactKey = tuple[str, date, str]
@@ -81,3 +87,30 @@ def columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
     if not rows:
         return [[] for _ in range(width)]
     return [list(c) for c in zip(*rows, strict=True)]
+
+
+# ClickHouse's Date (the funnel's `day`, `toDate(occurred_at)` in its views) holds 1970-01-01 to
+# 2149-06-06; a time outside it is refused by the driver, or worse, wraps to a wrong day.
+DATE_MIN = date(1970, 1, 1)
+DATE_MAX = date(2149, 6, 6)
+
+
+def unwritable_reason(record: Record) -> str | None:
+    """Why ClickHouse cannot hold `record` as it is (a date outside its Date range), or None."""
+    when: dict[str, date | datetime | None] = {}
+    if isinstance(record, CanonicalEvent):
+        when = {"occurred_at": record.occurred_at, "processed_at": record.processed_at}
+    elif isinstance(record, PlayerDayFact):
+        when = {"day": record.day}
+    elif isinstance(record, Attribution):
+        when = {"clicked_at": record.clicked_at, "registered_at": record.registered_at,
+                "decided_at": record.decided_at}
+    elif isinstance(record, DeliveryAttempt):
+        when = {"attempted_at": record.attempted_at}
+    for name, value in when.items():
+        if value is None:
+            continue
+        day = value.astimezone(UTC).date() if isinstance(value, datetime) else value
+        if not DATE_MIN <= day <= DATE_MAX:
+            return f"{name} {value.isoformat()} is outside ClickHouse's Date range ({DATE_MIN} .. {DATE_MAX})"
+    return None

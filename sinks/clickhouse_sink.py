@@ -24,10 +24,12 @@ from fastapi import FastAPI, Query
 
 from clickpath.contracts.models import Attribution, CanonicalEvent, DeliveryAttempt, PlayerDayFact, Record
 from clickpath.contracts.topics import Topic
+from clickpath.domain.redact import redact
 from clickpath.infra.clickhouse import (
     ClickHouseError,
     apply_migrations,
     connect,
+    is_unwritable,
     query_funnel,
     query_known_events,
     query_pipeline_stats,
@@ -36,8 +38,14 @@ from clickpath.infra.clickhouse import (
 )
 from clickpath.infra.metrics import CLICKHOUSE_ROWS, observe_event_latency
 from clickpath.settings import Settings
-from clickpath.sinks.base import BatchSink, SinkWriteError
-from clickpath.sinks.clickhouse_rows import FACT_ROW_COLUMNS, columns, fact_rows, new_events
+from clickpath.sinks.base import BatchSink, SinkWriteError, UnwritableError
+from clickpath.sinks.clickhouse_rows import (
+    FACT_ROW_COLUMNS,
+    columns,
+    fact_rows,
+    new_events,
+    unwritable_reason,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -128,7 +136,7 @@ class ClickHouseSink(BatchSink):
             applied = apply_migrations(self.client, self.db)
             repaired = repair_funnel(self.client, self.db)
         log.info(
-            "clickhouse_ready", dsn=settings.clickhouse_dsn, migrations_applied=applied,
+            "clickhouse_ready", dsn=redact(settings.clickhouse_dsn), migrations_applied=applied,
             funnel_rows_repaired=repaired,
         )
 
@@ -137,12 +145,17 @@ class ClickHouseSink(BatchSink):
             with self.lock:
                 written = write_batch(self.client, self.db, [r for _, r in records])
         except Exception as e:  # the driver raises many types; all mean "not written"
-            raise SinkWriteError(f"ClickHouse insert failed: {e}") from e
+            if is_unwritable(e):  # the values: bisected, the rows at fault dead-lettered
+                raise UnwritableError(redact(f"ClickHouse refused the values: {e}")) from e
+            raise SinkWriteError(redact(f"ClickHouse insert failed: {e}")) from e
         for table, count in written.items():
             CLICKHOUSE_ROWS.labels(table).inc(count)
         for _, record in records:
             if isinstance(record, CanonicalEvent):
                 observe_event_latency("clickhouse", record.occurred_at)
+
+    def unwritable(self, record: Record) -> str | None:
+        return unwritable_reason(record)
 
     def funnel(self, **filters: Any) -> list[dict[str, Any]]:
         try:

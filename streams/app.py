@@ -53,6 +53,7 @@ from clickpath.domain.ledger import StoredLedger, ledger_key
 from clickpath.domain.outputs import Output
 from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player, replay_outputs
 from clickpath.domain.runs import Positioned, apply_run
+from clickpath.infra.kafka import faust_credentials
 from clickpath.infra.metrics import DEAD_LETTERS, EVENTS, PROCESSING_TIME, observe_event_latency
 from clickpath.settings import Settings
 from clickpath.streams.aiokafka_fixes import install_consumer_fixes
@@ -78,6 +79,7 @@ def faust_app(settings: Settings, datadir: Path, name: str) -> faust.App:
     return faust.App(
         name,
         broker=faust_broker_urls(settings.kafka_bootstrap_servers or ""),
+        broker_credentials=faust_credentials(settings),  # TLS/SASL (None: PLAINTEXT)
         store="rocksdb://" if settings.table_store == "rocksdb" else "memory://",
         datadir=str(datadir),
         topic_partitions=settings.partitions,

@@ -7,6 +7,8 @@ model and its schema drift. Money is `Decimal` with a currency, never float.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
@@ -38,6 +40,35 @@ Amount = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^\d{1,13}(\.\d{1,4})?$", "examples": ["25.00"]}),
 ]
 Timestamp = AwareDatetime
+
+# Pseudonym fields carry what clickpath.domain.pseudonym makes, never the raw value: a keyed
+# HMAC-SHA256 as 64 hex digits, and an IP network no finer than /24 (/48 for IPv6). Anything
+# else (an e-mail address in `email_hash`, an address in `ip_prefix`) is refused by field.
+_HEX_DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")
+IP_PREFIX_MAX_BITS = {4: 24, 6: 48}
+
+
+def check_hex_digest(value: str) -> str:
+    if not _HEX_DIGEST.match(value):
+        raise ValueError("must be a keyed pseudonym: 64 hex digits (HMAC-SHA256), not raw data")
+    return value.lower()
+
+
+def check_ip_prefix(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError("must be an IP network prefix such as 203.0.0.0/16") from None
+    if "/" not in value or network.prefixlen > IP_PREFIX_MAX_BITS[network.version]:
+        raise ValueError(
+            f"must be a network prefix of at most /{IP_PREFIX_MAX_BITS[network.version]} "
+            "(not an address)"
+        )
+    return str(network)
+
+
+Pseudonym = Annotated[str, AfterValidator(check_hex_digest)]
+IpPrefix = Annotated[str, AfterValidator(check_ip_prefix)]
 
 
 class Record(BaseModel):
@@ -91,8 +122,8 @@ class Click(IngressEvent):
     landing_url: Text | None = None
     referrer: Text | None = None
     user_agent: Text | None = None
-    ip_hash: Text | None = None
-    ip_prefix: Text | None = None
+    ip_hash: Pseudonym | None = None
+    ip_prefix: IpPrefix | None = None
     country: Text | None = None
     device_id: Text | None = None
 
@@ -113,8 +144,8 @@ class PageView(IngressEvent):
     platform: Annotated[str, StringConstraints(max_length=64)] | None = None
     user_agent: Text | None = None
     device_id: Text | None = None
-    ip_hash: Text | None = None
-    ip_prefix: Text | None = None
+    ip_hash: Pseudonym | None = None
+    ip_prefix: IpPrefix | None = None
     country: Text | None = None
 
 
@@ -122,12 +153,12 @@ class Registration(PlayerEvent):
     avro_name: ClassVar[str] = "io.clickpath.ingress.Registration"
     event_type: Literal["registration"] = "registration"
     click_id: Id | None = None
-    email_hash: Text | None = None
-    phone_hash: Text | None = None
+    email_hash: Pseudonym | None = None
+    phone_hash: Pseudonym | None = None
     country: Text | None = None
     device_id: Text | None = None
-    ip_hash: Text | None = None
-    ip_prefix: Text | None = None
+    ip_hash: Pseudonym | None = None
+    ip_prefix: IpPrefix | None = None
 
 
 class Kyc(PlayerEvent):
@@ -143,8 +174,8 @@ class Login(PlayerEvent):
     session_id: Text | None = None
     device_id: Text | None = None
     user_agent: Text | None = None
-    ip_hash: Text | None = None
-    ip_prefix: Text | None = None
+    ip_hash: Pseudonym | None = None
+    ip_prefix: IpPrefix | None = None
 
 
 class Deposit(PlayerEvent):

@@ -38,8 +38,7 @@ class CampaignConfig(BaseModel):
     @field_validator("landing_url")
     @classmethod
     def _known_landing_macros(cls, value: str) -> str:
-        validate_landing_template(value)
-        return value
+        return validate_landing_template(value)
 
 
 class AffiliateConfig(BaseModel):

@@ -1,14 +1,17 @@
 """Postback URL templates: `https://partner/pb?cid={click_id}&amt={amount}`.
 
 Macros are the ones docs/delivery.md lists; an unknown macro is a configuration error caught when
-settings load, never a broken request at send time. Values are URL-encoded.
+settings load, never a broken request at send time. Values are URL-encoded. Macros stand only in
+the path, query or fragment: a value in the host (`https://partner.example{sub1}/`) would let
+whoever chooses it choose where the request, or a visitor's redirect, goes. Templates are checked
+by rendering them with sentinel values and parsing the result, as a request would see it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 MACROS = frozenset(
     {
@@ -34,6 +37,32 @@ def check_macros(template: str, known: frozenset[str], what: str) -> None:
         raise TemplateError(
             f"unknown {what} macro(s) {', '.join('{' + m + '}' for m in unknown)}; "
             f"known: {', '.join(sorted(known))}"
+        )
+    check_macro_positions(template, what)
+
+
+def check_macro_positions(template: str, what: str) -> None:
+    """Refuse a template whose macros reach the scheme, user, host or port, or whose host a
+    value could change: rendered with sentinel values and with none, it must parse to the same
+    http(s) origin with the sentinels only in the path, query or fragment."""
+    macros = sorted(set(_MACRO.findall(template)))
+    sentinels = {name: f"cpsentinel{i}x" for i, name in enumerate(macros)}
+    filled = urlsplit(render_template(template, sentinels))
+    empty = urlsplit(render_template(template, {}))
+    authority = f"{filled.scheme}://{filled.netloc}".lower()
+    in_host = [name for name, sentinel in sentinels.items() if sentinel in authority]
+    if in_host:
+        raise TemplateError(
+            f"{what} template puts {', '.join('{' + m + '}' for m in in_host)} before the path "
+            "(scheme, user, host or port): macros may stand only in the path, query or "
+            f"fragment, so that no value can choose where it goes: {template!r}"
+        )
+    if filled.scheme not in ("http", "https") or not filled.hostname:
+        raise TemplateError(f"{what} template has no host: {template!r}")
+    if (empty.scheme, empty.netloc) != (filled.scheme, filled.netloc):
+        raise TemplateError(
+            f"{what} template's host changes with its values ({empty.netloc!r} without them): "
+            f"{template!r}"
         )
 
 

@@ -28,10 +28,18 @@ def normalise_phone(phone: str) -> str:
     return f"+{digits}" if phone.startswith("+") else digits
 
 
+# The prefix kept next to an IP's keyed hash. A /24 beside the hash let whoever holds the key
+# recover the address in 256 HMACs; a /16 (/32 for IPv6, a provider's allocation) names a
+# region or provider, not a household, and leaves 65,536 candidates (docs/security-data.md).
+IPV4_PREFIX_BITS = 16
+IPV6_PREFIX_BITS = 32
+
+
 def ip_prefix(ip: str) -> str:
-    """The network an address is in, coarse enough not to name a household: /24 or /48."""
+    """The network an address is in, coarse enough not to name a household or a subscriber:
+    /16 for IPv4, /32 for IPv6."""
     address = ipaddress.ip_address(ip.strip())
-    bits = 24 if address.version == 4 else 48
+    bits = IPV4_PREFIX_BITS if address.version == 4 else IPV6_PREFIX_BITS
     return str(ipaddress.ip_network(f"{address}/{bits}", strict=False))
 
 

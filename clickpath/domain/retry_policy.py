@@ -50,20 +50,28 @@ def endpoint_unwell(status: int | None) -> bool:
     return status is None or status >= 500 or status in RETRYABLE_4XX
 
 
+# The most a Retry-After is read as (a year): a partner's `Retry-After: 999...9` (hundreds of
+# digits) overflowed a float and raised; capped, it is simply more than the policy's max_s.
+RETRY_AFTER_CAP_S = 365 * 86400.0
+
+
 def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds a `Retry-After` value asks to wait (0 for a past date), or None if unusable."""
+    """Seconds a `Retry-After` value asks to wait (0 for a past date, at most
+    RETRY_AFTER_CAP_S), or None if unusable. Never raises, whatever the partner sends."""
     if value is None or not value.strip():
         return None
     text = value.strip()
     if text.isascii() and text.isdigit():
-        return float(int(text))
+        digits = text.lstrip("0") or "0"
+        return RETRY_AFTER_CAP_S if len(digits) > 12 else min(float(int(digits)), RETRY_AFTER_CAP_S)
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)  # HTTP dates are GMT
+        asked = when.timestamp() - now
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)  # HTTP dates are GMT
-    return max(0.0, when.timestamp() - now)
+    return min(max(0.0, asked), RETRY_AFTER_CAP_S)
 
 
 class RetryPolicy:

@@ -241,7 +241,11 @@ def make_click(
         "brand_id": campaign.brand_id,
         "tracking_code": campaign.tracking_code,
     }
-    landing_url = render_landing_url(campaign.landing_url, values, utm)
+    try:
+        landing_url = render_landing_url(campaign.landing_url, values, utm)
+    except ValueError as e:  # a template saved before hosts were checked (IDNA refuses it)
+        raise LinkError("bad_landing_url", f"This link's landing URL cannot be used: {e}.",
+                        "landing_url") from None
     ip_hash, ip_prefix = pseudonymise_ip(pseudonym_key, ip) if ip else (None, None)
     try:
         click = Click(
@@ -256,7 +260,7 @@ def make_click(
             **subs,
             tracking_code=campaign.tracking_code,
             landing_url=landing_url,
-            referrer=_clip(referrer),
+            referrer=reduce_url(referrer, keep=()),
             user_agent=_clip(user_agent),
             ip_hash=ip_hash,
             ip_prefix=ip_prefix,

@@ -8,6 +8,7 @@ and on a server (`http://host:8123`).
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Collection, Sequence
 from datetime import date
 from decimal import Decimal
@@ -16,15 +17,62 @@ from pathlib import Path
 from typing import Any
 
 import clickhouse_connect
+from clickhouse_connect.driver import exceptions as driver_errors
 from clickhouse_connect.driver.client import Client
 
+from clickpath.domain.redact import redact
 from clickpath.settings import Settings
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class ClickHouseError(RuntimeError):
-    """ClickHouse refused or could not be reached; wraps the driver's error."""
+    """ClickHouse refused or could not be reached; wraps the driver's error.
+
+    The message is redacted (clickpath.domain.redact): a DSN or a driver's text quoting one
+    never carries its password into a log or an answer."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
+
+
+# Server error codes that say "these values cannot be stored", however often they are sent:
+# parse and conversion failures, values out of a type's range, overflows. Not the codes a
+# schema or query fault gives (TYPE_MISMATCH, UNKNOWN_TABLE...): those would fail every row,
+# and must hold the sink back until fixed, not dead-letter the traffic.
+UNWRITABLE_CODES = frozenset({
+    6,    # CANNOT_PARSE_TEXT
+    26,   # CANNOT_PARSE_QUOTED_STRING
+    27,   # CANNOT_PARSE_INPUT_ASSERTION_FAILED
+    38,   # CANNOT_PARSE_DATE
+    41,   # CANNOT_PARSE_DATETIME
+    69,   # ARGUMENT_OUT_OF_BOUND
+    70,   # CANNOT_CONVERT_TYPE
+    72,   # CANNOT_PARSE_NUMBER
+    117,  # INCORRECT_DATA
+    131,  # TOO_LARGE_STRING_SIZE
+    321,  # VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+    407,  # DECIMAL_OVERFLOW
+    691,  # UNKNOWN_ELEMENT_OF_ENUM
+})
+
+
+def is_unwritable(error: BaseException) -> bool:
+    """Whether an insert failed for a reason retrying cannot cure (the values), as opposed to
+    a passing one (connection refused, server down, timeout, memory, too many parts).
+
+    The driver's DataError is raised while it serialises the values (a date past 2149 does
+    not fit ClickHouse's Date); a server error counts when its code is one of UNWRITABLE_CODES.
+    Anything unknown counts as passing: back-pressure is the safe default."""
+    if isinstance(error, driver_errors.OperationalError):
+        return False
+    if isinstance(error, driver_errors.DataError | struct.error | OverflowError):
+        return True
+    code = getattr(error, "code", None)
+    if code is None:
+        match = re.search(r"\bCode:\s*(\d+)", str(error))
+        code = int(match.group(1)) if match else None
+    return code in UNWRITABLE_CODES
 
 
 def connect(settings: Settings) -> Client:

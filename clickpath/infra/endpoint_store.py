@@ -9,13 +9,36 @@ disabled).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import socket
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from clickpath.contracts.models import utcnow
+from clickpath.domain.addresses import destination_refusal
 from clickpath.domain.endpoints import Endpoint, legacy_endpoints
+from clickpath.domain.postback_template import render_template
 from clickpath.infra.jsonstore import WatchedJsonFile
 from clickpath.settings import Settings
+
+
+def resolve_host(host: str) -> list[str]:
+    """Every address the system resolves `host` to; OSError when it does not resolve."""
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)]
+
+
+def check_destination(
+    endpoint: Endpoint, allow: Sequence[str],
+    resolve: Callable[[str], Sequence[str]] = resolve_host,
+) -> None:
+    """Raise ValueError (naming the URL and why) when an endpoint being configured points at a
+    forbidden address: a literal one, or a name that resolves to one now. A name that does not
+    resolve yet is accepted; the send-time guard checks (and pins) again."""
+    reason = destination_refusal(render_template(endpoint.url, {}), allow, resolve)
+    if reason is not None:
+        raise ValueError(
+            f"url: deliveries may not go to {reason} (SSRF guard; an operator may allow a "
+            "network with CLICKPATH_EGRESS_ALLOW)"
+        )
 
 
 class EndpointStore:

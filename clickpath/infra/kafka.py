@@ -7,6 +7,7 @@ meet a click and its registration's link in one partition.
 
 from __future__ import annotations
 
+import ssl
 import time
 from typing import Any
 
@@ -30,9 +31,54 @@ def bootstrap_servers(settings: Settings) -> str:
     return settings.kafka_bootstrap_servers
 
 
+def security_config(settings: Settings) -> dict[str, Any]:
+    """librdkafka's TLS/SASL settings from CLICKPATH_KAFKA_SECURITY_PROTOCOL and friends; empty
+    for PLAINTEXT (the embedded broker, a trusted network)."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return {}
+    config: dict[str, Any] = {"security.protocol": protocol}
+    if protocol.startswith("SASL_"):
+        password = settings.kafka_sasl_password
+        config.update({
+            "sasl.mechanism": settings.kafka_sasl_mechanism,
+            "sasl.username": settings.kafka_sasl_username,
+            "sasl.password": password.get_secret_value() if password else None,
+        })
+    if protocol.endswith("SSL") and settings.kafka_ssl_ca_location:
+        config["ssl.ca.location"] = str(settings.kafka_ssl_ca_location)
+    return config
+
+
+def faust_credentials(settings: Settings) -> Any:
+    """The same TLS/SASL settings as Faust's `broker_credentials` (None for PLAINTEXT)."""
+    from faust.auth import SASLCredentials, SSLCredentials
+
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context: ssl.SSLContext | None = None
+    if protocol.endswith("SSL"):
+        ca = settings.kafka_ssl_ca_location
+        context = ssl.create_default_context(cafile=str(ca) if ca else None)
+    if protocol == "SSL":
+        return SSLCredentials(context)
+    password = settings.kafka_sasl_password
+    return SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=password.get_secret_value() if password else None,
+        ssl_context=context, mechanism=settings.kafka_sasl_mechanism,
+    )
+
+
+def admin_config(settings: Settings) -> dict[str, Any]:
+    return {"bootstrap.servers": bootstrap_servers(settings), **security_config(settings)}
+
+
 def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
     return {
         "bootstrap.servers": bootstrap_servers(settings),
+        **security_config(settings),
         "acks": "all",
         "enable.idempotence": True,
         "linger.ms": 5,
@@ -44,6 +90,7 @@ def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
 def consumer_config(settings: Settings, group: str, **extra: Any) -> dict[str, Any]:
     return {
         "bootstrap.servers": bootstrap_servers(settings),
+        **security_config(settings),
         "group.id": f"{settings.topic_prefix}.{group}",
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
@@ -59,7 +106,7 @@ def make_producer(settings: Settings, **extra: Any) -> Producer:
 
 
 def wait_for_broker(settings: Settings, timeout_s: float = 30.0) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers(settings)})
+    admin = AdminClient(admin_config(settings))
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -76,7 +123,7 @@ def create_topics(settings: Settings) -> list[str]:
     Must run before any agent starts: Faust refuses source topics whose partition count
     differs from its own, and the embedded broker auto-creates with 4 partitions.
     """
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers(settings)})
+    admin = AdminClient(admin_config(settings))
     existing = admin.list_topics(timeout=10).topics
     wanted = []
     for spec in SPECS.values():

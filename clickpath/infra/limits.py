@@ -9,6 +9,7 @@ downstream; the memory makes the *answer* the same, which is what a retrying cli
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 import time
@@ -120,11 +121,17 @@ def fingerprint(body: bytes) -> str:
 
 
 class IdempotencyStore:
-    """Answers given per (API key, Idempotency-Key), for `ttl_s`, at most `capacity` of them."""
+    """Answers given per (API key, Idempotency-Key), for `ttl_s`, at most `capacity` of them
+    and at most `max_bytes` in all (an answer's JSON size plus its keys): a client sending large
+    batches with fresh keys cannot grow the memory past that; the oldest answers go first."""
 
-    def __init__(self, ttl_s: float, capacity: int = 100_000, clock: Clock = time.monotonic) -> None:
-        self._entries: OrderedDict[tuple[str, str], tuple[float, Remembered]] = OrderedDict()
+    ENTRY_OVERHEAD = 200  # bytes of bookkeeping per entry, besides the keys and the answer
+
+    def __init__(self, ttl_s: float, capacity: int = 100_000, clock: Clock = time.monotonic,
+                 max_bytes: int = 64 * 1024 * 1024) -> None:
+        self._entries: OrderedDict[tuple[str, str], tuple[float, Remembered, int]] = OrderedDict()
         self._ttl, self._capacity, self._clock = ttl_s, capacity, clock
+        self._max_bytes, self.bytes = max_bytes, 0
 
     def get(self, key_id: str, idem_key: str) -> Remembered | None:
         self._expire()
@@ -138,20 +145,34 @@ class IdempotencyStore:
     def finish(self, key_id: str, idem_key: str, answer: Remembered | None) -> None:
         """Remember the answer, or forget the key (None: the request may be retried as new)."""
         if answer is None:
-            self._entries.pop((key_id, idem_key), None)
+            self._drop((key_id, idem_key))
         else:
             self._put((key_id, idem_key), answer)
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
     def _put(self, k: tuple[str, str], value: Remembered) -> None:
-        self._entries[k] = (self._clock(), value)
-        self._entries.move_to_end(k)
-        while len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
+        self._drop(k)
+        size = self._size(k, value)
+        self._entries[k] = (self._clock(), value, size)
+        self.bytes += size
+        while self._entries and (len(self._entries) > self._capacity or self.bytes > self._max_bytes):
+            self._drop(next(iter(self._entries)))
+
+    def _drop(self, k: tuple[str, str]) -> None:
+        entry = self._entries.pop(k, None)
+        if entry is not None:
+            self.bytes -= entry[2]
+
+    def _size(self, k: tuple[str, str], value: Remembered) -> int:
+        body = 0 if value.body is None else len(json.dumps(value.body, separators=(",", ":")))
+        return self.ENTRY_OVERHEAD + len(k[0]) + len(k[1]) + len(value.fingerprint) + body
 
     def _expire(self) -> None:
         cutoff = self._clock() - self._ttl
         while self._entries:
-            k, (at, _) = next(iter(self._entries.items()))
+            k, (at, _, _) = next(iter(self._entries.items()))
             if at >= cutoff:
                 break
-            del self._entries[k]
+            self._drop(k)

@@ -37,8 +37,10 @@ def _die(message: str, code: int = 2) -> None:
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.run.guards import require_own_pseudonym_key
     from clickpath.run.up import UpOptions, run_up
 
+    require_own_pseudonym_key(settings, "up", demo=args.demo)
     run_up(settings, UpOptions(demo=args.demo, rate=args.rate, status_every=args.status_every))
 
 

@@ -84,6 +84,7 @@ def cmd_endpoints(settings: Settings, args: argparse.Namespace) -> None:
     """`clickpath postbacks|webhooks add|list|disable|enable|rotate-secret`."""
     from clickpath.domain.endpoints import Endpoint
     from clickpath.domain.signing import new_secret
+    from clickpath.infra.endpoint_store import check_destination
 
     store = _endpoint_store(settings)
     kind = "postback" if args.command == "postbacks" else "webhook"
@@ -118,12 +119,14 @@ def cmd_endpoints(settings: Settings, args: argparse.Namespace) -> None:
             if not args.url or not args.events:
                 raise CommandError(f"{args.command} add needs --url and --events")
             secret = new_secret() if args.sign or kind == "webhook" else None
-            e = store.put(Endpoint(
+            endpoint = Endpoint(
                 endpoint_id=args.id, kind=kind, affiliate_id=args.affiliate, brand_id=args.brand,
                 url=args.url, method=args.method or ("POST" if kind == "webhook" else "GET"),
                 body=args.body, events=[x.strip() for x in args.events.split(",") if x.strip()],
                 secret=secret,
-            ))
+            )
+            check_destination(endpoint, settings.egress_allow)
+            e = store.put(endpoint)
             if secret:
                 print(secret)
     except (LookupError, ValidationError, ValueError) as err:

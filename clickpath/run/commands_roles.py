@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 
+from clickpath.run.guards import require_own_pseudonym_key
 from clickpath.settings import Settings
 
 
@@ -20,6 +21,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.infra.metrics import serve_metrics
     from clickpath.streams.app import run_worker
 
+    require_own_pseudonym_key(settings, "worker")
     configure_logging(settings.log_level, role=f"worker-{args.index}")
     serve_metrics(settings.metrics_port, settings.metrics_host)
     sys.argv = [sys.argv[0], "worker"]  # Faust's Worker reads argv; ours are consumed
@@ -30,6 +32,7 @@ def cmd_sink(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.infra.logs import configure_logging
     from clickpath.infra.metrics import serve_metrics
 
+    require_own_pseudonym_key(settings, "sink")
     configure_logging(settings.log_level, role=f"sink-{args.kind}")
     serve_metrics(settings.metrics_port, settings.metrics_host)
     if args.kind == "clickhouse":
@@ -46,6 +49,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.connectors.http_service import run_service
     from clickpath.infra.logs import configure_logging
 
+    require_own_pseudonym_key(settings, "api")
     configure_logging(settings.log_level, role="api")
     run_service(settings)
 

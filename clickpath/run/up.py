@@ -20,6 +20,7 @@ import structlog
 
 from clickpath.contracts.models import utcnow
 from clickpath.devtools.demo import demo_affiliates
+from clickpath.domain.redact import redact
 from clickpath.infra.broker import EmbeddedBroker, free_port, port_in_use
 from clickpath.infra.kafka import create_topics, wait_for_broker
 from clickpath.infra.logs import configure_logging
@@ -80,7 +81,7 @@ def banner(settings: Settings, log_dir: Path, created: list[str], receiver_log: 
         "clickpath is up.",
         f"  Kafka:        {settings.kafka_bootstrap_servers}"
         + (" (embedded, in memory)" if settings.tansu_compat else ""),
-        f"  ClickHouse:   {settings.clickhouse_dsn}",
+        f"  ClickHouse:   {redact(settings.clickhouse_dsn)}",
         f"  Service:      {settings.service_url}  (/healthz, /metrics, /v1/reports/funnel)",
         "  Report:       clickpath report            (in another terminal)",
         "  Status:       clickpath status            (roles, PIDs; --format json)",
@@ -183,6 +184,7 @@ def _roles(
     if not options.demo:
         return roles, None
     receiver_port = free_port()
+    env["CLICKPATH_DEMO"] = "true"  # the roles accept the shipped pseudonym key (a demo)
     env.update(demo_env(settings, f"http://127.0.0.1:{receiver_port}"))
     return roles + demo_roles(receiver_port, options.rate), log_dir / "demo-receiver.log"
 

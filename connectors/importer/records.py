@@ -23,6 +23,7 @@ class Validator:
         self._key = settings.pseudonym_key.get_secret_value().encode()
         self._brand = options.brand
         self._source = options.source
+        self._window = settings.event_time_window
 
     def event(self, record: SourceRecord) -> IngressEvent:
         if record.rejection is not None:
@@ -37,7 +38,8 @@ class Validator:
             raise Rejection(
                 "brand_id", f"is {data['brand_id']!r}, but this import is for --brand {self._brand!r}"
             )
-        return parse_event(data, pseudonym_key=self._key, brand_id=self._brand, source=self._source)
+        return parse_event(data, pseudonym_key=self._key, brand_id=self._brand, source=self._source,
+                           window=self._window)
 
 
 class RejectsReport:

@@ -71,6 +71,19 @@ async def drain_bounded(content: Readable, limit: int = MAX_ANSWER_BYTES) -> boo
     return content.at_eof()
 
 
+async def drain_httpx_bounded(response: httpx.Response, limit: int = MAX_ANSWER_BYTES) -> bool:
+    """drain_bounded for an httpx answer opened with stream=True: True when it ended within
+    `limit` bytes; past that nothing more is read (closing it drops the connection)."""
+    if response.is_stream_consumed:  # an answer made whole in memory (tests): nothing to read
+        return True
+    read = 0
+    async for chunk in response.aiter_raw():
+        read += len(chunk)
+        if read > limit:
+            return False
+    return True
+
+
 NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError, httpx.HTTPError)
 
 
@@ -205,7 +218,12 @@ class HttpxSender(_Timed):
         started = self.clock()
         try:
             response = await guarded_request(self.client, self.policy, request.method, request.url,
-                                             headers=request.headers, content=request.content)
+                                             headers=request.headers, content=request.content,
+                                             stream=True)
+            try:  # read at most MAX_ANSWER_BYTES of the answer, as the aiohttp sender does
+                await drain_httpx_bounded(response)
+            finally:
+                await response.aclose()
         except EgressRefused as e:
             return Answer(refused=f"refused by the egress guard: {e}", latency_ms=self._ms(started))
         except httpx.HTTPError as e:

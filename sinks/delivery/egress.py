@@ -37,16 +37,28 @@ from typing import Any
 import httpcore
 import httpx
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from clickpath.domain.addresses import (  # the rules; re-exported for this module's users
+    CGNAT,
+    METADATA,
+    NAT64,
+    IPAddress,
+    IPNetwork,
+    allowed,
+    parse_allow,
+    refusal,
+)
+
+__all__ = [
+    "CGNAT", "METADATA", "NAT64", "REDIRECT_STATUSES", "SCHEMES", "EgressPolicy", "EgressRefused",
+    "IPAddress", "IPNetwork", "PinnedTransport", "check_hop", "guarded_request", "join_location",
+    "redirected", "refusal", "same_origin", "system_resolver",
+]
+
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 """`(host, port) -> addresses as text`; the default asks the system (getaddrinfo)."""
 
 SCHEMES = frozenset({"http", "https"})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
-CGNAT = ipaddress.ip_network("100.64.0.0/10")
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _BODY_ARGS = ("content", "data", "files", "json")
 _BODY_HEADERS = ("content-type", "content-length", "transfer-encoding")
 _CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
@@ -85,47 +97,6 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-def _embedded_v4(ip: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address carries to the same host (mapped, 6to4, NAT64)."""
-    if not isinstance(ip, ipaddress.IPv6Address):
-        return None
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip in NAT64:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
-
-
-def refusal(ip: IPAddress) -> str | None:
-    """Why `ip` is not a public destination, or None when it is."""
-    inner = _embedded_v4(ip)
-    if inner is not None:
-        reason = refusal(inner)
-        return f"{reason} (carried in {ip})" if reason else None
-    checks: tuple[tuple[bool, str], ...] = (
-        (ip in METADATA, "cloud metadata address"),
-        (ip.is_unspecified, "unspecified address"),
-        (ip.is_loopback, "loopback address"),
-        (ip.is_link_local, "link-local address"),
-        (ip.is_multicast, "multicast address"),
-        (ip in CGNAT, "shared (CGNAT) address"),
-        (ip.is_reserved, "reserved address"),
-        (ip.is_private, "private address"),  # Python counts documentation and benchmark nets here too
-        (not ip.is_global, "address not globally routable"),
-    )
-    for hit, reason in checks:
-        if hit:
-            return f"{reason} {ip}"
-    return None
-
-
-def _parse_allow(allow: Iterable[str]) -> tuple[IPNetwork, ...]:
-    """CIDRs (or bare addresses) from configuration; a typo fails at start-up, not at send time."""
-    return tuple(ipaddress.ip_network(c.strip(), strict=False) for c in allow if c.strip())
-
-
 class EgressPolicy:
     """Which addresses outward requests may reach: public ones, plus the operator's `allow` CIDRs."""
 
@@ -136,16 +107,13 @@ class EgressPolicy:
         resolver: Resolver | None = None,
         resolve_timeout_s: float = 10.0,
     ) -> None:
-        self.allow = _parse_allow(allow)
+        self.allow = parse_allow(allow)
         self._resolver = resolver or system_resolver
         self._resolve_timeout_s = resolve_timeout_s
 
     def allowed(self, ip: IPAddress) -> str | None:
         """None when `ip` may be reached, else the reason it may not."""
-        inner = _embedded_v4(ip)
-        if any(ip in net or (inner is not None and inner in net) for net in self.allow):
-            return None
-        return refusal(ip)
+        return allowed(ip, self.allow)
 
     async def check(self, url: str | httpx.URL) -> list[IPAddress]:
         """The addresses `url` may be reached at; raises EgressRefused if any one is not allowed.
@@ -275,6 +243,7 @@ async def guarded_request(
     url: str | httpx.URL,
     *,
     max_redirects: int = 5,
+    stream: bool = False,
     **kw: Any,
 ) -> httpx.Response:
     """Send a request only to a checked URL, following up to `max_redirects` checked redirects.
@@ -283,14 +252,19 @@ async def guarded_request(
     but HEAD into GET and drops the body, 307/308 keep method and body; credentials are not
     carried to another origin), but each `Location` is checked before it is requested.
     `kw` goes to `client.request`. With a plain client the rebinding window of the module
-    docstring remains; give the client a `PinnedTransport` to close it.
+    docstring remains; give the client a `PinnedTransport` to close it. `stream=True` returns
+    the final answer unread (the caller reads what it wants, then closes it).
     """
     target = httpx.URL(url)
     redirects = 0
     came_from: httpx.URL | None = None
     while True:
         await check_hop(policy, target, came_from)
-        response = await client.request(method, target, follow_redirects=False, **kw)
+        if stream:
+            request = client.build_request(method, target, **kw)
+            response = await client.send(request, stream=True, follow_redirects=False)
+        else:
+            response = await client.request(method, target, follow_redirects=False, **kw)
         location = response.headers.get("location")
         if response.status_code not in REDIRECT_STATUSES or location is None:
             return response

@@ -191,7 +191,7 @@ def test_jsonl_import_lands_pseudonymised_reports_rejections_and_reruns_import_n
     assert sorted(by_id) == ["c-1", "d-1", "k-1", "r-1"] and len(records) == 4
     click, registration = by_id["c-1"], by_id["r-1"]
     assert isinstance(click, Click) and click.source == "tracker-export"
-    assert click.ip_hash == keyed_hash(KEY, "ip", "203.0.113.7") and click.ip_prefix == "203.0.113.0/24"
+    assert click.ip_hash == keyed_hash(KEY, "ip", "203.0.113.7") and click.ip_prefix == "203.0.0.0/16"
     assert isinstance(registration, Registration) and registration.source == "import"
     assert registration.email_hash == keyed_hash(KEY, "email", "ann@example.com")
     assert registration.phone_hash == keyed_hash(KEY, "phone", "+442079460958")

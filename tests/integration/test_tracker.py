@@ -115,12 +115,12 @@ def test_a_click_redirects_exactly_and_lands_pseudonymised(tracker, tracker_sett
         "dev-1234-abcd",
     )
     assert click.ip_hash == keyed_hash(PSEUDONYM_KEY.encode(), "ip", VISITOR_IP)
-    assert click.ip_prefix == "203.0.113.0/24"
+    assert click.ip_prefix == "203.0.0.0/16"
     assert VISITOR_IP.encode() not in msg.value() and VISITOR_IP not in click.model_dump_json()
     assert abs((click.occurred_at - click_id_time(click_id)).total_seconds()) < 1
     _, query_click = got[second_id]
     assert query_click.sub1 == "x" and query_click.tracking_code == "spring1"
-    assert query_click.ip_prefix == "127.0.0.0/24", "no proxy header: the TCP peer is the visitor"
+    assert query_click.ip_prefix == "127.0.0.0/16", "no proxy header: the TCP peer is the visitor"
 
 
 @pytest.mark.parametrize(
@@ -403,7 +403,7 @@ def test_collect_records_a_page_view_from_a_landing_origin(tracker, tracker_sett
         "Linux x86_64",
         "dev-1234-abcd",
     )
-    assert view.ip_prefix == "203.0.113.0/24" and VISITOR_IP.encode() not in msg.value()
+    assert view.ip_prefix == "203.0.0.0/16" and VISITOR_IP.encode() not in msg.value()
 
 
 @pytest.mark.parametrize(

@@ -191,7 +191,7 @@ def test_the_click_id_travels_from_the_link_to_the_registration(settings: Settin
                 "brand-web",
                 "banner-7",
             )
-            assert click.ip_hash and click.ip_prefix == "127.0.0.0/24"
+            assert click.ip_hash and click.ip_prefix == "127.0.0.0/16"
             assert "HeadlessChrome" in (click.user_agent or "")
             assert b"127.0.0.1" not in msg.value() and "127.0.0.1" not in click.model_dump_json()
 
@@ -203,7 +203,7 @@ def test_the_click_id_travels_from_the_link_to_the_registration(settings: Settin
                 f"{site.url}/landing?click_id={click_id}&sub1=banner-7&utm_source=newsletter"
             ), "the e-mail must not pass ingress"
             assert view.viewport in ("medium", "large") and view.language and view.platform
-            assert view.device_id and view.ip_prefix == "127.0.0.0/24"
+            assert view.device_id and view.ip_prefix == "127.0.0.0/16"
             assert b"127.0.0.1" not in vmsg.value()
             assert browser.get_cookie("cp_did")["value"] == view.device_id
             assert browser.execute_script("return window.collects") == 1

@@ -73,3 +73,57 @@ def test_a_postback_without_what_identifies_it_is_refused() -> None:
         event_from_postback("deposit", {"player_id": "p1", "amount": "5", "currency": "EUR"},
                             pseudonym_key=KEY, brand_id="b")
     assert e.value.field == "transaction_id"
+
+
+# --- the event-time window (issue 13, High 2) ------------------------------------------------
+
+
+@pytest.mark.parametrize("occurred_at", ["2200-01-01T00:00:00Z", "1999-12-31T23:59:59Z",
+                                         "1970-01-01T00:00:00Z"])
+def test_every_door_rejects_event_times_outside_the_window(occurred_at) -> None:
+    data = {"event_type": "kyc", "event_id": "e1", "occurred_at": occurred_at, "brand_id": "b",
+            "player_id": "p1", "status": "verified"}
+    with pytest.raises(Rejection) as e:
+        parse(data)
+    assert e.value.field == "occurred_at"
+
+
+def test_the_window_is_configurable() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from clickpath.contracts.event_time import EventTimeWindow
+    from clickpath.settings import Settings
+
+    data = {"event_type": "kyc", "event_id": "e1", "occurred_at": "1995-06-01T00:00:00Z",
+            "brand_id": "b", "player_id": "p1", "status": "verified"}
+    window = Settings(event_time_earliest=datetime(1990, 1, 1, tzinfo=UTC)).event_time_window
+    assert parse(data, window=window).occurred_at.year == 1995
+    soon = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    with pytest.raises(Rejection) as e:
+        parse({**data, "occurred_at": soon}, window=EventTimeWindow(max_ahead=timedelta(hours=1)))
+    assert e.value.field == "occurred_at"
+
+
+@pytest.mark.parametrize("timestamp", ["7258118400", "1e300", "-1e300"])
+def test_a_postback_dated_in_the_year_2200_is_rejected_naming_occurred_at(timestamp) -> None:
+    params = {"player_id": "p1", "transaction_id": "t9", "amount": "5", "currency": "EUR",
+              "timestamp": timestamp}
+    with pytest.raises(Rejection) as e:
+        event_from_postback("ftd", params, pseudonym_key=KEY, brand_id="b")
+    assert e.value.field == "occurred_at"
+
+
+def test_the_importer_rejects_out_of_window_times(tmp_path) -> None:
+    from clickpath.connectors.importer.files import SourceRecord
+    from clickpath.connectors.importer.options import ImportOptions
+    from clickpath.connectors.importer.records import Validator
+    from clickpath.settings import Settings
+
+    options = ImportOptions(path=tmp_path / "x.jsonl", format="jsonl")
+    validator = Validator(Settings(data_dir=tmp_path), options)
+    record = SourceRecord(line=1, end=1, data={"event_type": "kyc", "event_id": "e1", "brand_id": "b",
+                                        "occurred_at": "2200-01-01T00:00:00Z", "player_id": "p1",
+                                        "status": "verified"})
+    with pytest.raises(Rejection) as e:
+        validator.event(record)
+    assert e.value.field == "occurred_at"

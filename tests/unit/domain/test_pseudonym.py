@@ -13,11 +13,20 @@ def test_pseudonyms_are_keyed_and_stable() -> None:
 
 def test_ip_is_reduced_to_a_hash_and_a_prefix() -> None:
     digest, prefix = pseudonymise_ip(b"k", "203.0.113.77")
-    assert prefix == "203.0.113.0/24" and "203.0.113.77" not in digest
-    assert pseudonymise_ip(b"k", "2001:db8:1:2::5")[1] == "2001:db8:1::/48"
+    assert prefix == "203.0.0.0/16" and "203.0.113.77" not in digest
+    assert pseudonymise_ip(b"k", "2001:db8:1:2::5")[1] == "2001:db8::/32"
     with pytest.raises(ValueError):
         pseudonymise_ip(b"k", "not-an-ip")
 
 
 def test_phone_numbers_match_whatever_their_punctuation() -> None:
     assert normalise_phone("+44 20 7946-0958") == normalise_phone("+442079460958")
+
+
+def test_the_prefix_beside_a_hash_is_too_coarse_to_enumerate_a_household() -> None:
+    """Issue 13, High 3: with a /24 beside the hash, 256 HMACs recovered the address."""
+    import ipaddress
+
+    for ip in ("203.0.113.77", "2001:db8:1:2::5"):
+        _, prefix = pseudonymise_ip(b"k", ip)
+        assert ipaddress.ip_network(prefix).num_addresses >= 65536

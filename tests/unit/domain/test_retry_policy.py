@@ -127,3 +127,16 @@ def test_bad_calls_are_programming_errors() -> None:
         RetryPolicy().decide(1, None, None, None, NOW)
     with pytest.raises(ValueError):
         RetryPolicy([])
+
+
+@pytest.mark.parametrize("value", ["9" * 400, "9" * 5000, "0" * 300 + "30", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_a_huge_retry_after_is_capped_not_raised(value) -> None:
+    """Issue 13, Low: `Retry-After: 999…9` raised OverflowError and parked the job as an
+    internal error every 60 s forever."""
+    from clickpath.domain.retry_policy import RETRY_AFTER_CAP_S, parse_retry_after
+
+    asked = parse_retry_after(value, 1_700_000_000.0)
+    assert asked is not None and 0 <= asked <= RETRY_AFTER_CAP_S
+    decision = RetryPolicy(max_s=3600).decide(1, 503, None, value, 1_700_000_000.0)
+    if asked > 3600:
+        assert decision.kind is DecisionKind.GIVE_UP and "Retry-After" in decision.reason

@@ -39,3 +39,20 @@ def test_idempotency_memory_in_flight_answered_and_expired() -> None:
     assert store.get("key", "i2") is None
     clock.now = 61
     assert store.get("key", "i1") is None
+
+
+def test_idempotency_memory_is_capped_by_bytes_not_only_by_count() -> None:
+    """Issue 13, Low: large answers under fresh keys grew the memory up to the count cap."""
+    from clickpath.infra.limits import IdempotencyStore, Remembered
+
+    store = IdempotencyStore(ttl_s=3600, capacity=100_000, max_bytes=1_000_000)
+    big = {"results": [{"index": i, "status": "accepted", "event_id": f"e{i:06}"} for i in range(1000)]}
+    for n in range(200):  # about 50 kB each: 10 MB if kept
+        store.begin("key-1", f"idem-{n}")
+        store.finish("key-1", f"idem-{n}", Remembered("f" * 64, 200, big))
+        assert store.bytes <= 1_000_000
+    assert 0 < len(store) < 200
+    assert store.get("key-1", "idem-199") is not None  # the newest stay, the oldest went
+    assert store.get("key-1", "idem-0") is None
+    store.finish("key-1", "idem-199", None)
+    assert store.get("key-1", "idem-199") is None

@@ -56,3 +56,10 @@ def test_configured_affiliates_are_not_replaced_by_the_demo_ones(settings: Setti
         affiliates={"aff-1": AffiliateConfig(name="One", postback_url="https://one/pb?c={click_id}")}
     )
     assert demo_env(own, "http://127.0.0.1:9999") == {}
+
+
+def test_the_banner_never_prints_the_clickhouse_password(settings: Settings, tmp_path) -> None:
+    with_password = settings.with_overrides(clickhouse_url="http://clickpath:s3cret@ch:8123")
+    text = banner(with_password, tmp_path / "logs", [], None)
+    assert "s3cret" not in text
+    assert "  ClickHouse:   http://clickpath:***@ch:8123" in text.splitlines()

@@ -45,3 +45,27 @@ def test_versions_within_a_batch_chain_and_repeats_or_older_ones_write_nothing()
 def test_columns_transpose_rows() -> None:
     assert columns([[1, "a"], [2, "b"]], 2) == [[1, 2], ["a", "b"]]
     assert columns([], 3) == [[], [], []]
+
+
+def test_dates_outside_clickhouse_date_range_are_unwritable() -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from clickpath.contracts.models import CanonicalEvent, PlayerDayFact
+    from clickpath.sinks.clickhouse_rows import unwritable_reason
+
+    def event(when: datetime) -> CanonicalEvent:
+        return CanonicalEvent(event_id="e", event_type="click", occurred_at=when,
+                              processed_at=datetime(2026, 1, 1, tzinfo=UTC), brand_id="b",
+                              source="s", person_id="p", is_ftd=False, payload="{}")
+
+    def fact(day: date) -> PlayerDayFact:
+        return PlayerDayFact(person_id="b:p", brand_id="b", day=day, currency="EUR",
+                             affiliate_id="a", campaign_id="c", registrations=1, ftds=0,
+                             deposits=0, deposit_sum=Decimal(0), version=1)
+
+    assert unwritable_reason(event(datetime(2026, 1, 1, tzinfo=UTC))) is None
+    assert "occurred_at" in (unwritable_reason(event(datetime(2200, 1, 1, tzinfo=UTC))) or "")
+    assert "occurred_at" in (unwritable_reason(event(datetime(1969, 12, 31, tzinfo=UTC))) or "")
+    assert unwritable_reason(fact(date(2149, 6, 6))) is None
+    assert "day" in (unwritable_reason(fact(date(2149, 6, 7))) or "")

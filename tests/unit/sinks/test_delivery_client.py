@@ -82,3 +82,30 @@ def test_a_long_answer_is_read_no_further_than_the_limit() -> None:
 def test_an_answer_of_exactly_the_limit_is_complete() -> None:
     body = Body(4_000)
     assert asyncio.run(drain_bounded(body, limit=4_000)) is True
+
+
+def test_the_httpx_sender_reads_a_partners_answer_no_further_than_the_limit() -> None:
+    """Issue 13, Low: partner bodies are read with a cap on both senders."""
+    import httpx
+
+    from clickpath.sinks.delivery.client import MAX_ANSWER_BYTES, HttpxSender
+    from clickpath.sinks.delivery.render import OutboundRequest
+
+    served = {"bytes": 0}
+
+    async def endless():
+        for _ in range(10_000):  # 640 MB if read whole
+            served["bytes"] += 64 * 1024
+            yield b"x" * (64 * 1024)
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=endless()))
+    policy = EgressPolicy(resolver=answering("93.184.216.34"))
+
+    async def go():
+        async with httpx.AsyncClient(transport=transport) as client:
+            sender = HttpxSender(client, policy, clock=lambda: 0.0)
+            return await sender.send(OutboundRequest("GET", "http://partner.example/pb", {}, b""))
+
+    answer = asyncio.run(go())
+    assert answer.status == 200
+    assert served["bytes"] <= MAX_ANSWER_BYTES + 2 * 64 * 1024

@@ -112,7 +112,7 @@ def test_jsonl_raw_identifiers_are_pseudonymised_by_parse_event() -> None:
         reg.pop(key)
     got = event(records(json.dumps(reg).encode())[0])
     assert isinstance(got, Registration)
-    assert got.email_hash and got.ip_hash and got.ip_prefix == "203.0.113.0/24"
+    assert got.email_hash and got.ip_hash and got.ip_prefix == "203.0.0.0/16"
     dumped = got.model_dump_json()
     assert "Ann@Example.com".lower() not in dumped.lower() and "203.0.113.7" not in dumped
 

@@ -1,0 +1,25 @@
+"""What the pipeline's long-running commands check before they start.
+
+`up`, `api`, `worker` and `sink` make or use pseudonyms (e-mail, phone and IP hashes, affiliates'
+player tokens). With no key, or the development key shipped in the source, anyone can recompute
+them from a list of candidates: they refuse to start, unless they run the demo (`up --demo`,
+whose roles get `CLICKPATH_DEMO=true`, and the benchmarks). Other commands are not affected.
+"""
+
+from __future__ import annotations
+
+from clickpath.run.errors import CommandError
+from clickpath.settings import Settings
+
+
+def require_own_pseudonym_key(settings: Settings, command: str, demo: bool = False) -> None:
+    """Raise CommandError naming CLICKPATH_PSEUDONYM_KEY when the key is missing or shipped."""
+    if demo or settings.demo or not settings.pseudonym_key_is_shipped:
+        return
+    raise CommandError(
+        f"`clickpath {command}` will not start without a pseudonym key of your own: "
+        "CLICKPATH_PSEUDONYM_KEY is unset or a key shipped with clickpath, so e-mail, phone and "
+        "IP pseudonyms and player tokens would be reversible by anyone. Set "
+        "CLICKPATH_PSEUDONYM_KEY to a long random secret (e.g. `openssl rand -hex 32`) and keep "
+        "it the same on every role; or try clickpath with `clickpath up --demo`."
+    )

@@ -1,0 +1,57 @@
+"""`up`, `api`, `worker` and `sink` refuse the shipped or a missing pseudonym key unless they run
+the demo; other commands are not affected (issue 13, High 3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from clickpath.run.cli import main
+from clickpath.run.errors import CommandError
+from clickpath.run.guards import require_own_pseudonym_key
+from clickpath.run.up import UpOptions, _roles
+from clickpath.settings import DEV_PSEUDONYM_KEY, Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    for var in ("CLICKPATH_PSEUDONYM_KEY", "CLICKPATH_DEMO", "CLICKPATH_CONFIG",
+                "CLICKPATH_AFFILIATES", "CLICKPATH_EGRESS_ALLOW"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CLICKPATH_DATA_DIR", str(tmp_path / "cp"))
+
+
+@pytest.mark.parametrize("argv", [["up"], ["api"], ["worker"], ["sink", "clickhouse"],
+                                  ["sink", "postbacks"]])
+@pytest.mark.parametrize("key", [None, DEV_PSEUDONYM_KEY, "change-me-in-production", "  "])
+def test_the_pipeline_commands_refuse_a_shipped_or_missing_key(argv, key, monkeypatch, capsys) -> None:
+    if key is not None:
+        monkeypatch.setenv("CLICKPATH_PSEUDONYM_KEY", key)
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "CLICKPATH_PSEUDONYM_KEY" in err and err.count("\n") == 1
+
+
+def test_the_demo_and_a_key_of_ones_own_pass() -> None:
+    shipped = Settings()
+    require_own_pseudonym_key(shipped, "up", demo=True)  # clickpath up --demo
+    require_own_pseudonym_key(shipped.with_overrides(demo=True), "api")  # its roles
+    require_own_pseudonym_key(Settings(pseudonym_key="a-secret-of-our-own"), "worker")
+    with pytest.raises(CommandError):
+        require_own_pseudonym_key(shipped, "sink")
+
+
+def test_up_demo_tells_its_roles_they_run_the_demo(tmp_path) -> None:
+    env: dict[str, str] = {}
+    _roles(Settings(data_dir=tmp_path), UpOptions(demo=True), env, tmp_path)
+    assert env["CLICKPATH_DEMO"] == "true"
+    assert Settings(**{"demo": env["CLICKPATH_DEMO"]}).demo is True
+    plain: dict[str, str] = {}
+    _roles(Settings(data_dir=tmp_path), UpOptions(demo=False), plain, tmp_path)
+    assert "CLICKPATH_DEMO" not in plain
+
+
+def test_other_commands_are_not_affected(capsys) -> None:
+    main(["links", "--format", "json"])
+    assert capsys.readouterr().out.strip().startswith("[")
