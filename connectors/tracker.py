@@ -158,6 +158,7 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
                 link = resolve(store.current())
                 subs, utm = link_params(query)
                 user_agent, ip = request.headers.get("user-agent"), _visitor_ip(request, settings)
+                bot = screen.reason(user_agent, ip)  # flagged on the click, never dropped
                 click, landing_url = make_click(
                     link,
                     new_click_id(),
@@ -170,12 +171,12 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
                     device_id=device_id_of(request.cookies.get(DEVICE_COOKIE)),
                     pseudonym_key=ctx.pseudonym_key,
                     now=utcnow(),
+                    bot_reason=bot,
                 )
             except LinkError as e:
                 INGRESS_REJECTED.labels("tracker", e.reason).inc()
                 status = 404 if e.reason.startswith("unknown") else 400
                 return page(status, "Link not found" if status == 404 else "Bad link", e.message)
-            bot = screen.reason(user_agent, ip)  # counted, not dropped; on the Click once it has a field
             if bot is not None:
                 CLICKS_FLAGGED.labels(bot).inc()
             response = redirect(landing_url)  # before the click is recorded: never half-done

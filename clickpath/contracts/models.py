@@ -126,6 +126,7 @@ class Click(IngressEvent):
     ip_prefix: IpPrefix | None = None
     country: Text | None = None
     device_id: Text | None = None
+    bot_reason: Text | None = None
 
 
 class PageView(IngressEvent):

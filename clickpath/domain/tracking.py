@@ -229,6 +229,7 @@ def make_click(
     device_id: str | None,
     pseudonym_key: bytes,
     now: datetime,
+    bot_reason: str | None = None,
 ) -> tuple[Click, str]:
     """The Click to record and the URL to redirect to (macros filled, UTM kept); raises
     LinkError naming the field when the request's values do not fit a Click."""
@@ -266,6 +267,7 @@ def make_click(
             ip_prefix=ip_prefix,
             country=country,
             device_id=device_id,
+            bot_reason=bot_reason,
         )
     except ValidationError as e:
         first = e.errors()[0]

@@ -76,6 +76,9 @@ def test_bot_clicks_are_flagged_counted_and_still_recorded(tmp_path) -> None:
         "/c/spring1", headers={"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"})
     assert r.status_code == 302 and len(producer.sent) == 1  # not dropped
     assert counted("CLICKS_FLAGGED", "bot_user_agent") == before + 1
+    assert producer.sent[0].bot_reason == "bot_user_agent"  # flagged on the click itself
+    client_at(app, "203.0.113.6").get("/c/spring1", headers={"User-Agent": CHROME})
+    assert producer.sent[1].bot_reason is None
 
 
 def test_the_click_screen() -> None:
