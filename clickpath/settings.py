@@ -202,7 +202,7 @@ class Settings(BaseSettings):
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
-    # Data safety (docs/security-data.md): the event-time window every door enforces.
+    # Data safety (docs/security.md): the event-time window every door enforces.
     event_time_earliest: AwareDatetime = Field(
         default=DEFAULT_EARLIEST, description="Doors reject events that occurred before this."
     )
@@ -228,7 +228,7 @@ class Settings(BaseSettings):
         key = self.pseudonym_key.get_secret_value().strip()
         return not key or key in SHIPPED_PSEUDONYM_KEYS
 
-    # Kafka TLS and SASL (a production cluster; docs/security-data.md). Unset: PLAINTEXT.
+    # Kafka TLS and SASL (a production cluster; docs/security.md). Unset: PLAINTEXT.
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT", description="How every client talks to Kafka."
     )

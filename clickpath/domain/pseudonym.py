@@ -30,7 +30,7 @@ def normalise_phone(phone: str) -> str:
 
 # The prefix kept next to an IP's keyed hash. A /24 beside the hash let whoever holds the key
 # recover the address in 256 HMACs; a /16 (/32 for IPv6, a provider's allocation) names a
-# region or provider, not a household, and leaves 65,536 candidates (docs/security-data.md).
+# region or provider, not a household, and leaves 65,536 candidates (docs/security.md).
 IPV4_PREFIX_BITS = 16
 IPV6_PREFIX_BITS = 32
 
