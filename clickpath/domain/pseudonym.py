@@ -35,15 +35,24 @@ IPV4_PREFIX_BITS = 16
 IPV6_PREFIX_BITS = 32
 
 
+def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address, with an IPv4 client seen on a dual-stack socket (::ffff:a.b.c.d) as IPv4:
+    otherwise every such client would share one IPv6 prefix and one hash space."""
+    address = ipaddress.ip_address(ip.strip())
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
 def ip_prefix(ip: str) -> str:
     """The network an address is in, coarse enough not to name a household or a subscriber:
     /16 for IPv4, /32 for IPv6."""
-    address = ipaddress.ip_address(ip.strip())
+    address = _address(ip)
     bits = IPV4_PREFIX_BITS if address.version == 4 else IPV6_PREFIX_BITS
     return str(ipaddress.ip_network(f"{address}/{bits}", strict=False))
 
 
 def pseudonymise_ip(key: bytes, ip: str) -> tuple[str, str]:
     """(keyed hash, prefix) of an IP address; raises ValueError for something that is not one."""
-    address = ipaddress.ip_address(ip.strip())
+    address = _address(ip)
     return keyed_hash(key, "ip", str(address)), ip_prefix(str(address))

@@ -82,7 +82,7 @@ def banner(settings: Settings, log_dir: Path, created: list[str], receiver_log: 
         f"  Kafka:        {settings.kafka_bootstrap_servers}"
         + (" (embedded, in memory)" if settings.tansu_compat else ""),
         f"  ClickHouse:   {redact(settings.clickhouse_dsn)}",
-        f"  Service:      {settings.service_url}  (/healthz, /metrics, /v1/reports/funnel)",
+        f"  Service:      {settings.service_url}  (/healthz, /metrics; HTTP reports need a key)",
         "  Report:       clickpath report            (in another terminal)",
         "  Status:       clickpath status            (roles, PIDs; --format json)",
         f"  Logs:         {log_dir}/<role>.log",

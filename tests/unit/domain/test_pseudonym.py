@@ -30,3 +30,10 @@ def test_the_prefix_beside_a_hash_is_too_coarse_to_enumerate_a_household() -> No
     for ip in ("203.0.113.77", "2001:db8:1:2::5"):
         _, prefix = pseudonymise_ip(b"k", ip)
         assert ipaddress.ip_network(prefix).num_addresses >= 65536
+
+
+def test_an_ipv4_client_on_a_dual_stack_socket_is_pseudonymised_as_ipv4() -> None:
+    from clickpath.domain.pseudonym import ip_prefix, pseudonymise_ip
+
+    assert ip_prefix("::ffff:203.0.113.9") == "203.0.0.0/16"
+    assert pseudonymise_ip(b"k", "::ffff:203.0.113.9") == pseudonymise_ip(b"k", "203.0.113.9")
