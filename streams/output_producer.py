@@ -24,7 +24,7 @@ from clickpath.settings import Settings
 def output_producer(settings: Settings, codec: Codec, app: faust.App) -> EventProducer:
     """A producer whose outputs Faust's pre-commit (and shutdown) flush waits for."""
     linger: dict[str, Any] = {"linger.ms": settings.producer_linger_ms}
-    producer = EventProducer(settings, codec=codec, **linger)
+    producer = EventProducer(settings, codec=codec, batch_records=False, **linger)  # one per record
     faust_producer: Any = app.producer
     faust_flush = faust_producer.flush
 

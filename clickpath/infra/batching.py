@@ -116,8 +116,8 @@ class Packer:
         self.members.append(member)
         self._items_bytes += nbytes
 
-    def take(self, encoder: BatchEncoder) -> OutRecord:
-        """The held events as one record (a plain single record when there is one), emptied."""
+    def record(self, encoder: BatchEncoder) -> OutRecord:
+        """The held events as one record (a plain single record when there is one)."""
         if not self.items:
             raise ValueError("nothing to take")
         if len(self.items) == 1:
@@ -125,8 +125,15 @@ class Packer:
         else:
             key = self.items[0][0]
             value = encoder.encode(self.items)
-        record = OutRecord(self.topic, self.partition, key.encode(), value, tuple(self.members))
+        return OutRecord(self.topic, self.partition, key.encode(), value, tuple(self.members))
+
+    def clear(self) -> None:
         self.items, self.members, self._items_bytes = [], [], 0
+
+    def take(self, encoder: BatchEncoder) -> OutRecord:
+        """`record`, then empty: for callers whose produce cannot fail half-way."""
+        record = self.record(encoder)
+        self.clear()
         return record
 
 
