@@ -10,6 +10,7 @@ from confluent_kafka import Consumer
 from clickpath.contracts.serde import Codec
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.devtools.procs import RoleProcess, wait_until
+from clickpath.infra.batching import events_in
 from clickpath.infra.kafka import consumer_config
 from clickpath.settings import Settings
 
@@ -35,7 +36,9 @@ def holds_for(check: Callable[[], object], what: str, settle_s: float = SETTLE_S
 
 def read_topic(settings: Settings, codec: Codec, topic: Topic, expect: int, timeout_s: float = 30,
                require: bool = True):
-    """Read `expect` records from the start of a topic (fails if they do not come, if `require`)."""
+    """Read `expect` records from the start of a topic (fails if they do not come, if `require`).
+
+    A batch record counts as its events, each paired with the message that carried it."""
     consumer = Consumer(consumer_config(settings, f"test-reader-{time.time_ns()}"))
     consumer.subscribe([topic_name(settings, topic)])
     got = []
@@ -44,7 +47,7 @@ def read_topic(settings: Settings, codec: Codec, topic: Topic, expect: int, time
         while len(got) < expect and time.monotonic() < deadline:
             msg = consumer.poll(0.5)
             if msg is not None and not msg.error():
-                got.append((msg, codec.decode(msg.value())))
+                got += [(msg, record) for record in events_in(codec, msg.value())]  # a batch: each
     finally:
         consumer.close()
     assert len(got) >= expect or not require, f"expected {expect} records on {topic.value}, got {len(got)}"
