@@ -137,6 +137,23 @@ class Packer:
         return record
 
 
+def pack_partition(
+    topic: str, partition: int, items: Sequence[tuple[str, bytes]], encoder: BatchEncoder,
+    max_bytes: int = EVENT_BATCH_MAX_BYTES,
+) -> list[OutRecord]:
+    """The records that carry `items` (key, value), all bound for one partition, in order."""
+    packer = Packer(topic, partition, max_bytes)
+    out = []
+    for index, (key, value) in enumerate(items):
+        nbytes = item_bytes(key, value)
+        if packer.items and not packer.fits(nbytes):
+            out.append(packer.take(encoder))
+        packer.add(key, value, nbytes, index)
+    if packer.items:
+        out.append(packer.take(encoder))
+    return out
+
+
 def pack(
     events: Sequence[Pending], partitions: int, codec: Codec, max_bytes: int = EVENT_BATCH_MAX_BYTES,
 ) -> list[OutRecord]:

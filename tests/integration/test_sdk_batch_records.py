@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
-from confluent_kafka import Consumer, KafkaError, TopicPartition
-
 from clickpath.contracts.models import EventBatch
-from clickpath.contracts.topics import Topic, topic_name
+from clickpath.contracts.topics import Topic
 from clickpath.infra.batching import events_in
-from clickpath.infra.kafka import consumer_config
 from clickpath.infra.partitioning import partition_for
 from clickpath.infra.producer import EventProducer, route
 from tests.factories import click, deposit
+from tests.integration.harness import read_records as records
 from tests.integration.harness import wait_until
-
-
-def records(settings, topics: tuple[Topic, ...] = (Topic.CLICKS, Topic.EVENTS), timeout_s: float = 30):
-    """Every record on `topics` as (topic, partition, key, value), read to the end."""
-    consumer = Consumer(consumer_config(settings, f"test-batch-{time.time_ns()}",
-                                        **{"enable.partition.eof": True}))
-    names = {topic_name(settings, t): t for t in topics}
-    assignment = [TopicPartition(n, p, 0) for n in names for p in range(settings.partitions)]
-    consumer.assign(assignment)
-    waiting = {(tp.topic, tp.partition) for tp in assignment}
-    got = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while waiting:
-            assert time.monotonic() < deadline, f"not read to the end: {waiting}"
-            for msg in consumer.consume(1000, timeout=0.5):
-                if msg.error():
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
-                        waiting.discard((msg.topic(), msg.partition()))
-                    continue
-                got.append((names[msg.topic()], msg.partition(), msg.key(), msg.value()))
-    finally:
-        consumer.close()
-    return got
 
 
 def journeys(n: int) -> list:

@@ -6,7 +6,15 @@ import pytest
 
 from clickpath.contracts.models import EVENT_BATCH_MAX_BYTES, BatchItem, EventBatch
 from clickpath.contracts.serde import DecodeError, build_codec
-from clickpath.infra.batching import BatchEncoder, Packer, Pending, events_in, item_bytes, pack
+from clickpath.infra.batching import (
+    BatchEncoder,
+    Packer,
+    Pending,
+    events_in,
+    item_bytes,
+    pack,
+    pack_partition,
+)
 from clickpath.infra.partitioning import partition_for
 from clickpath.settings import Settings
 from tests.factories import click, deposit
@@ -111,3 +119,13 @@ def test_events_in_unpacks_batches_and_passes_singles() -> None:
         events_in(CODEC, bad)
     assert events_in(CODEC, bad, skip_undecodable=True) == events[:2]
     assert events_in(CODEC, b"junk", skip_undecodable=True) == []
+
+
+def test_pack_partition_splits_one_partitions_items_in_order() -> None:
+    events = deposits(players=1, per_player=50)
+    items = [(e.key, e.value) for e in events]
+    bound = 10 * item_bytes(*items[0])
+    records = pack_partition("events", 3, items, BatchEncoder(CODEC), max_bytes=bound)
+    assert len(records) > 1 and all(r.partition == 3 and len(r.value) <= bound for r in records)
+    assert [m for r in records for m in r.members] == list(range(50))
+    assert [v for r in records for _, v in unpacked(r.value)] == [v for _, v in items]
