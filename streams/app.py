@@ -33,6 +33,7 @@ import structlog
 from faust.streams import _current_event
 from pydantic import BaseModel
 
+from clickpath.contracts.batches import Unpacked, unpack
 from clickpath.contracts.models import (
     Attribution,
     Click,
@@ -41,6 +42,7 @@ from clickpath.contracts.models import (
     IngressEvent,
     PlayerEvent,
     Record,
+    Registration,
     utcnow,
 )
 from clickpath.contracts.serde import DecodeError, build_codec
@@ -52,6 +54,7 @@ from clickpath.domain.runs import Positioned, apply_run
 from clickpath.infra.metrics import DEAD_LETTERS, EVENTS, PROCESSING_TIME, observe_event_latency
 from clickpath.settings import Settings
 from clickpath.streams.aiokafka_fixes import install_consumer_fixes
+from clickpath.streams.changelog import ChangelogWriter
 from clickpath.streams.lag import LagTracker
 from clickpath.streams.output_producer import output_producer
 
@@ -102,70 +105,81 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
     lookback = timedelta(days=settings.attribution_lookback_days)
 
     out_topics = {t: topic_name(settings, t) for t in Topic}
-    producer = output_producer(settings, codec, app)
     players = app.Table("players", default=None, partitions=settings.partitions, key_type=str)
     clicks = app.Table("clicks", default=None, partitions=settings.partitions, key_type=str)
+
+    player_log = ChangelogWriter(settings, players)
+    click_log = ChangelogWriter(settings, clicks)
+    producer = output_producer(settings, codec, app, changelogs=[player_log, click_log])
 
     def send(outputs: list[Output]) -> None:
         for out in outputs:
             producer.send_raw(out_topics[out.topic], out.key.encode(), codec.encode(out.record))
 
-    async def dead_letter(stage: str, event: Any, reason: str) -> None:
-        msg = event.message
+    def dead_letter(stage: str, msg: Any, event: Unpacked, reason: str) -> None:
         record = DeadLetter.of(
-            key=msg.key, value=msg.value, topic=msg.topic, partition=msg.partition,
-            offset=msg.offset, stage=stage, reason=reason, at=utcnow(),
+            key=event.key, value=event.value, topic=msg.topic, partition=msg.partition,
+            offset=msg.offset, stage=stage, reason=reason, at=utcnow(), batch_index=event.index,
         )
-        producer.send_raw(out_topics[Topic.DEAD_LETTER], msg.key, codec.encode(record))
+        producer.send_raw(out_topics[Topic.DEAD_LETTER], event.key, codec.encode(record))
         DEAD_LETTERS.labels(stage).inc()
         EVENTS.labels(stage, "dead_letter").inc()
-        log.warning("dead_letter", stage=stage, topic=msg.topic, offset=msg.offset, reason=reason)
+        log.warning(
+            "dead_letter", stage=stage, topic=msg.topic, offset=msg.offset, index=event.index,
+            reason=reason,
+        )
 
-    def decode_as(event: Any, expected: tuple[type[Record], ...], key_of: Any) -> Record:
-        record = codec.decode(event.value)
-        if not isinstance(record, expected):
-            raise DecodeError(f"{type(record).__name__} does not belong on {event.message.topic}")
+    def checked(msg: Any, event: Unpacked, kind: _Kind) -> Record:
+        """The event's record if it belongs on this stage under its key, else DecodeError."""
+        record = event.record
+        if event.error is not None or record is None:
+            raise DecodeError(event.error or "no record")
+        if not isinstance(record, kind.accepts):
+            raise DecodeError(f"{type(record).__name__} does not belong on {msg.topic}")
         key = (event.key or b"").decode(errors="replace")
-        if key != key_of(record):
-            raise DecodeError(f"record key {key!r} must be {key_of(record)!r}")
+        if key != kind.key_of(record):
+            raise DecodeError(f"record key {key!r} must be {kind.key_of(record)!r}")
         return record
 
-    async def process_batch(stage: str, events: list[Any], table: Any, kind: Any) -> None:
-        """Decode a micro-batch, apply it key by key (one table write per changed key), send."""
+    async def process_batch(stage: str, events: list[Any], kind: _Kind) -> None:
+        """Unpack a micro-batch (single records and batch records alike), apply it key by key
+        (one state write per changed key), send the outputs."""
         started = time.perf_counter()
         now = utcnow()  # one processing time per batch: the domain reads no clock of its own
         runs: dict[str, list[Positioned[Any]]] = {}
         last_event: dict[str, Any] = {}
         for event in events:
-            try:
-                record = decode_as(event, kind.accepts, kind.key_of)
-            except DecodeError as e:
-                await dead_letter(stage, event, str(e))
-                continue
             msg = event.message
-            key = kind.key_of(record)
-            runs.setdefault(key, []).append(Positioned(msg.topic, msg.offset, record))
-            last_event[key] = event
-            if isinstance(record, kind.timed):
-                observe_event_latency(stage, record.occurred_at)
+            for item in unpack(codec, msg.key, msg.value):
+                try:
+                    record = checked(msg, item, kind)
+                except DecodeError as e:
+                    dead_letter(stage, msg, item, str(e))
+                    continue
+                key = kind.key_of(record)
+                runs.setdefault(key, []).append(
+                    Positioned(msg.topic, msg.offset, record, item.index or 0)
+                )
+                last_event[key] = event
+                if isinstance(record, kind.timed):
+                    observe_event_latency(stage, record.occurred_at)
 
-        def decide(state: Any, record: Any) -> Any:
-            return kind.decide(state, record, now)
+        def decide(state: Any, item: Positioned[Any]) -> Any:
+            return kind.decide(state, item, now)
 
-        def replay(state: Any, record: Any) -> list[Output]:
-            outputs: list[Output] = kind.replay(state, record, now)
+        def replay(state: Any, item: Positioned[Any]) -> list[Output]:
+            outputs: list[Output] = kind.replay(state, item, now)
             return outputs
 
         for key, records in runs.items():
-            with acting_for(last_event[key]):
-                stored = table.get(key)
+            current = last_event[key]
+            with acting_for(current):
+                stored = kind.table.get(key)
                 state = kind.state_model.model_validate(stored["state"]) if stored else None
                 run = apply_run(state, stored["applied"] if stored else {}, records, decide, replay)
                 if run.changed and run.state is not None:
-                    table[key] = {
-                        "state": run.state.model_dump(mode="json"),
-                        "applied": run.applied,
-                    }
+                    value = {"state": run.state.model_dump(mode="json"), "applied": run.applied}
+                    kind.changelog.put(key, value, current.message.partition)
             send(run.outputs)
             for outcome in run.outcomes:
                 EVENTS.labels(stage, outcome.value).inc()
@@ -175,23 +189,36 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
     batch_max, within = settings.agent_batch_max, settings.agent_batch_wait_ms / 1000
     player_topics = [out_topics[Topic.EVENTS], out_topics[Topic.ATTRIBUTIONS]]
     click_topics = [out_topics[Topic.CLICKS], out_topics[Topic.CLICK_LINKS]]
+    forwarded = out_topics[Topic.ATTRIBUTIONS]  # registrations linked by the click stage
+
+    def linked(item: Positioned[Any]) -> bool:
+        return item.topic == forwarded and isinstance(item.record, Registration)
+
     player_kind = _Kind(
         accepts=(PlayerEvent, Attribution),
         key_of=_person_key,
         timed=IngressEvent,
         state_model=PlayerState,
-        decide=lambda state, record, now: decide_player(state, record, policy, now),
-        replay=lambda state, record, now: replay_outputs(state, record, policy, now),
+        decide=lambda state, item, now: decide_player(
+            state, item.record, policy, now, linked(item)
+        ),
+        replay=lambda state, item, now: replay_outputs(
+            state, item.record, policy, now, linked(item)
+        ),
         lag=LagTracker(app, "players", player_topics),
+        table=players,
+        changelog=player_log,
     )
     click_kind = _Kind(
-        accepts=(Click, ClickLink),
-        key_of=lambda record: record.click_id,
+        accepts=(Click, ClickLink, Registration),
+        key_of=lambda record: record.click_id or "",
         timed=Click,
         state_model=ClickState,
-        decide=lambda state, record, now: decide_click(state, record, lookback, now),
-        replay=replay_click_outputs,
+        decide=lambda state, item, now: decide_click(state, item.record, lookback, now),
+        replay=lambda state, item, now: replay_click_outputs(state, item.record, now),
         lag=LagTracker(app, "clicks", click_topics),
+        table=clicks,
+        changelog=click_log,
     )
 
     player_input = app.topic(
@@ -201,7 +228,7 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
     @app.agent(player_input, concurrency=1)
     async def player_agent(stream: Any) -> None:  # a faust Stream (take_events is not typed)
         async for events in stream.take_events(batch_max, within=within):
-            await process_batch("players", events, players, player_kind)
+            await process_batch("players", events, player_kind)
 
     click_input = app.topic(
         *click_topics, partitions=settings.partitions, key_serializer="raw", value_serializer="raw"
@@ -210,7 +237,7 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
     @app.agent(click_input, concurrency=1)
     async def click_agent(stream: Any) -> None:
         async for events in stream.take_events(batch_max, within=within):
-            await process_batch("clicks", events, clicks, click_kind)
+            await process_batch("clicks", events, click_kind)
 
     return app
 
@@ -221,11 +248,13 @@ class _Kind:
 
     accepts: tuple[type[Record], ...]
     key_of: Callable[[Any], str]
-    timed: type[Record]  # records whose event time feeds the latency histogram
+    timed: type[IngressEvent]  # records whose event time feeds the latency histogram
     state_model: type[BaseModel]
-    decide: Callable[[Any, Any, datetime], Any]  # (state, record, now)
-    replay: Callable[[Any, Any, datetime], list[Output]]
+    decide: Callable[[Any, Positioned[Any], datetime], Any]  # (state, item, now)
+    replay: Callable[[Any, Positioned[Any], datetime], list[Output]]
     lag: LagTracker
+    table: Any  # the faust Table of this stage's state
+    changelog: ChangelogWriter
 
 
 @contextmanager

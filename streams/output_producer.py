@@ -5,13 +5,14 @@ event has three to five outputs, so sending them through Faust made each event s
 hops' worth of work; librdkafka batches them in C instead (the operator SDK's EventProducer).
 At-least-once is kept: Faust flushes its producer before it commits input offsets, and that
 flush is extended here to wait until every output is acknowledged (acks=all) and to fail the
-commit if any was not, so a crash can only replay inputs, never skip their outputs. Table
-changelogs stay with Faust.
+commit if any was not, so a crash can only replay inputs, never skip their outputs. The
+tables' changelog records (streams/changelog.py) are flushed the same way, before the outputs.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import faust
@@ -19,10 +20,14 @@ import faust
 from clickpath.contracts.serde import Codec
 from clickpath.infra.producer import EventProducer
 from clickpath.settings import Settings
+from clickpath.streams.changelog import ChangelogWriter
 
 
-def output_producer(settings: Settings, codec: Codec, app: faust.App) -> EventProducer:
-    """A producer whose outputs Faust's pre-commit (and shutdown) flush waits for."""
+def output_producer(
+    settings: Settings, codec: Codec, app: faust.App, changelogs: Sequence[ChangelogWriter] = ()
+) -> EventProducer:
+    """A producer whose outputs (and the tables' changelog records) Faust's pre-commit and
+    shutdown flush waits for."""
     linger: dict[str, Any] = {"linger.ms": settings.producer_linger_ms}
     producer = EventProducer(settings, codec=codec, batch_records=False, **linger)  # one per record
     faust_producer: Any = app.producer
@@ -30,7 +35,11 @@ def output_producer(settings: Settings, codec: Codec, app: faust.App) -> EventPr
 
     async def flush() -> None:
         await faust_flush()
-        await asyncio.to_thread(producer.flush, 60.0)  # raises DeliveryFailed: no commit
+        for changelog in changelogs:
+            await asyncio.to_thread(changelog.flush)  # raises NotAcknowledged: no commit
+        await asyncio.to_thread(producer.flush, 60.0)
+        for changelog in changelogs:
+            changelog.persist_offsets()  # on the event loop, where the stores are used
 
     faust_producer.flush = flush
     return producer

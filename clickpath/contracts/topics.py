@@ -49,8 +49,9 @@ SPECS: dict[Topic, TopicSpec] = {
     spec.topic: spec
     for spec in (
         TopicSpec(
-            Topic.CLICKS, "click_id", ("io.clickpath.ingress.Click",),
-            "Affiliate clicks from the tracker.",
+            Topic.CLICKS, "click_id",
+            ("io.clickpath.ingress.Click", "io.clickpath.ingress.Registration (naming a click)"),
+            "Affiliate clicks from the tracker, and registrations that name a click.",
         ),
         TopicSpec(
             Topic.EVENTS, "brand_id:player_id",
@@ -66,8 +67,10 @@ SPECS: dict[Topic, TopicSpec] = {
             "Registrations that name a click, repartitioned to the click's partition.",
         ),
         TopicSpec(
-            Topic.ATTRIBUTIONS, "person_id", ("io.clickpath.stream.Attribution",),
-            "Contract attribution decisions, back on the player's partition.",
+            Topic.ATTRIBUTIONS, "person_id",
+            ("io.clickpath.stream.Attribution", "io.clickpath.ingress.Registration"),
+            "Registrations linked to their click, and attribution decisions, on the player's"
+            " partition.",
             retention_ms=-1,
         ),
         TopicSpec(

@@ -30,7 +30,6 @@ from pydantic import BaseModel
 
 from clickpath.contracts.models import (
     Attribution,
-    ClickLink,
     Consent,
     DeliveryAttempt,
     Deposit,
@@ -42,6 +41,7 @@ from clickpath.contracts.models import (
     ResponsibleGaming,
 )
 from clickpath.contracts.topics import Topic
+from clickpath.domain.clicks import link_of
 from clickpath.domain.consent import ConsentMark, RgMark, apply_consent, apply_rg, postback_block
 from clickpath.domain.outputs import Outcome, Output, canonical_of
 
@@ -141,7 +141,10 @@ def decide_player(
     record: PlayerEvent | Attribution,
     policy: PlayerPolicy,
     now: datetime,
+    linked: bool = False,
 ) -> tuple[PlayerState, list[Output], Outcome]:
+    """Advance the player by one record. `linked`: a registration already linked to its click
+    by the click stage (it came that way), so no `ClickLink` is sent for it."""
     if state is None:
         state = PlayerState(brand_id=record.brand_id, player_id=record.player_id)
     else:
@@ -159,7 +162,7 @@ def decide_player(
         if isinstance(record, Registration):
             if state.registration_event_id is not None:
                 return state, [], Outcome.DUPLICATE
-            outputs += _apply_registration(state, record)
+            outputs += _apply_registration(state, record, linked)
         if isinstance(record, Consent):
             if apply_consent(state.consents, record):
                 outputs += _revocations(state, policy, record.occurred_at, now)
@@ -197,7 +200,11 @@ def _copy_for_update(state: PlayerState) -> PlayerState:
 
 
 def replay_outputs(
-    state: PlayerState, record: PlayerEvent | Attribution, policy: PlayerPolicy, now: datetime
+    state: PlayerState,
+    record: PlayerEvent | Attribution,
+    policy: PlayerPolicy,
+    now: datetime,
+    linked: bool = False,
 ) -> list[Output]:
     """What to send again for a record `state` has already applied (read again after a crash).
 
@@ -212,7 +219,11 @@ def replay_outputs(
         is_ftd = first is not None and first.event_id == record.event_id
         canonical = canonical_of(record, state.person_id, now, is_ftd)
         outputs.append(Output(Topic.CANONICAL, state.person_id, canonical))
-        if isinstance(record, Registration) and record.event_id == state.registration_event_id:
+        if (
+            isinstance(record, Registration)
+            and not linked
+            and record.event_id == state.registration_event_id
+        ):
             outputs += _click_links(state, record)
     outputs += _changed_facts(state, {}, retag=True)
     tag = state.tag
@@ -228,24 +239,16 @@ def replay_outputs(
 def _click_links(state: PlayerState, reg: Registration) -> list[Output]:
     if reg.click_id is None:
         return []
-    link = ClickLink(
-        click_id=reg.click_id,
-        person_id=state.person_id,
-        brand_id=reg.brand_id,
-        player_id=reg.player_id,
-        registration_event_id=reg.event_id,
-        registered_at=reg.occurred_at,
-    )
-    return [Output(Topic.CLICK_LINKS, reg.click_id, link)]
+    return [Output(Topic.CLICK_LINKS, reg.click_id, link_of(reg))]
 
 
-def _apply_registration(state: PlayerState, reg: Registration) -> list[Output]:
+def _apply_registration(state: PlayerState, reg: Registration, linked: bool) -> list[Output]:
     state.registration_event_id = reg.event_id
     state.registered_at = reg.occurred_at
     state.click_id = reg.click_id
     if reg.click_id is None:
         state.tag = Tag(status="organic")
-    return _click_links(state, reg)
+    return [] if linked else _click_links(state, reg)
 
 
 def _apply_deposit(state: PlayerState, dep: Deposit) -> bool:

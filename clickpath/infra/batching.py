@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from clickpath.contracts.batches import unpack
 from clickpath.contracts.models import EVENT_BATCH_MAX_BYTES, EventBatch, Record
 from clickpath.contracts.serde import Codec, DecodeError
 from clickpath.infra.partitioning import partition_for
@@ -178,23 +179,15 @@ def pack(
 
 
 def events_in(codec: Codec, value: bytes | None, skip_undecodable: bool = False) -> list[Record]:
-    """The records one Kafka record carries: a batch's items decoded, or the record itself.
-
-    An undecodable record or item raises DecodeError, or with `skip_undecodable` is left out
-    (readers that judge nothing, such as the importer's reconciliation; agents dead-letter)."""
-    try:
-        record = codec.decode(value)
-    except DecodeError:
-        if skip_undecodable:
-            return []
-        raise
-    if not isinstance(record, EventBatch):
-        return [record]
+    """The events one Kafka record carries (`contracts.batches.unpack`), for readers that only
+    want the events: an undecodable record or item raises DecodeError, or with
+    `skip_undecodable` is left out (the importer's reconciliation judges nothing; agents
+    dead-letter it)."""
     out = []
-    for index, item in enumerate(record.items):
-        try:
-            out.append(codec.decode(item.value))
-        except DecodeError as e:
-            if not skip_undecodable:
-                raise DecodeError(f"batch item {index}: {e}") from e
+    for event in unpack(codec, None, value):
+        if event.record is not None:
+            out.append(event.record)
+        elif not skip_undecodable:
+            where = "" if event.index is None else f"batch item {event.index}: "
+            raise DecodeError(f"{where}{event.error}")
     return out

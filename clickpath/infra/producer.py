@@ -6,11 +6,12 @@
     with EventProducer(Settings()) as producer:
         producer.send(Deposit(event_id="dep-42", ...))
 
-Clicks go to the clicks topic keyed by `click_id` (web SDK page views to their own topic, by
-`click_id` too); every other event to the events topic keyed `brand_id:player_id`, which is
-what the stream agents require. Every record is sent with acks=all by the idempotent
-producer, and `flush()` raises `NotAcknowledged` if any record was not acknowledged ("delivery"
-in clickpath means an HTTP postback or webhook, never a Kafka acknowledgement).
+Clicks, and registrations that name a click, go to the clicks topic keyed by `click_id` (web
+SDK page views to their own topic, by `click_id` too); every other event to the events topic
+keyed `brand_id:player_id`, which is what the stream agents require. Every record is sent
+with acks=all by the idempotent producer, and `flush()` raises `NotAcknowledged` if any record
+was not acknowledged ("delivery" in clickpath means an HTTP postback or webhook, never a Kafka
+acknowledgement).
 
 By default `send()` writes batch records (docs/topics.md, 'Batch records'): events are held
 per (topic, partition) and produced as one `EventBatch` record each, to the partition their
@@ -28,7 +29,15 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message
 
-from clickpath.contracts.models import Click, IngressEvent, PageView, PlayerEvent, Record, utcnow
+from clickpath.contracts.models import (
+    Click,
+    IngressEvent,
+    PageView,
+    PlayerEvent,
+    Record,
+    Registration,
+    utcnow,
+)
 from clickpath.contracts.serde import Codec, build_codec
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.infra.batching import BatchEncoder, OutRecord, Packer, item_bytes
@@ -42,8 +51,14 @@ class NotAcknowledged(RuntimeError):
 
 
 def route(event: IngressEvent) -> tuple[Topic, str]:
-    """The topic and key an ingress event must be produced with."""
+    """The topic and key an ingress event must be produced with.
+
+    A registration that names a click goes to the click's partition first: the click stage
+    links it, decides attribution and forwards both to the player, so its postback is two
+    agent hops away instead of three (docs/architecture.md, "Hops")."""
     if isinstance(event, Click):
+        return Topic.CLICKS, event.click_id
+    if isinstance(event, Registration) and event.click_id is not None:
         return Topic.CLICKS, event.click_id
     if isinstance(event, PageView):
         return Topic.PAGE_VIEWS, event.click_id

@@ -8,7 +8,7 @@ import struct
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from clickpath.contracts.models import DeadLetter, Deposit
+from clickpath.contracts.models import BatchItem, DeadLetter, Deposit, EventBatch
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.devtools.bench.phases import wait_for_outputs
 from clickpath.devtools.loadgen import LoadGenerator, Population
@@ -82,3 +82,33 @@ def test_poison_goes_to_dead_letters_and_good_traffic_stays_exact(
         assert any(word in reason for reason in reasons), f"{name}: no reason with {word!r}: {reasons}"
     huge = next(r for r in letters if "player_id" in r.reason)
     assert len(huge.original_value) > 200_000  # the record is kept whole for replay
+
+
+def test_a_bad_event_inside_a_batch_record_fails_alone(settings, codec, start_role) -> None:
+    """One record, five events: the two bad ones are dead-lettered with their index and their
+    own bytes, the duplicate is dropped, the two good deposits are applied once each."""
+    start_role("worker", "--index", "0")
+    key = "brand-1:p-batch"
+    good = [deposit_unchecked(10 + i, player_id="p-batch", transaction_id=f"tx-b{i}") for i in range(2)]
+    wrong_key = deposit_unchecked(20, player_id="p-elsewhere")
+    items = [
+        BatchItem(key=key, value=codec.encode(good[0])),
+        BatchItem(key=key, value=b"\x00\x00\x00\x00\x01broken"),
+        BatchItem(key=key, value=codec.encode(good[1])),
+        BatchItem(key=key, value=codec.encode(wrong_key)),
+        BatchItem(key=key, value=codec.encode(good[0])),
+    ]
+    with EventProducer(settings, codec=codec) as producer:
+        batch = codec.encode(EventBatch(items=items))
+        producer.send_raw(topic_name(settings, Topic.EVENTS), key.encode(), batch)
+
+    letters = [r for _, r in read_topic(settings, codec, Topic.DEAD_LETTER, expect=2)]
+    assert sorted((r.batch_index, r.stage) for r in letters) == [(1, "players"), (3, "players")]
+    by_index = {r.batch_index: r for r in letters}
+    assert by_index[1].original_value == items[1].value and "schema id" in by_index[1].reason
+    assert by_index[3].original_value == items[3].value and "must be" in by_index[3].reason
+    assert by_index[3].topic == topic_name(settings, Topic.EVENTS)
+    assert by_index[3].original_key == key.encode()
+    # Reading for more than arrived watches, for the whole timeout, that no third one comes.
+    canonical = read_topic(settings, codec, Topic.CANONICAL, expect=3, timeout_s=8, require=False)
+    assert sorted(r.event_id for _, r in canonical) == ["poison-10", "poison-11"]

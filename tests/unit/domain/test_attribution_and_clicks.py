@@ -67,3 +67,20 @@ def test_lookback_window_and_event_order_are_enforced() -> None:
 def test_pending_link_waits_for_its_click() -> None:
     state, outputs = run([link_for("p1", "c1")])
     assert attributions(outputs) == [] and len(state.pending_links) == 1
+
+
+def test_a_registration_before_its_click_is_forwarded_now_and_decided_when_the_click_comes() -> None:
+    reg = registration("p1", "c1")
+    state, outs, outcome = decide_click(None, reg, LOOKBACK, at(100))
+    assert outcome is Outcome.ACCEPTED
+    assert [(o.topic, o.key, o.record) for o in outs] == [(Topic.ATTRIBUTIONS, reg.person_id, reg)]
+    _, again, outcome = decide_click(state, reg, LOOKBACK, at(100))
+    assert (again, outcome) == ([], Outcome.DUPLICATE)
+    _, later, _ = decide_click(state, click("c1", affiliate="aff-3"), LOOKBACK, at(100))
+    assert [a.affiliate_id for a in attributions(later)] == ["aff-3"]
+
+
+def test_a_registration_and_a_link_of_the_same_player_count_once() -> None:
+    state, _, _ = decide_click(None, registration("p1", "c1"), LOOKBACK, at(100))
+    _, outs, outcome = decide_click(state, link_for("p1", "c1"), LOOKBACK, at(100))
+    assert (outs, outcome) == ([], Outcome.DUPLICATE)

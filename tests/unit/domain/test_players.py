@@ -6,7 +6,17 @@ import random
 from datetime import timedelta
 from decimal import Decimal
 
-from clickpath.contracts.models import CanonicalEvent, Click, ClickLink, Kyc, PlayerDayFact, Postback
+import pytest
+
+from clickpath.contracts.models import (
+    CanonicalEvent,
+    Click,
+    ClickLink,
+    Kyc,
+    PlayerDayFact,
+    Postback,
+    Registration,
+)
 from clickpath.contracts.topics import Topic
 from clickpath.domain.clicks import decide_click
 from clickpath.domain.outputs import Outcome
@@ -18,23 +28,37 @@ NOW = at(1000)  # the processing time an agent passes in, from its clock
 LOOKBACK = timedelta(days=30)
 
 
-def simulate(events):
-    """Route records between the two decisions the way the topics do; return all outputs."""
+def simulate(events, doors=True):
+    """Route records between the two decisions the way the topics do; return all outputs.
+
+    `doors`: registrations that name a click go to the click stage first, as the doors produce
+    them; otherwise to the player first, as an operator producing its own records might."""
     players, clicks, outputs = {}, {}, []
-    queue = list(events)
+    queue = [(_first_stage(r, doors), r) for r in events]
     while queue:
-        record = queue.pop(0)
-        if isinstance(record, (Click, ClickLink)):
+        stage, record = queue.pop(0)
+        if stage == "clicks":
             clicks[record.click_id], outs, _ = decide_click(
                 clicks.get(record.click_id), record, LOOKBACK, NOW)
         else:
             key = record.person_id
-            players[key], outs, _ = decide_player(players.get(key), record, POLICY, NOW)
+            linked = isinstance(record, Registration) and stage == "attributions"
+            players[key], outs, _ = decide_player(players.get(key), record, POLICY, NOW, linked)
         for out in outs:
-            if out.topic in (Topic.CLICK_LINKS, Topic.ATTRIBUTIONS):
-                queue.append(out.record)
+            if out.topic is Topic.CLICK_LINKS:
+                queue.append(("clicks", out.record))
+            elif out.topic is Topic.ATTRIBUTIONS:
+                queue.append(("attributions", out.record))
             outputs.append(out)
     return players, outputs
+
+
+def _first_stage(record, doors: bool) -> str:
+    if isinstance(record, (Click, ClickLink)):
+        return "clicks"
+    if doors and isinstance(record, Registration) and record.click_id is not None:
+        return "clicks"
+    return "events"
 
 
 def final_facts(outputs):
@@ -86,14 +110,15 @@ def test_in_order_journey_gives_the_expected_facts_and_postbacks() -> None:
     assert ftd.transaction_id == "t1" and ftd.sub1 == "s1"
 
 
-def test_every_arrival_order_with_duplicates_gives_the_same_funnel() -> None:
+@pytest.mark.parametrize("doors", [True, False], ids=["click-stage-first", "player-first"])
+def test_every_arrival_order_with_duplicates_gives_the_same_funnel(doors: bool) -> None:
     _, reference = simulate(JOURNEYS)
     expected = final_facts(reference)
     for seed in range(40):
         rng = random.Random(seed)
         events = JOURNEYS + rng.sample(JOURNEYS, 4)  # duplicates
         rng.shuffle(events)
-        _, outputs = simulate(events)
+        _, outputs = simulate(events, doors)
         assert final_facts(outputs) == expected, f"seed {seed}"
         kinds = sorted((p.affiliate_id, p.event) for p in postbacks(outputs))
         assert kinds == [("aff-1", "ftd"), ("aff-1", "registration"),
@@ -146,3 +171,20 @@ def test_player_stays_with_the_first_affiliate_for_life() -> None:
         update={"affiliate_id": "aff-2"})
     _, outs, outcome = decide_player(state, other, POLICY, NOW)
     assert outcome is Outcome.DUPLICATE and outs == []
+
+
+def test_a_registration_postback_is_two_agent_hops_from_the_registration() -> None:
+    """Hop 1, the click stage: it links the registration, forwards it and decides at once.
+    Hop 2, the player stage: registration and decision applied together give the postback."""
+    clicked, _, _ = decide_click(None, click("c1", affiliate="aff-1"), LOOKBACK, NOW)
+    _, hop1, _ = decide_click(clicked, registration("p1", "c1"), LOOKBACK, NOW)
+    assert [(o.topic, type(o.record).__name__) for o in hop1] == [
+        (Topic.ATTRIBUTIONS, "Registration"), (Topic.ATTRIBUTIONS, "Attribution"),
+    ]
+    player, hop2, outputs = None, [], []
+    for out in hop1:
+        linked = isinstance(out.record, Registration)
+        player, outputs, _ = decide_player(player, out.record, POLICY, NOW, linked)
+        hop2 += outputs
+    assert Topic.CLICK_LINKS not in {o.topic for o in hop2}
+    assert [(p.event, p.affiliate_id) for p in postbacks(hop2)] == [("registration", "aff-1")]

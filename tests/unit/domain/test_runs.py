@@ -14,12 +14,12 @@ NOW = at(1000)  # the processing time an agent passes in, from its clock
 EVENTS = "clickpath.events"
 
 
-def decide(state, record):
-    return decide_player(state, record, POLICY, NOW)
+def decide(state, item):
+    return decide_player(state, item.record, POLICY, NOW)
 
 
-def replay(state, record):
-    return replay_outputs(state, record, POLICY, NOW)
+def replay(state, item):
+    return replay_outputs(state, item.record, POLICY, NOW)
 
 
 def test_a_run_equals_the_records_applied_one_by_one() -> None:
@@ -28,7 +28,7 @@ def test_a_run_equals_the_records_applied_one_by_one() -> None:
     for record in records:
         one_by_one, _, _ = decide_player(one_by_one, record, POLICY, NOW)
     run = apply_run(None, {}, [Positioned(EVENTS, i, r) for i, r in enumerate(records)], decide, replay)
-    assert run.changed and run.applied == {EVENTS: 2}
+    assert run.changed and run.applied == {EVENTS: [2, 0]}
     assert run.outcomes == [Outcome.ACCEPTED] * 3
     assert run.state == one_by_one
     canonical = [o.record for o in run.outputs if o.topic is Topic.CANONICAL]
@@ -43,7 +43,7 @@ def test_a_duplicate_inside_the_run_is_dropped_and_changes_nothing() -> None:
     dep = deposit("p1", "t1", "50")
     run = apply_run(None, {}, [Positioned(EVENTS, 0, dep), Positioned(EVENTS, 1, dep)], decide, replay)
     assert run.outcomes == [Outcome.ACCEPTED, Outcome.DUPLICATE]
-    assert run.applied == {EVENTS: 0}
+    assert run.applied == {EVENTS: [0, 0]}
     assert run.state is not None and run.state.deposit_txn_ids == ["t1"]
 
 
@@ -57,9 +57,9 @@ def test_records_at_or_below_the_applied_offset_are_replayed_not_counted_again()
         replay,
     )
     assert again.outcomes == [Outcome.REPLAYED, Outcome.ACCEPTED]
-    assert again.applied == {EVENTS: 8}
+    assert again.applied == {EVENTS: [8, 0]}
     assert again.state is not None and again.state.deposit_txn_ids == ["t1", "t2"]
-    assert first.applied == {EVENTS: 7}  # the caller's map is not changed in place
+    assert first.applied == {EVENTS: [7, 0]}  # the caller's map is not changed in place
 
 
 def test_a_run_of_duplicates_only_leaves_the_state_unwritten() -> None:
@@ -69,3 +69,29 @@ def test_a_run_of_duplicates_only_leaves_the_state_unwritten() -> None:
     )  # an operator retry: a new event id, same transaction
     again = apply_run(first.state, first.applied, [Positioned(EVENTS, 1, retry)], decide, replay)
     assert again.outcomes == [Outcome.DUPLICATE] and not again.changed
+
+
+def test_events_of_one_batch_record_are_replayed_by_index() -> None:
+    """A crash after the state took items 0 and 1 of the batch at offset 5, but before the
+    commit: reading the batch again replays those two and applies item 2 once."""
+    deps = [deposit("p1", f"t{i}", "10") for i in range(3)]
+    first = apply_run(
+        None, {}, [Positioned(EVENTS, 5, deps[i], index=i) for i in range(2)], decide, replay
+    )
+    assert first.applied == {EVENTS: [5, 1]}
+    again = apply_run(
+        first.state, first.applied,
+        [Positioned(EVENTS, 5, deps[i], index=i) for i in range(3)], decide, replay,
+    )
+    assert again.outcomes == [Outcome.REPLAYED, Outcome.REPLAYED, Outcome.ACCEPTED]
+    assert again.state is not None and again.state.deposit_txn_ids == ["t0", "t1", "t2"]
+
+
+def test_a_state_written_before_batch_records_reads_its_offset_as_index_zero() -> None:
+    first = apply_run(None, {}, [Positioned(EVENTS, 7, deposit("p1", "t1", "50"))], decide, replay)
+    again = apply_run(
+        first.state, {EVENTS: 7},
+        [Positioned(EVENTS, 7, deposit("p1", "t1", "50")), Positioned(EVENTS, 8, deposit("p1", "t2", "5"))],
+        decide, replay,
+    )
+    assert again.outcomes == [Outcome.REPLAYED, Outcome.ACCEPTED]
