@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit lint format clean bench bench-ingress bench-deliveries bench-clickhouse chromium
+.PHONY: help install run test test-unit lint format clean bench bench-ingress bench-deliveries bench-clickhouse bench-state chromium
 
 # import-linter and mypy read the package as it installs (clickpath.streams is streams/, ...):
 # the editable install maps those folders with an import hook that neither tool follows, so
@@ -66,6 +66,9 @@ bench-ingress: $(STAMP) ## Benchmark the event API and the click tracker (~1 min
 
 bench-deliveries: $(STAMP) ## Benchmark postback delivery to local receivers (~2 min)
 	$(BIN)/clickpath bench-deliveries --results tests/bench/results.jsonl
+
+bench-state: $(STAMP) ## A player with 100,000 deposits: state size and per-event cost (~1 min)
+	$(BIN)/clickpath bench-state --results tests/bench/results.jsonl
 
 SIZES ?= 10000000
 bench-clickhouse: $(STAMP) ## Funnel queries on ClickHouse filled to SIZES events (10M ~1-2 min)

@@ -108,6 +108,36 @@ class Settings(BaseSettings):
         default=[], description="Origins allowed to POST /v1/collect besides the landing URLs'."
     )
 
+    # HTTP hardening (docs/security.md): body caps, rate limits of the keyless doors and
+    # postback-in, the click bot screen, where a role's own /metrics listens.
+    http_max_body_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1024, description="Largest request body (the event API's)."
+    )
+    collect_max_body_bytes: int = Field(default=8192, ge=256, description="Body cap of /v1/collect.")
+    postback_max_body_bytes: int = Field(default=4096, ge=0, description="Body cap of /v1/postback.")
+    admin_max_body_bytes: int = Field(default=65536, ge=1024, description="Body cap of /v1/admin/*.")
+    tracker_rate_per_s: float = Field(default=50, gt=0, description="Clicks/s per IP prefix.")
+    tracker_rate_burst: int = Field(default=200, ge=1, description="Clicks an IP prefix may send at once.")
+    collect_rate_per_s: float = Field(default=50, gt=0, description="/v1/collect requests/s per IP prefix.")
+    collect_rate_burst: int = Field(default=200, ge=1)
+    postback_rate_per_s: float = Field(
+        default=1000, gt=0, description="/v1/postback requests/s per IP prefix and per key."
+    )
+    postback_rate_burst: int = Field(default=2000, ge=1)
+    rate_limit_buckets: int = Field(
+        default=100_000, ge=100, description="Rate-limit buckets kept per door (least recent go)."
+    )
+    bot_click_rate_per_s: float = Field(
+        default=2, gt=0, description="Clicks/s from one IP beyond which clicks count as a bot's."
+    )
+    bot_click_burst: int = Field(default=30, ge=1)
+    postback_query_key: bool = Field(
+        default=True, description="Accept postback-in's key as ?key= (it lands in access logs)."
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address a role's own /metrics listener binds."
+    )
+
     # Domain.
     attribution_lookback_days: int = Field(default=30, ge=1, le=365)
     dedup_recent_ids: int = Field(

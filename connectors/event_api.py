@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from clickpath.connectors.api_models import events_request_schema
-from clickpath.connectors.auth import Problem, key_from_request, require_role
+from clickpath.connectors.auth import Problem, guarded_key, key_from_request, require_role
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.ingress import Rejection, parse_event
 from clickpath.connectors.keys import ApiKey
@@ -31,6 +31,8 @@ from clickpath.infra.limits import IN_FLIGHT, IdempotencyStore, RateLimiter, Rem
 from clickpath.infra.metrics import INGRESS_ACCEPTED, INGRESS_LATENCY, INGRESS_REJECTED
 
 log = structlog.get_logger(__name__)
+
+NOT_ACKNOWLEDGED = "not acknowledged by the broker in time; send the batch again"
 
 
 class EventBatch(BaseModel):
@@ -142,16 +144,19 @@ def event_api_router(ctx: IngressContext) -> APIRouter:
     async def postback_in(
         request: Request,
         event: Literal[POSTBACK_EVENTS] = Query(description="What happened."),  # type: ignore[valid-type]
-        key: str | None = Query(default=None, description="Operator API key, when no header."),
+        key: str | None = Query(default=None, description="Operator API key, when no header"
+                                " (prefer the header: URLs land in access logs)."),
         authorization: str | None = Header(default=None),
     ) -> dict[str, Any]:
         """Server-to-server postback from an operator's platform, mapped onto an ingress event.
 
-        Example: `/v1/postback?key=K&event=ftd&player_id=p1&transaction_id=t1&amount=25&currency=EUR`.
+        Example: `/v1/postback?event=ftd&player_id=p1&transaction_id=t1&amount=25&currency=EUR`
+        with `Authorization: Bearer K` (or `?key=K` when the platform cannot send headers).
         """
         started = time.perf_counter()
-        api_key = key_from_request(ctx.keys, authorization or (f"Bearer {key}" if key else None),
-                                   "postback")
+        in_query = f"Bearer {key}" if key and settings.postback_query_key else None
+        api_key = guarded_key(request) or key_from_request(ctx.keys, authorization or in_query,
+                                                           "postback")
         if api_key.role != "operator":
             INGRESS_REJECTED.labels("postback", "forbidden").inc()
             raise HTTPException(403, "postbacks need an operator key")
@@ -167,7 +172,8 @@ def event_api_router(ctx: IngressContext) -> APIRouter:
         INGRESS_LATENCY.labels("postback").observe(time.perf_counter() - started)
         if error is not None:
             INGRESS_REJECTED.labels("postback", "broker_unavailable").inc()
-            raise HTTPException(503, f"not acknowledged by the broker: {error}",
+            log.warning("postback_not_acknowledged", error=error)
+            raise HTTPException(503, "not acknowledged by the broker; send it again",
                                 headers={"Retry-After": "5"})
         INGRESS_ACCEPTED.labels("postback", ingress.event_type).inc()
         return {"status": "accepted", "event_id": ingress.event_id, "event_type": ingress.event_type}
@@ -211,8 +217,8 @@ async def _ingest(
             INGRESS_ACCEPTED.labels("events", event.event_type).inc()
         else:
             unacked += 1
-            results[index] = EventResult(index=index, event_id=event.event_id,
-                                         status="not_acknowledged", reason=error)
+            results[index] = EventResult(index=index, event_id=event.event_id,  # no raw error
+                                         status="not_acknowledged", reason=NOT_ACKNOWLEDGED)
     if unacked:
         INGRESS_REJECTED.labels("events", "broker_unavailable").inc(unacked)
         log.warning("events_not_acknowledged", count=unacked, error=errors[0])

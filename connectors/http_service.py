@@ -3,7 +3,9 @@
 With embedded ClickHouse (chdb) only the ClickHouse sink may open the data directory, so
 reports are fetched from its loopback endpoint; against a ClickHouse server they are queried
 directly. The ingress doors (event API, postback-in, click tracker) are routers from
-`connectors/`, sharing one `IngressContext`.
+`connectors/`, sharing one `IngressContext`. Every request passes the guard first
+(connectors/http_guard.py: rate limits, API key, body caps); docs/security.md says what is
+protected and how.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from contextlib import asynccontextmanager
 from datetime import date
 from typing import Any
 
-import httpx
-from fastapi import FastAPI, HTTPException, Request, Response
+import structlog
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import PlainTextResponse
@@ -22,14 +24,25 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clickpath.connectors.admin_endpoints import admin_endpoints_router
 from clickpath.connectors.api_models import events_request_schema
+from clickpath.connectors.auth import Problem, report_scope, require_role
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.event_api import event_api_router
+from clickpath.connectors.http_guard import HttpGuard
+from clickpath.connectors.keys import ApiKey
 from clickpath.connectors.tracker import tracker_routes
 from clickpath.connectors.visitor_pages import page as tracker_page
 from clickpath.domain.report import summarize
 from clickpath.infra.metrics import INGRESS_REJECTED, render_metrics
 from clickpath.infra.reports import funnel_rows
 from clickpath.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No, unknown or revoked API key."},
+    403: {"model": Problem, "description": "A brand or affiliate the key does not cover."},
+    503: {"model": Problem, "description": "ClickHouse not reachable (details only in the log)."},
+}
 
 
 def create_service(settings: Settings, ctx: IngressContext | None = None) -> FastAPI:
@@ -49,6 +62,7 @@ def create_service(settings: Settings, ctx: IngressContext | None = None) -> Fas
         description="Affiliate attribution pipeline: ingress doors, health, metrics and reports.",
         lifespan=lifespan,
     )
+    app.add_middleware(HttpGuard, settings=settings, keys=ctx.keys)
     app.include_router(event_api_router(ctx))
     app.include_router(admin_endpoints_router(ctx))
     app.add_exception_handler(StarletteHTTPException, _not_found_pages)  # type: ignore[arg-type]
@@ -72,17 +86,26 @@ def create_service(settings: Settings, ctx: IngressContext | None = None) -> Fas
         body, content_type = render_metrics()
         return Response(content=body, media_type=content_type)
 
-    @app.get("/v1/reports/funnel", responses={503: {"description": "ClickHouse not reachable."}})
+    reader = require_role(ctx.keys, "reports", "admin", "operator", "analyst", "affiliate")
+
+    @app.get("/v1/reports/funnel", responses=REPORT_RESPONSES)
     async def funnel_report(
-        brand_id: str | None = None, since: date | None = None, until: date | None = None
+        brand_id: str | None = None, since: date | None = None, until: date | None = None,
+        key: ApiKey = Depends(reader),
     ) -> list[dict[str, Any]]:
-        """Funnel KPIs by affiliate and campaign (clicks, registrations, FTDs, deposits)."""
+        """Funnel KPIs by affiliate and campaign (clicks, registrations, FTDs, deposits), of
+        what the key may read: its brand (operator, analyst), its affiliate (affiliate), or any
+        brand (admin; `brand_id` filters). Another brand than the key's is 403."""
+        scope = report_scope(key, brand_id)
         try:
             rows = await run_in_threadpool(
-                funnel_rows, settings, brand_id=brand_id, since=since, until=until
+                funnel_rows, settings, brand_id=scope.brand_id, since=since, until=until
             )
-        except (httpx.HTTPError, RuntimeError) as e:
-            raise HTTPException(status_code=503, detail=f"ClickHouse not reachable: {e}") from e
+        except Exception as e:  # never the DSN or the driver's words to a caller
+            log.warning("report_clickhouse_unreachable", error_type=type(e).__name__)
+            raise HTTPException(503, "ClickHouse not reachable; try again later") from None
+        if scope.affiliate_id is not None:
+            rows = [r for r in rows if r["affiliate_id"] == scope.affiliate_id]
         return summarize(rows)
 
     return app

@@ -3,14 +3,21 @@
 A key is `cpk_<key_id>_<secret>`; only a SHA-256 digest of it is stored (in
 `<data_dir>/api-keys.json`, a `WatchedJsonFile`). The service re-reads the file
 when it changes, so `clickpath keys create|revoke` take effect on a running service, and
-keys survive a restart. Each key carries a role (docs/http-api.md, 'API keys') and, for
-operators, the brand it may send events for; for affiliates, the affiliate whose data it may read.
+keys survive a restart. Each key carries a role (docs/http-api.md, 'API keys') and its scope:
+operators and analysts are bound to a brand (the one an operator sends events for, the one
+either may read reports of); an affiliate key to its affiliate (and optionally a brand); an
+admin key sees everything.
+
+The CLI on the host needs no key flag: `local_secret` gives it an admin key of its own, whose
+secret is kept in a file beside the store readable by its owner only (docs/security.md). Whoever
+can read the data directory can mint keys anyway.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +30,8 @@ from clickpath.infra.jsonstore import WatchedJsonFile
 
 Role = Literal["operator", "affiliate", "analyst", "admin"]
 PREFIX = "cpk"
+LOCAL_CLI_LABEL = "local-cli"
+BRAND_BOUND: tuple[Role, ...] = ("operator", "analyst")
 
 
 class ApiKey(BaseModel):
@@ -30,6 +39,7 @@ class ApiKey(BaseModel):
     role: Role
     brand_id: str | None = None
     affiliate_id: str | None = None
+    label: str | None = None
     digest: str
     created_at: datetime
     revoked_at: datetime | None = None
@@ -77,22 +87,50 @@ class KeyStore:
     # --- write side (the CLI) -----------------------------------------------------------
 
     def create(
-        self, role: Role, brand_id: str | None = None, affiliate_id: str | None = None
+        self, role: Role, brand_id: str | None = None, affiliate_id: str | None = None,
+        label: str | None = None,
     ) -> tuple[ApiKey, str]:
         """Mint a key; returns it and the secret, which is shown once and never stored."""
-        if role == "operator" and not brand_id:
-            raise ValueError("an operator key needs --brand")
+        if role in BRAND_BOUND and not brand_id:
+            raise ValueError(f"an {role} key needs --brand")
         if role == "affiliate" and not affiliate_id:
             raise ValueError("an affiliate key needs --affiliate")
+        if role != "affiliate" and affiliate_id:
+            raise ValueError("only an affiliate key takes --affiliate")
+        if role == "admin" and brand_id:
+            raise ValueError("an admin key sees every brand: no --brand")
         key_id = secrets.token_hex(6)
         secret = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
         key = ApiKey(
-            key_id=key_id, role=role, brand_id=brand_id, affiliate_id=affiliate_id,
+            key_id=key_id, role=role, brand_id=brand_id, affiliate_id=affiliate_id, label=label,
             digest=_digest(secret), created_at=utcnow(),
         )
         with self._file.edit() as data:
             data.append(key.model_dump(mode="json"))
         return key, secret
+
+    @property
+    def local_secret_path(self) -> Path:
+        return self.path.with_name(self.path.stem + ".local-cli")
+
+    def local_secret(self) -> str:
+        """The CLI's own admin key on this host: the one kept beside the store while it works,
+        else a new one (minted, its secret written readable by this user only)."""
+        path = self.local_secret_path
+        try:
+            kept = path.read_text().strip()
+        except FileNotFoundError:
+            kept = ""
+        if kept and self.authenticate(kept) is not None:
+            return kept
+        _, secret = self.create("admin", label=LOCAL_CLI_LABEL)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secret + "\n")
+        os.replace(partial, path)
+        return secret
 
     def revoke(self, key_id_or_secret: str) -> ApiKey:
         parts = key_id_or_secret.split("_", 2)

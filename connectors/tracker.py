@@ -32,6 +32,7 @@ from clickpath.connectors.admin_catalogue import admin_catalogue_router
 from clickpath.connectors.auth import Problem
 from clickpath.connectors.catalogue import CatalogueStore
 from clickpath.connectors.context import IngressContext
+from clickpath.connectors.http_guard import BodyTooLarge
 from clickpath.connectors.visitor_pages import page, redirect
 from clickpath.contracts.models import utcnow
 from clickpath.domain.catalogue import CATALOGUE_ID_PATTERN
@@ -54,13 +55,13 @@ from clickpath.domain.tracking import (
     new_click_id,
     visitor_ip,
 )
-from clickpath.infra.metrics import INGRESS_ACCEPTED, INGRESS_LATENCY, INGRESS_REJECTED
+from clickpath.infra.limits import ClickScreen
+from clickpath.infra.metrics import CLICKS_FLAGGED, INGRESS_ACCEPTED, INGRESS_LATENCY, INGRESS_REJECTED
 from clickpath.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 SDK_FILE = Path(__file__).parent / "static" / "clickpath.js"
-COLLECT_MAX_BYTES = 8192
 
 
 class JavaScriptResponse(Response):
@@ -142,6 +143,9 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
     extra_origins = tuple(origin_of(o) or o for o in settings.collect_origins)
     lookback = timedelta(days=settings.attribution_lookback_days)
     sdk_js = SDK_FILE.read_bytes()
+    screen = ClickScreen(settings.bot_click_rate_per_s, settings.bot_click_burst,
+                         capacity=settings.rate_limit_buckets)
+    collect_cap = settings.collect_max_body_bytes
 
     # --- clicks -------------------------------------------------------------------------
 
@@ -153,14 +157,15 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
             try:
                 link = resolve(store.current())
                 subs, utm = link_params(query)
+                user_agent, ip = request.headers.get("user-agent"), _visitor_ip(request, settings)
                 click, landing_url = make_click(
                     link,
                     new_click_id(),
                     subs=subs,
                     utm=utm,
                     referrer=request.headers.get("referer"),
-                    user_agent=request.headers.get("user-agent"),
-                    ip=_visitor_ip(request, settings),
+                    user_agent=user_agent,
+                    ip=ip,
                     country=_country(request, settings),
                     device_id=device_id_of(request.cookies.get(DEVICE_COOKIE)),
                     pseudonym_key=ctx.pseudonym_key,
@@ -170,6 +175,9 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
                 INGRESS_REJECTED.labels("tracker", e.reason).inc()
                 status = 404 if e.reason.startswith("unknown") else 400
                 return page(status, "Link not found" if status == 404 else "Bad link", e.message)
+            bot = screen.reason(user_agent, ip)  # counted, not dropped; on the Click once it has a field
+            if bot is not None:
+                CLICKS_FLAGGED.labels(bot).inc()
             [error] = await ctx.send([click])
             if error is not None:
                 INGRESS_REJECTED.labels("tracker", "broker_unavailable").inc()
@@ -260,7 +268,8 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
         tags=["sdk"],
         responses={
             403: {"model": Problem, "description": "Not from a landing page's origin."},
-            413: {"model": Problem, "description": f"A body over {COLLECT_MAX_BYTES} bytes."},
+            413: {"model": Problem, "description": "A body over collect_max_body_bytes (8192)."},
+            429: {"model": Problem, "description": "Rate limit of the IP network; see Retry-After."},
             422: {"model": Problem, "description": "Invalid; `detail[].loc` names the field."},
             503: {"model": Problem, "description": "The broker did not acknowledge."},
         },
@@ -281,12 +290,10 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
                     403,
                 )
             cors = _cors(origin)
-            declared = request.headers.get("content-length", "")
-            too_big = declared.isdigit() and int(declared) > COLLECT_MAX_BYTES  # do not read it
-            body = b"" if too_big else await request.body()
-            if too_big or len(body) > COLLECT_MAX_BYTES:
-                INGRESS_REJECTED.labels("collect", "oversize").inc()
-                return JSONResponse({"detail": f"body over {COLLECT_MAX_BYTES} bytes"}, 413, cors)
+            try:
+                body = await request.body()  # the guard stops the read at the cap (counted there)
+            except BodyTooLarge:
+                return JSONResponse({"detail": f"body over {collect_cap} bytes"}, 413, cors)
             try:
                 data = CollectBody.model_validate(json.loads(body or b"null"))
                 now = utcnow()

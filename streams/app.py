@@ -24,7 +24,8 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from clickpath.contracts.models import (
 from clickpath.contracts.serde import DecodeError, build_codec
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.domain.clicks import ClickState, decide_click, replay_click_outputs
+from clickpath.domain.ledger import StoredLedger, ledger_key
 from clickpath.domain.outputs import Output
 from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player, replay_outputs
 from clickpath.domain.runs import Positioned, apply_run
@@ -164,22 +166,30 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
                 if isinstance(record, kind.timed):
                     observe_event_latency(stage, record.occurred_at)
 
-        def decide(state: Any, item: Positioned[Any]) -> Any:
-            return kind.decide(state, item, now)
-
-        def replay(state: Any, item: Positioned[Any]) -> list[Output]:
-            outputs: list[Output] = kind.replay(state, item, now)
-            return outputs
-
         for key, records in runs.items():
             current = last_event[key]
+            partition = current.message.partition
             with acting_for(current):
                 stored = kind.table.get(key)
-                state = kind.state_model.model_validate(stored["state"]) if stored else None
-                run = apply_run(state, stored["applied"] if stored else {}, records, decide, replay)
+                state: Any = kind.state_model.model_validate(stored["state"]) if stored else None
+                ledger = StoredLedger(
+                    partial(_read_row, kind.table, key), state.version if state else 0
+                ) if kind.has_ledger else None
+                if state is not None and ledger is not None:
+                    state.with_ledger(ledger)
+                run = apply_run(
+                    state,
+                    stored["applied"] if stored else {},
+                    records,
+                    partial(kind.decide, now=now, ledger=ledger),
+                    partial(kind.replay, now=now),
+                )
                 if run.changed and run.state is not None:
+                    # Ledger rows first: the state that counts them is never stored before them.
+                    for row, value in ledger.writes(run.state.version) if ledger else ():
+                        kind.changelog.put(ledger_key(key, row), value, partition)
                     value = {"state": run.state.model_dump(mode="json"), "applied": run.applied}
-                    kind.changelog.put(key, value, current.message.partition)
+                    kind.changelog.put(key, value, partition)
             send(run.outputs)
             for outcome in run.outcomes:
                 EVENTS.labels(stage, outcome.value).inc()
@@ -199,8 +209,8 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         key_of=_person_key,
         timed=IngressEvent,
         state_model=PlayerState,
-        decide=lambda state, item, now: decide_player(
-            state, item.record, policy, now, linked(item)
+        decide=lambda state, item, now, ledger: decide_player(
+            state, item.record, policy, now, linked(item), ledger
         ),
         replay=lambda state, item, now: replay_outputs(
             state, item.record, policy, now, linked(item)
@@ -208,13 +218,14 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         lag=LagTracker(app, "players", player_topics),
         table=players,
         changelog=player_log,
+        has_ledger=True,
     )
     click_kind = _Kind(
         accepts=(Click, ClickLink, Registration),
         key_of=lambda record: record.click_id or "",
         timed=Click,
         state_model=ClickState,
-        decide=lambda state, item, now: decide_click(state, item.record, lookback, now),
+        decide=lambda state, item, now, ledger: decide_click(state, item.record, lookback, now),
         replay=lambda state, item, now: replay_click_outputs(state, item.record, now),
         lag=LagTracker(app, "clicks", click_topics),
         table=clicks,
@@ -250,11 +261,12 @@ class _Kind:
     key_of: Callable[[Any], str]
     timed: type[IngressEvent]  # records whose event time feeds the latency histogram
     state_model: type[BaseModel]
-    decide: Callable[[Any, Positioned[Any], datetime], Any]  # (state, item, now)
-    replay: Callable[[Any, Positioned[Any], datetime], list[Output]]
+    decide: Callable[..., Any]  # (state, item, now, ledger)
+    replay: Callable[..., list[Output]]  # (state, item, now)
     lag: LagTracker
     table: Any  # the faust Table of this stage's state
     changelog: ChangelogWriter
+    has_ledger: bool = False  # the state's history lives in ledger rows beside it
 
 
 @contextmanager
@@ -271,6 +283,10 @@ def acting_for(event: Any) -> Iterator[None]:
         yield
     finally:
         _current_event.reset(token)
+
+
+def _read_row(table: Any, person_id: str, row: str) -> Any:
+    return table.get(ledger_key(person_id, row))
 
 
 def _person_key(record: Record) -> str:

@@ -23,7 +23,8 @@ from pydantic import (
 
 from clickpath.contracts.money import ISO_4217, check_currency
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+# No control characters: ids are printed, logged and joined into keys (domain/ledger.py).
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Text = Annotated[str, StringConstraints(max_length=2048)]
 Currency = Annotated[
     str,

@@ -15,6 +15,11 @@ Correct whatever the arrival order (docs/architecture.md):
 
 Dedup: the event id within a bounded per-player window (`recent_ids`), and natural keys
 forever: one registration per player, one deposit per `transaction_id`.
+
+The state stays small for life: what grows with a player's history (every transaction id, the
+totals of every deposit day) lives in the player's ledger rows (`clickpath.domain.ledger`), which
+the state carries as a private attribute that is never serialized with it; the agent backs it
+with its table, a test with a dict.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 
 from clickpath.contracts.models import (
     Attribution,
@@ -41,8 +46,17 @@ from clickpath.contracts.models import (
     ResponsibleGaming,
 )
 from clickpath.contracts.topics import Topic
+from clickpath.domain import recent_ids
 from clickpath.domain.clicks import link_of
 from clickpath.domain.consent import ConsentMark, RgMark, apply_consent, apply_rg, postback_block
+from clickpath.domain.ledger import (
+    DAY_INDEX,
+    Ledger,
+    MemoryLedger,
+    day_of_row,
+    day_row,
+    txn_row,
+)
 from clickpath.domain.outputs import Outcome, Output, canonical_of
 
 
@@ -73,6 +87,10 @@ class DayTotals(BaseModel):
     deposit_sum: Decimal = Decimal(0)
 
 
+def _new_ledger() -> Ledger:
+    return MemoryLedger()
+
+
 class PlayerState(BaseModel):
     brand_id: str
     player_id: str
@@ -80,19 +98,27 @@ class PlayerState(BaseModel):
     registered_at: datetime | None = None
     click_id: str | None = None
     tag: Tag | None = None
-    recent_event_ids: list[str] = []
-    deposit_txn_ids: list[str] = []
+    recent_ids: str = ""  # the newest event ids, as digests (domain/recent_ids.py)
     first_deposit: DepositRef | None = None
-    deposit_days: dict[str, DayTotals] = {}
     postbacks_sent: list[str] = []
     postbacks_suppressed: list[str] = []
     consents: dict[str, ConsentMark] = {}
     rg_active: dict[str, RgMark] = {}
     version: int = 0
+    _ledger: Ledger = PrivateAttr(default_factory=_new_ledger)
 
     @property
     def person_id(self) -> str:
         return f"{self.brand_id}:{self.player_id}"
+
+    @property
+    def ledger(self) -> Ledger:
+        """The player's rows that grow with history (not part of the serialized state)."""
+        return self._ledger
+
+    def with_ledger(self, ledger: Ledger) -> PlayerState:
+        self._ledger = ledger
+        return self
 
 
 @dataclass(frozen=True)
@@ -105,25 +131,39 @@ FactKey = tuple[date, str]
 FactValue = tuple[int, int, int, Decimal]
 
 
-def _day_key(day: date, currency: str) -> str:
-    return f"{day.isoformat()}|{currency}"
+def day_totals(ledger: Ledger, day: date, currency: str) -> DayTotals:
+    row = ledger.get(day_row(day, currency))
+    return DayTotals.model_validate(row) if row else DayTotals()
 
 
-def funnel_facts(state: PlayerState) -> dict[FactKey, FactValue]:
-    """The player's funnel contribution per (day, currency): regs, FTDs, deposits, sum."""
-    facts: dict[FactKey, FactValue] = {}
-    for key, totals in state.deposit_days.items():
-        day_text, currency = key.split("|")
-        facts[(date.fromisoformat(day_text), currency)] = (
-            0, 0, totals.deposits, totals.deposit_sum
-        )
-    if state.first_deposit is not None:
-        k = (state.first_deposit.occurred_at.date(), state.first_deposit.currency)
-        regs, _, deposits, total = facts[k]
-        facts[k] = (regs, 1, deposits, total)
+def fact_keys(state: PlayerState) -> set[FactKey]:
+    """The (day, currency) keys the state itself marks: registration day and FTD day."""
+    keys: set[FactKey] = set()
     if state.registered_at is not None:
-        k = (state.registered_at.date(), "")
-        facts[k] = (1, *facts.get(k, (0, 0, 0, Decimal(0)))[1:])
+        keys.add((state.registered_at.date(), ""))
+    if state.first_deposit is not None:
+        keys.add((state.first_deposit.occurred_at.date(), state.first_deposit.currency))
+    return keys
+
+
+def all_fact_keys(state: PlayerState) -> set[FactKey]:
+    """Every key the player has a fact for: reads the day index (a re-tag or replay only)."""
+    index = state.ledger.get(DAY_INDEX) or {"days": []}
+    return fact_keys(state) | {day_of_row(row) for row in index["days"]}
+
+
+def funnel_facts(state: PlayerState, keys: set[FactKey]) -> dict[FactKey, FactValue]:
+    """The player's funnel contribution for `keys`: regs, FTDs, deposits, sum (non-empty only)."""
+    facts: dict[FactKey, FactValue] = {}
+    first = state.first_deposit
+    ftd_key = (first.occurred_at.date(), first.currency) if first else None
+    reg_key = (state.registered_at.date(), "") if state.registered_at else None
+    for day, currency in keys:
+        totals = day_totals(state.ledger, day, currency) if currency else DayTotals()
+        regs = 1 if (day, currency) == reg_key else 0
+        ftds = 1 if (day, currency) == ftd_key else 0
+        if regs or ftds or totals.deposits:
+            facts[(day, currency)] = (regs, ftds, totals.deposits, totals.deposit_sum)
     return facts
 
 
@@ -142,14 +182,21 @@ def decide_player(
     policy: PlayerPolicy,
     now: datetime,
     linked: bool = False,
+    ledger: Ledger | None = None,
 ) -> tuple[PlayerState, list[Output], Outcome]:
     """Advance the player by one record. `linked`: a registration already linked to its click
-    by the click stage (it came that way), so no `ClickLink` is sent for it."""
+    by the click stage (it came that way), so no `ClickLink` is sent for it. `ledger`: the rows
+    of a player who has no state yet (a stored state carries its own)."""
     if state is None:
         state = PlayerState(brand_id=record.brand_id, player_id=record.player_id)
+        state.with_ledger(ledger or MemoryLedger())
     else:
         state = _copy_for_update(state)
-    before_facts = funnel_facts(state)
+    # Facts change only with registrations, attributions and deposits: only those read rows.
+    reshapes = isinstance(record, (Registration, Attribution))
+    touched = fact_keys(state) | _keys_of(record) if reshapes else set()
+    before_facts = funnel_facts(state, touched) if reshapes else {}
+    before_ftd = state.first_deposit
     before_tag = state.tag
     outputs: list[Output] = []
 
@@ -157,7 +204,8 @@ def decide_player(
         if not _apply_attribution(state, record):
             return state, [], Outcome.DUPLICATE
     else:
-        if record.event_id in state.recent_event_ids:
+        event_digest = recent_ids.digest(record.event_id)
+        if recent_ids.seen_digest(state.recent_ids, event_digest):
             return state, [], Outcome.DUPLICATE
         if isinstance(record, Registration):
             if state.registration_event_id is not None:
@@ -171,15 +219,20 @@ def decide_player(
             outputs += _revocations(state, policy, record.occurred_at, now)
         is_ftd = False
         if isinstance(record, Deposit):
-            if record.transaction_id in state.deposit_txn_ids:
+            if state.ledger.get(txn_row(record.transaction_id)) is not None:
                 return state, [], Outcome.DUPLICATE
             is_ftd = _apply_deposit(state, record)
-        state.recent_event_ids = (state.recent_event_ids + [record.event_id])[-policy.recent_ids :]
+            touched = _keys_of(record)  # the deposit's day always changes; so does an old FTD's
+            if is_ftd and before_ftd is not None:
+                touched.add((before_ftd.occurred_at.date(), before_ftd.currency))
+        state.recent_ids = recent_ids.remember(state.recent_ids, event_digest, policy.recent_ids)
         canonical = canonical_of(record, state.person_id, now, is_ftd)
         outputs.append(Output(Topic.CANONICAL, state.person_id, canonical))
 
     state.version += 1
-    outputs += _changed_facts(state, before_facts, retag=state.tag != before_tag)
+    retag = state.tag != before_tag
+    keys = all_fact_keys(state) if retag else touched | (fact_keys(state) if reshapes else set())
+    outputs += _changed_facts(state, keys, before_facts, retag)
     outputs += _due_postbacks(state, policy, now)
     return state, outputs, Outcome.ACCEPTED
 
@@ -189,8 +242,6 @@ def _copy_for_update(state: PlayerState) -> PlayerState:
     the decision's time; only these containers are changed in place)."""
     return state.model_copy(
         update={
-            "deposit_txn_ids": list(state.deposit_txn_ids),
-            "deposit_days": {k: v.model_copy() for k, v in state.deposit_days.items()},
             "postbacks_sent": list(state.postbacks_sent),
             "postbacks_suppressed": list(state.postbacks_suppressed),
             "consents": dict(state.consents),
@@ -214,7 +265,7 @@ def replay_outputs(
     the record's outputs and the player's current facts and postbacks again is safe.
     """
     outputs: list[Output] = []
-    if isinstance(record, PlayerEvent) and record.event_id in state.recent_event_ids:
+    if isinstance(record, PlayerEvent) and recent_ids.seen(state.recent_ids, record.event_id):
         first = state.first_deposit
         is_ftd = first is not None and first.event_id == record.event_id
         canonical = canonical_of(record, state.person_id, now, is_ftd)
@@ -225,7 +276,7 @@ def replay_outputs(
             and record.event_id == state.registration_event_id
         ):
             outputs += _click_links(state, record)
-    outputs += _changed_facts(state, {}, retag=True)
+    outputs += _changed_facts(state, all_fact_keys(state), {}, retag=True)
     tag = state.tag
     if tag is not None and tag.status == "attributed" and tag.click_id:
         for event in state.postbacks_sent:
@@ -251,13 +302,30 @@ def _apply_registration(state: PlayerState, reg: Registration, linked: bool) -> 
     return [] if linked else _click_links(state, reg)
 
 
+def _keys_of(record: PlayerEvent | Attribution) -> set[FactKey]:
+    """The fact keys a record may change besides those the state marks already."""
+    if isinstance(record, Deposit):
+        return {(record.occurred_at.date(), record.currency)}
+    if isinstance(record, Registration):
+        return {(record.occurred_at.date(), "")}
+    if isinstance(record, Attribution):
+        return {(record.registered_at.date(), "")}
+    return set()
+
+
 def _apply_deposit(state: PlayerState, dep: Deposit) -> bool:
-    """Count the deposit; True when it is (so far) the player's first by event time."""
-    state.deposit_txn_ids.append(dep.transaction_id)
-    key = _day_key(dep.occurred_at.date(), dep.currency)
-    totals = state.deposit_days.setdefault(key, DayTotals())
+    """Count the deposit in the ledger; True when it is (so far) the player's first by event
+    time. Ledger rows are written only here, after every duplicate check has passed."""
+    ledger = state.ledger
+    day, currency = dep.occurred_at.date(), dep.currency
+    ledger.put(txn_row(dep.transaction_id), {"event_id": dep.event_id, "day": day.isoformat()})
+    totals = day_totals(ledger, day, currency)
+    if totals.deposits == 0:
+        index = ledger.get(DAY_INDEX) or {"days": []}
+        ledger.put(DAY_INDEX, {"days": [*index["days"], day_row(day, currency)]})
     totals.deposits += 1
     totals.deposit_sum += dep.amount
+    ledger.put(day_row(day, currency), totals.model_dump(mode="json"))
     ref = DepositRef(
         event_id=dep.event_id,
         transaction_id=dep.transaction_id,
@@ -295,11 +363,11 @@ def _apply_attribution(state: PlayerState, decision: Attribution) -> bool:
 
 
 def _changed_facts(
-    state: PlayerState, before: dict[FactKey, FactValue], retag: bool
+    state: PlayerState, keys: set[FactKey], before: dict[FactKey, FactValue], retag: bool
 ) -> list[Output]:
     tag = state.tag or Tag(status="unattributed")
     outputs = []
-    for (day, currency), value in sorted(funnel_facts(state).items()):
+    for (day, currency), value in sorted(funnel_facts(state, keys).items()):
         if not retag and before.get((day, currency)) == value:
             continue
         regs, ftds, deposits, total = value

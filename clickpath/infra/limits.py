@@ -1,4 +1,5 @@
-"""Per-key rate limiting and Idempotency-Key memory for the event API: plain, clock-injected.
+"""Rate limiting (per key, per IP prefix), the click bot screen and Idempotency-Key memory for
+the HTTP doors: plain, clock-injected.
 
 Both live in the service process. A replay that outlives the idempotency memory (a restart,
 or after `idempotency_ttl_s`) is still harmless: each event's `event_id` is deduplicated
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -40,15 +42,67 @@ class TokenBucket:
 
 
 class RateLimiter:
-    def __init__(self, rate: float, burst: int, clock: Clock = time.monotonic) -> None:
-        self._buckets: dict[str, TokenBucket] = {}
-        self._rate, self._burst, self._clock = rate, burst, clock
+    """One token bucket per name (an API key, an IP prefix), at most `capacity` of them.
 
-    def take(self, key_id: str, n: int) -> float:
+    Names are whatever callers send (an IP prefix is chosen by the client), so the buckets are
+    bounded: the least recently used go first. A forgotten bucket comes back full, which only
+    ever lets a name through sooner, never later.
+    """
+
+    def __init__(
+        self, rate: float, burst: int, clock: Clock = time.monotonic, capacity: int = 100_000
+    ) -> None:
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+        self._rate, self._burst, self._clock, self._capacity = rate, burst, clock, capacity
+
+    def take(self, key_id: str, n: int = 1) -> float:
         bucket = self._buckets.get(key_id)
         if bucket is None:
             bucket = self._buckets[key_id] = TokenBucket(self._rate, self._burst, self._clock)
+            while len(self._buckets) > self._capacity:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(key_id)
         return bucket.take(n)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+def retry_after(wait_s: float) -> str:
+    """A Retry-After value for a wait: whole seconds, at least 1, at most an hour."""
+    return str(max(1, math.ceil(min(wait_s, 3600))))
+
+
+# User agents that say they are not a person's browser: crawlers, link previewers, HTTP
+# libraries and headless browsers. Deliberately short; a match flags a click, it drops nothing.
+BOT_USER_AGENT = re.compile(
+    r"(?<!cu)bot\b|bot/|crawl|spider|slurp|scrapy|headless|phantomjs|selenium|puppeteer|playwright"
+    r"|python-requests|python-urllib|aiohttp|httpx|curl/|wget/|libwww|go-http-client|java/"
+    r"|okhttp|apache-httpclient|facebookexternalhit|preview|monitor|pingdom|uptime",
+    re.IGNORECASE,
+)
+
+
+class ClickScreen:
+    """Says why a click looks like a bot's, or None: a bot's user agent (or none at all), or
+    more clicks from one address than a person makes (`rate`/s sustained, `burst` at once).
+
+    The tracker counts a flagged click (and puts the reason on it once the Click has a field for
+    it); it still redirects and records it, so a false positive costs nothing but a flag."""
+
+    def __init__(
+        self, rate: float, burst: int, clock: Clock = time.monotonic, capacity: int = 100_000
+    ) -> None:
+        self._per_ip = RateLimiter(rate, burst, clock, capacity)
+
+    def reason(self, user_agent: str | None, ip: str | None) -> str | None:
+        too_fast = ip is not None and self._per_ip.take(ip) > 0  # every click spends a token
+        if not user_agent or not user_agent.strip():
+            return "no_user_agent"
+        if BOT_USER_AGENT.search(user_agent):
+            return "bot_user_agent"
+        return "click_rate" if too_fast else None
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,16 @@ INGRESS_LATENCY = Histogram(
     ["door"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+RATE_LIMITED = Counter(
+    "clickpath_rate_limited_total",
+    "Requests a door refused with 429, by door and by what was over its limit (ip, key).",
+    ["door", "scope"],
+)
+CLICKS_FLAGGED = Counter(
+    "clickpath_clicks_flagged_total",
+    "Clicks recorded that look like a bot's, by reason (bot_user_agent, no_user_agent, click_rate).",
+    ["reason"],
+)
 ROLE_RESTARTS = Counter(
     "clickpath_role_restarts_total", "Roles restarted by the supervisor after dying.", ["role"]
 )
@@ -104,7 +114,10 @@ def render_metrics() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
-def serve_metrics(port: int | None) -> None:
-    """Expose this process's metrics when run on its own; under `up` the service does it."""
+def serve_metrics(port: int | None, host: str = "127.0.0.1") -> None:
+    """Expose this process's metrics when run on its own; under `up` the service does it.
+
+    On loopback unless told otherwise (CLICKPATH_METRICS_HOST): a scraper on another host is
+    let in deliberately, on a private interface (docs/security.md)."""
     if port and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        start_http_server(port, addr="0.0.0.0")
+        start_http_server(port, addr=host)

@@ -23,6 +23,7 @@ from clickpath.run.commands_bench import (
     cmd_bench_clickhouse,
     cmd_bench_deliveries,
     cmd_bench_ingress,
+    cmd_bench_state,
 )
 from clickpath.run.commands_data import cmd_import, cmd_report, cmd_topics
 from clickpath.run.commands_roles import cmd_api, cmd_demo, cmd_sink, cmd_worker
@@ -139,6 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
                           help="append the results to FILE as JSON lines (default %(default)s)")
     bench_ch.set_defaults(func=cmd_bench_clickhouse)
 
+    bench_st = sub.add_parser(
+        "bench-state", help="benchmark a long-lived player's state size and per-event cost"
+    )
+    bench_st.add_argument("--deposits", type=int, default=100_000, help="deposits of the VIP")
+    bench_st.add_argument("--no-record", action="store_true", help="do not append to the results file")
+    bench_st.add_argument("--results", type=Path, default=DEFAULT_RESULTS_FILE, metavar="FILE",
+                          help="append the result to FILE as a JSON line (default %(default)s)")
+    bench_st.set_defaults(func=cmd_bench_state)
+
     topics = sub.add_parser("topics", help="create every topic with its partition count")
     topics.set_defaults(func=cmd_topics)
 
@@ -181,8 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("action", choices=["create", "list", "revoke"])
     keys.add_argument("key", nargs="?", help="revoke: the key id or the key itself")
     keys.add_argument("--role", choices=["operator", "affiliate", "analyst", "admin"], default="operator")
-    keys.add_argument("--brand", default=None, help="operator keys: the brand it sends events for")
-    keys.add_argument("--affiliate", default=None, help="affiliate keys: the affiliate it reads")
+    keys.add_argument("--brand", default=None,
+                      help="operator and analyst keys (needed): the brand they send events for and"
+                      " read reports of; affiliate keys (optional): the one brand they read")
+    keys.add_argument("--affiliate", default=None, help="affiliate keys: the affiliate whose data it reads")
     keys.add_argument("--format", choices=["table", "json"], default="table")
     keys.set_defaults(func=cmd_keys)
 

@@ -28,7 +28,7 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> None:
         except ValueError as e:
             raise CommandError(str(e)) from None
         print(secret)
-        scope = key.brand_id or key.affiliate_id or "all"
+        scope = "/".join(filter(None, (key.brand_id, key.affiliate_id))) or "all"
         print(f"key {key.key_id}: role {key.role}, scope {scope}; shown once, store it now",
               file=sys.stderr)
     elif args.action == "revoke":
@@ -46,8 +46,9 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> None:
         else:
             for k in rows:
                 state = "revoked" if k["revoked_at"] else "active"
-                scope = k["brand_id"] or k["affiliate_id"] or "-"
-                print(f"{k['key_id']}  {k['role']:9} {scope:20} {state:8} created {k['created_at']}")
+                scope = "/".join(filter(None, (k["brand_id"], k["affiliate_id"]))) or "all"
+                label = f"  ({k['label']})" if k.get("label") else ""
+                print(f"{k['key_id']}  {k['role']:9} {scope:20} {state:8} created {k['created_at']}{label}")
 
 
 def cmd_links(settings: Settings, args: argparse.Namespace) -> None:

@@ -1,5 +1,5 @@
 """The benchmark commands: `clickpath bench`, `bench-ingress`, `bench-deliveries` and
-`bench-clickhouse`."""
+`bench-clickhouse` and `bench-state`."""
 
 from __future__ import annotations
 
@@ -53,4 +53,12 @@ def cmd_bench_clickhouse(settings: Settings, args: argparse.Namespace) -> None:
         sizes=tuple(int(s) for s in args.sizes.split(",")), chunk=args.chunk,
         repeats=args.repeats, dsn=args.clickhouse_url,
         results_file=None if args.no_record else args.results,
+    ))
+
+
+def cmd_bench_state(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.devtools.bench.state import StateBenchConfig, run_state_bench
+
+    run_state_bench(StateBenchConfig(
+        deposits=args.deposits, results_file=None if args.no_record else args.results,
     ))

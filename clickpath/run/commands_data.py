@@ -45,11 +45,16 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> None:
 
     filters = {"brand_id": args.brand, "since": args.since, "until": args.until}
     if settings.clickhouse_embedded:
-        # Only the running pipeline may open the embedded ClickHouse: ask its service.
+        # Only the running pipeline may open the embedded ClickHouse: ask its service, with
+        # this host's own CLI key (the data directory's; no key flag needed).
+        from clickpath.connectors.keys import KeyStore
+
         url = f"{settings.service_url}/v1/reports/funnel"
         params = {k: str(v) for k, v in filters.items() if v is not None}
+        secret = KeyStore(settings.key_store_path).local_secret()
         try:
-            response = httpx.get(url, params=params, timeout=30)
+            response = httpx.get(url, params=params, timeout=30,
+                                 headers={"Authorization": f"Bearer {secret}"})
         except httpx.HTTPError as e:
             raise CommandError(
                 f"cannot reach the clickpath service at {url} ({e}); is `clickpath up` running?", 1

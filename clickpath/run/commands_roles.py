@@ -21,7 +21,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.streams.app import run_worker
 
     configure_logging(settings.log_level, role=f"worker-{args.index}")
-    serve_metrics(settings.metrics_port)
+    serve_metrics(settings.metrics_port, settings.metrics_host)
     sys.argv = [sys.argv[0], "worker"]  # Faust's Worker reads argv; ours are consumed
     run_worker(settings, args.index)
 
@@ -31,7 +31,7 @@ def cmd_sink(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.infra.metrics import serve_metrics
 
     configure_logging(settings.log_level, role=f"sink-{args.kind}")
-    serve_metrics(settings.metrics_port)
+    serve_metrics(settings.metrics_port, settings.metrics_host)
     if args.kind == "clickhouse":
         from clickpath.sinks.clickhouse_sink import run_clickhouse_sink
 

@@ -105,7 +105,7 @@ def test_refusals_name_what_is_wrong(api) -> None:
     assert r.status_code == 401
     r = httpx.post(f"{api.url}/v1/events", json={"events": [deposit(1)]})
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
-    _, analyst = api.ctx.keys.create("analyst")
+    _, analyst = api.ctx.keys.create("analyst", brand_id="brand-a")
     r = api.client.post("/v1/events", json={"events": [deposit(1)]},
                         headers={"Authorization": f"Bearer {analyst}"})
     assert r.status_code == 403

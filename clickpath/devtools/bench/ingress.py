@@ -166,13 +166,7 @@ def run_ingress_bench(cfg: IngressBenchConfig, console: Console | None = None) -
     console = console or Console()
     workdir = Path(tempfile.mkdtemp(prefix="clickpath-bench-ingress-"))
     with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
-        settings = Settings(
-            kafka_bootstrap_servers=broker.bootstrap, broker_compat="tansu",
-            data_dir=workdir / "data", http_port=free_port(), log_level="warning",
-            pseudonym_key="bench-key", api_rate_per_s=10**9, api_rate_burst=10**9,
-            api_max_batch=max(cfg.batch, 1000),
-            affiliates=bench_affiliates(),
-        )
+        settings = bench_settings(workdir, broker.bootstrap, cfg)
         create_topics(settings)
         _, key = KeyStore(settings.key_store_path).create("operator", brand_id="bench")
         service = RoleProcess(settings, "api", log_dir=workdir).start()
@@ -200,6 +194,27 @@ def run_ingress_bench(cfg: IngressBenchConfig, console: Console | None = None) -
 
 
 BENCH_CODE = "benchlink"
+
+# The doors' limits, out of the way: the benchmark measures the pipeline, not the limiter (all
+# its clicks come from one address). The bot screen is left to run (its cost is measured) but
+# its rate never trips.
+UNLIMITED: dict[str, Any] = {
+    "api_rate_per_s": 10**9, "api_rate_burst": 10**9,
+    "tracker_rate_per_s": 10**9, "tracker_rate_burst": 10**9,
+    "collect_rate_per_s": 10**9, "collect_rate_burst": 10**9,
+    "postback_rate_per_s": 10**9, "postback_rate_burst": 10**9,
+    "bot_click_rate_per_s": 10**9, "bot_click_burst": 10**9,
+}
+
+
+def bench_settings(workdir: Path, bootstrap: str, cfg: IngressBenchConfig) -> Settings:
+    return Settings(
+        kafka_bootstrap_servers=bootstrap, broker_compat="tansu",
+        data_dir=workdir / "data", http_port=free_port(), log_level="warning",
+        pseudonym_key="bench-key", api_max_batch=max(cfg.batch, 1000),
+        http_max_body_bytes=max(2 * 1024 * 1024, cfg.batch * 1024),
+        affiliates=bench_affiliates(), **UNLIMITED,
+    )
 
 
 def bench_affiliates() -> dict[str, AffiliateConfig]:

@@ -1,0 +1,109 @@
+"""The player's rows that grow with their history, kept beside the player's state, not in it.
+
+A player's state is read and written with every batch of their events, so it must stay small
+however long they play: a VIP with 100,000 deposits must cost what a new player costs. What
+grows with history lives in rows of its own, each read only when an event needs it:
+
+- `txn_row(id)`: one per deposit `transaction_id` (the natural-key dedup, kept forever);
+- `day_row(day, currency)`: the player's deposit count and sum for one day and currency (what
+  a funnel fact is made of);
+- `DAY_INDEX`: the list of the player's deposit days, read only when every fact must be sent
+  again (a re-tag or a replay after a crash).
+
+The agent stores the rows in the player's own table partition, written before the state row
+and versioned so that a crash between the two is harmless (`StoredLedger`). Tests use
+`MemoryLedger`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+DAY_INDEX = "I"
+
+Row = dict[str, Any]
+
+
+class Ledger(Protocol):
+    def get(self, row: str) -> Row | None: ...
+
+    def put(self, row: str, value: Row) -> None: ...
+
+
+def ledger_key(person_id: str, row: str) -> str:
+    """A row's key in the table that also holds the states (keyed by person id). Ids carry no
+    control characters (clickpath.contracts.models.Id), so no person id can equal it."""
+    return f"{person_id}\x1f{row}"
+
+
+def txn_row(transaction_id: str) -> str:
+    return f"T|{transaction_id}"
+
+
+def day_row(day: date, currency: str) -> str:
+    return f"D|{day.isoformat()}|{currency}"
+
+
+def day_of_row(row: str) -> tuple[date, str]:
+    _, day_text, currency = row.split("|", 2)
+    return date.fromisoformat(day_text), currency
+
+
+@dataclass
+class MemoryLedger:
+    """A ledger in a dict: the rows a test (or a state that has not been stored yet) keeps."""
+
+    rows: dict[str, Row] = field(default_factory=dict)
+
+    def get(self, row: str) -> Row | None:
+        return self.rows.get(row)
+
+    def put(self, row: str, value: Row) -> None:
+        self.rows[row] = value
+
+
+class StoredLedger:
+    """A ledger over the agent's table that survives a crash between its writes.
+
+    The agent writes a run's changed rows and then the state row. A crash can land the rows
+    and lose the state: the inputs are then read again against the older state, which must not
+    see rows that already count them. So every row is stored with the state version that wrote
+    it and the value it had before (`{"v", "base", "value"}`); a row written by a version the
+    stored state does not have yet reads as its `base`.
+    """
+
+    def __init__(self, read: Callable[[str], Row | None], state_version: int) -> None:
+        self._read = read
+        self._state_version = state_version
+        self._base: dict[str, Row | None] = {}
+        self._changes: dict[str, Row] = {}
+
+    def _stored(self, row: str) -> Row | None:
+        if row not in self._base:
+            raw = self._read(row)
+            if raw is None:
+                self._base[row] = None
+            elif raw["v"] <= self._state_version:
+                self._base[row] = raw["value"]
+            else:
+                self._base[row] = raw["base"]  # written by a run whose state never landed
+        return self._base[row]
+
+    def get(self, row: str) -> Row | None:
+        if row in self._changes:
+            return self._changes[row]
+        return self._stored(row)
+
+    def put(self, row: str, value: Row) -> None:
+        self._stored(row)
+        self._changes[row] = value
+
+    def writes(self, state_version: int) -> list[tuple[str, Row]]:
+        """The rows to store before the state of `state_version` is stored."""
+        return [
+            (row, {"v": state_version, "base": self._base[row], "value": value})
+            for row, value in self._changes.items()
+        ]
