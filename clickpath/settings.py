@@ -77,7 +77,11 @@ class Settings(BaseSettings):
         default=5, ge=1, le=5000, description="How long an agent waits to fill a batch."
     )
 
-    # Ingress (HTTP doors).
+    # Ingress (HTTP doors, the operator SDK, import).
+    batch_linger_ms: int = Field(
+        default=5, ge=0, le=1000,
+        description="How long a door holds an event to gather a batch record for its partition.",
+    )
     api_keys_path: Path | None = Field(
         default=None, description="API key store; default <data_dir>/api-keys.json."
     )

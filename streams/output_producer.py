@@ -29,7 +29,7 @@ def output_producer(
     """A producer whose outputs (and the tables' changelog records) Faust's pre-commit and
     shutdown flush waits for."""
     linger: dict[str, Any] = {"linger.ms": settings.producer_linger_ms}
-    producer = EventProducer(settings, codec=codec, **linger)
+    producer = EventProducer(settings, codec=codec, batch_records=False, **linger)  # one per record
     faust_producer: Any = app.producer
     faust_flush = faust_producer.flush
 

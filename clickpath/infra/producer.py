@@ -12,10 +12,18 @@ keyed `brand_id:player_id`, which is what the stream agents require. Every recor
 with acks=all by the idempotent producer, and `flush()` raises `NotAcknowledged` if any record
 was not acknowledged ("delivery" in clickpath means an HTTP postback or webhook, never a Kafka
 acknowledgement).
+
+By default `send()` writes batch records (docs/topics.md, 'Batch records'): events are held
+per (topic, partition) and produced as one `EventBatch` record each, to the partition their
+keys would get alone, when 256 KiB is reached, when the oldest has waited
+`CLICKPATH_BATCH_LINGER_MS`, and on `flush()`. The stream agents pay their per-record cost once
+per batch instead of once per event. `batch_records=False` produces one record per event.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -32,7 +40,9 @@ from clickpath.contracts.models import (
 )
 from clickpath.contracts.serde import Codec, build_codec
 from clickpath.contracts.topics import Topic, topic_name
+from clickpath.infra.batching import BatchEncoder, OutRecord, Packer, item_bytes
 from clickpath.infra.kafka import make_producer
+from clickpath.infra.partitioning import partition_for
 from clickpath.settings import Settings
 
 
@@ -60,15 +70,27 @@ def route(event: IngressEvent) -> tuple[Topic, str]:
 class EventProducer:
     def __init__(
         self, settings: Settings, codec: Codec | None = None,
-        on_acked: Callable[[Message], None] | None = None, **kafka: Any,
+        on_acked: Callable[[Message], None] | None = None, batch_records: bool = True,
+        **kafka: Any,
     ) -> None:
-        """`on_acked` sees each acknowledged record (its partition and offset) on `poll`/`flush`."""
+        """`on_acked` sees each acknowledged record (topic, partition, offset) on `poll`/`flush`,
+        in the thread that calls them. With `batch_records` one record may carry many events:
+        it counts records, not events."""
         self._settings = settings
         self._on_acked = on_acked
         self._codec = codec or build_codec(settings.schemas_dir, settings.schema_registry_url)
         self._producer = make_producer(settings, **kafka)
         self._errors: list[str] = []
         self._topics = {t: topic_name(settings, t) for t in Topic}
+        self._batch = batch_records
+        self._partitions = settings.partitions  # every topic has them (kafka.create_topics)
+        self._linger_s = settings.batch_linger_ms / 1000
+        self._encoder = BatchEncoder(self._codec)
+        self._held: dict[tuple[str, int], Packer] = {}
+        # Guards `_held`; reentrant because an `on_acked` served while a full local queue is
+        # drained may itself send.
+        self._lock = threading.RLock()
+        self._lingering: threading.Thread | None = None
 
     def _on_ack(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
@@ -80,18 +102,24 @@ class EventProducer:
         if stamp_received and event.received_at is None:
             event = event.model_copy(update={"received_at": utcnow()})
         topic, key = route(event)
-        self.send_raw(self._topics[topic], key.encode(), self._codec.encode(event))
+        value = self._codec.encode(event)
+        if self._batch:
+            self._hold(self._topics[topic], key, value)
+        else:
+            self.send_raw(self._topics[topic], key.encode(), value)
 
     def send_record(self, topic: Topic, key: str, record: Record) -> None:
+        """One record, never batched (outputs, test fixtures)."""
         self.send_raw(self._topics[topic], key.encode(), self._codec.encode(record))
 
     def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
-        while True:
-            try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=self._on_ack)
-                break
-            except BufferError:
-                self._producer.poll(0.05)  # local queue full: let acknowledgements drain
+        """One record as given, after the events held for its partition (per-key order)."""
+        if self._batch and key is not None:
+            with self._lock:
+                packer = self._held.get((topic, partition_for(key, self._partitions)))
+                if packer is not None and packer.items:
+                    self._produce_held(packer)
+        self._produce(topic, key, value)
         self._producer.poll(0)
 
     def send_all(self, events: Iterable[IngressEvent]) -> int:
@@ -101,7 +129,71 @@ class EventProducer:
             count += 1
         return count
 
+    def _hold(self, topic: str, key: str, value: bytes) -> None:
+        nbytes = item_bytes(key, value)
+        where = (topic, partition_for(key.encode(), self._partitions))
+        with self._lock:
+            packer = self._held.get(where)
+            if packer is None:
+                packer = self._held[where] = Packer(*where)
+            elif packer.items and not packer.fits(nbytes):
+                self._produce_held(packer)
+            packer.add(key, value, nbytes)
+            if self._lingering is None:
+                self._lingering = threading.Thread(
+                    target=self._linger, name="clickpath-batch-linger", daemon=True
+                )
+                self._lingering.start()
+        self._producer.poll(0)
+
+    def _produce_held(self, packer: Packer) -> None:
+        """Produce what `packer` holds, serving acknowledgements while the local queue is full
+        (the caller's thread: `on_acked` runs where the caller polls)."""
+        record = packer.take(self._encoder)
+        self._produce(record.topic, record.key, record.value, record.partition)
+
+    def _produce(self, topic: str, key: bytes | None, value: bytes, partition: int = -1) -> None:
+        """-1: the partitioner's choice (murmur2_random, the same as `partition_for`)."""
+        while True:
+            try:
+                self._producer.produce(
+                    topic, value=value, key=key, partition=partition, on_delivery=self._on_ack
+                )
+                return
+            except BufferError:
+                self._producer.poll(0.05)  # local queue full: let acknowledgements drain
+
+    def _linger(self) -> None:
+        """Produce each partition's events once the oldest has waited the linger; ends when
+        nothing is held (the next held event starts it again). It never polls, so `on_acked`
+        never runs on this thread; when the local queue is full it leaves the events held for
+        the sending thread, which drains the queue."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                for packer in self._held.values():
+                    if packer.items and now - packer.started_at >= self._linger_s:
+                        record: OutRecord = packer.record(self._encoder)
+                        try:
+                            self._producer.produce(
+                                record.topic, value=record.value, key=record.key,
+                                partition=record.partition, on_delivery=self._on_ack,
+                            )
+                        except BufferError:
+                            break
+                        packer.clear()
+                oldest = [p.started_at for p in self._held.values() if p.items]
+                if not oldest:
+                    self._lingering = None
+                    return
+                wait_s = min(oldest) + self._linger_s - now
+            time.sleep(max(wait_s, 0.001))
+
     def flush(self, timeout_s: float = 30.0) -> None:
+        with self._lock:
+            for packer in self._held.values():
+                if packer.items:
+                    self._produce_held(packer)
         remaining = self._producer.flush(timeout_s)
         if remaining:
             raise NotAcknowledged(f"{remaining} records not acknowledged within {timeout_s}s")

@@ -15,8 +15,9 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 
 from clickpath.connectors.importer.state import Positions
 from clickpath.contracts.models import IngressEvent
-from clickpath.contracts.serde import Codec, DecodeError
+from clickpath.contracts.serde import Codec
 from clickpath.contracts.topics import Topic
+from clickpath.infra.batching import events_in
 from clickpath.infra.kafka import BrokerUnavailable, consumer_config
 from clickpath.settings import Settings
 
@@ -81,12 +82,11 @@ def delivered_event_ids(
                     if err.code() == KafkaError._PARTITION_EOF:
                         waiting.discard((msg.topic(), msg.partition()))
                     continue
-                try:
-                    record = codec.decode(msg.value())
-                except DecodeError:
-                    continue  # not ours to judge: the validate stage dead-letters it
-                if isinstance(record, IngressEvent):
-                    found.add((record.brand_id, record.event_id))
+                # A batch record's events one by one; what does not decode is not ours to
+                # judge: the agents dead-letter it.
+                for record in events_in(codec, msg.value(), skip_undecodable=True):
+                    if isinstance(record, IngressEvent):
+                        found.add((record.brand_id, record.event_id))
     finally:
         consumer.close()
     return found

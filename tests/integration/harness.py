@@ -5,15 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from clickpath.contracts.serde import Codec
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.devtools.procs import RoleProcess, wait_until
+from clickpath.infra.batching import events_in
 from clickpath.infra.kafka import consumer_config
 from clickpath.settings import Settings
 
-__all__ = ["RoleProcess", "holds_for", "read_topic", "wait_until"]
+__all__ = ["RoleProcess", "holds_for", "read_records", "read_topic", "wait_until"]
 
 SETTLE_S = 3.0  # longer than a retry's first backoff and a few agent batches
 
@@ -35,7 +36,9 @@ def holds_for(check: Callable[[], object], what: str, settle_s: float = SETTLE_S
 
 def read_topic(settings: Settings, codec: Codec, topic: Topic, expect: int, timeout_s: float = 30,
                require: bool = True):
-    """Read `expect` records from the start of a topic (fails if they do not come, if `require`)."""
+    """Read `expect` records from the start of a topic (fails if they do not come, if `require`).
+
+    A batch record counts as its events, each paired with the message that carried it."""
     consumer = Consumer(consumer_config(settings, f"test-reader-{time.time_ns()}"))
     consumer.subscribe([topic_name(settings, topic)])
     got = []
@@ -44,10 +47,34 @@ def read_topic(settings: Settings, codec: Codec, topic: Topic, expect: int, time
         while len(got) < expect and time.monotonic() < deadline:
             msg = consumer.poll(0.5)
             if msg is not None and not msg.error():
-                got.append((msg, codec.decode(msg.value())))
+                got += [(msg, record) for record in events_in(codec, msg.value())]  # a batch: each
     finally:
         consumer.close()
     assert len(got) >= expect or not require, f"expected {expect} records on {topic.value}, got {len(got)}"
+    return got
+
+
+def read_records(settings, topics: tuple[Topic, ...] = (Topic.CLICKS, Topic.EVENTS), timeout_s: float = 30):
+    """Every record on `topics` as (topic, partition, key, value), read to the end."""
+    consumer = Consumer(consumer_config(settings, f"test-records-{time.time_ns()}",
+                                        **{"enable.partition.eof": True}))
+    names = {topic_name(settings, t): t for t in topics}
+    assignment = [TopicPartition(n, p, 0) for n in names for p in range(settings.partitions)]
+    consumer.assign(assignment)
+    waiting = {(tp.topic, tp.partition) for tp in assignment}
+    got = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while waiting:
+            assert time.monotonic() < deadline, f"not read to the end: {waiting}"
+            for msg in consumer.consume(1000, timeout=0.5):
+                if msg.error():
+                    if msg.error().code() == KafkaError._PARTITION_EOF:
+                        waiting.discard((msg.topic(), msg.partition()))
+                    continue
+                got.append((names[msg.topic()], msg.partition(), msg.key(), msg.value()))
+    finally:
+        consumer.close()
     return got
 
 

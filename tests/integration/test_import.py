@@ -20,9 +20,19 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from clickpath.contracts.models import Click, Consent, Deposit, IngressEvent, Kyc, Registration
+from clickpath.contracts.models import (
+    BatchItem,
+    Click,
+    Consent,
+    Deposit,
+    EventBatch,
+    IngressEvent,
+    Kyc,
+    Registration,
+)
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.domain.pseudonym import keyed_hash
+from clickpath.infra.batching import events_in
 from clickpath.infra.broker import EmbeddedBroker, free_port
 from clickpath.infra.kafka import consumer_config, create_topics
 from clickpath.infra.procs import die_with_parent
@@ -92,7 +102,8 @@ def checkpoint(settings) -> dict | None:
 
 
 def ingress_records(settings, codec, timeout_s: float = 30) -> list[tuple[bytes, IngressEvent]]:
-    """Every record on the clicks and events topics, read to the end of each partition."""
+    """Every event on the clicks and events topics (a batch record's one by one), read to the end
+    of each partition, with its own single-record bytes."""
     config = consumer_config(settings, f"test-import-{time.time_ns()}", **{"enable.partition.eof": True})
     consumer = Consumer(config)
     topics = [topic_name(settings, t) for t in (Topic.CLICKS, Topic.EVENTS)]
@@ -109,7 +120,10 @@ def ingress_records(settings, codec, timeout_s: float = 30) -> list[tuple[bytes,
                     if msg.error().code() == KafkaError._PARTITION_EOF:
                         waiting.discard((msg.topic(), msg.partition()))
                     continue
-                got.append((msg.value(), codec.decode(msg.value())))
+                record = codec.decode(msg.value())  # a batch record: each item on its own
+                single = [BatchItem(key="", value=msg.value())]
+                items = record.items if isinstance(record, EventBatch) else single
+                got += [(item.value, codec.decode(item.value)) for item in items]
     finally:
         consumer.close()
     return got
@@ -254,16 +268,20 @@ def test_csv_import_coerces_strings_fills_the_brand_and_rejects_what_does_not_co
 
 
 class TopicCounter:
-    """Counts ingress records as they arrive, to act while an import is mid-batch."""
+    """Counts ingress events (a batch record's one by one) as they arrive, to act while an
+    import is mid-batch."""
 
-    def __init__(self, settings) -> None:
+    def __init__(self, settings, codec) -> None:
+        self._codec = codec
         self._consumer = Consumer(consumer_config(settings, f"test-count-{time.time_ns()}"))
         topics = [topic_name(settings, t) for t in (Topic.CLICKS, Topic.EVENTS)]
         self._consumer.assign([TopicPartition(t, p, 0) for t in topics for p in range(settings.partitions)])
         self.count = 0
 
     def poll(self) -> int:
-        self.count += sum(1 for m in self._consumer.consume(1000, timeout=0.1) if not m.error())
+        for m in self._consumer.consume(1000, timeout=0.1):
+            if not m.error():
+                self.count += len(events_in(self._codec, m.value()))
         return self.count
 
     def close(self) -> None:
@@ -294,7 +312,7 @@ def test_ctrl_c_then_kill_then_resume_lands_every_event_exactly_once(
 
     # SIGKILL mid-batch: records beyond the checkpoint are on the topic, unrecorded.
     second = run_import(str(path), "--rate", "1500", "--batch", "1000", "--json")
-    counter = TopicCounter(settings)
+    counter = TopicCounter(settings, codec)
     try:
         def mid_batch() -> bool:
             cp = checkpoint(settings)

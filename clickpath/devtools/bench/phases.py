@@ -159,9 +159,10 @@ class Phase:
         return topic_name(self.settings, t)
 
 
-def preload(settings: Settings, gen: LoadGenerator, sends: int) -> None:
-    """Send `sends` generated events before any role starts: the backlog a throughput run drains."""
-    with EventProducer(settings) as producer:
+def preload(settings: Settings, gen: LoadGenerator, sends: int, batch_records: bool = True) -> None:
+    """Send `sends` generated events before any role starts: the backlog a throughput run drains,
+    as batch records (the doors' way) or one event per record (`batch_records=False`)."""
+    with EventProducer(settings, batch_records=batch_records) as producer:
         for event in gen.events(sends):
             producer.send(event)
 

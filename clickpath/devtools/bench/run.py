@@ -3,12 +3,14 @@
 Phases, each on fresh topics, one broker for all:
 1. raw: a confluent-kafka consume -> produce loop (the machine's ceiling);
 2. faust: a bare Faust passthrough agent with the pipeline's settings (the framework's ceiling);
-3. pipeline with 1 and with 2 workers: a backlog of generated journeys is preloaded, then every
-   role starts and the clock runs from the first processed event until every event is visible
-   in ClickHouse and every postback has reached the receiver; the outputs are then verified
-   against the generator's ground truth (lost, double-counted);
-   CPU time of every pipeline process and the broker (from /proc) is counted over the same
-   window, per 1,000 events;
+3. pipeline with 1 and with 2 workers: a backlog of generated journeys is preloaded (as batch
+   records, as the doors write them), then every role starts and the clock runs from the first
+   processed event until every event is visible in ClickHouse and every postback has reached
+   the receiver; the outputs are then verified against the generator's ground truth (lost,
+   double-counted); CPU time of every pipeline process and the broker (from /proc) is counted
+   over the same window, per 1,000 events;
+   then the same workload with the best run's worker count, preloaded one event per record
+   (`events_per_s_single`: what operators producing their own single records get);
 4. latency: live traffic at a fixed rate (--latency-rate, then 300 events/s); p50/p95/p99 from
    the moment each event was produced (never its event time) to processed, to postback
    delivered and to visible in ClickHouse.
@@ -92,14 +94,15 @@ def run_faust_passthrough(
 
 def run_pipeline(
     base: Settings, workdir: Path, cfg: BenchConfig, workers: int, population: Population,
-    broker_pid: int | None = None,
+    broker_pid: int | None = None, batch_records: bool = True,
 ) -> dict[str, Any]:
-    phase = Phase(base, workdir, f"pipeline-{workers}w", population)
+    name = f"pipeline-{workers}w" + ("" if batch_records else "-single")
+    phase = Phase(base, workdir, name, population)
     others = [broker_pid] if broker_pid else []
     cpu_at_first: list[float] = []
     try:
         gen = LoadGenerator(population, seed=cfg.seed + workers)
-        preload(phase.settings, gen, cfg.events)
+        preload(phase.settings, gen, cfg.events, batch_records)
         truth = gen.truth
         # CPU is counted over the same window as events/s: first processed event to done.
         tail = phase.tail(
@@ -120,6 +123,7 @@ def run_pipeline(
                          [r["path"] for r in phase.receiver.requests()])
         return {
             "workers": workers,
+            "batch_records": batch_records,
             "sends": truth.sends,
             "unique_events": truth.unique_events,
             "postbacks": len(truth.postbacks),
@@ -135,15 +139,22 @@ def run_pipeline(
 
 
 
+def best_run(pipelines: list[dict[str, Any]]) -> dict[str, Any]:
+    return max(pipelines, key=lambda p: p["events_per_s"] or 0)
+
+
 def headline(
     pipelines: list[dict[str, Any]], passthrough_events_per_s: int,
-    latency: dict[str, Any], latency_300: dict[str, Any],
+    latency: dict[str, Any], latency_300: dict[str, Any], single: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The figures scripts read from the last line: the best pipeline run's throughput and CPU,
-    p99 latencies at 1,000 (or --latency-rate) and at 300 events/s, losses over every run."""
-    best = max(pipelines, key=lambda p: p["events_per_s"] or 0)
+    the same workload one event per record (`single`), p99 latencies at 1,000 (or
+    --latency-rate) and at 300 events/s, losses over every run."""
+    best = best_run(pipelines)
+    every = pipelines + ([single] if single else [])
     return {
         "events_per_s": best["events_per_s"],
+        "events_per_s_single": single["events_per_s"] if single else None,
         "ratio": round(best["events_per_s"] / passthrough_events_per_s, 3)
         if best["events_per_s"] and passthrough_events_per_s else None,
         "p99_processed_ms": latency["processed_ms"]["p99"],
@@ -153,9 +164,9 @@ def headline(
         "p99_postback_ms_300": latency_300["postback_ms"]["p99"],
         "p99_clickhouse_ms_300": latency_300["clickhouse_ms"]["p99"],
         "cpu_ms_per_1k_events": best["cpu_ms_per_1k_events"],
-        "lost": sum(p["verdict"]["lost"] + p["verdict"]["postbacks_missing"] for p in pipelines),
+        "lost": sum(p["verdict"]["lost"] + p["verdict"]["postbacks_missing"] for p in every),
         "double_counted": sum(
-            p["verdict"]["double_counted"] + p["verdict"]["postbacks_double"] for p in pipelines
+            p["verdict"]["double_counted"] + p["verdict"]["postbacks_double"] for p in every
         ),
     }
 
@@ -201,6 +212,11 @@ def run_bench(cfg: BenchConfig, console: Console | None = None) -> dict[str, Any
                     run_pipeline(base, workdir, cfg, workers, population, broker.pid)
                 )
                 console.print(f"  {pipelines[-1]}")
+            workers = best_run(pipelines)["workers"]
+            console.print(f"[bold]pipeline[/] {workers} worker(s), one event per record…")
+            single = run_pipeline(base, workdir, cfg, workers, population, broker.pid,
+                                  batch_records=False)
+            console.print(f"  {single}")
             latency = live(base, workdir, cfg, population, cfg.latency_rate,
                            cfg.latency_seconds, console)
             latency_300 = live(base, workdir, cfg, population, 300.0,
@@ -216,10 +232,11 @@ def run_bench(cfg: BenchConfig, console: Console | None = None) -> dict[str, Any
         "raw_events_per_s": round(raw),
         "passthrough_events_per_s": faust_pt["events_per_s"],
         "pipelines": pipelines,
+        "pipeline_single": single,
         "latency": latency,
         "latency_300": latency_300,
         "broker_peak_rss_mib": broker_rss,
-        **headline(pipelines, faust_pt["events_per_s"], latency, latency_300),
+        **headline(pipelines, faust_pt["events_per_s"], latency, latency_300, single),
     }
     console.print(render_table(result))
     record_result(cfg.results_file, result)

@@ -32,6 +32,16 @@ def render_table(r: dict[str, Any]) -> Table:
         cpu = p.get("cpu_ms_per_1k_events")
         table.add_row(f"  CPU ms per 1,000 events, all processes and broker, {p['workers']} "
                       "worker(s)", "-" if cpu is None else f"{cpu:,}", "")
+    single = r.get("pipeline_single")
+    if single:
+        v = single["verdict"]
+        table.add_row(
+            f"same, one event per record, {single['workers']} worker(s)",
+            f"{single['events_per_s']:,} ev/s (agents {single['processed_per_s']:,} ev/s); "
+            f"lost {v['lost']}, double {v['double_counted']}, postbacks missing "
+            f"{v['postbacks_missing']}",
+            "≥ 2,000 ev/s (stretch)",
+        )
     table.add_row("ratio to bare Faust", f"{r['ratio']}", "≥ 0.6")
     for key in ("latency", "latency_300"):
         if key in r:

@@ -78,10 +78,22 @@ def test_the_last_line_keeps_its_keys_and_adds_the_300_figures_and_cpu() -> None
             "clickhouse_ms": {"p99": 1900.0}}
     slow = {"processed_ms": {"p99": 40.0}, "postback_ms": {"p99": 90.0},
             "clickhouse_ms": {"p99": 700.0}}
-    line = headline([run(1, 800, 3000, 0), run(2, 1000, 3500, 1)], 2000, fast, slow)
+    line = headline([run(1, 800, 3000, 0), run(2, 1000, 3500, 1)], 2000, fast, slow,
+                    single={**run(2, 400, 5000, 0), "verdict": {**VERDICT, "postbacks_double": 2}})
     assert line == {
-        "events_per_s": 1000, "ratio": 0.5, "cpu_ms_per_1k_events": 3500,
+        "events_per_s": 1000, "events_per_s_single": 400, "ratio": 0.5, "cpu_ms_per_1k_events": 3500,
         "p99_processed_ms": 900.0, "p99_postback_ms": 1200.0, "p99_clickhouse_ms": 1900.0,
         "p99_processed_ms_300": 40.0, "p99_postback_ms_300": 90.0, "p99_clickhouse_ms_300": 700.0,
-        "lost": 1, "double_counted": 0,
+        "lost": 1, "double_counted": 2,  # the single run's count too
     }
+    assert headline([run(1, 800, 3000, 0)], 2000, fast, slow)["events_per_s_single"] is None
+
+
+def test_the_table_shows_the_one_event_per_record_run() -> None:
+    latency = latency_not_measured(1000.0, 1, "")
+    r = result(latency)
+    r["pipeline_single"] = {"workers": 2, "events_per_s": 1_900, "processed_per_s": 2_100,
+                            "verdict": VERDICT}
+    row = line(text(render_table(r)), "one event per record, 2 worker(s)")
+    assert "1,900 ev/s (agents 2,100 ev/s)" in row and "≥ 2,000 ev/s" in row
+    assert "one event per record" not in text(render_table(result(latency)))
