@@ -84,7 +84,8 @@ def test_records_waiting_for_a_stage_show_as_lag_until_it_handles_them(
 ) -> None:
     # The clicks agent holds what it reads until its batch is full or its 5 s wait ends.
     port = start_worker(settings, start_role, agent_batch_max=10_000, agent_batch_wait_ms=5_000)
-    with EventProducer(settings, codec=codec) as producer:
+    # Lag counts Kafka records (a batch record is one): one event per record here.
+    with EventProducer(settings, codec=codec, batch_records=False) as producer:
         producer.send_all([click("first")])
         producer.flush()
         # Its batch is handled as a new wait begins: what is sent now waits about 5 s.
