@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     )
     table_store: Literal["rocksdb", "memory"] = "rocksdb"
     fetch_wait_ms: int = Field(default=10, ge=1, le=5000)
+    sink_fetch_wait_ms: int = Field(
+        default=50, ge=1, le=5000,
+        description="The sinks' fetch wait: each idle fetch costs the broker CPU (docs/topics.md).",
+    )
     producer_linger_ms: int = Field(
         default=2, ge=0, le=1000, description="How long Faust's producer waits to fill a batch."
     )

@@ -60,7 +60,9 @@ class BatchSink(ABC):
         self.settings = settings
         self.codec = codec or build_codec(settings.schemas_dir, settings.schema_registry_url)
         self._consumer = Consumer(
-            consumer_config(settings, f"sink-{self.stage}", **{"max.poll.interval.ms": 600000})
+            consumer_config(settings, f"sink-{self.stage}", **{
+                "max.poll.interval.ms": 600000, "fetch.wait.max.ms": settings.sink_fetch_wait_ms,
+            })
         )
         self._dlq = make_producer(settings)
         self._dlq_topic = topic_name(settings, Topic.DEAD_LETTER)

@@ -2,9 +2,10 @@
 
 `table[key] = value` costs 140–190 µs here, most of it Faust's changelog send (docs/benchmarks.md):
 with batch records that one write is the agents' ceiling. So a key's new value is put straight into
-the table's store and its changelog record is produced through confluent-kafka, in the bytes Faust
-itself would have sent (the table's own key and value serializers) and to the partition it would
-have chosen (the current event's), so Faust's recovery after a restart reads it unchanged.
+the table's store and its changelog record is produced through confluent-kafka, in bytes Faust
+reads back (the key through the table's own serializer, which lookups use too; the value as
+JSON, the table's value serializer) and to the partition Faust would have chosen (the current
+event's), so Faust's recovery after a restart reads it unchanged.
 
 Nothing is lost to the shortcut: the writer is flushed inside Faust's pre-commit flush (with the
 agents' other outputs, `output_producer`), so an input offset is committed only after the state it
@@ -15,9 +16,11 @@ does, so a restart reads only the changelog written after it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from confluent_kafka import KafkaError, Message
+from faust.stores.base import SerializedStore
 from faust.types import TP
 
 from clickpath.infra.kafka import make_producer
@@ -29,6 +32,9 @@ class ChangelogWriter:
     """Writes one Faust table: the store now, the changelog record through confluent-kafka."""
 
     def __init__(self, settings: Settings, table: Any) -> None:
+        if table.value_serializer != "json":
+            raise ValueError(f"table {table.name}: values are written as JSON, not "
+                             f"{table.value_serializer!r}")
         self._table = table
         self._topic: str = table.changelog_topic.get_topic_name()
         self._producer = make_producer(settings, **{"linger.ms": settings.producer_linger_ms})
@@ -39,12 +45,15 @@ class ChangelogWriter:
         """Set `key` in the store (the caller has made the key's event current, which picks
         the store's partition) and queue its changelog record for `partition`."""
         table = self._table
-        table.data[key] = value
-        serializers = table.app.serializers
-        raw_key = serializers.dumps_key(table.key_type, key, serializer=table.key_serializer)
-        raw_value = serializers.dumps_value(
-            table.value_type, value, serializer=table.value_serializer
-        )
+        raw_key = table.app.serializers.dumps_key(
+            table.key_type, key, serializer=table.key_serializer
+        )  # Faust's own bytes: stores look keys up by them
+        raw_value = json.dumps(value, separators=(",", ":")).encode()  # any JSON reads back
+        store = table.data
+        if isinstance(store, SerializedStore):
+            store._set(raw_key, raw_value)  # what store[key] = value does, without encoding twice
+        else:
+            store[key] = value
         while True:
             try:
                 self._producer.produce(

@@ -82,7 +82,9 @@ class DeliveryEngine:
         self.http = http
         self.topics = {t: topic_name(settings, t) for t in Topic}
         self.producer = producer or make_producer(settings)
-        self.consumer = consumer or Consumer(consumer_config(settings, "delivery"))
+        self.consumer = consumer or Consumer(consumer_config(
+            settings, "delivery", **{"fetch.wait.max.ms": settings.sink_fetch_wait_ms}
+        ))
         self.commits = Commits(self.consumer, self.producer, clock, settings.delivery_commit_s,
                                settings.delivery_max_pending)
         self.outcomes = Outcomes(self.producer, self.codec, self.topics, self.store, clock, self.commits)
