@@ -40,6 +40,8 @@ Amount = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^\d{1,13}(\.\d{1,4})?$", "examples": ["25.00"]}),
 ]
 Timestamp = AwareDatetime
+# A payment's status: only approved ones count; absent means approved (DESIGN.md §1).
+PaymentStatus = Literal["pending", "approved", "declined", "cancelled", "refunded"]
 
 # Pseudonym fields carry what clickpath.domain.pseudonym makes, never the raw value: a keyed
 # HMAC-SHA256 as 64 hex digits, and an IP network no finer than /24 (/48 for IPv6). Anything
@@ -90,6 +92,8 @@ class IngressEvent(Record):
     received_at: Timestamp | None = None
     brand_id: Id
     source: Id
+    # What a source sent beyond the schema, kept when its mapping says so (docs/import.md).
+    attributes: dict[str, Text] = Field(default_factory=dict, max_length=64)
 
 
 class PlayerEvent(IngressEvent):

@@ -35,6 +35,8 @@ def _avro_python(avro_type: typing.Any) -> tuple[type, bool]:
         return _avro_python(inner[0])[0], True
     if isinstance(avro_type, dict) and avro_type["type"] == "array":
         return list, False
+    if isinstance(avro_type, dict) and avro_type["type"] == "map":
+        return dict, False
     if isinstance(avro_type, dict):
         return AVRO_TO_PY[avro_type.get("logicalType") or avro_type["type"]], False
     return AVRO_TO_PY[avro_type], False
@@ -50,6 +52,8 @@ def _model_python(annotation: typing.Any) -> tuple[type, bool]:
         return _model_python(args[0])
     if origin is list:
         return list, False
+    if origin is dict:
+        return dict, False
     if origin is typing.Literal:
         return type(args[0]), False
     if annotation is AwareDatetime:
