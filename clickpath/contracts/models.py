@@ -330,6 +330,17 @@ class PlayerDayFact(Record):
     deposits: int
     deposit_sum: Decimal
     version: int
+    # The player's value that day (v2); GGR = stakes - wins, NGR = GGR - bonus_cost - chargeback_sum.
+    ftd_sum: Decimal = Decimal(0)
+    declined_deposits: int = 0
+    withdrawals: int = 0
+    withdrawal_sum: Decimal = Decimal(0)
+    chargebacks: int = 0
+    chargeback_sum: Decimal = Decimal(0)
+    stakes: Decimal = Decimal(0)
+    wins: Decimal = Decimal(0)
+    bonus_stakes: Decimal = Decimal(0)
+    bonus_cost: Decimal = Decimal(0)
 
 
 # --- outward ----------------------------------------------------------------------------------

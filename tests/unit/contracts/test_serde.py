@@ -86,3 +86,19 @@ def test_a_dead_letter_written_before_batch_index_existed_still_decodes() -> Non
     )
     data = Codec(old, [v1]).encode(letter)
     assert Codec(EmbeddedRegistry(files), files).decode(data) == letter
+
+
+def test_a_fact_written_before_the_money_fields_reads_them_as_zero() -> None:
+    from datetime import date
+
+    from clickpath.contracts.models import PlayerDayFact
+
+    files = load_schema_files(Settings().schemas_dir)
+    v1 = next(f for f in files if f.name == PlayerDayFact.avro_name and f.version == 1)
+    fact = PlayerDayFact(
+        person_id="b:p", brand_id="b", day=date(2026, 1, 1), currency="EUR", affiliate_id="a",
+        campaign_id="c", registrations=0, ftds=1, deposits=1, deposit_sum=Decimal("5"), version=3,
+    )
+    old = Codec(EmbeddedRegistry([v1]), [v1]).encode(fact)
+    read = Codec(EmbeddedRegistry(files), files).decode(old)
+    assert read == fact and read.chargeback_sum == Decimal(0) and read.withdrawals == 0
