@@ -15,6 +15,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -40,6 +41,15 @@ Amount = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^\d{1,13}(\.\d{1,4})?$", "examples": ["25.00"]}),
 ]
 Timestamp = AwareDatetime
+
+
+def _empty_is_zero(value: object) -> object:
+    """An Avro decimal field added with a default reads the default's raw bytes (""): zero."""
+    return Decimal(0) if value in ("", b"") else value
+
+
+# A decimal field added to a schema later: data written before it reads as zero.
+AddedDecimal = Annotated[Decimal, BeforeValidator(_empty_is_zero)]
 # A payment's status: only approved ones count; absent means approved (DESIGN.md §1).
 PaymentStatus = Literal["pending", "approved", "declined", "cancelled", "refunded"]
 
@@ -331,16 +341,16 @@ class PlayerDayFact(Record):
     deposit_sum: Decimal
     version: int
     # The player's value that day (v2); GGR = stakes - wins, NGR = GGR - bonus_cost - chargeback_sum.
-    ftd_sum: Decimal = Decimal(0)
+    ftd_sum: AddedDecimal = Decimal(0)
     declined_deposits: int = 0
     withdrawals: int = 0
-    withdrawal_sum: Decimal = Decimal(0)
+    withdrawal_sum: AddedDecimal = Decimal(0)
     chargebacks: int = 0
-    chargeback_sum: Decimal = Decimal(0)
-    stakes: Decimal = Decimal(0)
-    wins: Decimal = Decimal(0)
-    bonus_stakes: Decimal = Decimal(0)
-    bonus_cost: Decimal = Decimal(0)
+    chargeback_sum: AddedDecimal = Decimal(0)
+    stakes: AddedDecimal = Decimal(0)
+    wins: AddedDecimal = Decimal(0)
+    bonus_stakes: AddedDecimal = Decimal(0)
+    bonus_cost: AddedDecimal = Decimal(0)
 
 
 # --- outward ----------------------------------------------------------------------------------
