@@ -30,10 +30,12 @@ def registration(player: str, click_id: str | None, minutes: float = 1,
 
 
 def deposit(player: str, txn: str, amount: str, minutes: float = 2, currency: str = "EUR",
-            brand: str = "brand-a", event_id: str | None = None) -> Deposit:
-    return Deposit(event_id=event_id or f"ev-dep-{txn}", occurred_at=at(minutes), brand_id=brand,
+            brand: str = "brand-a", event_id: str | None = None,
+            status: str | None = None) -> Deposit:
+    default_id = f"ev-dep-{txn}" + (f"-{status}" if status else "")
+    return Deposit(event_id=event_id or default_id, occurred_at=at(minutes), brand_id=brand,
                    source="crm", player_id=player, transaction_id=txn, amount=Decimal(amount),
-                   currency=currency)
+                   currency=currency, status=status)
 
 
 def unique(prefix: str) -> str:

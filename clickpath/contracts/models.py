@@ -200,6 +200,7 @@ class Deposit(PlayerEvent):
     amount: Amount
     currency: Currency
     method: Text | None = None
+    status: PaymentStatus | None = None  # absent: approved
 
 
 class Withdrawal(PlayerEvent):
@@ -208,6 +209,7 @@ class Withdrawal(PlayerEvent):
     transaction_id: Id
     amount: Amount
     currency: Currency
+    status: PaymentStatus | None = None  # absent: approved
 
 
 class Chargeback(PlayerEvent):

@@ -4,9 +4,11 @@ A player's state is read and written with every batch of their events, so it mus
 however long they play: a VIP with 100,000 deposits must cost what a new player costs. What
 grows with history lives in rows of its own, each read only when an event needs it:
 
-- `txn_row(id)`: one per deposit `transaction_id` (the natural-key dedup, kept forever);
-- `day_row(day, currency)`: the player's deposit count and sum for one day and currency (what
-  a funnel fact is made of);
+- one per natural key of a money event, kept forever (the dedup): a payment's
+  `transaction_id` with its status (domain/payments.py), a chargeback, a wager, a bonus
+  action (domain/money.py);
+- `day_row(day, currency)`: the player's value for one day and currency (what a funnel fact
+  is made of, domain/day_value.py), and that day's FTD candidates (domain/payments.py);
 - `DAY_INDEX`: the list of the player's deposit days, read only when every fact must be sent
   again (a re-tag or a replay after a crash).
 
@@ -37,10 +39,6 @@ def ledger_key(person_id: str, row: str) -> str:
     """A row's key in the table that also holds the states (keyed by person id). Ids carry no
     control characters (clickpath.contracts.models.Id), so no person id can equal it."""
     return f"{person_id}\x1f{row}"
-
-
-def txn_row(transaction_id: str) -> str:
-    return f"T|{transaction_id}"
 
 
 def day_row(day: date, currency: str) -> str:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -37,7 +37,6 @@ from clickpath.contracts.models import (
     Attribution,
     Consent,
     DeliveryAttempt,
-    Deposit,
     PlayerDayFact,
     PlayerEvent,
     Postback,
@@ -49,14 +48,9 @@ from clickpath.contracts.topics import Topic
 from clickpath.domain import recent_ids
 from clickpath.domain.clicks import link_of
 from clickpath.domain.consent import ConsentMark, RgMark, apply_consent, apply_rg, postback_block
-from clickpath.domain.ledger import (
-    DAY_INDEX,
-    Ledger,
-    MemoryLedger,
-    day_of_row,
-    day_row,
-    txn_row,
-)
+from clickpath.domain.day_value import DayTotals, day_totals
+from clickpath.domain.ledger import DAY_INDEX, Ledger, MemoryLedger, day_of_row
+from clickpath.domain.money import DepositRef, FactKey, MoneyEvent, apply_money
 from clickpath.domain.outputs import Outcome, Output, canonical_of
 
 
@@ -69,22 +63,6 @@ class Tag(BaseModel):
     click_id: str | None = None
     subs: list[str | None] = [None] * 5
     reason: str | None = None
-
-
-class DepositRef(BaseModel):
-    event_id: str
-    transaction_id: str
-    occurred_at: datetime
-    amount: Decimal
-    currency: str
-
-    def order_key(self) -> tuple[datetime, str]:
-        return (self.occurred_at, self.transaction_id)
-
-
-class DayTotals(BaseModel):
-    deposits: int = 0
-    deposit_sum: Decimal = Decimal(0)
 
 
 def _new_ledger() -> Ledger:
@@ -127,13 +105,8 @@ class PlayerPolicy:
     pseudonym_key: bytes
 
 
-FactKey = tuple[date, str]
-FactValue = tuple[int, int, int, Decimal]
-
-
-def day_totals(ledger: Ledger, day: date, currency: str) -> DayTotals:
-    row = ledger.get(day_row(day, currency))
-    return DayTotals.model_validate(row) if row else DayTotals()
+FactValue = dict[str, int | Decimal]
+_ZERO: FactValue = {}
 
 
 def fact_keys(state: PlayerState) -> set[FactKey]:
@@ -153,18 +126,26 @@ def all_fact_keys(state: PlayerState) -> set[FactKey]:
 
 
 def funnel_facts(state: PlayerState, keys: set[FactKey]) -> dict[FactKey, FactValue]:
-    """The player's funnel contribution for `keys`: regs, FTDs, deposits, sum (non-empty only)."""
+    """The player's contribution for `keys`: registration, FTD and the day's value
+    (domain/day_value.py); a key with nothing left has all zeros."""
     facts: dict[FactKey, FactValue] = {}
     first = state.first_deposit
-    ftd_key = (first.occurred_at.date(), first.currency) if first else None
     reg_key = (state.registered_at.date(), "") if state.registered_at else None
     for day, currency in keys:
         totals = day_totals(state.ledger, day, currency) if currency else DayTotals()
-        regs = 1 if (day, currency) == reg_key else 0
-        ftds = 1 if (day, currency) == ftd_key else 0
-        if regs or ftds or totals.deposits:
-            facts[(day, currency)] = (regs, ftds, totals.deposits, totals.deposit_sum)
+        is_ftd = first is not None and (day, currency) == first.key
+        value: FactValue = {
+            "registrations": 1 if (day, currency) == reg_key else 0,
+            "ftds": 1 if is_ftd else 0,
+            "ftd_sum": first.amount if first is not None and is_ftd else Decimal(0),
+            **totals.model_dump(exclude={"approved_ever"}),
+        }
+        facts[(day, currency)] = value
     return facts
+
+
+def _is_zero(value: FactValue) -> bool:
+    return not any(value.values())
 
 
 def player_token(key: bytes, affiliate_id: str, person_id: str) -> str:
@@ -192,11 +173,11 @@ def decide_player(
         state.with_ledger(ledger or MemoryLedger())
     else:
         state = _copy_for_update(state)
-    # Facts change only with registrations, attributions and deposits: only those read rows.
+    # Registrations and attributions move facts the state marks (compared before and after);
+    # money events name the days they changed; other events change no fact.
     reshapes = isinstance(record, (Registration, Attribution))
     touched = fact_keys(state) | _keys_of(record) if reshapes else set()
     before_facts = funnel_facts(state, touched) if reshapes else {}
-    before_ftd = state.first_deposit
     before_tag = state.tag
     outputs: list[Output] = []
 
@@ -218,13 +199,12 @@ def decide_player(
             apply_rg(state.rg_active, record)
             outputs += _revocations(state, policy, record.occurred_at, now)
         is_ftd = False
-        if isinstance(record, Deposit):
-            if state.ledger.get(txn_row(record.transaction_id)) is not None:
+        if isinstance(record, MoneyEvent):
+            applied = apply_money(state.ledger, state.first_deposit, record)
+            if not applied.changed:
                 return state, [], Outcome.DUPLICATE
-            is_ftd = _apply_deposit(state, record)
-            touched = _keys_of(record)  # the deposit's day always changes; so does an old FTD's
-            if is_ftd and before_ftd is not None:
-                touched.add((before_ftd.occurred_at.date(), before_ftd.currency))
+            state.first_deposit = applied.first_deposit
+            touched, is_ftd = applied.touched, applied.is_ftd
         state.recent_ids = recent_ids.remember(state.recent_ids, event_digest, policy.recent_ids)
         canonical = canonical_of(record, state.person_id, now, is_ftd)
         outputs.append(Output(Topic.CANONICAL, state.person_id, canonical))
@@ -303,40 +283,12 @@ def _apply_registration(state: PlayerState, reg: Registration, linked: bool) -> 
 
 
 def _keys_of(record: PlayerEvent | Attribution) -> set[FactKey]:
-    """The fact keys a record may change besides those the state marks already."""
-    if isinstance(record, Deposit):
-        return {(record.occurred_at.date(), record.currency)}
+    """The fact keys a registration or attribution may change besides the state's own."""
     if isinstance(record, Registration):
         return {(record.occurred_at.date(), "")}
     if isinstance(record, Attribution):
         return {(record.registered_at.date(), "")}
     return set()
-
-
-def _apply_deposit(state: PlayerState, dep: Deposit) -> bool:
-    """Count the deposit in the ledger; True when it is (so far) the player's first by event
-    time. Ledger rows are written only here, after every duplicate check has passed."""
-    ledger = state.ledger
-    day, currency = dep.occurred_at.date(), dep.currency
-    ledger.put(txn_row(dep.transaction_id), {"event_id": dep.event_id, "day": day.isoformat()})
-    totals = day_totals(ledger, day, currency)
-    if totals.deposits == 0:
-        index = ledger.get(DAY_INDEX) or {"days": []}
-        ledger.put(DAY_INDEX, {"days": [*index["days"], day_row(day, currency)]})
-    totals.deposits += 1
-    totals.deposit_sum += dep.amount
-    ledger.put(day_row(day, currency), totals.model_dump(mode="json"))
-    ref = DepositRef(
-        event_id=dep.event_id,
-        transaction_id=dep.transaction_id,
-        occurred_at=dep.occurred_at,
-        amount=dep.amount,
-        currency=dep.currency,
-    )
-    if state.first_deposit is None or ref.order_key() < state.first_deposit.order_key():
-        state.first_deposit = ref
-        return True
-    return False
 
 
 def _apply_attribution(state: PlayerState, decision: Attribution) -> bool:
@@ -368,9 +320,10 @@ def _changed_facts(
     tag = state.tag or Tag(status="unattributed")
     outputs = []
     for (day, currency), value in sorted(funnel_facts(state, keys).items()):
-        if not retag and before.get((day, currency)) == value:
-            continue
-        regs, ftds, deposits, total = value
+        if retag and _is_zero(value):
+            continue  # a day emptied earlier has had its zero fact already
+        if not retag and before.get((day, currency), _ZERO) == value:
+            continue  # unchanged (a key that had nothing and still has nothing too)
         fact = PlayerDayFact(
             person_id=state.person_id,
             brand_id=state.brand_id,
@@ -378,11 +331,8 @@ def _changed_facts(
             currency=currency,
             affiliate_id=tag.affiliate_id,
             campaign_id=tag.campaign_id,
-            registrations=regs,
-            ftds=ftds,
-            deposits=deposits,
-            deposit_sum=total,
             version=state.version,
+            **value,
         )
         outputs.append(Output(Topic.PLAYER_DAY_FACTS, state.person_id, fact))
     return outputs

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from clickpath.domain.day_value import day_totals
 from clickpath.domain.ledger import StoredLedger, day_row
 from clickpath.domain.outputs import Outcome
-from clickpath.domain.players import PlayerPolicy, PlayerState, day_totals, decide_player
+from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player
 from tests.factories import at, deposit, registration
 
 POLICY = PlayerPolicy(recent_ids=64, pseudonym_key=b"k")
@@ -65,7 +66,8 @@ def test_rows_of_a_landed_state_are_read_as_written() -> None:
     table = Table()
     table.apply(deposit("p1", "t1", "10"), deposit("p1", "t2", "5"))
     stored = json.loads(table.rows[day_row(at(2).date(), "EUR")])
-    assert stored["value"] == {"deposits": 2, "deposit_sum": "15"} and stored["base"] is None
+    value = stored["value"]
+    assert (value["deposits"], value["deposit_sum"], stored["base"]) == (2, "15", None)
     assert table.apply(deposit("p1", "t1", "10", event_id="again")) == [Outcome.DUPLICATE]
 
 

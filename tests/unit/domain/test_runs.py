@@ -16,7 +16,7 @@ EVENTS = "clickpath.events"
 
 def txns(state) -> list[str]:
     """The transaction ids the player's ledger holds."""
-    return sorted(row[2:] for row in state.ledger.rows if row.startswith("T|"))
+    return sorted(row[4:] for row in state.ledger.rows if row.startswith("T|d|"))
 
 
 def decide(state, item):
