@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
+from pydantic import AwareDatetime, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -25,6 +26,7 @@ from pydantic_settings import (
 from clickpath.contracts.event_time import DEFAULT_EARLIEST, DEFAULT_MAX_AHEAD, EventTimeWindow
 from clickpath.domain.catalogue import AffiliateConfig, tracking_code_clashes
 from clickpath.domain.endpoints import Endpoint
+from clickpath.domain.mappings import MappingError, SourceMapping, parse_mappings
 from clickpath.domain.retry_policy import DEFAULT_SCHEDULE
 
 DEV_PSEUDONYM_KEY = "clickpath-dev-key-change-me"
@@ -96,6 +98,59 @@ class Settings(BaseSettings):
     api_rate_per_s: float = Field(default=20000, gt=0, description="Events/s per API key.")
     api_rate_burst: int = Field(default=20000, ge=1, description="Events a key may send at once.")
     idempotency_ttl_s: int = Field(default=86400, ge=60, description="Idempotency-Key memory.")
+
+    # Source mappings (docs/mappings.md): each source's field names and values made the schema's
+    # at every door, before validation. Inline `[mappings.<source>]` tables of CLICKPATH_CONFIG,
+    # and/or a file of the same tables; both are checked here, so a bad mapping stops the start.
+    mappings: dict[str, SourceMapping] = Field(
+        default={}, description="Source -> mapping: the [mappings.<source>] tables of CLICKPATH_CONFIG."
+    )
+    mappings_file: Path | None = Field(
+        default=None, description="A TOML file of [mappings.<source>] tables (docs/mappings.md)."
+    )
+    _file_mappings: tuple[Path | None, dict[str, SourceMapping]] = PrivateAttr(default=(None, {}))
+
+    @field_validator("mappings", mode="before")
+    @classmethod
+    def _valid_mappings(cls, value: object) -> object:
+        return parse_mappings(value) if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _load_mappings_file(self) -> Settings:
+        self._file_mappings = (self.mappings_file, self._read_mappings_file())
+        return self
+
+    def _read_mappings_file(self) -> dict[str, SourceMapping]:
+        path = self.mappings_file
+        if path is None:
+            return {}
+        try:
+            with path.open("rb") as f:
+                data = tomllib.load(f)
+        except OSError as e:
+            raise ValueError(f"mappings_file {path}: cannot be read ({e.strerror or e})") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"mappings_file {path}: not valid TOML ({e})") from None
+        others = sorted(set(data) - {"mappings"})
+        if others:
+            raise ValueError(f"mappings_file {path}: only [mappings.<source>] tables belong here, "
+                             f"not {', '.join(others)}")
+        try:
+            found = parse_mappings(data.get("mappings", {}))
+        except MappingError as e:
+            raise ValueError(f"mappings_file {path}: {e}") from None
+        both = sorted(set(found) & set(self.mappings))
+        if both:
+            raise ValueError(f"mappings_file {path}: {', '.join(both)} also mapped in the settings")
+        return found
+
+    @property
+    def source_mappings(self) -> dict[str, SourceMapping]:
+        """Every source's mapping: the inline ones and the file's (read and checked at start)."""
+        path, found = self._file_mappings
+        if path != self.mappings_file:  # a copy with another file (with_overrides)
+            self._file_mappings = (path, found) = (self.mappings_file, self._read_mappings_file())
+        return {**self.mappings, **found}
 
     # Click tracker and web SDK.
     tracker_base_url: str | None = Field(
