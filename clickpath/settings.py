@@ -106,7 +106,8 @@ class Settings(BaseSettings):
         default={}, description="Source -> mapping: the [mappings.<source>] tables of CLICKPATH_CONFIG."
     )
     mappings_file: Path | None = Field(
-        default=None, description="A TOML file of [mappings.<source>] tables (docs/mappings.md)."
+        default=None,
+        description="A TOML file of [mappings.<source>] tables, or a folder of such *.toml files.",
     )
     _file_mappings: tuple[Path | None, dict[str, SourceMapping]] = PrivateAttr(default=(None, {}))
 
@@ -124,25 +125,33 @@ class Settings(BaseSettings):
         path = self.mappings_file
         if path is None:
             return {}
+        files = sorted(path.glob("*.toml")) if path.is_dir() else [path]
+        found: dict[str, SourceMapping] = {}
+        for file in files:
+            for source, mapping in self._mappings_in(file).items():
+                if source in found or source in self.mappings:
+                    raise ValueError(f"mappings_file {file}: {source!r} is mapped twice")
+                found[source] = mapping
+        return found
+
+    @staticmethod
+    def _mappings_in(file: Path) -> dict[str, SourceMapping]:
+        """The `[mappings.<source>]` tables of one TOML file, checked (docs/mappings.md)."""
         try:
-            with path.open("rb") as f:
+            with file.open("rb") as f:
                 data = tomllib.load(f)
         except OSError as e:
-            raise ValueError(f"mappings_file {path}: cannot be read ({e.strerror or e})") from None
+            raise ValueError(f"mappings_file {file}: cannot be read ({e.strerror or e})") from None
         except tomllib.TOMLDecodeError as e:
-            raise ValueError(f"mappings_file {path}: not valid TOML ({e})") from None
+            raise ValueError(f"mappings_file {file}: not valid TOML ({e})") from None
         others = sorted(set(data) - {"mappings"})
         if others:
-            raise ValueError(f"mappings_file {path}: only [mappings.<source>] tables belong here, "
+            raise ValueError(f"mappings_file {file}: only [mappings.<source>] tables belong here, "
                              f"not {', '.join(others)}")
         try:
-            found = parse_mappings(data.get("mappings", {}))
+            return parse_mappings(data.get("mappings", {}))
         except MappingError as e:
-            raise ValueError(f"mappings_file {path}: {e}") from None
-        both = sorted(set(found) & set(self.mappings))
-        if both:
-            raise ValueError(f"mappings_file {path}: {', '.join(both)} also mapped in the settings")
-        return found
+            raise ValueError(f"mappings_file {file}: {e}") from None
 
     @property
     def source_mappings(self) -> dict[str, SourceMapping]:
