@@ -14,7 +14,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -109,28 +117,29 @@ class Settings(BaseSettings):
         default=None,
         description="A TOML file of [mappings.<source>] tables, or a folder of such *.toml files.",
     )
-    _file_mappings: tuple[Path | None, dict[str, SourceMapping]] = PrivateAttr(default=(None, {}))
+    _file_mappings: tuple[Path | None, dict[str, SourceMapping]] | None = PrivateAttr(default=None)
 
     @field_validator("mappings", mode="before")
     @classmethod
     def _valid_mappings(cls, value: object) -> object:
         return parse_mappings(value) if isinstance(value, dict) else value
 
-    @model_validator(mode="after")
-    def _load_mappings_file(self) -> Settings:
-        self._file_mappings = (self.mappings_file, self._read_mappings_file())
-        return self
+    @field_validator("mappings_file")
+    @classmethod
+    def _valid_mappings_file(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        cls._read_mappings_file(path, info.data.get("mappings", {}))  # at start: fail early
+        return path
 
-    def _read_mappings_file(self) -> dict[str, SourceMapping]:
-        path = self.mappings_file
+    @classmethod
+    def _read_mappings_file(cls, path: Path | None, inline: dict[str, Any]) -> dict[str, SourceMapping]:
         if path is None:
             return {}
         files = sorted(path.glob("*.toml")) if path.is_dir() else [path]
         found: dict[str, SourceMapping] = {}
         for file in files:
-            for source, mapping in self._mappings_in(file).items():
-                if source in found or source in self.mappings:
-                    raise ValueError(f"mappings_file {file}: {source!r} is mapped twice")
+            for source, mapping in cls._mappings_in(file).items():
+                if source in found or source in inline:
+                    raise ValueError(f"{file}: {source!r} is mapped twice")
                 found[source] = mapping
         return found
 
@@ -141,25 +150,25 @@ class Settings(BaseSettings):
             with file.open("rb") as f:
                 data = tomllib.load(f)
         except OSError as e:
-            raise ValueError(f"mappings_file {file}: cannot be read ({e.strerror or e})") from None
+            raise ValueError(f"{file}: cannot be read ({e.strerror or e})") from None
         except tomllib.TOMLDecodeError as e:
-            raise ValueError(f"mappings_file {file}: not valid TOML ({e})") from None
+            raise ValueError(f"{file}: not valid TOML ({e})") from None
         others = sorted(set(data) - {"mappings"})
         if others:
-            raise ValueError(f"mappings_file {file}: only [mappings.<source>] tables belong here, "
+            raise ValueError(f"{file}: only [mappings.<source>] tables belong here, "
                              f"not {', '.join(others)}")
         try:
             return parse_mappings(data.get("mappings", {}))
         except MappingError as e:
-            raise ValueError(f"mappings_file {file}: {e}") from None
+            raise ValueError(f"{file}: {e}") from None
 
     @property
     def source_mappings(self) -> dict[str, SourceMapping]:
-        """Every source's mapping: the inline ones and the file's (read and checked at start)."""
-        path, found = self._file_mappings
-        if path != self.mappings_file:  # a copy with another file (with_overrides)
-            self._file_mappings = (path, found) = (self.mappings_file, self._read_mappings_file())
-        return {**self.mappings, **found}
+        """Every source's mapping: the inline ones and the file's (checked at start, read once)."""
+        if self._file_mappings is None or self._file_mappings[0] != self.mappings_file:
+            found = self._read_mappings_file(self.mappings_file, self.mappings)
+            self._file_mappings = (self.mappings_file, found)
+        return {**self.mappings, **self._file_mappings[1]}
 
     # Click tracker and web SDK.
     tracker_base_url: str | None = Field(

@@ -281,13 +281,15 @@ def _apply_operations(ops: Operations, values: dict[str, Any]) -> dict[str, Any]
         origin: dict[str, str] = {}
         for name, value in values.items():
             new = ops.rename.get(name, name)
-            if new in renamed and renamed[new] != value:
-                # the later of the two is the renamed one
-                culprit = name if name in ops.rename else origin[new]
-                raise MappingRejection(culprit, f"is renamed to {new}, but the record has {new} "
-                                                "too, with another value")
-            renamed.setdefault(new, value)
-            origin.setdefault(new, name)
+            if new in renamed and not _absent(value) and not _absent(renamed[new]):
+                if renamed[new] != value:  # name the renamed one of the two
+                    culprit = name if name in ops.rename else origin[new]
+                    raise MappingRejection(culprit, f"is renamed to {new}, but the record has {new} "
+                                                    "too, with another value")
+                continue
+            if new not in renamed or _absent(renamed[new]):
+                renamed[new] = value
+                origin[new] = name
         values = renamed
     for field, table in ops.values.items():
         value = values.get(field)
