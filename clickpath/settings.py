@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import json
 import os
+import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -25,6 +34,7 @@ from pydantic_settings import (
 from clickpath.contracts.event_time import DEFAULT_EARLIEST, DEFAULT_MAX_AHEAD, EventTimeWindow
 from clickpath.domain.catalogue import AffiliateConfig, tracking_code_clashes
 from clickpath.domain.endpoints import Endpoint
+from clickpath.domain.mappings import MappingError, SourceMapping, parse_mappings
 from clickpath.domain.retry_policy import DEFAULT_SCHEDULE
 
 DEV_PSEUDONYM_KEY = "clickpath-dev-key-change-me"
@@ -96,6 +106,69 @@ class Settings(BaseSettings):
     api_rate_per_s: float = Field(default=20000, gt=0, description="Events/s per API key.")
     api_rate_burst: int = Field(default=20000, ge=1, description="Events a key may send at once.")
     idempotency_ttl_s: int = Field(default=86400, ge=60, description="Idempotency-Key memory.")
+
+    # Source mappings (docs/mappings.md): each source's field names and values made the schema's
+    # at every door, before validation. Inline `[mappings.<source>]` tables of CLICKPATH_CONFIG,
+    # and/or a file of the same tables; both are checked here, so a bad mapping stops the start.
+    mappings: dict[str, SourceMapping] = Field(
+        default={}, description="Source -> mapping: the [mappings.<source>] tables of CLICKPATH_CONFIG."
+    )
+    mappings_file: Path | None = Field(
+        default=None,
+        description="A TOML file of [mappings.<source>] tables, or a folder of such *.toml files.",
+    )
+    _file_mappings: tuple[Path | None, dict[str, SourceMapping]] | None = PrivateAttr(default=None)
+
+    @field_validator("mappings", mode="before")
+    @classmethod
+    def _valid_mappings(cls, value: object) -> object:
+        return parse_mappings(value) if isinstance(value, dict) else value
+
+    @field_validator("mappings_file")
+    @classmethod
+    def _valid_mappings_file(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        cls._read_mappings_file(path, info.data.get("mappings", {}))  # at start: fail early
+        return path
+
+    @classmethod
+    def _read_mappings_file(cls, path: Path | None, inline: dict[str, Any]) -> dict[str, SourceMapping]:
+        if path is None:
+            return {}
+        files = sorted(path.glob("*.toml")) if path.is_dir() else [path]
+        found: dict[str, SourceMapping] = {}
+        for file in files:
+            for source, mapping in cls._mappings_in(file).items():
+                if source in found or source in inline:
+                    raise ValueError(f"{file}: {source!r} is mapped twice")
+                found[source] = mapping
+        return found
+
+    @staticmethod
+    def _mappings_in(file: Path) -> dict[str, SourceMapping]:
+        """The `[mappings.<source>]` tables of one TOML file, checked (docs/mappings.md)."""
+        try:
+            with file.open("rb") as f:
+                data = tomllib.load(f)
+        except OSError as e:
+            raise ValueError(f"{file}: cannot be read ({e.strerror or e})") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{file}: not valid TOML ({e})") from None
+        others = sorted(set(data) - {"mappings"})
+        if others:
+            raise ValueError(f"{file}: only [mappings.<source>] tables belong here, "
+                             f"not {', '.join(others)}")
+        try:
+            return parse_mappings(data.get("mappings", {}))
+        except MappingError as e:
+            raise ValueError(f"{file}: {e}") from None
+
+    @property
+    def source_mappings(self) -> dict[str, SourceMapping]:
+        """Every source's mapping: the inline ones and the file's (checked at start, read once)."""
+        if self._file_mappings is None or self._file_mappings[0] != self.mappings_file:
+            found = self._read_mappings_file(self.mappings_file, self.mappings)
+            self._file_mappings = (self.mappings_file, found)
+        return {**self.mappings, **self._file_mappings[1]}
 
     # Click tracker and web SDK.
     tracker_base_url: str | None = Field(

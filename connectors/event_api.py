@@ -164,7 +164,7 @@ def event_api_router(ctx: IngressContext) -> APIRouter:
         try:
             ingress = event_from_postback(
                 event, params, pseudonym_key=ctx.pseudonym_key, brand_id=api_key.brand_id or "",
-                window=settings.event_time_window,
+                window=settings.event_time_window, mappings=settings.source_mappings,
             )
         except Rejection as r:
             INGRESS_REJECTED.labels("postback", "invalid").inc()
@@ -199,11 +199,12 @@ async def _ingest(
     """Validate every event, produce the valid ones, and build the per-event answer."""
     results: list[EventResult] = []
     valid: list[tuple[int, IngressEvent]] = []
+    mappings = ctx.settings.source_mappings
     for index, raw in enumerate(raw_events):
         event_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
         try:
             event = parse_event(raw, pseudonym_key=ctx.pseudonym_key, brand_id=key.brand_id,
-                                source="api", window=ctx.settings.event_time_window)
+                                source="api", window=ctx.settings.event_time_window, mappings=mappings)
         except Rejection as r:
             INGRESS_REJECTED.labels("events", "invalid").inc()
             results.append(EventResult(index=index, event_id=event_id, status="rejected",

@@ -8,6 +8,7 @@ A rejection names the field (a dotted path) and the reason, as the API answers i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,14 +16,10 @@ from pydantic import ValidationError
 
 from clickpath.contracts.event_time import DEFAULT_WINDOW, EventTimeWindow
 from clickpath.contracts.models import INGRESS_TYPES, IngressEvent, utcnow
+from clickpath.domain.mappings import RAW_IDENTIFIERS, MappingRejection, SourceMapping, apply
 from clickpath.domain.pseudonym import keyed_hash, normalise_email, normalise_phone, pseudonymise_ip
 
-# Raw identifiers a door accepts and replaces by pseudonyms: field -> (types that take it).
-RAW_IDENTIFIERS = {
-    "email": ("registration",),
-    "phone": ("registration",),
-    "ip": ("registration", "login", "click"),
-}
+__all__ = ["RAW_IDENTIFIERS", "Rejection", "parse_event"]
 
 
 @dataclass(frozen=True)
@@ -43,26 +40,35 @@ def parse_event(
     brand_id: str | None = None,
     source: str,
     window: EventTimeWindow = DEFAULT_WINDOW,
+    mappings: Mapping[str, SourceMapping] | None = None,
 ) -> IngressEvent:
     """Validate one event in the API's JSON shape; raise `Rejection` naming the bad field.
 
-    `brand_id`, when given (the brand an API key is bound to), fills the field or must match
-    it. `source` fills the field when the event does not name one. `occurred_at` must be in
-    `window` (settings.event_time_window; by default 2000-01-01 to a day ahead).
+    `source` fills the field when the event does not name one; the mapping of that source in
+    `mappings` (settings.source_mappings), if any, then applies, before anything else is
+    checked. `brand_id`, when given (the brand an API key is bound to), fills the field or must
+    match it. `occurred_at` must be in `window` (settings.event_time_window; by default
+    2000-01-01 to a day ahead).
     """
     if not isinstance(data, dict):
         raise Rejection("", f"an event must be a JSON object, not {type(data).__name__}")
-    event_type = data.get("event_type")
+    values = dict(data)
+    values.setdefault("source", source)
+    mapping = mappings.get(values["source"]) if mappings and isinstance(values["source"], str) else None
+    if mapping is not None:
+        try:
+            values = apply(mapping, values)
+        except MappingRejection as r:
+            raise Rejection(r.field, r.reason) from None
+    event_type = values.get("event_type")
     cls = INGRESS_TYPES.get(event_type) if isinstance(event_type, str) else None
     if cls is None or not isinstance(event_type, str):
         known = ", ".join(sorted(INGRESS_TYPES))
         raise Rejection("event_type", f"unknown event type {event_type!r}; one of: {known}")
-    values = dict(data)
     if brand_id is not None:
         given = values.setdefault("brand_id", brand_id)
         if given != brand_id:
             raise Rejection("brand_id", f"this API key may only send events of brand {brand_id!r}")
-    values.setdefault("source", source)
     values["received_at"] = now = utcnow()
     _pseudonymise(values, event_type, pseudonym_key)
     try:

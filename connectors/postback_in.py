@@ -8,12 +8,14 @@ the player for a registration).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from clickpath.connectors.ingress import Rejection, parse_event
 from clickpath.contracts.event_time import DEFAULT_WINDOW, EventTimeWindow
 from clickpath.contracts.models import IngressEvent, utcnow
+from clickpath.domain.mappings import SourceMapping
 
 POSTBACK_EVENTS = ("registration", "ftd", "deposit", "kyc", "chargeback")
 
@@ -32,11 +34,12 @@ _MAPPING: dict[str, tuple[str, tuple[str, ...]]] = {
 
 def event_from_postback(
     event: str, params: dict[str, str], *, pseudonym_key: bytes, brand_id: str,
-    window: EventTimeWindow = DEFAULT_WINDOW,
+    window: EventTimeWindow = DEFAULT_WINDOW, mappings: Mapping[str, SourceMapping] | None = None,
 ) -> IngressEvent:
     """The ingress event a postback stands for; `Rejection` names a missing or bad parameter.
 
     Parameters it does not use (sub ids, cache busters in the operator's template) are ignored.
+    A mapping of source `postback` applies to the event built from the parameters it uses.
     """
     if event not in _MAPPING:
         raise Rejection("event", f"unknown postback event {event!r}; one of: {', '.join(POSTBACK_EVENTS)}")
@@ -48,7 +51,7 @@ def event_from_postback(
         values.setdefault("chargeback_id", f"cb-{values['transaction_id']}")
     values["event_id"] = params.get("event_id") or _derived_event_id(event_type, values)
     return parse_event(values, pseudonym_key=pseudonym_key, brand_id=brand_id, source="postback",
-                       window=window)
+                       window=window, mappings=mappings)
 
 
 def _derived_event_id(event_type: str, values: dict[str, Any]) -> str:

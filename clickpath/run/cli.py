@@ -2,7 +2,7 @@
 
 This module parses the arguments and hands each command to a thin function: `up` to
 clickpath.run.up, `status` to clickpath.run.state, the roles `up` runs to commands_roles,
-topics/import/report to commands_data, keys/links/postbacks/webhooks/deliveries to
+topics/import/mappings/report to commands_data, keys/links/postbacks/webhooks/deliveries to
 commands_admin, the benchmarks to commands_bench. Every command and flag here is relied on by
 operators and scripts: add, do not rename.
 """
@@ -25,7 +25,7 @@ from clickpath.run.commands_bench import (
     cmd_bench_ingress,
     cmd_bench_state,
 )
-from clickpath.run.commands_data import cmd_import, cmd_report, cmd_topics
+from clickpath.run.commands_data import cmd_import, cmd_mappings, cmd_report, cmd_topics
 from clickpath.run.commands_roles import cmd_api, cmd_demo, cmd_sink, cmd_worker
 from clickpath.run.errors import CommandError
 from clickpath.settings import Settings
@@ -166,6 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--ack-timeout", type=float, default=30.0, help="seconds to wait for the broker's acks")
     imp.add_argument("--json", action="store_true", help="print the summary as a JSON line, no progress bar")
     imp.set_defaults(func=cmd_import)
+
+    mappings = sub.add_parser("mappings", help="list the source mappings every door applies (exit 2 if"
+                              " one is invalid)")
+    mappings.add_argument("--format", choices=["table", "json"], default="table")
+    mappings.set_defaults(func=cmd_mappings)
 
     for name, what in (("postbacks", "affiliates' postback endpoints"),
                        ("webhooks", "webhook endpoints of operators and affiliate managers")):

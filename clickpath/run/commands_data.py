@@ -1,9 +1,10 @@
-"""The pipeline's data: `clickpath topics`, `clickpath import` (history files) and
-`clickpath report` (funnel KPIs)."""
+"""The pipeline's data: `clickpath topics`, `clickpath import` (history files), `clickpath
+mappings` (how each source's fields become the schema's) and `clickpath report` (funnel KPIs)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 import httpx
@@ -38,6 +39,29 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
     except ValueError as e:
         raise CommandError(str(e)) from None
     sys.exit(run_cli(settings, options, as_json=args.json))
+
+
+def cmd_mappings(settings: Settings, args: argparse.Namespace) -> None:
+    """List the source mappings (docs/mappings.md). Invalid ones never get here: the settings
+    are checked when the command starts, and `main` exits 2 with every problem."""
+    from clickpath.domain.mappings import describe
+
+    mappings = settings.source_mappings
+    if args.format == "json":
+        rows = [{"source": source, **mapping.model_dump(mode="json")}
+                for source, mapping in sorted(mappings.items())]
+        print(json.dumps(rows, indent=2))
+        return
+    if not mappings:
+        where = "CLICKPATH_MAPPINGS_FILE or [mappings.<source>] in CLICKPATH_CONFIG"
+        print(f"no source mappings ({where}); every door takes the schema's field names")
+        return
+    origin = f" (from {settings.mappings_file})" if settings.mappings_file else ""
+    print(f"{len(mappings)} source mapping{'s' if len(mappings) != 1 else ''}{origin}")
+    for source, mapping in sorted(mappings.items()):
+        print(f"\n{source}")
+        for line in describe(mapping):
+            print(f"  {line}")
 
 
 def cmd_report(settings: Settings, args: argparse.Namespace) -> None:

@@ -24,6 +24,7 @@ class Validator:
         self._brand = options.brand
         self._source = options.source
         self._window = settings.event_time_window
+        self._mappings = settings.source_mappings  # --source picks one (docs/mappings.md)
 
     def event(self, record: SourceRecord) -> IngressEvent:
         if record.rejection is not None:
@@ -39,7 +40,7 @@ class Validator:
                 "brand_id", f"is {data['brand_id']!r}, but this import is for --brand {self._brand!r}"
             )
         return parse_event(data, pseudonym_key=self._key, brand_id=self._brand, source=self._source,
-                           window=self._window)
+                           window=self._window, mappings=self._mappings)
 
 
 class RejectsReport:

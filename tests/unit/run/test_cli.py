@@ -36,6 +36,7 @@ COMMANDS = {
     "deliveries": {"action", "--endpoint", "--job"},
     "keys": {"action", "key", "--role", "--brand", "--affiliate", "--format"},
     "links": {"--format"},
+    "mappings": {"--format"},
 }
 
 
