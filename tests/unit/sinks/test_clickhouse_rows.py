@@ -102,3 +102,23 @@ def test_dates_outside_clickhouse_date_range_are_unwritable() -> None:
     assert "occurred_at" in (unwritable_reason(event(datetime(1969, 12, 31, tzinfo=UTC))) or "")
     assert unwritable_reason(fact(date(2149, 6, 6))) is None
     assert "day" in (unwritable_reason(fact(date(2149, 6, 7))) or "")
+
+
+def test_the_sinks_report_endpoint_sends_every_amount_as_a_decimal_string() -> None:
+    """With embedded ClickHouse the HTTP service asks the sink; money must survive JSON exactly."""
+    from fastapi.testclient import TestClient
+
+    from clickpath.domain.measures import FUNNEL_MEASURES
+    from clickpath.sinks.clickhouse_sink import report_app
+
+    row = {"affiliate_id": "a", "campaign_id": "c", "currency": "EUR",
+           **{m.name: Decimal("0.1005") if m.money else 3 for m in FUNNEL_MEASURES}}
+
+    class Sink:
+        def funnel(self, **filters):
+            return [row]
+
+    with TestClient(report_app(Sink())) as client:  # type: ignore[arg-type]
+        [sent] = client.get("/reports/funnel").json()
+    for m in FUNNEL_MEASURES:
+        assert sent[m.name] == ("0.1005" if m.money else 3), m.name
