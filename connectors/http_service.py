@@ -93,9 +93,15 @@ def create_service(settings: Settings, ctx: IngressContext | None = None) -> Fas
         brand_id: str | None = None, since: date | None = None, until: date | None = None,
         key: ApiKey = Depends(reader),
     ) -> list[dict[str, Any]]:
-        """Funnel KPIs by affiliate and campaign (clicks, registrations, FTDs, deposits), of
-        what the key may read: its brand (operator, analyst), its affiliate (affiliate), or any
-        brand (admin; `brand_id` filters). Another brand than the key's is 403."""
+        """Funnel KPIs and the players' value by affiliate and campaign, of what the key may
+        read: its brand (operator, analyst), its affiliate (affiliate), or any brand (admin;
+        `brand_id` filters). Another brand than the key's is 403.
+
+        Each row: counts (clicks, registrations, FTDs, deposits, declined deposits,
+        withdrawals, chargebacks), the conversion rates, and `{currency: amount}` maps
+        (deposit_sum, average_deposit, ftd_sum, withdrawal_sum, chargeback_sum, stakes, wins,
+        bonus_stakes, bonus_cost, ggr = stakes - wins, ngr = ggr - bonus_cost -
+        chargeback_sum); amounts are decimal strings, per currency, never converted."""
         scope = report_scope(key, brand_id)
         try:
             rows = await run_in_threadpool(

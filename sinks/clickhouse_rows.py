@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from clickpath.contracts.models import (
@@ -23,18 +24,25 @@ from clickpath.contracts.models import (
     PlayerDayFact,
     Record,
 )
+from clickpath.domain.measures import FACT_MEASURES
 from clickpath.infra.clickhouse import StoredFact
 
 FactKey = tuple[str, date, str]
 
 FACT_ROW_COLUMNS = [
-    "person_id", "brand_id", "day", "currency", "affiliate_id", "campaign_id", "registrations",
-    "ftds", "deposits", "deposit_sum", "version", "sign",
+    "person_id", "brand_id", "day", "currency", "affiliate_id", "campaign_id",
+    *(m.name for m in FACT_MEASURES), "version", "sign",
 ]
+"""The columns of a fact row: its key and tag, every fact measure, version and sign."""
 
 
 def fact_key(fact: PlayerDayFact) -> FactKey:
     return (fact.person_id, fact.day, fact.currency)
+
+
+def fact_measures(fact: PlayerDayFact) -> tuple[int | Decimal, ...]:
+    """The fact's values of FACT_MEASURES, in their order."""
+    return tuple(getattr(fact, m.name) for m in FACT_MEASURES)
 
 
 def fact_rows(
@@ -51,23 +59,14 @@ def fact_rows(
     for f in facts:
         key = fact_key(f)
         old = live.get(key)
-        if old is not None and f.version <= old[0]:
+        if old is not None and f.version <= old.version:
             continue
-        brand = f.brand_id
+        head = [f.person_id, f.brand_id, f.day, f.currency]
         if old is not None:
-            version, affiliate, campaign, regs, ftds, deposits, total = old
-            rows.append([
-                f.person_id, brand, f.day, f.currency, affiliate, campaign, regs, ftds,
-                deposits, total, version, -1,
-            ])
-        rows.append([
-            f.person_id, brand, f.day, f.currency, f.affiliate_id, f.campaign_id,
-            f.registrations, f.ftds, f.deposits, f.deposit_sum, f.version, 1,
-        ])
-        live[key] = (
-            f.version, f.affiliate_id, f.campaign_id, f.registrations, f.ftds, f.deposits,
-            f.deposit_sum,
-        )
+            rows.append([*head, old.affiliate_id, old.campaign_id, *old.measures, old.version, -1])
+        new = StoredFact(f.version, f.affiliate_id, f.campaign_id, fact_measures(f))
+        rows.append([*head, new.affiliate_id, new.campaign_id, *new.measures, new.version, 1])
+        live[key] = new
     return rows, live
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -187,7 +188,7 @@ def report_app(sink: ClickHouseSink) -> FastAPI:
         until: date | None = Query(default=None),
     ) -> list[dict[str, Any]]:
         rows = sink.funnel(brand_id=brand_id, since=since, until=until)
-        return [{**r, "deposit_sum": str(r["deposit_sum"])} for r in rows]
+        return [{k: str(v) if isinstance(v, Decimal) else v for k, v in r.items()} for r in rows]
 
     @app.get("/reports/stats")
     def stats() -> dict[str, Any]:

@@ -1,7 +1,11 @@
 """The funnel report: KPIs per affiliate and campaign, from ClickHouse funnel rows.
 
-`summarize` turns per-currency funnel rows into one row per affiliate and campaign; amounts stay
-Decimal per currency (no FX conversion) and are rendered as strings in JSON and CSV.
+`summarize` turns per-currency funnel rows into one row per affiliate and campaign: every
+count of clickpath.domain.measures summed over currencies, every amount of money (and the
+derived GGR and NGR) as a `{currency: amount}` map. Amounts stay Decimal per currency (no FX
+conversion) and are rendered as strings. A map holds every currency the affiliate and
+campaign had money figures in (a zero where this one is zero); `average_deposit` only those
+with deposits. CSV and JSON carry every figure; the table the main ones (TABLE_FIGURES).
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -17,49 +21,73 @@ from rich.console import Console
 from rich.table import Table
 
 from clickpath.contracts.money import format_amount
+from clickpath.domain.measures import DERIVED, FUNNEL_MEASURES, derive, parse
 
 UNATTRIBUTED = "(unattributed)"
+COUNTS = tuple(m for m in FUNNEL_MEASURES if not m.money)
+MONEY = tuple(m for m in FUNNEL_MEASURES if m.money)
 
 
 def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
-def summarize(funnel_rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def _group(funnel_rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (affiliate, campaign): each count's total and each currency's money measures."""
     grouped: dict[tuple[str, str], dict[str, Any]] = {}
     for row in funnel_rows:
-        key = (row["affiliate_id"], row["campaign_id"])
         g = grouped.setdefault(
-            key,
-            {"clicks": 0, "registrations": 0, "ftds": 0, "deposits": {}, "sums": {}},
+            (row["affiliate_id"], row["campaign_id"]),
+            {"counts": {m.name: 0 for m in COUNTS}, "deposits": {}, "money": {}},
         )
-        g["clicks"] += int(row["clicks"])
-        g["registrations"] += int(row["registrations"])
-        g["ftds"] += int(row["ftds"])
-        if row["currency"] and int(row["deposits"]):
-            cur = row["currency"]
-            g["deposits"][cur] = g["deposits"].get(cur, 0) + int(row["deposits"])
-            g["sums"][cur] = g["sums"].get(cur, Decimal(0)) + Decimal(str(row["deposit_sum"]))
+        # A measure the row lacks (a sink of an older version answering) counts as zero.
+        values = {m.name: parse(m, row.get(m.name, 0)) for m in FUNNEL_MEASURES}
+        for m in COUNTS:
+            g["counts"][m.name] += values[m.name]
+        currency = row["currency"]
+        if not currency or not any(values[m.name] for m in FUNNEL_MEASURES if m.name != "clicks"):
+            continue
+        if values["deposits"]:
+            g["deposits"][currency] = g["deposits"].get(currency, 0) + values["deposits"]
+        money = g["money"].setdefault(currency, {m.name: Decimal(0) for m in MONEY})
+        for m in MONEY:
+            money[m.name] += values[m.name]
+    return grouped
+
+
+def _amount(name: str, values: dict[str, Decimal]) -> Decimal:
+    """A money measure, or a DERIVED amount (GGR, NGR), from one currency's measures."""
+    return derive(name, values) if name in DERIVED else values[name]
+
+
+def summarize(funnel_rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     report = []
-    for (affiliate, campaign), g in sorted(grouped.items()):
-        deposits = sum(g["deposits"].values())
-        report.append(
-            {
-                "affiliate_id": affiliate or UNATTRIBUTED,
-                "campaign_id": campaign,
-                "clicks": g["clicks"],
-                "registrations": g["registrations"],
-                "click_to_registration": _rate(g["registrations"], g["clicks"]),
-                "ftds": g["ftds"],
-                "registration_to_deposit": _rate(g["ftds"], g["registrations"]),
-                "deposits": deposits,
-                "deposit_sum": {c: format_amount(s) for c, s in sorted(g["sums"].items())},
-                "average_deposit": {
-                    c: format_amount((s / g["deposits"][c]).quantize(Decimal("0.01")))
-                    for c, s in sorted(g["sums"].items())
-                },
-            }
-        )
+    for (affiliate, campaign), g in sorted(_group(funnel_rows).items()):
+        counts, money = g["counts"], dict(sorted(g["money"].items()))
+
+        def by_currency(name: str) -> dict[str, str]:
+            return {c: format_amount(_amount(name, values)) for c, values in money.items()}  # noqa: B023
+
+        row: dict[str, Any] = {
+            "affiliate_id": affiliate or UNATTRIBUTED,
+            "campaign_id": campaign,
+            "clicks": counts["clicks"],
+            "registrations": counts["registrations"],
+            "click_to_registration": _rate(counts["registrations"], counts["clicks"]),
+            "ftds": counts["ftds"],
+            "registration_to_deposit": _rate(counts["ftds"], counts["registrations"]),
+            "deposits": counts["deposits"],
+            "deposit_sum": by_currency("deposit_sum"),
+            "average_deposit": {
+                c: format_amount((money[c]["deposit_sum"] / n).quantize(Decimal("0.01")))
+                for c, n in sorted(g["deposits"].items())
+            },
+        }
+        for m in FUNNEL_MEASURES:
+            row.setdefault(m.name, by_currency(m.name) if m.money else counts[m.name])
+        for name in DERIVED:
+            row[name] = by_currency(name)
+        report.append(row)
     return report
 
 
@@ -71,7 +99,18 @@ def _pct(rate: float | None) -> str:
     return "-" if rate is None else f"{rate * 100:.1f}%"
 
 
-COLUMNS = (
+def _label(name: str) -> str:
+    special = {"ftds": "FTDs", "ftd_sum": "FTD sum", "ggr": "GGR", "ngr": "NGR"}
+    return special.get(name, name.replace("_", " "))
+
+
+def _figure(name: str, money: bool) -> tuple[str, Callable[[dict[str, Any]], str]]:
+    if money:
+        return _label(name), lambda r: _money(r.get(name, {}))
+    return _label(name), lambda r: str(r.get(name, 0))
+
+
+COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("affiliate", lambda r: r["affiliate_id"]),
     ("campaign", lambda r: r["campaign_id"]),
     ("clicks", lambda r: str(r["clicks"])),
@@ -82,7 +121,20 @@ COLUMNS = (
     ("deposits", lambda r: str(r["deposits"])),
     ("deposit sum", lambda r: _money(r["deposit_sum"])),
     ("avg deposit", lambda r: _money(r["average_deposit"])),
+    *(
+        _figure(m.name, m.money) for m in FUNNEL_MEASURES
+        if m.name not in ("clicks", "registrations", "ftds", "deposits", "deposit_sum")
+    ),
+    *(_figure(name, True) for name in DERIVED),
 )
+"""Every figure, as CSV has them: a header and how a report row renders it."""
+
+TABLE_FIGURES = (
+    "affiliate", "campaign", "clicks", "registrations", "click→reg", "FTDs", "reg→FTD", "deposits",
+    "deposit sum", "avg deposit", "chargebacks", "NGR",
+)
+"""The table's columns: the funnel, chargebacks and NGR (the table stays readable in a terminal;
+CSV and JSON carry the rest)."""
 
 
 def render(report: list[dict[str, Any]], fmt: str) -> str:
@@ -95,13 +147,14 @@ def render(report: list[dict[str, Any]], fmt: str) -> str:
         for row in report:
             writer.writerow([cell(row) for _, cell in COLUMNS])
         return out.getvalue()
+    shown = [(name, cell) for name, cell in COLUMNS if name in TABLE_FIGURES]
     table = Table(title="clickpath funnel by affiliate and campaign")
-    for name, _ in COLUMNS:
+    for name, _ in shown:
         table.add_column(name, justify="left" if name in ("affiliate", "campaign") else "right")
     for row in report:
-        table.add_row(*(cell(row) for _, cell in COLUMNS))
+        table.add_row(*(cell(row) for _, cell in shown))
     out = io.StringIO()
-    console = Console(file=out, width=160, force_terminal=False)
+    console = Console(file=out, width=200, force_terminal=False)
     console.print(table)
     if not report:
         console.print("No funnel data yet.")

@@ -14,12 +14,13 @@ from datetime import date
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import clickhouse_connect
 from clickhouse_connect.driver import exceptions as driver_errors
 from clickhouse_connect.driver.client import Client
 
+from clickpath.domain.measures import FACT_MEASURES, FUNNEL_MEASURES, Measure, parse
 from clickpath.domain.redact import redact
 from clickpath.settings import Settings
 
@@ -120,10 +121,24 @@ def apply_migrations(client: Client, database: str, directory: Path | None = Non
     return applied
 
 
-FUNNEL_COLUMNS = (
-    "affiliate_id", "campaign_id", "currency", "clicks", "registrations", "ftds", "deposits",
-    "deposit_sum",
-)
+FUNNEL_KEYS = ("affiliate_id", "campaign_id", "currency")
+FUNNEL_COLUMNS = (*FUNNEL_KEYS, *(m.name for m in FUNNEL_MEASURES))
+"""The columns of a `query_funnel` row."""
+
+
+def _any_nonzero(names: Sequence[str]) -> str:
+    return " OR ".join(f"{name} != 0" for name in names)
+
+
+def _zero_sql(measure: Measure) -> str:
+    return "toDecimal128(0, 4)" if measure.money else "toInt64(0)"
+
+
+def _signed_sum_sql(measure: Measure) -> str:
+    """The sign-weighted sum of a fact measure, in its funnel_agg type (as funnel_facts_mv)."""
+    if measure.money:
+        return f"toDecimal128(sum(sign * {measure.name}), 4)"
+    return f"sum(sign * toInt64({measure.name}))"
 
 
 def query_funnel(
@@ -133,7 +148,8 @@ def query_funnel(
     since: date | None = None,
     until: date | None = None,
 ) -> list[dict[str, Any]]:
-    """Funnel rows by affiliate, campaign and currency (currency '' has clicks/registrations).
+    """Funnel rows by affiliate, campaign and currency (currency '' has clicks/registrations),
+    with every measure of FUNNEL_MEASURES (counts as int, money as Decimal).
 
     Reads the summed aggregates (`funnel_agg`, kept by materialized views), never FINAL: the
     sums are exact whether or not ClickHouse has merged them yet. Groups a re-tag emptied
@@ -150,20 +166,27 @@ def query_funnel(
     if until:
         where.append("day <= {until:Date}")
         params["until"] = until
+    names = [m.name for m in FUNNEL_MEASURES]
+    sums = ", ".join(f"sum({name}) AS {name}" for name in names)
     sql = (
-        "SELECT affiliate_id, campaign_id, currency, sum(clicks) AS c, sum(registrations) AS r, "
-        "sum(ftds) AS f, sum(deposits) AS d, sum(deposit_sum) AS s "
+        f"SELECT affiliate_id, campaign_id, currency, {sums} "
         f"FROM {database}.funnel_agg WHERE {' AND '.join(where)} "
         "GROUP BY affiliate_id, campaign_id, currency "
-        "HAVING c != 0 OR r != 0 OR f != 0 OR d != 0 OR s != 0 "
+        f"HAVING {_any_nonzero(names)} "
         "ORDER BY affiliate_id, campaign_id, currency"
     )
     rows: Sequence[Sequence[Any]] = client.query(sql, parameters=params).result_rows
     return [dict(zip(FUNNEL_COLUMNS, row, strict=True)) for row in rows]
 
 
-StoredFact = tuple[int, str, str, int, int, int, Decimal]
-"""The live row of a fact key: version, affiliate, campaign, registrations, FTDs, deposits, sum."""
+class StoredFact(NamedTuple):
+    """The live row of a fact key: its version, tag and every fact measure (FACT_MEASURES
+    order), so that its cancel row repeats it exactly."""
+
+    version: int
+    affiliate_id: str
+    campaign_id: str
+    measures: tuple[int | Decimal, ...]
 
 
 def query_stored_facts(
@@ -176,17 +199,18 @@ def query_stored_facts(
     """
     if not person_ids:
         return {}
+    measures = ", ".join(m.name for m in FACT_MEASURES)
     rows = client.query(
-        "SELECT person_id, day, currency, argMax(tuple(version, affiliate_id, campaign_id, "
-        "registrations, ftds, deposits, deposit_sum), version) "
+        "SELECT person_id, day, currency, "
+        f"argMax(tuple(version, affiliate_id, campaign_id, {measures}), version) "
         f"FROM {database}.fact_rows WHERE person_id IN {{persons:Array(String)}} AND sign = 1 "
         "GROUP BY person_id, day, currency",
         parameters={"persons": sorted(person_ids)},
     ).result_rows
     return {
-        (person, day, currency): (
-            int(live[0]), str(live[1]), str(live[2]), int(live[3]), int(live[4]), int(live[5]),
-            Decimal(live[6]),
+        (person, day, currency): StoredFact(
+            int(live[0]), str(live[1]), str(live[2]),
+            tuple(parse(m, v) for m, v in zip(FACT_MEASURES, live[3:], strict=True)),
         )
         for person, day, currency, live in rows
     }
@@ -214,34 +238,48 @@ def repair_funnel(client: Client, database: str) -> int:
 
     The views write their rows just after the table the sink inserts into; a process killed
     between the two leaves the aggregates short of (or, the other way round, ahead of) the
-    facts. Run at the sink's start, before it consumes, this adds the difference. A full
-    pass, so it costs a scan of both tables once per start.
+    facts. Run at the sink's start, before it consumes, this adds the difference, for every
+    measure of FUNNEL_MEASURES. A full pass, so it costs a scan of both tables once per start.
     """
+    names = [m.name for m in FUNNEL_MEASURES]
+    # Aliases unlike the column names, so that no sum() is read as the column of that name.
+    aliases = [f"m_{name}" for name in names]
+    from_facts = ", ".join(
+        f"{_zero_sql(m) if m.name == 'clicks' else _signed_sum_sql(m)} AS {a}"
+        for m, a in zip(FUNNEL_MEASURES, aliases, strict=True)
+    )
+    from_clicks = ", ".join(
+        "toInt64(uniqExact(event_id))" if m.name == "clicks" else _zero_sql(m)
+        for m in FUNNEL_MEASURES
+    )
+    already = ", ".join(
+        f"toDecimal128(-sum({m.name}), 4)" if m.money else f"-sum({m.name})"
+        for m in FUNNEL_MEASURES
+    )
     expected = (
-        "SELECT brand_id, day, affiliate_id, campaign_id, currency, "
-        "toInt64(0) AS c, sum(sign * toInt64(registrations)) AS r, sum(sign * toInt64(ftds)) AS f, "
-        "sum(sign * toInt64(deposits)) AS d, toDecimal128(sum(sign * deposit_sum), 4) AS s "
+        f"SELECT {FUNNEL_DIMENSIONS}, {from_facts} "
         f"FROM {database}.fact_rows GROUP BY {FUNNEL_DIMENSIONS} "
         "UNION ALL "
         "SELECT brand_id, toDate(occurred_at) AS day, affiliate_id, campaign_id, '' AS currency, "
-        "toInt64(uniqExact(event_id)), toInt64(0), toInt64(0), toInt64(0), toDecimal128(0, 4) "
+        f"{from_clicks} "
         f"FROM {database}.events WHERE event_type = 'click' "
         "GROUP BY brand_id, day, affiliate_id, campaign_id "
         "UNION ALL "
-        "SELECT brand_id, day, affiliate_id, campaign_id, currency, -sum(clicks), "
-        "-sum(registrations), -sum(ftds), -sum(deposits), toDecimal128(-sum(deposit_sum), 4) "
+        f"SELECT {FUNNEL_DIMENSIONS}, {already} "
         f"FROM {database}.funnel_agg GROUP BY {FUNNEL_DIMENSIONS}"
     )
+    differences = ", ".join(
+        f"toDecimal128(sum({a}), 4) AS d_{n}" if m.money else f"sum({a}) AS d_{n}"
+        for m, n, a in zip(FUNNEL_MEASURES, names, aliases, strict=True)
+    )
     diff = (
-        f"SELECT {FUNNEL_DIMENSIONS}, sum(c) AS c, sum(r) AS r, sum(f) AS f, sum(d) AS d, "
-        f"toDecimal128(sum(s), 4) AS s FROM ({expected}) GROUP BY {FUNNEL_DIMENSIONS} "
-        "HAVING c != 0 OR r != 0 OR f != 0 OR d != 0 OR s != 0"
+        f"SELECT {FUNNEL_DIMENSIONS}, {differences} FROM ({expected}) "
+        f"GROUP BY {FUNNEL_DIMENSIONS} HAVING {_any_nonzero([f'd_{n}' for n in names])}"
     )
     count = int(client.query(f"SELECT count() FROM ({diff})").result_rows[0][0])
     if count:
         client.command(
-            f"INSERT INTO {database}.funnel_agg ({FUNNEL_DIMENSIONS}, clicks, registrations, "
-            f"ftds, deposits, deposit_sum) {diff}"
+            f"INSERT INTO {database}.funnel_agg ({FUNNEL_DIMENSIONS}, {', '.join(names)}) {diff}"
         )
     return count
 

@@ -5,8 +5,9 @@ as they would for the sink), in time order as a live stream would, up to each si
 then times the documented funnel queries (`clickpath report` with and without filters, and the
 `funnel_daily` example of docs/architecture.md). Synthetic data: 4 brands, 100 affiliates with
 3 campaigns each, 3 currencies, 90 days; 70 % clicks, 15 % registrations (5 % of them re-tagged:
-a cancel and a new row), 15 % deposits. Ends with one JSON line per size:
-`{"rows": N, "funnel_p95_ms": ..., "insert_rows_per_s": ...}`.
+a cancel and a new row), 15 % deposits, whose fact rows carry the player's value too (FTD sum,
+declined deposits, withdrawals, chargebacks, stakes, wins, bonuses: _player_value). Ends with
+one JSON line per size: `{"rows": N, "funnel_p95_ms": ..., "insert_rows_per_s": ...}`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from clickpath.devtools.bench.results import commit, machine, record_result
+from clickpath.domain.measures import FACT_MEASURES
 from clickpath.infra.clickhouse import apply_migrations, query_funnel
 
 DB = "clickpath_bench"
@@ -27,6 +29,7 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = 90
 BRANDS, AFFILIATES, CAMPAIGNS = 4, 100, 3
 CURRENCIES = ("EUR", "USD", "GBP")
+MONEY = {m.name for m in FACT_MEASURES if m.money}
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,10 @@ def _chunk_tables(index: int, n: int, total: int, seed: int) -> tuple[Any, Any]:
     facts = kind > 0
     retag = facts & (kind == 1) & (rng.random(n) < 0.05)
     day = (at_ms // 86_400_000).astype(np.int32)
+    value = _player_value(rng, kind == 2, amount)
+
+    def money(values: Any) -> Any:
+        return pa.array(values.astype(np.int32), pa.int32()).cast(pa.decimal128(20, 4))
 
     def fact_rows(mask: Any, aff: Any, camp: Any, sign: int, version: int) -> Any:
         k = kind[mask]
@@ -85,7 +92,9 @@ def _chunk_tables(index: int, n: int, total: int, seed: int) -> tuple[Any, Any]:
             "registrations": (k == 1).astype(np.uint32),
             "ftds": ((k == 2) & (amount[mask] % 3 == 0)).astype(np.uint32),
             "deposits": (k == 2).astype(np.uint32),
-            "deposit_sum": pa.array(np.where(k == 2, amount[mask], 0), pa.int32()).cast(pa.decimal128(20, 4)),
+            "deposit_sum": money(np.where(k == 2, amount[mask], 0)),
+            **{name: money(v[mask]) if name in MONEY else v[mask].astype(np.uint32)
+               for name, v in value.items()},
             "version": np.full(int(mask.sum()), version, np.uint64),
             "sign": np.full(int(mask.sum()), sign, np.int8),
         })
@@ -97,6 +106,33 @@ def _chunk_tables(index: int, n: int, total: int, seed: int) -> tuple[Any, Any]:
         fact_rows(retag, unattributed, unattributed, 1, 2),
     ])
     return events, rows
+
+
+def _player_value(rng: Any, deposit: Any, amount: Any) -> dict[str, Any]:
+    """The player's value on a deposit's fact row (zero on the others), whole units: an FTD's
+    sum, 10 % declined deposits, 20 % withdrawals, 1 % chargebacks (of the deposit), stakes of
+    3 to 12 times the deposit, wins 85 to 99 % of the stakes, 10 % of the stakes on bonus money
+    and a bonus cost of a quarter of that (so GGR and NGR are positive but thin, as in a casino)."""
+    import numpy as np
+
+    n = len(amount)
+    stakes = amount * rng.integers(3, 13, n)
+    chargeback = rng.random(n) < 0.01
+    withdrawal = rng.random(n) < 0.20
+    bonus_stakes = stakes // 10
+    value = {
+        "ftd_sum": np.where(amount % 3 == 0, amount, 0),
+        "declined_deposits": (rng.random(n) < 0.10).astype(np.int64),
+        "withdrawals": withdrawal.astype(np.int64),
+        "withdrawal_sum": np.where(withdrawal, amount * rng.integers(1, 4, n), 0),
+        "chargebacks": chargeback.astype(np.int64),
+        "chargeback_sum": np.where(chargeback, amount, 0),
+        "stakes": stakes,
+        "wins": stakes * rng.integers(85, 100, n) // 100,
+        "bonus_stakes": bonus_stakes,
+        "bonus_cost": bonus_stakes // 4,
+    }
+    return {name: np.where(deposit, v, 0).astype(np.int64) for name, v in value.items()}
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -112,7 +148,8 @@ def funnel_queries(client: Any, last_day: date) -> list[tuple[str, Any]]:
         ("report_brand", lambda: query_funnel(client, DB, brand_id="brand-1")),
         ("report_week", lambda: query_funnel(client, DB, since=week, until=last_day)),
         ("funnel_daily", lambda: client.query(
-            "SELECT affiliate_id, sum(clicks), sum(registrations), sum(ftds), sum(deposit_sum) "
+            "SELECT affiliate_id, sum(clicks), sum(registrations), sum(ftds), sum(deposit_sum), "
+            "sum(ggr), sum(ngr) "
             f"FROM {DB}.funnel_daily WHERE day >= {{since:Date}} GROUP BY affiliate_id",
             parameters={"since": week},
         ).result_rows),

@@ -19,7 +19,9 @@ PUBLIC = {"/healthz", "/metrics", "/sdk/clickpath.js", "/v1/collect", "/openapi.
 
 ROWS = [
     {"affiliate_id": "aff-1", "campaign_id": "c1", "currency": "EUR", "clicks": 10,
-     "registrations": 2, "ftds": 1, "deposits": 1, "deposit_sum": "50.00"},
+     "registrations": 2, "ftds": 1, "deposits": 1, "deposit_sum": "50.00", "ftd_sum": "50.00",
+     "chargebacks": 1, "chargeback_sum": "10.00", "stakes": "400.00", "wins": "300.00",
+     "bonus_cost": "20.00"},
     {"affiliate_id": "aff-2", "campaign_id": "c2", "currency": "EUR", "clicks": 7,
      "registrations": 1, "ftds": 1, "deposits": 1, "deposit_sum": "20.00"},
 ]
@@ -166,3 +168,35 @@ def test_broker_errors_stay_out_of_answers(tmp_path) -> None:
             "event_type": "registration", "event_id": "r1", "occurred_at": "2026-01-01T00:00:00Z",
             "player_id": "p1"}]})
         assert r.status_code == 503 and "broker-7" not in r.text
+
+
+def test_the_report_carries_the_players_value(tmp_path, asked, capsys) -> None:
+    """The HTTP report, and `clickpath report` through it (embedded ClickHouse), in JSON and CSV."""
+    import argparse
+    import csv
+    import io
+    import json
+
+    from clickpath.run.commands_data import cmd_report
+    from tests.integration.harness import ServedApp
+
+    app, ctx = service(tmp_path)
+    _, affiliate = ctx.keys.create("affiliate", affiliate_id="aff-1")
+    with TestClient(app) as client:
+        [row] = client.get("/v1/reports/funnel", headers=bearer(affiliate)).json()
+    assert (row["chargebacks"], row["declined_deposits"], row["withdrawals"]) == (1, 0, 0)
+    assert (row["ftd_sum"], row["chargeback_sum"], row["bonus_cost"]) == (
+        {"EUR": "50.00"}, {"EUR": "10.00"}, {"EUR": "20.00"}
+    )
+    assert (row["ggr"], row["ngr"], row["withdrawal_sum"]) == (
+        {"EUR": "100.00"}, {"EUR": "70.00"}, {"EUR": "0.00"}
+    )
+    with ServedApp(app) as served:
+        settings = ctx.settings.with_overrides(http_port=served.port)
+        for fmt in ("json", "csv"):
+            cmd_report(settings, argparse.Namespace(brand=None, since=None, until=None, format=fmt))
+    out = capsys.readouterr().out
+    listed = json.loads(out[: out.index("affiliate,")])
+    assert isinstance(listed, list) and listed[0]["ngr"] == {"EUR": "70.00"}
+    by_affiliate = {r["affiliate"]: r for r in csv.DictReader(io.StringIO(out[out.index("affiliate,"):]))}
+    assert by_affiliate["aff-1"]["NGR"] == "70.00 EUR" and by_affiliate["aff-1"]["chargebacks"] == "1"

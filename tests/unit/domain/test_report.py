@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import csv
+import io
 import json
 from decimal import Decimal
 
@@ -22,12 +24,65 @@ def test_summary_computes_kpis_per_affiliate_and_campaign() -> None:
     assert report[0]["affiliate_id"] == "(unattributed)"
     assert report[0]["click_to_registration"] is None
     row = report[1]
+    zeros = {"EUR": "0.00", "GBP": "0.00"}
     assert row == {
         "affiliate_id": "aff-1", "campaign_id": "c", "clicks": 10, "registrations": 4,
         "click_to_registration": 0.4, "ftds": 3, "registration_to_deposit": 0.75,
         "deposits": 4, "deposit_sum": {"EUR": "100.00", "GBP": "20.50"},
         "average_deposit": {"EUR": "33.33", "GBP": "20.50"},
+        # Rows without the player's value (a sink of an older version) read it as zero.
+        "ftd_sum": zeros, "declined_deposits": 0, "withdrawals": 0, "withdrawal_sum": zeros,
+        "chargebacks": 0, "chargeback_sum": zeros, "stakes": zeros, "wins": zeros,
+        "bonus_stakes": zeros, "bonus_cost": zeros, "ggr": zeros, "ngr": zeros,
     }
+
+
+VALUE = {"clicks": 0, "registrations": 0, "ftds": 0, "deposits": 0, "deposit_sum": "0"}
+VALUE_ROWS = [
+    # Two days of the same affiliate and campaign in EUR (as funnel_agg sums them, strings as
+    # the sink's loopback endpoint sends them), and one in BTC with no deposit at all.
+    {**VALUE, "affiliate_id": "aff-1", "campaign_id": "c", "currency": "EUR", "ftds": 1,
+     "deposits": 3, "deposit_sum": "300.00", "ftd_sum": "100.00", "declined_deposits": 2,
+     "withdrawals": 1, "withdrawal_sum": "50.00", "chargebacks": 1, "chargeback_sum": "40.00",
+     "stakes": "1000.00", "wins": "870.50", "bonus_stakes": "30.00", "bonus_cost": "12.25"},
+    {**VALUE, "affiliate_id": "aff-1", "campaign_id": "c", "currency": "EUR",
+     "stakes": Decimal("200.0000"), "wins": Decimal("250.0000"), "bonus_cost": Decimal("5.0000")},
+    {**VALUE, "affiliate_id": "aff-1", "campaign_id": "c", "currency": "BTC",
+     "stakes": "0.0125", "wins": "0.01", "chargebacks": 0},
+    {**VALUE, "affiliate_id": "aff-1", "campaign_id": "c", "currency": "", "clicks": 7,
+     "registrations": 2},
+]
+
+
+def test_the_players_value_per_affiliate_and_campaign() -> None:
+    [row] = summarize(VALUE_ROWS)
+    assert (row["clicks"], row["registrations"], row["ftds"], row["deposits"]) == (7, 2, 1, 3)
+    assert (row["declined_deposits"], row["withdrawals"], row["chargebacks"]) == (2, 1, 1)
+    assert row["deposit_sum"] == {"BTC": "0.00", "EUR": "300.00"}
+    assert row["average_deposit"] == {"EUR": "100.00"}  # BTC had no deposit
+    assert row["ftd_sum"] == {"BTC": "0.00", "EUR": "100.00"}
+    assert row["withdrawal_sum"] == {"BTC": "0.00", "EUR": "50.00"}
+    assert row["chargeback_sum"] == {"BTC": "0.00", "EUR": "40.00"}
+    assert row["bonus_cost"] == {"BTC": "0.00", "EUR": "17.25"}
+    # GGR = stakes - wins = 1200 - 1120.50; NGR = GGR - bonus cost - chargebacks = 79.50 - 17.25 - 40
+    assert row["ggr"] == {"BTC": "0.0025", "EUR": "79.50"}
+    assert row["ngr"] == {"BTC": "0.0025", "EUR": "22.25"}
+    assert json.loads(render([row], "json")) == [row]
+
+
+def test_csv_carries_every_figure_and_the_table_the_main_ones() -> None:
+    report = summarize(VALUE_ROWS)
+    header, line = list(csv.reader(io.StringIO(render(report, "csv"))))
+    cells = dict(zip(header, line, strict=True))
+    assert cells["chargebacks"] == "1"
+    assert cells["NGR"] == "0.0025 BTC, 22.25 EUR"
+    assert cells["GGR"] == "0.0025 BTC, 79.50 EUR"
+    assert cells["FTD sum"] == "0.00 BTC, 100.00 EUR"
+    assert {"declined deposits", "withdrawals", "withdrawal sum", "chargeback sum",
+            "bonus cost"} <= set(header)
+    table = render(report, "table")
+    assert "chargebacks" in table and "NGR" in table and "22.25 EUR" in table
+    assert "GGR" not in table and "withdrawal sum" not in table
 
 
 def test_formats() -> None:

@@ -7,7 +7,9 @@ from datetime import date
 from decimal import Decimal
 
 from clickpath.contracts.models import PlayerDayFact
-from clickpath.sinks.clickhouse_rows import columns, fact_key, fact_rows
+from clickpath.domain.measures import FACT_MEASURES
+from clickpath.infra.clickhouse import StoredFact
+from clickpath.sinks.clickhouse_rows import FACT_ROW_COLUMNS, columns, fact_key, fact_measures, fact_rows
 
 DAY = date(2026, 11, 1)
 
@@ -21,19 +23,50 @@ def fact(version: int, affiliate: str = "", deposits: int = 0, total: str = "0")
 
 
 def signed(rows):
-    return [(r[4], r[8], r[10], r[11]) for r in rows]  # affiliate, deposits, version, sign
+    """(affiliate, deposits, version, sign) of each row."""
+    at = {name: i for i, name in enumerate(FACT_ROW_COLUMNS)}
+    return [(r[at["affiliate_id"]], r[at["deposits"]], r[at["version"]], r[at["sign"]]) for r in rows]
+
+
+def stored(version: int, affiliate: str, deposits: int, total: str) -> StoredFact:
+    return StoredFact(version, affiliate, "", fact_measures(fact(version, affiliate, deposits, total)))
+
+
+def valued(version: int, affiliate: str, seed: int) -> PlayerDayFact:
+    """A fact with a distinct non-zero value in every measure."""
+    values = {
+        m.name: Decimal(f"{seed}{i}.{i:02d}") if m.money else seed * 100 + i
+        for i, m in enumerate(FACT_MEASURES, start=1)
+    }
+    return fact(version, affiliate).model_copy(update=values)
 
 
 def test_a_new_key_writes_its_row_only() -> None:
     rows, live = fact_rows([fact(1, deposits=1, total="5")], {})
     assert signed(rows) == [("", 1, 1, 1)]
-    assert live[fact_key(fact(1))][0] == 1
+    assert live[fact_key(fact(1))].version == 1
 
 
 def test_a_newer_version_cancels_the_live_row_with_its_own_values() -> None:
-    stored = {fact_key(fact(1)): (1, "", "", 0, 0, 1, Decimal(5))}
-    rows, _ = fact_rows([fact(3, affiliate="aff-1", deposits=2, total="9")], stored)
+    live = {fact_key(fact(1)): stored(1, "", 1, "5")}
+    rows, _ = fact_rows([fact(3, affiliate="aff-1", deposits=2, total="9")], live)
     assert signed(rows) == [("", 1, 1, -1), ("aff-1", 2, 3, 1)]
+
+
+def test_rows_carry_every_measure_and_the_cancel_repeats_the_live_row() -> None:
+    old, new = valued(1, "", seed=1), valued(2, "aff-1", seed=2)
+    rows, live = fact_rows([old, new], {})
+    assert len(FACT_ROW_COLUMNS) == len(rows[0]) == 6 + len(FACT_MEASURES) + 2
+    written = [dict(zip(FACT_ROW_COLUMNS, r, strict=True)) for r in rows]
+    for m in FACT_MEASURES:
+        assert [w[m.name] for w in written] == [
+            getattr(old, m.name), getattr(old, m.name), getattr(new, m.name)
+        ], m.name
+    assert [(w["version"], w["sign"]) for w in written] == [(1, 1), (1, -1), (2, 1)]
+    assert live[fact_key(new)] == StoredFact(2, "aff-1", "", fact_measures(new))
+    # Signed, the rows sum to the new fact: the cancel takes the old values out exactly.
+    for m in FACT_MEASURES:
+        assert sum(w[m.name] * w["sign"] for w in written) == getattr(new, m.name)
 
 
 def test_versions_within_a_batch_chain_and_repeats_or_older_ones_write_nothing() -> None:
@@ -69,3 +102,23 @@ def test_dates_outside_clickhouse_date_range_are_unwritable() -> None:
     assert "occurred_at" in (unwritable_reason(event(datetime(1969, 12, 31, tzinfo=UTC))) or "")
     assert unwritable_reason(fact(date(2149, 6, 6))) is None
     assert "day" in (unwritable_reason(fact(date(2149, 6, 7))) or "")
+
+
+def test_the_sinks_report_endpoint_sends_every_amount_as_a_decimal_string() -> None:
+    """With embedded ClickHouse the HTTP service asks the sink; money must survive JSON exactly."""
+    from fastapi.testclient import TestClient
+
+    from clickpath.domain.measures import FUNNEL_MEASURES
+    from clickpath.sinks.clickhouse_sink import report_app
+
+    row = {"affiliate_id": "a", "campaign_id": "c", "currency": "EUR",
+           **{m.name: Decimal("0.1005") if m.money else 3 for m in FUNNEL_MEASURES}}
+
+    class Sink:
+        def funnel(self, **filters):
+            return [row]
+
+    with TestClient(report_app(Sink())) as client:  # type: ignore[arg-type]
+        [sent] = client.get("/reports/funnel").json()
+    for m in FUNNEL_MEASURES:
+        assert sent[m.name] == ("0.1005" if m.money else 3), m.name
