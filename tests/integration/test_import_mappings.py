@@ -59,6 +59,7 @@ def test_a_mapped_export_imports_with_zero_rejections(mapped, codec, tmp_path, s
         deposits = [e for e in events if isinstance(e, Deposit)]
         assert sorted(d.amount for d in deposits) == [Decimal("25.00"), Decimal("50.00"), Decimal("100.00")]
         assert {d.method for d in deposits} == {"card", "ewallet"}
+        assert {d.status for d in deposits} == {"approved"}  # the CRM's "Approved", mapped
     else:
         (login,) = [e for e in events if isinstance(e, Login)]
         assert login.device_id == "fp-77aa" and login.ip_prefix
