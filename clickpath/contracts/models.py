@@ -358,6 +358,51 @@ class PlayerDayFact(Record):
 # --- outward ----------------------------------------------------------------------------------
 
 
+class CurrencyTotals(BaseModel):
+    """A player's lifetime money in one currency."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    currency: str
+    deposit_sum: Decimal
+    withdrawal_sum: Decimal
+    chargeback_sum: Decimal
+    stakes: Decimal
+    wins: Decimal
+    bonus_stakes: Decimal
+    bonus_cost: Decimal
+    ggr: Decimal
+    ngr: Decimal
+
+
+class PlayerProfile(Record):
+    """A player's profile (DESIGN.md §5) as the player stage last wrote it; newest version wins."""
+
+    avro_name: ClassVar[str] = "io.clickpath.stream.PlayerProfile"
+    person_id: str
+    brand_id: str
+    player_id: str
+    registered_at: Timestamp | None = None
+    kyc_status: str | None = None
+    first_deposit_at: Timestamp | None = None
+    ftd_amount: Decimal | None = None
+    ftd_currency: str | None = None
+    deposits: int
+    declined_deposits: int
+    withdrawals: int
+    chargebacks: int
+    money: list[CurrencyTotals]
+    sessions: int
+    last_activity_at: Timestamp | None = None
+    consents: dict[str, bool]
+    rg_active: list[str]
+    tag_status: str
+    affiliate_id: str
+    campaign_id: str
+    churn_risk: float
+    updated_at: Timestamp
+    version: int
+
+
 class Postback(Record):
     avro_name: ClassVar[str] = "io.clickpath.outward.Postback"
     postback_id: str
@@ -470,7 +515,7 @@ class DeliveryAttempt(Record):
 
 ALL_RECORDS: tuple[type[Record], ...] = (
     Click, PageView, *PLAYER_EVENT_TYPES, ClickLink, Attribution, CanonicalEvent, PlayerDayFact, Postback,
-    DeadLetter, DeliveryJob, DeliveryAttempt, PostbackRevocation, EventBatch,
+    DeadLetter, DeliveryJob, DeliveryAttempt, PostbackRevocation, EventBatch, PlayerProfile,
 )
 
 

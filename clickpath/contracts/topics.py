@@ -26,6 +26,7 @@ class Topic(Enum):
     ATTRIBUTIONS = "stream.attributions"
     CANONICAL = "canonical.events"
     PLAYER_DAY_FACTS = "facts.player-day"
+    PLAYER_PROFILES = "players.profiles"
     POSTBACKS = "postbacks"
     DELIVERY_RETRIES = "deliveries.retries"
     DELIVERY_ATTEMPTS = "deliveries.attempts"
@@ -82,6 +83,11 @@ SPECS: dict[Topic, TopicSpec] = {
         TopicSpec(
             Topic.PLAYER_DAY_FACTS, "person_id", ("io.clickpath.stream.PlayerDayFact",),
             "Each player's cumulative funnel contribution per day and currency.",
+            retention_ms=30 * _DAY,
+        ),
+        TopicSpec(
+            Topic.PLAYER_PROFILES, "person_id", ("io.clickpath.stream.PlayerProfile",),
+            "Each player's profile, whenever it changes (the newest version is the player).",
             retention_ms=30 * _DAY,
         ),
         TopicSpec(

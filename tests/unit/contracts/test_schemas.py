@@ -23,7 +23,7 @@ ENVELOPE = ["event_id", "event_type", "occurred_at", "received_at", "brand_id", 
 
 AVRO_TO_PY = {
     "string": str, "boolean": bool, "int": int, "long": int, "bytes": bytes,
-    "timestamp-millis": datetime, "date": date, "decimal": Decimal,
+    "timestamp-millis": datetime, "date": date, "decimal": Decimal, "double": float,
 }
 
 
