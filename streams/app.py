@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -50,8 +50,9 @@ from clickpath.contracts.serde import DecodeError, build_codec
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.domain.clicks import ClickState, decide_click, replay_click_outputs
 from clickpath.domain.ledger import StoredLedger, ledger_key
-from clickpath.domain.outputs import Output
+from clickpath.domain.outputs import Outcome, Output
 from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player, replay_outputs
+from clickpath.domain.profile import player_profile
 from clickpath.domain.runs import Positioned, apply_run
 from clickpath.infra.kafka import faust_credentials
 from clickpath.infra.metrics import DEAD_LETTERS, EVENTS, PROCESSING_TIME, observe_event_latency
@@ -193,6 +194,10 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
                     value = {"state": run.state.model_dump(mode="json"), "applied": run.applied}
                     kind.changelog.put(key, value, partition)
             send(run.outputs)
+            if kind.profile is not None and run.state is not None and (
+                run.changed or Outcome.REPLAYED in run.outcomes
+            ):
+                send([Output(Topic.PLAYER_PROFILES, key, kind.profile(run.state, now))])
             for outcome in run.outcomes:
                 EVENTS.labels(stage, outcome.value).inc()
         kind.lag.handled(event.message for event in events)
@@ -221,6 +226,7 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         table=players,
         changelog=player_log,
         has_ledger=True,
+        profile=player_profile,
     )
     click_kind = _Kind(
         accepts=(Click, ClickLink, Registration),
@@ -269,6 +275,7 @@ class _Kind:
     table: Any  # the faust Table of this stage's state
     changelog: ChangelogWriter
     has_ledger: bool = False  # the state's history lives in ledger rows beside it
+    profile: Callable[[Any, datetime], Record] | None = None  # written once per changed key
 
 
 @contextmanager

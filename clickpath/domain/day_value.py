@@ -50,6 +50,22 @@ def day_totals(ledger: Ledger, day: date, currency: str) -> DayTotals:
     return DayTotals.model_validate(row) if row else DayTotals()
 
 
+class DayBook:
+    """Where a money event's effects go: the day's totals in the ledger, and the player's
+    lifetime totals per currency (kept in the state: a player has few currencies)."""
+
+    def __init__(self, ledger: Ledger, lifetime: dict[str, DayTotals]) -> None:
+        self.ledger = ledger
+        self.lifetime = lifetime
+
+    def add(self, day: date, currency: str, **deltas: int | Decimal) -> DayTotals:
+        totals = self.lifetime.setdefault(currency, DayTotals())
+        for name, delta in deltas.items():
+            if name != "approved_ever":
+                setattr(totals, name, getattr(totals, name) + delta)
+        return add_to_day(self.ledger, day, currency, **deltas)
+
+
 def add_to_day(ledger: Ledger, day: date, currency: str, **deltas: int | Decimal) -> DayTotals:
     """Add `deltas` to the day's totals (negative to take away); the day joins the index the
     first time it is written."""

@@ -16,8 +16,7 @@ from decimal import Decimal
 from pydantic import BaseModel
 
 from clickpath.contracts.models import Bonus, Chargeback, Deposit, Wager, Withdrawal
-from clickpath.domain.day_value import add_to_day
-from clickpath.domain.ledger import Ledger
+from clickpath.domain.day_value import DayBook
 from clickpath.domain.payments import (
     Payment,
     count_payment,
@@ -58,9 +57,10 @@ class Applied:
     is_ftd: bool = False
 
 
-def apply_money(ledger: Ledger, first: DepositRef | None, event: MoneyEvent) -> Applied:
+def apply_money(book: DayBook, first: DepositRef | None, event: MoneyEvent) -> Applied:
+    ledger = book.ledger
     if isinstance(event, Deposit | Withdrawal):
-        return _apply_payment(ledger, first, event)
+        return _apply_payment(book, first, event)
     natural, deltas = _natural_key_and_deltas(event)
     if ledger.get(natural) is not None:
         return Applied(False, first)
@@ -68,7 +68,7 @@ def apply_money(ledger: Ledger, first: DepositRef | None, event: MoneyEvent) -> 
     if not deltas:
         return Applied(True, first)
     day = event.occurred_at.date()
-    add_to_day(ledger, day, event.currency, **deltas)
+    book.add(day, event.currency, **deltas)
     return Applied(True, first, {(day, event.currency)})
 
 
@@ -94,8 +94,9 @@ def _ref(payment: Payment) -> DepositRef:
 
 
 def _apply_payment(
-    ledger: Ledger, first: DepositRef | None, event: Deposit | Withdrawal
+    book: DayBook, first: DepositRef | None, event: Deposit | Withdrawal
 ) -> Applied:
+    ledger = book.ledger
     row = payment_row(event.event_type, event.transaction_id)
     stored = ledger.get(row)
     before = Payment.model_validate(stored) if stored else None
@@ -103,7 +104,7 @@ def _apply_payment(
     if after is None:
         return Applied(False, first)
     ledger.put(row, after.model_dump(mode="json"))
-    touched = count_payment(ledger, before, after)
+    touched = count_payment(book, before, after)
     if after.kind != "deposit":
         return Applied(True, first, touched)
     place = (after.day, after.currency)

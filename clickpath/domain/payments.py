@@ -24,7 +24,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from clickpath.contracts.models import Deposit, Withdrawal
-from clickpath.domain.day_value import add_to_day, day_totals
+from clickpath.domain.day_value import DayBook, add_to_day, day_totals
 from clickpath.domain.ledger import DAY_INDEX, Ledger, day_of_row
 
 STATUS_RANK = {"pending": 0, "approved": 1, "declined": 2, "cancelled": 3, "refunded": 4}
@@ -97,7 +97,7 @@ def _contribution(payment: Payment | None) -> dict[str, int | Decimal]:
 
 
 def count_payment(
-    ledger: Ledger, before: Payment | None, after: Payment
+    book: DayBook, before: Payment | None, after: Payment
 ) -> set[tuple[date, str]]:
     """Move the payment's contribution to the day totals from `before` to `after`; the
     (day, currency) keys whose totals changed."""
@@ -107,10 +107,10 @@ def count_payment(
         return set()
     touched = set()
     if before is not None and old:
-        add_to_day(ledger, before.day, before.currency, **{k: -v for k, v in old.items()})
+        book.add(before.day, before.currency, **{k: -v for k, v in old.items()})
         touched.add((before.day, before.currency))
     if new:
-        add_to_day(ledger, after.day, after.currency, **new)
+        book.add(after.day, after.currency, **new)
         touched.add((after.day, after.currency))
     return touched
 

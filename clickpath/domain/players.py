@@ -37,6 +37,8 @@ from clickpath.contracts.models import (
     Attribution,
     Consent,
     DeliveryAttempt,
+    Kyc,
+    Login,
     PlayerDayFact,
     PlayerEvent,
     Postback,
@@ -48,7 +50,7 @@ from clickpath.contracts.topics import Topic
 from clickpath.domain import recent_ids
 from clickpath.domain.clicks import link_of
 from clickpath.domain.consent import ConsentMark, RgMark, apply_consent, apply_rg, postback_block
-from clickpath.domain.day_value import DayTotals, day_totals
+from clickpath.domain.day_value import DayBook, DayTotals, day_totals
 from clickpath.domain.ledger import DAY_INDEX, Ledger, MemoryLedger, day_of_row
 from clickpath.domain.money import DepositRef, FactKey, MoneyEvent, apply_money
 from clickpath.domain.outputs import Outcome, Output, canonical_of
@@ -82,6 +84,13 @@ class PlayerState(BaseModel):
     postbacks_suppressed: list[str] = []
     consents: dict[str, ConsentMark] = {}
     rg_active: dict[str, RgMark] = {}
+    lifetime: dict[str, DayTotals] = {}  # per currency (domain/day_value.py)
+    kyc_status: str | None = None
+    kyc_at: datetime | None = None
+    sessions: int = 0
+    activity_events: int = 0
+    first_activity_at: datetime | None = None
+    last_activity_at: datetime | None = None
     version: int = 0
     _ledger: Ledger = PrivateAttr(default_factory=_new_ledger)
 
@@ -200,11 +209,12 @@ def decide_player(
             outputs += _revocations(state, policy, record.occurred_at, now)
         is_ftd = False
         if isinstance(record, MoneyEvent):
-            applied = apply_money(state.ledger, state.first_deposit, record)
+            applied = apply_money(DayBook(state.ledger, state.lifetime), state.first_deposit, record)
             if not applied.changed:
                 return state, [], Outcome.DUPLICATE
             state.first_deposit = applied.first_deposit
             touched, is_ftd = applied.touched, applied.is_ftd
+        _note_activity(state, record)
         state.recent_ids = recent_ids.remember(state.recent_ids, event_digest, policy.recent_ids)
         canonical = canonical_of(record, state.person_id, now, is_ftd)
         outputs.append(Output(Topic.CANONICAL, state.person_id, canonical))
@@ -226,6 +236,7 @@ def _copy_for_update(state: PlayerState) -> PlayerState:
             "postbacks_suppressed": list(state.postbacks_suppressed),
             "consents": dict(state.consents),
             "rg_active": dict(state.rg_active),
+            "lifetime": {k: v.model_copy() for k, v in state.lifetime.items()},
         }
     )
 
@@ -280,6 +291,21 @@ def _apply_registration(state: PlayerState, reg: Registration, linked: bool) -> 
     if reg.click_id is None:
         state.tag = Tag(status="organic")
     return [] if linked else _click_links(state, reg)
+
+
+def _note_activity(state: PlayerState, event: PlayerEvent) -> None:
+    """What the profile says of the player's activity: kept as min, max and counts, so the
+    same whatever the order."""
+    at = event.occurred_at
+    state.activity_events += 1
+    if state.first_activity_at is None or at < state.first_activity_at:
+        state.first_activity_at = at
+    if state.last_activity_at is None or at > state.last_activity_at:
+        state.last_activity_at = at
+    if isinstance(event, Login):
+        state.sessions += 1
+    elif isinstance(event, Kyc) and (state.kyc_at is None or at >= state.kyc_at):
+        state.kyc_status, state.kyc_at = event.status, at
 
 
 def _keys_of(record: PlayerEvent | Attribution) -> set[FactKey]:
