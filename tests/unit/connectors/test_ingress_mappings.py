@@ -91,7 +91,7 @@ def test_each_example_mapping_turns_its_sample_into_valid_events(sample: str, so
     assert all(e.source == source for e in events)
     if source == "acme-crm":
         deposit = next(e for e in events if isinstance(e, Deposit))
-        assert deposit.method == "card" and deposit.attributes["Status"] == "Approved"
+        assert deposit.method == "card" and deposit.status == "approved"
         assert deposit.event_id == "acme-crm:deposit:T5001:Approved"
         assert all("AgentNote" not in e.attributes for e in events)
     else:
