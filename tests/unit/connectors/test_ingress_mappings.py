@@ -92,7 +92,7 @@ def test_each_example_mapping_turns_its_sample_into_valid_events(sample: str, so
     if source == "acme-crm":
         deposit = next(e for e in events if isinstance(e, Deposit))
         assert deposit.method == "card" and deposit.status == "approved"
-        assert deposit.event_id == "acme-crm:deposit:T5001:Approved"
+        assert deposit.event_id == "acme-crm:deposit:T5001:approved"
         assert all("AgentNote" not in e.attributes for e in events)
     else:
         wagers = [e for e in events if isinstance(e, Wager)]
