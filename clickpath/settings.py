@@ -32,8 +32,10 @@ from pydantic_settings import (
 )
 
 from clickpath.contracts.event_time import DEFAULT_EARLIEST, DEFAULT_MAX_AHEAD, EventTimeWindow
+from clickpath.contracts.models import Currency
 from clickpath.domain.catalogue import AffiliateConfig, tracking_code_clashes
 from clickpath.domain.endpoints import Endpoint
+from clickpath.domain.fx import FxRate, FxTable
 from clickpath.domain.mappings import MappingError, SourceMapping, parse_mappings
 from clickpath.domain.retry_policy import DEFAULT_SCHEDULE
 
@@ -163,6 +165,13 @@ class Settings(BaseSettings):
             raise ValueError(f"{file}: {e}") from None
 
     @property
+    def fx_table(self) -> FxTable | None:
+        """The FX table of the reports, or None when no reporting currency is set."""
+        if self.reporting_currency is None:
+            return None
+        return FxTable(self.reporting_currency, self.fx_rates)
+
+    @property
     def source_mappings(self) -> dict[str, SourceMapping]:
         """Every source's mapping: the inline ones and the file's (checked at start, read once)."""
         if self._file_mappings is None or self._file_mappings[0] != self.mappings_file:
@@ -226,6 +235,15 @@ class Settings(BaseSettings):
     )
     pseudonym_key: SecretStr = SecretStr(DEV_PSEUDONYM_KEY)
     affiliates: dict[str, AffiliateConfig] = {}
+
+    # Reports: amounts also in one reporting currency, at effective-dated rates (domain/fx.py).
+    reporting_currency: Currency | None = Field(
+        default=None, description="Add each report amount in this currency too (e.g. EUR)."
+    )
+    fx_rates: list[FxRate] = Field(
+        default=[], description="[{currency, rate, effective_from}]: one unit's worth in the"
+        " reporting currency from that day on (config file [[fx_rates]] or JSON)."
+    )
 
     # Sinks.
     sink_batch_size: int = Field(default=2000, ge=1)

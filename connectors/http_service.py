@@ -103,16 +103,18 @@ def create_service(settings: Settings, ctx: IngressContext | None = None) -> Fas
         bonus_stakes, bonus_cost, ggr = stakes - wins, ngr = ggr - bonus_cost -
         chargeback_sum); amounts are decimal strings, per currency, never converted."""
         scope = report_scope(key, brand_id)
+        fx = settings.fx_table
         try:
             rows = await run_in_threadpool(
-                funnel_rows, settings, brand_id=scope.brand_id, since=since, until=until
+                funnel_rows, settings, brand_id=scope.brand_id, since=since, until=until,
+                by_day=fx is not None,
             )
         except Exception as e:  # never the DSN or the driver's words to a caller
             log.warning("report_clickhouse_unreachable", error_type=type(e).__name__)
             raise HTTPException(503, "ClickHouse not reachable; try again later") from None
         if scope.affiliate_id is not None:
             rows = [r for r in rows if r["affiliate_id"] == scope.affiliate_id]
-        return summarize(rows)
+        return summarize(rows, fx)
 
     return app
 

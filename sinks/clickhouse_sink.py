@@ -186,9 +186,11 @@ def report_app(sink: ClickHouseSink) -> FastAPI:
         brand_id: str | None = None,
         since: date | None = Query(default=None),
         until: date | None = Query(default=None),
+        by_day: bool = False,
     ) -> list[dict[str, Any]]:
-        rows = sink.funnel(brand_id=brand_id, since=since, until=until)
-        return [{k: str(v) if isinstance(v, Decimal) else v for k, v in r.items()} for r in rows]
+        rows = sink.funnel(brand_id=brand_id, since=since, until=until, by_day=by_day)
+        return [{k: str(v) if isinstance(v, Decimal | date) else v for k, v in r.items()}
+                for r in rows]
 
     @app.get("/reports/stats")
     def stats() -> dict[str, Any]:

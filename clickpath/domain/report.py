@@ -14,6 +14,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterable
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from clickpath.contracts.money import format_amount
+from clickpath.domain.fx import FxTable
 from clickpath.domain.measures import DERIVED, FUNNEL_MEASURES, derive, parse
 
 UNATTRIBUTED = "(unattributed)"
@@ -32,13 +34,17 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
-def _group(funnel_rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-    """Per (affiliate, campaign): each count's total and each currency's money measures."""
+def _group(
+    funnel_rows: Iterable[dict[str, Any]], fx: FxTable | None = None
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (affiliate, campaign): each count's total, each currency's money measures and, with
+    `fx` (rows split by day), the money in the reporting currency."""
     grouped: dict[tuple[str, str], dict[str, Any]] = {}
     for row in funnel_rows:
         g = grouped.setdefault(
             (row["affiliate_id"], row["campaign_id"]),
-            {"counts": {m.name: 0 for m in COUNTS}, "deposits": {}, "money": {}},
+            {"counts": {m.name: 0 for m in COUNTS}, "deposits": {}, "money": {},
+             "reporting": {m.name: Decimal(0) for m in MONEY}, "fx_missing": set()},
         )
         # A measure the row lacks (a sink of an older version answering) counts as zero.
         values = {m.name: parse(m, row.get(m.name, 0)) for m in FUNNEL_MEASURES}
@@ -52,7 +58,22 @@ def _group(funnel_rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], dict[
         money = g["money"].setdefault(currency, {m.name: Decimal(0) for m in MONEY})
         for m in MONEY:
             money[m.name] += values[m.name]
+        if fx is not None:
+            _convert(g, fx, currency, row["day"], values)
     return grouped
+
+
+def _convert(
+    g: dict[str, Any], fx: FxTable, currency: str, day: date | str, values: dict[str, Any]
+) -> None:
+    """Add one day's money to the reporting-currency totals at that day's rate."""
+    when = day if isinstance(day, date) else date.fromisoformat(str(day))
+    rate = fx.rate(currency, when)
+    if rate is None:
+        g["fx_missing"].add(currency)
+        return
+    for m in MONEY:
+        g["reporting"][m.name] += values[m.name] * rate
 
 
 def _amount(name: str, values: dict[str, Decimal]) -> Decimal:
@@ -60,9 +81,15 @@ def _amount(name: str, values: dict[str, Decimal]) -> Decimal:
     return derive(name, values) if name in DERIVED else values[name]
 
 
-def summarize(funnel_rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def summarize(
+    funnel_rows: Iterable[dict[str, Any]], fx: FxTable | None = None
+) -> list[dict[str, Any]]:
+    """One row per affiliate and campaign. With `fx` (and rows split by day), every amount
+    is also given in the reporting currency as `<name>_reporting`, converted day by day; when
+    a currency had no rate in effect on one of its days, those are null and `fx_missing` names
+    the currencies."""
     report = []
-    for (affiliate, campaign), g in sorted(_group(funnel_rows).items()):
+    for (affiliate, campaign), g in sorted(_group(funnel_rows, fx).items()):
         counts, money = g["counts"], dict(sorted(g["money"].items()))
 
         def by_currency(name: str) -> dict[str, str]:
@@ -87,6 +114,8 @@ def summarize(funnel_rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             row.setdefault(m.name, by_currency(m.name) if m.money else counts[m.name])
         for name in DERIVED:
             row[name] = by_currency(name)
+        if fx is not None:
+            _add_reporting(row, g, fx)
         report.append(row)
     return report
 
@@ -159,3 +188,14 @@ def render(report: list[dict[str, Any]], fmt: str) -> str:
     if not report:
         console.print("No funnel data yet.")
     return out.getvalue()
+
+
+def _add_reporting(row: dict[str, Any], g: dict[str, Any], fx: FxTable) -> None:
+    complete = not g["fx_missing"]
+    row["reporting_currency"] = fx.reporting
+    for name in (*(m.name for m in MONEY), *DERIVED):
+        amount = _amount(name, g["reporting"]).quantize(Decimal("0.01"))
+        row[f"{name}_reporting"] = format_amount(amount) if complete else None
+    if not complete:
+        row["fx_missing"] = sorted(g["fx_missing"])
+

@@ -147,9 +147,11 @@ def query_funnel(
     brand_id: str | None = None,
     since: date | None = None,
     until: date | None = None,
+    by_day: bool = False,
 ) -> list[dict[str, Any]]:
     """Funnel rows by affiliate, campaign and currency (currency '' has clicks/registrations),
-    with every measure of FUNNEL_MEASURES (counts as int, money as Decimal).
+    with every measure of FUNNEL_MEASURES (counts as int, money as Decimal); `by_day` splits
+    them by day too (each row then has `day`), for conversion at each day's FX rate.
 
     Reads the summed aggregates (`funnel_agg`, kept by materialized views), never FINAL: the
     sums are exact whether or not ClickHouse has merged them yet. Groups a re-tag emptied
@@ -168,15 +170,19 @@ def query_funnel(
         params["until"] = until
     names = [m.name for m in FUNNEL_MEASURES]
     sums = ", ".join(f"sum({name}) AS {name}" for name in names)
+    keys = "affiliate_id, campaign_id, currency" + (", day" if by_day else "")
     sql = (
-        f"SELECT affiliate_id, campaign_id, currency, {sums} "
+        f"SELECT {keys}, {sums} "
         f"FROM {database}.funnel_agg WHERE {' AND '.join(where)} "
-        "GROUP BY affiliate_id, campaign_id, currency "
+        f"GROUP BY {keys} "
         f"HAVING {_any_nonzero(names)} "
-        "ORDER BY affiliate_id, campaign_id, currency"
+        f"ORDER BY {keys}"
     )
     rows: Sequence[Sequence[Any]] = client.query(sql, parameters=params).result_rows
-    return [dict(zip(FUNNEL_COLUMNS, row, strict=True)) for row in rows]
+    if not by_day:
+        return [dict(zip(FUNNEL_COLUMNS, row, strict=True)) for row in rows]
+    columns = (*FUNNEL_KEYS, "day", *(m.name for m in FUNNEL_MEASURES))
+    return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
 class StoredFact(NamedTuple):

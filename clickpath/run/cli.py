@@ -25,7 +25,7 @@ from clickpath.run.commands_bench import (
     cmd_bench_ingress,
     cmd_bench_state,
 )
-from clickpath.run.commands_data import cmd_import, cmd_mappings, cmd_report, cmd_topics
+from clickpath.run.commands_data import cmd_fx, cmd_import, cmd_mappings, cmd_report, cmd_topics
 from clickpath.run.commands_roles import cmd_api, cmd_demo, cmd_sink, cmd_worker
 from clickpath.run.errors import CommandError
 from clickpath.settings import Settings
@@ -171,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
                               " one is invalid)")
     mappings.add_argument("--format", choices=["table", "json"], default="table")
     mappings.set_defaults(func=cmd_mappings)
+
+    fx = sub.add_parser("fx", help="show the reporting currency and its effective-dated FX table")
+    fx.add_argument("--format", choices=["table", "json"], default="table")
+    fx.set_defaults(func=cmd_fx)
 
     for name, what in (("postbacks", "affiliates' postback endpoints"),
                        ("webhooks", "webhook endpoints of operators and affiliate managers")):

@@ -64,6 +64,27 @@ def cmd_mappings(settings: Settings, args: argparse.Namespace) -> None:
             print(f"  {line}")
 
 
+def cmd_fx(settings: Settings, args: argparse.Namespace) -> None:
+    """Show the reporting currency and the FX table the reports convert with (domain/fx.py)."""
+    rates = sorted(settings.fx_rates, key=lambda r: (r.currency, r.effective_from))
+    if args.format == "json":
+        print(json.dumps({
+            "reporting_currency": settings.reporting_currency,
+            "rates": [r.model_dump(mode="json") for r in rates],
+        }, indent=2))
+        return
+    if settings.reporting_currency is None:
+        print("no reporting currency (CLICKPATH_REPORTING_CURRENCY): reports give amounts per"
+              " currency only")
+    else:
+        print(f"reporting currency {settings.reporting_currency}: one unit of each currency is"
+              " worth, from the day on")
+    for r in rates:
+        print(f"  {r.currency}  {r.effective_from.isoformat()}  {r.rate}")
+    if not rates:
+        print("  no rates (fx_rates in CLICKPATH_CONFIG, [[fx_rates]] currency/rate/effective_from)")
+
+
 def cmd_report(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.domain.report import render, summarize
 
@@ -89,5 +110,6 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> None:
     else:
         from clickpath.infra.reports import funnel_rows
 
-        report = summarize(funnel_rows(settings, **filters))
+        fx = settings.fx_table  # amounts also in the reporting currency, day by day
+        report = summarize(funnel_rows(settings, by_day=fx is not None, **filters), fx)
     print(render(report, args.format), end="")

@@ -10,6 +10,7 @@ from decimal import Decimal
 import httpx
 
 from clickpath.contracts.models import Bonus, Chargeback, Wager, Withdrawal
+from clickpath.domain.report import summarize
 from clickpath.infra.producer import EventProducer
 from clickpath.infra.reports import funnel_rows
 from tests.factories import at, click, deposit, registration
@@ -87,4 +88,8 @@ def test_the_players_value_reaches_clickhouse_exactly(settings, codec, start_rol
     ngr = (Decimal(str(row["stakes"])) - Decimal(str(row["wins"])) - Decimal(str(row["bonus_cost"]))
            - Decimal(str(row["chargeback_sum"])))
     assert ngr == EXPECTED_NGR
+    reporting = settings.with_overrides(reporting_currency="EUR", fx_rates=[])
+    [aff] = [r for r in summarize(funnel_rows(reporting, by_day=True), reporting.fx_table)
+             if r["affiliate_id"] == "aff-1"]
+    assert (aff["ngr"], aff["ngr_reporting"], aff["chargebacks"]) == ({"EUR": "-25.00"}, "-25.00", 1)
     holds_for(lambda: figures(eur_row(settings)) == EXPECTED, "nothing counted again")

@@ -91,3 +91,25 @@ def test_formats() -> None:
     csv_text = render(report, "csv").splitlines()
     assert csv_text[0].startswith("affiliate,campaign,clicks,registrations")
     assert "100.00 EUR, 20.50 GBP" in render(report, "table")
+
+
+def test_amounts_in_the_reporting_currency_convert_each_day_at_its_rate() -> None:
+    from datetime import date
+
+    from clickpath.domain.fx import FxRate, FxTable
+
+    fx = FxTable("EUR", [FxRate(currency="USD", rate=Decimal("0.90"), effective_from=date(2026, 1, 1)),
+                         FxRate(currency="USD", rate=Decimal("0.80"), effective_from=date(2026, 2, 1))])
+    base = {"affiliate_id": "a", "campaign_id": "c", "clicks": 0, "registrations": 0, "ftds": 0}
+    rows = [
+        {**base, "currency": "EUR", "day": "2026-01-15", "deposits": 1, "deposit_sum": "10.00",
+         "stakes": "100", "wins": "40"},
+        {**base, "currency": "USD", "day": "2026-01-20", "deposits": 1, "deposit_sum": "100.00"},
+        {**base, "currency": "USD", "day": "2026-02-03", "deposits": 1, "deposit_sum": "50.00"},
+    ]
+    [row] = summarize(rows, fx)
+    assert row["deposit_sum"] == {"EUR": "10.00", "USD": "150.00"}
+    assert row["deposit_sum_reporting"] == "140.00"  # 10 + 100 * 0.90 + 50 * 0.80
+    assert (row["ngr_reporting"], row["reporting_currency"]) == ("60.00", "EUR")
+    [missing] = summarize([{**rows[1], "currency": "SEK"}], fx)
+    assert missing["deposit_sum_reporting"] is None and missing["fx_missing"] == ["SEK"]

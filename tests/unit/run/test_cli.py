@@ -37,6 +37,7 @@ COMMANDS = {
     "keys": {"action", "key", "--role", "--brand", "--affiliate", "--format"},
     "links": {"--format"},
     "mappings": {"--format"},
+    "fx": {"--format"},
 }
 
 
