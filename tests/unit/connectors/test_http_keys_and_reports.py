@@ -139,7 +139,7 @@ def test_clickpath_report_needs_no_key_flag(tmp_path, asked, capsys) -> None:
         settings = ctx.settings.with_overrides(http_port=served.port)
         cmd_report(settings, argparse.Namespace(brand=None, since=None, until=None, format="json"))
     assert "aff-2" in capsys.readouterr().out and asked == [{"brand_id": None, "since": None,
-                                                            "until": None}]
+                                                            "until": None, "by_day": False}]
 
 
 def test_a_report_503_names_no_dsn_and_no_driver_error(tmp_path, monkeypatch) -> None:
