@@ -8,6 +8,10 @@ and a worker that lost its state changelog may even re-send an older version aft
 one. The sink therefore compares each record with what ClickHouse already holds (the live
 fact row per key, the known event ids) and writes only what is new: a newer fact version as
 the cancel of the live row plus the new row, an unseen event once.
+
+Player profiles need no look-up: `players_agg` keeps, per person, the values of the highest
+version (argMax states, deploy/clickhouse/005_players.sql), so a duplicate or an older version
+changes nothing whenever it arrives. Of a batch only each person's newest profile is written.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from typing import Any
 from clickpath.contracts.models import (
     Attribution,
     CanonicalEvent,
+    CurrencyTotals,
     DeliveryAttempt,
     PlayerDayFact,
+    PlayerProfile,
     Record,
 )
 from clickpath.domain.measures import FACT_MEASURES
@@ -81,6 +87,41 @@ def new_events(events: Iterable[CanonicalEvent], known: set[str]) -> list[Canoni
     return fresh
 
 
+MONEY_MEASURES = [name for name in CurrencyTotals.model_fields if name != "currency"]
+"""The profile's money measures: a `Map(currency, amount)` column each in player_profile_rows."""
+
+PROFILE_ROW_COLUMNS = [
+    "person_id", "brand_id", "player_id", "registered_at", "kyc_status", "first_deposit_at",
+    "ftd_amount", "ftd_currency", "deposits", "declined_deposits", "withdrawals", "chargebacks",
+    *MONEY_MEASURES, "sessions", "last_activity_at", "consents", "rg_active", "tag_status",
+    "affiliate_id", "campaign_id", "churn_risk", "updated_at", "version",
+]
+"""The columns of player_profile_rows: the profile's fields, its money as a map per measure."""
+
+
+def newest_profiles(profiles: Iterable[PlayerProfile]) -> list[PlayerProfile]:
+    """Each person's highest version among `profiles` (the first of equal ones), in the order
+    the persons first appear: the only profiles of a batch that can change `players`."""
+    newest: dict[str, PlayerProfile] = {}
+    for p in profiles:
+        held = newest.get(p.person_id)
+        if held is None or p.version > held.version:
+            newest[p.person_id] = p
+    return list(newest.values())
+
+
+def profile_row(p: PlayerProfile) -> list[Any]:
+    """A player_profile_rows row; an absent string is '' (as in `events`), an absent time NULL."""
+    money = [{t.currency: getattr(t, name) for t in p.money} for name in MONEY_MEASURES]
+    return [
+        p.person_id, p.brand_id, p.player_id, p.registered_at, p.kyc_status or "",
+        p.first_deposit_at, p.ftd_amount, p.ftd_currency or "", p.deposits, p.declined_deposits,
+        p.withdrawals, p.chargebacks, *money, p.sessions, p.last_activity_at, dict(p.consents),
+        list(p.rg_active), p.tag_status, p.affiliate_id, p.campaign_id, p.churn_risk,
+        p.updated_at, p.version,
+    ]
+
+
 def columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
     """Rows turned into columns, the shape a column-oriented insert takes."""
     if not rows:
@@ -106,6 +147,10 @@ def unwritable_reason(record: Record) -> str | None:
                 "decided_at": record.decided_at}
     elif isinstance(record, DeliveryAttempt):
         when = {"attempted_at": record.attempted_at}
+    elif isinstance(record, PlayerProfile):
+        # DateTime64 holds more, but cohorts by registration day read toDate(registered_at).
+        when = {"registered_at": record.registered_at, "first_deposit_at": record.first_deposit_at,
+                "last_activity_at": record.last_activity_at, "updated_at": record.updated_at}
     for name, value in when.items():
         if value is None:
             continue

@@ -3,8 +3,10 @@
 Replays are harmless without FINAL on any read: the funnel's materialized views count each
 canonical event id and each fact version once, because the sink looks up what ClickHouse
 already holds and writes only what is new (sinks/clickhouse_rows.py); facts are written as
-the cancel of the live row plus the new one. Inserts are column-oriented and batched (at least
-10k rows or about a second each). Attributions and the delivery log stay ReplacingMergeTrees.
+the cancel of the live row plus the new one. Player profiles go to `player_profile_rows`,
+whose view keeps each person's highest version (`players`), so they need no look-up. Inserts
+are column-oriented and batched (at least 10k rows or about a second each). Attributions and
+the delivery log stay ReplacingMergeTrees.
 With the embedded engine (chdb) this process is the only one that may open the data
 directory, so it also answers report queries for the HTTP service over loopback.
 """
@@ -23,7 +25,14 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import Message
 from fastapi import FastAPI, Query
 
-from clickpath.contracts.models import Attribution, CanonicalEvent, DeliveryAttempt, PlayerDayFact, Record
+from clickpath.contracts.models import (
+    Attribution,
+    CanonicalEvent,
+    DeliveryAttempt,
+    PlayerDayFact,
+    PlayerProfile,
+    Record,
+)
 from clickpath.contracts.topics import Topic
 from clickpath.domain.redact import redact
 from clickpath.infra.clickhouse import (
@@ -42,9 +51,12 @@ from clickpath.settings import Settings
 from clickpath.sinks.base import BatchSink, SinkWriteError, UnwritableError
 from clickpath.sinks.clickhouse_rows import (
     FACT_ROW_COLUMNS,
+    PROFILE_ROW_COLUMNS,
     columns,
     fact_rows,
     new_events,
+    newest_profiles,
+    profile_row,
     unwritable_reason,
 )
 
@@ -92,7 +104,8 @@ def attribution_row(a: Attribution) -> list[Any]:
 
 
 def write_batch(client: Client, db: str, records: Sequence[Record]) -> dict[str, int]:
-    """Write a decoded batch, each event id and fact version once; the rows per table.
+    """Write a decoded batch, each event id and fact version once, each person's newest
+    profile of the batch; the rows per table.
 
     Safe to call again with the same or overlapping records (a replay, a retry after a
     partial write): what ClickHouse already holds is looked up and left out.
@@ -110,6 +123,9 @@ def write_batch(client: Client, db: str, records: Sequence[Record]) -> dict[str,
          [attribution_row(r) for r in records if isinstance(r, Attribution)]),
         ("delivery_attempts", ATTEMPT_COLUMNS,
          [attempt_row(r) for r in records if isinstance(r, DeliveryAttempt)]),
+        ("player_profile_rows", PROFILE_ROW_COLUMNS,
+         [profile_row(p) for p in newest_profiles(
+             r for r in records if isinstance(r, PlayerProfile))]),
     )
     written = {}
     for table, names, rows in batches:
@@ -124,7 +140,10 @@ def write_batch(client: Client, db: str, records: Sequence[Record]) -> dict[str,
 
 class ClickHouseSink(BatchSink):
     stage = "clickhouse"
-    topics = (Topic.CANONICAL, Topic.PLAYER_DAY_FACTS, Topic.ATTRIBUTIONS, Topic.DELIVERY_ATTEMPTS)
+    topics = (
+        Topic.CANONICAL, Topic.PLAYER_DAY_FACTS, Topic.ATTRIBUTIONS, Topic.DELIVERY_ATTEMPTS,
+        Topic.PLAYER_PROFILES,
+    )
     batch_rows = 10_000
     batch_seconds = 1.0
 

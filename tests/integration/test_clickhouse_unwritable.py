@@ -9,7 +9,13 @@ from decimal import Decimal
 
 import pytest
 
-from clickpath.contracts.models import CanonicalEvent, DeadLetter, PlayerDayFact
+from clickpath.contracts.models import (
+    CanonicalEvent,
+    CurrencyTotals,
+    DeadLetter,
+    PlayerDayFact,
+    PlayerProfile,
+)
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.infra.producer import EventProducer
 from clickpath.sinks.clickhouse_sink import ClickHouseSink
@@ -99,3 +105,33 @@ def test_a_refused_insert_is_bisected_to_the_row_at_fault(settings, codec, sink,
     assert "unwritable" in letter.reason and "day" in letter.reason
     assert codec.decode(letter.original_value).person_id == "brand-a:p99"
     assert committed(sink, topic_name(settings, Topic.PLAYER_DAY_FACTS)) == 13
+
+
+def profile(n: int, updated_at: datetime = NOW) -> PlayerProfile:
+    return PlayerProfile(
+        person_id=f"brand-a:p{n}", brand_id="brand-a", player_id=f"p{n}", deposits=1,
+        declined_deposits=0, withdrawals=0, chargebacks=0,
+        money=[CurrencyTotals(currency="EUR", deposit_sum=Decimal("10"), withdrawal_sum=Decimal(0),
+                              chargeback_sum=Decimal(0), stakes=Decimal(0), wins=Decimal(0),
+                              bonus_stakes=Decimal(0), bonus_cost=Decimal(0), ggr=Decimal(0),
+                              ngr=Decimal(0))],
+        sessions=1, consents={}, rg_active=[], tag_status="attributed", affiliate_id="aff-1",
+        campaign_id="camp-1", churn_risk=0.0, updated_at=updated_at, version=1,
+    )
+
+
+def test_player_profiles_land_in_players_and_one_of_the_year_2200_is_dead_lettered(
+    settings, codec, sink
+) -> None:
+    bad = profile(99, datetime(2200, 1, 1, tzinfo=UTC))
+    with EventProducer(settings, codec=codec) as producer:
+        for n in range(4):
+            producer.send_record(Topic.PLAYER_PROFILES, f"brand-a:p{n}", profile(n))
+        producer.send_record(Topic.PLAYER_PROFILES, "brand-a:p99", bad)
+    run_until_committed(sink, 5)
+
+    assert count(sink, "players") == 4
+    [(_, letter)] = read_topic(settings, codec, Topic.DEAD_LETTER, expect=1)
+    assert letter.topic == topic_name(settings, Topic.PLAYER_PROFILES)
+    assert "updated_at" in letter.reason and codec.decode(letter.original_value) == bad
+    assert committed(sink, topic_name(settings, Topic.PLAYER_PROFILES)) == 5
