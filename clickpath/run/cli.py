@@ -146,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         "bench-state", help="benchmark a long-lived player's state size and per-event cost"
     )
     bench_st.add_argument("--deposits", type=int, default=100_000, help="deposits of the VIP")
+    bench_st.add_argument("--wagers", type=int, default=100_000, help="wagers of the VIP")
     bench_st.add_argument("--no-record", action="store_true", help="do not append to the results file")
     bench_st.add_argument("--results", type=Path, default=DEFAULT_RESULTS_FILE, metavar="FILE",
                           help="append the result to FILE as a JSON line (default %(default)s)")

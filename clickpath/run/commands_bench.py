@@ -60,5 +60,6 @@ def cmd_bench_state(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.devtools.bench.state import StateBenchConfig, run_state_bench
 
     run_state_bench(StateBenchConfig(
-        deposits=args.deposits, results_file=None if args.no_record else args.results,
+        deposits=args.deposits, wagers=args.wagers,
+        results_file=None if args.no_record else args.results,
     ))

@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from clickpath.contracts.models import Deposit, Registration
+from clickpath.contracts.models import Deposit, Registration, Wager
 from clickpath.devtools.bench.results import commit, machine, record_result
 from clickpath.domain.ledger import StoredLedger, ledger_key
 from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player
@@ -32,6 +32,7 @@ TWO_YEARS_S = 2 * 365 * 24 * 3600
 @dataclass(frozen=True)
 class StateBenchConfig:
     deposits: int = 100_000
+    wagers: int = 100_000
     events_per_round: int = 1_000
     rounds: int = 7
     results_file: Path | None = None
@@ -79,6 +80,15 @@ def _deposit(player: str, n: int, total: int) -> Deposit:
     )
 
 
+def _wager(player: str, n: int, total: int) -> Wager:
+    at = START + timedelta(seconds=n * TWO_YEARS_S // max(total, 1) + 1)
+    return Wager(
+        event_id=f"wag-{player}-{n}", occurred_at=at, brand_id="b1", source="bench",
+        player_id=player, wager_id=f"w-{player}-{n}", stake=Decimal("2.00"),
+        win=Decimal("1.50"), bonus_stake=Decimal("0"), currency="EUR", game_category="casino",
+    )
+
+
 def _timed(table: StoredPlayers, work: list[tuple[str, Any]], now: datetime) -> float:
     started = time.perf_counter()
     for person, record in work:
@@ -92,8 +102,11 @@ def run_state_bench(cfg: StateBenchConfig) -> dict[str, Any]:
     vip = "vip"
     table.apply(f"b1:{vip}", _registration(vip), now)
     built = time.perf_counter()
-    for n in range(cfg.deposits):
-        table.apply(f"b1:{vip}", _deposit(vip, n, cfg.deposits), now)
+    for n in range(max(cfg.deposits, cfg.wagers)):
+        if n < cfg.deposits:
+            table.apply(f"b1:{vip}", _deposit(vip, n, cfg.deposits), now)
+        if n < cfg.wagers:
+            table.apply(f"b1:{vip}", _wager(vip, n, cfg.wagers), now)
     build_s = time.perf_counter() - built
 
     vip_us, new_us, young_us = [], [], []
@@ -121,7 +134,8 @@ def run_state_bench(cfg: StateBenchConfig) -> dict[str, Any]:
     result: dict[str, Any] = {
         "bench": "state", "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": commit(), "machine": machine(),
-        "vip_deposits": extra, "vip_state_bytes": len(table.rows[f"b1:{vip}"]),
+        "vip_deposits": extra, "vip_wagers": cfg.wagers,
+        "vip_state_bytes": len(table.rows[f"b1:{vip}"]),
         "new_state_bytes": new_state,
         "new_us_per_event": new, "young_us_per_event": young, "vip_us_per_event": old,
         "cost_ratio": round(old / new, 3), "cost_ratio_young": round(old / young, 3),
@@ -134,7 +148,7 @@ def run_state_bench(cfg: StateBenchConfig) -> dict[str, Any]:
 
 def _print(result: dict[str, Any]) -> None:
     rows = [
-        ("deposits of the VIP", f"{result['vip_deposits']:,}"),
+        ("deposits and wagers of the VIP", f"{result['vip_deposits']:,} and {result['vip_wagers']:,}"),
         ("VIP state (bytes)", f"{result['vip_state_bytes']:,}  (target < 65,536)"),
         ("new player's state (bytes)", f"{result['new_state_bytes']:,}"),
         ("µs per event, new player", f"{result['new_us_per_event']}"),
@@ -146,6 +160,6 @@ def _print(result: dict[str, Any]) -> None:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
-    keys = ("vip_deposits", "vip_state_bytes", "new_state_bytes", "new_us_per_event",
+    keys = ("vip_deposits", "vip_wagers", "vip_state_bytes", "new_state_bytes", "new_us_per_event",
             "young_us_per_event", "vip_us_per_event", "cost_ratio", "cost_ratio_young")
     print(json.dumps({k: result[k] for k in keys}))

@@ -27,7 +27,7 @@ COMMANDS = {
     "bench-ingress": {"--seconds", "--batch", "--concurrency", "--click-rate"} | RESULTS_FLAGS,
     "bench-deliveries": {"--backlog", "--endpoints", "--rate", "--seconds"} | RESULTS_FLAGS,
     "bench-clickhouse": {"--sizes", "--chunk", "--repeats", "--clickhouse-url"} | RESULTS_FLAGS,
-    "bench-state": {"--deposits"} | RESULTS_FLAGS,
+    "bench-state": {"--deposits", "--wagers"} | RESULTS_FLAGS,
     "topics": set(),
     "import": {"file", "--format", "--brand", "--source", "--dry-run", "--rejects", "--batch",
                "--rate", "--ack-timeout", "--json"},
