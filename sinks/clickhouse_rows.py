@@ -93,7 +93,8 @@ MONEY_MEASURES = [name for name in CurrencyTotals.model_fields if name != "curre
 PROFILE_ROW_COLUMNS = [
     "person_id", "brand_id", "player_id", "registered_at", "kyc_status", "first_deposit_at",
     "ftd_amount", "ftd_currency", "deposits", "declined_deposits", "withdrawals", "chargebacks",
-    *MONEY_MEASURES, "sessions", "last_activity_at", "consents", "rg_active", "tag_status",
+    *MONEY_MEASURES, "sessions", "last_activity_at", "first_activity_at", "activity_events",
+    "consents", "rg_active", "tag_status",
     "affiliate_id", "campaign_id", "churn_risk", "updated_at", "version",
 ]
 """The columns of player_profile_rows: the profile's fields, its money as a map per measure."""
@@ -116,7 +117,8 @@ def profile_row(p: PlayerProfile) -> list[Any]:
     return [
         p.person_id, p.brand_id, p.player_id, p.registered_at, p.kyc_status or "",
         p.first_deposit_at, p.ftd_amount, p.ftd_currency or "", p.deposits, p.declined_deposits,
-        p.withdrawals, p.chargebacks, *money, p.sessions, p.last_activity_at, dict(p.consents),
+        p.withdrawals, p.chargebacks, *money, p.sessions, p.last_activity_at,
+        p.first_activity_at, p.activity_events, dict(p.consents),
         list(p.rg_active), p.tag_status, p.affiliate_id, p.campaign_id, p.churn_risk,
         p.updated_at, p.version,
     ]

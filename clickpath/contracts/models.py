@@ -393,6 +393,8 @@ class PlayerProfile(Record):
     money: list[CurrencyTotals]
     sessions: int
     last_activity_at: Timestamp | None = None
+    first_activity_at: Timestamp | None = None
+    activity_events: int = 0
     consents: dict[str, bool]
     rg_active: list[str]
     tag_status: str

@@ -8,7 +8,10 @@ moment the profile is written (`now`, the caller's clock):
 
 so a player who is away for their usual gap scores 0.28, three gaps 0.63, ten gaps 0.96; a
 player with a single event is given a one-day gap. The score is about absence, not value (the
-profile carries the value next to it). It is recomputed each time the profile is written.
+profile carries the value next to it). It is computed when the profile is written
+(`churn_risk`), and again at every read in ClickHouse from the same inputs and the current time
+(`churn_risk_now` in the `players` view), so an idle player's risk keeps rising with no event
+and no timer.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ def player_profile(state: PlayerState, now: datetime) -> PlayerProfile:
         money=money,
         sessions=state.sessions,
         last_activity_at=state.last_activity_at,
+        first_activity_at=state.first_activity_at,
+        activity_events=state.activity_events,
         consents={purpose: mark.granted for purpose, mark in sorted(state.consents.items())},
         rg_active=sorted(state.rg_active),
         tag_status=tag.status if tag else "unattributed",

@@ -60,7 +60,9 @@ def profile(player: str, version: int, **changes: Any) -> PlayerProfile:
 
 
 def players(client, where: str = "1") -> dict[str, dict[str, Any]]:
-    result = client.query(f"SELECT * FROM {DB}.players WHERE {where} ORDER BY person_id")
+    """The view's rows, without `churn_risk_now` (it moves with the clock: tested on its own)."""
+    result = client.query(f"SELECT * EXCEPT churn_risk_now FROM {DB}.players WHERE {where} "
+                          "ORDER BY person_id")
     return {r[0]: dict(zip(result.column_names, r, strict=True)) for r in result.result_rows}
 
 
@@ -155,7 +157,9 @@ def test_the_schema_has_a_column_per_profile_field(client) -> None:
         return {str(r[0]): str(r[1]) for r in client.query(f"DESCRIBE TABLE {DB}.{table}").result_rows}
 
     rows, agg, view = (described(t) for t in ("player_profile_rows", "players_agg", "players"))
-    assert list(rows) == list(agg) == list(view) == PROFILE_ROW_COLUMNS
+    assert list(rows) == list(agg) == PROFILE_ROW_COLUMNS
+    assert [c for c in view if c != "churn_risk_now"] == PROFILE_ROW_COLUMNS
+    assert view["churn_risk_now"] == "Float64"
     assert set(PROFILE_ROW_COLUMNS) == set(PlayerProfile.model_fields) - {"money"} | set(MONEY_MEASURES)
     for name in MONEY_MEASURES:
         assert view[name] == "Map(String, Decimal(20, 4))", name
@@ -184,3 +188,18 @@ def test_an_upgraded_database_gains_the_players(client, tmp_path) -> None:
     assert client.query(f"SELECT person_id, version FROM {db}.players").result_rows == [
         ("brand-a:p1", 2)
     ]
+
+
+def test_churn_risk_is_computed_again_at_every_read_from_the_players_rhythm(client) -> None:
+    """Active daily for 30 days, then gone: at the read, the risk follows the time since."""
+    now = datetime.now(UTC)
+    for away_days, expected in ((0, 0.0), (3, 0.63), (9, 0.95)):
+        last = now - timedelta(days=away_days)
+        p = profile(f"away{away_days}", 1, first_activity_at=last - timedelta(days=30),
+                    last_activity_at=last, activity_events=31, churn_risk=0.0)
+        write_batch(client, DB, [p])
+        [risk] = client.query(
+            f"SELECT churn_risk_now FROM {DB}.players WHERE person_id = {{p:String}}",
+            parameters={"p": p.person_id},
+        ).result_rows[0]
+        assert abs(risk - expected) < 0.01, (away_days, risk)
