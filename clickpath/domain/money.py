@@ -104,13 +104,15 @@ def _apply_payment(
     if after is None:
         return Applied(False, first)
     ledger.put(row, after.model_dump(mode="json"))
-    touched = count_payment(book, before, after)
+    place = (after.day, after.currency)
+    candidate = after.kind == "deposit" and after.counts() and (
+        before is None or not before.counts() or (before.day, before.currency) != place
+    )
+    if candidate:
+        remember_candidate(ledger, after)
+    touched = count_payment(book, before, after, candidate)
     if after.kind != "deposit":
         return Applied(True, first, touched)
-    place = (after.day, after.currency)
-    if after.counts() and (before is None or not before.counts()
-                           or (before.day, before.currency) != place):
-        remember_candidate(ledger, after)
     new_first = first
     if first is not None and first.transaction_id == after.transaction_id:
         if after.counts() and (before is None or after.order_key() <= before.order_key()):

@@ -24,7 +24,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from clickpath.contracts.models import Deposit, Withdrawal
-from clickpath.domain.day_value import DayBook, add_to_day, day_totals
+from clickpath.domain.day_value import DayBook, day_totals
 from clickpath.domain.ledger import DAY_INDEX, Ledger, day_of_row
 
 STATUS_RANK = {"pending": 0, "approved": 1, "declined": 2, "cancelled": 3, "refunded": 4}
@@ -97,11 +97,14 @@ def _contribution(payment: Payment | None) -> dict[str, int | Decimal]:
 
 
 def count_payment(
-    book: DayBook, before: Payment | None, after: Payment
+    book: DayBook, before: Payment | None, after: Payment, candidate: bool = False
 ) -> set[tuple[date, str]]:
     """Move the payment's contribution to the day totals from `before` to `after`; the
-    (day, currency) keys whose totals changed."""
+    (day, currency) keys whose totals changed. `candidate`: `after` was just appended to its
+    day's FTD candidates, which the same write counts."""
     old, new = _contribution(before), _contribution(after)
+    if candidate:
+        new = {**new, "approved_ever": 1}
     same_place = before is not None and (before.day, before.currency) == (after.day, after.currency)
     if old == new and same_place:
         return set()
@@ -116,12 +119,12 @@ def count_payment(
 
 
 def remember_candidate(ledger: Ledger, payment: Payment) -> None:
-    """Append an approved deposit to its day's FTD candidates."""
+    """Append an approved deposit to its day's FTD candidates (the caller counts it in the
+    day's `approved_ever`, with `count_payment(..., candidate=True)`)."""
     totals = day_totals(ledger, payment.day, payment.currency)
     row = _candidates_row(payment.day, payment.currency, totals.approved_ever // CHUNK)
     chunk = ledger.get(row) or {"txns": []}
     ledger.put(row, {"txns": [*chunk["txns"], payment.transaction_id]})
-    add_to_day(ledger, payment.day, payment.currency, approved_ever=1)
 
 
 def earliest_approved_deposit(ledger: Ledger) -> Payment | None:
