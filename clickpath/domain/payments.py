@@ -25,10 +25,10 @@ from pydantic import BaseModel
 
 from clickpath.contracts.models import Deposit, Withdrawal
 from clickpath.domain.day_value import DayBook, day_totals
-from clickpath.domain.ledger import DAY_INDEX, Ledger, day_of_row
+from clickpath.domain.ledger import DAY_INDEX, Ledger, day_of_row, day_row
 
 STATUS_RANK = {"pending": 0, "approved": 1, "declined": 2, "cancelled": 3, "refunded": 4}
-CHUNK = 32
+CHUNK = 8
 
 
 class Payment(BaseModel):
@@ -121,8 +121,8 @@ def count_payment(
 def remember_candidate(ledger: Ledger, payment: Payment) -> None:
     """Append an approved deposit to its day's FTD candidates (the caller counts it in the
     day's `approved_ever`, with `count_payment(..., candidate=True)`)."""
-    totals = day_totals(ledger, payment.day, payment.currency)
-    row = _candidates_row(payment.day, payment.currency, totals.approved_ever // CHUNK)
+    stored = ledger.get(day_row(payment.day, payment.currency)) or {}
+    row = _candidates_row(payment.day, payment.currency, stored.get("approved_ever", 0) // CHUNK)
     chunk = ledger.get(row) or {"txns": []}
     ledger.put(row, {"txns": [*chunk["txns"], payment.transaction_id]})
 
