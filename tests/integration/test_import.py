@@ -18,14 +18,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
+from clickpath.contracts.batches import unpack
 from clickpath.contracts.models import (
-    BatchItem,
     Click,
     Consent,
     Deposit,
-    EventBatch,
     IngressEvent,
     Kyc,
     Registration,
@@ -37,7 +36,7 @@ from clickpath.infra.broker import EmbeddedBroker, free_port
 from clickpath.infra.kafka import consumer_config, create_topics
 from clickpath.infra.procs import die_with_parent
 from tests.integration.conftest import PSEUDONYM_KEY
-from tests.integration.harness import wait_until
+from tests.integration.harness import read_records, wait_until
 
 KEY = PSEUDONYM_KEY.encode()
 T = "2026-01-05T10:00:00Z"
@@ -104,28 +103,9 @@ def checkpoint(settings) -> dict | None:
 def ingress_records(settings, codec, timeout_s: float = 30) -> list[tuple[bytes, IngressEvent]]:
     """Every event on the clicks and events topics (a batch record's one by one), read to the end
     of each partition, with its own single-record bytes."""
-    config = consumer_config(settings, f"test-import-{time.time_ns()}", **{"enable.partition.eof": True})
-    consumer = Consumer(config)
-    topics = [topic_name(settings, t) for t in (Topic.CLICKS, Topic.EVENTS)]
-    assignment = [TopicPartition(topic, p, 0) for topic in topics for p in range(settings.partitions)]
-    consumer.assign(assignment)
-    waiting = {(tp.topic, tp.partition) for tp in assignment}
     got = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while waiting:
-            assert time.monotonic() < deadline, f"topics not read to the end in {timeout_s}s: {waiting}"
-            for msg in consumer.consume(1000, timeout=0.5):
-                if msg.error():
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
-                        waiting.discard((msg.topic(), msg.partition()))
-                    continue
-                record = codec.decode(msg.value())  # a batch record: each item on its own
-                single = [BatchItem(key="", value=msg.value())]
-                items = record.items if isinstance(record, EventBatch) else single
-                got += [(item.value, codec.decode(item.value)) for item in items]
-    finally:
-        consumer.close()
+    for _topic, _partition, key, value in read_records(settings, timeout_s=timeout_s):
+        got += [(item.value, item.record) for item in unpack(codec, key, value)]
     return got
 
 
