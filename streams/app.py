@@ -54,7 +54,7 @@ from clickpath.domain.outputs import Outcome, Output
 from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player, replay_outputs
 from clickpath.domain.profile import player_profile
 from clickpath.domain.runs import Positioned, apply_run
-from clickpath.infra.kafka import faust_credentials
+from clickpath.infra.kafka import faust_credentials, make_producer
 from clickpath.infra.metrics import DEAD_LETTERS, EVENTS, PROCESSING_TIME, observe_event_latency
 from clickpath.settings import Settings
 from clickpath.streams.aiokafka_fixes import install_consumer_fixes
@@ -113,8 +113,9 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
     players = app.Table("players", default=None, partitions=settings.partitions, key_type=str)
     clicks = app.Table("clicks", default=None, partitions=settings.partitions, key_type=str)
 
-    player_log = ChangelogWriter(settings, players)
-    click_log = ChangelogWriter(settings, clicks)
+    changelog_producer = make_producer(settings, **{"linger.ms": settings.producer_linger_ms})
+    player_log = ChangelogWriter(players, changelog_producer)
+    click_log = ChangelogWriter(clicks, changelog_producer)
     producer = output_producer(settings, codec, app, changelogs=[player_log, click_log])
 
     def send(outputs: list[Output]) -> None:
@@ -142,8 +143,9 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         if not isinstance(record, kind.accepts):
             raise DecodeError(f"{type(record).__name__} does not belong on {msg.topic}")
         key = (event.key or b"").decode(errors="replace")
-        if key != kind.key_of(record):
-            raise DecodeError(f"record key {key!r} must be {kind.key_of(record)!r}")
+        expected = kind.key_of(record)
+        if key != expected:
+            raise DecodeError(f"record key {key!r} must be {expected!r}")
         return record
 
     async def process_batch(stage: str, events: list[Any], kind: _Kind) -> None:

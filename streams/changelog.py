@@ -19,25 +19,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from confluent_kafka import KafkaError, Message
+from confluent_kafka import KafkaError, Message, Producer
 from faust.stores.base import SerializedStore
 from faust.types import TP
 
-from clickpath.infra.kafka import make_producer
 from clickpath.infra.producer import NotAcknowledged
-from clickpath.settings import Settings
 
 
 class ChangelogWriter:
     """Writes one Faust table: the store now, the changelog record through confluent-kafka."""
 
-    def __init__(self, settings: Settings, table: Any) -> None:
+    def __init__(self, table: Any, producer: Producer) -> None:
+        """`producer`: confluent-kafka's, shared by the tables of one worker (one client, one
+        flush), flushed by `flush` before every commit."""
         if table.value_serializer != "json":
             raise ValueError(f"table {table.name}: values are written as JSON, not "
                              f"{table.value_serializer!r}")
         self._table = table
         self._topic: str = table.changelog_topic.get_topic_name()
-        self._producer = make_producer(settings, **{"linger.ms": settings.producer_linger_ms})
+        self._producer = producer
         self._acked: dict[int, int] = {}  # partition -> newest acknowledged offset
         self._errors: list[str] = []
 

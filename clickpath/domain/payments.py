@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from clickpath.contracts.models import Deposit, Withdrawal
+from clickpath.contracts.models import Deposit, PaymentStatus, Withdrawal
 from clickpath.domain.day_value import DayBook, day_totals
 from clickpath.domain.ledger import DAY_INDEX, Ledger, day_of_row, day_row
 
@@ -36,7 +36,7 @@ class Payment(BaseModel):
 
     kind: Literal["deposit", "withdrawal"]
     transaction_id: str
-    status: str
+    status: PaymentStatus
     status_at: datetime
     status_event_id: str
     at: datetime  # the earliest event time seen: when the payment was made
