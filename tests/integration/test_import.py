@@ -299,7 +299,15 @@ def test_ctrl_c_then_kill_then_resume_lands_every_event_exactly_once(
             if cp is None or cp["line"] <= stopped["line"]:
                 return False
             return counter.poll() > cp["counts"]["imported"] + 50
-        wait_until(mid_batch, 60, "records past the resumed run's checkpoint", every_s=0.02)
+        # Freeze the run, then look again: its checkpoint may have caught up in between, and a
+        # frozen run cannot move it before the kill.
+        deadline = time.monotonic() + 60
+        while True:
+            wait_until(mid_batch, 60, "records past the resumed run's checkpoint", every_s=0.02)
+            second.signal(signal.SIGSTOP)
+            if mid_batch() or time.monotonic() > deadline:
+                break
+            second.signal(signal.SIGCONT)
     finally:
         counter.close()
     second.signal(signal.SIGKILL)
