@@ -132,18 +132,26 @@ def _path_game(
 ) -> Callable[[int], float]:
     """v(local coalition mask) for one path's players: a table of global masks when exact."""
     bits = [bit[p] for p in players]
-    if len(players) > exact_max:
+    if len(players) <= exact_max:
+        table = _global_masks(bits)
+        return lambda local: rate.get(table[local], 0.0)
+    # Too many players for one table: one per 8 players, a local mask read a byte at a time.
+    tables = [_global_masks(bits[i : i + 8]) for i in range(0, len(bits), 8)]
 
-        def sampled_worth(local: int) -> float:
-            mask = 0
-            for i, b in enumerate(bits):
-                if local >> i & 1:
-                    mask |= b
-            return rate.get(mask, 0.0)
+    def sampled_worth(local: int) -> float:
+        mask = 0
+        for table in tables:
+            mask |= table[local & 0xFF]
+            local >>= 8
+        return rate.get(mask, 0.0)
 
-        return sampled_worth
-    global_of = [0] * (1 << len(players))
-    for local in range(1, len(global_of)):
+    return sampled_worth
+
+
+def _global_masks(bits: list[int]) -> list[int]:
+    """For every local mask over `bits`, the union of those global bits."""
+    table = [0] * (1 << len(bits))
+    for local in range(1, len(table)):
         low = local & -local
-        global_of[local] = global_of[local ^ low] | bits[low.bit_length() - 1]
-    return lambda local: rate.get(global_of[local], 0.0)
+        table[local] = table[local ^ low] | bits[low.bit_length() - 1]
+    return table

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clickpath.domain.multitouch import ModelParams, Path, attribute
-from clickpath.domain.multitouch.shapley import PERMUTATIONS, normalised, shapley_values
+from clickpath.domain.multitouch.aggregate import aggregate
+from clickpath.domain.multitouch.shapley import PERMUTATIONS, normalised, shapley_shares, shapley_values
 
 PLAYERS = "ABCDEF"
 
@@ -153,3 +154,37 @@ def test_many_channels_use_the_approximation_and_still_sum_exactly():
     credits = attribute(paths, ["shapley"], ModelParams(shapley_exact_max=15))
     assert sum(c.conversions for c in credits) == 10
     assert sum(c.value["EUR"] for c in credits) == D("10.0000")
+
+
+@pytest.mark.parametrize("exact_max", [15, 3])
+def test_the_model_solves_the_same_game_as_the_public_solver(exact_max):
+    """The model's bit-mask fast path against shapley_values on the worth written out."""
+    paths = [p("A>B>C>D", True), p("A>B", True), p("A>B", False), p("C", True), p("C>D", False)]
+    paths += [p("B>D", True), p("A>C>D", False), p("A>C>D", True), p("D", False), p("B", True)]
+    stats: dict[frozenset, list[int]] = {}
+    for path in paths:
+        s = stats.setdefault(frozenset(path.channels), [0, 0])
+        s[0] += path.converted
+        s[1] += 1
+
+    def worth(s):
+        conv, n = stats.get(s, (0, 1))
+        return conv / n
+
+    agg = aggregate(paths, keep_converted=False)
+    shares = shapley_shares(agg, exact_max)
+    for players, got in shares.items():
+        phi = shapley_values(players, worth, exact_max=exact_max)
+        want = dict(zip(sorted(phi), normalised([phi[k] for k in sorted(phi)]), strict=True))
+        assert got == pytest.approx(want, abs=1e-12)
+
+
+def test_forty_channels_on_one_path_are_sampled_in_reasonable_time():
+    channels = tuple(f"aff-{i:02d}" for i in range(40))
+    paths = [Path(channels, (0.0,) * 40, True, {}), Path(channels[:20], (0.0,) * 20, True, {})]
+    paths += [Path(channels[:20], (0.0,) * 20, False, {})]
+    shares = shapley_shares(aggregate(paths, keep_converted=False), 15)
+    big = shares[tuple(sorted(channels))]
+    assert sum(big.values()) == pytest.approx(1.0, abs=1e-12)
+    # v(first 20) = 1/2, v(all 40) = 1: the last 20 channels only ever add when all 40 are in.
+    assert all(v > 0 for v in big.values())
