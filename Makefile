@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit lint format clean bench bench-ingress bench-deliveries bench-clickhouse bench-state chromium
+.PHONY: help install run test test-unit lint format clean bench bench-ingress bench-deliveries bench-clickhouse bench-state bench-attribution chromium
 
 # import-linter and mypy read the package as it installs (clickpath.streams is streams/, ...):
 # the editable install maps those folders with an import hook that neither tool follows, so
@@ -69,6 +69,9 @@ bench-deliveries: $(STAMP) ## Benchmark postback delivery to local receivers (~2
 
 bench-state: $(STAMP) ## A player with 100,000 deposits: state size and per-event cost (~1 min)
 	$(BIN)/clickpath bench-state --results tests/bench/results.jsonl
+
+bench-attribution: $(STAMP) ## Every multi-touch attribution model over 1M synthetic paths (~1 min)
+	$(BIN)/python -m clickpath.devtools.bench.attribution --results tests/bench/results.jsonl
 
 SIZES ?= 10000000
 bench-clickhouse: $(STAMP) ## Funnel queries on ClickHouse filled to SIZES events (10M ~1-2 min)
