@@ -1,6 +1,7 @@
 """What one delivery sends: method, URL, headers and body, from an endpoint and a record.
 
-Postbacks fill the endpoint's URL template with the conversion's macros (URL-encoded) and,
+Postbacks fill the endpoint's URL template (a preset's: the one for the postback's event,
+docs/postback-presets.md) with the conversion's macros (URL-encoded) and,
 for POST, send the same values as a form or JSON body. Webhooks POST a JSON envelope
 (`type`, `timestamp`, `data`). Every request carries the delivery's stable id (`webhook-id`
 and `Idempotency-Key`), so a receiver drops repeats of retries and replays; with a secret the
@@ -13,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from clickpath.contracts.models import CanonicalEvent, DeliveryJob, Postback, Record
 from clickpath.contracts.money import format_amount
@@ -88,7 +89,9 @@ def webhook_data(e: CanonicalEvent, event: str, player_token: str | None) -> dic
 
 def render_postback(endpoint: Endpoint, p: Postback, job_id: str, now: datetime) -> OutboundRequest:
     values = postback_values(p)
-    url = render_template(endpoint.url, values)
+    url = render_template(endpoint.template_for(p.event, p.reverses), values)
+    if endpoint.preset is not None:
+        url = _without_empty_parameters(url)
     headers = {"user-agent": USER_AGENT, "idempotency-key": job_id}
     content = b""
     if endpoint.method == "POST":
@@ -101,6 +104,14 @@ def render_postback(endpoint: Endpoint, p: Postback, job_id: str, now: datetime)
             headers["content-type"] = "application/x-www-form-urlencoded"
     _sign(endpoint, job_id, now, content, headers)
     return OutboundRequest(endpoint.method, url, headers, content)
+
+
+def _without_empty_parameters(url: str) -> str:
+    """A preset's URL without the parameters left empty (a registration has no amount): a
+    tracker may read `txid=` as a transaction id that is the empty string."""
+    parts = urlsplit(url)
+    kept = [pair for pair in parts.query.split("&") if pair and not pair.endswith("=")]
+    return urlunsplit(parts._replace(query="&".join(kept)))
 
 
 def render_webhook(endpoint: Endpoint, event: str, data: dict[str, Any], job_id: str,
