@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from clickpath.domain import presets
 from clickpath.domain.postback_template import MACROS, validate_template
@@ -121,6 +121,15 @@ class Endpoint(BaseModel):
 
     def wants(self, event: str) -> bool:
         return self.enabled and event in self.events
+
+
+def validation_message(error: ValidationError) -> str:
+    """The first problem of an endpoint that failed validation, as `field: why` (a preset's
+    messages name the override themselves: `params.goal_ftd: ...`)."""
+    first = error.errors()[0]
+    message = str(first["msg"]).removeprefix("Value error, ")
+    where = ".".join(map(str, first["loc"]))
+    return f"{where}: {message}" if where else message
 
 
 def legacy_endpoints(affiliates: Mapping[str, object]) -> list[Endpoint]:

@@ -269,6 +269,26 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+def preset_view(preset: Preset) -> dict[str, object]:
+    """What `clickpath postbacks presets` and the admin API show of a preset."""
+    return {
+        "preset": preset.name,
+        "tracker": preset.title,
+        "base_url": preset.path_hint,
+        "click_id": preset.click,
+        "parameters": {param: "{" + macro + "}" for param, macro in preset.macros},
+        "goal": preset.goal,
+        "status": preset.status,
+        "statuses": dict(preset.statuses),
+        "reversal": preset.reversal,
+        "default_events": list(preset.default_events),
+        "overrides": preset.overrides(),
+        "note": preset.note,
+        "sources": list(preset.sources),
+        "unconfirmed": list(preset.unconfirmed),
+    }
+
+
 def preset_of(name: str) -> Preset:
     try:
         return PRESETS[name]

@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from clickpath.contracts.models import CanonicalEvent, DeliveryJob, Postback, Record
 from clickpath.contracts.money import format_amount
-from clickpath.domain import signing
-from clickpath.domain.endpoints import Endpoint
+from clickpath.domain import presets, signing
+from clickpath.domain.endpoints import POSTBACK_EVENTS, Endpoint
 from clickpath.domain.players import player_token
 from clickpath.domain.postback_template import render_template
 
@@ -47,6 +48,33 @@ def request_for(endpoint: Endpoint, job: DeliveryJob, record: Record, pseudonym_
             token = player_token(pseudonym_key, endpoint.affiliate_id, record.person_id)
         return render_webhook(endpoint, job.event, webhook_data(record, job.event, token), job.job_id, now)
     return None
+
+
+SAMPLE_AT = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+
+
+def sample_postback(endpoint: Endpoint, event: str) -> Postback:
+    """A sample conversion for `clickpath postbacks test`: an FTD (or `event`) of 50.00 EUR,
+    transaction sample-txn-1; a chargeback reverses that FTD."""
+    if event not in POSTBACK_EVENTS:
+        raise ValueError(f"event: unknown {event!r}; a postback is one of {', '.join(POSTBACK_EVENTS)}")
+    money = event != "registration"
+    return Postback(
+        postback_id="sample-postback-id", affiliate_id=endpoint.affiliate_id or "sample-affiliate",
+        campaign_id="sample-campaign", brand_id="sample-brand", event=event,
+        click_id="sample-click-id", sub1="sample-click-id", player_token="sample-player-token",
+        amount=Decimal("50.00") if money else None, currency="EUR" if money else None,
+        transaction_id="sample-txn-1" if money else None, occurred_at=SAMPLE_AT,
+        reverses="ftd" if event == "chargeback" else None,
+    )
+
+
+def sample_request(endpoint: Endpoint, event: str = "ftd") -> OutboundRequest:
+    """The request `endpoint` would get for a sample `event`, built as a delivery builds it;
+    ValueError when its preset cannot send that event (a reversal, a goal not given)."""
+    if endpoint.preset is not None:
+        presets.check(endpoint.preset, endpoint.url, endpoint.params, [event])
+    return render_postback(endpoint, sample_postback(endpoint, event), "sample-delivery-id", SAMPLE_AT)
 
 
 def postback_values(p: Postback) -> dict[str, str | None]:
