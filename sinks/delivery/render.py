@@ -72,9 +72,10 @@ def sample_postback(endpoint: Endpoint, event: str) -> Postback:
 def sample_request(endpoint: Endpoint, event: str = "ftd") -> OutboundRequest:
     """The request `endpoint` would get for a sample `event`, built as a delivery builds it;
     ValueError when its preset cannot send that event (a reversal, a goal not given)."""
+    postback = sample_postback(endpoint, event)
     if endpoint.preset is not None:
         presets.check(endpoint.preset, endpoint.url, endpoint.params, [event])
-    return render_postback(endpoint, sample_postback(endpoint, event), "sample-delivery-id", SAMPLE_AT)
+    return render_postback(endpoint, postback, "sample-delivery-id", SAMPLE_AT)
 
 
 def postback_values(p: Postback) -> dict[str, str | None]:
