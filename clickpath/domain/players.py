@@ -10,8 +10,9 @@ Correct whatever the arrival order (docs/architecture.md):
 - the funnel contribution is published as cumulative per-day facts that a newer `version`
   replaces, so a deposit counted before its registration's attribution was known is re-counted
   under the right affiliate when the attribution arrives, never twice;
-- postbacks go out once each (registration, FTD) as soon as both the conversion and an
-  attribution to an affiliate are known.
+- postbacks go out once each (registration, FTD; each other approved deposit; the reversal of
+  a deposit behind a sent conversion) as soon as both the conversion and an attribution to an
+  affiliate are known.
 
 Dedup: the event id within a bounded per-player window (`recent_ids`), and natural keys
 forever: one registration per player, one deposit per `transaction_id`.
