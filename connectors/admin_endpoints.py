@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field, ValidationError
 from clickpath.connectors.auth import require_role
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.keys import ApiKey
-from clickpath.domain.endpoints import Endpoint
+from clickpath.domain.endpoints import Endpoint, validation_message
+from clickpath.domain.presets import PRESETS, preset_view
 from clickpath.domain.signing import new_secret
 from clickpath.infra.endpoint_store import EndpointStore, check_destination
 
@@ -26,10 +27,15 @@ class EndpointChange(BaseModel):
     kind: Literal["postback", "webhook"] = "postback"
     affiliate_id: str | None = None
     brand_id: str | None = None
-    url: str
+    url: str | None = Field(default=None, description="A URL template (a webhook: a URL).")
+    preset: str | None = Field(
+        default=None, description="Postbacks: a tracker preset (GET /v1/admin/endpoints/presets)."
+    )
+    base_url: str | None = Field(default=None, description="With a preset: the tracker's URL.")
+    params: dict[str, str] = Field(default={}, description="Preset overrides, e.g. goal_ftd=3.")
     method: Literal["GET", "POST"] | None = None
     body: Literal["none", "form", "json"] = "none"
-    events: list[str] = Field(min_length=1)
+    events: list[str] | None = Field(default=None, description="Optional with a preset.")
     sign: bool = Field(default=False, description="Make a signing secret (always for webhooks).")
 
 
@@ -54,22 +60,31 @@ def admin_endpoints_router(ctx: IngressContext) -> APIRouter:
         """Every postback and webhook endpoint in effect (secrets are not shown)."""
         return [_view(e) for e in store.current().values()]
 
+    @router.get("/presets", responses=problems)
+    def list_presets(_key: ApiKey = Depends(admin)) -> list[dict[str, Any]]:
+        """The postback presets: each tracker's parameters, overrides and reversal support."""
+        return [preset_view(p) for p in PRESETS.values()]
+
     @router.put("/{endpoint_id}", responses={**problems, 422: {"description": "Invalid endpoint."}})
     def put_endpoint(change: EndpointChange, endpoint_id: str = EndpointId,
                      _key: ApiKey = Depends(admin)) -> dict[str, Any]:
         """Add or replace an endpoint; effective on the running delivery process at once."""
         secret = new_secret() if change.sign or change.kind == "webhook" else None
+        url = change.base_url if change.preset else change.url
+        if change.preset and (change.url or not change.base_url):
+            raise HTTPException(422, "base_url: a preset takes the tracker's base_url (not url)")
+        if not url or (not change.preset and not change.events):
+            raise HTTPException(422, "url and events are required (or preset and base_url)")
         try:
-            endpoint = Endpoint(
-                endpoint_id=endpoint_id, kind=change.kind, affiliate_id=change.affiliate_id,
-                brand_id=change.brand_id, url=change.url,
-                method=change.method or ("POST" if change.kind == "webhook" else "GET"),
-                body=change.body, events=change.events, secret=secret,
-            )
+            endpoint = Endpoint.model_validate({
+                "endpoint_id": endpoint_id, "kind": change.kind, "affiliate_id": change.affiliate_id,
+                "brand_id": change.brand_id, "url": url,
+                "method": change.method or ("POST" if change.kind == "webhook" else "GET"),
+                "body": change.body, "events": change.events or [], "secret": secret,
+                "preset": change.preset, "params": change.params,
+            })
         except ValidationError as e:
-            first = e.errors()[0]
-            field = ".".join(map(str, first["loc"])) or "endpoint"
-            raise HTTPException(422, f"{field}: {first['msg']}") from None
+            raise HTTPException(422, validation_message(e)) from None
         try:
             check_destination(endpoint, settings.egress_allow)
         except ValueError as e:

@@ -405,13 +405,16 @@ class PlayerProfile(Record):
     version: int
 
 
+PostbackEvent = Literal["registration", "ftd", "deposit", "qualified_cpa", "chargeback"]
+
+
 class Postback(Record):
     avro_name: ClassVar[str] = "io.clickpath.outward.Postback"
     postback_id: str
     affiliate_id: str
     campaign_id: str
     brand_id: str
-    event: Literal["registration", "ftd"]
+    event: PostbackEvent
     click_id: str
     sub1: str | None = None
     sub2: str | None = None
@@ -423,6 +426,7 @@ class Postback(Record):
     player_token: str
     transaction_id: str | None = None
     occurred_at: Timestamp
+    reverses: Literal["ftd", "deposit"] | None = None  # chargeback: the conversion it reverses
 
 
 DEAD_LETTER_REASON_MAX = 2000  # a reason is for people; the record keeps the bytes

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from clickpath.domain import presets
 from clickpath.domain.postback_template import MACROS, validate_template
 
 POSTBACK_EVENTS = ("registration", "ftd", "deposit", "qualified_cpa", "chargeback")
@@ -37,6 +38,13 @@ class Endpoint(BaseModel):
         default="none", description="POST postbacks: the macros' values as a form or JSON body."
     )
     events: list[str] = Field(min_length=1)
+    preset: str | None = Field(
+        default=None, description="Postbacks: a tracker preset (docs/postback-presets.md); "
+        "`url` is then the tracker's base URL and the preset adds the parameters."
+    )
+    params: dict[str, str] = Field(
+        default={}, description="Preset overrides, e.g. goal_ftd=3 (docs/postback-presets.md)."
+    )
     secret: str | None = Field(
         default=None, description="Signing secret (whsec_...): Standard Webhooks signatures."
     )
@@ -54,6 +62,19 @@ class Endpoint(BaseModel):
             raise ValueError("letters, digits, '.', '_' and '-' only, at most 64")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_events(cls, data: object) -> object:
+        """A preset brings its default events, so `events` is optional with one."""
+        if not isinstance(data, dict) or data.get("events"):
+            return data
+        name = str(data.get("preset") or "")
+        if name in presets.PRESETS:
+            params = data.get("params")
+            params = params if isinstance(params, dict) else {}
+            return {**data, "events": presets.default_events(name, params)}
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> Endpoint:
         known = POSTBACK_EVENTS if self.kind == "postback" else WEBHOOK_EVENTS
@@ -63,10 +84,17 @@ class Endpoint(BaseModel):
         if self.kind == "postback":
             if not self.affiliate_id:
                 raise ValueError("affiliate_id: a postback endpoint belongs to an affiliate")
-            validate_template(self.url)
+            if self.preset is not None:
+                self._check_preset()
+            else:
+                if self.params:
+                    raise ValueError("params: overrides are for a preset (give preset too)")
+                validate_template(self.url)
             if self.method == "GET" and self.body != "none":
                 raise ValueError("body: a GET postback has no body; use method POST")
         else:
+            if self.preset is not None or self.params:
+                raise ValueError("preset: presets are for postbacks, not webhooks")
             if not self.url.startswith(("http://", "https://")) or "{" in self.url:
                 raise ValueError("url: a webhook URL is a plain http(s) URL without macros")
             if self.method != "POST":
@@ -76,8 +104,32 @@ class Endpoint(BaseModel):
                 raise ValueError("secret: must be a whsec_ secret (clickpath postbacks secret)")
         return self
 
+    def _check_preset(self) -> None:
+        assert self.preset is not None
+        presets.check(self.preset, self.url, self.params, self.events)
+        if self.method != "GET" or self.body != "none":
+            raise ValueError("method: trackers take preset postbacks as GET without a body")
+        for event in self.events:
+            for reverses in ("ftd", "deposit") if event == presets.REVERSAL else (None,):
+                validate_template(self.template_for(event, reverses))
+
+    def template_for(self, event: str, reverses: str | None = None) -> str:
+        """The URL template sent for `event` (a preset's per-event template, or `url`)."""
+        if self.preset is None:
+            return self.url
+        return presets.template(self.preset, self.url, self.params, event, reverses)
+
     def wants(self, event: str) -> bool:
         return self.enabled and event in self.events
+
+
+def validation_message(error: ValidationError) -> str:
+    """The first problem of an endpoint that failed validation, as `field: why` (a preset's
+    messages name the override themselves: `params.goal_ftd: ...`)."""
+    first = error.errors()[0]
+    message = str(first["msg"]).removeprefix("Value error, ")
+    where = ".".join(map(str, first["loc"]))
+    return f"{where}: {message}" if where else message
 
 
 def legacy_endpoints(affiliates: Mapping[str, object]) -> list[Endpoint]:

@@ -11,6 +11,8 @@ grows with history lives in rows of its own, each read only when an event needs 
   is made of, domain/day_value.py), and that day's FTD candidates (domain/payments.py);
 - `DAY_INDEX`: the list of the player's deposit days, read only when every fact must be sent
   again (a re-tag or a replay after a crash).
+- `P|<transaction_id>`: what the affiliate was told of a deposit (its FTD or deposit postback,
+  its reversal: sent or suppressed), so each goes once (domain/players.py).
 
 The agent stores the rows in the player's own table partition, written before the state row
 and versioned so that a crash between the two is harmless (`StoredLedger`). Tests use

@@ -149,3 +149,15 @@ def earliest_approved_deposit(ledger: Ledger) -> Payment | None:
         if found:
             return min(found, key=Payment.order_key)
     return None
+
+
+def ever_approved_deposits(ledger: Ledger) -> list[str]:
+    """Every deposit ever approved (whatever it is now), in day order, from the days' FTD
+    candidates: the deposits a conversion may have been reported for."""
+    index = ledger.get(DAY_INDEX) or {"days": []}
+    found: list[str] = []
+    for day, currency in sorted(day_of_row(row) for row in index["days"]):
+        totals = day_totals(ledger, day, currency)
+        for chunk in range((totals.approved_ever + CHUNK - 1) // CHUNK):
+            found += (ledger.get(_candidates_row(day, currency, chunk)) or {"txns": []})["txns"]
+    return found

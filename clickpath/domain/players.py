@@ -10,8 +10,9 @@ Correct whatever the arrival order (docs/architecture.md):
 - the funnel contribution is published as cumulative per-day facts that a newer `version`
   replaces, so a deposit counted before its registration's attribution was known is re-counted
   under the right affiliate when the attribution arrives, never twice;
-- postbacks go out once each (registration, FTD) as soon as both the conversion and an
-  attribution to an affiliate are known.
+- postbacks go out once each (registration, FTD; each other approved deposit; the reversal of
+  a deposit behind a sent conversion) as soon as both the conversion and an attribution to an
+  affiliate are known.
 
 Dedup: the event id within a bounded per-player window (`recent_ids`), and natural keys
 forever: one registration per player, one deposit per `transaction_id`.
@@ -35,13 +36,16 @@ from pydantic import BaseModel, PrivateAttr
 
 from clickpath.contracts.models import (
     Attribution,
+    Chargeback,
     Consent,
     DeliveryAttempt,
+    Deposit,
     Kyc,
     Login,
     PlayerDayFact,
     PlayerEvent,
     Postback,
+    PostbackEvent,
     PostbackRevocation,
     Registration,
     ResponsibleGaming,
@@ -54,6 +58,7 @@ from clickpath.domain.day_value import DayBook, DayTotals, day_totals
 from clickpath.domain.ledger import DAY_INDEX, Ledger, MemoryLedger, day_of_row
 from clickpath.domain.money import DepositRef, FactKey, MoneyEvent, apply_money
 from clickpath.domain.outputs import Outcome, Output, canonical_of
+from clickpath.domain.payments import Payment, ever_approved_deposits, payment_row
 
 
 class Tag(BaseModel):
@@ -224,6 +229,7 @@ def decide_player(
     keys = all_fact_keys(state) if retag else touched | (fact_keys(state) if reshapes else set())
     outputs += _changed_facts(state, keys, before_facts, retag)
     outputs += _due_postbacks(state, policy, now)
+    outputs += _money_postbacks(state, record, policy, now)
     return state, outputs, Outcome.ACCEPTED
 
 
@@ -275,6 +281,7 @@ def replay_outputs(
             at = dep.occurred_at if dep else state.registered_at
             if at is not None and (event == "registration" or dep is not None):
                 outputs.append(_postback(state, policy, tag, event, at, dep))  # type: ignore[arg-type]
+    outputs += _money_postbacks(state, record, policy, now, replay=True)
     return outputs
 
 
@@ -377,6 +384,8 @@ def _due_postbacks(state: PlayerState, policy: PlayerPolicy, now: datetime) -> l
     outputs = []
     for event, at, dep in due:
         reason = postback_block(state.consents, state.rg_active, at)
+        if dep is not None:
+            _mark(state, dep.transaction_id, event, "sent" if reason is None else "suppressed")
         if reason is None:
             state.postbacks_sent.append(event)
             outputs.append(_postback(state, policy, tag, event, at, dep))
@@ -404,10 +413,12 @@ def _revocations(
     return [Output(Topic.POSTBACKS, tag.affiliate_id, revocation)]
 
 
-def _suppressed(state: PlayerState, tag: Tag, event: str, reason: str, now: datetime) -> Output:
-    """The delivery log's record of a postback not sent, and why (docs/delivery.md)."""
+def _suppressed(state: PlayerState, tag: Tag, event: str, reason: str, now: datetime,
+                key: str | None = None) -> Output:
+    """The delivery log's record of a postback not sent, and why (docs/delivery.md); `key`:
+    the postback's id key when it is not the event alone (deposits, reversals)."""
     record = DeliveryAttempt(
-        job_id=postback_id(state.person_id, tag.affiliate_id, event), endpoint_id="-",
+        job_id=postback_id(state.person_id, tag.affiliate_id, key or event), endpoint_id="-",
         kind="postback", event=event, affiliate_id=tag.affiliate_id, brand_id=state.brand_id,
         attempt=0, latency_ms=0, outcome="suppressed", error=reason, attempted_at=now,
     )
@@ -418,12 +429,14 @@ def _postback(
     state: PlayerState,
     policy: PlayerPolicy,
     tag: Tag,
-    event: Literal["registration", "ftd"],
+    event: PostbackEvent,
     at: datetime,
     dep: DepositRef | None,
+    key: str | None = None,
+    reverses: Literal["ftd", "deposit"] | None = None,
 ) -> Output:
     postback = Postback(
-        postback_id=postback_id(state.person_id, tag.affiliate_id, event),
+        postback_id=postback_id(state.person_id, tag.affiliate_id, key or event),
         affiliate_id=tag.affiliate_id,
         campaign_id=tag.campaign_id,
         brand_id=state.brand_id,
@@ -439,5 +452,108 @@ def _postback(
         player_token=player_token(policy.pseudonym_key, tag.affiliate_id, state.person_id),
         transaction_id=dep.transaction_id if dep else None,
         occurred_at=at,
+        reverses=reverses,
     )
     return Output(Topic.POSTBACKS, tag.affiliate_id, postback)
+
+
+# Deposit postbacks and reversals (docs/postback-presets.md). What was reported for a deposit
+# is kept in its ledger row `P|<transaction id>` (a player's deposits grow with history):
+# {"ftd"|"deposit": "sent"|"suppressed", "chargeback": ..., "chargeback_at": ...}.
+
+
+def _report_row(transaction_id: str) -> str:
+    return f"P|{transaction_id}"
+
+
+def _mark(state: PlayerState, transaction_id: str, event: str, how: str, at: datetime | None = None
+          ) -> None:
+    row = dict(state.ledger.get(_report_row(transaction_id)) or {})
+    row[event] = how
+    if at is not None:
+        row[f"{event}_at"] = at.isoformat()
+    state.ledger.put(_report_row(transaction_id), row)
+
+
+def _money_postbacks(
+    state: PlayerState, record: PlayerEvent | Attribution, policy: PlayerPolicy, now: datetime,
+    replay: bool = False,
+) -> list[Output]:
+    """Deposit postbacks and reversals that `record` makes due (`replay`: send again those it
+    made, for `replay_outputs`).
+
+    Each approved deposit of an attributed player other than the one the FTD postback reported
+    is a `deposit` postback, once (so ftd + deposit postbacks report every deposit once). When a
+    deposit behind a sent conversion (its FTD or deposit postback) is charged back or stops
+    counting (refunded, cancelled), a `chargeback` postback reverses it, once. Deposits made
+    before the attribution arrived are reported when it does. Consent and RG are checked as for
+    the FTD; the delivery engine sends each only to endpoints that subscribe to it."""
+    tag = state.tag
+    if tag is None or tag.status != "attributed" or not tag.click_id:
+        return []
+    if isinstance(record, Deposit | Chargeback):
+        txns = [record.transaction_id]
+    elif isinstance(record, Attribution):
+        txns = list(dict.fromkeys(ever_approved_deposits(state.ledger)))
+    else:
+        return []
+    at = record.occurred_at if isinstance(record, PlayerEvent) else None
+    outputs: list[Output] = []
+    for txn in txns:
+        stored = state.ledger.get(payment_row("deposit", txn))
+        if stored is None:
+            continue  # a chargeback of a deposit clickpath has not seen
+        payment = Payment.model_validate(stored)
+        if replay:
+            outputs += _resend(state, policy, tag, payment)
+        else:
+            reversed_by = at if isinstance(record, Chargeback) or not payment.counts() else None
+            outputs += _report_deposit(state, policy, tag, payment, reversed_by, now)
+    return outputs
+
+
+def _ref_of(payment: Payment) -> DepositRef:
+    return DepositRef(event_id=payment.first_event_id, transaction_id=payment.transaction_id,
+                      occurred_at=payment.at, amount=payment.amount, currency=payment.currency)
+
+
+def _report_deposit(
+    state: PlayerState, policy: PlayerPolicy, tag: Tag, payment: Payment,
+    reversed_at: datetime | None, now: datetime,
+) -> list[Output]:
+    txn = payment.transaction_id
+    row = state.ledger.get(_report_row(txn)) or {}
+    dep = _ref_of(payment)
+    if reversed_at is None:
+        if not payment.counts() or "ftd" in row or "deposit" in row:
+            return []
+        event: PostbackEvent = "deposit"
+        at, reverses = payment.at, None
+    else:
+        converted = "ftd" if row.get("ftd") == "sent" else "deposit" if row.get("deposit") == "sent" else None
+        if converted is None or "chargeback" in row:
+            return []
+        event, at, reverses = "chargeback", reversed_at, converted
+    key = f"{event}|{txn}"
+    reason = postback_block(state.consents, state.rg_active, at)
+    _mark(state, txn, event, "sent" if reason is None else "suppressed",
+          at if event == "chargeback" else None)
+    if reason is not None:
+        return [_suppressed(state, tag, event, reason, now, key)]
+    return [_postback(state, policy, tag, event, at, dep, key, reverses)]  # type: ignore[arg-type]
+
+
+def _resend(state: PlayerState, policy: PlayerPolicy, tag: Tag, payment: Payment) -> list[Output]:
+    """The deposit and reversal postbacks sent for `payment`, again (same ids)."""
+    txn = payment.transaction_id
+    row = state.ledger.get(_report_row(txn)) or {}
+    dep = _ref_of(payment)
+    outputs = []
+    if row.get("deposit") == "sent":
+        outputs.append(_postback(state, policy, tag, "deposit", payment.at, dep, f"deposit|{txn}"))
+    if row.get("chargeback") == "sent" and row.get("chargeback_at"):
+        reverses = "ftd" if row.get("ftd") == "sent" else "deposit"
+        at = datetime.fromisoformat(row["chargeback_at"])
+        outputs.append(_postback(state, policy, tag, "chargeback", at, dep, f"chargeback|{txn}",
+                                 reverses))  # type: ignore[arg-type]
+    return outputs

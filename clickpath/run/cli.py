@@ -180,11 +180,20 @@ def build_parser() -> argparse.ArgumentParser:
     for name, what in (("postbacks", "affiliates' postback endpoints"),
                        ("webhooks", "webhook endpoints of operators and affiliate managers")):
         ep = sub.add_parser(name, help=f"add, list, disable, enable {what} (effective at once)")
-        ep.add_argument("action", choices=["add", "list", "disable", "enable", "rotate-secret"])
+        actions = ["add", "list", "disable", "enable", "rotate-secret"]
+        ep.add_argument("action", choices=actions + (["test", "presets"] if name == "postbacks" else []))
         ep.add_argument("id", nargs="?", help="endpoint id, e.g. aff-1-main")
         ep.add_argument("--affiliate", default=None)
         ep.add_argument("--brand", default=None, help="webhooks: only this brand's events")
         ep.add_argument("--url", default=None, help="postbacks: a template with {click_id}... macros")
+        if name == "postbacks":
+            ep.add_argument("--preset", default=None,
+                            help="a tracker preset (clickpath postbacks presets), with --base-url")
+            ep.add_argument("--base-url", default=None, help="the tracker's postback URL, no macros")
+            ep.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                            help="a preset override, e.g. goal_ftd=3 (repeatable)")
+            ep.add_argument("--event", default="ftd",
+                            help="test: the sample conversion's event (default ftd)")
         ep.add_argument("--method", choices=["GET", "POST"], default=None)
         ep.add_argument("--body", choices=["none", "form", "json"], default="none")
         ep.add_argument("--events", default=None, help="comma-separated, e.g. registration,ftd")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -82,12 +82,18 @@ def _endpoint_store(settings: Settings) -> EndpointStore:
 
 def cmd_endpoints(settings: Settings, args: argparse.Namespace) -> None:
     """`clickpath postbacks|webhooks add|list|disable|enable|rotate-secret`."""
-    from clickpath.domain.endpoints import Endpoint
+    from clickpath.domain.endpoints import Endpoint, validation_message
     from clickpath.domain.signing import new_secret
     from clickpath.infra.endpoint_store import check_destination
 
+    if args.action == "presets":
+        _print_presets(args.format)
+        return
     store = _endpoint_store(settings)
     kind = "postback" if args.command == "postbacks" else "webhook"
+    if args.action == "test":
+        _print_test(store, args.id, args.event)
+        return
     if args.action == "list":
         rows = [e.model_dump(mode="json", exclude={"secret", "previous_secrets"})
                 | {"signed": bool(e.secret)}
@@ -99,6 +105,9 @@ def cmd_endpoints(settings: Settings, args: argparse.Namespace) -> None:
             owner = r["affiliate_id"] or r["brand_id"] or "all"
             print(f"{r['endpoint_id']:24} {owner:14} {r['method']:4} {','.join(r['events']):28} "
                   f"{state}\n    {r['url']}")
+            if r.get("preset"):
+                overrides = " ".join(f"{k}={v}" for k, v in r["params"].items())
+                print(f"    preset {r['preset']} {overrides}".rstrip())
         return
     if not args.id:
         raise CommandError(f"{args.command} {args.action} needs an endpoint id")
@@ -116,22 +125,82 @@ def cmd_endpoints(settings: Settings, args: argparse.Namespace) -> None:
             e = store.put(current.model_copy(update={"secret": secret, "previous_secrets": keep}))
             print(secret)
         else:
-            if not args.url or not args.events:
-                raise CommandError(f"{args.command} add needs --url and --events")
+            preset = getattr(args, "preset", None)
+            url = getattr(args, "base_url", None) if preset else args.url
+            if preset and (not url or args.url):
+                raise CommandError(f"{args.command} add --preset needs --base-url (not --url)")
+            if not preset and (not args.url or not args.events):
+                raise CommandError(f"{args.command} add needs --url and --events (or --preset)")
             secret = new_secret() if args.sign or kind == "webhook" else None
-            endpoint = Endpoint(
-                endpoint_id=args.id, kind=kind, affiliate_id=args.affiliate, brand_id=args.brand,
-                url=args.url, method=args.method or ("POST" if kind == "webhook" else "GET"),
-                body=args.body, events=[x.strip() for x in args.events.split(",") if x.strip()],
-                secret=secret,
-            )
+            events = [x.strip() for x in (args.events or "").split(",") if x.strip()]
+            endpoint = Endpoint.model_validate({
+                "endpoint_id": args.id, "kind": kind, "affiliate_id": args.affiliate,
+                "brand_id": args.brand, "url": url,
+                "method": args.method or ("POST" if kind == "webhook" else "GET"),
+                "body": args.body, "events": events, "secret": secret, "preset": preset,
+                "params": _params(getattr(args, "param", [])),
+            })
             check_destination(endpoint, settings.egress_allow)
             e = store.put(endpoint)
             if secret:
                 print(secret)
-    except (LookupError, ValidationError, ValueError) as err:
+    except ValidationError as err:
+        raise CommandError(validation_message(err)) from None
+    except (LookupError, ValueError) as err:
         raise CommandError(str(err)) from None
     print(f"{e.endpoint_id}: {'enabled' if e.enabled else 'disabled'}", file=sys.stderr)
+
+
+def _params(pairs: list[str]) -> dict[str, str]:
+    """`--param name=value` options as a dict; a malformed one is refused by name."""
+    params: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise CommandError(f"--param {pair!r}: expected NAME=VALUE, e.g. goal_ftd=3")
+        params[name.strip()] = value.strip()
+    return params
+
+
+def _print_presets(fmt: str) -> None:
+    """`clickpath postbacks presets`: every preset, its parameters and overrides."""
+    from clickpath.domain.presets import PRESETS, preset_view
+
+    rows: list[dict[str, Any]] = [preset_view(p) for p in PRESETS.values()]
+    if fmt == "json":
+        print(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        filled = ", ".join(f"{k}={v}" for k, v in r["parameters"].items())
+        print(f"{r['preset']:9} {r['tracker']} — {r['base_url']}")
+        print(f"    click id {r['click_id']}; {filled}; event {r['goal'] or '-'}; "
+              f"status {r['status'] or '-'}; reversals {'yes' if r['reversal'] else 'no'}; "
+              f"default events {','.join(r['default_events'])}")
+        for name, what in r["overrides"].items():
+            print(f"    --param {name}=...  {what}")
+        print(f"    {r['note']}")
+
+
+def _print_test(store: EndpointStore, endpoint_id: str | None, event: str) -> None:
+    """`clickpath postbacks test ID [--event E]`: the request a sample conversion makes, unsent."""
+    from clickpath.sinks.delivery.render import sample_request
+
+    if not endpoint_id:
+        raise CommandError("postbacks test needs an endpoint id")
+    endpoint = store.current().get(endpoint_id)
+    if endpoint is None or endpoint.kind != "postback":
+        raise CommandError(f"no postback endpoint {endpoint_id!r} (clickpath postbacks list)")
+    try:
+        request = sample_request(endpoint, event)
+    except ValueError as e:
+        raise CommandError(str(e)) from None
+    print(f"{request.method} {request.url}")
+    if request.content:
+        print(request.content.decode())
+    if not endpoint.wants(event):
+        print(f"note: {endpoint_id} does not subscribe to {event} (events: "
+              f"{','.join(endpoint.events)}{'' if endpoint.enabled else '; disabled'})",
+              file=sys.stderr)
 
 
 def cmd_deliveries(settings: Settings, args: argparse.Namespace) -> None:

@@ -1,6 +1,7 @@
 """What one delivery sends: method, URL, headers and body, from an endpoint and a record.
 
-Postbacks fill the endpoint's URL template with the conversion's macros (URL-encoded) and,
+Postbacks fill the endpoint's URL template (a preset's: the one for the postback's event,
+docs/postback-presets.md) with the conversion's macros (URL-encoded) and,
 for POST, send the same values as a form or JSON body. Webhooks POST a JSON envelope
 (`type`, `timestamp`, `data`). Every request carries the delivery's stable id (`webhook-id`
 and `Idempotency-Key`), so a receiver drops repeats of retries and replays; with a secret the
@@ -12,13 +13,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from clickpath.contracts.models import CanonicalEvent, DeliveryJob, Postback, Record
 from clickpath.contracts.money import format_amount
-from clickpath.domain import signing
-from clickpath.domain.endpoints import Endpoint
+from clickpath.domain import presets, signing
+from clickpath.domain.endpoints import POSTBACK_EVENTS, Endpoint
 from clickpath.domain.players import player_token
 from clickpath.domain.postback_template import render_template
 
@@ -46,6 +48,34 @@ def request_for(endpoint: Endpoint, job: DeliveryJob, record: Record, pseudonym_
             token = player_token(pseudonym_key, endpoint.affiliate_id, record.person_id)
         return render_webhook(endpoint, job.event, webhook_data(record, job.event, token), job.job_id, now)
     return None
+
+
+SAMPLE_AT = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+
+
+def sample_postback(endpoint: Endpoint, event: str) -> Postback:
+    """A sample conversion for `clickpath postbacks test`: an FTD (or `event`) of 50.00 EUR,
+    transaction sample-txn-1; a chargeback reverses that FTD."""
+    if event not in POSTBACK_EVENTS:
+        raise ValueError(f"event: unknown {event!r}; a postback is one of {', '.join(POSTBACK_EVENTS)}")
+    money = event != "registration"
+    return Postback(
+        postback_id="sample-postback-id", affiliate_id=endpoint.affiliate_id or "sample-affiliate",
+        campaign_id="sample-campaign", brand_id="sample-brand", event=event,
+        click_id="sample-click-id", sub1="sample-click-id", player_token="sample-player-token",
+        amount=Decimal("50.00") if money else None, currency="EUR" if money else None,
+        transaction_id="sample-txn-1" if money else None, occurred_at=SAMPLE_AT,
+        reverses="ftd" if event == "chargeback" else None,
+    )
+
+
+def sample_request(endpoint: Endpoint, event: str = "ftd") -> OutboundRequest:
+    """The request `endpoint` would get for a sample `event`, built as a delivery builds it;
+    ValueError when its preset cannot send that event (a reversal, a goal not given)."""
+    postback = sample_postback(endpoint, event)
+    if endpoint.preset is not None:
+        presets.check(endpoint.preset, endpoint.url, endpoint.params, [event])
+    return render_postback(endpoint, postback, "sample-delivery-id", SAMPLE_AT)
 
 
 def postback_values(p: Postback) -> dict[str, str | None]:
@@ -88,7 +118,9 @@ def webhook_data(e: CanonicalEvent, event: str, player_token: str | None) -> dic
 
 def render_postback(endpoint: Endpoint, p: Postback, job_id: str, now: datetime) -> OutboundRequest:
     values = postback_values(p)
-    url = render_template(endpoint.url, values)
+    url = render_template(endpoint.template_for(p.event, p.reverses), values)
+    if endpoint.preset is not None:
+        url = _without_empty_parameters(url)
     headers = {"user-agent": USER_AGENT, "idempotency-key": job_id}
     content = b""
     if endpoint.method == "POST":
@@ -101,6 +133,14 @@ def render_postback(endpoint: Endpoint, p: Postback, job_id: str, now: datetime)
             headers["content-type"] = "application/x-www-form-urlencoded"
     _sign(endpoint, job_id, now, content, headers)
     return OutboundRequest(endpoint.method, url, headers, content)
+
+
+def _without_empty_parameters(url: str) -> str:
+    """A preset's URL without the parameters left empty (a registration has no amount): a
+    tracker may read `txid=` as a transaction id that is the empty string."""
+    parts = urlsplit(url)
+    kept = [pair for pair in parts.query.split("&") if pair and not pair.endswith("=")]
+    return urlunsplit(parts._replace(query="&".join(kept)))
 
 
 def render_webhook(endpoint: Endpoint, event: str, data: dict[str, Any], job_id: str,

@@ -103,6 +103,7 @@ def test_in_order_journey_gives_the_expected_facts_and_postbacks() -> None:
     sent = {(p.affiliate_id, p.event, p.click_id, p.amount) for p in postbacks(outputs)}
     assert sent == {
         ("aff-1", "registration", "c1", None), ("aff-1", "ftd", "c1", Decimal("10.00")),
+        ("aff-1", "deposit", "c1", Decimal("25.50")),  # the second deposit: not the FTD's
         ("aff-2", "registration", "c4", None), ("aff-2", "ftd", "c4", Decimal("100.00")),
     }
     ftd = next(p for p in postbacks(outputs) if p.event == "ftd" and p.affiliate_id == "aff-1")
@@ -121,8 +122,12 @@ def test_every_arrival_order_with_duplicates_gives_the_same_funnel(doors: bool) 
         _, outputs = simulate(events, doors)
         assert final_facts(outputs) == expected, f"seed {seed}"
         kinds = sorted((p.affiliate_id, p.event) for p in postbacks(outputs))
-        assert kinds == [("aff-1", "ftd"), ("aff-1", "registration"),
+        assert kinds == [("aff-1", "deposit"), ("aff-1", "ftd"), ("aff-1", "registration"),
                          ("aff-2", "ftd"), ("aff-2", "registration")], f"seed {seed}"
+        # Whichever deposit the FTD postback reported, the other one is the deposit postback.
+        money = sorted(p.transaction_id or "" for p in postbacks(outputs)
+                       if p.affiliate_id == "aff-1" and p.event in ("ftd", "deposit"))
+        assert money == ["t1", "t2"], f"seed {seed}"
 
 
 def test_decisions_read_no_clock_the_time_passed_in_is_the_one_stamped() -> None:

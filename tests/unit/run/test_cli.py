@@ -31,7 +31,7 @@ COMMANDS = {
     "topics": set(),
     "import": {"file", "--format", "--brand", "--source", "--dry-run", "--rejects", "--batch",
                "--rate", "--ack-timeout", "--json"},
-    "postbacks": ENDPOINT_FLAGS,
+    "postbacks": ENDPOINT_FLAGS | {"--preset", "--base-url", "--param", "--event"},
     "webhooks": ENDPOINT_FLAGS,
     "deliveries": {"action", "--endpoint", "--job"},
     "keys": {"action", "key", "--role", "--brand", "--affiliate", "--format"},
