@@ -347,9 +347,14 @@ def _check_value(preset: Preset, key: str, value: str) -> None:
 
 def default_events(name: str, params: Mapping[str, str]) -> list[str]:
     """The preset's default events that it can send with these overrides: registration and FTD
-    (BeMob: the FTD), less an event whose goal id the operator must give and has not."""
+    (BeMob: the FTD), less an event whose goal id the operator must give and has not, plus the
+    reversal (`chargeback`) where the tracker takes one: a conversion it was told of and that
+    is charged back or refunded must not stay counted there."""
     preset = preset_of(name)
-    return [e for e in preset.default_events if preset.goal is None or _goal(preset, params, e) is not None]
+    events = [
+        e for e in preset.default_events if preset.goal is None or _goal(preset, params, e) is not None
+    ]
+    return [*events, REVERSAL] if preset.reversal and events else events
 
 
 def _goal(preset: Preset, params: Mapping[str, str], event: str) -> str | None:

@@ -69,12 +69,13 @@ def test_every_event_of_every_preset_renders_a_template_the_validation_accepts(n
 
 
 def test_a_preset_brings_its_default_events() -> None:
-    assert endpoint("keitaro").events == ["registration", "ftd"]
-    assert endpoint("bemob").events == ["ftd"]  # no event parameter: one kind of conversion
+    # Keitaro takes a status change: a charged-back conversion is reversed there by default.
+    assert endpoint("keitaro").events == ["registration", "ftd", "chargeback"]
+    assert endpoint("bemob").events == ["ftd", "chargeback"]  # no event parameter: one kind
     # Everflow's registration needs its event id: without one the default is the FTD alone.
     assert endpoint("everflow").events == ["ftd"]
     assert endpoint("everflow", {"goal_registration": "5"}).events == ["registration", "ftd"]
-    assert default_events("tune", {}) == ["ftd"]
+    assert default_events("tune", {}) == ["ftd"]  # no documented status change: no reversal
     assert endpoint("keitaro", events=["ftd", "deposit"]).events == ["ftd", "deposit"]
 
 

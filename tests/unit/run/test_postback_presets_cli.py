@@ -62,6 +62,7 @@ def test_events_are_optional_with_a_preset(data_dir, capsys) -> None:
     assert json.loads((data_dir / "endpoints.json").read_text())["aff-1-kt"]["events"] == [
         "registration",
         "ftd",
+        "chargeback",
     ]
 
 
