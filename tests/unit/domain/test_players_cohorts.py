@@ -20,7 +20,9 @@ def facts(outputs) -> list[PlayerDayFact]:
 
 
 def test_a_registration_after_the_deposits_dates_every_earlier_fact() -> None:
-    reg = registration("p1", None, minutes=-DAY)  # registered the day before
+    # Registered the day before, through a click whose attribution is still to come: the tag
+    # does not change, the registration time does.
+    reg = registration("p1", "c1", minutes=-DAY)
     state, out1, _ = decide_player(None, deposit("p1", "t1", "10", minutes=2), POLICY, NOW)
     state, out2, _ = decide_player(state, deposit("p1", "t2", "20", minutes=2 + 3 * DAY), POLICY, NOW)
     assert {f.registered_at for f in facts(out1 + out2)} == {None}

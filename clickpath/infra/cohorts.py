@@ -1,0 +1,130 @@
+"""Registration cohorts read from ClickHouse: LTV (deposits and NGR at 30, 90 and 365 days),
+CPA-to-LTV and retention per brand, affiliate, campaign and week or month (docs/cohorts.md).
+
+Reads the summed aggregates the materialized views of deploy/clickhouse/007_cohorts.sql keep
+(`cohort_agg`, `cohort_activity`), never FINAL: the sums are exact whether or not ClickHouse
+has merged them. Each brand's weeks and months are in its own time zone: one query per zone,
+the zone a constant in the SQL (checked against the IANA names first); the rows are finished
+by clickpath.domain.cohorts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from clickpath.contracts.money import Money
+from clickpath.domain.cohorts import (
+    WINDOWS,
+    CohortKey,
+    Grain,
+    check_grain,
+    check_time_zone,
+    cohort_rows,
+    retention_rows,
+    zone_groups,
+)
+
+_START = {"week": "toMonday", "month": "toStartOfMonth"}
+_NGR = "stakes - wins - bonus_cost - chargeback_sum"
+
+
+def _cohort_sql(grain: Grain, zone: str) -> str:
+    """The cohort start of a registration slot in `zone` (a checked IANA name)."""
+    return f"{_START[grain]}(toDate(reg_slot, '{check_time_zone(zone)}'))"
+
+
+def _where(
+    brands: list[str] | None, others: list[str], since: date | None, until: date | None
+) -> tuple[str, dict[str, Any]]:
+    where: list[str] = ["1"]
+    params: dict[str, Any] = {}
+    if brands is not None:
+        where.append("brand_id IN {brands:Array(String)}")
+        params["brands"] = brands
+    if others:
+        where.append("brand_id NOT IN {others:Array(String)}")
+        params["others"] = others
+    if since:
+        where.append("cohort >= {since:Date}")
+        params["since"] = since
+    if until:
+        where.append("cohort <= {until:Date}")
+        params["until"] = until
+    return " AND ".join(where), params
+
+
+def query_cohorts(
+    client: Client,
+    db: str,
+    *,
+    brand_id: str | None,
+    grain: Grain,
+    time_zones: Mapping[str, str],
+    cpa: Mapping[str, Money],
+    since: date | None,
+    until: date | None,
+) -> list[dict[str, Any]]:
+    """Cohort rows (domain.cohorts.cohort_rows) of the cohorts starting from `since` to
+    `until` (dates in each brand's zone), for one brand or all."""
+    check_grain(grain)
+    windows = ", ".join(
+        f"sumIf(deposit_sum, age_days >= 0 AND age_days < {w}) AS s_deposits_{w}" for w in WINDOWS
+    )
+    ngr = ", ".join(f"sumIf({_NGR}, age_days >= 0 AND age_days < {w}) AS s_ngr_{w}" for w in WINDOWS)
+    raw: list[Any] = []
+    for zone, brands, others in zone_groups(brand_id, time_zones):
+        where, params = _where(brands, others, since, until)
+        sql = (
+            f"SELECT brand_id, affiliate_id, campaign_id, {_cohort_sql(grain, zone)} AS cohort, "
+            f"currency, sum(players) AS s_players, sum(ftds) AS s_ftds, {windows}, {ngr} "
+            f"FROM {db}.cohort_agg WHERE {where} "
+            "GROUP BY brand_id, affiliate_id, campaign_id, cohort, currency"
+        )
+        raw += client.query(sql, parameters=params).result_rows
+    return cohort_rows(raw, cpa)
+
+
+def query_retention(
+    client: Client,
+    db: str,
+    *,
+    brand_id: str | None,
+    grain: Grain,
+    time_zones: Mapping[str, str],
+    periods: int,
+    since: date | None,
+    until: date | None,
+) -> list[dict[str, Any]]:
+    """Retention rows (domain.cohorts.retention_rows): per cohort, its players and how many
+    were active in each 30-day period 0 .. periods - 1 since their registration."""
+    check_grain(grain)
+    if not 1 <= periods <= 1000:
+        raise ValueError("periods must be from 1 to 1000")
+    players: list[tuple[CohortKey, int]] = []
+    active: list[tuple[CohortKey, int, int]] = []
+    for zone, brands, others in zone_groups(brand_id, time_zones):
+        where, params = _where(brands, others, since, until)
+        cohort = _cohort_sql(grain, zone)
+        rows = client.query(
+            f"SELECT brand_id, affiliate_id, campaign_id, {cohort} AS cohort, sum(players) "
+            f"FROM {db}.cohort_agg WHERE currency = '' AND {where} "
+            "GROUP BY brand_id, affiliate_id, campaign_id, cohort",
+            parameters=params,
+        ).result_rows
+        players += [((b, a, c, d), int(n)) for b, a, c, d, n in rows]
+        # A person is active in a period when their sign-weighted active facts sum above zero.
+        rows = client.query(
+            f"SELECT brand_id, affiliate_id, campaign_id, cohort, period, count() FROM ("
+            f"SELECT brand_id, affiliate_id, campaign_id, {cohort} AS cohort, period, person_id "
+            f"FROM {db}.cohort_activity WHERE period < {{periods:UInt16}} AND {where} "
+            "GROUP BY brand_id, affiliate_id, campaign_id, cohort, period, person_id "
+            "HAVING sum(active) > 0) "
+            "GROUP BY brand_id, affiliate_id, campaign_id, cohort, period",
+            parameters={**params, "periods": periods},
+        ).result_rows
+        active += [((b, a, c, d), int(p), int(n)) for b, a, c, d, p, n in rows]
+    return retention_rows(players, active, periods)
