@@ -109,7 +109,8 @@ def retention_fractions(players: int, active: Sequence[int]) -> list[float | Non
 
 
 def _money(value: Any) -> Decimal:
-    return Decimal(str(value))
+    """A sum as read (Decimal, int, or their text) as Decimal."""
+    return value if isinstance(value, Decimal) else Decimal(value if isinstance(value, int) else str(value))
 
 
 COHORT_SUMS = ("players", "ftds", *(f"deposits_{w}" for w in WINDOWS), *(f"ngr_{w}" for w in WINDOWS))
@@ -124,9 +125,13 @@ def cohort_rows(raw: Iterable[Sequence[Any]], cpa: Mapping[str, Money]) -> list[
     sums: dict[CohortKey, dict[str, dict[str, Decimal]]] = {}
     for brand, affiliate, campaign, cohort, currency, *values in raw:
         by_currency = sums.setdefault((brand, affiliate, campaign, cohort), {})
-        held = by_currency.setdefault(currency, dict.fromkeys(COHORT_SUMS, Decimal(0)))
-        for name, value in zip(COHORT_SUMS, values, strict=True):
-            held[name] += _money(value)
+        read = dict(zip(COHORT_SUMS, map(_money, values), strict=True))
+        held = by_currency.get(currency)
+        if held is None:
+            by_currency[currency] = read
+        else:  # the same group twice (raw rows need not be grouped): add up
+            for name, value in read.items():
+                held[name] += value
     rows = []
     for (brand, affiliate, campaign, cohort), by_currency in sorted(sums.items()):
         players = int(sum(v["players"] for v in by_currency.values()))
