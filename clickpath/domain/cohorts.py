@@ -108,13 +108,27 @@ def retention_fractions(players: int, active: Sequence[int]) -> list[float | Non
     return [round(a / players, 4) for a in active]
 
 
-def _money(value: Any) -> Decimal:
-    """A sum as read (Decimal, int, or their text) as Decimal."""
-    return value if isinstance(value, Decimal) else Decimal(value if isinstance(value, int) else str(value))
+def amount_text(value: Decimal | int | str) -> str:
+    """An amount as `format_amount` writes it (two decimals at least, more only where the
+    amount has them). Decimal text, as ClickHouse's toString writes a Decimal, is reformatted
+    as text: a report of 200k rows would spend seconds making and rounding Decimals."""
+    if not isinstance(value, str):
+        return format_amount(Decimal(value))
+    whole, _, fraction = value.partition(".")
+    return f"{whole}.{fraction.rstrip('0'):0<2}"
+
+
+def _is_zero(value: Decimal | int | str) -> bool:
+    return not value.strip("-0.") if isinstance(value, str) else not value
+
+
+def _add(a: Decimal | int | str, b: Decimal | int | str) -> Decimal:
+    return Decimal(str(a)) + Decimal(str(b))
 
 
 COHORT_SUMS = ("players", "ftds", *(f"deposits_{w}" for w in WINDOWS), *(f"ngr_{w}" for w in WINDOWS))
-"""What a raw cohort row carries after (brand, affiliate, campaign, cohort, currency)."""
+"""What a raw cohort row carries after (brand, affiliate, campaign, cohort, currency): counts
+as int, amounts as Decimal, int or Decimal text."""
 
 
 def cohort_rows(raw: Iterable[Sequence[Any]], cpa: Mapping[str, Money]) -> list[dict[str, Any]]:
@@ -122,42 +136,38 @@ def cohort_rows(raw: Iterable[Sequence[Any]], cpa: Mapping[str, Money]) -> list[
     *COHORT_SUMS), summed per currency: one row per currency the cohort has money in (or one
     row with currency '' when it has none yet), each with the cohort's players (not to be
     added up across its currency rows), JSON-able (Decimal as str)."""
-    sums: dict[CohortKey, dict[str, dict[str, Decimal]]] = {}
+    sums: dict[CohortKey, dict[str, list[Any]]] = {}
     for brand, affiliate, campaign, cohort, currency, *values in raw:
         by_currency = sums.setdefault((brand, affiliate, campaign, cohort), {})
-        read = dict(zip(COHORT_SUMS, map(_money, values), strict=True))
         held = by_currency.get(currency)
         if held is None:
-            by_currency[currency] = read
+            by_currency[currency] = values
         else:  # the same group twice (raw rows need not be grouped): add up
-            for name, value in read.items():
-                held[name] += value
+            by_currency[currency] = [_add(a, b) for a, b in zip(held, values, strict=True)]
     rows = []
+    empty: list[Any] = [0] * len(COHORT_SUMS)
     for (brand, affiliate, campaign, cohort), by_currency in sorted(sums.items()):
-        players = int(sum(v["players"] for v in by_currency.values()))
-        money = {c: v for c, v in by_currency.items() if c and any(v[n] for n in COHORT_SUMS[1:])}
+        players = int(sum(int(v[0]) for v in by_currency.values()))
+        money = {c: v for c, v in by_currency.items() if c and not all(map(_is_zero, v[1:]))}
         if not players and not money:
             continue  # emptied by a re-tag: never there
-        empty = dict.fromkeys(COHORT_SUMS, Decimal(0))
         affiliate_cpa = cpa.get(affiliate)
+        head = {
+            "brand_id": brand,
+            "affiliate_id": affiliate,
+            "campaign_id": campaign,
+            "cohort": cohort.isoformat(),
+        }
         for currency, v in sorted(money.items()) or [("", empty)]:
-            rows.append(
-                {
-                    "brand_id": brand,
-                    "affiliate_id": affiliate,
-                    "campaign_id": campaign,
-                    "cohort": cohort.isoformat(),
-                    "currency": currency,
-                    "players": players,
-                    "ftds": int(v["ftds"]),
-                    **{f"deposits_{w}": format_amount(v[f"deposits_{w}"]) for w in WINDOWS},
-                    **{f"ngr_{w}": format_amount(v[f"ngr_{w}"]) for w in WINDOWS},
-                    "cpa": str(affiliate_cpa) if affiliate_cpa else None,
-                    "cpa_to_ltv_365": _str_or_none(
-                        cpa_to_ltv(affiliate_cpa, currency, int(v["ftds"]), v["ngr_365"])
-                    ),
-                }
-            )
+            ftds = int(v[1])
+            ratio = None
+            if affiliate_cpa is not None and affiliate_cpa.currency == currency:
+                ratio = cpa_to_ltv(affiliate_cpa, currency, ftds, Decimal(str(v[-1])))
+            row = {**head, "currency": currency, "players": players, "ftds": ftds}
+            row.update(zip(COHORT_SUMS[2:], map(amount_text, v[2:]), strict=True))
+            row["cpa"] = str(affiliate_cpa) if affiliate_cpa else None
+            row["cpa_to_ltv_365"] = _str_or_none(ratio)
+            rows.append(row)
     return rows
 
 

@@ -149,3 +149,11 @@ def test_settings_validate_zones_and_cpa(monkeypatch: pytest.MonkeyPatch) -> Non
     for cpa in ({"a": "50"}, {"a": "50 EURO"}, {"a": "fifty EUR"}, {"a": "-5 EUR"}):
         with pytest.raises(ValueError, match="affiliate_cpa"):
             Settings(affiliate_cpa=cpa)
+
+
+@pytest.mark.parametrize("text", ["0", "0.0000", "723", "723.5000", "-25.5", "0.0005", "-0.0100", "12.3456"])
+def test_amount_text_writes_decimal_text_as_format_amount_does(text: str) -> None:
+    from clickpath.contracts.money import format_amount
+    from clickpath.domain.cohorts import amount_text
+
+    assert amount_text(text) == format_amount(Decimal(text)) == amount_text(Decimal(text))
