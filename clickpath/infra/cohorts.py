@@ -131,3 +131,80 @@ def query_retention(
         ).result_rows
         active += [((b, a, c, d), int(p), int(n)) for b, a, c, d, p, n in rows]
     return retention_rows(players, active, periods)
+
+
+_SLOT = "toStartOfFifteenMinutes(toDateTime(assumeNotNull(registered_at), 'UTC'))"
+_AGE = "dateDiff('day', toDate(assumeNotNull(registered_at), 'UTC'), day)"
+# cohort_agg's sums: (column, the fact_rows column it sums, money).
+_AGG_SUMS = (
+    ("players", "registrations", False),
+    ("ftds", "ftds", False),
+    ("deposits", "deposits", False),
+    ("deposit_sum", "deposit_sum", True),
+    ("stakes", "stakes", True),
+    ("wins", "wins", True),
+    ("bonus_cost", "bonus_cost", True),
+    ("chargeback_sum", "chargeback_sum", True),
+)
+_AGG_KEYS = "brand_id, reg_slot, affiliate_id, campaign_id, age_days, currency"
+_ACTIVITY_KEYS = "brand_id, reg_slot, affiliate_id, campaign_id, period, person_id"
+
+
+def _add_difference(
+    client: Client, db: str, table: str, keys: str, expected: str, held: str, sums: list[tuple[str, bool]]
+) -> int:
+    """Insert into `table` what `expected` (the views' rows from fact_rows) has and `held`
+    (the table's own, negated) lacks, per key; the groups that differed."""
+    differences = ", ".join(
+        f"toDecimal128(sum(m_{name}), 4) AS d_{name}" if money else f"sum(m_{name}) AS d_{name}"
+        for name, money in sums
+    )
+    nonzero = " OR ".join(f"d_{name} != 0" for name, _ in sums)
+    diff = f"SELECT {keys}, {differences} FROM ({expected} UNION ALL {held}) GROUP BY {keys} HAVING {nonzero}"
+    count = int(client.query(f"SELECT count() FROM ({diff})").result_rows[0][0])
+    if count:
+        names = ", ".join(name for name, _ in sums)
+        client.command(f"INSERT INTO {db}.{table} ({keys}, {names}) {diff}")
+    return count
+
+
+def repair_cohorts(client: Client, db: str) -> int:
+    """Make `cohort_agg` and `cohort_activity` equal to what `fact_rows` holds; the groups it
+    corrected. As clickpath.infra.clickhouse.repair_funnel, for a process killed between the
+    insert into fact_rows and the views' inserts; run at the sink's start (a scan of
+    fact_rows)."""
+    facts = ", ".join(
+        f"toDecimal128(sum(sign * {source}), 4) AS m_{name}"
+        if money
+        else f"sum(sign * toInt64({source})) AS m_{name}"
+        for name, source, money in _AGG_SUMS
+    )
+    held = ", ".join(
+        f"toDecimal128(-sum({name}), 4) AS m_{name}" if money else f"-sum({name}) AS m_{name}"
+        for name, _, money in _AGG_SUMS
+    )
+    repaired = _add_difference(
+        client,
+        db,
+        "cohort_agg",
+        _AGG_KEYS,
+        f"SELECT brand_id, {_SLOT} AS reg_slot, affiliate_id, campaign_id, "
+        f"toInt32({_AGE}) AS age_days, currency, {facts} FROM {db}.fact_rows "
+        f"WHERE registered_at IS NOT NULL GROUP BY {_AGG_KEYS}",
+        f"SELECT {_AGG_KEYS}, {held} FROM {db}.cohort_agg GROUP BY {_AGG_KEYS}",
+        [(name, money) for name, _, money in _AGG_SUMS],
+    )
+    return repaired + _add_difference(
+        client,
+        db,
+        "cohort_activity",
+        _ACTIVITY_KEYS,
+        f"SELECT brand_id, {_SLOT} AS reg_slot, affiliate_id, campaign_id, "
+        f"toUInt16(intDiv({_AGE}, 30)) AS period, person_id, sum(toInt64(sign)) AS m_active "
+        f"FROM {db}.fact_rows WHERE registered_at IS NOT NULL "
+        "AND day >= toDate(assumeNotNull(registered_at), 'UTC') AND (deposits > 0 OR stakes > 0) "
+        f"GROUP BY {_ACTIVITY_KEYS}",
+        f"SELECT {_ACTIVITY_KEYS}, -sum(active) AS m_active FROM {db}.cohort_activity "
+        f"GROUP BY {_ACTIVITY_KEYS}",
+        [("active", False)],
+    )

@@ -373,3 +373,31 @@ def test_an_upgraded_database_dates_its_facts_from_players(client, tmp_path) -> 
         client, db, brand_id=None, grain="month", time_zones={}, cpa={}, since=None, until=None
     )
     assert brief(read, "cohort", "players", "deposits_30") == [("2026-01-01", 1, "42.00")]
+
+
+def test_the_start_repairs_the_cohorts_a_crash_cut_off(client) -> None:  # noqa: F811
+    from clickpath.infra.cohorts import repair_cohorts
+
+    stream = Stream()
+    before = stream.send(reg("p1", T, click="c-p1"), dep("p1", "t1", "40", T))
+    write_batch(client, DB, before)
+    expected = query_retention(
+        client, DB, brand_id=None, grain="month", time_zones={}, periods=2, since=None, until=None
+    )
+    assert repair_cohorts(client, DB) == 0
+    for view in ("cohort_facts_mv", "cohort_activity_mv"):  # the views' inserts never happen
+        client.command(f"DETACH TABLE {DB}.{view}")
+    retag = stream.send(attribution("p1", T, "aff-1"))
+    write_batch(client, DB, retag)
+    for view in ("cohort_facts_mv", "cohort_activity_mv"):
+        client.command(f"ATTACH TABLE {DB}.{view}")
+    assert brief(cohorts(client), "affiliate_id") == [("",)]  # still the old tag
+    assert repair_cohorts(client, DB) > 0
+    assert brief(cohorts(client), "affiliate_id", "players", "deposits_30") == [("aff-1", 1, "40.00")]
+    assert [
+        r["active"]
+        for r in query_retention(
+            client, DB, brand_id=None, grain="month", time_zones={}, periods=2, since=None, until=None
+        )
+    ] == [r["active"] for r in expected]
+    assert repair_cohorts(client, DB) == 0
