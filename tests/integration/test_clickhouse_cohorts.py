@@ -362,7 +362,7 @@ def test_an_upgraded_database_dates_its_facts_from_players(client, tmp_path) -> 
             )
         ],
     )
-    assert apply_migrations(client, db) == ["007_cohorts"]
+    assert apply_migrations(client, db)[-1] == "007_cohorts"  # after 006 where it exists
     read = query_cohorts(
         client, db, brand_id=None, grain="month", time_zones={}, cpa={}, since=None, until=None
     )
