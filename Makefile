@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit lint format clean bench bench-ingress bench-deliveries bench-clickhouse bench-state bench-attribution chromium
+.PHONY: help install run test test-unit lint format clean bench bench-ingress bench-deliveries bench-clickhouse bench-state bench-attribution bench-cohorts chromium
 
 # import-linter and mypy read the package as it installs (clickpath.streams is streams/, ...):
 # the editable install maps those folders with an import hook that neither tool follows, so
@@ -76,3 +76,6 @@ bench-attribution: $(STAMP) ## Every multi-touch attribution model over 1M synth
 SIZES ?= 10000000
 bench-clickhouse: $(STAMP) ## Funnel queries on ClickHouse filled to SIZES events (10M ~1-2 min)
 	$(BIN)/clickpath bench-clickhouse --sizes $(SIZES) --results tests/bench/results.jsonl
+
+bench-cohorts: $(STAMP) ## Cohorts and retention over 1M players in embedded ClickHouse (~2 min)
+	$(BIN)/clickpath bench-cohorts --results tests/bench/results.jsonl

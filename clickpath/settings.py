@@ -33,7 +33,9 @@ from pydantic_settings import (
 
 from clickpath.contracts.event_time import DEFAULT_EARLIEST, DEFAULT_MAX_AHEAD, EventTimeWindow
 from clickpath.contracts.models import Currency
+from clickpath.contracts.money import Money
 from clickpath.domain.catalogue import AffiliateConfig, tracking_code_clashes
+from clickpath.domain.cohorts import check_time_zone
 from clickpath.domain.endpoints import Endpoint
 from clickpath.domain.fx import FxRate, FxTable
 from clickpath.domain.mappings import MappingError, SourceMapping, parse_mappings
@@ -244,6 +246,39 @@ class Settings(BaseSettings):
         default=[], description="[{currency, rate, effective_from}]: one unit's worth in the"
         " reporting currency from that day on (config file [[fx_rates]] or JSON)."
     )
+
+    # Cohorts (docs/cohorts.md): each brand's time zone for its weeks and months, and a CPA per
+    # affiliate for CPA-to-LTV until commission plans exist.
+    brand_time_zones: dict[str, str] = Field(
+        default={}, description="Brand -> IANA time zone of its cohorts (default UTC)."
+    )
+    affiliate_cpa: dict[str, str] = Field(
+        default={}, description='Affiliate -> CPA per first-time depositor, e.g. "50.00 EUR".'
+    )
+
+    @field_validator("brand_time_zones")
+    @classmethod
+    def _valid_time_zones(cls, value: dict[str, str]) -> dict[str, str]:
+        for brand, zone in value.items():
+            check_time_zone(zone, f"brand_time_zones[{brand!r}]")
+        return value
+
+    @field_validator("affiliate_cpa")
+    @classmethod
+    def _valid_cpa(cls, value: dict[str, str]) -> dict[str, str]:
+        for affiliate, text in value.items():
+            try:
+                cpa = Money.parse(text)
+            except ValueError as e:
+                raise ValueError(f"affiliate_cpa[{affiliate!r}]: {e}") from None
+            if cpa.amount < 0:
+                raise ValueError(f"affiliate_cpa[{affiliate!r}]: a CPA cannot be negative")
+        return value
+
+    @property
+    def affiliate_cpa_money(self) -> dict[str, Money]:
+        """The configured CPA of each affiliate as Money (checked at start)."""
+        return {affiliate: Money.parse(text) for affiliate, text in self.affiliate_cpa.items()}
 
     # Sinks.
     sink_batch_size: int = Field(default=2000, ge=1)

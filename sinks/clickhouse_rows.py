@@ -37,9 +37,10 @@ FactKey = tuple[str, date, str]
 
 FACT_ROW_COLUMNS = [
     "person_id", "brand_id", "day", "currency", "affiliate_id", "campaign_id",
-    *(m.name for m in FACT_MEASURES), "version", "sign",
+    *(m.name for m in FACT_MEASURES), "registered_at", "version", "sign",
 ]
-"""The columns of a fact row: its key and tag, every fact measure, version and sign."""
+"""The columns of a fact row: its key and tag, every fact measure, the player's registration
+time (cohorts, deploy/clickhouse/007_cohorts.sql), version and sign."""
 
 
 def fact_key(fact: PlayerDayFact) -> FactKey:
@@ -69,9 +70,13 @@ def fact_rows(
             continue
         head = [f.person_id, f.brand_id, f.day, f.currency]
         if old is not None:
-            rows.append([*head, old.affiliate_id, old.campaign_id, *old.measures, old.version, -1])
-        new = StoredFact(f.version, f.affiliate_id, f.campaign_id, fact_measures(f))
-        rows.append([*head, new.affiliate_id, new.campaign_id, *new.measures, new.version, 1])
+            rows.append([*head, old.affiliate_id, old.campaign_id, *old.measures,
+                         old.registered_at, old.version, -1])
+        new = StoredFact(
+            f.version, f.affiliate_id, f.campaign_id, fact_measures(f), f.registered_at
+        )
+        rows.append([*head, new.affiliate_id, new.campaign_id, *new.measures,
+                     new.registered_at, new.version, 1])
         live[key] = new
     return rows, live
 
@@ -143,7 +148,8 @@ def unwritable_reason(record: Record) -> str | None:
     if isinstance(record, CanonicalEvent):
         when = {"occurred_at": record.occurred_at, "processed_at": record.processed_at}
     elif isinstance(record, PlayerDayFact):
-        when = {"day": record.day}
+        # Cohorts read toDate(registered_at) (deploy/clickhouse/007_cohorts.sql).
+        when = {"day": record.day, "registered_at": record.registered_at}
     elif isinstance(record, Attribution):
         when = {"clicked_at": record.clicked_at, "registered_at": record.registered_at,
                 "decided_at": record.decided_at}

@@ -46,6 +46,7 @@ from clickpath.infra.clickhouse import (
     query_stored_facts,
     repair_funnel,
 )
+from clickpath.infra.cohorts import repair_cohorts
 from clickpath.infra.metrics import CLICKHOUSE_ROWS, observe_event_latency
 from clickpath.settings import Settings
 from clickpath.sinks.base import BatchSink, SinkWriteError, UnwritableError
@@ -155,9 +156,10 @@ class ClickHouseSink(BatchSink):
         with self.lock:
             applied = apply_migrations(self.client, self.db)
             repaired = repair_funnel(self.client, self.db)
+            cohorts_repaired = repair_cohorts(self.client, self.db)
         log.info(
             "clickhouse_ready", dsn=redact(settings.clickhouse_dsn), migrations_applied=applied,
-            funnel_rows_repaired=repaired,
+            funnel_rows_repaired=repaired, cohort_rows_repaired=cohorts_repaired,
         )
 
     def write(self, records: Sequence[tuple[Message, Record]]) -> None:

@@ -353,6 +353,8 @@ class PlayerDayFact(Record):
     wins: AddedDecimal = Decimal(0)
     bonus_stakes: AddedDecimal = Decimal(0)
     bonus_cost: AddedDecimal = Decimal(0)
+    # When the player registered (v3), on every fact: cohorts by registration (docs/cohorts.md).
+    registered_at: Timestamp | None = None
 
 
 # --- outward ----------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 # Active ISO 4217 codes (2024 list) plus the crypto codes operators commonly settle in.
 ISO_4217 = frozenset(
@@ -28,3 +29,31 @@ def format_amount(amount: Decimal) -> str:
     """Two decimals at least, more only where the amount has them (0.0005 BTC stays exact)."""
     cents = amount.quantize(Decimal("0.01"))
     return f"{cents if amount == cents else amount.normalize():f}"
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount in one currency (a configured CPA, say): Decimal, never float."""
+
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        check_currency(self.currency)
+        if not self.amount.is_finite():
+            raise ValueError(f"not an amount: {self.amount}")
+
+    @classmethod
+    def parse(cls, text: str) -> Money:
+        """`"50.00 EUR"` (amount, a space, an ISO 4217 code) as Money."""
+        parts = text.split()
+        if len(parts) != 2:
+            raise ValueError(f"expected an amount and a currency such as '50.00 EUR', not {text[:40]!r}")
+        try:
+            amount = Decimal(parts[0])
+        except InvalidOperation:
+            raise ValueError(f"not an amount: {parts[0][:40]!r}") from None
+        return cls(amount, parts[1])
+
+    def __str__(self) -> str:
+        return f"{format_amount(self.amount)} {self.currency}"

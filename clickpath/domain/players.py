@@ -192,7 +192,7 @@ def decide_player(
     reshapes = isinstance(record, (Registration, Attribution))
     touched = fact_keys(state) | _keys_of(record) if reshapes else set()
     before_facts = funnel_facts(state, touched) if reshapes else {}
-    before_tag = state.tag
+    before_tag, before_registered = state.tag, state.registered_at
     outputs: list[Output] = []
 
     if isinstance(record, Attribution):
@@ -225,7 +225,9 @@ def decide_player(
         outputs.append(Output(Topic.CANONICAL, state.person_id, canonical))
 
     state.version += 1
-    retag = state.tag != before_tag
+    # Every fact carries the tag and the registration time (cohorts): when either changes, all
+    # of the player's facts are sent again (a registration after deposits dates them all).
+    retag = state.tag != before_tag or state.registered_at != before_registered
     keys = all_fact_keys(state) if retag else touched | (fact_keys(state) if reshapes else set())
     outputs += _changed_facts(state, keys, before_facts, retag)
     outputs += _due_postbacks(state, policy, now)
@@ -365,6 +367,7 @@ def _changed_facts(
             affiliate_id=tag.affiliate_id,
             campaign_id=tag.campaign_id,
             version=state.version,
+            registered_at=state.registered_at,
             **value,
         )
         outputs.append(Output(Topic.PLAYER_DAY_FACTS, state.person_id, fact))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Collection, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -186,13 +186,14 @@ def query_funnel(
 
 
 class StoredFact(NamedTuple):
-    """The live row of a fact key: its version, tag and every fact measure (FACT_MEASURES
-    order), so that its cancel row repeats it exactly."""
+    """The live row of a fact key: its version, tag, every fact measure (FACT_MEASURES
+    order) and the player's registration time, so that its cancel row repeats it exactly."""
 
     version: int
     affiliate_id: str
     campaign_id: str
     measures: tuple[int | Decimal, ...]
+    registered_at: datetime | None = None
 
 
 def query_stored_facts(
@@ -208,7 +209,7 @@ def query_stored_facts(
     measures = ", ".join(m.name for m in FACT_MEASURES)
     rows = client.query(
         "SELECT person_id, day, currency, "
-        f"argMax(tuple(version, affiliate_id, campaign_id, {measures}), version) "
+        f"argMax(tuple(version, affiliate_id, campaign_id, registered_at, {measures}), version) "
         f"FROM {database}.fact_rows WHERE person_id IN {{persons:Array(String)}} AND sign = 1 "
         "GROUP BY person_id, day, currency",
         parameters={"persons": sorted(person_ids)},
@@ -216,10 +217,18 @@ def query_stored_facts(
     return {
         (person, day, currency): StoredFact(
             int(live[0]), str(live[1]), str(live[2]),
-            tuple(parse(m, v) for m, v in zip(FACT_MEASURES, live[3:], strict=True)),
+            tuple(parse(m, v) for m, v in zip(FACT_MEASURES, live[4:], strict=True)),
+            _utc(live[3]),
         )
         for person, day, currency, live in rows
     }
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A DateTime64 read back as an aware UTC time (the driver may hand it back naive)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 def query_known_events(

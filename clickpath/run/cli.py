@@ -21,6 +21,7 @@ from clickpath.run.commands_admin import cmd_deliveries, cmd_endpoints, cmd_keys
 from clickpath.run.commands_bench import (
     cmd_bench,
     cmd_bench_clickhouse,
+    cmd_bench_cohorts,
     cmd_bench_deliveries,
     cmd_bench_ingress,
     cmd_bench_state,
@@ -141,6 +142,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench_ch.add_argument("--results", type=Path, default=DEFAULT_RESULTS_FILE, metavar="FILE",
                           help="append the results to FILE as JSON lines (default %(default)s)")
     bench_ch.set_defaults(func=cmd_bench_clickhouse)
+
+    bench_co = sub.add_parser(
+        "bench-cohorts", help="benchmark the cohort and retention queries over many players"
+    )
+    bench_co.add_argument("--players", type=int, default=1_000_000, help="players to fill")
+    bench_co.add_argument("--chunk", type=int, default=200_000, help="players per bulk insert")
+    bench_co.add_argument("--repeats", type=int, default=3, help="runs of each query")
+    bench_co.add_argument("--periods", type=int, default=12, help="retention periods (30 days)")
+    bench_co.add_argument("--clickhouse-url", default=None, metavar="DSN",
+                          help="a ClickHouse server (its clickpath_bench database is replaced); "
+                               "default: a fresh embedded chdb directory")
+    bench_co.add_argument("--no-record", action="store_true", help="do not append to the results file")
+    bench_co.add_argument("--results", type=Path, default=DEFAULT_RESULTS_FILE, metavar="FILE",
+                          help="append the result to FILE as a JSON line (default %(default)s)")
+    bench_co.set_defaults(func=cmd_bench_cohorts)
 
     bench_st = sub.add_parser(
         "bench-state", help="benchmark a long-lived player's state size and per-event cost"

@@ -1,5 +1,5 @@
-"""The benchmark commands: `clickpath bench`, `bench-ingress`, `bench-deliveries` and
-`bench-clickhouse` and `bench-state`."""
+"""The benchmark commands: `clickpath bench`, `bench-ingress`, `bench-deliveries`,
+`bench-clickhouse`, `bench-state` and `bench-cohorts`."""
 
 from __future__ import annotations
 
@@ -62,4 +62,13 @@ def cmd_bench_state(settings: Settings, args: argparse.Namespace) -> None:
     run_state_bench(StateBenchConfig(
         deposits=args.deposits, wagers=args.wagers,
         results_file=None if args.no_record else args.results,
+    ))
+
+
+def cmd_bench_cohorts(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.devtools.bench.cohorts import CohortBenchConfig, run_cohort_bench
+
+    run_cohort_bench(CohortBenchConfig(
+        players=args.players, chunk=args.chunk, repeats=args.repeats, periods=args.periods,
+        dsn=args.clickhouse_url, results_file=None if args.no_record else args.results,
     ))

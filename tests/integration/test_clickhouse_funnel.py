@@ -231,7 +231,8 @@ def test_the_schema_has_a_column_per_measure(client) -> None:
     assert set(daily) == {"day", "brand_id", "affiliate_id", "campaign_id", "currency",
                           *(m.name for m in FUNNEL_MEASURES), *DERIVED}
     assert set(facts) == {"person_id", "brand_id", "day", "currency", "affiliate_id",
-                          "campaign_id", "version", "sign", *(m.name for m in FACT_MEASURES)}
+                          "campaign_id", "version", "sign", *(m.name for m in FACT_MEASURES),
+                          "registered_at"}  # cohorts (007)
 
 
 def test_an_upgraded_database_keeps_its_funnel_and_reads_zero_for_the_new_measures(
@@ -261,7 +262,7 @@ def test_an_upgraded_database_keeps_its_funnel_and_reads_zero_for_the_new_measur
         "('brand-a:p1', 'brand-a', '2026-11-01', 'EUR', '', '', 0, 1, 2, 70.5, 1, -1), "
         "('brand-a:p1', 'brand-a', '2026-11-01', 'EUR', 'aff-1', 'camp-1', 0, 1, 2, 70.5, 2, 1)"
     )
-    assert apply_migrations(client, db) == ["004_player_value", "005_players"]
+    assert apply_migrations(client, db)[:2] == ["004_player_value", "005_players"]  # and later
     assert apply_migrations(client, db) == []
     zeros = {m.name: zero(m) for m in FUNNEL_MEASURES}
     assert {(r["affiliate_id"], r["currency"]): measures_of(r) for r in query_funnel(client, db)} == {

@@ -102,3 +102,22 @@ def test_a_fact_written_before_the_money_fields_reads_them_as_zero() -> None:
     old = Codec(EmbeddedRegistry([v1]), [v1]).encode(fact)
     read = Codec(EmbeddedRegistry(files), files).decode(old)
     assert read == fact and read.chargeback_sum == Decimal(0) and read.withdrawals == 0
+
+
+def test_a_fact_written_before_the_registration_time_reads_it_as_none() -> None:
+    from datetime import UTC, date, datetime
+
+    from clickpath.contracts.models import PlayerDayFact
+
+    files = load_schema_files(Settings().schemas_dir)
+    v2 = next(f for f in files if f.name == PlayerDayFact.avro_name and f.version == 2)
+    fact = PlayerDayFact(
+        person_id="b:p", brand_id="b", day=date(2026, 1, 1), currency="EUR", affiliate_id="a",
+        campaign_id="c", registrations=0, ftds=1, deposits=1, deposit_sum=Decimal("5"), version=3,
+        stakes=Decimal("7"),
+    )
+    read = Codec(EmbeddedRegistry(files), files).decode(Codec(EmbeddedRegistry([v2]), [v2]).encode(fact))
+    assert read == fact and read.registered_at is None
+    dated = fact.model_copy(update={"registered_at": datetime(2025, 12, 31, 23, 59, tzinfo=UTC)})
+    codec = Codec(EmbeddedRegistry(files), files)
+    assert codec.decode(codec.encode(dated)) == dated

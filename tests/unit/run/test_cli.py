@@ -28,6 +28,8 @@ COMMANDS = {
     "bench-deliveries": {"--backlog", "--endpoints", "--rate", "--seconds"} | RESULTS_FLAGS,
     "bench-clickhouse": {"--sizes", "--chunk", "--repeats", "--clickhouse-url"} | RESULTS_FLAGS,
     "bench-state": {"--deposits", "--wagers"} | RESULTS_FLAGS,
+    "bench-cohorts": {"--players", "--chunk", "--repeats", "--periods", "--clickhouse-url"}
+    | RESULTS_FLAGS,
     "topics": set(),
     "import": {"file", "--format", "--brand", "--source", "--dry-run", "--rejects", "--batch",
                "--rate", "--ack-timeout", "--json"},

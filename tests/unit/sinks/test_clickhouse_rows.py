@@ -3,7 +3,7 @@ plus the new row; each canonical event id once."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from clickpath.contracts.models import PlayerDayFact
@@ -12,6 +12,7 @@ from clickpath.infra.clickhouse import StoredFact
 from clickpath.sinks.clickhouse_rows import FACT_ROW_COLUMNS, columns, fact_key, fact_measures, fact_rows
 
 DAY = date(2026, 11, 1)
+REGISTERED = datetime(2026, 10, 31, 23, 59, tzinfo=UTC)
 
 
 def fact(version: int, affiliate: str = "", deposits: int = 0, total: str = "0") -> PlayerDayFact:
@@ -55,15 +56,18 @@ def test_a_newer_version_cancels_the_live_row_with_its_own_values() -> None:
 
 def test_rows_carry_every_measure_and_the_cancel_repeats_the_live_row() -> None:
     old, new = valued(1, "", seed=1), valued(2, "aff-1", seed=2)
+    new = new.model_copy(update={"registered_at": REGISTERED})
     rows, live = fact_rows([old, new], {})
-    assert len(FACT_ROW_COLUMNS) == len(rows[0]) == 6 + len(FACT_MEASURES) + 2
+    assert len(FACT_ROW_COLUMNS) == len(rows[0]) == 6 + len(FACT_MEASURES) + 3
     written = [dict(zip(FACT_ROW_COLUMNS, r, strict=True)) for r in rows]
     for m in FACT_MEASURES:
         assert [w[m.name] for w in written] == [
             getattr(old, m.name), getattr(old, m.name), getattr(new, m.name)
         ], m.name
     assert [(w["version"], w["sign"]) for w in written] == [(1, 1), (1, -1), (2, 1)]
-    assert live[fact_key(new)] == StoredFact(2, "aff-1", "", fact_measures(new))
+    # The registration time too: the cancel repeats the old row's (none), the new row has its own.
+    assert [w["registered_at"] for w in written] == [None, None, REGISTERED]
+    assert live[fact_key(new)] == StoredFact(2, "aff-1", "", fact_measures(new), REGISTERED)
     # Signed, the rows sum to the new fact: the cancel takes the old values out exactly.
     for m in FACT_MEASURES:
         assert sum(w[m.name] * w["sign"] for w in written) == getattr(new, m.name)
@@ -122,3 +126,11 @@ def test_the_sinks_report_endpoint_sends_every_amount_as_a_decimal_string() -> N
         [sent] = client.get("/reports/funnel").json()
     for m in FUNNEL_MEASURES:
         assert sent[m.name] == ("0.1005" if m.money else 3), m.name
+
+
+def test_a_registration_time_outside_clickhouse_date_range_is_unwritable() -> None:
+    from clickpath.sinks.clickhouse_rows import unwritable_reason
+
+    assert unwritable_reason(fact(1).model_copy(update={"registered_at": REGISTERED})) is None
+    late = fact(1).model_copy(update={"registered_at": datetime(2200, 1, 1, tzinfo=UTC)})
+    assert "registered_at" in (unwritable_reason(late) or "")
