@@ -261,7 +261,8 @@ def test_an_upgraded_database_keeps_its_funnel_and_reads_zero_for_the_new_measur
         "('brand-a:p1', 'brand-a', '2026-11-01', 'EUR', '', '', 0, 1, 2, 70.5, 1, -1), "
         "('brand-a:p1', 'brand-a', '2026-11-01', 'EUR', 'aff-1', 'camp-1', 0, 1, 2, 70.5, 2, 1)"
     )
-    assert apply_migrations(client, db) == ["004_player_value", "005_players"]
+    # the later versions apply too (the touchpoints, the cohorts): not this test's subject
+    assert apply_migrations(client, db)[:2] == ["004_player_value", "005_players"]
     assert apply_migrations(client, db) == []
     zeros = {m.name: zero(m) for m in FUNNEL_MEASURES}
     assert {(r["affiliate_id"], r["currency"]): measures_of(r) for r in query_funnel(client, db)} == {

@@ -182,7 +182,7 @@ def test_an_upgraded_database_gains_the_players(client, tmp_path) -> None:
     for path in sorted(shipped_migrations_dir().glob("00[1234]_*.sql")):
         shutil.copy(path, old / path.name)
     assert len(apply_migrations(client, db, old)) == 4
-    assert apply_migrations(client, db) == ["005_players"]
+    assert apply_migrations(client, db)[:1] == ["005_players"]  # later versions apply too
     assert apply_migrations(client, db) == []
     write_batch(client, db, [profile("p1", 2), profile("p1", 1)])
     assert client.query(f"SELECT person_id, version FROM {db}.players").result_rows == [
