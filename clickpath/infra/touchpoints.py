@@ -29,8 +29,8 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Literal
 
-import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow as pa  # type: ignore[import-untyped]  # no stubs
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 from clickhouse_connect.driver.client import Client
 
 from clickpath.contracts.models import CanonicalEvent
