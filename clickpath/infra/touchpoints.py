@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
@@ -235,6 +235,64 @@ def _known_links(client: Client, db: str, persons: set[tuple[str, str]]) -> dict
     return {(str(b), str(p), str(c)): str(link) for b, p, c, link in rows}
 
 
+def _clicks_reached(
+    client: Client, db: str, regs: Sequence[RegistrationKey], lookback: timedelta
+) -> list[tuple[ClickKey, RegistrationKey, str]]:
+    """The stored clicks under the registrations' keys: (click, registration, via) pairs."""
+    if not regs:
+        return []
+    by_key: dict[tuple[str, str, str], list[RegistrationKey]] = {}
+    for r in regs:
+        for via, key in r.lookup_keys():
+            by_key.setdefault((r.brand_id, via, key), []).append(r)
+    times = [r.registered_at for r in regs]
+    rows = _lookup(
+        client,
+        db,
+        "touchpoint_click_keys",
+        CLICK_KEY_COLUMNS,
+        "occurred_at",
+        set(by_key),
+        min(times) - lookback,
+        max(times),
+    )
+    pairs = []
+    for brand, via, key, at, click_id, device, aff, camp, *subs in rows:
+        found = ClickKey(
+            str(brand), _utc(at), str(click_id), str(device), str(aff), str(camp), tuple(str(s) for s in subs)
+        )
+        pairs += [(found, r, str(via)) for r in by_key.get((str(brand), str(via), str(key)), [])]
+    return pairs
+
+
+def _registrations_reaching(
+    client: Client, db: str, clicks: Sequence[ClickKey], lookback: timedelta
+) -> list[tuple[ClickKey, RegistrationKey, str]]:
+    """The stored registrations under the clicks' keys: (click, registration, via) pairs."""
+    if not clicks:
+        return []
+    by_key: dict[tuple[str, str, str], list[ClickKey]] = {}
+    for c in clicks:
+        for via, key in c.lookup_keys():
+            by_key.setdefault((c.brand_id, via, key), []).append(c)
+    times = [c.occurred_at for c in clicks]
+    rows = _lookup(
+        client,
+        db,
+        "touchpoint_registration_keys",
+        REGISTRATION_KEY_COLUMNS,
+        "registered_at",
+        set(by_key),
+        min(times),
+        max(times) + lookback,
+    )
+    pairs = []
+    for brand, via, key, at, person, device, named in rows:
+        reg = RegistrationKey(str(brand), _utc(at), str(person), str(device), str(named))
+        pairs += [(c, reg, str(via)) for c in by_key.get((str(brand), str(via), str(key)), [])]
+    return pairs
+
+
 def link_touchpoints(
     client: Client, db: str, events: Sequence[CanonicalEvent], *, lookback_days: int = 30
 ) -> int:
@@ -257,54 +315,9 @@ def link_touchpoints(
             client.insert(f"{db}.{table}", rows, column_names=names)
 
     lookback = timedelta(days=lookback_days)
-    pairs: list[tuple[ClickKey, RegistrationKey, str]] = []
-    if regs:
-        by_key: dict[tuple[str, str, str], list[RegistrationKey]] = {}
-        for r in regs:
-            for via, key in r.lookup_keys():
-                by_key.setdefault((r.brand_id, via, key), []).append(r)
-        times = [r.registered_at for r in regs]
-        for row in _lookup(
-            client,
-            db,
-            "touchpoint_click_keys",
-            CLICK_KEY_COLUMNS,
-            "occurred_at",
-            set(by_key),
-            min(times) - lookback,
-            max(times),
-        ):
-            brand, via, key, at, click_id, device, aff, camp, *subs = row
-            found = ClickKey(
-                str(brand),
-                _utc(at),
-                str(click_id),
-                str(device),
-                str(aff),
-                str(camp),
-                tuple(str(s) for s in subs),
-            )
-            pairs += [(found, r, str(via)) for r in by_key.get((str(brand), str(via), str(key)), [])]
-    if clicks:
-        by_click_key: dict[tuple[str, str, str], list[ClickKey]] = {}
-        for c in clicks:
-            for via, key in c.lookup_keys():
-                by_click_key.setdefault((c.brand_id, via, key), []).append(c)
-        times = [c.occurred_at for c in clicks]
-        for row in _lookup(
-            client,
-            db,
-            "touchpoint_registration_keys",
-            REGISTRATION_KEY_COLUMNS,
-            "registered_at",
-            set(by_click_key),
-            min(times),
-            max(times) + lookback,
-        ):
-            brand, via, key, at, person, device, named = row
-            reg = RegistrationKey(str(brand), _utc(at), str(person), str(device), str(named))
-            pairs += [(c, reg, str(via)) for c in by_click_key.get((str(brand), str(via), str(key)), [])]
-
+    pairs = _clicks_reached(client, db, regs, lookback) + _registrations_reaching(
+        client, db, clicks, lookback
+    )
     links = pair_links(pairs, lookback)
     known = _known_links(client, db, {(b, p) for b, p, _ in links})
     new = {k: v for k, v in links.items() if known.get(k) not in (v[2], NAMED)}
@@ -461,18 +474,26 @@ def _array(column: Any) -> Any:
     return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
-def paths_of_block(
-    block: Any, sequences: dict[tuple[int, ...], tuple[str, ...]], names: dict[str, int]
-) -> Iterator[Path]:
+@dataclass
+class _Shared:
+    """What the blocks of one query share: channel codes, sequences and lone-click paths."""
+
+    names: dict[str, int] = field(default_factory=dict)
+    sequences: dict[tuple[int, ...], tuple[str, ...]] = field(default_factory=dict)
+    lone: dict[int, Path] = field(default_factory=dict)
+
+
+def paths_of_block(block: Any, shared: _Shared) -> Iterator[Path]:
     """The Paths of one Arrow block of (channels, ages, converted, value) rows.
 
     Built from whole columns (offsets and flat values), not row by row through the driver:
     a million paths would otherwise cost several seconds of Python per query. What repeats is
-    shared: one tuple per distinct channel sequence (most paths share a few), one empty value."""
+    shared: one tuple per distinct channel sequence (most paths share a few), one empty value,
+    and one Path per channel for the commonest path, a lone click that did not convert."""
     channels, ages, converted, value = (_array(block.column(i)) for i in range(4))
     encoded = pc.dictionary_encode(channels.values)
-    dictionary = encoded.dictionary.to_pylist()
-    codes = [names.setdefault(name, len(names)) for name in dictionary]
+    names, sequences, lone = shared.names, shared.sequences, shared.lone
+    codes = [names.setdefault(name, len(names)) for name in encoded.dictionary.to_pylist()]
     touch_codes = [codes[i] for i in encoded.indices.to_pylist()]
     by_code = {code: name for name, code in names.items()}
     offsets = channels.offsets.to_pylist()
@@ -481,17 +502,25 @@ def paths_of_block(
     value_offsets = value.offsets.to_pylist()
     currencies = value.keys.to_pylist()
     amounts = value.items.to_pylist()
-    for row, (start, end) in enumerate(zip(offsets, offsets[1:], strict=False)):
+    for row in range(len(flags)):
+        start, end = offsets[row], offsets[row + 1]
+        v0, v1 = value_offsets[row], value_offsets[row + 1]
+        if end - start == 1 and not flags[row] and v0 == v1 and flat_ages[start] == 0.0:
+            code = touch_codes[start]
+            path = lone.get(code)
+            if path is None:
+                path = lone[code] = Path((by_code[code],), (0.0,), False, NO_VALUE)
+            yield path
+            continue
         key = tuple(touch_codes[start:end])
         sequence = sequences.get(key)
         if sequence is None:
             sequence = sequences[key] = tuple(by_code[c] for c in key)
-        v0, v1 = value_offsets[row], value_offsets[row + 1]
         yield Path(
-            channels=sequence,
-            ages_s=tuple(flat_ages[start:end]),
-            converted=bool(flags[row]),
-            value=dict(zip(currencies[v0:v1], amounts[v0:v1], strict=True)) if v1 > v0 else NO_VALUE,
+            sequence,
+            tuple(flat_ages[start:end]),
+            bool(flags[row]),
+            dict(zip(currencies[v0:v1], amounts[v0:v1], strict=True)) if v1 > v0 else NO_VALUE,
         )
 
 
@@ -529,10 +558,9 @@ def query_paths(
     )
     params["lookback"] = lookback_days
 
-    sequences: dict[tuple[int, ...], tuple[str, ...]] = {}
-    names: dict[str, int] = {}
+    shared = _Shared()
     paths: list[Path] = []
     with client.query_arrow_stream(sql, parameters=params, use_strings=True) as stream:
         for block in stream:
-            paths.extend(paths_of_block(block, sequences, names))
+            paths.extend(paths_of_block(block, shared))
     return paths
