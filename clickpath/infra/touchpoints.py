@@ -516,12 +516,13 @@ def paths_of_block(block: Any, shared: _Shared) -> Iterator[Path]:
         sequence = sequences.get(key)
         if sequence is None:
             sequence = sequences[key] = tuple(by_code[c] for c in key)
-        yield Path(
-            sequence,
-            tuple(flat_ages[start:end]),
-            bool(flags[row]),
-            dict(zip(currencies[v0:v1], amounts[v0:v1], strict=True)) if v1 > v0 else NO_VALUE,
-        )
+        if v1 == v0:
+            carried: Mapping[str, Decimal] = NO_VALUE
+        elif v1 - v0 == 1:  # the usual player, one currency
+            carried = {currencies[v0]: amounts[v0]}
+        else:
+            carried = dict(zip(currencies[v0:v1], amounts[v0:v1], strict=True))
+        yield Path(sequence, tuple(flat_ages[start:end]), bool(flags[row]), carried)
 
 
 def query_paths(

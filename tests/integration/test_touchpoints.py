@@ -367,3 +367,15 @@ def test_the_migration_links_what_earlier_versions_hold(settings, tmp_path: FsPa
         ("c3", "named_click", ""),
     ]
     client.close()
+
+
+def test_a_value_in_several_currencies_is_carried_whole(sink) -> None:
+    write(
+        sink, on_device(click("c1", minutes=-5), "d1"), on_device(registration("p1", "c1", minutes=0), "d1")
+    )
+    profile = player("p1", 10, "7", "30")
+    sek = profile.money[0].model_copy(update={"currency": "SEK", "ngr": Decimal("-3.5")})
+    sink.write([(None, profile.model_copy(update={"money": [*profile.money, sek]}))])
+    [path] = paths(sink, conversion="ftd")
+    assert path.value == {"EUR": Decimal("7"), "SEK": Decimal("-3.5")}
+    assert path.ages_s == (900.0,) and path.converted
