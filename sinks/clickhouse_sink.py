@@ -48,6 +48,7 @@ from clickpath.infra.clickhouse import (
 )
 from clickpath.infra.cohorts import repair_cohorts
 from clickpath.infra.metrics import CLICKHOUSE_ROWS, observe_event_latency
+from clickpath.infra.touchpoints import link_touchpoints
 from clickpath.settings import Settings
 from clickpath.sinks.base import BatchSink, SinkWriteError, UnwritableError
 from clickpath.sinks.clickhouse_rows import (
@@ -166,6 +167,13 @@ class ClickHouseSink(BatchSink):
         try:
             with self.lock:
                 written = write_batch(self.client, self.db, [r for _, r in records])
+                # Right behind the events, every event of the batch (replays too: a crash
+                # between the two leaves links to make), at most a batch behind the stream.
+                link_touchpoints(
+                    self.client, self.db,
+                    [r for _, r in records if isinstance(r, CanonicalEvent)],
+                    lookback_days=self.settings.attribution_lookback_days,
+                )
         except Exception as e:  # the driver raises many types; all mean "not written"
             if is_unwritable(e):  # the values: bisected, the rows at fault dead-lettered
                 raise UnwritableError(redact(f"ClickHouse refused the values: {e}")) from e

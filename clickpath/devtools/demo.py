@@ -1,8 +1,10 @@
 """Demo traffic and a demo postback receiver, for `clickpath up --demo`.
 
 The traffic is the load generator's player journeys (clickpath.devtools.loadgen: clicks from several
-affiliates, registrations, KYC, deposits, wagers, duplicates and late events) for two demo
-brands and three demo affiliates, sent at a steady rate.
+affiliates over the days before a registration, on one device whose id the clicks and the
+registration carry, so the touchpoint paths are multi-touch and the attribution models differ;
+registrations, KYC, deposits, wagers, duplicates and late events) for two demo brands and three
+demo affiliates, sent at a steady rate.
 """
 
 from __future__ import annotations

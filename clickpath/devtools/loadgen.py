@@ -1,8 +1,10 @@
 """Synthetic operators, affiliates and player journeys, with the ground truth they imply.
 
-The generator plays journeys the way operators' feeds look: players click one to three
-affiliates' links before registering with the last one (the tracker's cookie holds the last
-click), some register organically, most clicks never register; KYC, deposits of realistic sizes
+The generator plays journeys the way operators' feeds look: players click one to four
+affiliates' links over the days before registering with the last one (the tracker's cookie
+holds the last click), most on one device whose id (the web SDK's first-party cookie) their
+clicks and registration carry, so the person's earlier clicks are linked to their path too
+(docs/touchpoints.md); some register organically, most clicks never register; KYC, deposits of realistic sizes
 in several currencies, wagers, chargebacks, consent changes and self-exclusions follow. Some
 events are sent twice (same event, or an operator retry with a new event id and the same
 transaction id) and some arrive late, after later events of the same journey.
@@ -39,6 +41,7 @@ from clickpath.contracts.models import (
 
 CURRENCIES = (("EUR", 0.6), ("GBP", 0.2), ("CAD", 0.1), ("SEK", 0.1))
 DEPOSIT_SIZES = (10, 10, 20, 20, 20, 25, 50, 50, 100, 100, 200, 500, 1000)
+CLICKS_PER_JOURNEY = (1, 1, 2, 2, 3, 4)
 GAME_CATEGORIES = ("casino", "live_casino", "sports", "poker")
 
 
@@ -74,6 +77,10 @@ class JourneyRates:
     duplicate: float = 0.03
     retry_with_new_id: float = 0.01  # deposit resent with a new event_id, same transaction
     late: float = 0.05
+    device: float = 0.9  # journeys whose browser keeps the SDK's device cookie
+    # A journey's clicks spread over this many days before its last one. Within the default
+    # 30-day lookback, so every click on the device belongs to the registration's path.
+    click_span_days: float = 14.0
 
 
 @dataclass
@@ -100,6 +107,9 @@ class GroundTruth:
     duplicates_sent: int = 0
     late_sent: int = 0
     chargebacks: dict[str, Decimal] = field(default_factory=dict)
+    # Each registered player's touchpoints, (brand, player) -> click ids oldest first: the
+    # journey's clicks when it had a device id, else the named click alone.
+    paths: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     # The events each expected postback needs, as groups of event ids: the pipeline cannot send
     # it before one event of every group was produced, so the benchmark measures its latency
     # from the moment the last of them was (clickpath.devtools.bench.latency.produced_at).
@@ -149,6 +159,7 @@ class GroundTruth:
             "duplicates_sent": self.duplicates_sent,
             "late_sent": self.late_sent,
             "chargebacks": {c: str(s) for c, s in sorted(self.chargebacks.items())},
+            "paths": [[b, p, list(c)] for (b, p), c in sorted(self.paths.items())],
         }
 
     def save(self, path: Path) -> None:
@@ -165,6 +176,7 @@ class GroundTruth:
             duplicates_sent=data["duplicates_sent"],
             late_sent=data["late_sent"],
             chargebacks={c: Decimal(s) for c, s in data["chargebacks"].items()},
+            paths={(b, p): tuple(c) for b, p, c in data.get("paths", [])},
         )
         for row in data["funnel"]:
             truth.funnel[(row["affiliate_id"], row["campaign_id"])] = FunnelTruth(
@@ -203,27 +215,46 @@ class LoadGenerator:
     def _currency(self) -> str:
         return self.rng.choices([c for c, _ in CURRENCIES], [w for _, w in CURRENCIES])[0]
 
+    def _journey_affiliates(self, clicks: int) -> list[str]:
+        """Distinct affiliates, by their volume, while there are enough to differ."""
+        chosen: list[str] = []
+        for _ in range(clicks):
+            pool = [a for a in self._affiliates if a not in chosen] or self._affiliates
+            weights = [self._weights[self._affiliates.index(a)] for a in pool]
+            chosen.append(self.rng.choices(pool, weights)[0])
+        return chosen
+
     def journey(self, now: datetime) -> list[IngressEvent]:
-        """One player's events in occurrence order; updates the ground truth."""
+        """One player's events in occurrence order; updates the ground truth.
+
+        The clicks before the last one happened over the past days (the path a multi-touch
+        model reads); the last click happens `now` and what follows it moves on from there."""
         rng, rates, truth = self.rng, self.rates, self.truth
         brand = rng.choice(self.population.brands)
+        device = f"dev-{self._id()[:20]}" if rng.random() < rates.device else None
         t = now
         events: list[IngressEvent] = []
-        last_click: Click | None = None
+        clicks: list[Click] = []
         if rng.random() < rates.clicked:
-            for _ in range(rng.choice((1, 1, 1, 2, 3))):
-                affiliate = rng.choices(self._affiliates, self._weights)[0]
-                last_click = Click(
-                    event_id=self._id(), occurred_at=t, brand_id=brand, source="tracker",
-                    click_id=f"c-{self._id()}", affiliate_id=affiliate,
+            affiliates = self._journey_affiliates(rng.choice(CLICKS_PER_JOURNEY))
+            span_s = rates.click_span_days * 86400
+            ago = sorted((rng.uniform(0, span_s) for _ in affiliates[1:]), reverse=True) + [0.0]
+            for affiliate, seconds in zip(affiliates, ago, strict=True):
+                click = Click(
+                    event_id=self._id(), occurred_at=now - timedelta(seconds=seconds),
+                    brand_id=brand, source="tracker", click_id=f"c-{self._id()}",
+                    affiliate_id=affiliate,
                     campaign_id=rng.choice(self.population.affiliates[affiliate]),
                     sub1=f"s{rng.randint(1, 9)}", country=rng.choice(("DE", "GB", "SE", "CA")),
+                    device_id=device,
                 )
-                events.append(last_click)
-                truth.row(affiliate, last_click.campaign_id).clicks += 1
-                t += timedelta(milliseconds=rng.randint(5, 200))
+                clicks.append(click)
+                events.append(click)
+                truth.row(affiliate, click.campaign_id).clicks += 1
+            t += timedelta(milliseconds=rng.randint(5, 200))
             if rng.random() >= rates.register_after_click:
                 return events
+        last_click = clicks[-1] if clicks else None
         base = {"brand_id": brand, "player_id": f"p-{self._id()[:16]}", "source": "crm"}
         affiliate = last_click.affiliate_id if last_click else ""
         campaign = last_click.campaign_id if last_click else ""
@@ -231,10 +262,13 @@ class LoadGenerator:
         events.append(
             Registration(
                 event_id=self._id(), occurred_at=t,
-                click_id=last_click.click_id if last_click else None, **base,
+                click_id=last_click.click_id if last_click else None, device_id=device, **base,
             )
         )
         row.registrations += 1
+        if last_click:
+            touched = clicks if device else [last_click]
+            truth.paths[(brand, base["player_id"])] = tuple(c.click_id for c in touched)
         registration = events[-1]
         # A postback needs its click (the affiliate) and the registration (the attribution).
         attributed = (

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from clickpath.contracts.models import person_id_of
 from clickpath.devtools.loadgen import FunnelTruth, GroundTruth
 
 # The postback template the benchmark and the crash tests configure for every affiliate.
@@ -131,3 +132,20 @@ def verify(
                 f"{len(unexpected)} unexpected postbacks, e.g. {sorted(unexpected)[:3]}"
             )
     return verdict
+
+
+def verify_touchpoints(truth: GroundTruth, rows: Iterable[tuple[str, str]]) -> list[str]:
+    """What differs between the registered players' paths the generator made and the
+    (person_id, click_id) rows of ClickHouse's `touchpoints` view, read oldest click first."""
+    actual: dict[str, list[str]] = {}
+    for person, click in rows:
+        actual.setdefault(person, []).append(click)
+    expected = {person_id_of(b, p): list(clicks) for (b, p), clicks in truth.paths.items()}
+    problems = [
+        f"{person}: expected clicks {want}, got {actual.get(person, [])}"
+        for person, want in sorted(expected.items()) if actual.get(person, []) != want
+    ]
+    unexpected = sorted(set(actual) - set(expected))
+    if unexpected:
+        problems.append(f"{len(unexpected)} persons with touchpoints and no path, e.g. {unexpected[:3]}")
+    return problems

@@ -11,12 +11,15 @@ import signal
 import socket
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
 
 from clickpath.infra.broker import free_port
+from clickpath.infra.clickhouse import connect
+from clickpath.settings import Settings
 from tests.integration.harness import wait_until
 
 
@@ -115,6 +118,17 @@ def test_up_with_demo_traffic_serves_a_report_and_stops_cleanly(up_env, tmp_path
     assert code == 1 and stopped["up"] is False and stopped["state"] == "stopped"
     assert {r["state"] for r in stopped["roles"]} == {"exited"}
     assert "`clickpath up` is not running (it stopped at" in err
+
+    # The demo's journeys are multi-touch: paths cross affiliates, so first and last touch differ.
+    client = connect(Settings(data_dir=Path(up_env["CLICKPATH_DATA_DIR"])))
+    try:
+        first, last, crossing = client.query(
+            "SELECT groupArray(affiliate_ids[1]), groupArray(affiliate_ids[-1]), "
+            "countIf(length(arrayDistinct(affiliate_ids)) > 1) FROM clickpath.touchpoint_paths"
+        ).result_rows[0]
+    finally:
+        client.close()
+    assert crossing > 0 and Counter(first) != Counter(last), (Counter(first), Counter(last))
 
 
 def test_status_after_up_was_killed_shows_its_roles_gone(up_env) -> None:
