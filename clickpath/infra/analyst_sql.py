@@ -371,7 +371,7 @@ def refusal(error: BaseException) -> str | None:
     return f"ClickHouse refused the query{name}: {why}"
 
 
-def _json(value: Any) -> Any:
+def to_json(value: Any) -> Any:
     """A result value as JSON carries it: Decimal as a string, times in ISO 8601."""
     if value is None or isinstance(value, bool | int | str):
         return value
@@ -386,9 +386,9 @@ def _json(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     if isinstance(value, Mapping):
-        return {str(_json(k)): _json(v) for k, v in value.items()}
+        return {str(to_json(k)): to_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [_json(v) for v in value]
+        return [to_json(v) for v in value]
     return str(value)
 
 
@@ -405,7 +405,7 @@ def run_query(client: Client, checked: CheckedQuery, limits: SqlLimits = LIMITS)
     return {
         "columns": list(result.column_names),
         "types": [t.name for t in result.column_types],
-        "rows": [[_json(v) for v in row] for row in rows[: limits.max_rows]],
+        "rows": [[to_json(v) for v in row] for row in rows[: limits.max_rows]],
         "truncated": len(rows) > limits.max_rows,
     }
 
