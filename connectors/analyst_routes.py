@@ -35,7 +35,6 @@ log = structlog.get_logger(__name__)
 RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No, unknown or revoked API key."},
     403: {"model": Problem, "description": "A role, brand or affiliate the key does not cover."},
-    422: {"description": "A parameter out of range; `detail[].loc` names it."},
     503: {"model": Problem, "description": "ClickHouse not reachable (details only in the log)."},
 }
 SQL_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -31,10 +32,10 @@ def params_problem(
     half_life_days: float, position_first: Decimal, position_last: Decimal
 ) -> tuple[str, str] | None:
     """(parameter, what is wrong) when the models' parameters make no sense, else None."""
-    if not half_life_days > 0:
+    if not 0 < half_life_days < math.inf:
         return "half_life_days", "the time-decay half-life must be over 0 days"
     for name, share in (("position_first", position_first), ("position_last", position_last)):
-        if not 0 <= share <= 1:
+        if not share.is_finite() or not 0 <= share <= 1:
             return name, "a position share is between 0 and 1"
     if position_first + position_last > 1:
         return "position_last", "position_first + position_last is over 1"
