@@ -224,6 +224,20 @@ def _function_name(node: exp.Func) -> str:
     return node.sql(dialect=DIALECT, comments=False).split("(", 1)[0].strip().strip('`"')
 
 
+def _names_a_table(node: exp.In) -> bool:
+    """Whether ClickHouse would read the right side of IN as a table: a bare name, with or
+    without parentheses (`x IN t`, `x IN (db.t)`), not a list, a subquery or a function."""
+    if node.args.get("field") is not None:
+        return True
+    values = node.expressions
+    if len(values) != 1:
+        return False
+    value = values[0]
+    while isinstance(value, exp.Paren):
+        value = value.this
+    return isinstance(value, exp.Column | exp.Identifier | exp.Dot | exp.Table)
+
+
 def _check_node(node: exp.Expr) -> None:
     """Refuse a node that is not a plain read."""
     if isinstance(node, _STATEMENTS):
@@ -244,7 +258,7 @@ def _check_node(node: exp.Expr) -> None:
             names = [cte.alias for cte in _table_ctes(with_)]
             if len(names) != len(set(names)):
                 raise QueryRefused("two WITH tables of the same name")
-    if isinstance(node, exp.In) and node.args.get("field") is not None:
+    if isinstance(node, exp.In) and _names_a_table(node):
         raise QueryRefused("IN <table> is not allowed: write IN (SELECT ... FROM <view>)")
     if isinstance(node, exp.Func):
         name = _function_name(node)

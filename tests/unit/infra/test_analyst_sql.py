@@ -72,6 +72,11 @@ REFUSED = [
     ("SELECT * FROM players WHERE person_id IN events", "IN <table>"),
     ("SELECT * FROM players WHERE person_id GLOBAL IN clickpath.events", "IN <table>"),
     ("SELECT notIn(person_id, events) FROM players", "notIn()"),
+    # ClickHouse reads a parenthesized name on the right of IN as a table too
+    ("SELECT * FROM players WHERE person_id IN (events)", "IN <table>"),
+    ("SELECT * FROM players WHERE person_id IN (clickpath.events)", "IN <table>"),
+    ("SELECT * FROM players WHERE person_id NOT IN ((system.tables))", "IN <table>"),
+    ("SELECT * FROM players WHERE (person_id, 1) GLOBAL NOT IN `events`", "IN <table>"),
     # more than one statement, or not a SELECT
     ("SELECT 1; DROP TABLE clickpath.events", "exactly one"),
     ("SELECT 1 FROM players; SELECT 1 FROM players", "exactly one"),
@@ -173,6 +178,9 @@ ALLOWED = [
     ("(SELECT count() FROM players)", 1),
     ("SELECT 1;", 0),
     ("SELECT quantile(0.9)(deposits) FROM players", 1),
+    ("SELECT * FROM players WHERE kyc_status IN ('verified', 'pending')", 1),
+    ("SELECT * FROM players WHERE deposits IN (1)", 1),
+    ("SELECT * FROM players WHERE deposits IN (1, sessions)", 1),
 ]
 
 
