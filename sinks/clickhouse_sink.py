@@ -195,10 +195,10 @@ class ClickHouseSink(BatchSink):
             raise ClickHouseError(f"stats query failed: {e}") from e
 
     def attribution(self, **filters: Any) -> list[dict[str, Any]]:
-        """Attribution credit rows (infra/reports.py query_attribution)."""
+        """Attribution credit rows (infra/reports.py query_attribution); the lock is held for
+        the paths' read only, not while the models run."""
         try:
-            with self.lock:
-                return query_attribution(self.client, self.db, **filters)
+            return query_attribution(self.client, self.db, lock=self.lock, **filters)
         except Exception as e:
             raise ClickHouseError(f"attribution query failed: {e}") from e
 

@@ -8,6 +8,7 @@ directly.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
@@ -24,8 +25,11 @@ from clickpath.infra.cohorts import query_cohorts, query_retention
 from clickpath.infra.touchpoints import query_paths
 from clickpath.settings import Settings
 
+# Attribution and cohorts over a million players take tens of seconds (make bench-attribution).
+ANALYTICS_TIMEOUT_S = 300.0
 
-def _ask_clickhouse(settings: Settings, path: str, query: Any, **params: Any) -> Any:
+
+def _ask_clickhouse(settings: Settings, path: str, query: Any, *, timeout: float = 30, **params: Any) -> Any:
     """Run `query` on ClickHouse, through the sink that owns it when ClickHouse is embedded."""
     if settings.clickhouse_embedded:
         if not settings.reports_url:
@@ -38,7 +42,7 @@ def _ask_clickhouse(settings: Settings, path: str, query: Any, **params: Any) ->
             for k, v in params.items()
             if v is not None
         }
-        response = httpx.get(f"{settings.reports_url}{path}", params=wire, timeout=30)
+        response = httpx.get(f"{settings.reports_url}{path}", params=wire, timeout=timeout)
         response.raise_for_status()
         return response.json()
     client = connect(settings)
@@ -75,20 +79,23 @@ def query_attribution(
     half_life_days: float,
     position_first: Decimal,
     position_last: Decimal,
+    lock: AbstractContextManager[Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Attribution credit rows (domain/analytics_rows.py) of `models` over the touchpoint paths
-    of the conversions in [since, until]."""
-    paths = query_paths(
-        client,
-        db,
-        brand_id=brand_id,
-        conversion=conversion,
-        by=by,
-        value=value,
-        since=since,
-        until=until,
-        lookback_days=lookback_days,
-    )
+    of the conversions in [since, until]. Only the read holds `lock` (the embedded sink's): the
+    models run in Python after it, while the sink writes."""
+    with lock or nullcontext():
+        paths = query_paths(
+            client,
+            db,
+            brand_id=brand_id,
+            conversion=conversion,
+            by=by,
+            value=value,
+            since=since,
+            until=until,
+            lookback_days=lookback_days,
+        )
     params = ModelParams(
         half_life_days=half_life_days, position_first=position_first, position_last=position_last
     )
@@ -98,7 +105,7 @@ def query_attribution(
 def attribution_rows(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
     """query_attribution's rows, through the sink that owns ClickHouse when it is embedded."""
     rows: list[dict[str, Any]] = _ask_clickhouse(
-        settings, "/reports/attribution", query_attribution, **filters
+        settings, "/reports/attribution", query_attribution, timeout=ANALYTICS_TIMEOUT_S, **filters
     )
     return rows
 
@@ -128,6 +135,7 @@ def cohort_rows(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
         settings,
         "/reports/cohorts",
         lambda client, db, **f: query_cohort_rows(client, db, settings, **f),
+        timeout=ANALYTICS_TIMEOUT_S,
         **filters,
     )
     return rows
@@ -138,6 +146,7 @@ def retention_rows(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
         settings,
         "/reports/retention",
         lambda client, db, **f: query_retention_rows(client, db, settings, **f),
+        timeout=ANALYTICS_TIMEOUT_S,
         **filters,
     )
     return rows

@@ -110,7 +110,7 @@ def _from_service(
     secret = KeyStore(settings.key_store_path).local_secret()
     wire = {k: str(v) for k, v in (params or {}).items() if v is not None}
     try:
-        return httpx.request(method, url, params=wire, json=body, timeout=60,
+        return httpx.request(method, url, params=wire, json=body, timeout=360,
                              headers={"Authorization": f"Bearer {secret}"})
     except httpx.HTTPError as e:
         raise CommandError(
