@@ -416,9 +416,18 @@ def run_query(client: Client, checked: CheckedQuery, limits: SqlLimits = LIMITS)
             raise QueryRefused(message) from None
         raise ClickHouseError(f"analyst query failed: {e}") from e
     rows = result.result_rows
+    columns, types = list(result.column_names), [t.name for t in result.column_types]
+    if not rows and not columns:  # chdb sends no header with no rows: ask for the header
+        try:
+            header = client.query(
+                f"SELECT * FROM ({checked.sql}) LIMIT 0", parameters=checked.parameters or None
+            )
+            columns, types = list(header.column_names), [t.name for t in header.column_types]
+        except Exception:  # e.g. two columns of one name: the answer stays without a header
+            pass
     return {
-        "columns": list(result.column_names),
-        "types": [t.name for t in result.column_types],
+        "columns": columns,
+        "types": types,
         "rows": [[to_json(v) for v in row] for row in rows[: limits.max_rows]],
         "truncated": len(rows) > limits.max_rows,
     }

@@ -90,6 +90,17 @@ def test_answers_are_json_and_limited(chdb) -> None:
     assert set(ngr) == {"EUR"} and isinstance(ngr["EUR"], str)  # Decimal as a string
 
 
+def test_an_empty_answer_still_names_its_columns(chdb) -> None:
+    settings, _ = chdb
+    result = answer(settings, "SELECT person_id, ngr FROM players", "brand-c")
+    assert result == {
+        "columns": ["person_id", "ngr"],
+        "types": ["String", "Map(String, Decimal(20, 4))"],
+        "rows": [],
+        "truncated": False,
+    }
+
+
 def test_clickhouse_refusals_are_short_and_name_no_path(chdb, tmp_path) -> None:
     settings, _ = chdb
     with pytest.raises(QueryRefused) as refused:
