@@ -1,4 +1,5 @@
-"""The HTTP service (default 127.0.0.1:8000): health, metrics and reports.
+"""The HTTP service (default 127.0.0.1:8000): health, metrics and reports (the funnel here;
+attribution, cohorts, retention and analyst SQL in connectors/analyst_routes.py).
 
 With embedded ClickHouse (chdb) only the ClickHouse sink may open the data directory, so
 reports are fetched from its loopback endpoint; against a ClickHouse server they are queried
@@ -23,6 +24,7 @@ from fastapi.responses import PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clickpath.connectors.admin_endpoints import admin_endpoints_router
+from clickpath.connectors.analyst_routes import analyst_router
 from clickpath.connectors.api_models import events_request_schema
 from clickpath.connectors.auth import Problem, report_scope, require_role
 from clickpath.connectors.context import IngressContext
@@ -65,6 +67,7 @@ def create_service(settings: Settings, ctx: IngressContext | None = None) -> Fas
     app.add_middleware(HttpGuard, settings=settings, keys=ctx.keys)
     app.include_router(event_api_router(ctx))
     app.include_router(admin_endpoints_router(ctx))
+    app.include_router(analyst_router(ctx))
     app.add_exception_handler(StarletteHTTPException, _not_found_pages)  # type: ignore[arg-type]
     click_routes, tracker = tracker_routes(ctx)
     app.router.routes[:0] = click_routes  # matched first, without FastAPI's per-request machinery

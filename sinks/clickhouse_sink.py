@@ -17,13 +17,14 @@ import threading
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 import uvicorn
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import Message
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, HTTPException, Query
+from pydantic import BaseModel
 
 from clickpath.contracts.models import (
     Attribution,
@@ -35,6 +36,7 @@ from clickpath.contracts.models import (
 )
 from clickpath.contracts.topics import Topic
 from clickpath.domain.redact import redact
+from clickpath.infra.analyst_sql import QueryRefused, answer
 from clickpath.infra.clickhouse import (
     ClickHouseError,
     apply_migrations,
@@ -48,6 +50,7 @@ from clickpath.infra.clickhouse import (
 )
 from clickpath.infra.cohorts import repair_cohorts
 from clickpath.infra.metrics import CLICKHOUSE_ROWS, observe_event_latency
+from clickpath.infra.reports import query_attribution, query_cohort_rows, query_retention_rows
 from clickpath.infra.touchpoints import link_touchpoints
 from clickpath.settings import Settings
 from clickpath.sinks.base import BatchSink, SinkWriteError, UnwritableError
@@ -201,9 +204,44 @@ class ClickHouseSink(BatchSink):
         except Exception as e:
             raise ClickHouseError(f"stats query failed: {e}") from e
 
+    def attribution(self, **filters: Any) -> list[dict[str, Any]]:
+        """Attribution credit rows (infra/reports.py query_attribution); the lock is held for
+        the paths' read only, not while the models run."""
+        try:
+            return query_attribution(self.client, self.db, lock=self.lock, **filters)
+        except Exception as e:
+            raise ClickHouseError(f"attribution query failed: {e}") from e
+
+    def cohorts(self, **filters: Any) -> list[dict[str, Any]]:
+        """LTV cohort rows, in the brands' zones with the configured CPA (this sink's settings)."""
+        try:
+            with self.lock:
+                return query_cohort_rows(self.client, self.db, self.settings, **filters)
+        except Exception as e:
+            raise ClickHouseError(f"cohort query failed: {e}") from e
+
+    def retention(self, **filters: Any) -> list[dict[str, Any]]:
+        try:
+            with self.lock:
+                return query_retention_rows(self.client, self.db, self.settings, **filters)
+        except Exception as e:
+            raise ClickHouseError(f"retention query failed: {e}") from e
+
+    def sql(self, query: str, brand_id: str | None) -> dict[str, Any]:
+        """An analyst's query (infra/analyst_sql.py) on a read-only client of its own; under
+        the lock all the same, so that one engine call runs at a time (it waits for the
+        writes, and they for it: at most LIMITS.max_seconds)."""
+        with self.lock:
+            return answer(self.settings, query, brand_id)
+
     def close(self) -> None:
         with self.lock:
             self.client.close()
+
+
+class _SqlRequest(BaseModel):
+    query: str
+    brand_id: str | None = None
 
 
 def report_app(sink: ClickHouseSink) -> FastAPI:
@@ -224,6 +262,55 @@ def report_app(sink: ClickHouseSink) -> FastAPI:
     @app.get("/reports/stats")
     def stats() -> dict[str, Any]:
         return sink.stats()
+
+    @app.get("/reports/attribution")
+    def attribution(
+        models: str,
+        conversion: Literal["registration", "ftd"] = "registration",
+        value: Literal["ngr", "deposits"] = "ngr",
+        by: Literal["affiliate", "campaign"] = "affiliate",
+        lookback_days: int = 30,
+        half_life_days: float = 7.0,
+        position_first: Decimal = Decimal("0.4"),
+        position_last: Decimal = Decimal("0.4"),
+        brand_id: str | None = None,
+        since: date | None = Query(default=None),
+        until: date | None = Query(default=None),
+    ) -> list[dict[str, Any]]:
+        return sink.attribution(
+            brand_id=brand_id, models=tuple(models.split(",")), conversion=conversion,
+            value=value, by=by, since=since, until=until, lookback_days=lookback_days,
+            half_life_days=half_life_days, position_first=position_first,
+            position_last=position_last,
+        )
+
+    @app.get("/reports/cohorts")
+    def cohorts(
+        grain: Literal["week", "month"] = "month",
+        brand_id: str | None = None,
+        since: date | None = Query(default=None),
+        until: date | None = Query(default=None),
+    ) -> list[dict[str, Any]]:
+        return sink.cohorts(brand_id=brand_id, grain=grain, since=since, until=until)
+
+    @app.get("/reports/retention")
+    def retention(
+        grain: Literal["week", "month"] = "month",
+        periods: int = 12,
+        brand_id: str | None = None,
+        since: date | None = Query(default=None),
+        until: date | None = Query(default=None),
+    ) -> list[dict[str, Any]]:
+        return sink.retention(
+            brand_id=brand_id, grain=grain, periods=periods, since=since, until=until
+        )
+
+    @app.post("/reports/sql")
+    def sql(request: _SqlRequest) -> dict[str, Any]:
+        try:
+            return sink.sql(request.query, request.brand_id)
+        except QueryRefused as e:
+            raise HTTPException(400, str(e)) from None
 
     return app
 

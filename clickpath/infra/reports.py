@@ -7,15 +7,30 @@ directly.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
 
 import httpx
+from clickhouse_connect.driver.client import Client
 
+from clickpath.contracts.money import Money
+from clickpath.domain.analytics_rows import credit_rows
+from clickpath.domain.multitouch import ModelParams, attribute
+from clickpath.infra import analyst_sql
+from clickpath.infra.analyst_sql import QueryRefused, to_json
 from clickpath.infra.clickhouse import connect, query_funnel, query_pipeline_stats
+from clickpath.infra.cohorts import query_cohorts, query_retention
+from clickpath.infra.touchpoints import query_paths
 from clickpath.settings import Settings
 
+# Attribution and cohorts over a million players take tens of seconds (make bench-attribution).
+ANALYTICS_TIMEOUT_S = 300.0
 
-def _ask_clickhouse(settings: Settings, path: str, query: Any, **params: Any) -> Any:
+
+def _ask_clickhouse(settings: Settings, path: str, query: Any, *, timeout: float = 30, **params: Any) -> Any:
     """Run `query` on ClickHouse, through the sink that owns it when ClickHouse is embedded."""
     if settings.clickhouse_embedded:
         if not settings.reports_url:
@@ -23,8 +38,12 @@ def _ask_clickhouse(settings: Settings, path: str, query: Any, **params: Any) ->
                 "ClickHouse is embedded (chdb) and no CLICKPATH_REPORTS_URL names the sink "
                 "that owns it: run the pipeline with `clickpath up`"
             )
-        wire = {k: str(v) for k, v in params.items() if v is not None}
-        response = httpx.get(f"{settings.reports_url}{path}", params=wire, timeout=30)
+        wire = {
+            k: ",".join(v) if isinstance(v, list | tuple) else str(v)
+            for k, v in params.items()
+            if v is not None
+        }
+        response = httpx.get(f"{settings.reports_url}{path}", params=wire, timeout=timeout)
         response.raise_for_status()
         return response.json()
     client = connect(settings)
@@ -44,3 +63,112 @@ def clickhouse_stats(settings: Settings) -> dict[str, Any]:
     """Canonical event counts and event-to-visible latency (clickhouse.query_pipeline_stats)."""
     stats: dict[str, Any] = _ask_clickhouse(settings, "/reports/stats", query_pipeline_stats)
     return stats
+
+
+def query_attribution(
+    client: Client,
+    db: str,
+    *,
+    brand_id: str | None,
+    models: Sequence[str],
+    conversion: Literal["registration", "ftd"],
+    value: Literal["ngr", "deposits"],
+    by: Literal["affiliate", "campaign"],
+    since: date | None,
+    until: date | None,
+    lookback_days: int,
+    half_life_days: float,
+    position_first: Decimal,
+    position_last: Decimal,
+    lock: AbstractContextManager[Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Attribution credit rows (domain/analytics_rows.py) of `models` over the touchpoint paths
+    of the conversions in [since, until]. Only the read holds `lock` (the embedded sink's): the
+    models run in Python after it, while the sink writes."""
+    with lock or nullcontext():
+        paths = query_paths(
+            client,
+            db,
+            brand_id=brand_id,
+            conversion=conversion,
+            by=by,
+            value=value,
+            since=since,
+            until=until,
+            lookback_days=lookback_days,
+        )
+    params = ModelParams(
+        half_life_days=half_life_days, position_first=position_first, position_last=position_last
+    )
+    return credit_rows(attribute(paths, models, params), by=by, conversion=conversion)
+
+
+def attribution_rows(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
+    """query_attribution's rows, through the sink that owns ClickHouse when it is embedded."""
+    rows: list[dict[str, Any]] = _ask_clickhouse(
+        settings, "/reports/attribution", query_attribution, timeout=ANALYTICS_TIMEOUT_S, **filters
+    )
+    return rows
+
+
+def _cohort_settings(settings: Settings) -> tuple[dict[str, str], dict[str, Money]]:
+    """The brands' time zones and the affiliates' CPA the cohort reports apply."""
+    return settings.brand_time_zones, settings.affiliate_cpa_money
+
+
+def query_cohort_rows(client: Client, db: str, settings: Settings, **filters: Any) -> list[dict[str, Any]]:
+    """LTV cohort rows (infra/cohorts.py) in the brands' zones, with the configured CPA."""
+    time_zones, cpa = _cohort_settings(settings)
+    rows = query_cohorts(client, db, time_zones=time_zones, cpa=cpa, **filters)
+    return [to_json(row) for row in rows]
+
+
+def query_retention_rows(client: Client, db: str, settings: Settings, **filters: Any) -> list[dict[str, Any]]:
+    """Retention rows (infra/cohorts.py) in the brands' zones."""
+    time_zones, _ = _cohort_settings(settings)
+    rows = query_retention(client, db, time_zones=time_zones, **filters)
+    return [to_json(row) for row in rows]
+
+
+def cohort_rows(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = _ask_clickhouse(
+        settings,
+        "/reports/cohorts",
+        lambda client, db, **f: query_cohort_rows(client, db, settings, **f),
+        timeout=ANALYTICS_TIMEOUT_S,
+        **filters,
+    )
+    return rows
+
+
+def retention_rows(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = _ask_clickhouse(
+        settings,
+        "/reports/retention",
+        lambda client, db, **f: query_retention_rows(client, db, settings, **f),
+        timeout=ANALYTICS_TIMEOUT_S,
+        **filters,
+    )
+    return rows
+
+
+def analyst_query(settings: Settings, query: str, brand_id: str | None) -> dict[str, Any]:
+    """An analyst's SQL (infra/analyst_sql.py), through the sink that owns ClickHouse when it
+    is embedded: the answer, or QueryRefused with what is not allowed."""
+    if not settings.clickhouse_embedded:
+        return analyst_sql.answer(settings, query, brand_id)
+    if not settings.reports_url:
+        raise RuntimeError(
+            "ClickHouse is embedded (chdb) and no CLICKPATH_REPORTS_URL names the sink "
+            "that owns it: run the pipeline with `clickpath up`"
+        )
+    response = httpx.post(
+        f"{settings.reports_url}/reports/sql",
+        json={"query": query, "brand_id": brand_id},
+        timeout=analyst_sql.LIMITS.max_seconds + 20,
+    )
+    if response.status_code == 400:
+        raise QueryRefused(str(response.json().get("detail", "the query was refused")))
+    response.raise_for_status()
+    answer: dict[str, Any] = response.json()
+    return answer

@@ -2,7 +2,7 @@
 
 This module parses the arguments and hands each command to a thin function: `up` to
 clickpath.run.up, `status` to clickpath.run.state, the roles `up` runs to commands_roles,
-topics/import/mappings/report to commands_data, keys/links/postbacks/webhooks/deliveries to
+topics/import/mappings/report/sql to commands_data, keys/links/postbacks/webhooks/deliveries to
 commands_admin, the benchmarks to commands_bench. Every command and flag here is relied on by
 operators and scripts: add, do not rename.
 """
@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from clickpath.devtools.bench.results import DEFAULT_RESULTS_FILE
+from clickpath.domain.multitouch import MODELS
 from clickpath.run.commands_admin import cmd_deliveries, cmd_endpoints, cmd_keys, cmd_links
 from clickpath.run.commands_bench import (
     cmd_bench,
@@ -26,7 +28,15 @@ from clickpath.run.commands_bench import (
     cmd_bench_ingress,
     cmd_bench_state,
 )
-from clickpath.run.commands_data import cmd_fx, cmd_import, cmd_mappings, cmd_report, cmd_topics
+from clickpath.run.commands_data import (
+    REPORT_KINDS,
+    cmd_fx,
+    cmd_import,
+    cmd_mappings,
+    cmd_report,
+    cmd_sql,
+    cmd_topics,
+)
 from clickpath.run.commands_roles import cmd_api, cmd_demo, cmd_sink, cmd_worker
 from clickpath.run.errors import CommandError
 from clickpath.settings import Settings
@@ -56,6 +66,14 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> None:
     print(render(status, args.format), end="")
     if not status.up:
         raise CommandError(status.message, 1)
+
+
+def decimal(text: str) -> Decimal:
+    """A decimal flag; argparse reports a ValueError as a usage error (Decimal raises others)."""
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        raise ValueError(text) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,12 +108,48 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8088)
     demo.set_defaults(func=cmd_demo)
 
-    report = sub.add_parser("report", help="funnel KPIs by affiliate and campaign")
+    report = sub.add_parser(
+        "report", help="funnel KPIs by affiliate and campaign (default), attribution by model,"
+        " LTV cohorts, retention"
+    )
+    report.add_argument("kind", nargs="?", choices=REPORT_KINDS, default="funnel",
+                        help="default funnel")
     report.add_argument("--format", choices=["table", "csv", "json"], default="table")
     report.add_argument("--brand", default=None)
     report.add_argument("--since", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
     report.add_argument("--until", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
+    attribution = report.add_argument_group("attribution (docs/attribution-models.md)")
+    attribution.add_argument("--model", choices=[*MODELS, "all"], default=None,
+                             help="default all, side by side")
+    attribution.add_argument("--conversion", choices=["registration", "ftd"], default=None,
+                             help="what is credited (default registration)")
+    attribution.add_argument("--value", choices=["ngr", "deposits"], default=None,
+                             help="the value credited with it (default ngr)")
+    attribution.add_argument("--by", choices=["affiliate", "campaign"], default=None,
+                             help="the channel credited (default affiliate)")
+    attribution.add_argument("--half-life-days", type=float, default=None, metavar="F",
+                             help="time_decay (default 7)")
+    attribution.add_argument("--position-first", type=decimal, default=None, metavar="F",
+                             help="position: the first click's share (default 0.4)")
+    attribution.add_argument("--position-last", type=decimal, default=None, metavar="F",
+                             help="position: the last click's share (default 0.4)")
+    attribution.add_argument("--lookback-days", type=int, default=None, metavar="N",
+                             help="clicks this many days before the conversion (default"
+                             " CLICKPATH_ATTRIBUTION_LOOKBACK_DAYS)")
+    cohorts = report.add_argument_group("cohorts and retention (docs/cohorts.md)")
+    cohorts.add_argument("--grain", choices=["week", "month"], default=None,
+                         help="cohorts by registration week or month (default month)")
+    cohorts.add_argument("--periods", type=int, default=None, metavar="N",
+                         help="retention: periods 0..N-1 after registration (default 12)")
     report.set_defaults(func=cmd_report)
+
+    sql = sub.add_parser("sql", help="one read-only SELECT over the analyst views"
+                         " (docs/analytics.md)")
+    sql.add_argument("query", help='e.g. "SELECT affiliate_id, sum(clicks) FROM funnel_daily'
+                     ' GROUP BY affiliate_id"')
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.add_argument("--brand", default=None, help="only this brand's rows")
+    sql.set_defaults(func=cmd_sql)
 
     bench = sub.add_parser("bench", help="benchmark the whole pipeline on the embedded broker")
     bench.add_argument("--events", type=int, default=30_000, help="events per throughput run")

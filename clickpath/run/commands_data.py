@@ -1,11 +1,14 @@
 """The pipeline's data: `clickpath topics`, `clickpath import` (history files), `clickpath
-mappings` (how each source's fields become the schema's) and `clickpath report` (funnel KPIs)."""
+mappings` (how each source's fields become the schema's), `clickpath report` (funnel KPIs,
+attribution by model, LTV cohorts, retention) and `clickpath sql` (analyst queries)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from decimal import Decimal
+from typing import Any
 
 import httpx
 
@@ -85,31 +88,146 @@ def cmd_fx(settings: Settings, args: argparse.Namespace) -> None:
         print("  no rates (fx_rates in CLICKPATH_CONFIG, [[fx_rates]] currency/rate/effective_from)")
 
 
+REPORT_KINDS = ("funnel", "attribution", "cohorts", "retention")
+_FLAGS = {  # the flags of each kind of report beyond --format, --brand, --since, --until
+    "funnel": (),
+    "attribution": ("model", "conversion", "value", "by", "half_life_days", "position_first",
+                    "position_last", "lookback_days"),
+    "cohorts": ("grain",),
+    "retention": ("grain", "periods"),
+}
+
+
+def _from_service(
+    settings: Settings, method: str, path: str, *, params: dict[str, Any] | None = None,
+    body: dict[str, Any] | None = None,
+) -> httpx.Response:
+    """Ask the running service: only the running pipeline may open the embedded ClickHouse.
+    With this host's own CLI key (the data directory's; no key flag needed)."""
+    from clickpath.connectors.keys import KeyStore
+
+    url = f"{settings.service_url}{path}"
+    secret = KeyStore(settings.key_store_path).local_secret()
+    wire = {k: str(v) for k, v in (params or {}).items() if v is not None}
+    try:
+        return httpx.request(method, url, params=wire, json=body, timeout=360,
+                             headers={"Authorization": f"Bearer {secret}"})
+    except httpx.HTTPError as e:
+        raise CommandError(
+            f"cannot reach the clickpath service at {url} ({e}); is `clickpath up` running?", 1
+        ) from None
+
+
+def _answer(response: httpx.Response) -> Any:
+    if response.status_code != 200:
+        url = str(response.url).split("?", 1)[0]
+        raise CommandError(f"{url} answered {response.status_code}: {response.text}", 1)
+    return response.json()
+
+
 def cmd_report(settings: Settings, args: argparse.Namespace) -> None:
+    """`clickpath report [funnel|attribution|cohorts|retention]`; plain `report` is the funnel."""
+    kind = getattr(args, "kind", None) or "funnel"  # scripts may build the namespace themselves
+    misplaced = [
+        name for other, names in _FLAGS.items() if other != kind for name in names
+        if name not in _FLAGS[kind] and getattr(args, name, None) is not None
+    ]
+    if misplaced:
+        flag = "--" + misplaced[0].replace("_", "-")
+        raise CommandError(f"{flag} does not apply to `clickpath report {kind}`")
+    if kind == "attribution":
+        _report_attribution(settings, args)
+    elif kind in ("cohorts", "retention"):
+        _report_cohorts(settings, args, kind)
+    else:
+        _report_funnel(settings, args)
+
+
+def _report_funnel(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.domain.report import render, summarize
 
     filters = {"brand_id": args.brand, "since": args.since, "until": args.until}
     if settings.clickhouse_embedded:
-        # Only the running pipeline may open the embedded ClickHouse: ask its service, with
-        # this host's own CLI key (the data directory's; no key flag needed).
-        from clickpath.connectors.keys import KeyStore
-
-        url = f"{settings.service_url}/v1/reports/funnel"
-        params = {k: str(v) for k, v in filters.items() if v is not None}
-        secret = KeyStore(settings.key_store_path).local_secret()
-        try:
-            response = httpx.get(url, params=params, timeout=30,
-                                 headers={"Authorization": f"Bearer {secret}"})
-        except httpx.HTTPError as e:
-            raise CommandError(
-                f"cannot reach the clickpath service at {url} ({e}); is `clickpath up` running?", 1
-            ) from None
-        if response.status_code != 200:
-            raise CommandError(f"{url} answered {response.status_code}: {response.text}", 1)
-        report = response.json()
+        report = _answer(_from_service(settings, "GET", "/v1/reports/funnel", params=filters))
     else:
         from clickpath.infra.reports import funnel_rows
 
         fx = settings.fx_table  # amounts also in the reporting currency, day by day
         report = summarize(funnel_rows(settings, by_day=fx is not None, **filters), fx)
     print(render(report, args.format), end="")
+
+
+def _report_attribution(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.domain.analytics_rows import params_problem, render_attribution
+    from clickpath.domain.multitouch import MODELS
+
+    params: dict[str, Any] = {
+        "conversion": args.conversion or "registration", "value": args.value or "ngr",
+        "by": args.by or "affiliate",
+        "half_life_days": 7.0 if args.half_life_days is None else args.half_life_days,
+        "position_first": Decimal("0.4") if args.position_first is None else args.position_first,
+        "position_last": Decimal("0.4") if args.position_last is None else args.position_last,
+        "lookback_days": args.lookback_days or settings.attribution_lookback_days,
+        "brand_id": args.brand, "since": args.since, "until": args.until,
+    }
+    problem = params_problem(params["half_life_days"], params["position_first"],
+                             params["position_last"])
+    if problem is not None:
+        raise CommandError(f"--{problem[0].replace('_', '-')}: {problem[1]}")
+    if not 1 <= params["lookback_days"] <= 365:
+        raise CommandError("--lookback-days: between 1 and 365")
+    model = args.model or "all"
+    if settings.clickhouse_embedded:
+        response = _from_service(settings, "GET", "/v1/reports/attribution",
+                                 params={"model": model, **params})
+        rows = _answer(response)
+    else:
+        from clickpath.infra.reports import attribution_rows
+
+        models = MODELS if model == "all" else (model,)
+        rows = attribution_rows(settings, models=models, **params)
+    print(render_attribution(rows, args.format), end="")
+
+
+def _report_cohorts(settings: Settings, args: argparse.Namespace, kind: str) -> None:
+    from clickpath.domain.analytics_rows import render_cohorts, render_retention
+
+    params: dict[str, Any] = {
+        "grain": args.grain or "month", "brand_id": args.brand, "since": args.since,
+        "until": args.until,
+    }
+    if kind == "retention":
+        params["periods"] = 12 if args.periods is None else args.periods
+        if not 1 <= params["periods"] <= 120:
+            raise CommandError("--periods: between 1 and 120")
+    if settings.clickhouse_embedded:
+        rows = _answer(_from_service(settings, "GET", f"/v1/reports/{kind}", params=params))
+    else:
+        from clickpath.infra.reports import cohort_rows, retention_rows
+
+        rows = (cohort_rows if kind == "cohorts" else retention_rows)(settings, **params)
+    render = render_cohorts if kind == "cohorts" else render_retention
+    print(render(rows, args.format), end="")
+
+
+def cmd_sql(settings: Settings, args: argparse.Namespace) -> None:
+    """One read-only SELECT over the analyst views (clickpath/infra/analyst_sql.py); exit 2
+    with the reason when it is not allowed."""
+    from clickpath.domain.analytics_rows import render_sql
+
+    if settings.clickhouse_embedded:
+        response = _from_service(settings, "POST", "/v1/sql",
+                                 body={"query": args.query, "brand_id": args.brand})
+        if response.status_code in (400, 422):
+            detail = response.json().get("detail")
+            raise CommandError(f"query not run: {detail}")
+        answer = _answer(response)
+    else:
+        from clickpath.infra.analyst_sql import QueryRefused
+        from clickpath.infra.reports import analyst_query
+
+        try:
+            answer = analyst_query(settings, args.query, args.brand)
+        except QueryRefused as e:
+            raise CommandError(f"query not run: {e}") from None
+    print(render_sql(answer, args.format), end="")

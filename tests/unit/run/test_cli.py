@@ -21,7 +21,10 @@ COMMANDS = {
     "sink": {"kind"},
     "api": set(),
     "demo": {"kind", "--rate", "--port"},
-    "report": {"--format", "--brand", "--since", "--until"},
+    "report": {"kind", "--format", "--brand", "--since", "--until", "--model", "--conversion",
+               "--value", "--by", "--half-life-days", "--position-first", "--position-last",
+               "--lookback-days", "--grain", "--periods"},
+    "sql": {"query", "--format", "--brand"},
     "bench": {"--events", "--workers", "--latency-rate", "--latency-seconds", "--latency-workers"}
     | RESULTS_FLAGS,
     "bench-ingress": {"--seconds", "--batch", "--concurrency", "--click-rate"} | RESULTS_FLAGS,

@@ -1,0 +1,146 @@
+"""The embedded path: with chdb only the ClickHouse sink may open the engine, so the service
+(and the CLI) ask its loopback report app. What goes over the wire must come back the same:
+models, decimal parameters, rows, and a refused query's reason (a 400, not a failure)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from clickpath.infra import reports
+from clickpath.infra.analyst_sql import QueryRefused
+from clickpath.settings import Settings
+from clickpath.sinks.clickhouse_sink import report_app
+from tests.integration.harness import ServedApp
+
+ROW = {
+    "model": "markov",
+    "affiliate_id": "aff-1",
+    "conversion": "ftd",
+    "conversions": "0.75",
+    "value": {"EUR": "7.50"},
+}
+
+
+class RecordingSink:
+    """Stands in for ClickHouseSink's query methods: records the arguments, answers rows."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def attribution(self, **filters: Any) -> list[dict[str, Any]]:
+        self.calls.append(("attribution", filters))
+        return [ROW]
+
+    def cohorts(self, **filters: Any) -> list[dict[str, Any]]:
+        self.calls.append(("cohorts", filters))
+        return [{"cohort": "2026-01-01", "ngr_30": "1.10"}]
+
+    def retention(self, **filters: Any) -> list[dict[str, Any]]:
+        self.calls.append(("retention", filters))
+        return [{"cohort": "2026-01-01", "active": [3, 1], "retention": [1.0, 0.3333]}]
+
+    def sql(self, query: str, brand_id: str | None) -> dict[str, Any]:
+        self.calls.append(("sql", {"query": query, "brand_id": brand_id}))
+        if "events" in query:
+            raise QueryRefused("table 'events' is not one of the analyst views: players")
+        return {"columns": ["x"], "types": ["String"], "rows": [["y"]], "truncated": False}
+
+
+@pytest.fixture
+def sink_and_settings(tmp_path):
+    sink = RecordingSink()
+    with ServedApp(report_app(sink)) as served:  # type: ignore[arg-type]
+        yield sink, Settings(data_dir=tmp_path, pseudonym_key="k", reports_url=served.url)
+
+
+def test_attribution_over_the_loopback(sink_and_settings) -> None:
+    sink, settings = sink_and_settings
+    assert settings.clickhouse_embedded
+    rows = reports.attribution_rows(
+        settings,
+        brand_id="brand-a",
+        models=("markov", "first"),
+        conversion="ftd",
+        value="deposits",
+        by="campaign",
+        since=date(2026, 1, 1),
+        until=None,
+        lookback_days=14,
+        half_life_days=2.5,
+        position_first=Decimal("0.25"),
+        position_last=Decimal("0.5"),
+    )
+    assert rows == [ROW]
+    assert sink.calls == [
+        (
+            "attribution",
+            {
+                "brand_id": "brand-a",
+                "models": ("markov", "first"),
+                "conversion": "ftd",
+                "value": "deposits",
+                "by": "campaign",
+                "since": date(2026, 1, 1),
+                "until": None,
+                "lookback_days": 14,
+                "half_life_days": 2.5,
+                "position_first": Decimal("0.25"),
+                "position_last": Decimal("0.5"),
+            },
+        )
+    ]
+
+
+def test_cohorts_and_retention_over_the_loopback(sink_and_settings) -> None:
+    sink, settings = sink_and_settings
+    assert reports.cohort_rows(settings, brand_id=None, grain="week", since=None, until=date(2026, 3, 1)) == [
+        {"cohort": "2026-01-01", "ngr_30": "1.10"}
+    ]
+    assert reports.retention_rows(settings, brand_id="b", grain="month", periods=2, since=None, until=None)[
+        0
+    ]["retention"] == [1.0, 0.3333]
+    assert sink.calls == [
+        ("cohorts", {"brand_id": None, "grain": "week", "since": None, "until": date(2026, 3, 1)}),
+        ("retention", {"brand_id": "b", "grain": "month", "periods": 2, "since": None, "until": None}),
+    ]
+
+
+def test_sql_over_the_loopback_and_its_refusals(sink_and_settings) -> None:
+    sink, settings = sink_and_settings
+    answer = reports.analyst_query(settings, "SELECT x FROM players", "brand-a")
+    assert answer["rows"] == [["y"]]
+    with pytest.raises(QueryRefused, match="'events' is not one of the analyst views"):
+        reports.analyst_query(settings, "SELECT * FROM events", None)
+    assert sink.calls == [
+        ("sql", {"query": "SELECT x FROM players", "brand_id": "brand-a"}),
+        ("sql", {"query": "SELECT * FROM events", "brand_id": None}),
+    ]
+
+
+def test_a_sink_that_fails_is_an_error_not_an_answer(tmp_path) -> None:
+    class Broken(RecordingSink):
+        def attribution(self, **filters: Any) -> list[dict[str, Any]]:
+            raise RuntimeError("Code: 210. chdb:///secret/dir")
+
+    with ServedApp(report_app(Broken())) as served:  # type: ignore[arg-type]
+        settings = Settings(data_dir=tmp_path, pseudonym_key="k", reports_url=served.url)
+        with pytest.raises(httpx.HTTPStatusError):
+            reports.attribution_rows(
+                settings,
+                brand_id=None,
+                models=("last",),
+                conversion="registration",
+                value="ngr",
+                by="affiliate",
+                since=None,
+                until=None,
+                lookback_days=30,
+                half_life_days=7.0,
+                position_first=Decimal("0.4"),
+                position_last=Decimal("0.4"),
+            )
