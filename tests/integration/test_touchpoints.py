@@ -359,7 +359,7 @@ def test_the_migration_links_what_earlier_versions_hold(settings, tmp_path: FsPa
     apply_migrations(client, db, old)
     clicks, reg = journey()
     write_batch(client, db, [canonical(e) for e in [*clicks, reg]])  # no linking before v6
-    assert apply_migrations(client, db) == ["006_touchpoints"]
+    assert apply_migrations(client, db)[:1] == ["006_touchpoints"]  # later versions apply too
     rows = client.query(f"SELECT click_id, link, sub1 FROM {db}.touchpoints ORDER BY clicked_at").result_rows
     assert [tuple(r) for r in rows] == [
         ("c1", "device", "s1"),
