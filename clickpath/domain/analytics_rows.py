@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from clickpath.domain.multitouch import MODELS, Credit
+from clickpath.domain.report import UNATTRIBUTED
 
 ORGANIC_NOTE = (
     "Conversions with no touchpoint (organic) are not credited: each model's credits sum to the"
@@ -160,9 +161,15 @@ COHORT_COLUMNS = (
 )
 """Every figure of a cohort row, in CSV order (LTV = NGR; docs/cohorts.md)."""
 
+def _affiliate(row: dict[str, Any]) -> str:
+    """The table's affiliate cell: players tagged to none (organic, unattributed) are named so."""
+    return str(row.get("affiliate_id") or UNATTRIBUTED)
+
+
 _COHORT_TABLE: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
+    ("brand", lambda r: str(r.get("brand_id", ""))),
     ("cohort", lambda r: str(r.get("cohort", ""))),
-    ("affiliate", lambda r: str(r.get("affiliate_id", ""))),
+    ("affiliate", lambda r: _affiliate(r)),
     ("campaign", lambda r: str(r.get("campaign_id", ""))),
     ("currency", lambda r: str(r.get("currency") or "-")),
     ("players", lambda r: str(r.get("players", 0))),
@@ -189,7 +196,8 @@ def render_cohorts(rows: list[dict[str, Any]], fmt: str) -> str:
         return _csv(COHORT_COLUMNS, ([_cell(r.get(k)) for k in COHORT_COLUMNS] for r in rows))
     table = Table(title="clickpath registration cohorts: value since registration (LTV = NGR)")
     for name, _ in _COHORT_TABLE:
-        table.add_column(name, justify="left" if name in ("cohort", "affiliate", "campaign") else "right")
+        left = name in ("brand", "cohort", "affiliate", "campaign")
+        table.add_column(name, justify="left" if left else "right")
     for r in rows:
         table.add_row(*(cell(r) for _, cell in _COHORT_TABLE))
     notes = ["No cohorts yet."] if not rows else []
@@ -217,15 +225,17 @@ def render_retention(rows: list[dict[str, Any]], fmt: str) -> str:
             ([_cell(r.get(k)) for k in keys] + series(r, "active") + series(r, "retention") for r in rows),
         )
     table = Table(title="clickpath retention: share of each cohort active in period N")
-    for name in ("cohort", "affiliate", "campaign", "players"):
+    for name in ("brand", "cohort", "affiliate", "campaign", "players"):
         table.add_column(name, justify="right" if name == "players" else "left")
     for n in range(periods):
         table.add_column(f"P{n}", justify="right")
     for r in rows:
+        # "-": a period the cohort has not reached yet (or a cohort without players).
         shares = [f"{float(v) * 100:.1f}%" if v not in ("", None) else "-" for v in series(r, "retention")]
         table.add_row(
+            str(r.get("brand_id", "")),
             str(r.get("cohort", "")),
-            str(r.get("affiliate_id", "")),
+            _affiliate(r),
             str(r.get("campaign_id", "")),
             str(r.get("players", 0)),
             *shares,

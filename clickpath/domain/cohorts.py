@@ -101,6 +101,14 @@ def cpa_to_ltv(cpa: Money | None, currency: str, ftds: int, ngr: Decimal) -> Dec
     return (cpa.amount * ftds / ngr).quantize(Decimal("0.0001"))
 
 
+def periods_reached(cohort: date, as_of: date, periods: int) -> int:
+    """How many of the periods 0 .. periods - 1 have begun for the cohort's first players by
+    `as_of`: period N begins PERIOD_DAYS * N days after registration."""
+    if as_of < cohort:
+        return 0
+    return min(periods, (as_of - cohort).days // PERIOD_DAYS + 1)
+
+
 def retention_fractions(players: int, active: Sequence[int]) -> list[float | None]:
     """Active ÷ players per period (4 decimals); None for a cohort with no players."""
     if players <= 0:
@@ -179,9 +187,12 @@ def retention_rows(
     players: Iterable[tuple[CohortKey, int]],
     active: Iterable[tuple[CohortKey, int, int]],
     periods: int,
+    as_of: date | None = None,
 ) -> list[dict[str, Any]]:
     """Finished retention rows from the players per cohort and the active players per
-    (cohort, period): `active` and `retention` list periods 0 .. periods - 1."""
+    (cohort, period): `active` and `retention` list periods 0 .. periods - 1. With `as_of`
+    (the day of the read), a period no player of the cohort can have reached yet (it starts
+    after `as_of` even for the cohort's first day) is None, not a retention of 0."""
     counts: dict[CohortKey, int] = {}
     for key, n in players:
         counts[key] = counts.get(key, 0) + int(n)
@@ -195,6 +206,8 @@ def retention_rows(
         n_players, n_active = counts.get(key, 0), by_period.get(key, [0] * periods)
         if not n_players and not any(n_active):
             continue
+        reached = periods if as_of is None else periods_reached(cohort, as_of, periods)
+        shares = retention_fractions(n_players, n_active)
         rows.append(
             {
                 "brand_id": brand,
@@ -202,8 +215,8 @@ def retention_rows(
                 "campaign_id": campaign,
                 "cohort": cohort.isoformat(),
                 "players": n_players,
-                "active": n_active,
-                "retention": retention_fractions(n_players, n_active),
+                "active": [*n_active[:reached], *[None] * (periods - reached)],
+                "retention": [*shares[:reached], *[None] * (periods - reached)],
             }
         )
     return rows

@@ -11,7 +11,7 @@ by clickpath.domain.cohorts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -101,9 +101,11 @@ def query_retention(
     periods: int,
     since: date | None,
     until: date | None,
+    as_of: date | None = None,
 ) -> list[dict[str, Any]]:
     """Retention rows (domain.cohorts.retention_rows): per cohort, its players and how many
-    were active in each 30-day period 0 .. periods - 1 since their registration."""
+    were active in each 30-day period 0 .. periods - 1 since their registration; a period
+    that has not begun by `as_of` (default: today, UTC) is None."""
     check_grain(grain)
     if not 1 <= periods <= 1000:
         raise ValueError("periods must be from 1 to 1000")
@@ -130,7 +132,7 @@ def query_retention(
             parameters={**params, "periods": periods},
         ).result_rows
         active += [((b, a, c, d), int(p), int(n)) for b, a, c, d, p, n in rows]
-    return retention_rows(players, active, periods)
+    return retention_rows(players, active, periods, as_of or datetime.now(UTC).date())
 
 
 _SLOT = "toStartOfFifteenMinutes(toDateTime(assumeNotNull(registered_at), 'UTC'))"

@@ -157,3 +157,14 @@ def test_amount_text_writes_decimal_text_as_format_amount_does(text: str) -> Non
     from clickpath.domain.cohorts import amount_text
 
     assert amount_text(text) == format_amount(Decimal(text)) == amount_text(Decimal(text))
+
+
+def test_a_period_the_cohort_has_not_reached_is_none_not_zero() -> None:
+    """A cohort of 1 Nov read on 15 Dec has begun periods 0 and 1 (days 0-29, 30-59) only:
+    period 2 would start on 31 Dec, so it is unknown, not a retention of 0 %."""
+    key = ("b", "aff-1", "c", date(2026, 11, 1))
+    [row] = retention_rows([(key, 4)], [(key, 0, 4)], periods=3, as_of=date(2026, 12, 15))
+    assert row["active"] == [4, 0, None]
+    assert row["retention"] == [1.0, 0.0, None]
+    [row] = retention_rows([(key, 4)], [(key, 0, 4)], periods=3, as_of=date(2026, 12, 31))
+    assert row["retention"] == [1.0, 0.0, 0.0]
