@@ -70,8 +70,8 @@ bench-deliveries: $(STAMP) ## Benchmark postback delivery to local receivers (~2
 bench-state: $(STAMP) ## A player with 100,000 deposits: state size and per-event cost (~1 min)
 	$(BIN)/clickpath bench-state --results tests/bench/results.jsonl
 
-bench-attribution: $(STAMP) ## Every multi-touch attribution model over 1M synthetic paths (~1 min)
-	$(BIN)/python -m clickpath.devtools.bench.attribution --results tests/bench/results.jsonl
+bench-attribution: $(STAMP) ## Every attribution model over 1M paths, in memory and read from ClickHouse (~3 min)
+	$(BIN)/python -m clickpath.devtools.bench.attribution --clickhouse --results tests/bench/results.jsonl
 
 SIZES ?= 10000000
 bench-clickhouse: $(STAMP) ## Funnel queries on ClickHouse filled to SIZES events (10M ~1-2 min)

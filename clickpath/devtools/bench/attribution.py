@@ -5,10 +5,13 @@ skew (a few big affiliates, a long tail), 1-6 touches (short paths most common, 
 the next touches on the same affiliate), ages growing back from the conversion, ~30 %
 converting with an affiliate-dependent rate, values in EUR (70 %) and USD at 2 decimals.
 Times each model alone (its own grouping pass included) and all models in one call, checks
-every model's sums are exact, and reports peak RSS (getrusage maxrss). Ends with a table and
-one JSON line; the result is appended to --results like the other benches.
+every model's sums are exact, and reports peak RSS (getrusage maxrss). With --clickhouse, a
+second stage runs the report end to end over --persons registered persons in an embedded
+ClickHouse (attribution_paths.py): paths read by `query_paths`, then all models. Ends with a
+table and one JSON line; the result is appended to --results like the other benches.
 
-Run: `python -m clickpath.devtools.bench.attribution [--paths N] [--results FILE | --no-record]`.
+Run: `python -m clickpath.devtools.bench.attribution [--paths N] [--clickhouse [--persons N]]
+[--results FILE | --no-record]`.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from decimal import Decimal
 from pathlib import Path as FilePath
 from typing import Any
 
+from clickpath.devtools.bench.attribution_paths import PathsBenchConfig, credits_exact, run_paths_stage
 from clickpath.devtools.bench.results import DEFAULT_RESULTS_FILE, commit, machine, record_result
-from clickpath.domain.multitouch import MODELS, Credit, ModelParams, Path, attribute
+from clickpath.domain.multitouch import MODELS, ModelParams, Path, attribute
 
 TOUCH_COUNTS = (1, 2, 3, 4, 5, 6)
 TOUCH_WEIGHTS = (0.38, 0.25, 0.16, 0.10, 0.07, 0.04)
@@ -61,22 +65,14 @@ def generate_paths(n: int, *, affiliates: int = 40, seed: int = 15) -> list[Path
     return paths
 
 
-def _check_sums(credits: list[Credit], conversions: int, value: dict[str, Decimal]) -> bool:
-    for model in {c.model for c in credits}:
-        rows = [c for c in credits if c.model == model]
-        if sum(c.conversions for c in rows) != conversions:
-            return False
-        for cur, total in value.items():
-            if sum(c.value[cur] for c in rows) != total.quantize(Decimal("0.0001")):
-                return False
-    return True
-
-
 def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def run_attribution_bench(n: int, results_file: FilePath | None) -> dict[str, Any]:
+def run_attribution_bench(
+    n: int, results_file: FilePath | None, clickhouse: PathsBenchConfig | None = None
+) -> dict[str, Any]:
+    """The in-memory models over `n` paths, then (`clickhouse` given) the report end to end."""
     started = time.perf_counter()
     paths = generate_paths(n)
     generate_s = time.perf_counter() - started
@@ -98,11 +94,13 @@ def run_attribution_bench(n: int, results_file: FilePath | None) -> dict[str, An
         t0 = time.perf_counter()
         credits = attribute(paths, [model], params)
         per_model[model] = round(time.perf_counter() - t0, 2)
-        exact = exact and _check_sums(credits, conversions, value)
+        exact = exact and credits_exact(credits, conversions, value)
     t0 = time.perf_counter()
     credits = attribute(paths, MODELS, params)
     all_s = time.perf_counter() - t0
-    exact = exact and _check_sums(credits, conversions, value)
+    exact = exact and credits_exact(credits, conversions, value)
+    channels = len({c.channel for c in credits})
+    del paths, credits
 
     result: dict[str, Any] = {
         "bench": "attribution",
@@ -111,7 +109,7 @@ def run_attribution_bench(n: int, results_file: FilePath | None) -> dict[str, An
         "machine": machine(),
         "paths": n,
         "converted": conversions,
-        "channels": len({c.channel for c in credits}),
+        "channels": channels,
         "distinct_sequences": distinct_sequences,
         "distinct_sets": distinct_sets,
         "generate_s": round(generate_s, 1),
@@ -121,6 +119,8 @@ def run_attribution_bench(n: int, results_file: FilePath | None) -> dict[str, An
         "rss_after_generate_mib": round(rss_paths, 0),
         "exact_sums": exact,
     }
+    if clickhouse is not None:
+        result["clickhouse"] = run_paths_stage(clickhouse)
     record_result(results_file, result)
     _print(result)
     return result
@@ -142,11 +142,58 @@ def _print(result: dict[str, Any]) -> None:
         ("RSS after generating the paths (MiB)", f"{result['rss_after_generate_mib']:,.0f}"),
         ("every model's sums exact", f"{result['exact_sums']}"),
     ]
+    ch = result.get("clickhouse")
+    if ch is not None:
+        rows += _clickhouse_rows(ch)
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
     keys = ("paths", "converted", "all_models_s", "peak_rss_mib", "exact_sums")
-    print(json.dumps({**{k: result[k] for k in keys}, "model_s": result["model_s"]}))
+    last: dict[str, Any] = {**{k: result[k] for k in keys}, "model_s": result["model_s"]}
+    if ch is not None:
+        steps = ch["steps"]
+        last["clickhouse"] = {
+            "persons": ch["persons"],
+            "fill_s": ch["fill_s"],
+            "query_paths_s": {c: s["query_paths_s"] for c, s in steps.items()},
+            "models_s": {c: s["models_s"] for c, s in steps.items()},
+            "report_s": ch["report_s"],
+            "peak_rss_mib": ch["peak_rss_mib"],
+            "exact": all(s["exact_sums"] and s["as_generated"] for s in steps.values()),
+        }
+    print(json.dumps(last), flush=True)
+
+
+def _clickhouse_rows(ch: dict[str, Any]) -> list[tuple[str, str]]:
+    rows = [
+        (
+            "ClickHouse: persons / unlinked clicks",
+            f"{ch['persons']:,} / {ch['unlinked_clicks']:,}",
+        ),
+        (
+            "  fill (Arrow inserts: keys, touchpoints, profiles; s)",
+            f"{ch['fill_s']}  ({sum(ch['rows_written'].values()):,} rows)",
+        ),
+    ]
+    for conversion, s in ch["steps"].items():
+        rows += [
+            (f"  {conversion}: paths (converted)", f"{s['paths']:,} ({s['converted']:,})"),
+            (f"  {conversion}: query_paths / all models (s)", f"{s['query_paths_s']} / {s['models_s']}"),
+            (
+                f"  {conversion}: sums exact / as generated",
+                f"{s['exact_sums']} / {s['as_generated']}",
+            ),
+        ]
+    fill_peak, query_peak = ch["fill_peak_mib"], ch["query_peak_mib"]
+    rows += [
+        ("  report end to end, both conversions (s)", f"{ch['report_s']}  (target < 60)"),
+        (
+            "  peak RSS MiB (chdb in process): fill / report",
+            f"{fill_peak or 0:,.0f} / " + ("-" if query_peak is None else f"{query_peak:,.0f}"),
+        ),
+        ("peak RSS of the whole run (MiB)", f"{ch['peak_rss_mib']:,.0f}  (target < 4,096)"),
+    ]
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -160,8 +207,22 @@ def main(argv: list[str] | None = None) -> None:
         metavar="FILE",
         help="append the result to FILE as a JSON line (default %(default)s)",
     )
+    parser.add_argument(
+        "--clickhouse",
+        action="store_true",
+        help="also run the report end to end: paths from an embedded ClickHouse, then all models",
+    )
+    parser.add_argument("--persons", type=int, default=1_000_000, help="registered persons (--clickhouse)")
+    parser.add_argument(
+        "--unlinked-clicks", type=int, default=1_000_000, help="clicks no person's path holds (--clickhouse)"
+    )
     args = parser.parse_args(argv)
-    run_attribution_bench(args.paths, None if args.no_record else args.results)
+    clickhouse = (
+        PathsBenchConfig(persons=args.persons, unlinked_clicks=args.unlinked_clicks)
+        if args.clickhouse
+        else None
+    )
+    run_attribution_bench(args.paths, None if args.no_record else args.results, clickhouse)
 
 
 if __name__ == "__main__":

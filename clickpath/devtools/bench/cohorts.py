@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,9 +29,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from clickpath.devtools.bench.embedded import bench_database, reset_peak
 from clickpath.devtools.bench.results import commit, machine, record_result
 from clickpath.devtools.procs import peak_rss_mib
-from clickpath.infra.clickhouse import apply_migrations
 from clickpath.infra.cohorts import query_cohorts, query_retention
 
 DB = "clickpath_bench"
@@ -167,15 +165,6 @@ def _chunk(first: int, n: int, seed: int, expected: Expected) -> Any:
     )
 
 
-def _reset_peak() -> bool:
-    """Start a new peak-memory measurement (Linux: VmHWM reset); False where it cannot."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
 def _check(rows: list[dict[str, Any]], expected: Expected) -> dict[str, bool]:
     """Whether the month cohorts add up to the generated players, deposits and NGR."""
     players: dict[tuple[str, str, str, str], int] = {}
@@ -192,16 +181,9 @@ def _check(rows: list[dict[str, Any]], expected: Expected) -> dict[str, bool]:
 
 
 def run_cohort_bench(cfg: CohortBenchConfig) -> dict[str, Any]:
-    import clickhouse_connect
-
-    workdir = None if cfg.dsn else tempfile.mkdtemp(prefix="clickpath-bench-cohorts-")
-    dsn = cfg.dsn or f"chdb://{workdir}"
-    client = clickhouse_connect.get_client(dsn=dsn)
     expected = Expected()
-    try:
-        client.command(f"DROP DATABASE IF EXISTS {DB}")
-        apply_migrations(client, DB)
-        _reset_peak()
+    with bench_database(cfg.dsn, DB, prefix="clickpath-bench-cohorts-") as client:
+        reset_peak()
         started, rows_written = time.perf_counter(), 0
         for first in range(0, cfg.players, cfg.chunk):
             table = _chunk(first, min(cfg.chunk, cfg.players - first), cfg.seed, expected)
@@ -213,7 +195,7 @@ def run_cohort_bench(cfg: CohortBenchConfig) -> dict[str, Any]:
             t: int(client.query(f"SELECT count() FROM {DB}.{t}").result_rows[0][0])
             for t in ("fact_rows", "cohort_agg", "cohort_activity")
         }
-        reset = _reset_peak()
+        reset = reset_peak()
         common: dict[str, Any] = dict(brand_id=None, time_zones=BRAND_ZONES, since=None, until=None)
         cpa = {f"aff-{a}": _cpa(a) for a in range(AFFILIATES)}
         queries: dict[str, Callable[[], list[dict[str, Any]]]] = {
@@ -253,14 +235,10 @@ def run_cohort_bench(cfg: CohortBenchConfig) -> dict[str, Any]:
             "all_queries_s": round(sum(statistics.median(v) for v in timings.values()), 2),
             "peak_rss_mib": {"fill": fill_peak, "queries": query_peak if reset else None},
             "exact": _check(month_rows, expected),
-            "dsn": "chdb" if workdir else "server",
+            "dsn": "server" if cfg.dsn else "chdb",
             "machine": machine(),
             "commit": commit(),
         }
-    finally:
-        client.close()
-        if workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
     record_result(cfg.results_file, result)
     _print(result)
     return result
