@@ -7,12 +7,14 @@ file named by `CLICKPATH_CONFIG`. Defaults run everything embedded on loopback.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AwareDatetime,
@@ -255,6 +257,22 @@ class Settings(BaseSettings):
     affiliate_cpa: dict[str, str] = Field(
         default={}, description='Affiliate -> CPA per first-time depositor, e.g. "50.00 EUR".'
     )
+
+    @field_validator("reports_url")
+    @classmethod
+    def _loopback_reports_url(cls, value: str | None) -> str | None:
+        """The sink's report endpoint has no key (the service in front of it checks keys and
+        scope): it may only listen on loopback."""
+        if value is None:
+            return value
+        host = urlsplit(value).hostname or ""
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise ValueError(f"reports_url must be a loopback address (127.0.0.1, ::1), not {host!r}")
+        return value
 
     @field_validator("brand_time_zones")
     @classmethod

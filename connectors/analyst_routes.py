@@ -11,6 +11,7 @@ of reach a 503 (the reason only in the log).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -35,6 +36,7 @@ log = structlog.get_logger(__name__)
 RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No, unknown or revoked API key."},
     403: {"model": Problem, "description": "A role, brand or affiliate the key does not cover."},
+    429: {"model": Problem, "description": "Another analytics report is running (see Retry-After)."},
     503: {"model": Problem, "description": "ClickHouse not reachable (details only in the log)."},
 }
 SQL_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -97,10 +99,25 @@ def own_rows(rows: list[dict[str, Any]], scope: ReportScope) -> list[dict[str, A
     return [r for r in rows if r.get("affiliate_id") == scope.affiliate_id]
 
 
+# An attribution report over a million paths is half a minute of CPU and, embedded, holds the
+# ClickHouse sink's lock while it reads: one analytics computation at a time per service, the
+# rest answered 429 at once rather than queued behind it (any key that may read reports could
+# otherwise stall the sink by asking again and again).
+_ONE_AT_A_TIME = asyncio.Semaphore(1)
+BUSY_RETRY_AFTER_S = 10
+
+
 async def ask(report: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a ClickHouse read off the event loop; 503 without the driver's words on failure."""
+    """Run a ClickHouse read off the event loop, one at a time; 429 while another runs, 503
+    without the driver's words on failure."""
+    if _ONE_AT_A_TIME.locked():
+        raise HTTPException(
+            429, "another analytics report is running; try again shortly",
+            headers={"Retry-After": str(BUSY_RETRY_AFTER_S)},
+        )
     try:
-        return await run_in_threadpool(report, *args, **kwargs)
+        async with _ONE_AT_A_TIME:
+            return await run_in_threadpool(report, *args, **kwargs)
     except QueryRefused:
         raise
     except Exception as e:  # never the DSN or the driver's words to a caller

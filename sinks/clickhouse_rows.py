@@ -73,7 +73,7 @@ def fact_rows(
             rows.append([*head, old.affiliate_id, old.campaign_id, *old.measures,
                          old.registered_at, old.version, -1])
         new = StoredFact(
-            f.version, f.affiliate_id, f.campaign_id, fact_measures(f), f.registered_at
+            f.version, f.affiliate_id, f.campaign_id, fact_measures(f), cohort_time(f.registered_at)
         )
         rows.append([*head, new.affiliate_id, new.campaign_id, *new.measures,
                      new.registered_at, new.version, 1])
@@ -142,14 +142,29 @@ DATE_MIN = date(1970, 1, 1)
 DATE_MAX = date(2149, 6, 6)
 
 
+# Cohorts bucket registrations with toDateTime (deploy/clickhouse/007_cohorts.sql), whose range
+# ends on 2106-02-07.
+COHORT_TIME_MAX = datetime(2106, 2, 7, tzinfo=UTC)
+
+
+def cohort_time(registered_at: datetime | None) -> datetime | None:
+    """A fact's registration time as cohorts can bucket it; None (no cohort) outside the range,
+    so one absurd registration time keeps the player out of cohorts, not out of the funnel."""
+    if registered_at is None:
+        return None
+    at = registered_at if registered_at.tzinfo else registered_at.replace(tzinfo=UTC)
+    return at if datetime(1970, 1, 1, tzinfo=UTC) <= at < COHORT_TIME_MAX else None
+
+
 def unwritable_reason(record: Record) -> str | None:
     """Why ClickHouse cannot hold `record` as it is (a date outside its Date range), or None."""
     when: dict[str, date | datetime | None] = {}
     if isinstance(record, CanonicalEvent):
         when = {"occurred_at": record.occurred_at, "processed_at": record.processed_at}
     elif isinstance(record, PlayerDayFact):
-        # Cohorts read toDate(registered_at) (deploy/clickhouse/007_cohorts.sql).
-        when = {"day": record.day, "registered_at": record.registered_at}
+        # A registration time cohorts cannot bucket is written as none (cohort_time), not
+        # refused: the player's funnel and money must not go with it.
+        when = {"day": record.day}
     elif isinstance(record, Attribution):
         when = {"clicked_at": record.clicked_at, "registered_at": record.registered_at,
                 "decided_at": record.decided_at}

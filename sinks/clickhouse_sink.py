@@ -170,6 +170,12 @@ class ClickHouseSink(BatchSink):
         try:
             with self.lock:
                 written = write_batch(self.client, self.db, [r for _, r in records])
+        except Exception as e:  # the driver raises many types; all mean "not written"
+            if is_unwritable(e):  # the values: bisected, the rows at fault dead-lettered
+                raise UnwritableError(redact(f"ClickHouse refused the values: {e}")) from e
+            raise SinkWriteError(redact(f"ClickHouse insert failed: {e}")) from e
+        try:
+            with self.lock:
                 # Right behind the events, every event of the batch (replays too: a crash
                 # between the two leaves links to make), at most a batch behind the stream.
                 link_touchpoints(
@@ -177,10 +183,8 @@ class ClickHouseSink(BatchSink):
                     [r for _, r in records if isinstance(r, CanonicalEvent)],
                     lookback_days=self.settings.attribution_lookback_days,
                 )
-        except Exception as e:  # the driver raises many types; all mean "not written"
-            if is_unwritable(e):  # the values: bisected, the rows at fault dead-lettered
-                raise UnwritableError(redact(f"ClickHouse refused the values: {e}")) from e
-            raise SinkWriteError(redact(f"ClickHouse insert failed: {e}")) from e
+        except Exception as e:  # the events are stored: never dead-lettered for a link, retried
+            raise SinkWriteError(redact(f"linking touchpoints failed: {e}")) from e
         for table, count in written.items():
             CLICKHOUSE_ROWS.labels(table).inc(count)
         for _, record in records:
@@ -195,14 +199,14 @@ class ClickHouseSink(BatchSink):
             with self.lock:
                 return query_funnel(self.client, self.db, **filters)
         except Exception as e:
-            raise ClickHouseError(f"funnel query failed: {e}") from e
+            raise ClickHouseError(redact(f"funnel query failed: {e}")) from e
 
     def stats(self) -> dict[str, Any]:
         try:
             with self.lock:
                 return query_pipeline_stats(self.client, self.db)
         except Exception as e:
-            raise ClickHouseError(f"stats query failed: {e}") from e
+            raise ClickHouseError(redact(f"stats query failed: {e}")) from e
 
     def attribution(self, **filters: Any) -> list[dict[str, Any]]:
         """Attribution credit rows (infra/reports.py query_attribution); the lock is held for
@@ -210,7 +214,7 @@ class ClickHouseSink(BatchSink):
         try:
             return query_attribution(self.client, self.db, lock=self.lock, **filters)
         except Exception as e:
-            raise ClickHouseError(f"attribution query failed: {e}") from e
+            raise ClickHouseError(redact(f"attribution query failed: {e}")) from e
 
     def cohorts(self, **filters: Any) -> list[dict[str, Any]]:
         """LTV cohort rows, in the brands' zones with the configured CPA (this sink's settings)."""
@@ -218,14 +222,14 @@ class ClickHouseSink(BatchSink):
             with self.lock:
                 return query_cohort_rows(self.client, self.db, self.settings, **filters)
         except Exception as e:
-            raise ClickHouseError(f"cohort query failed: {e}") from e
+            raise ClickHouseError(redact(f"cohort query failed: {e}")) from e
 
     def retention(self, **filters: Any) -> list[dict[str, Any]]:
         try:
             with self.lock:
                 return query_retention_rows(self.client, self.db, self.settings, **filters)
         except Exception as e:
-            raise ClickHouseError(f"retention query failed: {e}") from e
+            raise ClickHouseError(redact(f"retention query failed: {e}")) from e
 
     def sql(self, query: str, brand_id: str | None) -> dict[str, Any]:
         """An analyst's query (infra/analyst_sql.py) on a read-only client of its own; under

@@ -69,7 +69,8 @@ class Endpoint(BaseModel):
         if not isinstance(data, dict) or data.get("events"):
             return data
         name = str(data.get("preset") or "")
-        if name in presets.PRESETS:
+        if name:
+            presets.preset_of(name)  # an unknown preset: its error (the known ones), not "events"
             params = data.get("params")
             params = params if isinstance(params, dict) else {}
             return {**data, "events": presets.default_events(name, params)}

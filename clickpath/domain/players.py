@@ -30,7 +30,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, PrivateAttr
 
@@ -469,9 +469,12 @@ def _report_row(transaction_id: str) -> str:
     return f"P|{transaction_id}"
 
 
-def _mark(state: PlayerState, transaction_id: str, event: str, how: str, at: datetime | None = None
-          ) -> None:
-    row = dict(state.ledger.get(_report_row(transaction_id)) or {})
+def _mark(state: PlayerState, transaction_id: str, event: str, how: str, at: datetime | None = None,
+          row: dict[str, Any] | None = None) -> None:
+    """Record what was reported for a deposit (`row`: its report row, when already read)."""
+    if row is None:
+        row = state.ledger.get(_report_row(transaction_id)) or {}
+    row = dict(row)
     row[event] = how
     if at is not None:
         row[f"{event}_at"] = at.isoformat()
@@ -540,7 +543,7 @@ def _report_deposit(
     key = f"{event}|{txn}"
     reason = postback_block(state.consents, state.rg_active, at)
     _mark(state, txn, event, "sent" if reason is None else "suppressed",
-          at if event == "chargeback" else None)
+          at if event == "chargeback" else None, row)
     if reason is not None:
         return [_suppressed(state, tag, event, reason, now, key)]
     return [_postback(state, policy, tag, event, at, dep, key, reverses)]  # type: ignore[arg-type]

@@ -307,7 +307,22 @@ def check(name: str, base_url: str, params: Mapping[str, str], events: list[str]
         _check_value(preset, key, value)
     if "{" in base_url or "}" in base_url:
         raise PresetError("url: a preset's base URL has no macros; the preset adds the parameters")
-    in_base = dict(parse_qsl(urlsplit(base_url).query))
+    parts = urlsplit(base_url)
+    if parts.fragment or base_url.endswith("#"):
+        raise PresetError(
+            "url: a preset's base URL has no '#fragment': the parameters would follow it and"
+            " never reach the tracker"
+        )
+    in_base = dict(parse_qsl(parts.query))
+    own = {preset.click, *(param for param, _ in preset.macros), *preset.fixed.values()}
+    own |= {p for p in (preset.goal, preset.status) if p}
+    for param in sorted(own & set(in_base)):
+        fixed = [k for k, v in preset.fixed.items() if v == param]
+        if not (fixed and fixed[0] not in params):  # a fixed parameter may sit in the base URL
+            raise PresetError(
+                f"url: the base URL already has {param!r}, which the preset sends: it would go"
+                " twice (trackers differ on which one they read)"
+            )
     for key, param in preset.fixed.items():
         if key not in params and param not in in_base:
             raise PresetError(

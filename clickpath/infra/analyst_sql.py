@@ -151,6 +151,16 @@ _DENIED_FUNCTIONS = frozenset(
         "filesystemavailable",
         "filesystemcapacity",
         "filesystemunreserved",
+        # the server's settings, version and identity: nothing an analyst needs
+        "getsetting",
+        "version",
+        "uptime",
+        "buildid",
+        "currentuser",
+        "currentdatabase",
+        "current_database",
+        "currentprofiles",
+        "currentroles",
     }
 )
 _DENIED_PREFIXES = ("dict",)  # dictGet, dictHas, dictGetOrDefault, ...

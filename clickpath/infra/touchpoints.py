@@ -123,7 +123,7 @@ def click_key(event: CanonicalEvent) -> ClickKey:
         brand_id=event.brand_id,
         occurred_at=_utc(event.occurred_at),
         click_id=event.click_id or "",
-        device_id=payload.get("device_id") or "",
+        device_id=str(payload.get("device_id") or ""),
         affiliate_id=event.affiliate_id or "",
         campaign_id=event.campaign_id or "",
         subs=tuple(str(payload.get(s) or "") for s in SUBS),
@@ -135,7 +135,7 @@ def registration_key(event: CanonicalEvent) -> RegistrationKey:
         brand_id=event.brand_id,
         registered_at=_utc(event.occurred_at),
         person_id=event.person_id,
-        device_id=_payload(event).get("device_id") or "",
+        device_id=str(_payload(event).get("device_id") or ""),
         click_id=event.click_id or "",
     )
 

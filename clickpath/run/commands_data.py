@@ -167,7 +167,9 @@ def _report_attribution(settings: Settings, args: argparse.Namespace) -> None:
         "half_life_days": 7.0 if args.half_life_days is None else args.half_life_days,
         "position_first": Decimal("0.4") if args.position_first is None else args.position_first,
         "position_last": Decimal("0.4") if args.position_last is None else args.position_last,
-        "lookback_days": args.lookback_days or settings.attribution_lookback_days,
+        "lookback_days": (
+            settings.attribution_lookback_days if args.lookback_days is None else args.lookback_days
+        ),
         "brand_id": args.brand, "since": args.since, "until": args.until,
     }
     problem = params_problem(params["half_life_days"], params["position_first"],

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from clickpath.settings import Settings
 
@@ -34,3 +35,12 @@ def test_bad_template_in_config_is_rejected(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("CLICKPATH_AFFILIATES", '{"a": {"postback_url": "https://x/?c={clik}"}}')
     with pytest.raises(ValueError, match=r"unknown postback macro"):
         Settings()
+
+
+def test_the_sinks_report_endpoint_may_only_listen_on_loopback() -> None:
+    """It has no key of its own: the service in front of it checks keys and scope."""
+    for url in ("http://127.0.0.1:8001", "http://localhost:8001", "http://[::1]:8001"):
+        assert Settings(reports_url=url).reports_url == url
+    for url in ("http://0.0.0.0:8001", "http://10.0.0.5:8001", "http://reports.example:8001"):
+        with pytest.raises(ValidationError, match="reports_url must be a loopback address"):
+            Settings(reports_url=url)

@@ -208,3 +208,33 @@ def test_a_refused_query_is_a_400_saying_why_and_a_huge_one_422(tmp_path, monkey
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "query"]
         r = client.post("/v1/sql", json={"query": ""}, headers=bearer(analyst))
         assert r.status_code == 422
+
+
+def test_one_analytics_report_runs_at_a_time_the_next_is_429(tmp_path, monkeypatch) -> None:
+    """A report over a million paths is long: while one runs, another caller is told to come
+    back (429 with Retry-After) instead of queueing work behind it; once it ends, it may."""
+    import threading
+
+    app, ctx = service(tmp_path)
+    _, analyst = ctx.keys.create("analyst", brand_id="brand-a")
+    started, release = threading.Event(), threading.Event()
+
+    def slow(_settings, **_filters):
+        started.set()
+        assert release.wait(10)
+        return [dict(r) for r in COHORTS]
+
+    monkeypatch.setattr(analyst_routes, "cohort_rows", slow)
+    with TestClient(app) as client:
+        first: list[Any] = []
+        runner = threading.Thread(
+            target=lambda: first.append(client.get("/v1/reports/cohorts", headers=bearer(analyst)))
+        )
+        runner.start()
+        assert started.wait(10)
+        busy = client.get("/v1/reports/attribution", headers=bearer(analyst))
+        release.set()
+        runner.join(10)
+        assert busy.status_code == 429 and busy.headers["Retry-After"] == "10"
+        assert first[0].status_code == 200
+        assert client.get("/v1/reports/cohorts", headers=bearer(analyst)).status_code == 200

@@ -3,12 +3,14 @@ wrong override refused at configuration with its name (issue 16)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import ValidationError
 
 from clickpath.domain.endpoints import POSTBACK_EVENTS, Endpoint, validation_message
 from clickpath.domain.postback_template import validate_template
-from clickpath.domain.presets import PRESETS, REVERSAL, default_events, preset_view
+from clickpath.domain.presets import PRESETS, REVERSAL, PresetError, check, default_events, preset_view
 
 NEEDS = {"everflow": {"nid": "1"}, "cake": {"offer": "1"}, "tune": {"offer_id": "1"}}
 EXPECTED_REVERSALS = {"keitaro", "affise", "redtrack", "scaleo", "bemob"}
@@ -151,3 +153,30 @@ def test_the_click_id_may_come_from_a_sub_id_and_reversals_name_the_reversed_goa
     assert "click_id={sub3}" in e.template_for("deposit")
     assert "goal_alias=dep&conv_status=rejected" in e.template_for("chargeback", "deposit")
     assert "goal_alias=ftd&conv_status=rejected" in e.template_for("chargeback", "ftd")
+
+
+@pytest.mark.parametrize(
+    ("base_url", "params", "named"),
+    [
+        ("https://t.example/postback#frag", {}, "url: a preset's base URL has no '#fragment'"),
+        ("https://t.example/postback#", {}, "url: a preset's base URL has no '#fragment'"),
+        ("https://t.example/postback?subid=x", {}, "url: the base URL already has 'subid'"),
+        ("https://t.example/postback?status=sale", {}, "url: the base URL already has 'status'"),
+    ],
+)
+def test_a_base_url_that_would_garble_the_request_is_refused(base_url, params, named) -> None:
+    """A fragment swallows every parameter after it; a parameter the preset sends, also in the
+    base URL, would go twice."""
+    with pytest.raises(PresetError, match=re.escape(named)):
+        check("keitaro", base_url, params, ["ftd"])
+
+
+def test_a_fixed_parameter_may_sit_in_the_base_url_but_not_twice() -> None:
+    check("cake", "https://t.example/p.ashx?o=12", {}, ["ftd"])
+    with pytest.raises(PresetError, match=re.escape("url: the base URL already has 'o'")):
+        check("cake", "https://t.example/p.ashx?o=12", {"offer": "5"}, ["ftd"])
+
+
+def test_an_unknown_preset_names_the_known_ones() -> None:
+    with pytest.raises(ValidationError, match="preset: unknown 'voluumm'; known: everflow"):
+        Endpoint(endpoint_id="e1", affiliate_id="aff-1", url="https://t.example/", preset="voluumm")

@@ -128,9 +128,15 @@ def test_the_sinks_report_endpoint_sends_every_amount_as_a_decimal_string() -> N
         assert sent[m.name] == ("0.1005" if m.money else 3), m.name
 
 
-def test_a_registration_time_outside_clickhouse_date_range_is_unwritable() -> None:
-    from clickpath.sinks.clickhouse_rows import unwritable_reason
+def test_a_registration_time_cohorts_cannot_bucket_keeps_the_fact_without_a_cohort() -> None:
+    """Refusing the fact would take the player's funnel and money with it: it is written, with
+    no registration time, so only the cohorts leave the player out."""
+    from clickpath.sinks.clickhouse_rows import fact_rows, unwritable_reason
 
     assert unwritable_reason(fact(1).model_copy(update={"registered_at": REGISTERED})) is None
     late = fact(1).model_copy(update={"registered_at": datetime(2200, 1, 1, tzinfo=UTC)})
-    assert "registered_at" in (unwritable_reason(late) or "")
+    assert unwritable_reason(late) is None
+    [row], _ = fact_rows([late], {})
+    assert row[-3] is None  # registered_at, version, sign
+    [row], _ = fact_rows([fact(1).model_copy(update={"registered_at": REGISTERED})], {})
+    assert row[-3] == REGISTERED
