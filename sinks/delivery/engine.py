@@ -187,7 +187,9 @@ class DeliveryEngine:
         job = item.job
         endpoint = self.store.current().get(job.endpoint_id)
         if endpoint is None or not endpoint.enabled:
-            reason = endpoint.disabled_reason if endpoint else "endpoint removed"
+            invalid = self.store.invalid.get(job.endpoint_id)
+            reason = (endpoint.disabled_reason if endpoint
+                      else f"invalid: {invalid}" if invalid else "endpoint removed")
             self.outcomes.finish(item, "disabled", None, 0, f"endpoint disabled: {reason}", dead=True)
             return
         revoked = self.revocations.reason(job, item.record)
