@@ -221,6 +221,14 @@ def _print_list(settings: Settings, store: EndpointStore, kind: str, fmt: str) -
         print(f"{endpoint_id}: INVALID, not delivered to: {reason}", file=sys.stderr)
     if health is None and rows:
         print(f"(delivery counts: no `clickpath up` running on {settings.data_dir})", file=sys.stderr)
+    elsewhere = sorted(set(health or {}) - set(store.current()))
+    if elsewhere:  # configured in `up`'s own environment (the demo's affiliates), not here
+        from clickpath.run.status import health_text
+
+        assert health is not None
+        print("(the running `clickpath up` also delivers to endpoints configured in its environment: "
+              + "; ".join(f"{e} {health[e].delivered} delivered, {health_text(health[e])}" for e in elsewhere)
+              + ")", file=sys.stderr)
 
 
 def _running_health(settings: Settings) -> dict[str, EndpointHealth] | None:
