@@ -52,7 +52,10 @@ def require_role(store: KeyStore, door: str, *roles: Role) -> Callable[..., ApiK
         key = guarded_key(request) or key_from_request(store, authorization, door)
         if key.role not in roles:
             INGRESS_REJECTED.labels(door, "forbidden").inc()
-            raise HTTPException(403, f"a {key.role} key cannot use this; it needs: {', '.join(roles)}")
+            article = "an" if key.role[:1] in "aeiou" else "a"  # an operator, an admin, an analyst key
+            raise HTTPException(
+                403, f"{article} {key.role} key cannot use this; it needs: {', '.join(roles)}"
+            )
         return key
 
     return dependency

@@ -12,11 +12,12 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from clickpath.domain import presets
-from clickpath.domain.postback_template import MACROS, validate_template
+from clickpath.domain.postback_template import MACROS, url_problem, validate_template
 
 POSTBACK_EVENTS = ("registration", "ftd", "deposit", "qualified_cpa", "chargeback")
 WEBHOOK_EVENTS = ("registration", "ftd", "kyc_changed", "qualified_cpa", "fraud_alert")
@@ -98,6 +99,9 @@ class Endpoint(BaseModel):
                 raise ValueError("preset: presets are for postbacks, not webhooks")
             if not self.url.startswith(("http://", "https://")) or "{" in self.url:
                 raise ValueError("url: a webhook URL is a plain http(s) URL without macros")
+            problem = url_problem(urlsplit(self.url))
+            if problem is not None:
+                raise ValueError(f"url: {problem}")
             if self.method != "POST":
                 raise ValueError("method: webhooks are POSTed")
         for secret in [self.secret, *self.previous_secrets]:

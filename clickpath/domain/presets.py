@@ -52,6 +52,9 @@ class Preset:
     vocabulary: tuple[str, ...] = ()  # the statuses the tracker knows (empty: free text)
     reversal: bool = False  # a status change reverses a sent conversion
     fixed: Mapping[str, str] = field(default_factory=dict)  # override name -> tracker parameter
+    # What an endpoint subscribes without --events. The reversal only where the tracker applies
+    # it with its own default settings (Keitaro, Affise, Scaleo's conv-addchange): RedTrack and
+    # BeMob need a setting changed first, else a chargeback postback is not a reversal there.
     default_events: tuple[str, ...] = ("registration", "ftd")
     path_hint: str = ""
     sources: tuple[str, ...] = ()
@@ -134,6 +137,7 @@ PRESETS: dict[str, Preset] = {
             },
             vocabulary=("lead", "sale", "rejected", "rebill"),
             reversal=True,
+            default_events=("registration", "ftd", REVERSAL),
             path_hint="https://<tracker>/<postback key>/postback",
             sources=("https://docs.keitaro.io/en/conversions/postback.html",),
             note="A reversal is status=rejected with the deposit's tid (Keitaro: sale to rejected, "
@@ -183,6 +187,7 @@ PRESETS: dict[str, Preset] = {
             statuses={e: "1" for e in CONVERSIONS} | {"chargeback": "3"},
             vocabulary=("1", "2", "3", "5"),
             reversal=True,
+            default_events=("registration", "ftd", REVERSAL),
             path_hint="https://<admin domain>/postback",
             sources=(
                 "https://help-center.affise.com/en/articles/6475468-affise-postback-url-parameters",
@@ -212,7 +217,8 @@ PRESETS: dict[str, Preset] = {
             unconfirmed=("sum",),
             note="`type` values are RedTrack conversion types, case-sensitive. A reversal "
             "(status=Declined) changes the conversion only with the duplicate mode 'Edit "
-            "conversion with new data'.",
+            "conversion with new data', which is not RedTrack's default: set it, then add "
+            "chargeback to --events.",
         ),
         Preset(
             "binom",
@@ -242,8 +248,9 @@ PRESETS: dict[str, Preset] = {
                 "https://docs.bemob.com/en/postback-settings-of-affiliate-network",
             ),
             note="BeMob has no event parameter, so a preset endpoint reports the FTD only by "
-            "default. Statuses are mapped in BeMob ('Use conversion statuses'): enter the "
-            "values sent here (approved, rejected) there.",
+            "default. Statuses are mapped in BeMob ('Use conversion statuses'), off by default: "
+            "enter the values sent here (approved, rejected) there, then add chargeback to "
+            "--events.",
         ),
         Preset(
             "scaleo",
@@ -256,6 +263,7 @@ PRESETS: dict[str, Preset] = {
             statuses={e: "approved" for e in CONVERSIONS} | {"chargeback": "rejected"},
             vocabulary=("pending", "approved", "rejected", "hold", "trash"),
             reversal=True,
+            default_events=("registration", "ftd", REVERSAL),
             path_hint="https://<workspace>/track/conv-addchange",
             sources=(
                 "https://help.scaleo.io/article/484-ultimate-postbacks-add-change-conversion",
@@ -281,7 +289,11 @@ def preset_view(preset: Preset) -> dict[str, object]:
         "status": preset.status,
         "statuses": dict(preset.statuses),
         "reversal": preset.reversal,
-        "default_events": list(preset.default_events),
+        "default_events": default_events(preset.name, {}),
+        "default_events_need_goal": [
+            e for e in preset.default_events
+            if e != REVERSAL and preset.goal is not None and _goal(preset, {}, e) is None
+        ],
         "overrides": preset.overrides(),
         "note": preset.note,
         "sources": list(preset.sources),
@@ -313,7 +325,8 @@ def check(name: str, base_url: str, params: Mapping[str, str], events: list[str]
             "url: a preset's base URL has no '#fragment': the parameters would follow it and"
             " never reach the tracker"
         )
-    in_base = dict(parse_qsl(parts.query))
+    # Value-less parameters too (`?status`): a tracker may read one as the parameter, empty.
+    in_base = dict(parse_qsl(parts.query, keep_blank_values=True))
     own = {preset.click, *(param for param, _ in preset.macros), *preset.fixed.values()}
     own |= {p for p in (preset.goal, preset.status) if p}
     for param in sorted(own & set(in_base)):
@@ -361,15 +374,16 @@ def _check_value(preset: Preset, key: str, value: str) -> None:
 
 
 def default_events(name: str, params: Mapping[str, str]) -> list[str]:
-    """The preset's default events that it can send with these overrides: registration and FTD
-    (BeMob: the FTD), less an event whose goal id the operator must give and has not, plus the
-    reversal (`chargeback`) where the tracker takes one: a conversion it was told of and that
-    is charged back or refunded must not stay counted there."""
+    """What an endpoint with this preset subscribes when `events` is not given: the preset's
+    default events (`Preset.default_events`) less a conversion whose goal id the operator must
+    give and has not; the reversal (`chargeback`) only with a conversion left to reverse.
+    `clickpath postbacks presets` shows this very list (with no overrides)."""
     preset = preset_of(name)
     events = [
-        e for e in preset.default_events if preset.goal is None or _goal(preset, params, e) is not None
+        e for e in preset.default_events
+        if e != REVERSAL and (preset.goal is None or _goal(preset, params, e) is not None)
     ]
-    return [*events, REVERSAL] if preset.reversal and events else events
+    return [*events, REVERSAL] if REVERSAL in preset.default_events and events else events
 
 
 def _goal(preset: Preset, params: Mapping[str, str], event: str) -> str | None:

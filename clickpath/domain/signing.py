@@ -5,6 +5,12 @@ A receiver proves a webhook came from us, unchanged and recently: `webhook-signa
 the base64 part of a `whsec_…` secret. Several signatures separated by spaces let an endpoint
 rotate its secret without a gap: we sign with the old and the new one until it switches.
 
+Postbacks sign the whole request, not only the body: a GET postback has none, and its
+conversion data is in the query, so a body-only signature would prove the id and the time and
+nothing of the conversion. The signed payload of a postback is its canonical request,
+`METHOD\npath\nquery\n` + body (`canonical_request`), in place of the body in the same
+Standard Webhooks scheme and headers; docs/delivery.md shows a partner how to verify it.
+
 Never log or store a secret through this module, and never compare signatures with `==`.
 """
 
@@ -16,6 +22,7 @@ import hashlib
 import hmac
 import secrets as _secrets
 from collections.abc import Mapping, Sequence
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 SECRET_PREFIX = "whsec_"
 VERSION = "v1"
@@ -69,6 +76,36 @@ def headers(secrets: Sequence[str], msg_id: str, timestamp: int, body: bytes) ->
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signature_header(secrets, msg_id, timestamp, body),
     }
+
+
+def canonical_request(method: str, url: str, body: bytes = b"") -> bytes:
+    """What a postback's signature covers: the method, the path and the query, canonical, and
+    the body. Canonical so that a receiver rebuilds it from what its framework parsed, whatever
+    re-encoding a proxy did on the way: the path and each query name and value decoded, then
+    percent-encoded again with only RFC 3986 unreserved characters left as they are (`/` kept
+    in the path); query parameters in the order sent (a tracker may read the first of two),
+    a value-less one as `name=`. The host is not covered: proxies rewrite it, and the secret
+    is the endpoint's own."""
+    parts = urlsplit(url)
+    path = quote(unquote(parts.path or "/"), safe="/")
+    query = "&".join(
+        f"{quote(name, safe='')}={quote(value, safe='')}"
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+    )
+    return f"{method.upper()}\n{path}\n{query}\n".encode() + body
+
+
+def request_headers(secrets: Sequence[str], msg_id: str, timestamp: int, method: str, url: str,
+                    body: bytes) -> dict[str, str]:
+    """The signature headers of a postback: `headers` over its canonical request."""
+    return headers(secrets, msg_id, timestamp, canonical_request(method, url, body))
+
+
+def verify_request(secret: str, headers: Mapping[str, str], method: str, url: str, body: bytes,
+                   now: float, tolerance_s: int = 300) -> None:
+    """Check a received postback (`url`: the path and query received, or the whole URL)
+    against `secret`; raise SignatureError unless it is genuine and recent."""
+    verify(secret, headers, canonical_request(method, url, body), now, tolerance_s)
 
 
 def verify(

@@ -45,6 +45,7 @@ ANALYST_VIEWS: Mapping[str, str] = {
     "touchpoint_paths": "one row per person: the ordered clicks, conversion times and value",
     "cohort_ltv": "registration cohorts (UTC) with deposits and NGR at 30, 90 and 365 days",
     "cohort_retention": "registration cohorts (UTC) with the players active in each period",
+    "delivery_log": "one row per postback or webhook attempt: endpoint, outcome, status, error",
 }
 """The views the SQL route reads, and what each holds (docs/analytics.md lists them)."""
 

@@ -13,13 +13,17 @@ import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import structlog
+from pydantic import ValidationError
+
 from clickpath.contracts.models import utcnow
 from clickpath.domain.addresses import destination_refusal
-from clickpath.domain.endpoints import Endpoint, legacy_endpoints
+from clickpath.domain.endpoints import Endpoint, legacy_endpoints, validation_message
 from clickpath.domain.postback_template import render_template
 from clickpath.infra.jsonstore import WatchedJsonFile
 from clickpath.settings import Settings
 
+log = structlog.get_logger(__name__)
 
 def resolve_host(host: str) -> list[str]:
     """Every address the system resolves `host` to; OSError when it does not resolve."""
@@ -49,6 +53,9 @@ class EndpointStore:
         self.configured = {e.endpoint_id: e for e in configured}
         self._file = WatchedJsonFile(path, empty={}, recheck_s=recheck_s)
         self._current: dict[str, Endpoint] = dict(self.configured)
+        # Entries of the file that no longer validate (stored before a check was added, or
+        # edited by hand): left out, with the reason, so their jobs end naming it.
+        self.invalid: dict[str, str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, recheck_s: float = 0.0) -> EndpointStore:
@@ -60,8 +67,16 @@ class EndpointStore:
         data = self._file.changed()
         if data is not None:
             merged = dict(self.configured)
-            merged.update({k: Endpoint.model_validate(v) for k, v in data.items()})
-            self._current = merged
+            invalid: dict[str, str] = {}
+            for key, value in data.items():
+                try:
+                    merged[key] = Endpoint.model_validate(value)
+                except ValidationError as e:
+                    invalid[key] = validation_message(e)
+                    merged.pop(key, None)  # not the configured one it was meant to replace
+            for key in sorted(invalid.keys() - self.invalid.keys()):
+                log.error("endpoint_invalid", endpoint_id=key, path=str(self.path), error=invalid[key])
+            self._current, self.invalid = merged, invalid
         return self._current
 
     def for_postback(self, affiliate_id: str, event: str) -> list[Endpoint]:

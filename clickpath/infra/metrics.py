@@ -8,6 +8,7 @@ one endpoint. A role run on its own (production) serves /metrics on CLICKPATH_ME
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import datetime
 
 from prometheus_client import (
@@ -73,6 +74,28 @@ DELIVERIES_PENDING = Gauge(
     ["stage"],
     multiprocess_mode="livemax",
 )
+# Per endpoint: endpoints are configured (tens, a few hundred), never per player or click, and
+# "which partner is failing" is the question these answer (the `up` status line,
+# `clickpath postbacks list`, an alert on an open circuit).
+ENDPOINT_DELIVERIES = Counter(
+    "clickpath_endpoint_deliveries_total",
+    "Deliveries ended, per endpoint and final outcome (delivered, dead_letter, refused, ...).",
+    ["endpoint", "outcome"],
+)
+ENDPOINT_RETRYING = Gauge(
+    "clickpath_endpoint_retrying",
+    "Deliveries of an endpoint waiting for another attempt after a failed one (or its circuit).",
+    ["endpoint"],
+    multiprocess_mode="livesum",
+)
+ENDPOINT_CIRCUIT = Gauge(
+    "clickpath_endpoint_circuit",
+    "An endpoint's circuit breaker: 0 closed, 1 half open (one probe out), 2 open.",
+    ["endpoint"],
+    multiprocess_mode="livemax",
+)
+CIRCUIT_STATES = ("closed", "half_open", "open")  # by the value of clickpath_endpoint_circuit
+FAILED_OUTCOMES = frozenset({"dead_letter", "refused", "disabled"})  # ended, never delivered
 INGRESS_ACCEPTED = Counter(
     "clickpath_ingress_accepted_total",
     "Events a door accepted (acknowledged by the broker), by door and event type.",
@@ -102,6 +125,44 @@ CLICKS_FLAGGED = Counter(
 ROLE_RESTARTS = Counter(
     "clickpath_role_restarts_total", "Roles restarted by the supervisor after dying.", ["role"]
 )
+
+
+@dataclass(frozen=True)
+class EndpointHealth:
+    """What the delivery engine published of one endpoint (`read_endpoint_health`)."""
+
+    delivered: int = 0
+    failed: int = 0  # ended without being delivered: dead-lettered, refused, disabled
+    retrying: int = 0  # waiting for another attempt after a failed one
+    circuit: str = "closed"  # closed, half_open, open
+
+    @property
+    def failing(self) -> bool:
+        return bool(self.failed or self.retrying) or self.circuit != "closed"
+
+
+def read_endpoint_health(path: str | None = None) -> dict[str, EndpointHealth]:
+    """Every endpoint's health from the multiprocess metrics at `path` (by default
+    PROMETHEUS_MULTIPROC_DIR): what `up`'s status line and `postbacks list` show."""
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]
+    counts: dict[str, dict[str, int]] = {}
+    circuits: dict[str, str] = {}
+    for family in registry.collect():
+        for sample in family.samples:
+            endpoint = sample.labels.get("endpoint")
+            if endpoint is None:
+                continue
+            row = counts.setdefault(endpoint, {"delivered": 0, "failed": 0, "retrying": 0})
+            if sample.name == "clickpath_endpoint_deliveries_total":
+                outcome = sample.labels.get("outcome", "")
+                if outcome == "delivered" or outcome in FAILED_OUTCOMES:
+                    row["delivered" if outcome == "delivered" else "failed"] += int(sample.value)
+            elif sample.name == "clickpath_endpoint_retrying":
+                row["retrying"] = int(sample.value)
+            elif sample.name == "clickpath_endpoint_circuit":
+                circuits[endpoint] = CIRCUIT_STATES[min(max(int(sample.value), 0), 2)]
+    return {e: EndpointHealth(**row, circuit=circuits.get(e, "closed")) for e, row in counts.items()}
 
 
 def observe_event_latency(stage: str, occurred_at: datetime) -> None:

@@ -268,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
         ep.add_argument("--body", choices=["none", "form", "json"], default="none")
         ep.add_argument("--events", default=None, help="comma-separated, e.g. registration,ftd")
         ep.add_argument("--sign", action="store_true", help="postbacks: sign (prints the secret)")
+        ep.add_argument("--replace", action="store_true", help="add: overwrite the endpoint with this id")
         ep.add_argument("--reason", default=None, help="disable: why")
         ep.add_argument("--format", choices=["table", "json"], default="table")
         ep.set_defaults(func=cmd_endpoints)

@@ -16,6 +16,7 @@ from clickpath.settings import Settings
 
 if TYPE_CHECKING:
     from clickpath.infra.endpoint_store import EndpointStore
+    from clickpath.infra.metrics import EndpointHealth
 
 
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> None:
@@ -95,19 +96,7 @@ def cmd_endpoints(settings: Settings, args: argparse.Namespace) -> None:
         _print_test(store, args.id, args.event)
         return
     if args.action == "list":
-        rows = [e.model_dump(mode="json", exclude={"secret", "previous_secrets"})
-                | {"signed": bool(e.secret)}
-                for e in store.current().values() if e.kind == kind]
-        if args.format == "json":
-            print(json.dumps(rows, indent=2))
-        for r in rows if args.format == "table" else []:
-            state = "enabled" if r["enabled"] else f"DISABLED ({r['disabled_reason']})"
-            owner = r["affiliate_id"] or r["brand_id"] or "all"
-            print(f"{r['endpoint_id']:24} {owner:14} {r['method']:4} {','.join(r['events']):28} "
-                  f"{state}\n    {r['url']}")
-            if r.get("preset"):
-                overrides = " ".join(f"{k}={v}" for k, v in r["params"].items())
-                print(f"    preset {r['preset']} {overrides}".rstrip())
+        _print_list(settings, store, kind, args.format)
         return
     if not args.id:
         raise CommandError(f"{args.command} {args.action} needs an endpoint id")
@@ -131,6 +120,7 @@ def cmd_endpoints(settings: Settings, args: argparse.Namespace) -> None:
                 raise CommandError(f"{args.command} add --preset needs --base-url (not --url)")
             if not preset and (not args.url or not args.events):
                 raise CommandError(f"{args.command} add needs --url and --events (or --preset)")
+            _check_new(settings, store, args, kind)
             secret = new_secret() if args.sign or kind == "webhook" else None
             events = [x.strip() for x in (args.events or "").split(",") if x.strip()]
             endpoint = Endpoint.model_validate({
@@ -149,6 +139,110 @@ def cmd_endpoints(settings: Settings, args: argparse.Namespace) -> None:
     except (LookupError, ValueError) as err:
         raise CommandError(str(err)) from None
     print(f"{e.endpoint_id}: {'enabled' if e.enabled else 'disabled'}", file=sys.stderr)
+
+
+def _check_new(settings: Settings, store: EndpointStore, args: argparse.Namespace, kind: str) -> None:
+    """`add` refuses an affiliate clickpath does not know (its postbacks would never come: they
+    are made for known affiliates' clicks) and an id in use, unless `--replace` says so: an
+    endpoint's secret, events and URL are not overwritten by a typo."""
+    if args.affiliate and args.affiliate not in (known := _known_affiliates(settings)):
+        shown = ", ".join(sorted(known)) or "none yet"
+        raise CommandError(
+            f"--affiliate: unknown affiliate {args.affiliate!r} (known: {shown}); add it first "
+            "(CLICKPATH_AFFILIATES, or PUT /v1/admin/affiliates/{id})"
+        )
+    existing = store.current().get(args.id)
+    if existing is not None and not getattr(args, "replace", False):
+        raise CommandError(
+            f"{args.id}: a {existing.kind} endpoint with this id exists ({existing.url}); "
+            f"give another id, or --replace to overwrite it ({kind}s list shows them)"
+        )
+
+
+def _known_affiliates(settings: Settings) -> set[str]:
+    """Configured affiliates and those added on the running service (the catalogue file), and,
+    under `up --demo` with none configured, the demo's (they live in its environment only)."""
+    from clickpath.connectors.catalogue import CatalogueStore
+    from clickpath.devtools.demo import DEMO_AFFILIATES
+    from clickpath.run.state import current_status
+
+    known = set(CatalogueStore(settings.catalogue_path, settings.affiliates).current().affiliates)
+    if not settings.affiliates:
+        try:
+            status = current_status(settings.data_dir)
+        except ValueError:  # an unreadable state file: no running demo to take them from
+            return known
+        if status.up and any(r.name == "demo-traffic" for r in status.roles):
+            known |= set(DEMO_AFFILIATES)
+    return known
+
+
+def _print_list(settings: Settings, store: EndpointStore, kind: str, fmt: str) -> None:
+    """`postbacks|webhooks list`: every endpoint, and, while `up` runs on this data dir, how
+    its deliveries go (delivered, failed, retrying, circuit), from the engine's metrics."""
+    from dataclasses import asdict
+
+    from clickpath.infra.metrics import EndpointHealth
+
+    health = _running_health(settings)
+    endpoints = [e for e in store.current().values() if e.kind == kind]
+    rows = [e.model_dump(mode="json", exclude={"secret", "previous_secrets"})
+            | {"signed": bool(e.secret)}
+            | {"health": asdict(health.get(e.endpoint_id, EndpointHealth())) if health is not None else None}
+            for e in endpoints]
+    if fmt == "json":
+        print(json.dumps(rows, indent=2))
+        return
+    table = [["ID", "OWNER", "METHOD", "EVENTS", "STATE", "DELIVERED", "FAILED", "RETRYING", "CIRCUIT"]]
+    for r in rows:
+        h = r["health"]
+        table.append([
+            r["endpoint_id"], r["affiliate_id"] or r["brand_id"] or "all", r["method"], ",".join(r["events"]),
+            "enabled" if r["enabled"] else "DISABLED",
+            *([str(h["delivered"]), str(h["failed"]), str(h["retrying"]), h["circuit"].replace("_", " ")]
+              if h is not None else ["-"] * 4),
+        ])
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    numeric = {5, 6, 7}
+    for n, row in enumerate(table):
+        cells = [cell.rjust(width) if i in numeric else cell.ljust(width)
+                 for i, (cell, width) in enumerate(zip(row, widths, strict=True))]
+        print("  ".join(cells).rstrip())
+        if n == 0:
+            continue
+        r = rows[n - 1]
+        print(f"    {r['url']}")
+        if not r["enabled"]:
+            print(f"    disabled: {r['disabled_reason']}")
+        if r.get("preset"):
+            overrides = " ".join(f"{k}={v}" for k, v in r["params"].items())
+            print(f"    preset {r['preset']} {overrides}".rstrip())
+    for endpoint_id, reason in sorted(store.invalid.items()):
+        print(f"{endpoint_id}: INVALID, not delivered to: {reason}", file=sys.stderr)
+    if health is None and rows:
+        print(f"(delivery counts: no `clickpath up` running on {settings.data_dir})", file=sys.stderr)
+    elsewhere = sorted(set(health or {}) - set(store.current()))
+    if elsewhere:  # configured in `up`'s own environment (the demo's affiliates), not here
+        from clickpath.run.status import health_text
+
+        assert health is not None
+        print("(the running `clickpath up` also delivers to endpoints configured in its environment: "
+              + "; ".join(f"{e} {health[e].delivered} delivered, {health_text(health[e])}" for e in elsewhere)
+              + ")", file=sys.stderr)
+
+
+def _running_health(settings: Settings) -> dict[str, EndpointHealth] | None:
+    """The delivery engine's per-endpoint health while `up` runs on this data dir, else None."""
+    from clickpath.infra.metrics import read_endpoint_health
+    from clickpath.run.state import current_status
+
+    metrics = settings.data_dir / "metrics"
+    try:
+        if not current_status(settings.data_dir).up or not metrics.is_dir():
+            return None
+        return read_endpoint_health(str(metrics))
+    except (OSError, ValueError):  # a state file or metrics file mid-write
+        return None
 
 
 def _params(pairs: list[str]) -> dict[str, str]:
@@ -173,11 +267,14 @@ def _print_presets(fmt: str) -> None:
     for r in rows:
         filled = ", ".join(f"{k}={v}" for k, v in r["parameters"].items())
         print(f"{r['preset']:9} {r['tracker']} — {r['base_url']}")
+        need = r["default_events_need_goal"]
+        with_goal = f" ({','.join(need)} too, given goal_<event>)" if need else ""
         print(f"    click id {r['click_id']}; {filled}; event {r['goal'] or '-'}; "
               f"status {r['status'] or '-'}; reversals {'yes' if r['reversal'] else 'no'}; "
-              f"default events {','.join(r['default_events'])}")
+              f"default events {','.join(r['default_events'])}{with_goal}")
+        width = max((len(name) for name in r["overrides"]), default=0)
         for name, what in r["overrides"].items():
-            print(f"    --param {name}=...  {what}")
+            print(f"    --param {name + '=...':{width + 4}}  {what}")
         print(f"    {r['note']}")
 
 

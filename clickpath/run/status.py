@@ -6,6 +6,10 @@ import time
 
 from prometheus_client import CollectorRegistry, multiprocess
 
+from clickpath.infra.metrics import EndpointHealth, read_endpoint_health
+
+SHOWN_FAILING = 3  # endpoints named on the status line; `postbacks list` shows them all
+
 
 def _totals() -> dict[tuple[str, ...], float]:
     registry = CollectorRegistry()
@@ -32,7 +36,30 @@ def status_line() -> str:
         f" · postbacks delivered {get('clickpath_deliveries_total', 'postback', 'delivered')}"
         f" · ClickHouse rows {sum(int(v) for k, v in t.items() if k[0] == 'clickpath_clickhouse_rows_total')}"
         f" · dead letters {sum(int(v) for k, v in t.items() if k[0] == 'clickpath_dead_letters_total')}"
+        f"{failing_segment(read_endpoint_health())}"
     )
+
+
+def health_text(h: EndpointHealth) -> str:
+    """`3 failed, 2 retrying, circuit open`: what is wrong with one endpoint."""
+    parts = [f"{h.failed} failed"] if h.failed else []
+    parts += [f"{h.retrying} retrying"] if h.retrying else []
+    parts += [f"circuit {h.circuit.replace('_', ' ')}"] if h.circuit != "closed" else []
+    return ", ".join(parts) or "ok"
+
+
+def failing_segment(health: dict[str, EndpointHealth]) -> str:
+    """The endpoints in trouble, worst first (an open circuit, then the most retrying and
+    failed), at most SHOWN_FAILING of them; nothing when every endpoint is well."""
+    failing = sorted(
+        (e for e, h in health.items() if h.failing),
+        key=lambda e: (health[e].circuit == "closed", -health[e].retrying, -health[e].failed, e),
+    )
+    if not failing:
+        return ""
+    shown = "; ".join(f"{e} ({health_text(health[e])})" for e in failing[:SHOWN_FAILING])
+    more = len(failing) - SHOWN_FAILING
+    return f" · failing: {shown}" + (f"; {more} more (clickpath postbacks list)" if more > 0 else "")
 
 
 class StatusPrinter:

@@ -47,6 +47,7 @@ from clickpath.domain.addresses import (  # the rules; re-exported for this modu
     parse_allow,
     refusal,
 )
+from clickpath.domain.postback_template import host_problem
 
 __all__ = [
     "CGNAT", "METADATA", "NAT64", "REDIRECT_STATUSES", "SCHEMES", "EgressPolicy", "EgressRefused",
@@ -84,10 +85,11 @@ def _origin(url: str) -> str:
         u = httpx.URL(url)
     except (httpx.InvalidURL, TypeError):
         return "<invalid url>"
-    if not u.host:
+    if not u.raw_host:
         return "<no host>"
     port = f":{u.port}" if u.port else ""
-    host = f"[{u.host}]" if ":" in u.host else u.host
+    host = u.raw_host.decode("ascii")  # not `u.host`: it raises on an invalid IDNA label
+    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
     return f"{u.scheme}://{host}{port}"
 
 
@@ -130,8 +132,13 @@ class EgressPolicy:
             raise EgressRefused(text, f"scheme {u.scheme or '(none)'!r} is not http or https")
         if u.userinfo:
             raise EgressRefused(text, "credentials in the URL")
-        if not u.host:
+        if not u.raw_host:
             raise EgressRefused(text, "no host")
+        # Before `u.host`, which raises on a bad IDNA label: a host that can never be sent is
+        # final, not an error that re-parks the job forever.
+        problem = host_problem(u.raw_host.decode("ascii").strip("[]").lower())
+        if problem is not None:
+            raise EgressRefused(text, problem)
         port = u.port or (443 if u.scheme == "https" else 80)
         try:
             return await self.check_host(u.raw_host.decode("ascii"), port)
@@ -153,6 +160,7 @@ class EgressPolicy:
             return [ipaddress.ip_address(host.strip("[]"))]
         except ValueError:
             pass  # a name, not an address
+        host = host.removesuffix(".")  # `name.` is `name`, fully qualified: as configuration checks it
         try:
             async with asyncio.timeout(self._resolve_timeout_s):
                 found = await self._resolver(host, port)
@@ -260,11 +268,15 @@ async def guarded_request(
     came_from: httpx.URL | None = None
     while True:
         await check_hop(policy, target, came_from)
-        if stream:
-            request = client.build_request(method, target, **kw)
-            response = await client.send(request, stream=True, follow_redirects=False)
-        else:
-            response = await client.request(method, target, follow_redirects=False, **kw)
+        try:
+            if stream:
+                request = client.build_request(method, target, **kw)
+                response = await client.send(request, stream=True, follow_redirects=False)
+            else:
+                response = await client.request(method, target, follow_redirects=False, **kw)
+        except UnicodeError as e:  # httpx reads a redirect's Location even when not following
+            raise EgressRefused(str(target), f"invalid location (redirect from {_origin(str(target))}):"
+                                             f" {e}") from None
         location = response.headers.get("location")
         if response.status_code not in REDIRECT_STATUSES or location is None:
             return response
@@ -295,7 +307,7 @@ def join_location(base: httpx.URL, location: str) -> httpx.URL:
 
 
 def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
-    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+    return (a.scheme, a.raw_host, a.port) == (b.scheme, b.raw_host, b.port)
 
 
 def redirected(

@@ -32,6 +32,7 @@ from clickpath.domain.retry_policy import RetryPolicy, endpoint_unwell
 from clickpath.infra.endpoint_store import EndpointStore
 from clickpath.infra.kafka import consumer_config, make_producer
 from clickpath.infra.limits import Clock
+from clickpath.infra.metrics import CIRCUIT_STATES, ENDPOINT_CIRCUIT, ENDPOINT_RETRYING
 from clickpath.settings import Settings
 from clickpath.sinks.delivery import ports
 from clickpath.sinks.delivery.attempts import Outcome, OutcomeKind, after_answer, again, hold_s
@@ -44,6 +45,7 @@ from clickpath.sinks.delivery.render import request_for
 
 log = structlog.get_logger(__name__)
 INTERNAL_ERROR_RETRY_S = 60.0
+HEALTH_EVERY_S = 1.0  # how often the lanes' health is published (`publish_health`)
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -187,7 +189,9 @@ class DeliveryEngine:
         job = item.job
         endpoint = self.store.current().get(job.endpoint_id)
         if endpoint is None or not endpoint.enabled:
-            reason = endpoint.disabled_reason if endpoint else "endpoint removed"
+            invalid = self.store.invalid.get(job.endpoint_id)
+            reason = (endpoint.disabled_reason if endpoint
+                      else f"invalid: {invalid}" if invalid else "endpoint removed")
             self.outcomes.finish(item, "disabled", None, 0, f"endpoint disabled: {reason}", dead=True)
             return
         revoked = self.revocations.reason(job, item.record)
@@ -253,6 +257,14 @@ class DeliveryEngine:
         else:
             self.outcomes.park(item, at, error)
 
+    def publish_health(self) -> None:
+        """Each lane's retrying jobs and circuit, as gauges (`up`'s status line and `postbacks
+        list` read them; Prometheus alerts on them). Counted from the lanes, about once a
+        second: cheaper than keeping counts right through every push, pop and removal."""
+        for endpoint_id, lane in self.lanes.items():
+            ENDPOINT_RETRYING.labels(endpoint_id).set(lane.retrying())
+            ENDPOINT_CIRCUIT.labels(endpoint_id).set(CIRCUIT_STATES.index(lane.circuit.state.value))
+
     # --- the consumer loop ------------------------------------------------------------------
 
     def _wants_webhooks(self) -> bool:
@@ -274,6 +286,7 @@ class DeliveryEngine:
         for lane in self.lanes.values():
             self._start_workers(lane)
         self._subscribe()
+        health_at = self.clock()
         try:
             while not self.stopping.is_set():
                 if self.commits.full():
@@ -286,6 +299,9 @@ class DeliveryEngine:
                         continue
                     self.accept(msg)
                 self.commits.forget_revoked()
+                if self.clock() >= health_at or self.clock() < health_at - HEALTH_EVERY_S:
+                    self.publish_health()
+                    health_at = self.clock() + HEALTH_EVERY_S
                 if self.commits.due():
                     await self.commits.commit()
                     if self.topics[Topic.CANONICAL] not in self._sources and self._wants_webhooks():
@@ -293,6 +309,7 @@ class DeliveryEngine:
                 await asyncio.sleep(0)  # let the lanes run
             await self.commits.commit()
         finally:
+            self.publish_health()
             self._running = False
             for lane in self.lanes.values():
                 await lane.close()

@@ -91,6 +91,11 @@ class Lane:
             with contextlib.suppress(TimeoutError):  # a timeout: the head became due
                 await asyncio.wait_for(self.wakeup.wait(), timeout=wait)
 
+    def retrying(self) -> int:
+        """Jobs waiting for another attempt after a failed one, or held by the circuit (parked
+        jobs count once read back: this process keeps them here until they are due)."""
+        return sum(1 for item in self.heap if item.job.attempt or item.job.last_error)
+
     async def send(self, request: OutboundRequest) -> Answer:
         """Make one request through the egress guard, following checked redirects."""
         return await self.sender.send(request)

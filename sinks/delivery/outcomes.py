@@ -14,12 +14,25 @@ from datetime import UTC, datetime
 import structlog
 from confluent_kafka import Message
 
-from clickpath.contracts.models import DeadLetter, DeliveryAttempt, DeliveryJob, PostbackRevocation
-from clickpath.contracts.serde import Codec
+from clickpath.contracts.models import (
+    CanonicalEvent,
+    DeadLetter,
+    DeliveryAttempt,
+    DeliveryJob,
+    Postback,
+    PostbackRevocation,
+)
+from clickpath.contracts.serde import Codec, DecodeError
 from clickpath.contracts.topics import Topic
 from clickpath.infra.endpoint_store import EndpointStore
 from clickpath.infra.limits import Clock
-from clickpath.infra.metrics import DEAD_LETTERS, DELIVERY_ATTEMPTS, DELIVERY_OUTCOMES, EVENT_LATENCY
+from clickpath.infra.metrics import (
+    DEAD_LETTERS,
+    DELIVERY_ATTEMPTS,
+    DELIVERY_OUTCOMES,
+    ENDPOINT_DELIVERIES,
+    EVENT_LATENCY,
+)
 from clickpath.sinks.base import dead_letter_of
 from clickpath.sinks.delivery.commits import STAGE, Commits
 from clickpath.sinks.delivery.lanes import Queued
@@ -49,6 +62,7 @@ class Outcomes:
         """The delivery ended: log it, dead-letter it when `dead`, settle its record."""
         self.attempted(item, outcome, status, latency_ms, error)
         DELIVERY_OUTCOMES.labels(item.job.kind, outcome).inc()
+        ENDPOINT_DELIVERIES.labels(item.job.endpoint_id, outcome).inc()
         if dead:
             self._dead_letter(item, error)
         self.commits.settle(item.source)
@@ -68,13 +82,26 @@ class Outcomes:
         attempt = DeliveryAttempt(
             job_id=job.job_id, endpoint_id=job.endpoint_id, kind=job.kind, event=job.event,
             affiliate_id=endpoint.affiliate_id if endpoint else None,
-            brand_id=endpoint.brand_id if endpoint else None, attempt=job.attempt,
+            brand_id=self._brand_of(item) or (endpoint.brand_id if endpoint else None), attempt=job.attempt,
             status=status, latency_ms=latency_ms, outcome=outcome,
             error=error[:ERROR_MAX] if error else None, attempted_at=self.now(),
         )
         self.producer.produce(self.topics[Topic.DELIVERY_ATTEMPTS], key=job.endpoint_id.encode(),
                               value=self.codec.encode(attempt))
         DELIVERY_ATTEMPTS.labels(job.kind, outcome).inc()
+
+    def _brand_of(self, item: Queued) -> str | None:
+        """The brand of the conversion or event delivered: the delivery log is read per brand
+        (the `delivery_log` view, scoped like the other analyst views), and a postback
+        endpoint belongs to an affiliate, not a brand. Decoded here only for a job read back
+        from the retry topic (the others carry their record decoded)."""
+        record = item.record
+        if record is None:
+            try:
+                record = self.codec.decode(item.job.record)
+            except DecodeError:
+                return None
+        return record.brand_id if isinstance(record, Postback | CanonicalEvent) else None
 
     def keep_revocation(self, revocation: PostbackRevocation) -> None:
         """Copy a revocation to the retry topic, so that parked postbacks meet it again after a

@@ -5,7 +5,9 @@ docs/postback-presets.md) with the conversion's macros (URL-encoded) and,
 for POST, send the same values as a form or JSON body. Webhooks POST a JSON envelope
 (`type`, `timestamp`, `data`). Every request carries the delivery's stable id (`webhook-id`
 and `Idempotency-Key`), so a receiver drops repeats of retries and replays; with a secret the
-request is signed the Standard Webhooks way (several signatures while a secret is rotated).
+request is signed the Standard Webhooks way (several signatures while a secret is rotated): a
+webhook's body, a postback's whole request (`signing.canonical_request`: method, path, query
+and body), since a GET postback carries its conversion in the query.
 """
 
 from __future__ import annotations
@@ -131,7 +133,8 @@ def render_postback(endpoint: Endpoint, p: Postback, job_id: str, now: datetime)
         elif endpoint.body == "form":
             content = urlencode(present).encode()
             headers["content-type"] = "application/x-www-form-urlencoded"
-    _sign(endpoint, job_id, now, content, headers)
+    # The whole request is signed: a GET postback's conversion data is all in its query.
+    _sign(endpoint, job_id, now, signing.canonical_request(endpoint.method, url, content), headers)
     return OutboundRequest(endpoint.method, url, headers, content)
 
 
@@ -153,9 +156,10 @@ def render_webhook(endpoint: Endpoint, event: str, data: dict[str, Any], job_id:
     return OutboundRequest("POST", endpoint.url, headers, content)
 
 
-def _sign(endpoint: Endpoint, job_id: str, now: datetime, body: bytes, headers: dict[str, str]) -> None:
+def _sign(endpoint: Endpoint, job_id: str, now: datetime, signed: bytes, headers: dict[str, str]) -> None:
+    """Sign `signed` (a webhook's body, a postback's canonical request) with every active secret."""
     secrets = [s for s in [endpoint.secret, *endpoint.previous_secrets] if s]
     if secrets:
-        headers.update(signing.headers(secrets, job_id, int(now.timestamp()), body))
+        headers.update(signing.headers(secrets, job_id, int(now.timestamp()), signed))
     else:
         headers["webhook-id"] = job_id

@@ -116,9 +116,9 @@ def test_get_and_post_postbacks_are_exact_and_signed(settings, receivers, run_en
     ftd = json.loads(posted["ftd"].body)
     assert (ftd["amount"], ftd["currency"], ftd["sub1"], ftd["click_id"]) == ("25.50", "EUR", "a b&c", "c1")
     assert "amount" not in json.loads(posted["registration"].body)  # no value, no key
-    for signed in posted.values():
-        signing.verify(new, signed.headers, signed.body, now=time.time())   # the new secret verifies
-        signing.verify(old, signed.headers, signed.body, now=time.time())   # and, in rotation, the old
+    for signed in posted.values():  # a postback's whole request is signed (issue 21, item 25)
+        for secret in (new, old):  # the new secret verifies, and, in rotation, the old
+            signing.verify_request(secret, signed.headers, "POST", signed.path, signed.body, now=time.time())
     form = by[("POST", "/form")]
     assert form.path == "/form?cid=c2" and parse_qs(form.body.decode())["event"] == ["registration"]
     assert form.headers["content-type"] == "application/x-www-form-urlencoded"
@@ -295,7 +295,7 @@ def test_admin_api_changes_endpoints_on_the_running_delivery_process(
         assert made["signed"] and made["secret"].startswith("whsec_")
         send(settings, postback(80))
         [got] = wait_until(lambda: rx.requests(), 30, "the new endpoint's postback")
-        signing.verify(made["secret"], got.headers, got.body, now=time.time())
+        signing.verify_request(made["secret"], got.headers, got.method, got.path, got.body, now=time.time())
         off = httpx.post(f"{url}/disable", json={"reason": "partner asked"},
                          headers={"Authorization": f"Bearer {admin}"}).json()
         assert off["enabled"] is False and off["disabled_reason"] == "partner asked"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from clickpath.domain.presets import PRESETS
+from clickpath.domain.presets import PRESETS, default_events
 
 DOC = (Path(__file__).resolve().parents[3] / "docs" / "postback-presets.md").read_text()
 
@@ -31,3 +31,12 @@ def test_each_preset_is_documented_as_it_is(name: str) -> None:
         line for line in reversals.splitlines() if line.startswith("| ") and name in line.split("|")[1]
     )
     assert ("nothing" in reversal_row) != p.reversal
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_each_presets_default_events_are_the_ones_an_endpoint_gets(name: str) -> None:
+    """Issue 21, item 15: the doc and `postbacks presets` listed registration,ftd where an
+    endpoint got chargeback too (or the FTD alone)."""
+    line = next(x for x in section(name).splitlines() if "Default events: " in x)
+    listed = line.split("Default events: ", 1)[1].split(" (", 1)[0].rstrip(".")
+    assert listed.split(", ") == default_events(name, {})

@@ -73,7 +73,11 @@ def test_every_event_of_every_preset_renders_a_template_the_validation_accepts(n
 def test_a_preset_brings_its_default_events() -> None:
     # Keitaro takes a status change: a charged-back conversion is reversed there by default.
     assert endpoint("keitaro").events == ["registration", "ftd", "chargeback"]
-    assert endpoint("bemob").events == ["ftd", "chargeback"]  # no event parameter: one kind
+    # BeMob: no event parameter, one kind; its statuses need mapping in BeMob first, so a
+    # reversal is opted into (issue 21, item 15), as RedTrack's (a non-default duplicate mode).
+    assert endpoint("bemob").events == ["ftd"]
+    assert endpoint("redtrack").events == ["registration", "ftd"]
+    assert endpoint("affise").events == endpoint("scaleo").events == ["registration", "ftd", "chargeback"]
     # Everflow's registration needs its event id: without one the default is the FTD alone.
     assert endpoint("everflow").events == ["ftd"]
     assert endpoint("everflow", {"goal_registration": "5"}).events == ["registration", "ftd"]
@@ -180,3 +184,21 @@ def test_a_fixed_parameter_may_sit_in_the_base_url_but_not_twice() -> None:
 def test_an_unknown_preset_names_the_known_ones() -> None:
     with pytest.raises(ValidationError, match="preset: unknown 'voluumm'; known: everflow"):
         Endpoint(endpoint_id="e1", affiliate_id="aff-1", url="https://t.example/", preset="voluumm")
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_the_presets_view_shows_the_events_an_endpoint_gets_without_events(name: str) -> None:
+    """`postbacks presets` and `postbacks add` agree (issue 21, item 15: the view listed
+    registration,ftd for five presets whose endpoints also got chargeback)."""
+    view = preset_view(PRESETS[name])
+    assert endpoint(name).events == view["default_events"] == default_events(name, {})
+    goals = {f"goal_{e}": "7" for e in view["default_events_need_goal"]}
+    assert endpoint(name, goals).events == default_events(name, goals)
+    assert set(view["default_events_need_goal"]) <= set(endpoint(name, goals).events)
+
+
+@pytest.mark.parametrize("base_url", ["https://t.example/postback?status", "https://t.example/pb?x=1&subid"])
+def test_a_value_less_parameter_the_preset_sends_is_refused_too(base_url) -> None:
+    """`?status` is the parameter `status`, empty: the preset's own would go twice (item 25)."""
+    with pytest.raises(PresetError, match="url: the base URL already has"):
+        check("keitaro", base_url, {}, ["ftd"])

@@ -5,10 +5,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from decimal import Decimal
 
 import pytest
 
-from clickpath.domain.signing import SignatureError, headers, new_secret, sign, signature_header, verify
+from clickpath.domain.signing import (
+    SignatureError,
+    canonical_request,
+    headers,
+    new_secret,
+    sign,
+    signature_header,
+    verify,
+    verify_request,
+)
 
 # The reference libraries' vector: standard-webhooks/standard-webhooks,
 # libraries/python/tests/test_webhooks.py::test_sign_function.
@@ -106,3 +116,65 @@ def test_bad_secrets_are_configuration_errors() -> None:
         sign("whsec_", "m", NOW, b"")
     with pytest.raises(ValueError, match="at least one"):
         signature_header([], "m", NOW, b"")
+
+
+# --- issue 21, item 25: a postback signs its whole request, not only its (empty) body ---------
+
+
+def _signed_get(amount: str, secret: str = VECTOR_SECRET, at: float = NOW):
+    from datetime import UTC, datetime
+
+    from clickpath.domain.endpoints import Endpoint
+    from clickpath.sinks.delivery.render import render_postback, sample_postback
+
+    e = Endpoint(endpoint_id="pb", affiliate_id="aff-1", events=["ftd"], secret=secret,
+                 url="https://partner.example/aff/{sub1}/pb?cid={click_id}&amt={amount}&cur={currency}")
+    p = sample_postback(e, "ftd").model_copy(update={"amount": Decimal(amount), "sub1": "a b/.."})
+    return render_postback(e, p, "job-1", datetime.fromtimestamp(at, UTC))
+
+
+def test_a_signed_get_postback_signs_its_conversion_data() -> None:
+    a, b = _signed_get("50.00"), _signed_get("5000.00")
+    assert a.headers["webhook-signature"] != b.headers["webhook-signature"]
+    target = a.url.removeprefix("https://partner.example")
+    verify_request(VECTOR_SECRET, a.headers, "GET", target, b"", now=NOW)
+    verify_request(VECTOR_SECRET, a.headers, "GET", a.url, b"", now=NOW)  # the whole URL works too
+    for tampered in (target.replace("50.00", "5000.00"), target.replace("cur=EUR", "cur=USD"),
+                     target + "&extra=1", target.replace("/aff/", "/other/")):
+        with pytest.raises(SignatureError):
+            verify_request(VECTOR_SECRET, a.headers, "GET", tampered, b"", now=NOW)
+    with pytest.raises(SignatureError):
+        verify_request(VECTOR_SECRET, a.headers, "POST", target, b"", now=NOW)
+
+
+@pytest.mark.parametrize(("sent", "received"), [
+    ("/pb?a=%7Eb&c=d%20e", "/pb?a=~b&c=d+e"),  # re-encoded on the way
+    ("/p%61th/pb?x", "/path/pb?x="),
+])
+def test_the_canonical_request_survives_re_encoding(sent, received) -> None:
+    assert canonical_request("get", sent) == canonical_request("GET", received)
+
+
+def test_parameter_order_is_signed() -> None:
+    assert canonical_request("GET", "/pb?a=1&a=2") != canonical_request("GET", "/pb?a=2&a=1")
+
+
+def test_the_documented_verification_example_verifies_a_signed_postback() -> None:
+    """docs/delivery.md's standard-library example, run as printed, against what we send."""
+    import re
+    import time
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[3] / "docs" / "delivery.md").read_text()
+    section = doc.split("## Signed postbacks", 1)[1].split("\n## ", 1)[0]
+    [code] = re.findall(r"```python\n(.*?)```", section, re.S)
+    scope: dict = {}
+    exec(compile(code, "docs/delivery.md", "exec"), scope)  # noqa: S102 - our own documentation
+    secret = new_secret()
+    request = _signed_get("50.00", secret, at=time.time())
+    target = request.url.removeprefix("https://partner.example")
+    verify_postback = scope["verify_postback"]
+    assert verify_postback(secret, request.headers, "GET", target)
+    assert not verify_postback(secret, request.headers, "GET", target.replace("50.00", "1.00"))
+    assert not verify_postback(new_secret(), request.headers, "GET", target)
+    assert scope["canonical_request"]("GET", target) == canonical_request("GET", target)

@@ -12,7 +12,7 @@ from clickpath.run.cli import build_parser, main
 from clickpath.run.state import RoleState, UpState, state_path, write_state
 
 ENDPOINT_FLAGS = {"action", "id", "--affiliate", "--brand", "--url", "--method", "--body", "--events",
-                  "--sign", "--reason", "--format"}
+                  "--sign", "--reason", "--format", "--replace"}
 RESULTS_FLAGS = {"--no-record", "--results"}
 COMMANDS = {
     "up": {"--demo", "--rate", "--status-every"},

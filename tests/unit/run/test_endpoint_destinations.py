@@ -17,6 +17,7 @@ def data_dir(tmp_path, monkeypatch: pytest.MonkeyPatch):
     for var in ("CLICKPATH_EGRESS_ALLOW", "CLICKPATH_CONFIG", "CLICKPATH_AFFILIATES"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CLICKPATH_DATA_DIR", str(tmp_path / "cp"))
+    monkeypatch.setenv("CLICKPATH_AFFILIATES", '{"aff-1": {"name": "One"}}')  # `add` knows it
     return tmp_path / "cp"
 
 
@@ -53,3 +54,25 @@ def test_the_admin_api_refuses_a_metadata_address(tmp_path) -> None:
                              "url": "http://169.254.169.254/pb?c={click_id}"})
     assert r.status_code == 422, r.text
     assert "cloud metadata address" in r.text
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("http://localhost./pb?c={click_id}", "url: deliveries may not go to localhost resolves to a loopback"),
+    ("http://api.localhost/pb?c={click_id}", "url: deliveries may not go to api.localhost resolves"),
+    ("http://user:pw@partner.example/pb?c={click_id}", "url: credentials in the URL"),
+    ("http://xn--/pb?c={click_id}", "url: host 'xn--' is not a valid name"),
+])
+def test_what_the_send_time_guard_would_refuse_is_refused_at_configuration(url, says, capsys) -> None:
+    """Issue 21, item 25: these passed `postbacks add` and failed only when sent."""
+    with pytest.raises(SystemExit) as exit_:
+        main(add(url))
+    assert exit_.value.code == 2
+    assert says in capsys.readouterr().err
+
+
+def test_a_webhook_url_with_credentials_or_a_bad_host_is_refused(capsys) -> None:
+    for url, says in (("https://u:p@crm.example/hook", "url: credentials"),
+                      ("https://xn--/hook", "url: host 'xn--'")):
+        with pytest.raises(SystemExit):
+            main(["webhooks", "add", "wh-1", "--brand", "b", "--events", "ftd", "--url", url])
+        assert says in capsys.readouterr().err

@@ -132,6 +132,10 @@ def test_names_are_checked_by_every_address_they_resolve_to() -> None:
         ("http://user:pw@93.184.216.34/", "credentials"),
         ("http://token@93.184.216.34/", "credentials"),
         ("http:///path-only", "no host"),
+        # Issue 21, item 25: an invalid IDNA label raised out of the check (the job re-parked
+        # every 60 s forever); it can never be sent, so it is a refusal, final.
+        ("http://xn--/pb", "host 'xn--' is not a valid name (IDNA"),
+        ("http://xn--a.example/pb", "not a valid name (IDNA"),
     ],
 )
 def test_only_plain_http_urls(url: str, reason: str) -> None:
@@ -223,6 +227,7 @@ def test_redirects_are_followed_relative_and_absolute() -> None:
         ("http://inside.example/x", "inside.example -> private"),
         ("http://127.0.0.1:8080/", "loopback"),
         ("file:///etc/passwd", "scheme"),
+        ("http://xn--/x", "invalid location"),
     ],
 )
 def test_a_redirect_to_a_refused_address_is_never_requested(location: str, reason: str) -> None:
@@ -333,3 +338,9 @@ def test_pinned_transport_uses_the_pinned_backend() -> None:
     assert isinstance(transport._pool, httpcore.AsyncConnectionPool)
     assert isinstance(transport._pool._network_backend, _PinnedBackend)
     assert transport._pool._network_backend.policy is policy
+
+
+def test_a_fully_qualified_name_is_resolved_as_the_name_it_is() -> None:
+    """`localhost.` is `localhost`: refused at send time as configuration refuses it."""
+    policy = EgressPolicy(resolver=resolver({"localhost": ["127.0.0.1"]}))
+    assert "loopback" in refused(policy, "http://localhost./pb").reason
