@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-_META = {"event", "level", "timestamp", "role"}
+_META = {"event", "level", "timestamp"}
 
 
 def human_renderer(messages: Mapping[str, str]) -> structlog.types.Processor:
@@ -26,8 +26,8 @@ def human_renderer(messages: Mapping[str, str]) -> structlog.types.Processor:
         fields = {k: v for k, v in event.items() if k not in _META}
         try:
             text = messages[name].format(**fields)
-        except (KeyError, IndexError, ValueError):
-            text = " ".join([name, *(f"{k}={v}" for k, v in fields.items())])
+        except (KeyError, IndexError, ValueError):  # the process's own role says nothing here
+            text = " ".join([name, *(f"{k}={v}" for k, v in fields.items() if k != "role")])
         level = str(event.get("level", "info"))
         prefix = f"{level}: " if level in ("warning", "error", "critical") else ""
         return f"{time.strftime('%H:%M:%S')} clickpath: {prefix}{text}"
