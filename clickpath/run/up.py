@@ -249,10 +249,10 @@ def _supervise(
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    supervisor.start_all()
     healthz = f"{recorder.settings.service_url}/healthz"
+    print(f"clickpath: starting; \"up\" once the service answers at {healthz}", flush=True)
+    supervisor.start_all()
     try:
-        print(f"clickpath: starting; waiting for the service at {healthz} ...", flush=True)
         waiting = HealthWait(healthz, supervisor.log_dir / "api.log")
         status = StatusPrinter(interval_s=status_every)
         while not stop.wait(0.5 if waiting.done else 0.2):
