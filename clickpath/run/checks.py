@@ -1,11 +1,11 @@
 """Report and SQL filters refused by name before anything is asked: `--since` after `--until`
-(an empty report that looks like "no traffic"), and a `--brand` nobody configured (a typo that
+(an empty report that looks like "no traffic"), and a `--brand` that names nothing (a typo that
 would also answer with an empty report).
 
-The brands a filter may name are the catalogue's (the running service's, which includes what
-`up --demo` configured; else configuration plus catalogue.json), the settings' and the API
-keys'. Where none of them names any brand there is nothing to check against, and the filter
-is passed on as given.
+A brand is known when the catalogue in effect names it (the running service's, which includes
+what `up --demo` configured; else configuration plus catalogue.json), or the settings, or an
+API key; failing those, when ClickHouse holds rows of it (a brand that only imports, with no
+campaign or key, is still a brand). Where nothing can be asked, the filter is passed on.
 """
 
 from __future__ import annotations
@@ -24,8 +24,14 @@ def check_filters(settings: Settings, args: argparse.Namespace) -> None:
         raise CommandError(f"--since {since.isoformat()} is after --until {until.isoformat()}:"
                            " nothing could match (both days are included)")
     brand = getattr(args, "brand", None)
-    if brand is not None:
-        check_brand(brand, known_brands(settings))
+    if brand is None:
+        return
+    known = known_brands(settings)
+    if brand in known:
+        return
+    with_data = brands_with_data(settings)
+    if with_data is not None:
+        check_brand(brand, known | with_data)
 
 
 def check_brand(brand: str, known: Iterable[str]) -> None:
@@ -34,7 +40,7 @@ def check_brand(brand: str, known: Iterable[str]) -> None:
     names = sorted(set(known))
     if names and brand not in names:
         raise CommandError(f"unknown brand {brand!r}{did_you_mean(brand, names)}; known brands:"
-                           f" {', '.join(names)} (campaigns, settings and API keys)")
+                           f" {', '.join(names)} (from campaigns, settings, API keys and the data)")
 
 
 def known_brands(settings: Settings) -> set[str]:
@@ -46,3 +52,28 @@ def known_brands(settings: Settings) -> set[str]:
     brands |= set(settings.brand_time_zones)
     brands |= {k.brand_id for k in KeyStore(settings.key_store_path).list() if k.brand_id}
     return brands
+
+
+def brands_with_data(settings: Settings) -> set[str] | None:
+    """The brands ClickHouse has funnel rows of (an analyst query); None when it cannot say."""
+    import httpx
+
+    from clickpath.infra.analyst_sql import QueryRefused
+
+    query = "SELECT DISTINCT brand_id FROM funnel_daily"
+    try:
+        if settings.clickhouse_embedded:
+            from clickpath.run.commands_data import _from_service
+
+            response = _from_service(settings, "POST", "/v1/sql", body={"query": query})
+            if response.status_code != 200:
+                return None
+            answer = response.json()
+        else:
+            from clickpath.infra.reports import analyst_query
+
+            answer = analyst_query(settings, query, None)
+        return {str(row[0]) for row in answer["rows"]}
+    except (CommandError, QueryRefused, httpx.HTTPError, OSError, RuntimeError, KeyError,
+            TypeError, ValueError):
+        return None

@@ -10,9 +10,11 @@ import sys
 
 import pytest
 
+from clickpath.run import checks
 from clickpath.run.checks import check_brand
 from clickpath.run.cli import HIDDEN, build_parser, main
 from clickpath.run.errors import CommandError
+from clickpath.settings import Settings
 
 
 @pytest.fixture(autouse=True)
@@ -63,16 +65,34 @@ def test_since_after_until_is_refused_before_anything_is_asked(capsys, data_dir)
     assert not data_dir.exists()
 
 
-def test_an_unknown_brand_is_named_with_the_known_ones(capsys, monkeypatch, data_dir) -> None:
+@pytest.fixture
+def campaigns(monkeypatch) -> None:
     campaign = {"brand_id": "luckyspin", "landing_url": "https://luckyspin.example/?c={click_id}"}
     other = {"brand_id": "goldbet", "landing_url": "https://goldbet.example/?c={click_id}"}
     monkeypatch.setenv("CLICKPATH_AFFILIATES", json.dumps(
         {"aff-1": {"campaigns": {"spring": campaign, "autumn": other}}}))
+
+
+def test_an_unknown_brand_is_named_with_the_known_ones(capsys, monkeypatch, data_dir, campaigns) -> None:
+    monkeypatch.setattr(checks, "brands_with_data", lambda settings: {"reelhouse"})
     err = fails(["report", "--brand", "lukyspin"], capsys)
     assert err == ("clickpath: unknown brand 'lukyspin' (did you mean luckyspin?); known brands:"
-                   " goldbet, luckyspin (campaigns, settings and API keys)\n")
+                   " goldbet, luckyspin, reelhouse (from campaigns, settings, API keys and the data)\n")
     assert "unknown brand 'acme'; known brands" in fails(["sql", "SELECT 1", "--brand", "acme"], capsys)
     assert not data_dir.exists()  # looking for brands created nothing
+
+
+def test_a_brand_with_rows_but_no_campaign_is_a_brand(monkeypatch, campaigns) -> None:
+    """An import-only brand: ClickHouse has its rows. Where that cannot be asked, pass it on."""
+    args = build_parser().parse_args(["report", "--brand", "reelhouse"])
+    settings = Settings()
+    monkeypatch.setattr(checks, "brands_with_data", lambda settings: {"reelhouse"})
+    checks.check_filters(settings, args)
+    monkeypatch.setattr(checks, "brands_with_data", lambda settings: None)
+    checks.check_filters(settings, args)
+    monkeypatch.setattr(checks, "brands_with_data", lambda settings: set())
+    with pytest.raises(CommandError, match="unknown brand 'reelhouse'"):
+        checks.check_filters(settings, args)
 
 
 def test_with_no_brand_known_anywhere_the_filter_is_passed_on() -> None:
