@@ -78,7 +78,6 @@ class Status:
     recorded: UpState | None = None
     path: str = ""
     roles: tuple[RoleState, ...] = ()
-    broker_compat: str | None = None  # "tansu" for the embedded broker: clients apply it too
 
     def to_json(self) -> dict[str, Any]:
         r = self.recorded
