@@ -11,6 +11,7 @@ import ipaddress
 import json
 import os
 import tomllib
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -48,6 +49,15 @@ DEV_PSEUDONYM_KEY = "clickpath-dev-key-change-me"
 SHIPPED_PSEUDONYM_KEYS = frozenset({DEV_PSEUDONYM_KEY, "change-me-in-production"})
 
 
+def default_instances_dir(environ: Mapping[str, str]) -> Path:
+    """Per user: $XDG_RUNTIME_DIR/clickpath/instances (gone at logout, like the processes it
+    names), else ~/.local/state/clickpath/instances."""
+    runtime = environ.get("XDG_RUNTIME_DIR")
+    if runtime and Path(runtime).is_dir():
+        return Path(runtime) / "clickpath" / "instances"
+    return Path.home() / ".local" / "state" / "clickpath" / "instances"
+
+
 class Settings(BaseSettings):
     """clickpath settings; docs/settings.md has the table of them."""
 
@@ -55,6 +65,10 @@ class Settings(BaseSettings):
 
     # Where things run.
     data_dir: Path = Path(".clickpath")
+    instances_dir: Path = Field(
+        default_factory=lambda: default_instances_dir(os.environ),
+        description="Where each running `up` registers, so client commands find it from anywhere.",
+    )
     kafka_bootstrap_servers: str | None = Field(
         default=None, description="Existing Kafka cluster; unset runs the embedded broker."
     )

@@ -21,7 +21,7 @@ import structlog
 
 from clickpath.contracts.models import IngressEvent, utcnow
 from clickpath.devtools.loadgen import LoadGenerator, Population
-from clickpath.domain.catalogue import AffiliateConfig
+from clickpath.domain.catalogue import AffiliateConfig, CampaignConfig
 
 log = structlog.get_logger(__name__)
 
@@ -33,15 +33,34 @@ DEMO_AFFILIATES = {
 }
 
 
+# Each demo campaign's brand, so that its tracking link (`clickpath links`) lands somewhere.
+# The demo traffic does not go through the tracker: its journeys pick any brand.
+DEMO_CAMPAIGN_BRANDS = {
+    "spring-slots": "luckyspin", "sports-weekend": "goldbet", "live-casino": "luckyspin",
+    "welcome-bonus": "goldbet", "vip": "luckyspin",
+}
+
+
+def demo_campaign(affiliate_id: str, campaign_id: str) -> CampaignConfig:
+    brand = DEMO_CAMPAIGN_BRANDS[campaign_id]
+    return CampaignConfig(
+        brand_id=brand,
+        landing_url=f"https://{brand}.example/welcome?click_id={{click_id}}&s1={{sub1}}",
+        tracking_code=f"{affiliate_id.removeprefix('aff-')}-{campaign_id}",
+    )
+
+
 def demo_affiliates(receiver_url: str) -> dict[str, AffiliateConfig]:
+    """The demo affiliates with their campaigns, posting back to the demo receiver."""
     template = (
         receiver_url + "/postback/{affiliate_id}?click_id={click_id}&event={event}"
         "&amount={amount}&currency={currency}&player={player_token}&sub1={sub1}"
         "&txn={transaction_id}&id={postback_id}&ts={timestamp}"
     )
     return {
-        aff: AffiliateConfig(name=name, postback_url=template)
-        for aff, (name, _) in DEMO_AFFILIATES.items()
+        aff: AffiliateConfig(name=name, postback_url=template,
+                             campaigns={c: demo_campaign(aff, c) for c in campaigns})
+        for aff, (name, campaigns) in DEMO_AFFILIATES.items()
     }
 
 

@@ -11,7 +11,7 @@ import ssl
 import time
 from typing import Any
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from clickpath.contracts.topics import SPECS
@@ -115,6 +115,33 @@ def wait_for_broker(settings: Settings, timeout_s: float = 30.0) -> None:
         except KafkaException as e:
             if time.monotonic() > deadline:
                 raise BrokerUnavailable(f"Kafka at {bootstrap_servers(settings)}: {e}") from e
+
+
+def probe_broker(settings: Settings, timeout_s: float = 5.0) -> None:
+    """Fail fast, quietly, with one reason: BrokerUnavailable as soon as librdkafka says every
+    bootstrap broker is down (refused, unresolvable, not Kafka: well under a second), or after
+    `timeout_s` when the cluster accepts but does not answer. For commands a person runs
+    (`clickpath import`), where librdkafka's default is a `FAIL` log line per retry on stderr."""
+    errors: list[KafkaError] = []
+    quiet: dict[str, Any] = {
+        "log_level": 0, "error_cb": errors.append,
+        "socket.connection.setup.timeout.ms": max(1000, int(timeout_s * 1000)),
+    }
+    admin = AdminClient({**admin_config(settings), **quiet})
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin.list_topics(timeout=0.25)
+            return
+        except KafkaException as e:
+            last = e.args[0].str() if e.args and isinstance(e.args[0], KafkaError) else str(e)
+        admin.poll(0)  # serves error_cb
+        down = any(e.code() == KafkaError._ALL_BROKERS_DOWN for e in errors)
+        if down or time.monotonic() > deadline:
+            reason = next((e.str() for e in errors if e.code() != KafkaError._ALL_BROKERS_DOWN), last)
+            where = bootstrap_servers(settings)
+            reason = reason.removeprefix(f"{where}/bootstrap: ")
+            raise BrokerUnavailable(f"cannot reach Kafka at {where}: {reason}")
 
 
 def create_topics(settings: Settings) -> list[str]:

@@ -3,31 +3,27 @@
 This module parses the arguments and hands each command to a thin function: `up` to
 clickpath.run.up, `status` to clickpath.run.state, the roles `up` runs to commands_roles,
 topics/import/mappings/report/sql to commands_data, keys/links/postbacks/webhooks/deliveries to
-commands_admin, the benchmarks to commands_bench. Every command and flag here is relied on by
-operators and scripts: add, do not rename.
+commands_admin, the benchmarks to commands_bench (their arguments: cli_bench). Client commands
+are first aimed at the running `up` (clickpath.run.instances). Every command and flag here is
+relied on by operators and scripts: add, do not rename. The text a person reads in `--help` is
+the parser's (DESCRIPTION and each command's description), not these docstrings.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
-from datetime import date
-from decimal import Decimal
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from clickpath.devtools.bench.results import DEFAULT_RESULTS_FILE
 from clickpath.domain.multitouch import MODELS
+from clickpath.run.arguments import Parser, add_command, decimal, iso_date
+from clickpath.run.cli_bench import add_bench_commands
 from clickpath.run.commands_admin import cmd_deliveries, cmd_endpoints, cmd_keys, cmd_links
-from clickpath.run.commands_bench import (
-    cmd_bench,
-    cmd_bench_clickhouse,
-    cmd_bench_cohorts,
-    cmd_bench_deliveries,
-    cmd_bench_ingress,
-    cmd_bench_state,
-)
 from clickpath.run.commands_data import (
     REPORT_KINDS,
     cmd_fx,
@@ -68,56 +64,144 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> None:
         raise CommandError(status.message, 1)
 
 
-def decimal(text: str) -> Decimal:
-    """A decimal flag; argparse reports a ValueError as a usage error (Decimal raises others)."""
+DESCRIPTION = """\
+clickpath tracks affiliate clicks, player registrations and deposits, attributes them to
+affiliates, sends the affiliates' postbacks and reports the funnel, from Kafka to ClickHouse.
+
+Try it:   clickpath up --demo     (everything embedded, with demo traffic; Ctrl-C stops it)
+Then, in another terminal:  clickpath status · clickpath report · clickpath links
+"""
+EPILOG = "Each command has its own help: clickpath COMMAND --help. Documentation: README.md, docs/."
+
+# Internal: the roles `up` runs, one process each (also for one-container-per-role deploys).
+HIDDEN = ("worker", "sink", "api", "demo")
+FORMATS = ["table", "csv", "json"]
+
+
+def _version() -> str:
     try:
-        return Decimal(text)
-    except ArithmeticError:
-        raise ValueError(text) from None
+        return version("clickpath")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="clickpath", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def build_parser() -> Parser:
+    parser = Parser(prog="clickpath", description=DESCRIPTION, epilog=EPILOG,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"clickpath {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
-    up = sub.add_parser("up", help="run the whole pipeline (embedded broker and ClickHouse by default)")
+    up = add_command(sub, "up", "run the whole pipeline (embedded broker and ClickHouse by default)",
+                     "Runs the broker (embedded unless CLICKPATH_KAFKA_BOOTSTRAP_SERVERS is set),"
+                     " the topics, the stream worker, the sinks and the HTTP service until Ctrl-C;"
+                     " prints where everything is once the service answers.")
     up.add_argument("--demo", action="store_true", help="also play demo traffic and receive postbacks")
     up.add_argument("--rate", type=float, default=50.0, help="demo events per second")
     up.add_argument("--status-every", type=float, default=10.0, help="seconds between status lines")
     up.set_defaults(func=cmd_up)
 
-    status = sub.add_parser("status", help="is `clickpath up` running: broker, service, each role's PID"
-                            " and state (exit 1 if not)")
+    status = add_command(sub, "status", "is `clickpath up` running: broker, service, each role's PID"
+                         " and state (exit 1 if not)",
+                         "Shows the running `clickpath up`: its broker, service URL and every role's"
+                         " PID and state. Exits 1 when it does not run.")
     status.add_argument("--format", choices=["table", "json"], default="table")
     status.set_defaults(func=cmd_status)
 
-    worker = sub.add_parser("worker", help="run one Faust stream worker")
+    worker = add_command(sub, "worker", None, "Internal: one Faust stream worker (a role of `up`).")
     worker.add_argument("--index", type=int, default=0, help="distinguishes workers' local state")
     worker.set_defaults(func=cmd_worker)
 
-    sink = sub.add_parser("sink", help="run one sink")
+    sink = add_command(sub, "sink", None, "Internal: one sink (a role of `up`).")
     sink.add_argument("kind", choices=["clickhouse", "postbacks"])
     sink.set_defaults(func=cmd_sink)
 
-    api = sub.add_parser("api", help="run the HTTP service")
+    api = add_command(sub, "api", None, "Internal: the HTTP service (a role of `up`).")
     api.set_defaults(func=cmd_api)
 
-    demo = sub.add_parser("demo", help="demo traffic generator or postback receiver")
+    demo = add_command(sub, "demo", None, "Internal: demo traffic or the demo postback receiver.")
     demo.add_argument("kind", choices=["traffic", "receiver"])
     demo.add_argument("--rate", type=float, default=50.0)
     demo.add_argument("--port", type=int, default=8088)
     demo.set_defaults(func=cmd_demo)
 
-    report = sub.add_parser(
-        "report", help="funnel KPIs by affiliate and campaign (default), attribution by model,"
-        " LTV cohorts, retention"
+    _add_report(sub)
+
+    sql = add_command(sub, "sql", "one read-only SELECT over the analyst views (docs/analytics.md)",
+                      "Runs one read-only SELECT over the analyst views (funnel_daily, players,"
+                      " touchpoint_paths ...; docs/analytics.md) on the running pipeline.")
+    sql.add_argument("query", help='e.g. "SELECT affiliate_id, sum(clicks) FROM funnel_daily'
+                     ' GROUP BY affiliate_id"')
+    sql.add_argument("--format", choices=FORMATS, default="table")
+    sql.add_argument("--brand", default=None, help="only this brand's rows")
+    sql.set_defaults(func=cmd_sql)
+
+    topics = add_command(sub, "topics", "create every topic with its partition count",
+                         "Creates every clickpath topic that does not exist yet, on the running"
+                         " `up`'s broker or CLICKPATH_KAFKA_BOOTSTRAP_SERVERS.")
+    topics.set_defaults(func=cmd_topics)
+
+    _add_import(sub)
+
+    mappings = add_command(sub, "mappings", "list the source mappings every door applies (exit 2 if"
+                           " one is invalid)",
+                           "Lists how each source's field names become the schema's"
+                           " (docs/mappings.md); exits 2 if a mapping is invalid.")
+    mappings.add_argument("--format", choices=["table", "json"], default="table")
+    mappings.set_defaults(func=cmd_mappings)
+
+    fx = add_command(sub, "fx", "show the reporting currency and its effective-dated FX table",
+                     "Shows the reporting currency and the FX rates the reports convert with.")
+    fx.add_argument("--format", choices=["table", "json"], default="table")
+    fx.set_defaults(func=cmd_fx)
+
+    _add_endpoints(sub)
+
+    deliveries = add_command(sub, "deliveries", "resend dead-lettered postbacks and webhooks",
+                             "Resends dead-lettered postbacks and webhooks with their delivery ids"
+                             " (receivers drop repeats).")
+    deliveries.add_argument("action", choices=["replay"])
+    deliveries.add_argument("--endpoint", default=None, help="only this endpoint's")
+    deliveries.add_argument("--job", default=None, help="only this delivery id")
+    deliveries.set_defaults(func=cmd_deliveries)
+
+    keys = add_command(sub, "keys", "mint, list and revoke API keys (effective on the running service)",
+                       "Mints, lists and revokes the HTTP API's keys; a change takes effect on the"
+                       " running service at once.")
+    keys.add_argument("action", choices=["create", "list", "revoke"])
+    keys.add_argument("key", nargs="?", help="revoke: the key id or the key itself")
+    keys.add_argument("--role", choices=["operator", "affiliate", "analyst", "admin"], default="operator")
+    keys.add_argument("--brand", default=None,
+                      help="operator and analyst keys (needed): the brand they send events for and"
+                      " read reports of; affiliate keys (optional): the one brand they read")
+    keys.add_argument("--affiliate", default=None, help="affiliate keys: the affiliate whose data it reads")
+    keys.add_argument("--format", choices=["table", "json"], default="table")
+    keys.set_defaults(func=cmd_keys)
+
+    links = add_command(sub, "links", "list every tracking link (configuration and admin changes)",
+                        "Lists every campaign's tracking link as the running service serves it"
+                        " (configuration plus admin changes).")
+    links.add_argument("--format", choices=["table", "json"], default="table")
+    links.set_defaults(func=cmd_links)
+
+    add_bench_commands(sub)  # developer tools: listed last
+    parser.public_commands = [n for n in sub.choices if n not in HIDDEN]
+    return parser
+
+
+def _add_report(sub: argparse._SubParsersAction[Parser]) -> None:
+    report = add_command(
+        sub, "report", "funnel KPIs by affiliate and campaign (default), attribution by model,"
+        " LTV cohorts, retention",
+        "Reports on the running pipeline: the funnel by affiliate and campaign (default), credit"
+        " per attribution model, LTV cohorts or retention. --since and --until are days,"
+        " YYYY-MM-DD, both included.",
     )
     report.add_argument("kind", nargs="?", choices=REPORT_KINDS, default="funnel",
                         help="default funnel")
-    report.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    report.add_argument("--format", choices=FORMATS, default="table")
     report.add_argument("--brand", default=None)
-    report.add_argument("--since", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
-    report.add_argument("--until", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
+    report.add_argument("--since", type=iso_date, default=None, help="YYYY-MM-DD")
+    report.add_argument("--until", type=iso_date, default=None, help="YYYY-MM-DD")
     attribution = report.add_argument_group("attribution (docs/attribution-models.md)")
     attribution.add_argument("--model", choices=[*MODELS, "all"], default=None,
                              help="default all, side by side")
@@ -143,89 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="retention: periods 0..N-1 after registration (default 12)")
     report.set_defaults(func=cmd_report)
 
-    sql = sub.add_parser("sql", help="one read-only SELECT over the analyst views"
-                         " (docs/analytics.md)")
-    sql.add_argument("query", help='e.g. "SELECT affiliate_id, sum(clicks) FROM funnel_daily'
-                     ' GROUP BY affiliate_id"')
-    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    sql.add_argument("--brand", default=None, help="only this brand's rows")
-    sql.set_defaults(func=cmd_sql)
 
-    bench = sub.add_parser("bench", help="benchmark the whole pipeline on the embedded broker")
-    bench.add_argument("--events", type=int, default=30_000, help="events per throughput run")
-    bench.add_argument("--workers", default="1,2", help="worker counts to compare, e.g. 1,2")
-    bench.add_argument("--latency-rate", type=float, default=1000.0, help="events/s, live")
-    bench.add_argument("--latency-seconds", type=float, default=20.0)
-    bench.add_argument("--latency-workers", type=int, default=1)
-    bench.add_argument("--no-record", action="store_true", help="do not append to the results file")
-    bench.add_argument("--results", type=Path, default=DEFAULT_RESULTS_FILE, metavar="FILE",
-                          help="append the result to FILE as a JSON line (default %(default)s)")
-    bench.set_defaults(func=cmd_bench)
-
-    bench_in = sub.add_parser("bench-ingress", help="benchmark the event API and the click tracker")
-    bench_in.add_argument("--seconds", type=float, default=10.0, help="per phase")
-    bench_in.add_argument("--batch", type=int, default=500, help="events per event-API request")
-    bench_in.add_argument("--concurrency", type=int, default=4, help="event-API clients")
-    bench_in.add_argument("--click-rate", type=float, default=500.0, help="tracker requests/s")
-    bench_in.add_argument("--no-record", action="store_true", help="do not append to the results file")
-    bench_in.add_argument("--results", type=Path, default=DEFAULT_RESULTS_FILE, metavar="FILE",
-                             help="append the result to FILE as a JSON line (default %(default)s)")
-    bench_in.set_defaults(func=cmd_bench_ingress)
-
-    bench_dl = sub.add_parser("bench-deliveries", help="benchmark postback delivery to local receivers")
-    bench_dl.add_argument("--backlog", type=int, default=20_000, help="postbacks for the throughput run")
-    bench_dl.add_argument("--endpoints", type=int, default=10)
-    bench_dl.add_argument("--rate", type=float, default=200.0, help="postbacks/s, live")
-    bench_dl.add_argument("--seconds", type=float, default=15.0, help="per live run")
-    bench_dl.add_argument("--no-record", action="store_true", help="do not append to the results file")
-    bench_dl.add_argument("--results", type=Path, default=DEFAULT_RESULTS_FILE, metavar="FILE",
-                             help="append the result to FILE as a JSON line (default %(default)s)")
-    bench_dl.set_defaults(func=cmd_bench_deliveries)
-
-    bench_ch = sub.add_parser(
-        "bench-clickhouse", help="benchmark the funnel queries on big ClickHouse tables"
-    )
-    bench_ch.add_argument("--sizes", default="10000000",
-                          help="events to fill up to, measured at each, e.g. 10000000,100000000")
-    bench_ch.add_argument("--chunk", type=int, default=1_000_000, help="events per bulk insert")
-    bench_ch.add_argument("--repeats", type=int, default=30, help="runs of each funnel query")
-    bench_ch.add_argument("--clickhouse-url", default=None, metavar="DSN",
-                          help="a ClickHouse server (its clickpath_bench database is replaced); "
-                               "default: a fresh embedded chdb directory")
-    bench_ch.add_argument("--no-record", action="store_true", help="do not append to the results file")
-    bench_ch.add_argument("--results", type=Path, default=DEFAULT_RESULTS_FILE, metavar="FILE",
-                          help="append the results to FILE as JSON lines (default %(default)s)")
-    bench_ch.set_defaults(func=cmd_bench_clickhouse)
-
-    bench_co = sub.add_parser(
-        "bench-cohorts", help="benchmark the cohort and retention queries over many players"
-    )
-    bench_co.add_argument("--players", type=int, default=1_000_000, help="players to fill")
-    bench_co.add_argument("--chunk", type=int, default=200_000, help="players per bulk insert")
-    bench_co.add_argument("--repeats", type=int, default=3, help="runs of each query")
-    bench_co.add_argument("--periods", type=int, default=12, help="retention periods (30 days)")
-    bench_co.add_argument("--clickhouse-url", default=None, metavar="DSN",
-                          help="a ClickHouse server (its clickpath_bench database is replaced); "
-                               "default: a fresh embedded chdb directory")
-    bench_co.add_argument("--no-record", action="store_true", help="do not append to the results file")
-    bench_co.add_argument("--results", type=Path, default=DEFAULT_RESULTS_FILE, metavar="FILE",
-                          help="append the result to FILE as a JSON line (default %(default)s)")
-    bench_co.set_defaults(func=cmd_bench_cohorts)
-
-    bench_st = sub.add_parser(
-        "bench-state", help="benchmark a long-lived player's state size and per-event cost"
-    )
-    bench_st.add_argument("--deposits", type=int, default=100_000, help="deposits of the VIP")
-    bench_st.add_argument("--wagers", type=int, default=100_000, help="wagers of the VIP")
-    bench_st.add_argument("--no-record", action="store_true", help="do not append to the results file")
-    bench_st.add_argument("--results", type=Path, default=DEFAULT_RESULTS_FILE, metavar="FILE",
-                          help="append the result to FILE as a JSON line (default %(default)s)")
-    bench_st.set_defaults(func=cmd_bench_state)
-
-    topics = sub.add_parser("topics", help="create every topic with its partition count")
-    topics.set_defaults(func=cmd_topics)
-
-    imp = sub.add_parser("import", help="import history from a JSONL or CSV file (resumable, no duplicates)")
+def _add_import(sub: argparse._SubParsersAction[Parser]) -> None:
+    imp = add_command(sub, "import", "import history from a JSONL or CSV file (resumable, no duplicates)",
+                      "Imports an export (JSONL or CSV, the event API's fields) into the running"
+                      " pipeline; re-runs resume and never send an event twice (docs/import.md).")
     imp.add_argument("file", type=Path, help="events in the event API's JSON shape: .jsonl/.ndjson or .csv")
     imp.add_argument("--format", choices=["jsonl", "csv"], default=None, help="default: from the extension")
     imp.add_argument("--brand", default=None, help="fills brand_id; records of another brand are rejected")
@@ -238,18 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--json", action="store_true", help="print the summary as a JSON line, no progress bar")
     imp.set_defaults(func=cmd_import)
 
-    mappings = sub.add_parser("mappings", help="list the source mappings every door applies (exit 2 if"
-                              " one is invalid)")
-    mappings.add_argument("--format", choices=["table", "json"], default="table")
-    mappings.set_defaults(func=cmd_mappings)
 
-    fx = sub.add_parser("fx", help="show the reporting currency and its effective-dated FX table")
-    fx.add_argument("--format", choices=["table", "json"], default="table")
-    fx.set_defaults(func=cmd_fx)
-
+def _add_endpoints(sub: argparse._SubParsersAction[Parser]) -> None:
     for name, what in (("postbacks", "affiliates' postback endpoints"),
                        ("webhooks", "webhook endpoints of operators and affiliate managers")):
-        ep = sub.add_parser(name, help=f"add, list, disable, enable {what} (effective at once)")
+        ep = add_command(sub, name, f"add, list, disable, enable {what} (effective at once)",
+                         f"Adds, lists, disables and enables {what}; a change takes effect on the"
+                         " running delivery engine at once (docs/delivery.md).")
         actions = ["add", "list", "disable", "enable", "rotate-secret"]
         ep.add_argument("action", choices=actions + (["test", "presets"] if name == "postbacks" else []))
         ep.add_argument("id", nargs="?", help="endpoint id, e.g. aff-1-main")
@@ -273,36 +274,45 @@ def build_parser() -> argparse.ArgumentParser:
         ep.add_argument("--format", choices=["table", "json"], default="table")
         ep.set_defaults(func=cmd_endpoints)
 
-    deliveries = sub.add_parser("deliveries", help="resend dead-lettered postbacks and webhooks")
-    deliveries.add_argument("action", choices=["replay"])
-    deliveries.add_argument("--endpoint", default=None, help="only this endpoint's")
-    deliveries.add_argument("--job", default=None, help="only this delivery id")
-    deliveries.set_defaults(func=cmd_deliveries)
 
-    keys = sub.add_parser("keys", help="mint, list and revoke API keys (effective on the running service)")
-    keys.add_argument("action", choices=["create", "list", "revoke"])
-    keys.add_argument("key", nargs="?", help="revoke: the key id or the key itself")
-    keys.add_argument("--role", choices=["operator", "affiliate", "analyst", "admin"], default="operator")
-    keys.add_argument("--brand", default=None,
-                      help="operator and analyst keys (needed): the brand they send events for and"
-                      " read reports of; affiliate keys (optional): the one brand they read")
-    keys.add_argument("--affiliate", default=None, help="affiliate keys: the affiliate whose data it reads")
-    keys.add_argument("--format", choices=["table", "json"], default="table")
-    keys.set_defaults(func=cmd_keys)
-
-    links = sub.add_parser("links", help="list every tracking link (configuration and admin changes)")
-    links.add_argument("--format", choices=["table", "json"], default="table")
-    links.set_defaults(func=cmd_links)
-    return parser
+# Commands that talk to a running `up` (or its data dir): aimed at it before they run.
+CLIENT_COMMANDS = frozenset({"status", "report", "sql", "topics", "import", "postbacks", "webhooks",
+                             "deliveries", "keys", "links"})
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    try:
+        _main(argv)
+        sys.stdout.flush()  # here, not at exit: a closed pipe must reach the handler below
+    except BrokenPipeError:
+        # The reader went away (`clickpath report | head -1`): stop quietly, as a Unix tool
+        # killed by SIGPIPE would, and keep Python from complaining while it flushes stdout.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(128 + signal.SIGPIPE)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _main(argv: list[str] | None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return
     try:
         settings = Settings()
     except (ValidationError, FileNotFoundError, ValueError) as e:
         _die(f"invalid settings: {e}")
     try:
+        if args.command in CLIENT_COMMANDS:
+            from clickpath.run.instances import use_running_up
+
+            settings = use_running_up(settings)
+        if args.command in ("report", "sql"):
+            from clickpath.run.checks import check_filters
+
+            check_filters(settings, args)
         args.func(settings, args)
     except CommandError as e:
         _die(str(e), e.code)

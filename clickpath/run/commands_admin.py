@@ -53,11 +53,10 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_links(settings: Settings, args: argparse.Namespace) -> None:
-    from clickpath.connectors.catalogue import CatalogueStore
-    from clickpath.domain.tracking import tracking_links
+    """The running service's links (the demo's too); with no `up` running, configuration's."""
+    from clickpath.run.catalogue_view import catalogue_rows
 
-    catalogue = CatalogueStore(settings.catalogue_path, settings.affiliates).current()
-    rows = tracking_links(catalogue, settings.tracker_url)
+    rows = catalogue_rows(settings)
     if args.format == "json":
         print(json.dumps(rows, indent=2))
         return

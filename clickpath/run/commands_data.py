@@ -105,17 +105,27 @@ def _from_service(
     """Ask the running service: only the running pipeline may open the embedded ClickHouse.
     With this host's own CLI key (the data directory's; no key flag needed)."""
     from clickpath.connectors.keys import KeyStore
+    from clickpath.run.instances import running_in
 
     url = f"{settings.service_url}{path}"
+    data_dir = settings.data_dir.resolve()
+    if not data_dir.is_dir():  # a read never creates a data dir (nor a key in it)
+        raise CommandError(f"no clickpath data directory at {data_dir}: is `clickpath up` running?"
+                           " (or set CLICKPATH_DATA_DIR to its data directory)", 1)
     secret = KeyStore(settings.key_store_path).local_secret()
     wire = {k: str(v) for k, v in (params or {}).items() if v is not None}
     try:
-        return httpx.request(method, url, params=wire, json=body, timeout=360,
-                             headers={"Authorization": f"Bearer {secret}"})
+        response = httpx.request(method, url, params=wire, json=body, timeout=360,
+                                 headers={"Authorization": f"Bearer {secret}"})
     except httpx.HTTPError as e:
         raise CommandError(
             f"cannot reach the clickpath service at {url} ({e}); is `clickpath up` running?", 1
         ) from None
+    if response.status_code == 401 and running_in(data_dir) is None:
+        raise CommandError(f"the service at {settings.service_url} is not the `clickpath up` of"
+                           f" {data_dir} (it refused that data dir's key): is `clickpath up`"
+                           " running? (or set CLICKPATH_DATA_DIR to its data directory)", 1)
+    return response
 
 
 def _answer(response: httpx.Response) -> Any:

@@ -51,6 +51,7 @@ class UpState:
     started_at: str
     updated_at: str
     roles: tuple[RoleState, ...] = ()
+    broker_compat: str | None = None  # "tansu" for the embedded broker: clients apply it too
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self) | {"roles": [asdict(r) for r in self.roles]}

@@ -27,6 +27,14 @@ from clickpath.run.state import EXITED, RESTARTING, RUNNING
 
 log = structlog.get_logger(__name__)
 
+# What the `up` console says of each event here: a person reads it (roles' own logs stay JSON).
+CONSOLE_MESSAGES = {
+    "role_started": "{role} started (pid {pid})",
+    "role_died": "{role} exited with code {code}; restarting it in {restart_in_s:g} s (its log: {log})",
+    "role_restarted": "{role} restarted ({restarts} restarts so far)",
+    "role_killed": "{role} did not stop in time: killed",
+}
+
 
 @dataclass
 class Role:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import structlog
 
 from clickpath.contracts.models import utcnow
@@ -25,6 +28,7 @@ from clickpath.infra.broker import EmbeddedBroker, free_port, port_in_use
 from clickpath.infra.kafka import create_topics, wait_for_broker
 from clickpath.infra.logs import configure_logging
 from clickpath.run.errors import CommandError
+from clickpath.run.instances import register, unregister
 from clickpath.run.state import (
     UP_RUNNING,
     UP_STOPPED,
@@ -35,10 +39,18 @@ from clickpath.run.state import (
     write_state,
 )
 from clickpath.run.status import StatusPrinter
+from clickpath.run.supervisor import CONSOLE_MESSAGES as ROLE_MESSAGES
 from clickpath.run.supervisor import Role, Supervisor, fresh_dir
 from clickpath.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+CONSOLE_MESSAGES = {
+    **ROLE_MESSAGES,
+    "state_file_not_written": "could not write {path} ({error}): `clickpath status` may be stale",
+    "instance_not_registered": "could not register in {path} ({error}): commands run in other"
+    " directories will not find this `clickpath up`",
+}
 
 
 @dataclass(frozen=True)
@@ -75,16 +87,42 @@ def demo_env(settings: Settings, receiver_url: str) -> dict[str, str]:
     }
 
 
-def banner(settings: Settings, log_dir: Path, created: list[str], receiver_log: Path | None) -> str:
-    """What `up` prints once every role started; scripts read the `Kafka:` line."""
+def cli_command(executable: str, on_path: str | None, cwd: Path) -> str:
+    """How to type `clickpath` in the shell `up` was started from: plain `clickpath` when that
+    name on PATH is this installation's script, else the script's path (`.venv/bin/clickpath`
+    in a checkout); `python -m clickpath.run.cli` when there is no script. `on_path` is what
+    shutil.which("clickpath") found."""
+    script = Path(executable).parent / "clickpath"
+    if not script.exists():
+        return f"{executable} -m clickpath.run.cli"
+    if on_path is not None and os.path.samefile(on_path, script):
+        return "clickpath"
+    try:
+        return str(script.relative_to(cwd))
+    except ValueError:
+        return str(script)
+
+
+def banner(
+    settings: Settings, log_dir: Path, created: list[str], receiver_log: Path | None,
+    cli: str | None = None,
+) -> str:
+    """What `up` prints once the service answers; scripts read the `Kafka:` line. Every
+    command in it runs as printed (`cli`: how to type clickpath here)."""
+    cli = cli or cli_command(sys.executable, shutil.which("clickpath"), Path.cwd())
+
+    def command(args: str, note: str) -> str:
+        return f"{cli} {args:6}  ({note})"
+
     lines = [
         "clickpath is up.",
         f"  Kafka:        {settings.kafka_bootstrap_servers}"
         + (" (embedded, in memory)" if settings.tansu_compat else ""),
         f"  ClickHouse:   {redact(settings.clickhouse_dsn)}",
         f"  Service:      {settings.service_url}  (/healthz, /metrics; HTTP reports need a key)",
-        "  Report:       clickpath report            (in another terminal)",
-        "  Status:       clickpath status            (roles, PIDs; --format json)",
+        f"  Report:       {command('report', 'in another terminal; --format csv|json')}",
+        f"  Links:        {command('links', 'tracking links of every campaign')}",
+        f"  Status:       {command('status', 'roles, PIDs; --format json')}",
         f"  Logs:         {log_dir}/<role>.log",
     ]
     if receiver_log:
@@ -116,16 +154,26 @@ class StateRecorder:
             started_at=self.started_at, updated_at=utcnow().isoformat(timespec="seconds"),
             roles=tuple(RoleState(r.name, r.proc.pid if r.proc else None, r.state, r.restarts)
                         for r in self.roles),
+            broker_compat=self.settings.broker_compat,
         )
         try:
             write_state(self.path, recorded)
         except OSError as e:
             log.warning("state_file_not_written", path=str(self.path), error=str(e))
+        # The per-user registry lets client commands run in another directory find this `up`.
+        instances = self.settings.instances_dir
+        try:
+            if self.state == UP_STOPPED:
+                unregister(instances, self.data_dir, recorded.pid)
+            else:
+                register(instances, self.data_dir, recorded.pid)
+        except OSError as e:
+            log.warning("instance_not_registered", path=str(instances), error=str(e))
 
 
 def run_up(settings: Settings, options: UpOptions) -> None:
     """Run the whole pipeline until Ctrl-C or SIGTERM; raises CommandError if it cannot start."""
-    configure_logging(settings.log_level, role="supervisor")
+    configure_logging(settings.log_level, role="supervisor", messages=CONSOLE_MESSAGES)
     if port_in_use(settings.http_host, settings.http_port):
         raise CommandError(
             f"{settings.http_host}:{settings.http_port} is already in use (another `clickpath up`?)."
@@ -196,21 +244,51 @@ def _supervise(
     status_every: float,
     banner_text: str,
 ) -> None:
-    """Start every role and keep them running until Ctrl-C, SIGTERM or the broker's death."""
+    """Start every role and keep them running until Ctrl-C, SIGTERM or the broker's death;
+    the banner says "up" only once the service's /healthz answers."""
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    healthz = f"{recorder.settings.service_url}/healthz"
+    print(f"clickpath: starting; \"up\" once the service answers at {healthz}", flush=True)
     supervisor.start_all()
     try:
-        print(banner_text, flush=True)
+        waiting = HealthWait(healthz, supervisor.log_dir / "api.log")
         status = StatusPrinter(interval_s=status_every)
-        while not stop.wait(0.5):
+        while not stop.wait(0.5 if waiting.done else 0.2):
             supervisor.check()
             if broker is not None and not broker.running:
                 print("clickpath: the embedded broker died; stopping.", file=sys.stderr)
                 break
-            status.maybe_print()
+            if waiting.done:
+                status.maybe_print()
+            elif waiting.answered():
+                print(banner_text, flush=True)
+                status = StatusPrinter(interval_s=status_every)  # the first line one period later
     finally:
         print("\nclickpath: stopping...", flush=True)
         recorder.write(UP_STOPPING)
         supervisor.stop_all()
+
+
+class HealthWait:
+    """Polls the service's /healthz until it answers 200; says once if that takes long."""
+
+    PATIENCE_S = 60.0
+
+    def __init__(self, url: str, api_log: Path) -> None:
+        self.url, self.api_log = url, api_log
+        self.done = False
+        self.since = time.monotonic()
+        self.warned = False
+
+    def answered(self) -> bool:
+        try:
+            self.done = httpx.get(self.url, timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            self.done = False
+        if not self.done and not self.warned and time.monotonic() - self.since > self.PATIENCE_S:
+            self.warned = True
+            print(f"clickpath: {self.url} has not answered for {self.PATIENCE_S:.0f} s; still"
+                  f" waiting (see {self.api_log})", flush=True)
+        return self.done

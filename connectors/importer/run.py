@@ -39,7 +39,7 @@ from clickpath.connectors.importer.state import (
 from clickpath.connectors.ingress import Rejection
 from clickpath.contracts.serde import build_codec
 from clickpath.contracts.topics import topic_name
-from clickpath.infra.kafka import BrokerUnavailable, create_topics, wait_for_broker
+from clickpath.infra.kafka import BrokerUnavailable, create_topics, probe_broker
 from clickpath.infra.producer import EventProducer, NotAcknowledged
 from clickpath.settings import Settings
 
@@ -66,8 +66,9 @@ def run_import(
         return DryRun(settings, options, identity, target, store, progress, stop).execute()
     if target is None:
         raise ImportFailed(
-            "no broker configured: set CLICKPATH_KAFKA_BOOTSTRAP_SERVERS (for `clickpath up`, the"
-            " Kafka address it printed)",
+            "no broker: no `clickpath up` is running (none found from here) and"
+            " CLICKPATH_KAFKA_BOOTSTRAP_SERVERS is unset; start `clickpath up`, or set it to your"
+            " Kafka cluster",
             ExitCode.BROKER,
         )
     key = checkpoint_key(identity, target, options.brand, options.format)
@@ -194,7 +195,10 @@ class _Run:
 
     def _connect(self) -> None:
         try:
-            wait_for_broker(self.settings, timeout_s=10)
+            probe_broker(self.settings)  # a wrong address: one line within a second, no log spam
+        except BrokerUnavailable as e:
+            raise ImportFailed(f"{e}; nothing was sent", ExitCode.BROKER) from None
+        try:
             create_topics(self.settings)
         except (BrokerUnavailable, KafkaException) as e:
             raise ImportFailed(

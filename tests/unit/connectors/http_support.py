@@ -47,6 +47,7 @@ def service_settings(tmp_path: Path, **overrides: Any) -> Settings:
 def service(tmp_path: Path, producer: AckingProducer | None = None,
             **overrides: Any) -> tuple[FastAPI, IngressContext]:
     settings = service_settings(tmp_path, **overrides)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # as `up` makes it (a CLI read makes none)
     ctx = IngressContext.from_settings(settings)
     ctx._producer = producer or AckingProducer()  # type: ignore[assignment]
     return create_service(settings, ctx), ctx

@@ -7,8 +7,12 @@ import re
 
 import pytest
 
+from clickpath.devtools.demo import DEMO_BRANDS, demo_affiliates
 from clickpath.domain.catalogue import AffiliateConfig
-from clickpath.run.up import banner, demo_env, demo_roles, pipeline_roles
+from clickpath.domain.tracking import Catalogue, tracking_links
+from clickpath.infra.logs import human_renderer
+from clickpath.run.supervisor import CONSOLE_MESSAGES
+from clickpath.run.up import banner, cli_command, demo_env, demo_roles, pipeline_roles
 from clickpath.settings import Settings
 
 
@@ -63,3 +67,49 @@ def test_the_banner_never_prints_the_clickhouse_password(settings: Settings, tmp
     text = banner(with_password, tmp_path / "logs", [], None)
     assert "s3cret" not in text
     assert "  ClickHouse:   http://clickpath:***@ch:8123" in text.splitlines()
+
+
+def test_the_banner_commands_run_as_printed(settings: Settings, tmp_path) -> None:
+    text = banner(settings, tmp_path / "logs", [], None, cli=".venv/bin/clickpath")
+    lines = text.splitlines()
+    assert "  Report:       .venv/bin/clickpath report  (in another terminal; --format csv|json)" in lines
+    assert "  Status:       .venv/bin/clickpath status  (roles, PIDs; --format json)" in lines
+    assert "  Links:        .venv/bin/clickpath links   (tracking links of every campaign)" in lines
+
+
+def test_how_to_type_clickpath_depends_on_path(tmp_path) -> None:
+    bin_dir = tmp_path / "checkout" / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    python, script = bin_dir / "python", bin_dir / "clickpath"
+    script.write_text("#!/bin/sh\n")
+    checkout = tmp_path / "checkout"
+    assert cli_command(str(python), None, checkout) == ".venv/bin/clickpath"  # not on PATH
+    assert cli_command(str(python), str(script), checkout) == "clickpath"  # on PATH: this one
+    other = tmp_path / "other-clickpath"
+    other.write_text("#!/bin/sh\n")
+    assert cli_command(str(python), str(other), checkout) == ".venv/bin/clickpath"  # another one
+    assert cli_command(str(python), None, tmp_path / "elsewhere") == str(script)
+    script.unlink()
+    assert cli_command(str(python), None, checkout) == f"{python} -m clickpath.run.cli"
+
+
+def test_role_lifecycle_lines_on_the_console_are_sentences() -> None:
+    render = human_renderer(CONSOLE_MESSAGES)
+    started = render(None, "info", {"event": "role_started", "role": "worker-0", "pid": 4242,
+                                    "level": "info", "timestamp": "2026-01-05T10:00:00Z"})
+    assert started.endswith(" clickpath: worker-0 started (pid 4242)") and "{" not in started
+    died = render(None, "error", {"event": "role_died", "role": "api", "code": 1, "restart_in_s": 2.0,
+                                  "log": "/d/logs/api.log", "level": "error"})
+    assert died.endswith("clickpath: error: api exited with code 1; restarting it in 2 s"
+                         " (its log: /d/logs/api.log)")
+    other = render(None, "info", {"event": "something_else", "n": 3, "level": "info"})
+    assert other.endswith("clickpath: something_else n=3")
+
+
+def test_the_demo_campaigns_have_tracking_links() -> None:
+    rows = tracking_links(Catalogue.build(demo_affiliates("http://127.0.0.1:9")), "http://t.example")
+    assert {(r["affiliate_id"], r["campaign_id"]) for r in rows} == {
+        ("aff-alpha", "spring-slots"), ("aff-alpha", "sports-weekend"), ("aff-beta", "live-casino"),
+        ("aff-gamma", "welcome-bonus"), ("aff-gamma", "vip")}
+    assert {r["brand_id"] for r in rows} == set(DEMO_BRANDS)
+    assert all(r["url"].startswith("http://t.example/c/") for r in rows)
