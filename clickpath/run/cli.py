@@ -118,9 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--brand", default=None)
     report.add_argument("--since", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
     report.add_argument("--until", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
+    report.add_argument("--currency", default=None, metavar="CUR",
+                        help="funnel table and CSV: only this currency's rows (e.g. EUR)")
     attribution = report.add_argument_group("attribution (docs/attribution-models.md)")
     attribution.add_argument("--model", choices=[*MODELS, "all"], default=None,
-                             help="default all, side by side")
+                             help="default all")
+    attribution.add_argument("--layout", choices=["long", "wide"], default=None,
+                             help="long: a row per model and channel (default); wide: the"
+                             " models side by side as columns")
     attribution.add_argument("--conversion", choices=["registration", "ftd"], default=None,
                              help="what is credited (default registration)")
     attribution.add_argument("--value", choices=["ngr", "deposits"], default=None,
