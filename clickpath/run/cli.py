@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     report = sub.add_parser(
-        "report", help="funnel KPIs by affiliate and campaign (default), attribution by model,"
+        "report", help="funnel KPIs by brand, affiliate and campaign (default), attribution by model,"
         " LTV cohorts, retention"
     )
     report.add_argument("kind", nargs="?", choices=REPORT_KINDS, default="funnel",
