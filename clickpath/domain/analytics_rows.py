@@ -150,15 +150,18 @@ def _render_wide(rows: list[dict[str, Any]], fmt: str) -> str:
             [*keys, "currency", *(f"{m}_conversions" for m in models), *(f"{m}_value" for m in models)],
             ([*k, cur, *credit, *value] for k, cur, credit, value in flat),
         )
-    table = Table(title="clickpath attribution: the models side by side (credit, then value)")
-    for name in ("affiliate", *(["campaign"] if by_campaign else []), "conversion", "currency"):
+    # One --conversion per report: in the title, so that the models' columns keep the width.
+    conversions = ", ".join(sorted({w["conversion"] for w in wide})) or "conversions"
+    table = Table(title=f"clickpath attribution of {conversions}: the models side by side"
+                  " (credit, then value)")
+    for name in ("affiliate", *(["campaign"] if by_campaign else []), "currency"):
         table.add_column(name)
     for m in models:
         table.add_column(m, justify="right")
     for m in models:
         table.add_column(f"{m} value", justify="right")
     for k, cur, credit, value in flat:
-        table.add_row(*map(str, k), cur or "-", *(_rounded(c) if c else "" for c in credit),
+        table.add_row(*map(str, k[:-1]), cur or "-", *(_rounded(c) if c else "" for c in credit),
                       *(_rounded(v) if v else "" for v in value))
     return _console_text(
         table, *(["No converted paths with a touchpoint yet."] if not rows else []),

@@ -86,12 +86,13 @@ def currency_rows(report: Iterable[dict[str, Any]], currency: str | None = None)
 
 def total_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The totals of currency rows, one per currency (clicks and registrations on the first)."""
-    clicks = registrations = 0
+    clicks = registrations = clicked = 0  # clicked: registrations of the groups with clicks
     counts: dict[str, dict[str, int]] = {}
     money: dict[str, dict[str, Decimal]] = {}
     for row in rows:
         clicks += row["clicks"] or 0
         registrations += row["registrations"] or 0
+        clicked += (row["registrations"] or 0) if row["clicks"] else 0
         held = counts.setdefault(row["currency"], dict.fromkeys(CURRENCY_COUNTS, 0))
         for name in CURRENCY_COUNTS:
             held[name] += row[name]
@@ -105,7 +106,8 @@ def total_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         first = i == 0
         total["clicks"] = clicks if first else None
         total["registrations"] = registrations if first else None
-        total["click_to_registration"] = _rate(registrations, clicks) if first else None
+        # Over the groups with clicks: unattributed registrations came by no click.
+        total["click_to_registration"] = _rate(clicked, clicks) if first else None
         total.update(counts[cur])
         total["registration_to_deposit"] = _rate(counts[cur]["ftds"], registrations)
         for name in MONEY_NAMES:
@@ -119,10 +121,13 @@ def total_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return totals
 
 
-def _table_cell(field: str, value: Any) -> str:
+def _table_cell(field: str, value: Any, row: dict[str, Any]) -> str:
+    rate = field in ("click_to_registration", "registration_to_deposit")
     if value is None:
-        return ""
-    if field in ("click_to_registration", "registration_to_deposit"):
+        # "-": a rate with nothing to divide by; blank: a figure that is on the group's first row.
+        shown = field == "registration_to_deposit" or row["clicks"] is not None
+        return "-" if rate and shown else ""
+    if rate:
         return f"{value * 100:.1f}%"
     if field == "currency":
         return value or "-"
@@ -142,11 +147,11 @@ def render_rows(report: list[dict[str, Any]], fmt: str, currency: str | None = N
     for header, field in _TABLE:
         table.add_column(header, justify="left" if field in _TEXT_FIELDS[:3] else "right")
     for row in rows:
-        table.add_row(*(_table_cell(field, row[field]) for _, field in _TABLE))
+        table.add_row(*(_table_cell(field, row[field], row) for _, field in _TABLE))
     if rows:
         table.add_section()
         for row in total_rows(rows):
-            table.add_row(*(_table_cell(field, row[field]) for _, field in _TABLE))
+            table.add_row(*(_table_cell(field, row[field], row) for _, field in _TABLE))
     out = io.StringIO()
     console = Console(file=out, width=200, force_terminal=False)
     console.print(table)

@@ -87,7 +87,8 @@ def test_the_wide_layout_puts_the_models_side_by_side() -> None:
     text = render_attribution(rows, "table", "wide")
     header = next(line for line in text.splitlines() if line.startswith("┃"))
     assert [c.strip() for c in header.strip("┃").split("┃")] == [
-        "affiliate", "conversion", "currency", "first", "shapley", "first value", "shapley value"]
+        "affiliate", "currency", "first", "shapley", "first value", "shapley value"]
+    assert "attribution of registration" in text
     assert sum(line.startswith("│ aff-2") for line in text.splitlines()) == 2
 
 

@@ -62,12 +62,19 @@ def test_the_table_has_a_brand_column_one_currency_per_row_and_totals() -> None:
     assert cad_total[4:6] == ["70", "15"]  # clicks and registrations of both brands, once
     assert eur_total[7] == "5" and eur_total[10] == "22394.50"  # FTDs, deposit sum in EUR
     assert eur_total[8] == "33.3%"  # 5 FTDs over 15 registrations
+    assert cells[1][4:7] == ["", "", ""]  # clicks, registrations, click→reg: on the first row
+    unattributed = {**ROWS[0], "affiliate_id": "", "clicks": 0}
+    row = render_rows(summarize([unattributed]), "table").splitlines()[4]
+    assert [c.strip() for c in row.strip("│").split("│")][6] == "-"  # no clicks: no rate
 
 
 def test_totals_add_each_currency_up_and_count_clicks_once() -> None:
     rows = currency_rows(summarize(ROWS))
     cad, eur = total_rows(rows)
     assert (cad["clicks"], cad["registrations"], eur["clicks"]) == (70, 15, None)
+    unattributed = {**ROWS[0], "affiliate_id": "", "clicks": 0, "registrations": 30}
+    [total] = total_rows(currency_rows(summarize([ROWS[0], unattributed])))
+    assert total["click_to_registration"] == 0.2  # 10 of 50 clicks: not (10 + 30) / 50
     assert (eur["deposits"], eur["deposit_sum"], eur["average_deposit"]) == (6, "22394.50", "3732.42")
 
 
