@@ -93,7 +93,7 @@ def demo(tmp_path_factory) -> Iterator[Demo]:
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env.update(CLICKPATH_HTTP_PORT=str(port), CLICKPATH_DATA_DIR=str(data_dir),
                PATH=f"{VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}")
-    up = subprocess.Popen([sys.executable, "-m", "clickpath.run.cli", "up", "--demo", "--rate", "80"],
+    up = subprocess.Popen([sys.executable, "-m", "clickpath.run.cli", "up", "--demo", "--rate", "25"],
                           cwd=checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True)
     try:
