@@ -4,7 +4,9 @@ retention, and the answer of an analyst SQL query (docs/analytics.md).
 Pure: the credits and rows come in (clickpath.domain.multitouch, the cohort queries), rows and
 text go out. Amounts and credits stay exact decimal strings in JSON and CSV; only the table
 rounds them for reading. Conversions with no touchpoint (organic) are credited by no model, so
-no row carries them: the table says so under it.
+no row carries them: the table says so under it. Attribution comes long (a row per model and
+channel) or wide (the models as columns); in the cohorts' table and CSV a cohort's players are
+on its first currency row only, and retention's periods are PERIOD_DAYS long.
 """
 
 from __future__ import annotations
@@ -283,7 +285,7 @@ def render_cohorts(rows: list[dict[str, Any]], fmt: str) -> str:
 
 
 ACTIVE_NOTE = (
-    f"Active: at least one approved deposit or real-money stake in the period (days since the"
+    "Active: at least one approved deposit or real-money stake in the period (days since the"
     f" registration's UTC day; period N is days {PERIOD_DAYS}N to {PERIOD_DAYS}N + {PERIOD_DAYS - 1})."
     " '-': a period the cohort has not reached yet."
 )
