@@ -96,12 +96,13 @@ def create_service(settings: Settings, ctx: IngressContext | None = None) -> Fas
         brand_id: str | None = None, since: date | None = None, until: date | None = None,
         key: ApiKey = Depends(reader),
     ) -> list[dict[str, Any]]:
-        """Funnel KPIs and the players' value by affiliate and campaign, of what the key may
+        """Funnel KPIs and the players' value by brand, affiliate and campaign, of what the key may
         read: its brand (operator, analyst), its affiliate (affiliate), or any brand (admin;
         `brand_id` filters). Another brand than the key's is 403.
 
-        Each row: counts (clicks, registrations, FTDs, deposits, declined deposits,
-        withdrawals, chargebacks), the conversion rates, and `{currency: amount}` maps
+        Each row: `brand_id`, `affiliate_id`, `campaign_id`, counts (clicks, registrations,
+        FTDs, deposits, declined deposits, withdrawals, chargebacks), `by_currency` (the counts
+        that belong to a currency, per currency), the conversion rates, and `{currency: amount}` maps
         (deposit_sum, average_deposit, ftd_sum, withdrawal_sum, chargeback_sum, stakes, wins,
         bonus_stakes, bonus_cost, ggr = stakes - wins, ngr = ggr - bonus_cost -
         chargeback_sum); amounts are decimal strings, per currency, never converted."""

@@ -50,7 +50,7 @@ def _empty_is_zero(value: object) -> object:
 
 # A decimal field added to a schema later: data written before it reads as zero.
 AddedDecimal = Annotated[Decimal, BeforeValidator(_empty_is_zero)]
-# A payment's status: only approved ones count; absent means approved (DESIGN.md §1).
+# A payment's status: only approved ones count; absent means approved.
 PaymentStatus = Literal["pending", "approved", "declined", "cancelled", "refunded"]
 
 # Pseudonym fields carry what clickpath.domain.pseudonym makes, never the raw value: a keyed
@@ -377,7 +377,8 @@ class CurrencyTotals(BaseModel):
 
 
 class PlayerProfile(Record):
-    """A player's profile (DESIGN.md §5) as the player stage last wrote it; newest version wins."""
+    """A player's profile (docs/architecture.md#players) as the player stage last wrote it;
+    newest version wins."""
 
     avro_name: ClassVar[str] = "io.clickpath.stream.PlayerProfile"
     person_id: str

@@ -4,7 +4,9 @@ retention, and the answer of an analyst SQL query (docs/analytics.md).
 Pure: the credits and rows come in (clickpath.domain.multitouch, the cohort queries), rows and
 text go out. Amounts and credits stay exact decimal strings in JSON and CSV; only the table
 rounds them for reading. Conversions with no touchpoint (organic) are credited by no model, so
-no row carries them: the table says so under it.
+no row carries them: the table says so under it. Attribution comes long (a row per model and
+channel) or wide (the models as columns); in the cohorts' table and CSV a cohort's players are
+on its first currency row only, and retention's periods are PERIOD_DAYS long.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from clickpath.domain.cohorts import PERIOD_DAYS
 from clickpath.domain.multitouch import MODELS, Credit
 from clickpath.domain.report import UNATTRIBUTED
 
@@ -110,9 +113,69 @@ def _currencies(rows: Iterable[dict[str, Any]], field: str) -> list[str]:
     return sorted({c for r in rows for c in (r.get(field) or {})})
 
 
-def render_attribution(rows: list[dict[str, Any]], fmt: str) -> str:
+def wide_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Credit rows with the models side by side: one row per channel and conversion, with
+    `conversions` and `value` keyed by model (MODELS order)."""
+    order = {m: i for i, m in enumerate(MODELS)}
+    wide: dict[tuple[str, str | None, str], dict[str, Any]] = {}
+    for r in sorted(rows, key=lambda r: order.get(r["model"], len(order))):
+        key = (r["affiliate_id"], r.get("campaign_id"), r["conversion"])
+        row = wide.setdefault(key, {
+            "affiliate_id": r["affiliate_id"],
+            **({"campaign_id": r["campaign_id"]} if "campaign_id" in r else {}),
+            "conversion": r["conversion"], "conversions": {}, "value": {},
+        })
+        row["conversions"][r["model"]] = r["conversions"]
+        row["value"][r["model"]] = r["value"]
+    return [wide[k] for k in sorted(wide, key=lambda k: (k[0], k[1] or "", k[2]))]
+
+
+def _render_wide(rows: list[dict[str, Any]], fmt: str) -> str:
+    """Models as columns: JSON the wide rows; CSV and table one row per channel and currency,
+    `<model>_conversions` on the channel's first row only (a credit is in no currency) and
+    `<model>_value` in the row's currency."""
+    wide = wide_rows(rows)
+    if fmt == "json":
+        return json.dumps(wide, indent=2) + "\n"
+    models = [m for m in MODELS if any(m in w["conversions"] for w in wide)]
+    by_campaign = any("campaign_id" in w for w in wide)
+    keys = ["affiliate_id", *(["campaign_id"] if by_campaign else []), "conversion"]
+    flat = []
+    for w in wide:
+        currencies = sorted({c for value in w["value"].values() for c in value}) or [""]
+        for i, cur in enumerate(currencies):
+            credit = [w["conversions"].get(m, "") if i == 0 else "" for m in models]
+            value = [w["value"].get(m, {}).get(cur, "0" if cur else "") for m in models]
+            flat.append(([w.get(k, "") for k in keys], cur, credit, value))
+    if fmt == "csv":
+        return _csv(
+            [*keys, "currency", *(f"{m}_conversions" for m in models), *(f"{m}_value" for m in models)],
+            ([*k, cur, *credit, *value] for k, cur, credit, value in flat),
+        )
+    # One --conversion per report: in the title, so that the models' columns keep the width.
+    conversions = ", ".join(sorted({w["conversion"] for w in wide})) or "conversions"
+    table = Table(title=f"clickpath attribution of {conversions}: the models side by side"
+                  " (credit, then value)")
+    for name in ("affiliate", *(["campaign"] if by_campaign else []), "currency"):
+        table.add_column(name)
+    for m in models:
+        table.add_column(m, justify="right")
+    for m in models:
+        table.add_column(f"{m} value", justify="right")
+    for k, cur, credit, value in flat:
+        table.add_row(*map(str, k[:-1]), cur or "-", *(_rounded(c) if c else "" for c in credit),
+                      *(_rounded(v) if v else "" for v in value))
+    return _console_text(
+        table, *(["No converted paths with a touchpoint yet."] if not rows else []),
+        "Credit is on a channel's first row; value is per currency.", ORGANIC_NOTE,
+    )
+
+
+def render_attribution(rows: list[dict[str, Any]], fmt: str, layout: str = "long") -> str:
     """JSON: the rows; CSV: one `value_<CUR>` column per currency; table: credit and value
-    rounded to cents, with the organic note."""
+    rounded to cents, with the organic note. `layout="wide"`: the models as columns."""
+    if layout == "wide":
+        return _render_wide(rows, fmt)
     if fmt == "json":
         return json.dumps(rows, indent=2) + "\n"
     by_campaign = any("campaign_id" in r for r in rows)
@@ -172,7 +235,7 @@ _COHORT_TABLE: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("affiliate", lambda r: _affiliate(r)),
     ("campaign", lambda r: str(r.get("campaign_id", ""))),
     ("currency", lambda r: str(r.get("currency") or "-")),
-    ("players", lambda r: str(r.get("players", 0))),
+    ("players", lambda r: "" if r.get("players") is None else str(r["players"])),
     ("FTDs", lambda r: str(r.get("ftds", 0))),
     ("deposits 30d", lambda r: _rounded(r.get("deposits_30"))),
     ("deposits 90d", lambda r: _rounded(r.get("deposits_90"))),
@@ -189,9 +252,23 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
+def _players_once(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with `players` on each cohort's first currency row only: a cohort's players
+    are not in a currency, and repeating them on every row would count them once per currency."""
+    shown, previous = [], None
+    for r in rows:
+        key = (r.get("brand_id"), r.get("affiliate_id"), r.get("campaign_id"), r.get("cohort"))
+        shown.append(r if key != previous else {**r, "players": None})
+        previous = key
+    return shown
+
+
 def render_cohorts(rows: list[dict[str, Any]], fmt: str) -> str:
+    """JSON: the rows (each currency row with its cohort's players); CSV and table: `players`
+    on a cohort's first row only."""
     if fmt == "json":
         return json.dumps(rows, indent=2) + "\n"
+    rows = _players_once(rows)
     if fmt == "csv":
         return _csv(COHORT_COLUMNS, ([_cell(r.get(k)) for k in COHORT_COLUMNS] for r in rows))
     table = Table(title="clickpath registration cohorts: value since registration (LTV = NGR)")
@@ -201,7 +278,17 @@ def render_cohorts(rows: list[dict[str, Any]], fmt: str) -> str:
     for r in rows:
         table.add_row(*(cell(r) for _, cell in _COHORT_TABLE))
     notes = ["No cohorts yet."] if not rows else []
-    return _console_text(table, *notes, "CPA:LTV is '-' where no CPA is configured for the affiliate.")
+    return _console_text(
+        table, *notes, "players: on a cohort's first currency row. CPA:LTV is '-' where no CPA is"
+        " configured for the affiliate."
+    )
+
+
+ACTIVE_NOTE = (
+    "Active: at least one approved deposit or real-money stake in the period (days since the"
+    f" registration's UTC day; period N is days {PERIOD_DAYS}N to {PERIOD_DAYS}N + {PERIOD_DAYS - 1})."
+    " '-': a period the cohort has not reached yet."
+)
 
 
 def _periods(rows: Iterable[dict[str, Any]]) -> int:
@@ -209,7 +296,8 @@ def _periods(rows: Iterable[dict[str, Any]]) -> int:
 
 
 def render_retention(rows: list[dict[str, Any]], fmt: str) -> str:
-    """CSV: `active_N` and `retention_N` columns per period N; table: the share per period."""
+    """CSV: `active_N` and `retention_N` columns per period N (PERIOD_DAYS days each); table:
+    the share per period, headed by its days, with what "active" means under it."""
     if fmt == "json":
         return json.dumps(rows, indent=2) + "\n"
     periods = _periods(rows)
@@ -224,11 +312,12 @@ def render_retention(rows: list[dict[str, Any]], fmt: str) -> str:
             [*keys, *(f"active_{n}" for n in range(periods)), *(f"retention_{n}" for n in range(periods))],
             ([_cell(r.get(k)) for k in keys] + series(r, "active") + series(r, "retention") for r in rows),
         )
-    table = Table(title="clickpath retention: share of each cohort active in period N")
+    table = Table(title=f"clickpath retention: share of each cohort active in each {PERIOD_DAYS}-day"
+                  " period since registration")
     for name in ("brand", "cohort", "affiliate", "campaign", "players"):
         table.add_column(name, justify="right" if name == "players" else "left")
     for n in range(periods):
-        table.add_column(f"P{n}", justify="right")
+        table.add_column(f"days {n * PERIOD_DAYS}–{n * PERIOD_DAYS + PERIOD_DAYS - 1}", justify="right")
     for r in rows:
         # "-": a period the cohort has not reached yet (or a cohort without players).
         shares = [f"{float(v) * 100:.1f}%" if v not in ("", None) else "-" for v in series(r, "retention")]
@@ -240,7 +329,7 @@ def render_retention(rows: list[dict[str, Any]], fmt: str) -> str:
             str(r.get("players", 0)),
             *shares,
         )
-    return _console_text(table, *(["No cohorts yet."] if not rows else []))
+    return _console_text(table, *(["No cohorts yet."] if not rows else []), ACTIVE_NOTE)
 
 
 def _text(value: Any) -> str:

@@ -1,4 +1,4 @@
-"""A player's profile (DESIGN.md §5), made from the player's state whenever it changes.
+"""A player's profile (docs/architecture.md#players), made from the player's state whenever it changes.
 
 The churn-risk score reads the player's own rhythm: their typical gap between events (the span
 of their activity over the number of events) against the time since their last event, at the

@@ -1,27 +1,25 @@
-"""The funnel report: KPIs per affiliate and campaign, from ClickHouse funnel rows.
+"""The funnel report: KPIs per brand, affiliate and campaign, from ClickHouse funnel rows.
 
-`summarize` turns per-currency funnel rows into one row per affiliate and campaign: every
-count of clickpath.domain.measures summed over currencies, every amount of money (and the
-derived GGR and NGR) as a `{currency: amount}` map. Amounts stay Decimal per currency (no FX
-conversion) and are rendered as strings. A map holds every currency the affiliate and
-campaign had money figures in (a zero where this one is zero); `average_deposit` only those
-with deposits. CSV and JSON carry every figure; the table the main ones (TABLE_FIGURES).
+`summarize` turns per-currency funnel rows into one row per brand, affiliate and campaign (the
+JSON answer of `clickpath report` and `/v1/reports/funnel`): every count of
+clickpath.domain.measures summed over currencies, every amount of money (and the derived GGR
+and NGR) as a `{currency: amount}` map, and `by_currency` with the counts that belong to a
+currency (FTDs, deposits, ...). Amounts stay Decimal per currency (no FX conversion) and are
+rendered as strings. A map holds every currency the group had money figures in (a zero where
+this one is zero); `average_deposit` only those with deposits. The table and CSV, one row per
+currency, are clickpath.domain.funnel_table's.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from clickpath.contracts.money import format_amount
+from clickpath.domain.funnel_table import CURRENCY_COUNTS, render_rows
 from clickpath.domain.fx import FxTable
 from clickpath.domain.measures import DERIVED, FUNNEL_MEASURES, derive, parse
 
@@ -36,15 +34,17 @@ def _rate(numerator: int, denominator: int) -> float | None:
 
 def _group(
     funnel_rows: Iterable[dict[str, Any]], fx: FxTable | None = None
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """Per (affiliate, campaign): each count's total, each currency's money measures and, with
-    `fx` (rows split by day), the money in the reporting currency."""
-    grouped: dict[tuple[str, str], dict[str, Any]] = {}
+) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Per (brand, affiliate, campaign): each count's total and per currency, each currency's
+    money measures and, with `fx` (rows split by day), the money in the reporting currency."""
+    grouped: dict[tuple[str, str, str], dict[str, Any]] = {}
     for row in funnel_rows:
+        # A row without brand_id comes from a sink of an older version: one brand, unnamed.
         g = grouped.setdefault(
-            (row["affiliate_id"], row["campaign_id"]),
+            (row.get("brand_id", ""), row["affiliate_id"], row["campaign_id"]),
             {"counts": {m.name: 0 for m in COUNTS}, "deposits": {}, "money": {},
-             "reporting": {m.name: Decimal(0) for m in MONEY}, "fx_missing": set()},
+             "by_currency": {}, "reporting": {m.name: Decimal(0) for m in MONEY},
+             "fx_missing": set()},
         )
         # A measure the row lacks (a sink of an older version answering) counts as zero.
         values = {m.name: parse(m, row.get(m.name, 0)) for m in FUNNEL_MEASURES}
@@ -55,6 +55,9 @@ def _group(
             continue
         if values["deposits"]:
             g["deposits"][currency] = g["deposits"].get(currency, 0) + values["deposits"]
+        counts = g["by_currency"].setdefault(currency, dict.fromkeys(CURRENCY_COUNTS, 0))
+        for name in CURRENCY_COUNTS:
+            counts[name] += values[name]
         money = g["money"].setdefault(currency, {m.name: Decimal(0) for m in MONEY})
         for m in MONEY:
             money[m.name] += values[m.name]
@@ -84,18 +87,19 @@ def _amount(name: str, values: dict[str, Decimal]) -> Decimal:
 def summarize(
     funnel_rows: Iterable[dict[str, Any]], fx: FxTable | None = None
 ) -> list[dict[str, Any]]:
-    """One row per affiliate and campaign. With `fx` (and rows split by day), every amount
+    """One row per brand, affiliate and campaign. With `fx` (and rows split by day), every amount
     is also given in the reporting currency as `<name>_reporting`, converted day by day; when
     a currency had no rate in effect on one of its days, those are null and `fx_missing` names
     the currencies."""
     report = []
-    for (affiliate, campaign), g in sorted(_group(funnel_rows, fx).items()):
+    for (brand, affiliate, campaign), g in sorted(_group(funnel_rows, fx).items()):
         counts, money = g["counts"], dict(sorted(g["money"].items()))
 
         def by_currency(name: str) -> dict[str, str]:
             return {c: format_amount(_amount(name, values)) for c, values in money.items()}  # noqa: B023
 
         row: dict[str, Any] = {
+            "brand_id": brand,
             "affiliate_id": affiliate or UNATTRIBUTED,
             "campaign_id": campaign,
             "clicks": counts["clicks"],
@@ -114,80 +118,18 @@ def summarize(
             row.setdefault(m.name, by_currency(m.name) if m.money else counts[m.name])
         for name in DERIVED:
             row[name] = by_currency(name)
+        row["by_currency"] = {c: dict(n) for c, n in sorted(g["by_currency"].items())}
         if fx is not None:
             _add_reporting(row, g, fx)
         report.append(row)
     return report
 
 
-def _money(by_currency: dict[str, str]) -> str:
-    return ", ".join(f"{amount} {cur}" for cur, amount in by_currency.items()) or "-"
-
-
-def _pct(rate: float | None) -> str:
-    return "-" if rate is None else f"{rate * 100:.1f}%"
-
-
-def _label(name: str) -> str:
-    special = {"ftds": "FTDs", "ftd_sum": "FTD sum", "ggr": "GGR", "ngr": "NGR"}
-    return special.get(name, name.replace("_", " "))
-
-
-def _figure(name: str, money: bool) -> tuple[str, Callable[[dict[str, Any]], str]]:
-    if money:
-        return _label(name), lambda r: _money(r.get(name, {}))
-    return _label(name), lambda r: str(r.get(name, 0))
-
-
-COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
-    ("affiliate", lambda r: r["affiliate_id"]),
-    ("campaign", lambda r: r["campaign_id"]),
-    ("clicks", lambda r: str(r["clicks"])),
-    ("registrations", lambda r: str(r["registrations"])),
-    ("click→reg", lambda r: _pct(r["click_to_registration"])),
-    ("FTDs", lambda r: str(r["ftds"])),
-    ("reg→FTD", lambda r: _pct(r["registration_to_deposit"])),
-    ("deposits", lambda r: str(r["deposits"])),
-    ("deposit sum", lambda r: _money(r["deposit_sum"])),
-    ("avg deposit", lambda r: _money(r["average_deposit"])),
-    *(
-        _figure(m.name, m.money) for m in FUNNEL_MEASURES
-        if m.name not in ("clicks", "registrations", "ftds", "deposits", "deposit_sum")
-    ),
-    *(_figure(name, True) for name in DERIVED),
-)
-"""Every figure, as CSV has them: a header and how a report row renders it."""
-
-TABLE_FIGURES = (
-    "affiliate", "campaign", "clicks", "registrations", "click→reg", "FTDs", "reg→FTD", "deposits",
-    "deposit sum", "avg deposit", "chargebacks", "NGR",
-)
-"""The table's columns: the funnel, chargebacks and NGR (the table stays readable in a terminal;
-CSV and JSON carry the rest)."""
-
-
-def render(report: list[dict[str, Any]], fmt: str) -> str:
+def render(report: list[dict[str, Any]], fmt: str, currency: str | None = None) -> str:
+    """JSON: the rows as they are; CSV and table: one row per currency (funnel_table)."""
     if fmt == "json":
         return json.dumps(report, indent=2)
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow([name for name, _ in COLUMNS])
-        for row in report:
-            writer.writerow([cell(row) for _, cell in COLUMNS])
-        return out.getvalue()
-    shown = [(name, cell) for name, cell in COLUMNS if name in TABLE_FIGURES]
-    table = Table(title="clickpath funnel by affiliate and campaign")
-    for name, _ in shown:
-        table.add_column(name, justify="left" if name in ("affiliate", "campaign") else "right")
-    for row in report:
-        table.add_row(*(cell(row) for _, cell in shown))
-    out = io.StringIO()
-    console = Console(file=out, width=200, force_terminal=False)
-    console.print(table)
-    if not report:
-        console.print("No funnel data yet.")
-    return out.getvalue()
+    return render_rows(report, fmt, currency)
 
 
 def _add_reporting(row: dict[str, Any], g: dict[str, Any], fx: FxTable) -> None:

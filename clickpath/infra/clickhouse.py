@@ -121,7 +121,7 @@ def apply_migrations(client: Client, database: str, directory: Path | None = Non
     return applied
 
 
-FUNNEL_KEYS = ("affiliate_id", "campaign_id", "currency")
+FUNNEL_KEYS = ("brand_id", "affiliate_id", "campaign_id", "currency")
 FUNNEL_COLUMNS = (*FUNNEL_KEYS, *(m.name for m in FUNNEL_MEASURES))
 """The columns of a `query_funnel` row."""
 
@@ -149,9 +149,10 @@ def query_funnel(
     until: date | None = None,
     by_day: bool = False,
 ) -> list[dict[str, Any]]:
-    """Funnel rows by affiliate, campaign and currency (currency '' has clicks/registrations),
-    with every measure of FUNNEL_MEASURES (counts as int, money as Decimal); `by_day` splits
-    them by day too (each row then has `day`), for conversion at each day's FX rate.
+    """Funnel rows by brand, affiliate, campaign and currency (currency '' has clicks and
+    registrations), with every measure of FUNNEL_MEASURES (counts as int, money as Decimal);
+    `by_day` splits them by day too (each row then has `day`), for conversion at each day's
+    FX rate.
 
     Reads the summed aggregates (`funnel_agg`, kept by materialized views), never FINAL: the
     sums are exact whether or not ClickHouse has merged them yet. Groups a re-tag emptied
@@ -170,7 +171,7 @@ def query_funnel(
         params["until"] = until
     names = [m.name for m in FUNNEL_MEASURES]
     sums = ", ".join(f"sum({name}) AS {name}" for name in names)
-    keys = "affiliate_id, campaign_id, currency" + (", day" if by_day else "")
+    keys = ", ".join(FUNNEL_KEYS) + (", day" if by_day else "")
     sql = (
         f"SELECT {keys}, {sums} "
         f"FROM {database}.funnel_agg WHERE {' AND '.join(where)} "

@@ -54,7 +54,7 @@ def _ask_clickhouse(settings: Settings, path: str, query: Any, *, timeout: float
 
 
 def funnel_rows(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
-    """Funnel rows by affiliate, campaign and currency."""
+    """Funnel rows by brand, affiliate, campaign and currency."""
     rows: list[dict[str, Any]] = _ask_clickhouse(settings, "/reports/funnel", query_funnel, **filters)
     return rows
 

@@ -190,9 +190,9 @@ def build_parser() -> Parser:
 
 def _add_report(sub: argparse._SubParsersAction[Parser]) -> None:
     report = add_command(
-        sub, "report", "funnel KPIs by affiliate and campaign (default), attribution by model,"
+        sub, "report", "funnel KPIs by brand, affiliate and campaign (default), attribution by model,"
         " LTV cohorts, retention",
-        "Reports on the running pipeline: the funnel by affiliate and campaign (default), credit"
+        "Reports on the running pipeline: the funnel by brand, affiliate and campaign (default), credit"
         " per attribution model, LTV cohorts or retention. --since and --until are days,"
         " YYYY-MM-DD, both included.",
     )
@@ -202,9 +202,14 @@ def _add_report(sub: argparse._SubParsersAction[Parser]) -> None:
     report.add_argument("--brand", default=None)
     report.add_argument("--since", type=iso_date, default=None, help="YYYY-MM-DD")
     report.add_argument("--until", type=iso_date, default=None, help="YYYY-MM-DD")
+    report.add_argument("--currency", default=None, metavar="CUR",
+                        help="funnel table and CSV: only this currency's rows (e.g. EUR)")
     attribution = report.add_argument_group("attribution (docs/attribution-models.md)")
     attribution.add_argument("--model", choices=[*MODELS, "all"], default=None,
-                             help="default all, side by side")
+                             help="default all")
+    attribution.add_argument("--layout", choices=["long", "wide"], default=None,
+                             help="long: a row per model and channel (default); wide: the"
+                             " models side by side as columns")
     attribution.add_argument("--conversion", choices=["registration", "ftd"], default=None,
                              help="what is credited (default registration)")
     attribution.add_argument("--value", choices=["ngr", "deposits"], default=None,

@@ -90,9 +90,9 @@ def cmd_fx(settings: Settings, args: argparse.Namespace) -> None:
 
 REPORT_KINDS = ("funnel", "attribution", "cohorts", "retention")
 _FLAGS = {  # the flags of each kind of report beyond --format, --brand, --since, --until
-    "funnel": (),
+    "funnel": ("currency",),
     "attribution": ("model", "conversion", "value", "by", "half_life_days", "position_first",
-                    "position_last", "lookback_days"),
+                    "position_last", "lookback_days", "layout"),
     "cohorts": ("grain",),
     "retention": ("grain", "periods"),
 }
@@ -156,6 +156,9 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> None:
 def _report_funnel(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.domain.report import render, summarize
 
+    currency = getattr(args, "currency", None)
+    if currency is not None and args.format == "json":
+        raise CommandError("--currency applies to the table and CSV; JSON has every currency")
     filters = {"brand_id": args.brand, "since": args.since, "until": args.until}
     if settings.clickhouse_embedded:
         report = _answer(_from_service(settings, "GET", "/v1/reports/funnel", params=filters))
@@ -164,7 +167,7 @@ def _report_funnel(settings: Settings, args: argparse.Namespace) -> None:
 
         fx = settings.fx_table  # amounts also in the reporting currency, day by day
         report = summarize(funnel_rows(settings, by_day=fx is not None, **filters), fx)
-    print(render(report, args.format), end="")
+    print(render(report, args.format, currency and currency.upper()), end="")
 
 
 def _report_attribution(settings: Settings, args: argparse.Namespace) -> None:
@@ -198,7 +201,7 @@ def _report_attribution(settings: Settings, args: argparse.Namespace) -> None:
 
         models = MODELS if model == "all" else (model,)
         rows = attribution_rows(settings, models=models, **params)
-    print(render_attribution(rows, args.format), end="")
+    print(render_attribution(rows, args.format, getattr(args, "layout", None) or "long"), end="")
 
 
 def _report_cohorts(settings: Settings, args: argparse.Namespace, kind: str) -> None:

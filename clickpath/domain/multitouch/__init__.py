@@ -1,4 +1,4 @@
-"""Multi-touch attribution models (issue 15, DESIGN.md §6): insight, not who is paid.
+"""Multi-touch attribution models (issue 15, docs/attribution-models.md): insight, not who is paid.
 
 First-touch, last-touch, linear, time-decay, position-based, Markov-chain removal effect and
 Shapley value over the same paths; each deals out exactly the conversions and value of the

@@ -196,7 +196,8 @@ def test_the_report_carries_the_players_value(tmp_path, asked, capsys) -> None:
         for fmt in ("json", "csv"):
             cmd_report(settings, argparse.Namespace(brand=None, since=None, until=None, format=fmt))
     out = capsys.readouterr().out
-    listed = json.loads(out[: out.index("affiliate,")])
+    listed = json.loads(out[: out.index("brand_id,")])
     assert isinstance(listed, list) and listed[0]["ngr"] == {"EUR": "70.00"}
-    by_affiliate = {r["affiliate"]: r for r in csv.DictReader(io.StringIO(out[out.index("affiliate,"):]))}
-    assert by_affiliate["aff-1"]["NGR"] == "70.00 EUR" and by_affiliate["aff-1"]["chargebacks"] == "1"
+    by_affiliate = {r["affiliate_id"]: r for r in csv.DictReader(io.StringIO(out[out.index("brand_id,"):]))}
+    assert by_affiliate["aff-1"]["ngr"] == "70.00" and by_affiliate["aff-1"]["currency"] == "EUR"
+    assert by_affiliate["aff-1"]["chargebacks"] == "1"

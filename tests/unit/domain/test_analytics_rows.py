@@ -69,6 +69,29 @@ def test_attribution_json_csv_and_table() -> None:
     assert ORGANIC_NOTE.split(":")[0] in " ".join(text.split())
 
 
+def test_the_wide_layout_puts_the_models_side_by_side() -> None:
+    """README: `report attribution --layout wide` shows each affiliate once, a column per model."""
+    rows = credit_rows(CREDITS, by="affiliate", conversion="registration")
+    wide = json.loads(render_attribution(rows, "json", "wide"))
+    assert [w["affiliate_id"] for w in wide] == ["aff-1", "aff-2"]
+    assert wide[1]["conversions"] == {"first": f"{THIRD:f}", "shapley": "0.5"}
+    assert wide[1]["value"] == {"first": {"BTC": "0.0005", "EUR": "10"}, "shapley": {"EUR": "12.50"}}
+    table = list(csv.reader(io.StringIO(render_attribution(rows, "csv", "wide"))))
+    assert table[0] == ["affiliate_id", "conversion", "currency", "first_conversions",
+                        "shapley_conversions", "first_value", "shapley_value"]
+    assert table[1:] == [
+        ["aff-1", "registration", "", "10", "", "", ""],
+        ["aff-2", "registration", "BTC", f"{THIRD:f}", "0.5", "0.0005", "0"],
+        ["aff-2", "registration", "EUR", "", "", "10", "12.50"],  # credit once per channel
+    ]
+    text = render_attribution(rows, "table", "wide")
+    header = next(line for line in text.splitlines() if line.startswith("┃"))
+    assert [c.strip() for c in header.strip("┃").split("┃")] == [
+        "affiliate", "currency", "first", "shapley", "first value", "shapley value"]
+    assert "attribution of registration" in text
+    assert sum(line.startswith("│ aff-2") for line in text.splitlines()) == 2
+
+
 def test_an_empty_attribution_says_so() -> None:
     assert "No converted paths" in render_attribution([], "table")
     assert render_attribution([], "csv").splitlines() == ["model,affiliate_id,conversion,conversions"]
@@ -127,7 +150,31 @@ def test_retention_csv_has_a_column_per_period_and_the_table_shares() -> None:
     assert table[0][5:] == ["active_0", "active_1", "active_2", "retention_0", "retention_1", "retention_2"]
     assert table[2][5:] == ["2", "", "", "1.0", "", ""]
     text = render_retention(rows, "table")
-    assert "50.0%" in text and "25.0%" in text and "P2" in text
+    assert "50.0%" in text and "25.0%" in text
+
+
+def test_retention_says_how_long_a_period_is_and_what_active_means() -> None:
+    rows = [{"brand_id": "b", "affiliate_id": "a", "campaign_id": "", "cohort": "2026-01-01",
+             "players": 4, "active": [4, 2], "retention": [1.0, 0.5]}]
+    text = render_retention(rows, "table")
+    header = next(line for line in text.splitlines() if line.startswith("┃"))
+    assert [c.strip() for c in header.strip("┃").split("┃")][-2:] == ["days 0–29", "days 30–59"]
+    assert "30-day period" in text
+    assert "Active: at least one approved deposit or real-money stake" in " ".join(text.split())
+
+
+def test_a_cohorts_players_are_shown_once_not_on_every_currency_row() -> None:
+    """Two currency rows of one cohort: 3 players, not 3 + 3 for whoever adds the column up."""
+    rows = [COHORT, {**COHORT, "currency": "GBP", "ftds": 1},
+            {**COHORT, "cohort": "2026-02-01", "players": 5}]
+    table = list(csv.reader(io.StringIO(render_cohorts(rows, "csv"))))
+    players = COHORT_COLUMNS.index("players")
+    assert [r[players] for r in table[1:]] == ["3", "", "5"]
+    text = render_cohorts(rows, "table")
+    lines = [[c.strip() for c in line.strip("│").split("│")] for line in text.splitlines()
+             if line.startswith("│")]
+    assert [line[5] for line in lines] == ["3", "", "5"]
+    assert json.loads(render_cohorts(rows, "json"))[1]["players"] == 3  # JSON keeps its fields
 
 
 def test_sql_answers_render_in_each_format() -> None:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import csv
-import io
 import json
 from decimal import Decimal
 
@@ -26,7 +24,7 @@ def test_summary_computes_kpis_per_affiliate_and_campaign() -> None:
     row = report[1]
     zeros = {"EUR": "0.00", "GBP": "0.00"}
     assert row == {
-        "affiliate_id": "aff-1", "campaign_id": "c", "clicks": 10, "registrations": 4,
+        "brand_id": "", "affiliate_id": "aff-1", "campaign_id": "c", "clicks": 10, "registrations": 4,
         "click_to_registration": 0.4, "ftds": 3, "registration_to_deposit": 0.75,
         "deposits": 4, "deposit_sum": {"EUR": "100.00", "GBP": "20.50"},
         "average_deposit": {"EUR": "33.33", "GBP": "20.50"},
@@ -34,6 +32,10 @@ def test_summary_computes_kpis_per_affiliate_and_campaign() -> None:
         "ftd_sum": zeros, "declined_deposits": 0, "withdrawals": 0, "withdrawal_sum": zeros,
         "chargebacks": 0, "chargeback_sum": zeros, "stakes": zeros, "wins": zeros,
         "bonus_stakes": zeros, "bonus_cost": zeros, "ggr": zeros, "ngr": zeros,
+        "by_currency": {
+            "EUR": {"ftds": 2, "deposits": 3, "declined_deposits": 0, "withdrawals": 0, "chargebacks": 0},
+            "GBP": {"ftds": 1, "deposits": 1, "declined_deposits": 0, "withdrawals": 0, "chargebacks": 0},
+        },
     }
 
 
@@ -70,27 +72,19 @@ def test_the_players_value_per_affiliate_and_campaign() -> None:
     assert json.loads(render([row], "json")) == [row]
 
 
-def test_csv_carries_every_figure_and_the_table_the_main_ones() -> None:
-    report = summarize(VALUE_ROWS)
-    header, line = list(csv.reader(io.StringIO(render(report, "csv"))))
-    cells = dict(zip(header, line, strict=True))
-    assert cells["chargebacks"] == "1"
-    assert cells["NGR"] == "0.0025 BTC, 22.25 EUR"
-    assert cells["GGR"] == "0.0025 BTC, 79.50 EUR"
-    assert cells["FTD sum"] == "0.00 BTC, 100.00 EUR"
-    assert {"declined deposits", "withdrawals", "withdrawal sum", "chargeback sum",
-            "bonus cost"} <= set(header)
-    table = render(report, "table")
-    assert "chargebacks" in table and "NGR" in table and "22.25 EUR" in table
-    assert "GGR" not in table and "withdrawal sum" not in table
-
-
-def test_formats() -> None:
-    report = summarize(ROWS)
+def test_json_keeps_its_fields_and_splits_the_groups_by_brand() -> None:
+    """Scripts read the JSON: every field it had stays, brand_id is added and a group is per
+    brand (two brands' players were summed into one row before)."""
+    rows = [{**r, "brand_id": brand} for r in ROWS for brand in ("goldbet", "luckyspin")]
+    report = summarize(rows)
+    assert [(r["brand_id"], r["affiliate_id"]) for r in report] == [
+        ("goldbet", "(unattributed)"), ("goldbet", "aff-1"),
+        ("luckyspin", "(unattributed)"), ("luckyspin", "aff-1"),
+    ]
+    [old] = [r for r in summarize(ROWS) if r["affiliate_id"] == "aff-1"]
+    assert set(old) - {"brand_id", "by_currency"} <= set(report[1])
+    assert report[1]["deposit_sum"] == {"EUR": "100.00", "GBP": "20.50"}
     assert json.loads(render(report, "json")) == report
-    csv_text = render(report, "csv").splitlines()
-    assert csv_text[0].startswith("affiliate,campaign,clicks,registrations")
-    assert "100.00 EUR, 20.50 GBP" in render(report, "table")
 
 
 def test_amounts_in_the_reporting_currency_convert_each_day_at_its_rate() -> None:

@@ -23,7 +23,7 @@ COMMANDS = {
     "demo": {"kind", "--rate", "--port"},
     "report": {"kind", "--format", "--brand", "--since", "--until", "--model", "--conversion",
                "--value", "--by", "--half-life-days", "--position-first", "--position-last",
-               "--lookback-days", "--grain", "--periods"},
+               "--lookback-days", "--grain", "--periods", "--currency", "--layout"},
     "sql": {"query", "--format", "--brand"},
     "bench": {"--events", "--workers", "--latency-rate", "--latency-seconds", "--latency-workers"}
     | RESULTS_FLAGS,

@@ -101,6 +101,9 @@ def test_report_attribution_arguments() -> None:
         ("report", "attribution", "--position-first", "0.7", "--position-last", "0.4"),
         ("report", "attribution", "--half-life-days", "0"),
         ("report", "retention", "--periods", "0"),
+        ("report", "attribution", "--currency", "EUR"),  # the funnel's
+        ("report", "--layout", "wide"),  # attribution's
+        ("report", "--currency", "EUR", "--format", "json"),  # JSON has every currency
     ],
 )
 def test_flags_of_another_report_or_out_of_range_are_refused(tmp_path, argv) -> None:
@@ -174,6 +177,9 @@ def test_report_attribution_through_the_service(served, capsys) -> None:
     _, asked = calls.pop()
     assert (asked["models"], asked["by"], asked["brand_id"]) == (("linear",), "campaign", "b")
     assert asked["position_first"] == Decimal("0.25")
+    cmd_report(settings, parse("report", "attribution", "--layout", "wide", "--format", "csv"))
+    assert capsys.readouterr().out.splitlines() == [
+        "affiliate_id,conversion,currency,linear_conversions,linear_value", "aff-1,ftd,EUR,0.5,5.00"]
 
 
 def test_report_retention_through_the_service(served, capsys) -> None:
