@@ -182,6 +182,7 @@ class ClickHouseSink(BatchSink):
                     self.client, self.db,
                     [r for _, r in records if isinstance(r, CanonicalEvent)],
                     lookback_days=self.settings.attribution_lookback_days,
+                    clock_skew_s=self.settings.attribution_clock_skew_s,
                 )
         except Exception as e:  # the events are stored: never dead-lettered for a link, retried
             raise SinkWriteError(redact(f"linking touchpoints failed: {e}")) from e
@@ -210,7 +211,8 @@ class ClickHouseSink(BatchSink):
 
     def attribution(self, **filters: Any) -> list[dict[str, Any]]:
         """Attribution credit rows (infra/reports.py query_attribution); the lock is held for
-        the paths' read only, not while the models run."""
+        the paths' read only, not while the models run; the window is this sink's settings'."""
+        filters["clock_skew_s"] = self.settings.attribution_clock_skew_s
         try:
             return query_attribution(self.client, self.db, lock=self.lock, **filters)
         except Exception as e:

@@ -48,6 +48,7 @@ from clickpath.contracts.models import (
 )
 from clickpath.contracts.serde import DecodeError, build_codec
 from clickpath.contracts.topics import Topic, topic_name
+from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.clicks import ClickState, decide_click, replay_click_outputs
 from clickpath.domain.ledger import StoredLedger, ledger_key
 from clickpath.domain.outputs import Outcome, Output
@@ -55,7 +56,13 @@ from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player, r
 from clickpath.domain.profile import player_profile
 from clickpath.domain.runs import Positioned, apply_run
 from clickpath.infra.kafka import faust_credentials, make_producer
-from clickpath.infra.metrics import DEAD_LETTERS, EVENTS, PROCESSING_TIME, observe_event_latency
+from clickpath.infra.metrics import (
+    DEAD_LETTERS,
+    EVENTS,
+    PROCESSING_TIME,
+    REGISTRATIONS_UNATTRIBUTED,
+    observe_event_latency,
+)
 from clickpath.settings import Settings
 from clickpath.streams.aiokafka_fixes import install_consumer_fixes
 from clickpath.streams.changelog import ChangelogWriter
@@ -107,7 +114,10 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         recent_ids=settings.dedup_recent_ids,
         pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
     )
-    lookback = timedelta(days=settings.attribution_lookback_days)
+    window = AttributionWindow(
+        lookback=timedelta(days=settings.attribution_lookback_days),
+        clock_skew=timedelta(seconds=settings.attribution_clock_skew_s),
+    )
 
     out_topics = {t: topic_name(settings, t) for t in Topic}
     players = app.Table("players", default=None, partitions=settings.partitions, key_type=str)
@@ -235,7 +245,9 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         key_of=lambda record: record.click_id or "",
         timed=Click,
         state_model=ClickState,
-        decide=lambda state, item, now, ledger: decide_click(state, item.record, lookback, now),
+        decide=lambda state, item, now, ledger: _noted(
+            decide_click(state, item.record, window, now)
+        ),
         replay=lambda state, item, now: replay_click_outputs(state, item.record, now),
         lag=LagTracker(app, "clicks", click_topics),
         table=clicks,
@@ -294,6 +306,19 @@ def acting_for(event: Any) -> Iterator[None]:
         yield
     finally:
         _current_event.reset(token)
+
+
+def _noted(decided: tuple[Any, list[Output], Outcome]) -> tuple[Any, list[Output], Outcome]:
+    """A click decision, with every registration it leaves unattributed logged and counted by
+    reason: an operator sees why a player was not paid for (a replay is not counted again)."""
+    for out in decided[1]:
+        a = out.record
+        if isinstance(a, Attribution) and a.status == "unattributed":
+            REGISTRATIONS_UNATTRIBUTED.labels(a.reason or "unknown").inc()
+            gap = (a.clicked_at - a.registered_at).total_seconds() if a.clicked_at else None
+            log.info("registration_unattributed", reason=a.reason, brand_id=a.brand_id,
+                     click_id=a.click_id, click_minus_registration_s=gap)
+    return decided
 
 
 def _read_row(table: Any, person_id: str, row: str) -> Any:

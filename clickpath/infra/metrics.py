@@ -43,6 +43,12 @@ PROCESSING_TIME = Histogram(
     ["stage"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
 )
+REGISTRATIONS_UNATTRIBUTED = Counter(
+    "clickpath_registrations_unattributed_total",
+    "Registrations whose named click was decided not to count, by reason (other_brand, "
+    "click_after_registration, outside_lookback).",
+    ["reason"],
+)
 CLICKHOUSE_ROWS = Counter(
     "clickpath_clickhouse_rows_total", "Rows written to ClickHouse.", ["table"]
 )
