@@ -189,8 +189,8 @@ class ClickHouseSink(BatchSink):
         for table, count in written.items():
             CLICKHOUSE_ROWS.labels(table).inc(count)
         for _, record in records:
-            if isinstance(record, CanonicalEvent):
-                observe_event_latency("clickhouse", record.occurred_at)
+            if isinstance(record, CanonicalEvent):  # from receipt (else from processing)
+                observe_event_latency("clickhouse", record.received_at or record.processed_at)
 
     def unwritable(self, record: Record) -> str | None:
         return unwritable_reason(record)
