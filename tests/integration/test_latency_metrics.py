@@ -3,7 +3,8 @@
 Events dated weeks back (an import, the demo's backdated history) through the real pipeline
 (worker and both sinks in their own processes, each serving /metrics as in production): every
 observation of clickpath_event_latency_seconds, the series the shipped alerts read, is within
-minutes at most (a role's start-up included), at every stage; their age shows in clickpath_event_time_lag_seconds instead.
+minutes at most (a role's start-up included), at every stage; their age shows in
+clickpath_event_time_lag_seconds instead.
 """
 
 from __future__ import annotations
