@@ -248,6 +248,11 @@ class Settings(BaseSettings):
 
     # Domain.
     attribution_lookback_days: int = Field(default=30, ge=1, le=365)
+    attribution_clock_skew_s: int = Field(
+        default=300, ge=0, le=86400,
+        description="A click up to this many seconds after the registration still counts "
+        "(the tracker's and the operator's clocks differ; docs/touchpoints.md).",
+    )
     dedup_recent_ids: int = Field(
         default=256, ge=16, description="Per-player window of event ids kept for dedup."
     )

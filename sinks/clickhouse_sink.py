@@ -182,14 +182,15 @@ class ClickHouseSink(BatchSink):
                     self.client, self.db,
                     [r for _, r in records if isinstance(r, CanonicalEvent)],
                     lookback_days=self.settings.attribution_lookback_days,
+                    clock_skew_s=self.settings.attribution_clock_skew_s,
                 )
         except Exception as e:  # the events are stored: never dead-lettered for a link, retried
             raise SinkWriteError(redact(f"linking touchpoints failed: {e}")) from e
         for table, count in written.items():
             CLICKHOUSE_ROWS.labels(table).inc(count)
         for _, record in records:
-            if isinstance(record, CanonicalEvent):
-                observe_event_latency("clickhouse", record.occurred_at)
+            if isinstance(record, CanonicalEvent):  # from receipt (else from processing)
+                observe_event_latency("clickhouse", record.received_at or record.processed_at)
 
     def unwritable(self, record: Record) -> str | None:
         return unwritable_reason(record)
@@ -210,7 +211,8 @@ class ClickHouseSink(BatchSink):
 
     def attribution(self, **filters: Any) -> list[dict[str, Any]]:
         """Attribution credit rows (infra/reports.py query_attribution); the lock is held for
-        the paths' read only, not while the models run."""
+        the paths' read only, not while the models run; the window is this sink's settings'."""
+        filters["clock_skew_s"] = self.settings.attribution_clock_skew_s
         try:
             return query_attribution(self.client, self.db, lock=self.lock, **filters)
         except Exception as e:

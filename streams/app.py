@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -48,14 +48,22 @@ from clickpath.contracts.models import (
 )
 from clickpath.contracts.serde import DecodeError, build_codec
 from clickpath.contracts.topics import Topic, topic_name
+from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.clicks import ClickState, decide_click, replay_click_outputs
 from clickpath.domain.ledger import StoredLedger, ledger_key
-from clickpath.domain.outputs import Outcome, Output
+from clickpath.domain.outputs import Outcome, Output, received_at_of, with_received_at
 from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player, replay_outputs
 from clickpath.domain.profile import player_profile
 from clickpath.domain.runs import Positioned, apply_run
 from clickpath.infra.kafka import faust_credentials, make_producer
-from clickpath.infra.metrics import DEAD_LETTERS, EVENTS, PROCESSING_TIME, observe_event_latency
+from clickpath.infra.metrics import (
+    DEAD_LETTERS,
+    EVENTS,
+    PROCESSING_TIME,
+    REGISTRATIONS_UNATTRIBUTED,
+    observe_event_latency,
+    observe_event_time_lag,
+)
 from clickpath.settings import Settings
 from clickpath.streams.aiokafka_fixes import install_consumer_fixes
 from clickpath.streams.changelog import ChangelogWriter
@@ -107,7 +115,10 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         recent_ids=settings.dedup_recent_ids,
         pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
     )
-    lookback = timedelta(days=settings.attribution_lookback_days)
+    window = AttributionWindow(
+        lookback=timedelta(days=settings.attribution_lookback_days),
+        clock_skew=timedelta(seconds=settings.attribution_clock_skew_s),
+    )
 
     out_topics = {t: topic_name(settings, t) for t in Topic}
     players = app.Table("players", default=None, partitions=settings.partitions, key_type=str)
@@ -169,7 +180,11 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
                 )
                 last_event[key] = event
                 if isinstance(record, kind.timed):
-                    observe_event_latency(stage, record.occurred_at)
+                    # clickpath's delay from when a door took the event; how late the event
+                    # itself was (an import, the demo's backdated history) is a metric apart.
+                    received = received_at_of(record, _kafka_time(msg, now))
+                    observe_event_latency(stage, received)
+                    observe_event_time_lag(stage, record.occurred_at, received)
 
         for key, records in runs.items():
             current = last_event[key]
@@ -218,11 +233,12 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         key_of=_person_key,
         timed=IngressEvent,
         state_model=PlayerState,
-        decide=lambda state, item, now, ledger: decide_player(
-            state, item.record, policy, now, linked(item), ledger
+        decide=lambda state, item, now, ledger: _stamped(
+            decide_player(state, item.record, policy, now, linked(item), ledger), item, now
         ),
-        replay=lambda state, item, now: replay_outputs(
-            state, item.record, policy, now, linked(item)
+        replay=lambda state, item, now: with_received_at(
+            replay_outputs(state, item.record, policy, now, linked(item)),
+            received_at_of(item.record, now),
         ),
         lag=LagTracker(app, "players", player_topics),
         table=players,
@@ -235,7 +251,9 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         key_of=lambda record: record.click_id or "",
         timed=Click,
         state_model=ClickState,
-        decide=lambda state, item, now, ledger: decide_click(state, item.record, lookback, now),
+        decide=lambda state, item, now, ledger: _noted(
+            decide_click(state, item.record, window, now)
+        ),
         replay=lambda state, item, now: replay_click_outputs(state, item.record, now),
         lag=LagTracker(app, "clicks", click_topics),
         table=clicks,
@@ -294,6 +312,33 @@ def acting_for(event: Any) -> Iterator[None]:
         yield
     finally:
         _current_event.reset(token)
+
+
+def _kafka_time(msg: Any, fallback: datetime) -> datetime:
+    """The record's Kafka timestamp: when the broker (or an operator's own producer) took a
+    record that no door stamped with `received_at`."""
+    stamp = getattr(msg, "timestamp", None)
+    return datetime.fromtimestamp(stamp, UTC) if stamp else fallback
+
+
+def _stamped(decided: tuple[Any, list[Output], Outcome], item: Positioned[Any], now: datetime,
+             ) -> tuple[Any, list[Output], Outcome]:
+    """A player decision whose postbacks carry when their cause was received."""
+    state, outputs, outcome = decided
+    return state, with_received_at(outputs, received_at_of(item.record, now)), outcome
+
+
+def _noted(decided: tuple[Any, list[Output], Outcome]) -> tuple[Any, list[Output], Outcome]:
+    """A click decision, with every registration it leaves unattributed logged and counted by
+    reason: an operator sees why a player was not paid for (a replay is not counted again)."""
+    for out in decided[1]:
+        a = out.record
+        if isinstance(a, Attribution) and a.status == "unattributed":
+            REGISTRATIONS_UNATTRIBUTED.labels(a.reason or "unknown").inc()
+            gap = (a.clicked_at - a.registered_at).total_seconds() if a.clicked_at else None
+            log.info("registration_unattributed", reason=a.reason, brand_id=a.brand_id,
+                     click_id=a.click_id, click_minus_registration_s=gap)
+    return decided
 
 
 def _read_row(table: Any, person_id: str, row: str) -> Any:

@@ -430,6 +430,8 @@ class Postback(Record):
     transaction_id: str | None = None
     occurred_at: Timestamp
     reverses: Literal["ftd", "deposit"] | None = None  # chargeback: the conversion it reverses
+    # When clickpath received what made it due: the delivered latency counts from here.
+    received_at: Timestamp | None = None
 
 
 DEAD_LETTER_REASON_MAX = 2000  # a reason is for people; the record keeps the bytes
@@ -504,6 +506,7 @@ class DeliveryJob(Record):
     occurred_at: Timestamp
     record: bytes
     last_error: str | None = None
+    received_at: Timestamp | None = None  # the source's; the delivered latency counts from here
 
 
 class DeliveryAttempt(Record):

@@ -13,13 +13,13 @@ the player first (an operator producing its own records) arrives as a `ClickLink
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pydantic import BaseModel
 
 from clickpath.contracts.models import Attribution, Click, ClickLink, Registration
 from clickpath.contracts.topics import Topic
-from clickpath.domain.attribution import attribute
+from clickpath.domain.attribution import AttributionWindow, attribute
 from clickpath.domain.outputs import Outcome, Output, canonical_of
 
 
@@ -64,7 +64,7 @@ def replay_click_outputs(state: ClickState, record: ClickInput, now: datetime) -
 def decide_click(
     state: ClickState | None,
     record: ClickInput,
-    lookback: timedelta,
+    window: AttributionWindow,
     now: datetime,
 ) -> tuple[ClickState, list[Output], Outcome]:
     state = (
@@ -98,7 +98,7 @@ def decide_click(
             return state, outputs, Outcome.ACCEPTED
 
     for link in links:
-        decision = attribute(state.click, link, lookback, now)
+        decision = attribute(state.click, link, window, now)
         state.answered_person_ids.append(link.person_id)
         state.decisions.append(decision)
         outputs.append(Output(Topic.ATTRIBUTIONS, link.person_id, decision))

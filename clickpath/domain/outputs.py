@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from clickpath.contracts.models import CanonicalEvent, IngressEvent, Record
+from clickpath.contracts.models import Attribution, CanonicalEvent, IngressEvent, Postback, Record
 from clickpath.contracts.topics import Topic
 
 
@@ -55,3 +55,25 @@ def canonical_of(
         is_ftd=is_ftd,
         payload=event.model_dump_json(exclude=_PROMOTED),
     )
+
+
+def received_at_of(record: Record, fallback: datetime) -> datetime:
+    """When clickpath received what `record` stands for: an ingress event's `received_at`, an
+    attribution's decision time (a registration attributed when its click came is due then);
+    `fallback` (the caller's stand-in, such as the Kafka timestamp) when neither is known."""
+    if isinstance(record, IngressEvent) and record.received_at is not None:
+        return record.received_at
+    if isinstance(record, Attribution):
+        return record.decided_at
+    return fallback
+
+
+def with_received_at(outputs: list[Output], received_at: datetime) -> list[Output]:
+    """The outputs, their postbacks stamped with when their cause was received, so that the
+    delivered latency measures clickpath's delay and not the event's age (docs/operations.md).
+    The stamp is not part of the postback's id: a replayed postback is the same postback."""
+    return [
+        Output(o.topic, o.key, o.record.model_copy(update={"received_at": received_at}))
+        if isinstance(o.record, Postback) and o.record.received_at is None else o
+        for o in outputs
+    ]

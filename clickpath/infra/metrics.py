@@ -25,6 +25,13 @@ from prometheus_client import (
 from clickpath.contracts.models import utcnow
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+# Event-time lag is how late events are when they reach clickpath: seconds for a live tracker,
+# days for an import or the demo's backdated history, so its buckets run from a minute to weeks.
+_MINUTE, _HOUR, _DAY = 60, 3600, 86400
+EVENT_TIME_LAG_BUCKETS = (
+    1, 10, _MINUTE, 5 * _MINUTE, 15 * _MINUTE, _HOUR, 6 * _HOUR, _DAY, 2 * _DAY, 7 * _DAY,
+    14 * _DAY, 30 * _DAY, 90 * _DAY, 365 * _DAY,
+)
 
 EVENTS = Counter(
     "clickpath_events_total", "Records handled by a stage, by outcome.", ["stage", "outcome"]
@@ -34,15 +41,29 @@ DEAD_LETTERS = Counter(
 )
 EVENT_LATENCY = Histogram(
     "clickpath_event_latency_seconds",
-    "From event time to the end of a stage (processed, postback delivered, ClickHouse written).",
+    "From when clickpath received the event (received_at) to the end of a stage (processed, "
+    "postback delivered, ClickHouse written): clickpath's own delay, whatever the event's time.",
     ["stage"],
     buckets=LATENCY_BUCKETS,
+)
+EVENT_TIME_LAG = Histogram(
+    "clickpath_event_time_lag_seconds",
+    "How late an event reached clickpath: received_at - occurred_at (imports, backdated events, "
+    "a tracker or back end that buffers), observed once per event by the stage that reads it.",
+    ["stage"],
+    buckets=EVENT_TIME_LAG_BUCKETS,
 )
 PROCESSING_TIME = Histogram(
     "clickpath_processing_seconds",
     "Time a stage spends handling one record (Faust agents) or one batch (sinks).",
     ["stage"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+)
+REGISTRATIONS_UNATTRIBUTED = Counter(
+    "clickpath_registrations_unattributed_total",
+    "Registrations whose named click was decided not to count, by reason (other_brand, "
+    "click_after_registration, outside_lookback).",
+    ["reason"],
 )
 CLICKHOUSE_ROWS = Counter(
     "clickpath_clickhouse_rows_total", "Rows written to ClickHouse.", ["table"]
@@ -165,8 +186,16 @@ def read_endpoint_health(path: str | None = None) -> dict[str, EndpointHealth]:
     return {e: EndpointHealth(**row, circuit=circuits.get(e, "closed")) for e, row in counts.items()}
 
 
-def observe_event_latency(stage: str, occurred_at: datetime) -> None:
-    EVENT_LATENCY.labels(stage).observe(max((utcnow() - occurred_at).total_seconds(), 0.0))
+def observe_event_latency(stage: str, received_at: datetime) -> None:
+    """Observe clickpath's delay for one event at the end of `stage`: from `received_at` (when a
+    door took it; the caller picks a stand-in for a record without one), never from its event
+    time, which for an import or a backdated event is days old and would fire every alert."""
+    EVENT_LATENCY.labels(stage).observe(max((utcnow() - received_at).total_seconds(), 0.0))
+
+
+def observe_event_time_lag(stage: str, occurred_at: datetime, received_at: datetime) -> None:
+    """Observe how late an event reached clickpath (0 for an event stamped in the future)."""
+    EVENT_TIME_LAG.labels(stage).observe(max((received_at - occurred_at).total_seconds(), 0.0))
 
 
 def render_metrics() -> tuple[bytes, str]:

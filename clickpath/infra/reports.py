@@ -18,6 +18,7 @@ from clickhouse_connect.driver.client import Client
 
 from clickpath.contracts.money import Money
 from clickpath.domain.analytics_rows import credit_rows
+from clickpath.domain.attribution import DEFAULT_CLOCK_SKEW_S
 from clickpath.domain.multitouch import ModelParams, attribute
 from clickpath.infra import analyst_sql
 from clickpath.infra.analyst_sql import QueryRefused, to_json
@@ -81,6 +82,7 @@ def query_attribution(
     position_first: Decimal,
     position_last: Decimal,
     lock: AbstractContextManager[Any] | None = None,
+    clock_skew_s: int = DEFAULT_CLOCK_SKEW_S,
 ) -> list[dict[str, Any]]:
     """Attribution credit rows (domain/analytics_rows.py) of `models` over the touchpoint paths
     of the conversions in [since, until]. Only the read holds `lock` (the embedded sink's): the
@@ -96,6 +98,7 @@ def query_attribution(
             since=since,
             until=until,
             lookback_days=lookback_days,
+            clock_skew_s=clock_skew_s,
         )
     params = ModelParams(
         half_life_days=half_life_days, position_first=position_first, position_last=position_last
@@ -106,7 +109,8 @@ def query_attribution(
 def attribution_rows(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
     """query_attribution's rows, through the sink that owns ClickHouse when it is embedded."""
     rows: list[dict[str, Any]] = _ask_clickhouse(
-        settings, "/reports/attribution", query_attribution, timeout=ANALYTICS_TIMEOUT_S, **filters
+        settings, "/reports/attribution", query_attribution, timeout=ANALYTICS_TIMEOUT_S,
+        **{"clock_skew_s": settings.attribution_clock_skew_s, **filters},
     )
     return rows
 

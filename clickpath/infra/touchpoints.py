@@ -34,6 +34,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 from clickhouse_connect.driver.client import Client
 
 from clickpath.contracts.models import CanonicalEvent
+from clickpath.domain.attribution import DEFAULT_CLOCK_SKEW_S, AttributionWindow
 from clickpath.domain.multitouch import Path
 from clickpath.infra.metrics import TOUCHPOINTS_LINKED
 
@@ -140,29 +141,28 @@ def registration_key(event: CanonicalEvent) -> RegistrationKey:
     )
 
 
-def link_of(click: ClickKey, reg: RegistrationKey, via: str, lookback: timedelta) -> str | None:
+def link_of(click: ClickKey, reg: RegistrationKey, via: str, window: AttributionWindow) -> str | None:
     """How `click` belongs to `reg`'s path when they share the key `via`, or None.
 
-    The named click always; a click of the same device only within the lookback window before
-    the registration (both ends included)."""
+    The named click always; a click of the same device only within the contract attribution's
+    window (lookback before, clock skew after the registration; both ends included)."""
     if click.brand_id != reg.brand_id:
         return None
     if via == "click":
         return NAMED if click.click_id == reg.click_id else None
     if click.device_id != reg.device_id:
         return None
-    window_start = reg.registered_at - lookback
-    return DEVICE if window_start <= click.occurred_at <= reg.registered_at else None
+    return DEVICE if window.holds(click.occurred_at, reg.registered_at) else None
 
 
 def pair_links(
-    pairs: Iterable[tuple[ClickKey, RegistrationKey, str]], lookback: timedelta
+    pairs: Iterable[tuple[ClickKey, RegistrationKey, str]], window: AttributionWindow
 ) -> dict[tuple[str, str, str], tuple[ClickKey, RegistrationKey, str]]:
     """The links the (click, registration, shared key kind) pairs make, one per (brand, person,
     click): the named click's link when the click is reached both ways."""
     links: dict[tuple[str, str, str], tuple[ClickKey, RegistrationKey, str]] = {}
     for click, reg, via in pairs:
-        link = link_of(click, reg, via, lookback)
+        link = link_of(click, reg, via, window)
         if link is None:
             continue
         key = (reg.brand_id, reg.person_id, click.click_id)
@@ -236,7 +236,7 @@ def _known_links(client: Client, db: str, persons: set[tuple[str, str]]) -> dict
 
 
 def _clicks_reached(
-    client: Client, db: str, regs: Sequence[RegistrationKey], lookback: timedelta
+    client: Client, db: str, regs: Sequence[RegistrationKey], window: AttributionWindow
 ) -> list[tuple[ClickKey, RegistrationKey, str]]:
     """The stored clicks under the registrations' keys: (click, registration, via) pairs."""
     if not regs:
@@ -253,8 +253,8 @@ def _clicks_reached(
         CLICK_KEY_COLUMNS,
         "occurred_at",
         set(by_key),
-        min(times) - lookback,
-        max(times),
+        window.starts(min(times)),
+        window.ends(max(times)),
     )
     pairs = []
     for brand, via, key, at, click_id, device, aff, camp, *subs in rows:
@@ -266,7 +266,7 @@ def _clicks_reached(
 
 
 def _registrations_reaching(
-    client: Client, db: str, clicks: Sequence[ClickKey], lookback: timedelta
+    client: Client, db: str, clicks: Sequence[ClickKey], window: AttributionWindow
 ) -> list[tuple[ClickKey, RegistrationKey, str]]:
     """The stored registrations under the clicks' keys: (click, registration, via) pairs."""
     if not clicks:
@@ -283,8 +283,8 @@ def _registrations_reaching(
         REGISTRATION_KEY_COLUMNS,
         "registered_at",
         set(by_key),
-        min(times),
-        max(times) + lookback,
+        min(times) - window.clock_skew,
+        max(times) + window.lookback,
     )
     pairs = []
     for brand, via, key, at, person, device, named in rows:
@@ -294,7 +294,8 @@ def _registrations_reaching(
 
 
 def link_touchpoints(
-    client: Client, db: str, events: Sequence[CanonicalEvent], *, lookback_days: int = 30
+    client: Client, db: str, events: Sequence[CanonicalEvent], *, lookback_days: int = 30,
+    clock_skew_s: int = DEFAULT_CLOCK_SKEW_S,
 ) -> int:
     """Link the clicks and registrations among `events` (just written to `events`) to what
     ClickHouse already holds; the number of touchpoints newly linked.
@@ -314,11 +315,11 @@ def link_touchpoints(
         if rows:
             client.insert(f"{db}.{table}", rows, column_names=names)
 
-    lookback = timedelta(days=lookback_days)
-    pairs = _clicks_reached(client, db, regs, lookback) + _registrations_reaching(
-        client, db, clicks, lookback
+    window = AttributionWindow(timedelta(days=lookback_days), timedelta(seconds=clock_skew_s))
+    pairs = _clicks_reached(client, db, regs, window) + _registrations_reaching(
+        client, db, clicks, window
     )
-    links = pair_links(pairs, lookback)
+    links = pair_links(pairs, window)
     known = _known_links(client, db, {(b, p) for b, p, _ in links})
     new = {k: v for k, v in links.items() if known.get(k) not in (v[2], NAMED)}
     if not new:
@@ -389,7 +390,8 @@ def _converting_sql(
         (
             SELECT person_id, min(registered_at) AS reg_at,
                    arraySort(arrayFilter(
-                       x -> x.1 <= reg_at AND x.1 >= reg_at - toIntervalDay({{lookback:UInt32}}),
+                       x -> x.1 <= reg_at + toIntervalSecond({{skew:UInt32}})
+                            AND x.1 >= reg_at - toIntervalDay({{lookback:UInt32}}),
                        arrayDistinct(groupArray((clicked_at, click_id, {channel})))
                    )) AS touches
             FROM {db}.touchpoint_rows
@@ -536,6 +538,7 @@ def query_paths(
     since: date | None,
     until: date | None,
     lookback_days: int,
+    clock_skew_s: int = DEFAULT_CLOCK_SKEW_S,
 ) -> list[Path]:
     """Every path for the attribution models, read in one query, streamed block by block.
 
@@ -545,19 +548,13 @@ def query_paths(
     lookback apart; a click without a device id is its own path).
     conversion 'ftd': each registered person's touches; converted when they made an FTD (ages
     to it, value as above), else not (ages to the registration, no value).
-    A person's touches are their linked clicks in [registered_at - lookback, registered_at],
-    oldest first. since/until filter the registration's UTC day (a non-converting path's last
-    click's)."""
+    A person's touches are their linked clicks in the contract attribution's window
+    (domain/attribution.py), oldest first. since/until filter the registration's UTC day (a
+    non-converting path's last click's)."""
     sql, params = _paths_sql(
-        db,
-        brand_id=brand_id,
-        conversion=conversion,
-        by=by,
-        value=value,
-        since=since,
-        until=until,
+        db, brand_id=brand_id, conversion=conversion, by=by, value=value, since=since, until=until
     )
-    params["lookback"] = lookback_days
+    params["lookback"], params["skew"] = lookback_days, clock_skew_s
 
     shared = _Shared()
     paths: list[Path] = []

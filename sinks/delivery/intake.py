@@ -57,6 +57,7 @@ def jobs_for(record: Record, raw: bytes, store: EndpointStore, now: datetime) ->
         DeliveryJob(
             job_id=job_id(source_id, e.endpoint_id), endpoint_id=e.endpoint_id, kind=e.kind,
             event=event, attempt=0, due_at=now, created_at=now, occurred_at=occurred, record=raw,
+            received_at=record.received_at or now,
         )
         for e in endpoints
     ]

@@ -52,9 +52,11 @@ class Outcomes:
         return datetime.fromtimestamp(self.clock(), UTC)
 
     def delivered(self, item: Queued, status: int | None, latency_ms: int) -> None:
-        """Delivered: logged, counted, and its latency from the event observed once."""
+        """Delivered: logged, counted, and clickpath's latency observed once: from when the
+        event was received (a job made before jobs carried it: from when the job was made),
+        never from its event time, which an import or a backdated event puts days back."""
         self.finish(item, "delivered", status, latency_ms, None, dead=False)
-        since = self.clock() - item.job.occurred_at.timestamp()
+        since = self.clock() - (item.job.received_at or item.job.created_at).timestamp()
         EVENT_LATENCY.labels(f"{item.job.kind}_delivered").observe(max(since, 0.0))
 
     def finish(self, item: Queued, outcome: str, status: int | None, latency_ms: int,

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from clickpath.contracts.models import Attribution, CanonicalEvent, PlayerDayFact, Record
+from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.clicks import decide_click
 from clickpath.domain.measures import DERIVED, FACT_MEASURES, FUNNEL_MEASURES, derive, zero
 from clickpath.domain.players import PlayerPolicy, decide_player, replay_outputs
@@ -45,7 +46,7 @@ def stream_outputs() -> tuple[list[Record], list[Record], list[Record]]:
     """What the stream emits for: a click, a registration and a deposit of the player who made
     it, all before the attribution (so counted unattributed), then the late attribution that
     re-tags the player. Returned as (before the attribution, the attribution's, replayed)."""
-    _, click_out, _ = decide_click(None, click("c1"), timedelta(days=30), at(100))
+    _, click_out, _ = decide_click(None, click("c1"), AttributionWindow(timedelta(days=30)), at(100))
     reg, dep = registration("p1", "c1"), deposit("p1", "t1", "50")
     state, reg_out, _ = decide_player(None, reg, POLICY, NOW)
     state, dep_out, _ = decide_player(state, dep, POLICY, NOW)
@@ -274,7 +275,7 @@ def test_an_upgraded_database_keeps_its_funnel_and_reads_zero_for_the_new_measur
     # columns), and a click still reaches funnel_agg through the unchanged clicks view.
     newer = valued("p1", 3, "aff-1").model_copy(update={"deposits": 3})
     write_batch(client, db, [newer])
-    _, click_out, _ = decide_click(None, click("c9"), timedelta(days=30), at(100))
+    _, click_out, _ = decide_click(None, click("c9"), AttributionWindow(timedelta(days=30)), at(100))
     write_batch(client, db, relevant([o.record for o in click_out]))
     rows = {(r["affiliate_id"], r["currency"]): measures_of(r) for r in query_funnel(client, db)}
     assert rows == {("aff-1", ""): {**zeros, "clicks": 2}, ("aff-1", "EUR"): expected(newer)}

@@ -118,7 +118,7 @@ def test_only_the_window_the_brand_and_the_device_link(sink) -> None:
         on_device(click("old", minutes=-30 * DAY - 1), "d1"),  # a minute before the window
         on_device(click("edge", minutes=-30 * DAY), "d1"),  # the window's first instant
         on_device(click("at-reg", minutes=0), "d1"),  # the registration's instant
-        on_device(click("after", minutes=1), "d1"),  # after the registration
+        on_device(click("after", minutes=5 + 1 / 60), "d1"),  # beyond the 5-minute clock skew
         on_device(click("other-brand", minutes=-5, brand="brand-b"), "d1"),
         on_device(click("other-device", minutes=-5), "d2"),
         click("no-device", minutes=-5),
@@ -128,6 +128,31 @@ def test_only_the_window_the_brand_and_the_device_link(sink) -> None:
     write(sink, reg)
     got = {(c, link) for _, c, _, link, _ in touchpoints(sink)}
     assert got == {("edge", "device"), ("at-reg", "device"), ("named", "named_click")}
+
+
+@pytest.mark.parametrize("clicks_first", [True, False])
+def test_a_click_within_the_clock_skew_after_the_registration_is_on_its_path(
+    sink, clicks_first: bool
+) -> None:
+    """The stream's rule (domain/attribution.py): a click stamped the same second as the
+    registration (700 ms later) or up to CLICKPATH_ATTRIBUTION_CLOCK_SKEW_S (300 s) after it
+    counts; one a second beyond does not. Linked whichever side is written first, and on the
+    path the attribution models read."""
+    reg = on_device(registration("p1", "named", minutes=0), "d1")
+    clicks = [
+        on_device(click("same-second", "aff-1", minutes=0.7 / 60), "d1"),
+        on_device(click("within", "aff-2", minutes=4 + 59 / 60), "d1"),
+        on_device(click("beyond", "aff-3", minutes=5 + 1 / 60), "d1"),
+        on_device(click("named", "aff-2", minutes=0.2 / 60), "d9"),
+    ]
+    for batch in ([*clicks], [reg]) if clicks_first else ([reg], [*clicks]):
+        write(sink, *batch)
+    got = {(c, link) for _, c, _, link, _ in touchpoints(sink)}
+    assert got == {("same-second", "device"), ("within", "device"), ("named", "named_click")}
+    converting = [p for p in paths(sink) if p.converted]
+    assert [p.channels for p in converting] == [("aff-2", "aff-1", "aff-2")]  # time order
+    strict = [p for p in paths(sink, clock_skew_s=0) if p.converted]
+    assert strict == []  # with no tolerance every touch is after the registration
 
 
 def test_a_registration_without_device_links_its_named_click_only(sink) -> None:

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from clickpath.contracts.models import Click, ClickLink, Registration
 from clickpath.devtools.loadgen import GroundTruth, JourneyRates, LoadGenerator, Population
 from clickpath.devtools.verify import verify_touchpoints
-from clickpath.domain.attribution import attribute
+from clickpath.domain.attribution import AttributionWindow, attribute
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
-LOOKBACK = timedelta(days=30)
+LOOKBACK = AttributionWindow(timedelta(days=30))
 
 
 def journeys(n: int = 600, **rates: float) -> tuple[LoadGenerator, list[list]]:
@@ -94,7 +94,7 @@ def test_the_truths_paths_are_what_the_touchpoint_rule_links() -> None:
                 or (
                     reg.device_id
                     and c.device_id == reg.device_id
-                    and reg.occurred_at - LOOKBACK <= c.occurred_at <= reg.occurred_at
+                    and LOOKBACK.holds(c.occurred_at, reg.occurred_at)
                 )
             ]
             assert gen.truth.paths[(reg.brand_id, reg.player_id)] == tuple(linked)

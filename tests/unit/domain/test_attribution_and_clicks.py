@@ -4,11 +4,12 @@ from datetime import timedelta
 
 from clickpath.contracts.models import Attribution, CanonicalEvent, ClickLink
 from clickpath.contracts.topics import Topic
+from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.clicks import decide_click
 from clickpath.domain.outputs import Outcome
 from tests.factories import at, click, registration
 
-LOOKBACK = timedelta(days=30)
+LOOKBACK = AttributionWindow(timedelta(days=30))
 
 
 def link_for(player: str, click_id: str, minutes: float = 1, brand: str = "brand-a") -> ClickLink:
@@ -57,11 +58,33 @@ def test_lookback_window_and_event_order_are_enforced() -> None:
     old = click("c1", minutes=-(31 * 24 * 60))
     _, outputs = run([old, link_for("p1", "c1")])
     a = attributions(outputs)[0]
-    assert a.status == "unattributed" and "30-day lookback" in a.reason
-    _, outputs = run([click("c2", minutes=5), link_for("p2", "c2", minutes=1)])
-    assert attributions(outputs)[0].reason == "click happened after the registration"
+    assert (a.status, a.reason) == ("unattributed", "outside_lookback")
+    _, outputs = run([click("c2", minutes=7), link_for("p2", "c2", minutes=1)])
+    assert attributions(outputs)[0].reason == "click_after_registration"
     _, outputs = run([click("c3", brand="brand-b"), link_for("p3", "c3")])
-    assert "brand" in attributions(outputs)[0].reason
+    assert attributions(outputs)[0].reason == "other_brand"
+
+
+def test_a_click_within_the_clock_skew_after_the_registration_counts() -> None:
+    """The tracker's clock and the operator's differ: a click stamped the same second as the
+    registration (later by milliseconds) or a little after it is the player's click."""
+    reg_minutes = 1
+    same_second = reg_minutes + 0.7 / 60
+    for offset in (0, same_second, reg_minutes + 4.9):  # at, +0.7 s, +4 min 54 s (skew 5 min)
+        _, outputs = run([click("c1", minutes=offset, affiliate="aff-7"), link_for("p1", "c1")])
+        a = attributions(outputs)[0]
+        assert (a.status, a.affiliate_id, a.reason) == ("attributed", "aff-7", None), offset
+    _, outputs = run([click("c1", minutes=reg_minutes + 5.1), link_for("p1", "c1")])
+    assert (attributions(outputs)[0].status, attributions(outputs)[0].reason) == (
+        "unattributed", "click_after_registration")
+
+
+def test_the_clock_skew_is_a_setting_and_zero_means_strictly_before() -> None:
+    strict = AttributionWindow(timedelta(days=30), clock_skew=timedelta(0))
+    c, link = click("c1", minutes=1 + 0.7 / 60), link_for("p1", "c1")
+    _, outs, _ = decide_click(decide_click(None, c, strict, at(100))[0], link, strict, at(100))
+    assert attributions(outs)[0].reason == "click_after_registration"
+    assert strict.holds(at(1), at(1)) and AttributionWindow(timedelta(days=30)).holds(at(6), at(1))
 
 
 def test_pending_link_waits_for_its_click() -> None:

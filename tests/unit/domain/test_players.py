@@ -18,6 +18,7 @@ from clickpath.contracts.models import (
     Registration,
 )
 from clickpath.contracts.topics import Topic
+from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.clicks import decide_click
 from clickpath.domain.outputs import Outcome
 from clickpath.domain.players import PlayerPolicy, decide_player, player_token
@@ -25,7 +26,7 @@ from tests.factories import at, click, deposit, registration
 
 POLICY = PlayerPolicy(recent_ids=64, pseudonym_key=b"k")
 NOW = at(1000)  # the processing time an agent passes in, from its clock
-LOOKBACK = timedelta(days=30)
+LOOKBACK = AttributionWindow(timedelta(days=30))
 
 
 def simulate(events, doors=True):

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from clickpath.contracts.models import Attribution, CanonicalEvent, ClickLink, PlayerDayFact, Postback
 from clickpath.contracts.topics import Topic
+from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.clicks import decide_click, replay_click_outputs
 from clickpath.domain.players import PlayerPolicy, decide_player, replay_outputs
 from tests.factories import at, click, deposit, registration
@@ -25,7 +26,7 @@ def by_topic(outputs, topic):
 def attributed_player():
     reg = registration("p1", "c1")
     state, _, _ = decide_player(None, reg, POLICY, NOW)
-    _, _, _ = decide_click(None, click("c1"), timedelta(days=30), at(100))
+    _, _, _ = decide_click(None, click("c1"), AttributionWindow(timedelta(days=30)), at(100))
     decision = Attribution(
         person_id=reg.person_id, brand_id="brand-a", player_id="p1", click_id="c1",
         status="attributed", affiliate_id="aff-1", campaign_id="camp-1",
@@ -69,8 +70,8 @@ def test_replayed_click_resends_its_canonical_event_and_decisions() -> None:
     c = click("c9")
     link = ClickLink(click_id="c9", person_id="brand-a:p9", brand_id="brand-a", player_id="p9",
                      registration_event_id="r9", registered_at=at(1))
-    state, _, _ = decide_click(None, link, timedelta(days=30), at(10))
-    state, outputs, _ = decide_click(state, c, timedelta(days=30), at(10))
+    state, _, _ = decide_click(None, link, AttributionWindow(timedelta(days=30)), at(10))
+    state, outputs, _ = decide_click(state, c, AttributionWindow(timedelta(days=30)), at(10))
     again = replay_click_outputs(state, c, NOW)
     assert [r.event_id for r in by_topic(again, Topic.CANONICAL)] == [c.event_id]
     assert by_topic(again, Topic.ATTRIBUTIONS) == by_topic(outputs, Topic.ATTRIBUTIONS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,29 @@ def test_prometheus_config_loads_the_rules_and_scrapes_compose_services(exported
     added = {k for static in job.get("static_configs", []) for k in static.get("labels", {})}
     added |= {r["target_label"] for r in job.get("relabel_configs", []) if "target_label" in r}
     assert not added & metric_labels, f"target labels clash with metric labels: {added & metric_labels}"
+
+
+def test_latency_counts_from_receipt_and_event_time_lag_is_its_own_metric() -> None:
+    """A click backdated 14 days and received a second ago is a 1 s delay for the latency
+    histogram (the alerts' series) and a 14-day lag in the event-time lag histogram, whose
+    buckets reach weeks."""
+    from prometheus_client.utils import floatToGoString
+
+    from clickpath.contracts.models import utcnow
+
+    def count(name: str, stage: str, le: float | None = None) -> float:
+        labels = {"stage": stage} | ({"le": floatToGoString(le)} if le else {})
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    stage = "monitoring-lag-test"
+    received = utcnow() - timedelta(seconds=1)
+    metrics.observe_event_latency(stage, received)
+    metrics.observe_event_time_lag(stage, received - timedelta(days=14), received)
+    try:
+        assert count("clickpath_event_latency_seconds_bucket", stage, 2.5) == 1
+        assert count("clickpath_event_time_lag_seconds_bucket", stage, 7 * 86400) == 0
+        assert count("clickpath_event_time_lag_seconds_bucket", stage, 14 * 86400) == 1
+        assert max(metrics.EVENT_TIME_LAG_BUCKETS) >= 30 * 86400
+    finally:
+        metrics.EVENT_LATENCY.remove(stage)
+        metrics.EVENT_TIME_LAG.remove(stage)
