@@ -140,6 +140,14 @@ def _read(client: Client, checked: CheckedQuery, limits: SqlLimits) -> dict[str,
     rows: list[list[Any]] = []
     size, reason = 0, None
     parameters = checked.parameters or None
+    if checked.sql.startswith("DESCRIBE "):  # a view's columns: small, and not streamable on chdb
+        result = client.query(checked.sql)
+        return {
+            "columns": list(result.column_names),
+            "types": [t.name for t in result.column_types],
+            "rows": [[to_json(v) for v in row] for row in result.result_rows],
+            "truncated": None,
+        }
     with client.query_row_block_stream(checked.sql, parameters=parameters) as stream:
         columns = list(stream.source.column_names)
         types = [t.name for t in stream.source.column_types]
