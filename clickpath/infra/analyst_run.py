@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,12 +24,15 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 from uuid import UUID
 
+import structlog
 from clickhouse_connect.driver.client import Client
 
 from clickpath.infra.analyst_sql import CheckedQuery, QueryRefused, check_query, views_list
 from clickpath.infra.clickhouse import ClickHouseError, connect
 from clickpath.settings import Settings
 
+log = structlog.get_logger(__name__)
+KILL_WAIT_S = 60.0  # how long a killed query may take to leave system.processes
 
 @dataclass(frozen=True)
 class SqlLimits:
@@ -135,7 +140,9 @@ def _failed(e: Exception, checked: CheckedQuery) -> Exception:
     return ClickHouseError(f"analyst query failed: {e}")
 
 
-def _read(client: Client, checked: CheckedQuery, limits: SqlLimits) -> dict[str, Any]:
+def _read(
+    client: Client, checked: CheckedQuery, limits: SqlLimits, query_id: str | None
+) -> dict[str, Any]:
     """Stream the answer, converting row by row, until max_rows or max_answer_bytes."""
     rows: list[list[Any]] = []
     size, reason = 0, None
@@ -148,7 +155,8 @@ def _read(client: Client, checked: CheckedQuery, limits: SqlLimits) -> dict[str,
             "rows": [[to_json(v) for v in row] for row in result.result_rows],
             "truncated": None,
         }
-    with client.query_row_block_stream(checked.sql, parameters=parameters) as stream:
+    named = {"query_id": query_id} if query_id else None
+    with client.query_row_block_stream(checked.sql, parameters=parameters, settings=named) as stream:
         columns = list(stream.source.column_names)
         types = [t.name for t in stream.source.column_types]
         for block in stream:
@@ -167,10 +175,12 @@ def _read(client: Client, checked: CheckedQuery, limits: SqlLimits) -> dict[str,
     return {"columns": columns, "types": types, "rows": rows, "truncated": reason}
 
 
-def run_query(client: Client, checked: CheckedQuery, limits: SqlLimits = LIMITS) -> dict[str, Any]:
+def run_query(
+    client: Client, checked: CheckedQuery, limits: SqlLimits = LIMITS, query_id: str | None = None
+) -> dict[str, Any]:
     """Run a checked query: {columns, types, rows (JSON values), truncated, truncated_reason}."""
     try:
-        answer = _read(client, checked, limits)
+        answer = _read(client, checked, limits, query_id)
     except Exception as e:
         failure = _failed(e, checked)
         if isinstance(failure, QueryRefused):
@@ -196,6 +206,8 @@ def analyst_client(settings: Settings, limits: SqlLimits = LIMITS) -> Client:
     try:
         for name, value in limits.clickhouse_settings().items():
             client.set_client_setting(name, value)
+        if not settings.clickhouse_embedded:  # a server stops a read whose caller went away
+            client.set_client_setting("cancel_http_readonly_queries_on_client_close", 1)
         client.set_client_setting("readonly", 1)
     except Exception as e:
         client.close()
@@ -209,8 +221,45 @@ def answer(
     """Check `query` and run it on a read-only client: the answer, QueryRefused, or
     ClickHouseError when ClickHouse cannot be reached."""
     checked = check_query(query, settings.clickhouse_database, brand_id)
+    # On a server the query has an id, so that a failed call (a timeout, a dropped connection)
+    # can kill what the server still runs; chdb runs it in this thread, so it has ended here.
+    query_id = None if settings.clickhouse_embedded else f"clickpath-analyst-{uuid.uuid4().hex}"
     client = analyst_client(settings, limits)
     try:
-        return run_query(client, checked, limits)
+        return run_query(client, checked, limits, query_id)
+    except ClickHouseError:
+        if query_id is not None:
+            kill(settings, query_id)
+        raise
+    finally:
+        client.close()
+
+
+def kill(settings: Settings, query_id: str, wait_s: float = KILL_WAIT_S) -> bool:
+    """KILL QUERY `query_id` on the server and wait until it has left system.processes (the
+    caller's report slot stays taken meanwhile); whether it has. Never raises: the answer to
+    the caller is the failure that led here."""
+    try:
+        client = connect(settings)
+    except Exception as e:
+        log.warning("analyst_kill_failed", error_type=type(e).__name__)
+        return False
+    where = {"query_id": query_id}
+    try:
+        client.command("KILL QUERY WHERE query_id = {query_id:String} ASYNC", parameters=where)
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            left = client.query(
+                "SELECT count() FROM system.processes WHERE query_id = {query_id:String}",
+                parameters=where,
+            ).result_rows[0][0]
+            if not left:
+                return True
+            time.sleep(0.25)  # the server's own pace: a query stops at its next block
+        log.warning("analyst_kill_outlived", wait_s=wait_s)
+        return False
+    except Exception as e:
+        log.warning("analyst_kill_failed", error_type=type(e).__name__)
+        return False
     finally:
         client.close()
