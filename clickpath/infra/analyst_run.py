@@ -50,9 +50,11 @@ class SqlLimits:
             # `break` stops at a block boundary past the limit: one row more than we return
             # is enough to tell a truncated answer (run_query cuts it to max_rows).
             "max_result_rows": self.max_rows + 1,
-            # The bytes in ClickHouse's own form, also at a block boundary: a first bound,
-            # the exact one is run_query's count of the JSON.
-            "max_result_bytes": 4 * self.max_answer_bytes,
+            # The bytes in ClickHouse's own form, also at a block boundary past the limit: a
+            # backstop, the exact bound is run_query's count of the JSON. 16x, because no
+            # value is over 16 times wider in Native than in JSON (a UInt256 0: 32 bytes, `0,`),
+            # so ClickHouse never stops before the JSON count does: a cut answer is marked.
+            "max_result_bytes": 16 * self.max_answer_bytes,
             "result_overflow_mode": "break",
             "max_memory_usage": self.max_memory_bytes,
             "function_range_max_elements_in_block": self.max_range_elements,
