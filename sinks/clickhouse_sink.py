@@ -158,6 +158,10 @@ def write_batch(client: Client, db: str, records: Sequence[Record]) -> dict[str,
     return written
 
 
+class AnalystBusy(RuntimeError):
+    """Every analyst slot of the sink is taken (a 429 over the loopback)."""
+
+
 class ClickHouseSink(BatchSink):
     stage = "clickhouse"
     topics = (
@@ -268,10 +272,6 @@ class ClickHouseSink(BatchSink):
             self.reader.close()
         with self.lock:
             self.client.close()
-
-
-class AnalystBusy(RuntimeError):
-    """Every analyst slot of the sink is taken (a 429 over the loopback)."""
 
 
 class _SqlRequest(BaseModel):

@@ -89,7 +89,7 @@ _CODE = re.compile(r"\bCode:\s*(\d+)")
 _NAME = re.compile(r"\(([A-Z][A-Z0-9_]{2,})\)")
 # How ClickHouse quotes the identifier it did not know (26.x and older spellings).
 _IDENTIFIER = re.compile(
-    r"(?:identifier|Function with name|Missing columns:|Unknown table)\s*`?'?([A-Za-z_][\w.]{0,63})"
+    r"(?:[Ii]dentifier|Function with name|Missing columns:|Unknown table)\s*`?'?([A-Za-z_][\w.]{0,63})"
 )
 
 
