@@ -18,6 +18,8 @@ server's identity) or that only holds the engine (`sleep`).
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 
 MAX_NEEDLE_CHARS = 128
@@ -97,6 +99,13 @@ BOUNDED_COUNT: dict[str, tuple[int, int]] = {
 }
 # Strings searched need a haystack of the views' own values, not one the query built.
 _HAYSTACK_ARGUMENT: dict[str, int] = {"splitbystring": 1}
+# Scans of a collection per row: the collection must be a view's column or a literal, never
+# one the query collected (`has((SELECT groupArray(...)), x)` is rows x collection).
+_SCANS = _names("has indexof countequal mapcontains")
+# Aggregates that collect every row into one value: not in a subquery used as a value, whose
+# one big array or map every row of the outer query would then scan.
+_COLLECTING = _names("grouparray groupuniqarray summap minmap maxmap topk groupconcat")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class FunctionRefused(ValueError):
@@ -138,8 +147,10 @@ _SIZE_KEEPING = _names("lower upper lowerutf8 upperutf8 trim ltrim rtrim trimbot
 
 
 def _a_views_column(node: exp.Expr | None, aliases: frozenset[str]) -> bool:
+    """Whether `node` reads a value of the views as stored: a column no alias of the query
+    names, nor the unnamed result of a subquery (a backquoted `groupArray(x)`)."""
     if isinstance(node, exp.Column):
-        return node.name not in aliases
+        return node.name not in aliases and bool(_IDENTIFIER.match(node.name))
     if isinstance(node, exp.Func) and function_name(node).lower() in _SIZE_KEEPING:
         args = _arguments(node)
         return len(args) == 1 and _a_views_column(args[0], aliases)
@@ -173,9 +184,42 @@ def _check_search(name: str, args: list[exp.Expr], aliases: frozenset[str]) -> N
         )
 
 
+def _a_value(subquery: exp.Expr) -> bool:
+    """Whether a subquery is used as a value (`x / (SELECT ...)`, `WITH (SELECT ...) AS n`),
+    not as rows (FROM, JOIN, IN, a UNION part, a WITH table)."""
+    parent = subquery.parent
+    if isinstance(parent, exp.CTE):
+        return bool(parent.args.get("scalar"))
+    return not isinstance(parent, exp.From | exp.Join | exp.In | exp.SetOperation | exp.Lateral)
+
+
+def _collects_into_a_value(node: exp.Expr) -> bool:
+    query = node.find_ancestor(exp.Select)
+    while query is not None:
+        if isinstance(query.parent, exp.Subquery) and _a_value(query.parent):
+            return True
+        query = query.parent.find_ancestor(exp.Select) if query.parent is not None else None
+    return False
+
+
+def _base(name: str) -> str:
+    lower = name.lower()
+    for suffix in _AGGREGATE_SUFFIXES:
+        if lower.endswith(suffix) and lower[: -len(suffix)] in _AGGREGATES:
+            return lower[: -len(suffix)]
+    return lower
+
+
 def check_call(node: exp.Expr, aliases: frozenset[str]) -> None:
     """Refuse (FunctionRefused) a call that is not allowed or whose arguments are unbounded;
     `aliases` are the names the query defines (a column by one of them is a built value)."""
+    if isinstance(node, exp.Bracket):  # m['k'] scans a map: of a view's column, or a literal
+        base = node.this
+        if isinstance(base, exp.Subquery) or (
+            isinstance(base, exp.Column) and not _a_views_column(base, aliases)
+        ):
+            raise FunctionRefused("x[...] takes a column of the views or a literal, not a built value")
+        return
     if isinstance(node, exp.Like | exp.ILike):
         _check_search("ilike" if isinstance(node, exp.ILike) else "like", _arguments(node), aliases)
         return
@@ -191,6 +235,14 @@ def check_call(node: exp.Expr, aliases: frozenset[str]) -> None:
         raise FunctionRefused(f"the function {name}() is not allowed in analyst queries")
     lower = name.lower()
     args = _arguments(node)
+    if _base(name) in _COLLECTING and _collects_into_a_value(node):
+        raise FunctionRefused(
+            f"{name}() is not allowed in a subquery used as a value (every row would scan it)"
+        )
+    if lower in _SCANS:
+        first = args[0] if args else None
+        if not (isinstance(first, exp.Array) or _a_views_column(first, aliases)):
+            raise FunctionRefused(f"{name}() scans a column of the views or a literal array")
     if lower in NEEDLE_ARGUMENT:
         _check_search(name, args, aliases)
     if lower in BOUNDED_COUNT:
