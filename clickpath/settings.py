@@ -280,8 +280,8 @@ class Settings(BaseSettings):
     @field_validator("reports_url")
     @classmethod
     def _loopback_reports_url(cls, value: str | None) -> str | None:
-        """The sink's report endpoint has no key (the service in front of it checks keys and
-        scope): it may only listen on loopback."""
+        """The sink's report endpoint checks no API key (the service in front of it checks keys
+        and scope, and hands it the per-run `reports_token`): it may only listen on loopback."""
         if value is None:
             return value
         host = urlsplit(value).hostname or ""
@@ -369,6 +369,10 @@ class Settings(BaseSettings):
     )
     reports_url: str | None = Field(
         default=None, description="Where the service asks for reports when ClickHouse is chdb."
+    )
+    reports_token: SecretStr | None = Field(
+        default=None,
+        description="The sink's report endpoint asks for it (`up` makes one per run).",
     )
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"

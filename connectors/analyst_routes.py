@@ -6,7 +6,8 @@ the brand from the key; an affiliate key gets its own affiliate's rows, filtered
 computation, so that its shares are those of the whole brand). SQL: analyst and admin keys only;
 every view is filtered to the key's brand by clickpath/infra/analyst_sql.py. ClickHouse's own
 words never reach a caller: a refused query is a 400 saying what is not allowed, ClickHouse out
-of reach a 503 (the reason only in the log).
+of reach a 503 (the reason only in the log). How many run at once, per key, brand and service:
+connectors/report_slots.py (a 429 names the limit).
 """
 
 from __future__ import annotations
@@ -26,17 +27,29 @@ from pydantic import BaseModel, Field
 from clickpath.connectors.auth import Problem, ReportScope, report_scope, require_role
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.keys import ApiKey
+from clickpath.connectors.report_slots import ReportSlots, SlotsBusy
 from clickpath.domain.analytics_rows import params_problem
 from clickpath.domain.multitouch import MODELS
-from clickpath.infra.analyst_sql import LIMITS, MAX_QUERY_CHARS, QueryRefused
-from clickpath.infra.reports import analyst_query, attribution_rows, cohort_rows, retention_rows
+from clickpath.infra.analyst_run import LIMITS
+from clickpath.infra.analyst_sql import MAX_QUERY_CHARS, QueryRefused
+from clickpath.infra.reports import (
+    ReportsBusy,
+    analyst_query,
+    attribution_rows,
+    cohort_rows,
+    retention_rows,
+)
 
 log = structlog.get_logger(__name__)
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No, unknown or revoked API key."},
     403: {"model": Problem, "description": "A role, brand or affiliate the key does not cover."},
-    429: {"model": Problem, "description": "Another analytics report is running (see Retry-After)."},
+    429: {
+        "model": Problem,
+        "description": "This key's, this brand's or the service's analytics reports are"
+        " running; `detail` says which (see Retry-After).",
+    },
     503: {"model": Problem, "description": "ClickHouse not reachable (details only in the log)."},
 }
 SQL_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -61,7 +74,11 @@ class SqlAnswer(BaseModel):
     columns: list[str]
     types: list[str]
     rows: list[list[Any]]
-    truncated: bool = Field(description=f"more rows than the {LIMITS.max_rows} returned")
+    truncated: bool = Field(
+        description=f"rows were left out: over {LIMITS.max_rows} rows or"
+        f" {LIMITS.max_answer_bytes} bytes of values"
+    )
+    truncated_reason: str | None = Field(default=None, description="which limit cut the rows")
 
 
 def invalid(field: str, message: str, value: Any) -> RequestValidationError:
@@ -99,27 +116,39 @@ def own_rows(rows: list[dict[str, Any]], scope: ReportScope) -> list[dict[str, A
     return [r for r in rows if r.get("affiliate_id") == scope.affiliate_id]
 
 
-# An attribution report over a million paths is half a minute of CPU and, embedded, holds the
-# ClickHouse sink's lock while it reads: one analytics computation at a time per service, the
-# rest answered 429 at once rather than queued behind it (any key that may read reports could
-# otherwise stall the sink by asking again and again).
-_ONE_AT_A_TIME = asyncio.Semaphore(1)
 BUSY_RETRY_AFTER_S = 10
 
 
-async def ask(report: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a ClickHouse read off the event loop, one at a time; 429 while another runs, 503
-    without the driver's words on failure."""
-    if _ONE_AT_A_TIME.locked():
-        raise HTTPException(
-            429, "another analytics report is running; try again shortly",
-            headers={"Retry-After": str(BUSY_RETRY_AFTER_S)},
-        )
+async def ask(
+    slots: ReportSlots, key: ApiKey, scope: ReportScope, report: Callable[..., Any],
+    *args: Any, **kwargs: Any,
+) -> Any:
+    """Run a ClickHouse read off the event loop in a slot of the key, its brand and the
+    service (429 naming the limit when there is none), freed when the read really returns;
+    503 without the driver's words on failure."""
     try:
-        async with _ONE_AT_A_TIME:
-            return await run_in_threadpool(report, *args, **kwargs)
+        claim = slots.claim(key.key_id, scope.brand_id)
+    except SlotsBusy as e:
+        raise HTTPException(
+            429, str(e), headers={"Retry-After": str(BUSY_RETRY_AFTER_S)}
+        ) from None
+    loop = asyncio.get_running_loop()
+    ran = False
+
+    def job() -> Any:
+        nonlocal ran
+        ran = True
+        try:
+            return report(*args, **kwargs)
+        finally:  # from the thread: even a request that was given up keeps its slot till here
+            loop.call_soon_threadsafe(slots.release, claim)
+
+    try:
+        return await run_in_threadpool(job)
     except QueryRefused:
         raise
+    except ReportsBusy as e:
+        raise HTTPException(429, str(e), headers={"Retry-After": str(e.retry_after)}) from None
     except Exception as e:  # never the DSN or the driver's words to a caller
         log.warning(
             "report_clickhouse_unreachable",
@@ -127,11 +156,15 @@ async def ask(report: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             error_type=type(e).__name__,
         )
         raise HTTPException(503, "ClickHouse not reachable; try again later") from None
+    finally:
+        if not ran:
+            slots.release(claim)
 
 
 def analyst_router(ctx: IngressContext) -> APIRouter:
     settings = ctx.settings
     router = APIRouter()
+    slots = ReportSlots()
     reader = require_role(ctx.keys, "reports", "admin", "operator", "analyst", "affiliate")
     sql_reader = require_role(ctx.keys, "sql", "admin", "analyst")
 
@@ -172,7 +205,7 @@ def analyst_router(ctx: IngressContext) -> APIRouter:
         check_period(since, until)
         scope = report_scope(key, brand_id)
         rows = await ask(
-            attribution_rows,
+            slots, key, scope, attribution_rows,
             settings,
             brand_id=scope.brand_id,
             models=models,
@@ -201,7 +234,8 @@ def analyst_router(ctx: IngressContext) -> APIRouter:
         check_period(since, until)
         scope = report_scope(key, brand_id)
         rows = await ask(
-            cohort_rows, settings, brand_id=scope.brand_id, grain=grain, since=since, until=until
+            slots, key, scope, cohort_rows, settings,
+            brand_id=scope.brand_id, grain=grain, since=since, until=until,
         )
         return own_rows(rows, scope)
 
@@ -219,7 +253,7 @@ def analyst_router(ctx: IngressContext) -> APIRouter:
         check_period(since, until)
         scope = report_scope(key, brand_id)
         rows = await ask(
-            retention_rows,
+            slots, key, scope, retention_rows,
             settings,
             brand_id=scope.brand_id,
             grain=grain,
@@ -238,7 +272,9 @@ def analyst_router(ctx: IngressContext) -> APIRouter:
         allowed."""
         scope = report_scope(key, request.brand_id)
         try:
-            answer = await ask(analyst_query, settings, request.query, scope.brand_id)
+            answer = await ask(
+                slots, key, scope, analyst_query, settings, request.query, scope.brand_id
+            )
         except QueryRefused as e:
             raise HTTPException(400, str(e)) from None
         return SqlAnswer.model_validate(answer)

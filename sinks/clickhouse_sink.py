@@ -8,11 +8,16 @@ whose view keeps each person's highest version (`players`), so they need no look
 are column-oriented and batched (at least 10k rows or about a second each). Attributions and
 the delivery log stay ReplacingMergeTrees.
 With the embedded engine (chdb) this process is the only one that may open the data
-directory, so it also answers report queries for the HTTP service over loopback.
+directory, so it also answers report queries for the HTTP service over loopback (asking for
+the run's `reports_token` and a loopback Host, so that a browser page cannot read it by DNS
+rebinding). Reports and analyst SQL run on engine sessions of their own, never under the lock
+that ingestion holds: chdb runs sessions of one engine side by side, so a slow read costs a
+core, not the writes. This process must never run an analyst's query under `self.lock`.
 """
 
 from __future__ import annotations
 
+import hmac
 import threading
 from collections.abc import Sequence
 from datetime import date
@@ -23,7 +28,7 @@ import structlog
 import uvicorn
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import Message
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel
 
 from clickpath.contracts.models import (
@@ -36,7 +41,8 @@ from clickpath.contracts.models import (
 )
 from clickpath.contracts.topics import Topic
 from clickpath.domain.redact import redact
-from clickpath.infra.analyst_sql import QueryRefused, answer
+from clickpath.infra.analyst_run import answer
+from clickpath.infra.analyst_sql import QueryRefused
 from clickpath.infra.clickhouse import (
     ClickHouseError,
     apply_migrations,
@@ -50,7 +56,12 @@ from clickpath.infra.clickhouse import (
 )
 from clickpath.infra.cohorts import repair_cohorts
 from clickpath.infra.metrics import CLICKHOUSE_ROWS, observe_event_latency
-from clickpath.infra.reports import query_attribution, query_cohort_rows, query_retention_rows
+from clickpath.infra.reports import (
+    REPORTS_TOKEN_HEADER,
+    query_attribution,
+    query_cohort_rows,
+    query_retention_rows,
+)
 from clickpath.infra.touchpoints import link_touchpoints
 from clickpath.settings import Settings
 from clickpath.sinks.base import BatchSink, SinkWriteError, UnwritableError
@@ -66,6 +77,10 @@ from clickpath.sinks.clickhouse_rows import (
 )
 
 log = structlog.get_logger(__name__)
+
+ANALYST_SLOTS = 2  # analyst queries at once in this process (the service's total, too)
+BUSY_RETRY_AFTER_S = 5
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 
 EVENT_COLUMNS = [
     "event_id", "event_type", "occurred_at", "received_at", "processed_at", "brand_id", "source",
@@ -143,6 +158,10 @@ def write_batch(client: Client, db: str, records: Sequence[Record]) -> dict[str,
     return written
 
 
+class AnalystBusy(RuntimeError):
+    """Every analyst slot of the sink is taken (a 429 over the loopback)."""
+
+
 class ClickHouseSink(BatchSink):
     stage = "clickhouse"
     topics = (
@@ -156,7 +175,12 @@ class ClickHouseSink(BatchSink):
         super().__init__(settings)
         self.db = settings.clickhouse_database
         self.client = connect(settings)
-        self.lock = threading.Lock()  # the report server shares this client
+        self.lock = threading.Lock()  # ingestion's: the writes and the touchpoint links
+        # Reports read on a session of their own (one at a time on it), beside the writes.
+        self.reader = connect(settings)
+        self.read_lock = threading.Lock()
+        # Held for as long as the engine runs an analyst's query, whatever the caller does.
+        self.analyst_slots = threading.BoundedSemaphore(ANALYST_SLOTS)
         with self.lock:
             applied = apply_migrations(self.client, self.db)
             repaired = repair_funnel(self.client, self.db)
@@ -197,50 +221,57 @@ class ClickHouseSink(BatchSink):
 
     def funnel(self, **filters: Any) -> list[dict[str, Any]]:
         try:
-            with self.lock:
-                return query_funnel(self.client, self.db, **filters)
+            with self.read_lock:
+                return query_funnel(self.reader, self.db, **filters)
         except Exception as e:
             raise ClickHouseError(redact(f"funnel query failed: {e}")) from e
 
     def stats(self) -> dict[str, Any]:
         try:
-            with self.lock:
-                return query_pipeline_stats(self.client, self.db)
+            with self.read_lock:
+                return query_pipeline_stats(self.reader, self.db)
         except Exception as e:
             raise ClickHouseError(redact(f"stats query failed: {e}")) from e
 
     def attribution(self, **filters: Any) -> list[dict[str, Any]]:
-        """Attribution credit rows (infra/reports.py query_attribution); the lock is held for
-        the paths' read only, not while the models run; the window is this sink's settings'."""
+        """Attribution credit rows (infra/reports.py query_attribution); the reader's lock is
+        held for the paths' read only, not while the models run."""
         filters["clock_skew_s"] = self.settings.attribution_clock_skew_s
         try:
-            return query_attribution(self.client, self.db, lock=self.lock, **filters)
+            return query_attribution(self.reader, self.db, lock=self.read_lock, **filters)
         except Exception as e:
             raise ClickHouseError(redact(f"attribution query failed: {e}")) from e
 
     def cohorts(self, **filters: Any) -> list[dict[str, Any]]:
         """LTV cohort rows, in the brands' zones with the configured CPA (this sink's settings)."""
         try:
-            with self.lock:
-                return query_cohort_rows(self.client, self.db, self.settings, **filters)
+            with self.read_lock:
+                return query_cohort_rows(self.reader, self.db, self.settings, **filters)
         except Exception as e:
             raise ClickHouseError(redact(f"cohort query failed: {e}")) from e
 
     def retention(self, **filters: Any) -> list[dict[str, Any]]:
         try:
-            with self.lock:
-                return query_retention_rows(self.client, self.db, self.settings, **filters)
+            with self.read_lock:
+                return query_retention_rows(self.reader, self.db, self.settings, **filters)
         except Exception as e:
             raise ClickHouseError(redact(f"retention query failed: {e}")) from e
 
     def sql(self, query: str, brand_id: str | None) -> dict[str, Any]:
-        """An analyst's query (infra/analyst_sql.py) on a read-only client of its own; under
-        the lock all the same, so that one engine call runs at a time (it waits for the
-        writes, and they for it: at most LIMITS.max_seconds)."""
-        with self.lock:
+        """An analyst's query (infra/analyst_run.py) on a read-only session of its own, beside
+        the writes, never under their lock; AnalystBusy when ANALYST_SLOTS already run. The
+        slot is this thread's until the engine returns, so a caller that gave up waiting
+        cannot start another query behind one ClickHouse could not stop."""
+        if not self.analyst_slots.acquire(blocking=False):
+            raise AnalystBusy(f"{ANALYST_SLOTS} analyst queries are running; try again shortly")
+        try:
             return answer(self.settings, query, brand_id)
+        finally:
+            self.analyst_slots.release()
 
     def close(self) -> None:
+        with self.read_lock:
+            self.reader.close()
         with self.lock:
             self.client.close()
 
@@ -250,9 +281,30 @@ class _SqlRequest(BaseModel):
     brand_id: str | None = None
 
 
-def report_app(sink: ClickHouseSink) -> FastAPI:
-    """Loopback-only report endpoint for the HTTP service when ClickHouse is embedded."""
-    app = FastAPI(title="clickpath ClickHouse sink (internal)")
+def loopback_guard(token: str | None) -> Any:
+    """A dependency refusing what did not come from this run's service: a Host that is not a
+    loopback name (a rebinding page sends its own) is a 421, a missing or wrong token 401."""
+
+    def guard(request: Request) -> None:
+        host = request.headers.get("host", "")
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if name.lower() not in LOOPBACK_HOSTS:
+            raise HTTPException(421, "this endpoint answers loopback names only")
+        given = request.headers.get(REPORTS_TOKEN_HEADER, "")
+        if token is not None and not hmac.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(401, "a missing or wrong reports token")
+
+    return guard
+
+
+def report_app(sink: ClickHouseSink, token: str | None = None) -> FastAPI:
+    """Loopback-only report endpoint for the HTTP service when ClickHouse is embedded; with a
+    `token` (the run's reports_token) every request must carry it."""
+    app = FastAPI(
+        title="clickpath ClickHouse sink (internal)",
+        dependencies=[Depends(loopback_guard(token))],
+        docs_url=None, redoc_url=None, openapi_url=None,
+    )
 
     @app.get("/reports/funnel")
     def funnel(
@@ -317,6 +369,10 @@ def report_app(sink: ClickHouseSink) -> FastAPI:
             return sink.sql(request.query, request.brand_id)
         except QueryRefused as e:
             raise HTTPException(400, str(e)) from None
+        except AnalystBusy as e:
+            raise HTTPException(
+                429, str(e), headers={"Retry-After": str(BUSY_RETRY_AFTER_S)}
+            ) from None
 
     return app
 
@@ -329,9 +385,11 @@ def run_clickhouse_sink(settings: Settings) -> None:
         from urllib.parse import urlparse
 
         url = urlparse(settings.reports_url)
+        secret = settings.reports_token
+        token = secret.get_secret_value() if secret is not None else None
         server = uvicorn.Server(
             uvicorn.Config(
-                report_app(sink), host=url.hostname or "127.0.0.1", port=url.port or 8001,
+                report_app(sink, token), host=url.hostname or "127.0.0.1", port=url.port or 8001,
                 log_config=None, access_log=False,
             )
         )

@@ -346,7 +346,8 @@ def render_sql(answer: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(answer, indent=2) + "\n"
     columns, rows = answer["columns"], answer["rows"]
-    truncated = [f"Truncated: only the first {len(rows)} rows."] if answer.get("truncated") else []
+    why = f" (the answer had {answer['truncated_reason']})" if answer.get("truncated_reason") else ""
+    truncated = [f"Truncated: only the first {len(rows)} rows{why}."] if answer.get("truncated") else []
     if fmt == "csv":
         return _csv(columns, ([_text(v) for v in row] for row in rows))
     table = Table()

@@ -20,8 +20,9 @@ from clickpath.contracts.money import Money
 from clickpath.domain.analytics_rows import credit_rows
 from clickpath.domain.attribution import DEFAULT_CLOCK_SKEW_S
 from clickpath.domain.multitouch import ModelParams, attribute
-from clickpath.infra import analyst_sql
-from clickpath.infra.analyst_sql import QueryRefused, to_json
+from clickpath.infra import analyst_run
+from clickpath.infra.analyst_run import to_json
+from clickpath.infra.analyst_sql import QueryRefused
 from clickpath.infra.clickhouse import connect, query_funnel, query_pipeline_stats
 from clickpath.infra.cohorts import query_cohorts, query_retention
 from clickpath.infra.touchpoints import query_paths
@@ -29,6 +30,22 @@ from clickpath.settings import Settings
 
 # Attribution and cohorts over a million players take tens of seconds (make bench-attribution).
 ANALYTICS_TIMEOUT_S = 300.0
+REPORTS_TOKEN_HEADER = "X-Clickpath-Reports-Token"
+
+
+class ReportsBusy(RuntimeError):
+    """The sink that owns the embedded engine is already running its analyst queries: the
+    message says so, `retry_after` is in seconds (its 429's Retry-After)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def loopback_headers(settings: Settings) -> dict[str, str]:
+    """The per-run secret the sink's loopback endpoint asks for (set by `up`, never logged)."""
+    token = settings.reports_token
+    return {REPORTS_TOKEN_HEADER: token.get_secret_value()} if token is not None else {}
 
 
 def _ask_clickhouse(settings: Settings, path: str, query: Any, *, timeout: float = 30, **params: Any) -> Any:
@@ -44,7 +61,10 @@ def _ask_clickhouse(settings: Settings, path: str, query: Any, *, timeout: float
             for k, v in params.items()
             if v is not None
         }
-        response = httpx.get(f"{settings.reports_url}{path}", params=wire, timeout=timeout)
+        response = httpx.get(
+            f"{settings.reports_url}{path}", params=wire, timeout=timeout,
+            headers=loopback_headers(settings),
+        )
         response.raise_for_status()
         return response.json()
     client = connect(settings)
@@ -157,22 +177,31 @@ def retention_rows(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
 
 
 def analyst_query(settings: Settings, query: str, brand_id: str | None) -> dict[str, Any]:
-    """An analyst's SQL (infra/analyst_sql.py), through the sink that owns ClickHouse when it
-    is embedded: the answer, or QueryRefused with what is not allowed."""
+    """An analyst's SQL (infra/analyst_sql.py, analyst_run.py), through the sink that owns
+    ClickHouse when it is embedded: the answer, QueryRefused with what is not allowed, or
+    ReportsBusy when the sink runs as many analyst queries as it may."""
     if not settings.clickhouse_embedded:
-        return analyst_sql.answer(settings, query, brand_id)
+        return analyst_run.answer(settings, query, brand_id)
     if not settings.reports_url:
         raise RuntimeError(
             "ClickHouse is embedded (chdb) and no CLICKPATH_REPORTS_URL names the sink "
             "that owns it: run the pipeline with `clickpath up`"
         )
+    # No shorter wait than the sink's: the caller's report slot is held until the query has
+    # really ended, not freed while the engine still runs it (the sink answers 429 meanwhile).
     response = httpx.post(
         f"{settings.reports_url}/reports/sql",
         json={"query": query, "brand_id": brand_id},
-        timeout=analyst_sql.LIMITS.max_seconds + 20,
+        timeout=ANALYTICS_TIMEOUT_S,
+        headers=loopback_headers(settings),
     )
     if response.status_code == 400:
         raise QueryRefused(str(response.json().get("detail", "the query was refused")))
+    if response.status_code == 429:
+        raise ReportsBusy(
+            str(response.json().get("detail", "the analyst queries are busy")),
+            int(response.headers.get("Retry-After", "5")),
+        )
     response.raise_for_status()
     answer: dict[str, Any] = response.json()
     return answer

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -229,6 +230,9 @@ def _roles(
     roles = pipeline_roles(settings.workers)
     if settings.clickhouse_embedded:
         env["CLICKPATH_REPORTS_URL"] = f"http://127.0.0.1:{free_port()}"
+        # A secret of this run, so that a page in a browser (DNS rebinding) cannot read the
+        # sink's loopback reports: in the roles' environment only, never printed or logged.
+        env["CLICKPATH_REPORTS_TOKEN"] = secrets.token_urlsafe(32)
     if not options.demo:
         return roles, None
     receiver_port = free_port()

@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.http_service import create_service
-from clickpath.infra.analyst_sql import QueryRefused, SqlLimits, analyst_client, answer
+from clickpath.infra.analyst_run import SqlLimits, analyst_client, answer
+from clickpath.infra.analyst_sql import QueryRefused
 from clickpath.infra.clickhouse import apply_migrations, connect
 from clickpath.settings import Settings
 from clickpath.sinks.clickhouse_sink import ClickHouseSink, report_app, write_batch
@@ -98,6 +99,7 @@ def test_an_empty_answer_still_names_its_columns(chdb) -> None:
         "types": ["String", "Map(String, Decimal(20, 4))"],
         "rows": [],
         "truncated": False,
+        "truncated_reason": None,
     }
 
 

@@ -35,7 +35,7 @@ COHORTS = [
     {"brand_id": "brand-a", "affiliate_id": a, "campaign_id": "c", "cohort": "2026-01-01", "players": 1}
     for a in ("aff-1", "aff-2")
 ]
-ANSWER = {"columns": ["n"], "types": ["UInt64"], "rows": [[1]], "truncated": False}
+ANSWER = {"columns": ["n"], "types": ["UInt64"], "rows": [[1]], "truncated": False, "truncated_reason": None}
 
 
 @pytest.fixture

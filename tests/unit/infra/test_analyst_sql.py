@@ -11,13 +11,13 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from clickpath.infra.analyst_run import refusal
 from clickpath.infra.analyst_sql import (
     ANALYST_VIEWS,
     BRAND_PARAMETER,
     MAX_QUERY_CHARS,
     QueryRefused,
     check_query,
-    refusal,
 )
 
 DB = "clickpath"
@@ -56,12 +56,12 @@ REFUSED = [
     ("WITH a AS (SELECT * FROM b), b AS (SELECT 1) SELECT * FROM a", NOT_A_VIEW),
     ("WITH RECURSIVE a AS (SELECT 1) SELECT * FROM a", "RECURSIVE"),
     # table functions and functions that read elsewhere
-    ("SELECT * FROM file('/etc/passwd')", "file()"),
+    ("SELECT * FROM file('/etc/passwd')", "table functions"),
     ("SELECT file('/etc/passwd') FROM players", "file()"),
     ("SELECT * FROM numbers(10)", "table functions"),
-    ("SELECT * FROM url('http://127.0.0.1/', 'CSV')", "url()"),
-    ("SELECT * FROM remote('127.0.0.1', clickpath.events)", "remote()"),
-    ("SELECT * FROM s3('http://x/y.csv')", "s3()"),
+    ("SELECT * FROM url('http://127.0.0.1/', 'CSV')", "table functions"),
+    ("SELECT * FROM remote('127.0.0.1', clickpath.events)", "table functions"),
+    ("SELECT * FROM s3('http://x/y.csv')", "table functions"),
     ("SELECT * FROM merge('clickpath', '.*')", "table functions"),
     ("SELECT * FROM view(SELECT * FROM events)", "table functions"),
     ("SELECT * FROM players JOIN generateRandom('a Int8') g ON 1", "table functions"),
@@ -190,7 +190,8 @@ ALLOWED = [
 @pytest.mark.parametrize(("query", "filters"), ALLOWED)
 def test_allowed_queries_read_each_view_through_the_keys_brand(query: str, filters: int) -> None:
     checked = check_query(query, DB, "brand-a")
-    assert checked.parameters == {BRAND_PARAMETER: "brand-a"}
+    # bound where a view is read; none otherwise (the driver would %-format the text)
+    assert checked.parameters == ({BRAND_PARAMETER: "brand-a"} if filters else {})
     read = tables(checked.sql)
     views = [name for db, name in read if db]
     assert all(db == DB and name in ANALYST_VIEWS for db, name in read if db)

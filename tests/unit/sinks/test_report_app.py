@@ -144,3 +144,27 @@ def test_a_sink_that_fails_is_an_error_not_an_answer(tmp_path) -> None:
                 position_first=Decimal("0.4"),
                 position_last=Decimal("0.4"),
             )
+
+
+def test_the_loopback_app_asks_for_the_runs_token_and_a_loopback_host(tmp_path) -> None:
+    """Issue 21 item 26: a page in a browser reaching 127.0.0.1 by DNS rebinding sends its own
+    Host and no token; the service, with the run's token from `up`, is answered."""
+    from pydantic import SecretStr
+
+    token = "s" * 43
+    with ServedApp(report_app(RecordingSink(), token)) as served:  # type: ignore[arg-type]
+        settings = Settings(data_dir=tmp_path, pseudonym_key="k", reports_url=served.url,
+                            reports_token=SecretStr(token))
+        assert reports.analyst_query(settings, "SELECT x FROM players", None)["rows"] == [["y"]]
+        anonymous = settings.with_overrides(reports_token=None)
+        with pytest.raises(httpx.HTTPStatusError) as refused:
+            reports.analyst_query(anonymous, "SELECT x FROM players", None)
+        assert refused.value.response.status_code == 401
+        rebound = httpx.get(
+            f"{served.url}/reports/stats",
+            headers={"Host": f"rebind.attacker.example:{served.port}",
+                     reports.REPORTS_TOKEN_HEADER: token},
+        )
+        assert rebound.status_code == 421
+        assert httpx.get(f"{served.url}/docs").status_code in (401, 404)
+    assert "s" * 43 not in repr(settings) and "s" * 43 not in str(settings.model_dump())
