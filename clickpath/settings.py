@@ -46,6 +46,9 @@ from clickpath.domain.retry_policy import DEFAULT_SCHEDULE
 DEV_PSEUDONYM_KEY = "clickpath-dev-key-change-me"
 # Keys that were ever shipped in this repository (source, docker-compose): public, so useless.
 SHIPPED_PSEUDONYM_KEYS = frozenset({DEV_PSEUDONYM_KEY, "change-me-in-production"})
+# HMAC-SHA256 keys shorter than its 32-byte output weaken every pseudonym; a short key is also
+# one a person typed, which is guessable (docs/security.md#the-pseudonym-key).
+MIN_PSEUDONYM_KEY_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -379,6 +382,11 @@ class Settings(BaseSettings):
         """No key was set, or one shipped in the repository (anyone can reverse its pseudonyms)."""
         key = self.pseudonym_key.get_secret_value().strip()
         return not key or key in SHIPPED_PSEUDONYM_KEYS
+
+    @property
+    def pseudonym_key_too_short(self) -> bool:
+        """A key of our own, but under MIN_PSEUDONYM_KEY_BYTES (UTF-8): too weak to keep."""
+        return len(self.pseudonym_key.get_secret_value().strip().encode()) < MIN_PSEUDONYM_KEY_BYTES
 
     # Kafka TLS and SASL (a production cluster; docs/security.md). Unset: PLAINTEXT.
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
