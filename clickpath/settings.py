@@ -198,6 +198,26 @@ class Settings(BaseSettings):
     tracker_proxy_hops: int = Field(
         default=1, ge=1, le=10, description="Trusted proxies that append to X-Forwarded-For."
     )
+    tracker_trusted_proxies: list[str] = Field(
+        default=[],
+        description="Addresses or networks (CIDR) of the proxies whose client IP header is"
+        " believed; from any other peer it is ignored. Empty: any peer's, when the header is set.",
+    )
+
+    @field_validator("tracker_trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"tracker_trusted_proxies: {entry!r} is not an IP address or "
+                                 "network (CIDR)") from None
+        return [entry.strip() for entry in value]
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(e, strict=False) for e in self.tracker_trusted_proxies)
     tracker_country_header: str | None = Field(
         default=None, description="Take the visitor's country from this header (CF-IPCountry)."
     )

@@ -95,6 +95,7 @@ class HttpGuard:
         }
         header = s.tracker_client_ip_header
         self.ip_header = header.lower().encode("latin-1") if header else None
+        self.trusted = s.trusted_proxy_networks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -138,7 +139,8 @@ class HttpGuard:
             for name, value in scope["headers"]:
                 if name == self.ip_header:
                     forwarded = value.decode("latin-1")
-        ip = visitor_ip(client[0] if client else None, forwarded, self.settings.tracker_proxy_hops)
+        ip = visitor_ip(client[0] if client else None, forwarded, self.settings.tracker_proxy_hops,
+                        self.trusted)
         if ip is None:
             return "-"
         if ":" not in ip:  # IPv4, already checked by visitor_ip: its /24 without parsing again

@@ -344,6 +344,7 @@ def _visitor_ip(request: Request, settings: Settings) -> str | None:
         request.client.host if request.client else None,
         request.headers.get(header) if header else None,
         settings.tracker_proxy_hops,
+        settings.trusted_proxy_networks,
     )
 
 

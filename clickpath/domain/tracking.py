@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -163,12 +163,19 @@ def tracking_links(catalogue: Catalogue, base_url: str) -> list[dict[str, str | 
 # --- the visitor --------------------------------------------------------------------------------
 
 
-def visitor_ip(peer: str | None, header_value: str | None, hops: int = 1) -> str | None:
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def visitor_ip(
+    peer: str | None, header_value: str | None, hops: int = 1, trusted: Sequence[Network] = ()
+) -> str | None:
     """The visitor's IP: from the trusted proxy header when it is set (the `hops`-th address
     from the right of X-Forwarded-For: the one our outermost trusted proxy saw), else the TCP
-    peer. None when that is not an IP address (a test client, a Unix socket)."""
+    peer. With `trusted` networks, the header counts only when the peer is in one of them (a
+    client reaching the service past the proxy writes the header as it likes). None when that
+    is not an IP address (a test client, a Unix socket)."""
     candidate = peer
-    if header_value:
+    if header_value and (not trusted or _peer_in(peer, trusted)):
         entries = [e.strip() for e in header_value.split(",") if e.strip()]
         if entries:
             candidate = entries[-hops] if len(entries) >= hops else entries[0]
@@ -176,6 +183,16 @@ def visitor_ip(peer: str | None, header_value: str | None, hops: int = 1) -> str
         return str(ipaddress.ip_address((candidate or "").strip()))
     except ValueError:
         return None
+
+
+def _peer_in(peer: str | None, networks: Sequence[Network]) -> bool:
+    try:
+        address = ipaddress.ip_address(peer or "")
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in networks)
 
 
 def country_of(header_value: str | None) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 
 import pytest
@@ -313,3 +314,12 @@ def test_a_page_view_is_reduced_and_pseudonymised() -> None:
     assert view.referrer == "https://aff.example/x"
     assert view.ip_prefix == "2001:db8::/32" and "2001:db8::1" not in view.model_dump_json()
     assert view.event_id.startswith("pv-") and view.source == "sdk"
+
+
+def test_the_header_counts_only_from_a_trusted_proxy_when_proxies_are_named() -> None:
+    proxies = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("2001:db8::/32"))
+    assert visitor_ip("10.1.2.3", "203.0.113.9", trusted=proxies) == "203.0.113.9"
+    assert visitor_ip("::ffff:10.1.2.3", "203.0.113.9", trusted=proxies) == "203.0.113.9"
+    assert visitor_ip("2001:db8::1", "203.0.113.9", trusted=proxies) == "203.0.113.9"
+    assert visitor_ip("198.51.100.1", "203.0.113.9", trusted=proxies) == "198.51.100.1"
+    assert visitor_ip("testclient", "203.0.113.9", trusted=proxies) is None
