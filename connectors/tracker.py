@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -45,6 +46,7 @@ from clickpath.domain.tracking import (
     Catalogue,
     Link,
     LinkError,
+    check_collected_page,
     collect_brand,
     country_of,
     device_id_of,
@@ -146,6 +148,7 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
     screen = ClickScreen(settings.bot_click_rate_per_s, settings.bot_click_burst,
                          capacity=settings.rate_limit_buckets)
     collect_cap = settings.collect_max_body_bytes
+    minted = MintedClicks(settings.rate_limit_buckets)
 
     # --- clicks -------------------------------------------------------------------------
 
@@ -180,6 +183,7 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
             if bot is not None:
                 CLICKS_FLAGGED.labels(bot).inc()
             response = redirect(landing_url)  # before the click is recorded: never half-done
+            minted.add(click.click_id, click.brand_id)
             [error] = await ctx.send([click])
             if error is not None:
                 INGRESS_REJECTED.labels("tracker", "broker_unavailable").inc()
@@ -302,8 +306,10 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
                 if not fresh_click_id(data.click_id, now, lookback):
                     raise LinkError("invalid", "not a click id minted within the lookback window", "click_id")
                 brand_id = collect_brand(store.current(), origin, data.brand, extra_origins)
+                check_collected_page(origin, data.page_url, brand_id, minted.brand_of(data.click_id))
             except (ValueError, LinkError) as e:  # ValidationError and JSON errors are ValueErrors
-                INGRESS_REJECTED.labels("collect", "invalid").inc()
+                reason = e.reason if isinstance(e, LinkError) and e.reason.startswith("cross_") else "invalid"
+                INGRESS_REJECTED.labels("collect", reason).inc()
                 return JSONResponse({"detail": [_problem(e)]}, 422, cors)
             page_view = make_page_view(
                 click_id=data.click_id,
@@ -336,6 +342,24 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+class MintedClicks:
+    """The brand of each click id this process minted lately (the newest `capacity`), so that
+    collect can refuse one brand's click sent from another brand's page. A click id it does not
+    know (minted by another process, or before a restart) is not refused for that."""
+
+    def __init__(self, capacity: int) -> None:
+        self._brands: OrderedDict[str, str] = OrderedDict()
+        self._capacity = capacity
+
+    def add(self, click_id: str, brand_id: str) -> None:
+        self._brands[click_id] = brand_id
+        if len(self._brands) > self._capacity:
+            self._brands.popitem(last=False)
+
+    def brand_of(self, click_id: str) -> str | None:
+        return self._brands.get(click_id)
 
 
 def _visitor_ip(request: Request, settings: Settings) -> str | None:

@@ -314,6 +314,23 @@ def collect_brand(
     return next(iter(brands))
 
 
+def check_collected_page(
+    origin: str | None, page_url: str | None, brand_id: str, click_brand: str | None
+) -> None:
+    """What the web SDK sends must be of the brand it is recorded under: the page at the Origin
+    the request came from (a page of brand A's site sent from B's origin would be recorded as
+    B's), and the click, when the tracker knows whose it minted (`click_brand`), of that brand.
+    Raises LinkError naming the field."""
+    if page_url:
+        page_origin = origin_of(page_url)
+        if page_origin != origin:
+            raise LinkError("cross_origin", f"the page {page_origin or page_url[:80]!r} is not at "
+                            f"the origin {origin!r} the request came from", "page_url")
+    if click_brand is not None and click_brand != brand_id:
+        raise LinkError("cross_brand", f"this click id was minted for another brand's campaign, "
+                        f"not for {brand_id!r}", "click_id")
+
+
 def fresh_click_id(click_id: str, now: datetime, lookback: timedelta) -> bool:
     """A click id we could have minted: a ULID from within the attribution lookback, not from
     the future (a minute of clock skew allowed)."""

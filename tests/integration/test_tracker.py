@@ -444,6 +444,33 @@ def test_collect_records_a_page_view_from_a_landing_origin(tracker, tracker_sett
     assert view.ip_prefix == "203.0.0.0/16" and VISITOR_IP.encode() not in msg.value()
 
 
+def test_collect_refuses_one_brands_click_or_page_under_another_brands_origin(tracker_settings) -> None:
+    """Issue 21 item 26: a click id and page of brand A were recorded under brand B's Origin."""
+    other = CampaignConfig(brand_id="brand-b", landing_url="https://slots.example/in?c={click_id}")
+    aff2 = tracker_settings.affiliates["aff-2"].model_copy(update={"campaigns": {"slots": other}})
+    settings = tracker_settings.with_overrides(affiliates={**tracker_settings.affiliates, "aff-2": aff2})
+    rejected = counted(INGRESS_REJECTED, "collect", "cross_brand")
+    with serve(settings) as served, httpx.Client(base_url=served.url, timeout=30) as client:
+        r = client.get("/c/spring1")  # brand-a's link
+        click_id = parse_qs(urlsplit(r.headers["location"]).query)["cid"][0]
+        b_origin = {"Origin": "https://slots.example"}
+
+        r = client.post("/v1/collect", content=json.dumps({"click_id": click_id}), headers=b_origin)
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"] == ["body", "click_id"]
+        assert "another brand" in r.json()["detail"][0]["msg"]
+        assert counted(INGRESS_REJECTED, "collect", "cross_brand") == rejected + 1
+
+        page = {"click_id": new_click_id(), "page_url": "https://casino.example/welcome"}
+        r = client.post("/v1/collect", content=json.dumps(page), headers=b_origin)
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"] == ["body", "page_url"]
+
+        ok = {"click_id": click_id, "page_url": "https://casino.example/welcome"}
+        r = client.post("/v1/collect", content=json.dumps(ok), headers={"Origin": "https://casino.example"})
+        assert r.status_code == 202, r.text
+
+
 @pytest.mark.parametrize(
     ("origin", "body", "status", "field"),
     [

@@ -323,3 +323,16 @@ def test_the_header_counts_only_from_a_trusted_proxy_when_proxies_are_named() ->
     assert visitor_ip("2001:db8::1", "203.0.113.9", trusted=proxies) == "203.0.113.9"
     assert visitor_ip("198.51.100.1", "203.0.113.9", trusted=proxies) == "198.51.100.1"
     assert visitor_ip("testclient", "203.0.113.9", trusted=proxies) is None
+
+
+def test_a_collected_page_must_be_at_its_origin_and_of_its_clicks_brand() -> None:
+    from clickpath.domain.tracking import check_collected_page
+
+    check_collected_page("https://a.example", "https://a.example/p?x=1", "brand-a", "brand-a")
+    check_collected_page("https://a.example", None, "brand-a", None)
+    with pytest.raises(LinkError) as e:
+        check_collected_page("https://b.example", "https://a.example/p", "brand-b", None)
+    assert e.value.field == "page_url"
+    with pytest.raises(LinkError) as e:
+        check_collected_page("https://b.example", None, "brand-b", "brand-a")
+    assert e.value.field == "click_id"
