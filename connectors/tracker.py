@@ -307,25 +307,24 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
                     raise LinkError("invalid", "not a click id minted within the lookback window", "click_id")
                 brand_id = collect_brand(store.current(), origin, data.brand, extra_origins)
                 check_collected_page(origin, data.page_url, brand_id, minted.brand_of(data.click_id))
+                page_view = make_page_view(  # refuses personal data left in the page's URLs
+                    click_id=data.click_id,
+                    brand_id=brand_id,
+                    page_url=data.page_url,
+                    referrer=data.referrer,
+                    viewport=data.viewport,
+                    language=data.language,
+                    platform=data.platform,
+                    user_agent=request.headers.get("user-agent"),
+                    device_id=data.device_id,
+                    ip=_visitor_ip(request, settings),
+                    country=_country(request, settings),
+                    pseudonym_key=ctx.pseudonym_key,
+                    now=now,
+                )
             except (ValueError, LinkError) as e:  # ValidationError and JSON errors are ValueErrors
-                reason = e.reason if isinstance(e, LinkError) and e.reason.startswith("cross_") else "invalid"
-                INGRESS_REJECTED.labels("collect", reason).inc()
+                INGRESS_REJECTED.labels("collect", _collect_reason(e)).inc()
                 return JSONResponse({"detail": [_problem(e)]}, 422, cors)
-            page_view = make_page_view(
-                click_id=data.click_id,
-                brand_id=brand_id,
-                page_url=data.page_url,
-                referrer=data.referrer,
-                viewport=data.viewport,
-                language=data.language,
-                platform=data.platform,
-                user_agent=request.headers.get("user-agent"),
-                device_id=data.device_id,
-                ip=_visitor_ip(request, settings),
-                country=_country(request, settings),
-                pseudonym_key=ctx.pseudonym_key,
-                now=now,
-            )
             [error] = await ctx.send([page_view])
             if error is not None:
                 INGRESS_REJECTED.labels("collect", "broker_unavailable").inc()
@@ -375,6 +374,12 @@ def _visitor_ip(request: Request, settings: Settings) -> str | None:
 def _country(request: Request, settings: Settings) -> str | None:
     header = settings.tracker_country_header
     return country_of(request.headers.get(header)) if header else None
+
+
+def _collect_reason(e: Exception) -> str:
+    """The metric label of a refused collect: the checks worth telling apart, else invalid."""
+    named = ("cross_origin", "cross_brand", "personal_data")
+    return e.reason if isinstance(e, LinkError) and e.reason in named else "invalid"
 
 
 def _cors(origin: str | None) -> dict[str, str]:

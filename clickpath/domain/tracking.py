@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from pydantic import ValidationError
 from ulid import ULID
@@ -21,6 +21,7 @@ from ulid import ULID
 from clickpath.contracts.models import Click, PageView
 from clickpath.domain.catalogue import AffiliateConfig, CampaignConfig
 from clickpath.domain.landing import SUBS, UTM_PARAMS, origin_of, render_landing_url
+from clickpath.domain.personal import find_personal, kind_of_value
 from clickpath.domain.postback_template import render_template
 from clickpath.domain.pseudonym import pseudonymise_ip
 
@@ -218,6 +219,12 @@ def _clip(value: str | None) -> str | None:
     return value[:TEXT_MAX] if value else None
 
 
+def _impersonal(value: str | None) -> str | None:
+    """A browser's header kept only when it holds no personal data: the visitor cannot take it
+    back, so it is dropped rather than the click refused."""
+    return None if value and kind_of_value(unquote_plus(value)) else value
+
+
 def reduce_url(url: str | None, keep: tuple[str, ...] = ("click_id", *SUBS, *UTM_PARAMS)) -> str | None:
     """Origin and path of a page URL with only the named query parameters: page URLs can carry
     e-mail addresses or session tokens in their query, which must not pass ingress."""
@@ -251,6 +258,9 @@ def make_click(
     """The Click to record and the URL to redirect to (macros filled, UTM kept); raises
     LinkError naming the field when the request's values do not fit a Click."""
     campaign = link.campaign
+    found = find_personal({**subs, **utm})  # the affiliate's link: its values go to the landing URL
+    if found is not None:
+        raise LinkError("personal_data", f"This link's {found.field} {found.reason}.", found.field)
     values = {
         "click_id": click_id,
         **subs,
@@ -278,7 +288,7 @@ def make_click(
             **subs,
             tracking_code=campaign.tracking_code,
             landing_url=landing_url,
-            referrer=reduce_url(referrer, keep=()),
+            referrer=_impersonal(reduce_url(referrer, keep=())),
             user_agent=_clip(user_agent),
             ip_hash=ip_hash,
             ip_prefix=ip_prefix,
@@ -355,6 +365,12 @@ def make_page_view(
     now: datetime,
 ) -> PageView:
     ip_hash, ip_prefix = pseudonymise_ip(pseudonym_key, ip) if ip else (None, None)
+    page_url, referrer = reduce_url(page_url), reduce_url(referrer, keep=())
+    # Looked at decoded: the query keeps sub ids and UTM values, percent-encoded.
+    found = find_personal({"page_url": unquote_plus(page_url or ""),
+                           "referrer": unquote_plus(referrer or "")})
+    if found is not None:
+        raise LinkError("personal_data", f"{found.field} {found.reason}", found.field)
     return PageView(
         event_id=f"pv-{new_click_id()}",
         occurred_at=now,
@@ -362,8 +378,8 @@ def make_page_view(
         brand_id=brand_id,
         source="sdk",
         click_id=click_id,
-        page_url=reduce_url(page_url),
-        referrer=reduce_url(referrer, keep=()),
+        page_url=page_url,
+        referrer=referrer,
         viewport=viewport,
         language=language,
         platform=platform,

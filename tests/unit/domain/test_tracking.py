@@ -336,3 +336,22 @@ def test_a_collected_page_must_be_at_its_origin_and_of_its_clicks_brand() -> Non
     with pytest.raises(LinkError) as e:
         check_collected_page("https://b.example", None, "brand-b", "brand-a")
     assert e.value.field == "click_id"
+
+
+def test_personal_data_in_a_link_is_refused_and_in_a_referrer_dropped() -> None:
+    """Issue 21 item 22: the tracker is a door too; a sub id is the affiliate's to fix."""
+    link = Catalogue.build(AFFILIATES).link_by_code("spring1")
+    args = dict(utm={}, user_agent="UA", ip=None, country=None, device_id=None,
+                pseudonym_key=KEY, now=utcnow())
+    with pytest.raises(LinkError) as e:
+        make_click(link, new_click_id(), subs={"sub2": "ann@example.com"}, referrer=None, **args)
+    assert e.value.field == "sub2" and e.value.reason == "personal_data"
+    click, _ = make_click(link, new_click_id(), subs={}, referrer="https://a.example/u/ann@example.com",
+                          **args)
+    assert click.referrer is None
+    with pytest.raises(LinkError) as e:
+        make_page_view(click_id=new_click_id(), brand_id="brand-a",
+                       page_url="https://casino.example/p?sub1=%2B44%2020%207946%200958", referrer=None,
+                       viewport=None, language=None, platform=None, user_agent=None, device_id=None,
+                       ip=None, country=None, pseudonym_key=KEY, now=utcnow())
+    assert e.value.field == "page_url"
