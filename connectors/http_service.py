@@ -31,6 +31,7 @@ from clickpath.connectors.context import IngressContext
 from clickpath.connectors.event_api import event_api_router
 from clickpath.connectors.http_guard import HttpGuard
 from clickpath.connectors.keys import ApiKey
+from clickpath.connectors.service_pages import service_pages
 from clickpath.connectors.tracker import tracker_routes
 from clickpath.connectors.visitor_pages import page as tracker_page
 from clickpath.domain.report import summarize
@@ -66,7 +67,10 @@ def create_service(settings: Settings, ctx: IngressContext | None = None) -> Fas
         version="0.1.0",
         description="Affiliate attribution pipeline: ingress doors, health, metrics and reports.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load their assets from a CDN; ours are served here
+        redoc_url=None,
     )
+    app.include_router(service_pages(app))
     app.add_middleware(HttpGuard, settings=settings, keys=ctx.keys)
     app.include_router(event_api_router(ctx))
     app.include_router(admin_endpoints_router(ctx))
