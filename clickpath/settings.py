@@ -47,6 +47,9 @@ from clickpath.domain.retry_policy import DEFAULT_SCHEDULE
 DEV_PSEUDONYM_KEY = "clickpath-dev-key-change-me"
 # Keys that were ever shipped in this repository (source, docker-compose): public, so useless.
 SHIPPED_PSEUDONYM_KEYS = frozenset({DEV_PSEUDONYM_KEY, "change-me-in-production"})
+# HMAC-SHA256 keys shorter than its 32-byte output weaken every pseudonym; a short key is also
+# one a person typed, which is guessable (docs/security.md#the-pseudonym-key).
+MIN_PSEUDONYM_KEY_BYTES = 32
 
 
 def default_instances_dir(environ: Mapping[str, str]) -> Path:
@@ -209,6 +212,26 @@ class Settings(BaseSettings):
     tracker_proxy_hops: int = Field(
         default=1, ge=1, le=10, description="Trusted proxies that append to X-Forwarded-For."
     )
+    tracker_trusted_proxies: list[str] = Field(
+        default=[],
+        description="Addresses or networks (CIDR) of the proxies whose client IP header is"
+        " believed; from any other peer it is ignored. Empty: any peer's, when the header is set.",
+    )
+
+    @field_validator("tracker_trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"tracker_trusted_proxies: {entry!r} is not an IP address or "
+                                 "network (CIDR)") from None
+        return [entry.strip() for entry in value]
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(e, strict=False) for e in self.tracker_trusted_proxies)
     tracker_country_header: str | None = Field(
         default=None, description="Take the visitor's country from this header (CF-IPCountry)."
     )
@@ -402,6 +425,11 @@ class Settings(BaseSettings):
         """No key was set, or one shipped in the repository (anyone can reverse its pseudonyms)."""
         key = self.pseudonym_key.get_secret_value().strip()
         return not key or key in SHIPPED_PSEUDONYM_KEYS
+
+    @property
+    def pseudonym_key_too_short(self) -> bool:
+        """A key of our own, but under MIN_PSEUDONYM_KEY_BYTES (UTF-8): too weak to keep."""
+        return len(self.pseudonym_key.get_secret_value().strip().encode()) < MIN_PSEUDONYM_KEY_BYTES
 
     # Kafka TLS and SASL (a production cluster; docs/security.md). Unset: PLAINTEXT.
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(

@@ -40,12 +40,14 @@ from clickpath.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-# Reachable without a key: health, the Prometheus scrape, the web SDK and what it sends, the
-# API's description (it holds no data), and, by prefix, the tracker's links (`/c`, `/c/…`).
+# Reachable without a key: the landing page, health, the Prometheus scrape, the web SDK and
+# what it sends, the API's description (it holds no data), and, by prefix, the documentation's
+# assets (`DOCS_ASSETS`) and the tracker's links (`/c`, `/c/…`).
 PUBLIC_PATHS = frozenset({
-    "/healthz", "/metrics", "/sdk/clickpath.js", "/v1/collect",
+    "/", "/healthz", "/metrics", "/sdk/clickpath.js", "/v1/collect",
     "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
 })
+DOCS_ASSETS = "/docs/assets/"  # connectors/service_pages.py
 
 
 def door_of(path: str) -> str:
@@ -95,6 +97,7 @@ class HttpGuard:
         }
         header = s.tracker_client_ip_header
         self.ip_header = header.lower().encode("latin-1") if header else None
+        self.trusted = s.trusted_proxy_networks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,7 +115,7 @@ class HttpGuard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if path not in PUBLIC_PATHS:
+        if path not in PUBLIC_PATHS and not path.startswith(DOCS_ASSETS):
             key = self.authenticate(scope, headers, door)
             if not isinstance(key, ApiKey):
                 await key(scope, receive, send)
@@ -138,7 +141,8 @@ class HttpGuard:
             for name, value in scope["headers"]:
                 if name == self.ip_header:
                     forwarded = value.decode("latin-1")
-        ip = visitor_ip(client[0] if client else None, forwarded, self.settings.tracker_proxy_hops)
+        ip = visitor_ip(client[0] if client else None, forwarded, self.settings.tracker_proxy_hops,
+                        self.trusted)
         if ip is None:
             return "-"
         if ":" not in ip:  # IPv4, already checked by visitor_ip: its /24 without parsing again

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
@@ -31,12 +31,16 @@ from clickpath.connectors.context import IngressContext
 from clickpath.connectors.event_api import event_api_router
 from clickpath.connectors.http_guard import HttpGuard
 from clickpath.connectors.keys import ApiKey
+from clickpath.connectors.service_pages import service_pages
 from clickpath.connectors.tracker import tracker_routes
 from clickpath.connectors.visitor_pages import page as tracker_page
 from clickpath.domain.report import summarize
 from clickpath.infra.metrics import INGRESS_REJECTED, render_metrics
 from clickpath.infra.reports import funnel_rows
 from clickpath.settings import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +67,10 @@ def create_service(settings: Settings, ctx: IngressContext | None = None) -> Fas
         version="0.1.0",
         description="Affiliate attribution pipeline: ingress doors, health, metrics and reports.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load their assets from a CDN; ours are served here
+        redoc_url=None,
     )
+    app.include_router(service_pages(app))
     app.add_middleware(HttpGuard, settings=settings, keys=ctx.keys)
     app.include_router(event_api_router(ctx))
     app.include_router(admin_endpoints_router(ctx))
@@ -146,15 +153,27 @@ def _document_event_models(app: FastAPI, settings: Settings) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def run_service(settings: Settings) -> None:
+def server_config(settings: Settings, app: FastAPI | None = None) -> uvicorn.Config:
+    """How uvicorn serves the service. Its own proxy-header handling is off: on by default, it
+    believed X-Forwarded-For from 127.0.0.1 whatever clickpath was told, so a client on the same
+    host (or a proxy that appends rather than overwrites) chose its own address and escaped the
+    rate limits and the bot screen. The visitor's address is clickpath's to decide (the guard and
+    the tracker, from TRACKER_CLIENT_IP_HEADER, TRACKER_PROXY_HOPS, TRACKER_TRUSTED_PROXIES)."""
     import uvicorn
 
-    uvicorn.run(
-        create_service(settings),
+    return uvicorn.Config(
+        app or create_service(settings),
         host=settings.http_host,
         port=settings.http_port,
         loop="uvloop",  # with httptools: ~30% less CPU per click than asyncio + h11
         http="httptools",
         log_config=None,
         access_log=False,
+        proxy_headers=False,
     )
+
+
+def run_service(settings: Settings) -> None:
+    import uvicorn
+
+    uvicorn.Server(server_config(settings)).run()

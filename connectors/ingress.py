@@ -2,7 +2,8 @@
 
 One place decides what a valid event is: the pydantic models checked against `schemas/`. The
 door adds the envelope fields it owns (`brand_id` from the API key, `source`, `received_at`)
-and turns raw e-mail, phone and IP into keyed pseudonyms here, before anything is produced.
+and turns raw e-mail, phone and IP into keyed pseudonyms here, before anything is produced;
+one found anywhere else (an attribute, an id) refuses the event.
 A rejection names the field (a dotted path) and the reason, as the API answers it.
 """
 
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 from clickpath.contracts.event_time import DEFAULT_WINDOW, EventTimeWindow
 from clickpath.contracts.models import INGRESS_TYPES, IngressEvent, utcnow
 from clickpath.domain.mappings import RAW_IDENTIFIERS, MappingRejection, SourceMapping, apply
+from clickpath.domain.personal import find_personal
 from clickpath.domain.pseudonym import keyed_hash, normalise_email, normalise_phone, pseudonymise_ip
 
 __all__ = ["RAW_IDENTIFIERS", "Rejection", "parse_event"]
@@ -70,6 +72,11 @@ def parse_event(
         if given != brand_id:
             raise Rejection("brand_id", f"this API key may only send events of brand {brand_id!r}")
     values["received_at"] = now = utcnow()
+    # Raw e-mail, phone or IP anywhere but the fields made for them (attributes, ids, what a
+    # mapping derived or kept) is refused, naming the field (clickpath/domain/personal.py).
+    found = find_personal(values, allowed=RAW_IDENTIFIERS)
+    if found is not None:
+        raise Rejection(found.field, found.reason)
     _pseudonymise(values, event_type, pseudonym_key)
     try:
         event = cls.model_validate(values)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -45,6 +46,7 @@ from clickpath.domain.tracking import (
     Catalogue,
     Link,
     LinkError,
+    check_collected_page,
     collect_brand,
     country_of,
     device_id_of,
@@ -146,6 +148,7 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
     screen = ClickScreen(settings.bot_click_rate_per_s, settings.bot_click_burst,
                          capacity=settings.rate_limit_buckets)
     collect_cap = settings.collect_max_body_bytes
+    minted = MintedClicks(settings.rate_limit_buckets)
 
     # --- clicks -------------------------------------------------------------------------
 
@@ -180,6 +183,7 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
             if bot is not None:
                 CLICKS_FLAGGED.labels(bot).inc()
             response = redirect(landing_url)  # before the click is recorded: never half-done
+            minted.add(click.click_id, click.brand_id)
             [error] = await ctx.send([click])
             if error is not None:
                 INGRESS_REJECTED.labels("tracker", "broker_unavailable").inc()
@@ -302,24 +306,25 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
                 if not fresh_click_id(data.click_id, now, lookback):
                     raise LinkError("invalid", "not a click id minted within the lookback window", "click_id")
                 brand_id = collect_brand(store.current(), origin, data.brand, extra_origins)
+                check_collected_page(origin, data.page_url, brand_id, minted.brand_of(data.click_id))
+                page_view = make_page_view(  # refuses personal data left in the page's URLs
+                    click_id=data.click_id,
+                    brand_id=brand_id,
+                    page_url=data.page_url,
+                    referrer=data.referrer,
+                    viewport=data.viewport,
+                    language=data.language,
+                    platform=data.platform,
+                    user_agent=request.headers.get("user-agent"),
+                    device_id=data.device_id,
+                    ip=_visitor_ip(request, settings),
+                    country=_country(request, settings),
+                    pseudonym_key=ctx.pseudonym_key,
+                    now=now,
+                )
             except (ValueError, LinkError) as e:  # ValidationError and JSON errors are ValueErrors
-                INGRESS_REJECTED.labels("collect", "invalid").inc()
+                INGRESS_REJECTED.labels("collect", _collect_reason(e)).inc()
                 return JSONResponse({"detail": [_problem(e)]}, 422, cors)
-            page_view = make_page_view(
-                click_id=data.click_id,
-                brand_id=brand_id,
-                page_url=data.page_url,
-                referrer=data.referrer,
-                viewport=data.viewport,
-                language=data.language,
-                platform=data.platform,
-                user_agent=request.headers.get("user-agent"),
-                device_id=data.device_id,
-                ip=_visitor_ip(request, settings),
-                country=_country(request, settings),
-                pseudonym_key=ctx.pseudonym_key,
-                now=now,
-            )
             [error] = await ctx.send([page_view])
             if error is not None:
                 INGRESS_REJECTED.labels("collect", "broker_unavailable").inc()
@@ -338,18 +343,43 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
 # --- helpers ------------------------------------------------------------------------------------
 
 
+class MintedClicks:
+    """The brand of each click id this process minted lately (the newest `capacity`), so that
+    collect can refuse one brand's click sent from another brand's page. A click id it does not
+    know (minted by another process, or before a restart) is not refused for that."""
+
+    def __init__(self, capacity: int) -> None:
+        self._brands: OrderedDict[str, str] = OrderedDict()
+        self._capacity = capacity
+
+    def add(self, click_id: str, brand_id: str) -> None:
+        self._brands[click_id] = brand_id
+        if len(self._brands) > self._capacity:
+            self._brands.popitem(last=False)
+
+    def brand_of(self, click_id: str) -> str | None:
+        return self._brands.get(click_id)
+
+
 def _visitor_ip(request: Request, settings: Settings) -> str | None:
     header = settings.tracker_client_ip_header
     return visitor_ip(
         request.client.host if request.client else None,
         request.headers.get(header) if header else None,
         settings.tracker_proxy_hops,
+        settings.trusted_proxy_networks,
     )
 
 
 def _country(request: Request, settings: Settings) -> str | None:
     header = settings.tracker_country_header
     return country_of(request.headers.get(header)) if header else None
+
+
+def _collect_reason(e: Exception) -> str:
+    """The metric label of a refused collect: the checks worth telling apart, else invalid."""
+    named = ("cross_origin", "cross_brand", "personal_data")
+    return e.reason if isinstance(e, LinkError) and e.reason in named else "invalid"
 
 
 def _cors(origin: str | None) -> dict[str, str]:

@@ -183,11 +183,17 @@ def _check_operations(ops: Operations, path: str, scope: tuple[str, ...]) -> lis
         where = f"{path}.derive.{field}"
         if target(field, where):
             try:
-                if not template_fields(template):
-                    problems.append(f"{where}: the template names no field, so every record would "
-                                    "get the same value; use constants")
+                names = template_fields(template)
             except ValueError as e:
                 problems.append(f"{where}: {e}")
+                continue
+            if not names:
+                problems.append(f"{where}: the template names no field, so every record would "
+                                "get the same value; use constants")
+            for name in names:
+                if name in RAW_IDENTIFIERS:  # the door pseudonymises the field, not a copy of it
+                    problems.append(f"{where}: {{{name}}} would copy a raw {name} into {field}, "
+                                    "where it is not pseudonymised; derive from another field")
     return problems
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from pydantic import ValidationError
 from ulid import ULID
@@ -21,6 +21,7 @@ from ulid import ULID
 from clickpath.contracts.models import Click, PageView
 from clickpath.domain.catalogue import AffiliateConfig, CampaignConfig
 from clickpath.domain.landing import SUBS, UTM_PARAMS, origin_of, render_landing_url
+from clickpath.domain.personal import find_personal, kind_of_value
 from clickpath.domain.postback_template import render_template
 from clickpath.domain.pseudonym import pseudonymise_ip
 
@@ -163,12 +164,19 @@ def tracking_links(catalogue: Catalogue, base_url: str) -> list[dict[str, str | 
 # --- the visitor --------------------------------------------------------------------------------
 
 
-def visitor_ip(peer: str | None, header_value: str | None, hops: int = 1) -> str | None:
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def visitor_ip(
+    peer: str | None, header_value: str | None, hops: int = 1, trusted: Sequence[Network] = ()
+) -> str | None:
     """The visitor's IP: from the trusted proxy header when it is set (the `hops`-th address
     from the right of X-Forwarded-For: the one our outermost trusted proxy saw), else the TCP
-    peer. None when that is not an IP address (a test client, a Unix socket)."""
+    peer. With `trusted` networks, the header counts only when the peer is in one of them (a
+    client reaching the service past the proxy writes the header as it likes). None when that
+    is not an IP address (a test client, a Unix socket)."""
     candidate = peer
-    if header_value:
+    if header_value and (not trusted or _peer_in(peer, trusted)):
         entries = [e.strip() for e in header_value.split(",") if e.strip()]
         if entries:
             candidate = entries[-hops] if len(entries) >= hops else entries[0]
@@ -176,6 +184,16 @@ def visitor_ip(peer: str | None, header_value: str | None, hops: int = 1) -> str
         return str(ipaddress.ip_address((candidate or "").strip()))
     except ValueError:
         return None
+
+
+def _peer_in(peer: str | None, networks: Sequence[Network]) -> bool:
+    try:
+        address = ipaddress.ip_address(peer or "")
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in networks)
 
 
 def country_of(header_value: str | None) -> str | None:
@@ -199,6 +217,12 @@ def link_params(query: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str
 def _clip(value: str | None) -> str | None:
     """Headers the browser sends are kept, cut to what a record holds, never refused."""
     return value[:TEXT_MAX] if value else None
+
+
+def _impersonal(value: str | None) -> str | None:
+    """A browser's header kept only when it holds no personal data: the visitor cannot take it
+    back, so it is dropped rather than the click refused."""
+    return None if value and kind_of_value(unquote_plus(value)) else value
 
 
 def reduce_url(url: str | None, keep: tuple[str, ...] = ("click_id", *SUBS, *UTM_PARAMS)) -> str | None:
@@ -234,6 +258,9 @@ def make_click(
     """The Click to record and the URL to redirect to (macros filled, UTM kept); raises
     LinkError naming the field when the request's values do not fit a Click."""
     campaign = link.campaign
+    found = find_personal({**subs, **utm})  # the affiliate's link: its values go to the landing URL
+    if found is not None:
+        raise LinkError("personal_data", f"This link's {found.field} {found.reason}.", found.field)
     values = {
         "click_id": click_id,
         **subs,
@@ -261,7 +288,7 @@ def make_click(
             **subs,
             tracking_code=campaign.tracking_code,
             landing_url=landing_url,
-            referrer=reduce_url(referrer, keep=()),
+            referrer=_impersonal(reduce_url(referrer, keep=())),
             user_agent=_clip(user_agent),
             ip_hash=ip_hash,
             ip_prefix=ip_prefix,
@@ -297,6 +324,23 @@ def collect_brand(
     return next(iter(brands))
 
 
+def check_collected_page(
+    origin: str | None, page_url: str | None, brand_id: str, click_brand: str | None
+) -> None:
+    """What the web SDK sends must be of the brand it is recorded under: the page at the Origin
+    the request came from (a page of brand A's site sent from B's origin would be recorded as
+    B's), and the click, when the tracker knows whose it minted (`click_brand`), of that brand.
+    Raises LinkError naming the field."""
+    if page_url:
+        page_origin = origin_of(page_url)
+        if page_origin != origin:
+            raise LinkError("cross_origin", f"the page {page_origin or page_url[:80]!r} is not at "
+                            f"the origin {origin!r} the request came from", "page_url")
+    if click_brand is not None and click_brand != brand_id:
+        raise LinkError("cross_brand", f"this click id was minted for another brand's campaign, "
+                        f"not for {brand_id!r}", "click_id")
+
+
 def fresh_click_id(click_id: str, now: datetime, lookback: timedelta) -> bool:
     """A click id we could have minted: a ULID from within the attribution lookback, not from
     the future (a minute of clock skew allowed)."""
@@ -321,6 +365,12 @@ def make_page_view(
     now: datetime,
 ) -> PageView:
     ip_hash, ip_prefix = pseudonymise_ip(pseudonym_key, ip) if ip else (None, None)
+    page_url, referrer = reduce_url(page_url), reduce_url(referrer, keep=())
+    # Looked at decoded: the query keeps sub ids and UTM values, percent-encoded.
+    found = find_personal({"page_url": unquote_plus(page_url or ""),
+                           "referrer": unquote_plus(referrer or "")})
+    if found is not None:
+        raise LinkError("personal_data", f"{found.field} {found.reason}", found.field)
     return PageView(
         event_id=f"pv-{new_click_id()}",
         occurred_at=now,
@@ -328,8 +378,8 @@ def make_page_view(
         brand_id=brand_id,
         source="sdk",
         click_id=click_id,
-        page_url=reduce_url(page_url),
-        referrer=reduce_url(referrer, keep=()),
+        page_url=page_url,
+        referrer=referrer,
         viewport=viewport,
         language=language,
         platform=platform,

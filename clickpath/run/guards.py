@@ -3,18 +3,30 @@
 `up`, `api`, `worker` and `sink` make or use pseudonyms (e-mail, phone and IP hashes, affiliates'
 player tokens). With no key, or the development key shipped in the source, anyone can recompute
 them from a list of candidates: they refuse to start, unless they run the demo (`up --demo`,
-whose roles get `CLICKPATH_DEMO=true`, and the benchmarks). Other commands are not affected.
+whose roles get `CLICKPATH_DEMO=true`). A key of one's own must be at least 32 bytes, demo or
+not (a short key is a typed one, and guessable). Other commands are not affected.
 """
 
 from __future__ import annotations
 
 from clickpath.run.errors import CommandError
-from clickpath.settings import Settings
+from clickpath.settings import MIN_PSEUDONYM_KEY_BYTES, Settings
 
 
 def require_own_pseudonym_key(settings: Settings, command: str, demo: bool = False) -> None:
-    """Raise CommandError naming CLICKPATH_PSEUDONYM_KEY when the key is missing or shipped."""
-    if demo or settings.demo or not settings.pseudonym_key_is_shipped:
+    """Raise CommandError naming CLICKPATH_PSEUDONYM_KEY when the key is missing, shipped (outside
+    the demo) or, being one's own, shorter than MIN_PSEUDONYM_KEY_BYTES."""
+    if not settings.pseudonym_key_is_shipped:
+        if settings.pseudonym_key_too_short:
+            raise CommandError(
+                f"`clickpath {command}` will not start with a short pseudonym key: "
+                f"CLICKPATH_PSEUDONYM_KEY has under {MIN_PSEUDONYM_KEY_BYTES} bytes, so its "
+                "e-mail, phone and IP pseudonyms and player tokens could be recomputed by "
+                "guessing the key. Set CLICKPATH_PSEUDONYM_KEY to a long random secret "
+                "(e.g. `openssl rand -hex 32`, 64 characters) and keep it the same on every role."
+            )
+        return
+    if demo or settings.demo:
         return
     raise CommandError(
         f"`clickpath {command}` will not start without a pseudonym key of your own: "

@@ -11,9 +11,10 @@ import time
 from collections.abc import Iterator
 
 from clickpath.connectors.importer.files import SourceRecord, read_records
-from clickpath.connectors.importer.options import ImportOptions, ImportResult, Status
+from clickpath.connectors.importer.options import ExitCode, ImportFailed, ImportOptions, ImportResult, Status
 from clickpath.connectors.importer.progress import Progress, progress_detail
-from clickpath.connectors.importer.records import RejectsReport, Validator
+from clickpath.connectors.importer.records import Validator
+from clickpath.connectors.importer.rejects import RejectsReport, ReportInTheWay
 from clickpath.connectors.importer.state import CheckpointStore, Counts, FileIdentity, Ledger, checkpoint_key
 from clickpath.connectors.ingress import Rejection
 from clickpath.settings import Settings
@@ -39,12 +40,18 @@ class DryRun:
         self.validator = Validator(settings, options)
         key = checkpoint_key(identity, target, options.brand, options.format) if target else ""
         self.ledger = Ledger.open_readonly(store.directory, target, key) if target else None
+        self.reports = store.reports_directory
 
     def execute(self) -> ImportResult:
         started = time.monotonic()
         counts = Counts()
         seen: set[tuple[str, str]] = set()
-        rejects = RejectsReport(self.options.rejects, 0)
+        try:
+            rejects = RejectsReport(self.options.rejects, 0, self.reports)
+        except ReportInTheWay as e:
+            if self.ledger is not None:
+                self.ledger.close()
+            raise ImportFailed(str(e), ExitCode.USAGE) from None
         status: Status = "dry_run"
         line = 0
         self.progress.phase(f"checking {self.options.path.name}", self.identity.size)

@@ -18,6 +18,10 @@ from typing import Any, BinaryIO, Literal
 
 from clickpath.connectors.ingress import Rejection
 
+# The longest line read (newline included): an over-long line is a rejection naming its line
+# number, skipped in pieces of this size, so one 10 GB line never sits in memory (docs/import.md).
+MAX_LINE_BYTES = 1024 * 1024
+
 Format = Literal["jsonl", "csv"]
 FORMATS: tuple[Format, ...] = ("jsonl", "csv")
 EXTENSIONS: dict[str, Format] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
@@ -63,34 +67,71 @@ def read_records(
     start_line: int = 0,
     start_offset: int = 0,
     size: int | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Iterator[SourceRecord]:
     """The records after `start_offset` (the end of line `start_line`), up to byte `size`.
 
     `size` is the size the file was fingerprinted at: bytes appended while an import runs
-    belong to a different file version and are not read.
+    belong to a different file version and are not read. A line over `max_line_bytes` is a
+    rejected record (a CSV record with such a line, the whole record).
     """
     if fmt == "jsonl":
-        return _read_jsonl(stream, start_line, start_offset, size)
+        return _read_jsonl(stream, start_line, start_offset, size, max_line_bytes)
     if fmt == "csv":
-        return _read_csv(stream, start_line, start_offset, size)
+        return _read_csv(stream, start_line, start_offset, size, max_line_bytes)
     raise FileFormatError(f"unknown format {fmt!r}; one of: {', '.join(FORMATS)}")
 
 
-def _raw_lines(stream: BinaryIO, offset: int, size: int | None) -> Iterator[bytes]:
+@dataclass(frozen=True)
+class _Overlong:
+    """A line over the limit, skipped: only its length (newline included) is kept."""
+
+    length: int
+
+    def rejection(self, limit: int) -> Rejection:
+        return Rejection("", f"the line has {self.length:,} bytes, over the limit of {limit:,}")
+
+
+def _raw_lines(stream: BinaryIO, offset: int, size: int | None, limit: int) -> Iterator[bytes | _Overlong]:
+    """The file's lines from `offset`, none read past `limit` bytes: `readline` with a bound,
+    never the stream's own line iterator (which reads a line whole, however long)."""
     stream.seek(offset)
     remaining = None if size is None else size - offset
-    for raw in stream:
+
+    def read() -> bytes:
+        nonlocal remaining
+        if remaining is not None and remaining <= 0:
+            return b""
+        raw = stream.readline(limit if remaining is None else min(limit, remaining))
         if remaining is not None:
-            if remaining <= 0:
-                return
-            raw = raw[:remaining]
             remaining -= len(raw)
-        yield raw
+        return raw
+
+    while raw := read():
+        if len(raw) < limit or raw.endswith(b"\n"):
+            yield raw
+            continue
+        length, piece = len(raw), read()
+        if not piece:  # a last line of exactly `limit` bytes, with no newline
+            yield raw
+            return
+        while piece:
+            length += len(piece)
+            if piece.endswith(b"\n"):
+                break
+            piece = read()
+        yield _Overlong(length)
 
 
-def _read_jsonl(stream: BinaryIO, line: int, offset: int, size: int | None) -> Iterator[SourceRecord]:
-    for raw in _raw_lines(stream, offset, size):
+def _read_jsonl(
+    stream: BinaryIO, line: int, offset: int, size: int | None, limit: int
+) -> Iterator[SourceRecord]:
+    for raw in _raw_lines(stream, offset, size, limit):
         line += 1
+        if isinstance(raw, _Overlong):
+            offset += raw.length
+            yield SourceRecord(line, offset, rejection=raw.rejection(limit))
+            continue
         offset += len(raw)
         text = raw.removeprefix(_BOM) if line == 1 else raw
         text = text.strip()
@@ -118,10 +159,11 @@ class _LineFeed:
     after each row `line` and `offset` are where that record ends.
     """
 
-    def __init__(self, stream: BinaryIO, offset: int, size: int | None, line: int) -> None:
-        self._raw = _raw_lines(stream, offset, size)
+    def __init__(self, stream: BinaryIO, offset: int, size: int | None, line: int, limit: int) -> None:
+        self._raw = _raw_lines(stream, offset, size, limit)
         self.offset = offset
         self.line = line
+        self.overlong: _Overlong | None = None  # the first over-long line of the current record
 
     def __iter__(self) -> _LineFeed:
         return self
@@ -129,6 +171,10 @@ class _LineFeed:
     def __next__(self) -> str:
         raw = next(self._raw)
         self.line += 1
+        if isinstance(raw, _Overlong):  # the reader sees a line end; the record is rejected
+            self.offset += raw.length
+            self.overlong = self.overlong or raw
+            return "\n"
         self.offset += len(raw)
         if self.line == 1:
             raw = raw.removeprefix(_BOM)
@@ -137,21 +183,32 @@ class _LineFeed:
         return raw.decode("utf-8", "surrogateescape")
 
 
-def _read_csv(stream: BinaryIO, line: int, offset: int, size: int | None) -> Iterator[SourceRecord]:
-    feed = _LineFeed(stream, 0, size, 0)
+def _read_csv(
+    stream: BinaryIO, line: int, offset: int, size: int | None, limit: int
+) -> Iterator[SourceRecord]:
+    feed = _LineFeed(stream, 0, size, 0, limit)
     reader = csv.reader(feed)
     header = _header(reader)
+    if feed.overlong is not None:
+        raise FileFormatError(f"line 1: the CSV header is over the limit of {limit:,} bytes")
     if offset > feed.offset:  # resuming: the header is read, now jump past what is done
-        feed = _LineFeed(stream, offset, size, line)
+        feed = _LineFeed(stream, offset, size, line, limit)
         reader = csv.reader(feed)
     while True:
         first = feed.line + 1
+        feed.overlong = None
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as e:
+            if feed.overlong is not None:
+                yield SourceRecord(first, feed.offset, rejection=feed.overlong.rejection(limit))
+                continue
             yield SourceRecord(first, feed.offset, rejection=Rejection("", f"not valid CSV: {e}"))
+            continue
+        if feed.overlong is not None:
+            yield SourceRecord(first, feed.offset, rejection=feed.overlong.rejection(limit))
             continue
         if all(cell == "" for cell in row):
             yield SourceRecord(first, feed.offset)

@@ -1,13 +1,10 @@
 """What a run does with each record it reads, before any sending: validate it as the event API
-would (with `--brand` applied like an operator key's), or write why not to the rejects report.
+would (with `--brand` applied like an operator key's); why not goes to the rejects report
+(connectors/importer/rejects.py).
 Shared by the real run and the dry run, so a dry run rejects exactly what a real one would.
 """
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
-from typing import IO, Any
 
 from clickpath.connectors.importer.files import SourceRecord
 from clickpath.connectors.importer.options import ImportOptions
@@ -41,36 +38,3 @@ class Validator:
             )
         return parse_event(data, pseudonym_key=self._key, brand_id=self._brand, source=self._source,
                            window=self._window, mappings=self._mappings)
-
-
-class RejectsReport:
-    """`<file>.rejected.jsonl`: one JSON line per rejected record; opened on the first one."""
-
-    def __init__(self, path: Path, keep_bytes: int) -> None:
-        self.path = path
-        self._file: IO[str] | None = None
-        # Lines written past the checkpoint by a run that stopped are written again: drop them.
-        if path.exists():
-            if keep_bytes:
-                with path.open("r+b") as f:
-                    f.truncate(keep_bytes)
-            else:
-                path.unlink()
-
-    def write(self, record: SourceRecord, rejection: Rejection) -> None:
-        if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("a", encoding="utf-8")
-        entry: dict[str, Any] = {"line": record.line, "field": rejection.field, "reason": rejection.reason}
-        if isinstance(record.data, dict) and isinstance(record.data.get("event_id"), str):
-            entry["event_id"] = record.data["event_id"]
-        self._file.write(json.dumps(entry, ensure_ascii=False) + "\n")
-
-    def size(self) -> int:
-        if self._file is not None:
-            self._file.flush()
-        return self.path.stat().st_size if self.path.exists() else 0
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()

@@ -22,7 +22,8 @@ from clickpath.connectors.importer.files import SourceRecord, read_records
 from clickpath.connectors.importer.options import ExitCode, ImportFailed, ImportOptions, ImportResult, Status
 from clickpath.connectors.importer.progress import NullProgress, Progress, progress_detail
 from clickpath.connectors.importer.reconcile import INGRESS_TOPICS, delivered_event_ids, end_offsets
-from clickpath.connectors.importer.records import RejectsReport, Validator
+from clickpath.connectors.importer.records import Validator
+from clickpath.connectors.importer.rejects import RejectsReport, ReportInTheWay
 from clickpath.connectors.importer.state import (
     Checkpoint,
     CheckpointStore,
@@ -155,7 +156,19 @@ class _Run:
 
     def execute(self) -> ImportResult:
         codec = build_codec(self.settings.schemas_dir, self.settings.schema_registry_url)
-        self._connect()
+        # The report stays where the first run put it, whatever a resuming run's --rejects says;
+        # checked before anything is sent, so a file in its way stops the import at once.
+        try:
+            self.rejects = RejectsReport(
+                Path(self.cp.rejects_file), self.cp.rejects_size, self.store.reports_directory
+            )
+        except ReportInTheWay as e:
+            raise ImportFailed(str(e), ExitCode.USAGE) from None
+        try:
+            self._connect()
+        except BaseException:
+            self.rejects.close()
+            raise
         if not self.cp.clean:
             self.progress.phase("checking the topics for an interrupted run's records", 1)
             self.recovered = _with_broker(
@@ -165,8 +178,6 @@ class _Run:
         self.cp = self.cp.begin(self.options.batch_lines, _copy(self.positions))
         self.store.save(self.cp)  # unclean from here until the run ends well
         self.ledger = Ledger.open(self.store.directory, self.cp.target, self.cp.key)
-        # The report stays where the first run put it, whatever a resuming run's --rejects says.
-        self.rejects = RejectsReport(Path(self.cp.rejects_file), self.cp.rejects_size)
         # Batch records (the default): one acknowledgement covers many events; `_delivered`
         # only reads its partition and offset, so it counts nothing per event.
         kafka: dict[str, Any] = {"message.timeout.ms": int(self.options.ack_timeout_s * 1000)}

@@ -155,7 +155,7 @@ class Checkpoint(BaseModel):
             target=target,
             brand=brand,
             source=source,
-            rejects_file=str(rejects_file.resolve()),
+            rejects_file=os.path.abspath(rejects_file),  # a link there is not followed
             started_at=now,
             updated_at=now,
         )
@@ -257,6 +257,11 @@ class CheckpointStore:
 
     def path(self, key: str) -> Path:
         return self.directory / f"{key}.json"
+
+    @property
+    def reports_directory(self) -> Path:
+        """Where the rejects reports clickpath made are recorded (connectors/importer/rejects.py)."""
+        return self.directory / "reports"
 
     def load(self, key: str) -> Checkpoint | None:
         path = self.path(key)

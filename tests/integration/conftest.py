@@ -12,7 +12,7 @@ from clickpath.infra.kafka import create_topics
 from clickpath.settings import Settings
 from tests.integration.harness import RoleProcess
 
-PSEUDONYM_KEY = "integration-test-key"
+PSEUDONYM_KEY = "integration-test-key-0123456789abcdef"
 
 
 @pytest.fixture

@@ -81,17 +81,21 @@ def read_records(settings, topics: tuple[Topic, ...] = (Topic.CLICKS, Topic.EVEN
 class ServedApp:
     """An ASGI app served by uvicorn on a free loopback port in a thread (lifespan included)."""
 
-    def __init__(self, app, host: str = "127.0.0.1") -> None:
+    def __init__(self, app, host: str = "127.0.0.1", config=None) -> None:
+        """`config`: a uvicorn.Config of its own (the service's `server_config`), served as is."""
         import threading
 
         import uvicorn
 
         from clickpath.infra.broker import free_port
 
-        self.port = free_port()
+        if config is None:
+            self.port = free_port()
+            config = uvicorn.Config(app, host=host, port=self.port, log_config=None,
+                                    access_log=False, lifespan="on")
+        else:
+            host, self.port = config.host, config.port
         self.url = f"http://{host}:{self.port}"
-        config = uvicorn.Config(app, host=host, port=self.port, log_config=None, access_log=False,
-                                lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="test-service", daemon=True)
 

@@ -187,3 +187,31 @@ def test_postback_in_maps_onto_events(api, settings, codec) -> None:
     assert isinstance(reg, Registration) and reg.click_id == "c40" and reg.ip_prefix == "198.51.0.0/16"
     assert isinstance(dep, Deposit) and dep.source == "postback" and dep.occurred_at.year == 2025
     assert b"198.51.100.7" not in got[0][0].value()
+
+
+def test_personal_data_outside_its_fields_is_refused_naming_the_field(api, settings, codec) -> None:
+    """Issue 21 item 22: `"attributes":{"email":"raw.person@example.com","ip":"198.51.100.23"}`
+    was accepted and reached the topic verbatim; so did a player id that is an address."""
+    events = [
+        deposit(50, attributes={"email": "raw.person@example.com", "ip": "198.51.100.23"}),
+        deposit(51, attributes={"note": "call +44 20 7946 0958"}),
+        deposit(52, attributes={"seen_from": "198.51.100.23"}),
+        deposit(53, player_id="raw.person@example.com"),
+        registration(54, email="ann@example.com", ip="198.51.100.23"),  # its own fields: hashed
+    ]
+    r = api.client.post("/v1/events", json={"events": events})
+    assert r.status_code == 207, r.text
+    results = r.json()["results"]
+    assert [res.get("field") for res in results[:4]] == [
+        "attributes.email", "attributes.note", "attributes.seen_from", "player_id"]
+    assert "e-mail address" in results[0]["reason"] and "phone number" in results[1]["reason"]
+    assert results[4]["status"] == "accepted"
+    got = read_topic(settings, codec, Topic.CLICKS, 1)  # it names a click: the click's partition
+    assert [rec.event_id for _, rec in got] == ["reg-54"]
+    assert all(b"raw.person" not in msg.value() and b"198.51.100.23" not in msg.value() for msg, _ in got)
+
+    secret = api.client.headers["Authorization"].removeprefix("Bearer ")
+    r = httpx.get(f"{api.url}/v1/postback", params={
+        "key": secret, "event": "ftd", "player_id": "ann@example.com", "transaction_id": "tx-55",
+        "amount": "10.00", "currency": "GBP"})
+    assert r.status_code == 422 and r.json()["detail"].startswith("player_id"), r.text

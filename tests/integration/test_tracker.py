@@ -15,7 +15,7 @@ import pytest
 
 from clickpath.connectors.catalogue import CatalogueStore
 from clickpath.connectors.context import IngressContext
-from clickpath.connectors.http_service import create_service
+from clickpath.connectors.http_service import create_service, server_config
 from clickpath.connectors.tracker import LINK_PARAMS
 from clickpath.contracts.models import Click, PageView
 from clickpath.contracts.topics import Topic
@@ -24,6 +24,7 @@ from clickpath.domain.catalogue import CampaignConfig
 from clickpath.domain.pseudonym import keyed_hash
 from clickpath.domain.tracking import CLICK_ID_RE, click_id_time, new_click_id
 from clickpath.infra.broker import free_port
+from clickpath.infra.kafka import create_topics
 from clickpath.infra.metrics import INGRESS_ACCEPTED, INGRESS_REJECTED
 from clickpath.settings import Settings
 from tests.integration.conftest import PSEUDONYM_KEY
@@ -160,6 +161,43 @@ def test_no_redirect_without_the_brokers_ack(tracker_settings) -> None:
     assert r.status_code == 503 and r.headers["retry-after"] == "5"
     assert "location" not in r.headers and "could not be recorded" in r.text
     assert counted(INGRESS_REJECTED, "tracker", "broker_unavailable") == before + 1
+
+
+def _clicks_spoofing_x_forwarded_for(settings: Settings, clicks: int) -> list[int]:
+    """Clicks over real HTTP from 127.0.0.1, each claiming another network in X-Forwarded-For,
+    served as `clickpath api` serves (`server_config`, uvicorn's own proxy handling included)."""
+    config = server_config(settings.with_overrides(http_port=free_port()))
+    with ServedApp(None, config=config) as s, httpx.Client(base_url=s.url, timeout=30) as client:
+        return [
+            client.get("/c/spring1", headers={"X-Forwarded-For": f"198.51.{i}.23",
+                                              "User-Agent": "TestBrowser/1.0"}).status_code
+            for i in range(clicks)
+        ]
+
+
+def test_a_forwarded_header_is_not_believed_unless_configured(tracker_settings, codec) -> None:
+    """Issue 21 item 20: uvicorn trusted X-Forwarded-For from 127.0.0.1 while
+    TRACKER_CLIENT_IP_HEADER was unset: rotating it escaped the 429s and the bot screen, and the
+    spoofed network was stored. By default the socket peer is the client."""
+    tight = tracker_settings.with_overrides(
+        tracker_client_ip_header=None, tracker_rate_per_s=0.001, tracker_rate_burst=5,
+        bot_click_rate_per_s=0.001, bot_click_burst=3,
+    )
+    statuses = _clicks_spoofing_x_forwarded_for(tight, 8)
+    assert statuses == [302] * 5 + [429] * 3, statuses
+    clicks = sorted((rec for _, rec in read_topic(tight, codec, Topic.CLICKS, 5)), key=lambda c: c.click_id)
+    assert {c.ip_prefix for c in clicks} == {"127.0.0.0/16"}, "the spoofed network was stored"
+    assert [c.bot_reason for c in clicks] == [None] * 3 + ["click_rate"] * 2
+
+    # The header set, but the peer is none of the trusted proxies: still the peer.
+    untrusted = tight.with_overrides(
+        tracker_client_ip_header="X-Forwarded-For", tracker_trusted_proxies=["10.0.0.0/8"],
+        topic_prefix=f"{tight.topic_prefix}u",
+    )
+    create_topics(untrusted)
+    assert _clicks_spoofing_x_forwarded_for(untrusted, 6) == [302] * 5 + [429]
+    again = [rec for _, rec in read_topic(untrusted, codec, Topic.CLICKS, 5)]
+    assert {c.ip_prefix for c in again} == {"127.0.0.0/16"}
 
 
 def test_the_served_click_routes_keep_what_the_document_lists(tracker) -> None:
@@ -404,6 +442,33 @@ def test_collect_records_a_page_view_from_a_landing_origin(tracker, tracker_sett
         "dev-1234-abcd",
     )
     assert view.ip_prefix == "203.0.0.0/16" and VISITOR_IP.encode() not in msg.value()
+
+
+def test_collect_refuses_one_brands_click_or_page_under_another_brands_origin(tracker_settings) -> None:
+    """Issue 21 item 26: a click id and page of brand A were recorded under brand B's Origin."""
+    other = CampaignConfig(brand_id="brand-b", landing_url="https://slots.example/in?c={click_id}")
+    aff2 = tracker_settings.affiliates["aff-2"].model_copy(update={"campaigns": {"slots": other}})
+    settings = tracker_settings.with_overrides(affiliates={**tracker_settings.affiliates, "aff-2": aff2})
+    rejected = counted(INGRESS_REJECTED, "collect", "cross_brand")
+    with serve(settings) as served, httpx.Client(base_url=served.url, timeout=30) as client:
+        r = client.get("/c/spring1")  # brand-a's link
+        click_id = parse_qs(urlsplit(r.headers["location"]).query)["cid"][0]
+        b_origin = {"Origin": "https://slots.example"}
+
+        r = client.post("/v1/collect", content=json.dumps({"click_id": click_id}), headers=b_origin)
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"] == ["body", "click_id"]
+        assert "another brand" in r.json()["detail"][0]["msg"]
+        assert counted(INGRESS_REJECTED, "collect", "cross_brand") == rejected + 1
+
+        page = {"click_id": new_click_id(), "page_url": "https://casino.example/welcome"}
+        r = client.post("/v1/collect", content=json.dumps(page), headers=b_origin)
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"] == ["body", "page_url"]
+
+        ok = {"click_id": click_id, "page_url": "https://casino.example/welcome"}
+        r = client.post("/v1/collect", content=json.dumps(ok), headers={"Origin": "https://casino.example"})
+        assert r.status_code == 202, r.text
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from clickpath.connectors import http_service
 from clickpath.connectors.keys import KeyStore
 from tests.unit.connectors.http_support import AckingProducer, service
 
-PUBLIC = {"/healthz", "/metrics", "/sdk/clickpath.js", "/v1/collect", "/openapi.json", "/docs",
+PUBLIC = {"/", "/healthz", "/metrics", "/sdk/clickpath.js", "/v1/collect", "/openapi.json", "/docs",
           "/docs/oauth2-redirect", "/redoc"}
 
 ROWS = [

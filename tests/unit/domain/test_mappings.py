@@ -233,3 +233,21 @@ def test_describe_lists_every_operation() -> None:
                  "derive: sub3 = '{a}'", "[wager] default: bonus_stake = '0'"):
         assert part in text
     assert "[kyc]" not in text
+
+
+def test_a_derive_template_copying_a_raw_identifier_is_a_configuration_error() -> None:
+    """Issue 21 item 22: `derive` templates naming {email}/{ip} put raw data into other fields."""
+    with pytest.raises(MappingError, match=r"derive.player_id: \{email\} would copy a raw email"):
+        mapping(types={"registration": {"derive": {"player_id": "crm-{email}"}}})
+    with pytest.raises(MappingError, match=r"\{ip\} would copy a raw ip"):
+        mapping(derive={"event_id": "{ip}-{occurred_at}"})
+
+
+def test_a_kept_unknown_field_holding_an_address_is_refused_at_the_door() -> None:
+    from clickpath.connectors.ingress import Rejection, parse_event
+
+    keep = {"src": mapping(unknown="keep")}
+    with pytest.raises(Rejection) as e:
+        parse_event(deposit(contact="ann@example.com"), pseudonym_key=b"k" * 32, source="src",
+                    mappings=keep)
+    assert e.value.field == "attributes.contact" and "e-mail address" in e.value.reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 
 import pytest
@@ -313,3 +314,44 @@ def test_a_page_view_is_reduced_and_pseudonymised() -> None:
     assert view.referrer == "https://aff.example/x"
     assert view.ip_prefix == "2001:db8::/32" and "2001:db8::1" not in view.model_dump_json()
     assert view.event_id.startswith("pv-") and view.source == "sdk"
+
+
+def test_the_header_counts_only_from_a_trusted_proxy_when_proxies_are_named() -> None:
+    proxies = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("2001:db8::/32"))
+    assert visitor_ip("10.1.2.3", "203.0.113.9", trusted=proxies) == "203.0.113.9"
+    assert visitor_ip("::ffff:10.1.2.3", "203.0.113.9", trusted=proxies) == "203.0.113.9"
+    assert visitor_ip("2001:db8::1", "203.0.113.9", trusted=proxies) == "203.0.113.9"
+    assert visitor_ip("198.51.100.1", "203.0.113.9", trusted=proxies) == "198.51.100.1"
+    assert visitor_ip("testclient", "203.0.113.9", trusted=proxies) is None
+
+
+def test_a_collected_page_must_be_at_its_origin_and_of_its_clicks_brand() -> None:
+    from clickpath.domain.tracking import check_collected_page
+
+    check_collected_page("https://a.example", "https://a.example/p?x=1", "brand-a", "brand-a")
+    check_collected_page("https://a.example", None, "brand-a", None)
+    with pytest.raises(LinkError) as e:
+        check_collected_page("https://b.example", "https://a.example/p", "brand-b", None)
+    assert e.value.field == "page_url"
+    with pytest.raises(LinkError) as e:
+        check_collected_page("https://b.example", None, "brand-b", "brand-a")
+    assert e.value.field == "click_id"
+
+
+def test_personal_data_in_a_link_is_refused_and_in_a_referrer_dropped() -> None:
+    """Issue 21 item 22: the tracker is a door too; a sub id is the affiliate's to fix."""
+    link = Catalogue.build(AFFILIATES).link_by_code("spring1")
+    args = dict(utm={}, user_agent="UA", ip=None, country=None, device_id=None,
+                pseudonym_key=KEY, now=utcnow())
+    with pytest.raises(LinkError) as e:
+        make_click(link, new_click_id(), subs={"sub2": "ann@example.com"}, referrer=None, **args)
+    assert e.value.field == "sub2" and e.value.reason == "personal_data"
+    click, _ = make_click(link, new_click_id(), subs={}, referrer="https://a.example/u/ann@example.com",
+                          **args)
+    assert click.referrer is None
+    with pytest.raises(LinkError) as e:
+        make_page_view(click_id=new_click_id(), brand_id="brand-a",
+                       page_url="https://casino.example/p?sub1=%2B44%2020%207946%200958", referrer=None,
+                       viewport=None, language=None, platform=None, user_agent=None, device_id=None,
+                       ip=None, country=None, pseudonym_key=KEY, now=utcnow())
+    assert e.value.field == "page_url"

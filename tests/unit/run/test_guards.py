@@ -37,7 +37,7 @@ def test_the_demo_and_a_key_of_ones_own_pass() -> None:
     shipped = Settings()
     require_own_pseudonym_key(shipped, "up", demo=True)  # clickpath up --demo
     require_own_pseudonym_key(shipped.with_overrides(demo=True), "api")  # its roles
-    require_own_pseudonym_key(Settings(pseudonym_key="a-secret-of-our-own"), "worker")
+    require_own_pseudonym_key(Settings(pseudonym_key="a-secret-of-our-own-of-32-bytes!"), "worker")
     with pytest.raises(CommandError):
         require_own_pseudonym_key(shipped, "sink")
 
@@ -55,3 +55,23 @@ def test_up_demo_tells_its_roles_they_run_the_demo(tmp_path) -> None:
 def test_other_commands_are_not_affected(capsys) -> None:
     main(["links", "--format", "json"])
     assert capsys.readouterr().out.strip().startswith("[")
+
+
+@pytest.mark.parametrize("command", ["up", "api", "worker", "sink"])
+@pytest.mark.parametrize("key", ["x", "a-secret-of-our-own", "31-bytes-of-a-key-that-is-short"])
+def test_a_key_of_ones_own_under_32_bytes_is_refused(command, key, monkeypatch) -> None:
+    """Issue 21 item 26: any never-shipped key was accepted, down to one character. (The guard
+    itself, not `main`: on a key it wrongly passed, `main` would start the pipeline.)"""
+    assert len(key.encode()) < 32
+    monkeypatch.setenv("CLICKPATH_PSEUDONYM_KEY", key)
+    with pytest.raises(CommandError) as refused:
+        require_own_pseudonym_key(Settings(), command)
+    assert "CLICKPATH_PSEUDONYM_KEY" in str(refused.value) and "32 bytes" in str(refused.value)
+
+
+def test_a_short_key_is_refused_in_the_demo_too_but_the_shipped_one_is_not() -> None:
+    short = Settings(pseudonym_key="short-own-key")
+    with pytest.raises(CommandError, match="CLICKPATH_PSEUDONYM_KEY"):
+        require_own_pseudonym_key(short, "up", demo=True)
+    require_own_pseudonym_key(Settings(demo=True), "api")  # the shipped key, in the demo
+    require_own_pseudonym_key(Settings(pseudonym_key="k" * 32), "worker")

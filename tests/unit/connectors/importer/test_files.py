@@ -216,3 +216,49 @@ def test_csv_resumes_after_the_header_at_an_offset() -> None:
 def test_csv_without_a_usable_header_cannot_be_imported(data: bytes, message: str) -> None:
     with pytest.raises(FileFormatError, match=message):
         records(data, "csv")
+
+
+class _Measured(io.BytesIO):
+    """A file that notes the longest piece any read handed out (the memory one line can take)."""
+
+    longest = 0
+
+    def _note(self, piece: bytes) -> bytes:
+        self.longest = max(self.longest, len(piece))
+        return piece
+
+    def readline(self, size: int | None = -1) -> bytes:  # type: ignore[override]
+        return self._note(super().readline(size))
+
+    def __next__(self) -> bytes:
+        return self._note(super().__next__())
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_an_over_long_line_is_rejected_by_number_and_never_read_whole(fmt) -> None:
+    """Issue 21 item 26: the importer read a line of any length into memory."""
+    good = json.dumps(DEPOSIT) if fmt == "jsonl" else "event_id,player_id\nd-1,p-1"
+    huge = ('{"event_id": "' + "x" * 5_000_000 + '"}') if fmt == "jsonl" else "d-2," + "y" * 5_000_000
+    tail = json.dumps({**DEPOSIT, "event_id": "d-3"}) if fmt == "jsonl" else "d-3,p-3"
+    data = f"{good}\n{huge}\n{tail}\n".encode()
+    stream = _Measured(data)
+    got = list(read_records(stream, fmt, max_line_bytes=65536))  # type: ignore[arg-type]
+    bad = [r for r in got if r.rejection is not None]
+    assert [r.line for r in bad] == [3 if fmt == "csv" else 2]
+    assert "over the limit of 65,536" in bad[0].rejection.reason  # type: ignore[union-attr]
+    assert got[-1].rejection is None and got[-1].data["event_id"] == "d-3"
+    assert got[-1].end == len(data), "offsets still count every byte"
+    assert stream.longest <= 65536
+
+
+def test_the_default_line_limit_takes_a_large_event() -> None:
+    from clickpath.connectors.importer.files import MAX_LINE_BYTES
+
+    line = json.dumps({**DEPOSIT, "attributes": {"note": "z" * 500_000}})
+    assert len(line) < MAX_LINE_BYTES
+    [record] = records(line.encode() + b"\n")
+    assert record.rejection is None
+    [exact] = records(b"1" * 8 + b"\n", max_line_bytes=9)  # the newline counts, and fits
+    assert exact.rejection is None
+    [last] = records(b"1" * 9, max_line_bytes=9)  # a last line without newline, exactly the limit
+    assert last.rejection is None and last.data == 111111111

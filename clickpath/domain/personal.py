@@ -1,0 +1,120 @@
+"""Personal data outside the fields made for it: one check for every door (docs/security.md).
+
+A registration's `email`, `phone` and `ip` (and a click's or login's `ip`) are pseudonymised at
+the door (connectors/ingress.py). Anywhere else (`attributes`, ids, sub ids, a value a source
+mapping derived or kept) a raw e-mail address, phone number or IP address would reach the topics
+and ClickHouse as it was sent, so it is refused, naming the field: the sender drops it, sends
+it in the field made for it, or sends its own pseudonym. Refused rather than hashed in place,
+because a value that only looks personal (a false positive) is better named back to its sender
+than silently replaced, and a pseudonym in a free-form attribute would link nothing.
+
+What counts, under any field or attribute name:
+- an e-mail address anywhere in the text (`name@host.tld`);
+- a phone number in international form: `+` and 8 to 15 digits, with spaces, dashes or
+  parentheses (a plain digit string is far more often an id; under a name that says phone,
+  mobile, msisdn or tel, any value with 7 or more digits);
+- an IPv4 or IPv6 address as the value or as one word of it;
+- any non-empty value under a name that says e-mail, phone or IP (`email`, `user_phone`, `ip`).
+Pure: no I/O, no key; `find_personal` is cheap enough for the tracker's hot path (a value
+without '@', '+', ':' or three dots costs a few `in` tests).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+PHONE_RE = re.compile(r"\+[\s(]*\d(?:[\s()-]*\d){7,14}")
+_WORDS_RE = re.compile(r"[\s,;=&?/\"'<>()\[\]]+")
+_NAMES = {
+    "e-mail address": re.compile(r"(^|[^a-z])e?-?mail([^a-z]|$)|email"),
+    "phone number": re.compile(r"phone|mobile|msisdn|(^|[^a-z])tel([^a-z]|$)"),
+    "IP address": re.compile(r"(^|[^a-z])ip(v[46])?([^a-z]|$)|ip_?address"),
+}
+# Fields whose values are pseudonyms or networks made by a door, never raw data.
+PSEUDONYM_FIELDS = frozenset({"email_hash", "phone_hash", "ip_hash", "ip_prefix", "player_token"})
+
+
+@dataclass(frozen=True)
+class PersonalData(ValueError):
+    """A raw e-mail, phone or IP where none may be: the field (dotted path) and what it looks like."""
+
+    field: str
+    kind: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+    @property
+    def reason(self) -> str:
+        return (f"holds what looks like {article(self.kind)} {self.kind}: personal data is not "
+                "accepted here (only a registration's email, phone and ip fields, and a click's "
+                "or login's ip, which the door pseudonymises); leave it out or send a pseudonym")
+
+
+def article(kind: str) -> str:
+    return "an" if kind[0] in "aeiouAEIOU" else "a"
+
+
+def kind_of_value(value: str, name: str = "") -> str | None:
+    """What personal data `value` (under the field or attribute `name`) looks like, if any."""
+    if not value:
+        return None
+    lowered = name.lower()
+    for kind, pattern in _NAMES.items():
+        if lowered and pattern.search(lowered) and value.strip():
+            return kind
+    if "@" in value and EMAIL_RE.search(value):
+        return "e-mail address"
+    if "+" in value and PHONE_RE.search(value):
+        return "phone number"
+    if value.count(".") >= 3 or ":" in value:
+        for word in _WORDS_RE.split(value):
+            if (word.count(".") == 3 or word.count(":") >= 2) and _is_ip(word):
+                return "IP address"
+    return None
+
+
+def _is_ip(word: str) -> bool:
+    try:
+        ipaddress.ip_address(word.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def find_personal(
+    values: Mapping[str, Any], allowed: Iterable[str] = (), prefix: str = ""
+) -> PersonalData | None:
+    """The first field of `values` (nested mappings such as `attributes` included, by dotted
+    path) that holds personal data; `allowed`: top-level fields made for it (the raw identifiers
+    the door will pseudonymise). Only text is looked at: numbers, times and booleans are not."""
+    skip = PSEUDONYM_FIELDS.union(allowed) if not prefix else PSEUDONYM_FIELDS
+    for name, value in values.items():
+        if not isinstance(name, str) or name in skip:
+            continue
+        path = f"{prefix}{name}"
+        if isinstance(value, str):
+            kind = kind_of_value(value, name)
+            if kind is not None:
+                return PersonalData(path, kind)
+        elif isinstance(value, Mapping):
+            for key in value:  # a name can itself be an address ({"ann@example.com": "vip"})
+                if isinstance(key, str) and (kind := kind_of_value(key)) is not None:
+                    return PersonalData(f"{path}.{key[:40]}", kind)
+            found = find_personal(value, prefix=f"{path}.")
+            if found is not None:
+                return found
+    return None
+
+
+def refuse_personal(values: Mapping[str, Any], allowed: Iterable[str] = ()) -> None:
+    """Raise `PersonalData` naming the first field of `values` that holds personal data."""
+    found = find_personal(values, allowed)
+    if found is not None:
+        raise found

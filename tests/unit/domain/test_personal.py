@@ -1,0 +1,60 @@
+"""Personal data outside the fields made for it is found under any name (issue 21, item 22)."""
+
+from __future__ import annotations
+
+import pytest
+
+from clickpath.domain.personal import PersonalData, find_personal, kind_of_value, refuse_personal
+
+
+@pytest.mark.parametrize(("value", "kind"), [
+    ("raw.person@example.com", "e-mail address"),
+    ("write to Ann <ann.b+promo@mail.example.co.uk> today", "e-mail address"),
+    ("+44 20 7946 0958", "phone number"),
+    ("+1 (555) 123-4567", "phone number"),
+    ("198.51.100.23", "IP address"),
+    ("from 203.0.113.9, twice", "IP address"),
+    ("2001:db8::17", "IP address"),
+    ("[2001:db8::17]", "IP address"),
+])
+def test_values_that_look_personal(value, kind) -> None:
+    assert kind_of_value(value, "note") == kind
+
+
+@pytest.mark.parametrize("value", [
+    "tx-1234567890", "25.50", "+25.00", "2026-01-05T10:00:00Z", "10:00:00", "slots", "p-42",
+    "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0.6099.109", "v1.2.3", "",
+    "https://casino.example/welcome?click_id=01KAAAAAAAAAAAAAAAAAAAAAAA", "@handle",
+])
+def test_values_that_do_not(value) -> None:
+    assert kind_of_value(value, "note") is None
+
+
+@pytest.mark.parametrize(("name", "kind"), [
+    ("email", "e-mail address"), ("user_email", "e-mail address"), ("e-mail", "e-mail address"),
+    ("phone", "phone number"), ("mobile_no", "phone number"), ("msisdn", "phone number"),
+    ("tel", "phone number"), ("ip", "IP address"), ("client_ip", "IP address"),
+    ("ip_address", "IP address"), ("ipv6", "IP address"),
+])
+def test_a_name_that_says_personal_is_enough(name, kind) -> None:
+    assert kind_of_value("anything", name) == kind
+    assert kind_of_value("", name) is None
+
+
+@pytest.mark.parametrize("name", ["hotel", "tip", "ship_to", "mailing_opt_in", "telegram", "skip"])
+def test_names_that_only_contain_the_letters(name) -> None:
+    assert kind_of_value("yes", name) is None
+
+
+def test_nested_attributes_are_named_by_dotted_path_and_allowed_fields_are_left() -> None:
+    found = find_personal({"attributes": {"ok": "slots", "x": "ann@example.com"}})
+    assert found == PersonalData("attributes.x", "e-mail address")
+    assert find_personal({"attributes": {"ann@example.com": "vip"}}) == PersonalData(
+        "attributes.ann@example.com", "e-mail address")
+    assert find_personal({"email": "ann@example.com", "ip": "198.51.100.1"},
+                         allowed=("email", "ip")) is None
+    assert find_personal({"attributes": {"email": "a@b.example"}}, allowed=("email",)) is not None
+    assert find_personal({"ip_prefix": "198.51.0.0/16", "email_hash": "ab" * 32}) is None
+    assert find_personal({"amount": 25, "when": None, "ok": True}) is None
+    with pytest.raises(PersonalData, match="player_id: holds what looks like an e-mail"):
+        refuse_personal({"player_id": "ann@example.com"})
