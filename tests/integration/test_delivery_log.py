@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from clickpath.contracts.models import DeliveryAttempt
-from clickpath.infra.analyst_sql import QueryRefused, answer
+from clickpath.infra.analyst_run import answer
+from clickpath.infra.analyst_sql import QueryRefused
 from clickpath.infra.clickhouse import apply_migrations, connect
 from clickpath.settings import Settings
 from clickpath.sinks.clickhouse_sink import write_batch
