@@ -22,6 +22,7 @@ from clickpath.contracts.models import utcnow
 from clickpath.devtools.demo import demo_affiliates
 from clickpath.domain.redact import redact
 from clickpath.infra.broker import EmbeddedBroker, free_port, port_in_use
+from clickpath.infra.dirlock import DataDirInUse, DataDirLock
 from clickpath.infra.kafka import create_topics, wait_for_broker
 from clickpath.infra.logs import configure_logging
 from clickpath.run.errors import CommandError
@@ -126,12 +127,24 @@ class StateRecorder:
 def run_up(settings: Settings, options: UpOptions) -> None:
     """Run the whole pipeline until Ctrl-C or SIGTERM; raises CommandError if it cannot start."""
     configure_logging(settings.log_level, role="supervisor")
+    data_dir = settings.data_dir.resolve()
+    # Before anything is started or touched: a second `up` here would break the first.
+    try:
+        lock = DataDirLock(data_dir).acquire()
+    except DataDirInUse as e:
+        raise CommandError(str(e)) from None
+    try:
+        _run_locked(settings, options, data_dir)
+    finally:
+        lock.release()
+
+
+def _run_locked(settings: Settings, options: UpOptions, data_dir: Path) -> None:
     if port_in_use(settings.http_host, settings.http_port):
         raise CommandError(
             f"{settings.http_host}:{settings.http_port} is already in use (another `clickpath up`?)."
             " Stop it, or set CLICKPATH_HTTP_PORT to another port."
         )
-    data_dir = settings.data_dir.resolve()
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
