@@ -22,6 +22,7 @@ from clickpath.contracts.models import utcnow
 from clickpath.devtools.demo import demo_affiliates
 from clickpath.domain.redact import redact
 from clickpath.infra.broker import EmbeddedBroker, free_port, port_in_use
+from clickpath.infra.broker_journal_keeper import JournalKeeper
 from clickpath.infra.dirlock import DataDirInUse, DataDirLock
 from clickpath.infra.kafka import create_topics, wait_for_broker
 from clickpath.infra.logs import configure_logging
@@ -37,6 +38,7 @@ from clickpath.run.state import (
 )
 from clickpath.run.status import StatusPrinter
 from clickpath.run.supervisor import Role, Supervisor, fresh_dir
+from clickpath.run.up_journal import check_journal, restore_journal, start_keeper, stop_keeper
 from clickpath.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -145,6 +147,7 @@ def _run_locked(settings: Settings, options: UpOptions, data_dir: Path) -> None:
             f"{settings.http_host}:{settings.http_port} is already in use (another `clickpath up`?)."
             " Stop it, or set CLICKPATH_HTTP_PORT to another port."
         )
+    journal = check_journal(settings, data_dir) if settings.embedded_broker else None
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -152,19 +155,28 @@ def _run_locked(settings: Settings, options: UpOptions, data_dir: Path) -> None:
     env["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_dir(data_dir / "metrics"))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = env["PROMETHEUS_MULTIPROC_DIR"]
 
-    broker = None
-    if settings.embedded_broker:
+    broker: EmbeddedBroker | None = None
+    keeper: JournalKeeper | None = None
+    if journal is not None:
         broker, settings = _start_embedded_broker(settings, env, data_dir, log_dir)
     recorder: StateRecorder | None = None
     try:
         wait_for_broker(settings)
+        if broker is not None and journal is not None:
+            # Before the topics are made and any role starts: offsets must come out the same.
+            held = restore_journal(journal, broker.bootstrap, data_dir)
         created = create_topics(settings)
+        if broker is not None and journal is not None:
+            keeper = start_keeper(journal, broker.bootstrap, held)
         roles, receiver_log = _roles(settings, options, env, log_dir)
         recorder = StateRecorder(state_path(data_dir), settings, data_dir, roles)
         supervisor = Supervisor(roles, env, log_dir, on_change=recorder.write)
-        _supervise(supervisor, recorder, broker, options.status_every,
+        _supervise(supervisor, recorder, broker, keeper, options.status_every,
                    banner(settings, log_dir, created, receiver_log))
     finally:
+        # Every role has stopped by now (`_supervise` stops them): the journal drains first.
+        if keeper is not None:
+            stop_keeper(keeper, broker is not None and broker.running)
         if broker is not None:
             broker.stop()
         if recorder is not None:
@@ -179,7 +191,8 @@ def _start_embedded_broker(
     broker = EmbeddedBroker(log_path=log_dir / "broker.log").start()
     env["CLICKPATH_KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
     env["CLICKPATH_BROKER_COMPAT"] = "tansu"
-    # The embedded broker starts empty, so local table state from an earlier run is stale.
+    # Local table state from an earlier run may be ahead of the journal (a killed `up`): the
+    # tables recover from their changelogs, restored from the journal, instead.
     for stale in data_dir.glob("worker-*"):
         fresh_dir(stale)
     return broker, settings.with_overrides(
@@ -206,10 +219,12 @@ def _supervise(
     supervisor: Supervisor,
     recorder: StateRecorder,
     broker: EmbeddedBroker | None,
+    keeper: JournalKeeper | None,
     status_every: float,
     banner_text: str,
 ) -> None:
-    """Start every role and keep them running until Ctrl-C, SIGTERM or the broker's death."""
+    """Start every role and keep them running until Ctrl-C, SIGTERM, the broker's death or
+    the journal's failure."""
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -221,6 +236,11 @@ def _supervise(
             supervisor.check()
             if broker is not None and not broker.running:
                 print("clickpath: the embedded broker died; stopping.", file=sys.stderr)
+                break
+            if keeper is not None and keeper.failure is not None:
+                # A restart could not restore what goes unjournaled: stop rather than drift.
+                print(f"clickpath: the broker journal failed ({keeper.failure}); stopping.",
+                      file=sys.stderr)
                 break
             status.maybe_print()
     finally:
