@@ -168,6 +168,8 @@ def scan_file(path: Path) -> Scan:
         return Scan(0, 0, 0)
     with f:
         data = _mapped(f)
+        if len(data) < len(MAGIC) and MAGIC.startswith(data):
+            return Scan(0, 0, len(data))  # killed before its first record reached the file
         count, good = 0, len(MAGIC)
         try:
             for _, end in _frames(data, path, decode=False):

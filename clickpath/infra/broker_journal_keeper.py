@@ -191,6 +191,7 @@ class JournalKeeper:
         f = path.open("ab")
         if f.tell() == 0:
             f.write(MAGIC)
+            f.flush()
         self._files[(topic, partition)] = f
         self.held.setdefault((topic, partition), 0)
 

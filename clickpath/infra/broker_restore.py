@@ -91,6 +91,7 @@ def inspect_journal(journal: JournalDir) -> tuple[dict[str, int], dict[TP, int],
     off when the run was killed (half a frame is all a kill leaves) and refused when the run
     stopped cleanly (then it is damage)."""
     journal.check_format()
+    last_write = journal.last_record_write()  # before a cut below touches a file
     topics = journal.topics()
     clean = journal.clean_stop.is_file()
     on_disk = {p.parent.name for p in journal.records.glob("*/*.rec")}
@@ -115,7 +116,7 @@ def inspect_journal(journal: JournalDir) -> tuple[dict[str, int], dict[TP, int],
     if clean and stopped.get("records") != sum(held.values()):
         raise JournalError(f"{journal.clean_stop}: says {stopped.get('records')} records, the"
                            f" files hold {sum(held.values())}")
-    return topics, held, PreviousStop(clean, journal.last_record_write(), taken_at, torn)
+    return topics, held, PreviousStop(clean, last_write, taken_at, torn)
 
 
 def restore(journal: JournalDir, bootstrap: str, timeout_s: float = 300.0) -> Restored:

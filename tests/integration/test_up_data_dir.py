@@ -78,6 +78,67 @@ def test_a_second_up_on_a_data_dir_in_use_refuses_and_the_first_runs_on(up_env) 
     assert first.returncode == 0, output
 
 
+
+def processes_with(marker: str) -> list[int]:
+    """Pids whose environment mentions `marker` (the test's data dir): leftovers of a run."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_up_refuses_a_journal_it_cannot_restore_and_starts_nothing(up_env) -> None:
+    journal = Path(up_env["CLICKPATH_DATA_DIR"]) / "broker"
+    journal.mkdir(parents=True)
+    (journal / "journal.json").write_text(json.dumps({"format": 99}))
+    result = clickpath("up", env=up_env)
+    assert result.returncode == 2, result
+    assert f"could not restore the embedded broker from {journal}: " in result.stderr
+    assert "format 99" in result.stderr and "Nothing was started" in result.stderr
+    assert "CLICKPATH_DATA_DIR" in result.stderr and "clickpath is up." not in result.stdout
+    assert (journal / "journal.json").read_text() == json.dumps({"format": 99})  # left as it was
+    assert processes_with(up_env["CLICKPATH_DATA_DIR"]) == []
+
+
+def test_up_refuses_clickhouse_data_whose_stream_state_was_not_kept(up_env) -> None:
+    clickhouse = Path(up_env["CLICKPATH_DATA_DIR"]) / "clickhouse"
+    clickhouse.mkdir(parents=True)
+    (clickhouse / "status").write_text("from an older clickpath")
+    result = clickpath("up", env=up_env)
+    assert result.returncode == 2, result
+    assert f"{clickhouse} holds data from a run whose stream state was not kept" in result.stderr
+    assert "remove" in result.stderr and "CLICKPATH_DATA_DIR" in result.stderr
+    assert not (Path(up_env["CLICKPATH_DATA_DIR"]) / "broker").exists()
+
+
+def test_after_a_killed_up_the_next_one_restores_and_says_what_may_be_missing(up_env) -> None:
+    offsets = Path(up_env["CLICKPATH_DATA_DIR"]) / "broker" / "offsets.json"
+    first = start_up(up_env)
+    try:
+        wait_until(lambda: every_role_running(up_env), 120, "the first `up` to run every role")
+        wait_until(offsets.is_file, 60, "a first snapshot of the groups' offsets")
+    finally:
+        first.kill()  # SIGKILL: no drain, no clean-stop marker
+        first.communicate(timeout=30)
+    wait_until(lambda: processes_with(up_env["CLICKPATH_DATA_DIR"]) == [], 30,
+               "no process of the killed `up` left")
+    second = start_up(up_env)
+    try:
+        wait_until(lambda: every_role_running(up_env), 180, "the second `up` to run every role")
+    finally:
+        output = stop_up(second)
+    assert second.returncode == 0, output
+    line = next(l for l in output.splitlines() if l.startswith("clickpath: restored "))
+    assert "(previous stop: NOT clean — `up` was killed (or the machine stopped) without" in line
+    assert "are not restored: events accepted then may be missing from the stream state" in line
+    assert "consumers resume from their offsets of" in line
+
+
 # --- a restart keeps the stream state (item 3) ---------------------------------------------
 
 BRAND = "brand-r"

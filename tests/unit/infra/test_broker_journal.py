@@ -13,6 +13,7 @@ from clickpath.infra.broker_journal import (
     JournalDir,
     JournalError,
     JournalRecord,
+    Scan,
     cap_offsets,
     decode_body,
     encode_frame,
@@ -74,6 +75,13 @@ def test_a_damaged_frame_or_an_offset_gap_stops_the_scan(tmp_path) -> None:
     assert scan_file(path).count == 1
     write(path, [RECORDS[0], RECORDS[2]])  # offsets 0, 2: frame i must hold offset i
     assert scan_file(path).count == 1
+
+
+@pytest.mark.parametrize("start", [b"", MAGIC[:3]])
+def test_a_file_killed_before_its_first_record_holds_nothing(tmp_path, start: bytes) -> None:
+    path = tmp_path / "0.rec"
+    path.write_bytes(start)
+    assert scan_file(path) == Scan(0, 0, len(start))
 
 
 def test_an_absent_file_holds_nothing_and_a_foreign_file_is_refused(tmp_path) -> None:
