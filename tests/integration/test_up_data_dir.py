@@ -133,7 +133,7 @@ def test_after_a_killed_up_the_next_one_restores_and_says_what_may_be_missing(up
     finally:
         output = stop_up(second)
     assert second.returncode == 0, output
-    line = next(l for l in output.splitlines() if l.startswith("clickpath: restored "))
+    line = next(s for s in output.splitlines() if s.startswith("clickpath: restored "))
     assert "(previous stop: NOT clean — `up` was killed (or the machine stopped) without" in line
     assert "are not restored: events accepted then may be missing from the stream state" in line
     assert "consumers resume from their offsets of" in line
