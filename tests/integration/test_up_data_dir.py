@@ -76,6 +76,7 @@ def test_a_second_up_on_a_data_dir_in_use_refuses_and_the_first_runs_on(up_env) 
     finally:
         output = stop_up(first)
     assert first.returncode == 0, output
+    assert processes_with(up_env["CLICKPATH_DATA_DIR"]) == []
 
 
 
@@ -270,6 +271,7 @@ def test_a_restart_mid_stream_keeps_every_figure_exact(up_env) -> None:
         post(base, secret, [first_deposit])  # the client retries the 50.00 EUR deposit
         post(base, secret, [player_deposit("dep-2", "p1", "tx-2", "30.00")])
         streamed = stream.stop()
+        assert stream.retries > 0  # the stream ran into the stop and through the restart
         players = streamed + 1
 
         def every_figure_in():
@@ -290,6 +292,7 @@ def test_a_restart_mid_stream_keeps_every_figure_exact(up_env) -> None:
                          r"\(previous stop: clean\)", second_output, re.M)
     assert restored, second_output
     assert int(restored.group(1)) > 0 and restored.group(3) == str(data_dir / "broker")
+    assert processes_with(up_env["CLICKPATH_DATA_DIR"]) == []
 
     # Every figure, exact, from the ClickHouse the pipeline wrote (nobody else has it open now).
     client = connect(Settings(data_dir=data_dir))
