@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import structlog
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from clickpath.infra.broker_journal import (
@@ -145,13 +145,20 @@ class JournalKeeper:
             if self._drain.is_set() and drain_since is None:
                 drain_since, next_discovery = now, 0.0  # a last look for new topics
             if now >= next_discovery:
-                self._discover(consumer, admin)
-                next_discovery = now + self.discover_every_s
+                try:
+                    self._discover(consumer, admin)
+                    next_discovery = now + self.discover_every_s
+                except KafkaException as e:  # a busy broker: look again on the next turn
+                    log.warning("broker_journal_metadata_unread", error=str(e))
             got = self._copy(consumer.consume(1000, timeout=self.fetch_wait_s))
             if drain_since is not None:
-                if not got and self._at_end(consumer, now - drain_since):
-                    self._finish(admin)
-                    return
+                if not got and next_discovery > drain_since and self._at_end(
+                        consumer, now - drain_since):
+                    try:
+                        self._finish(admin)
+                        return
+                    except KafkaException as e:  # until drain_and_stop's deadline
+                        log.warning("broker_journal_offsets_unread", error=str(e))
                 continue
             if pending is not None and now > pending.due + _PENDING_MAX_S:
                 pending = None  # the broker outran the journal for long: read offsets afresh
