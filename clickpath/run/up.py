@@ -26,6 +26,8 @@ from clickpath.contracts.models import utcnow
 from clickpath.devtools.demo import demo_affiliates
 from clickpath.domain.redact import redact
 from clickpath.infra.broker import EmbeddedBroker, free_port, port_in_use
+from clickpath.infra.broker_journal_keeper import JournalKeeper
+from clickpath.infra.dirlock import DataDirInUse, DataDirLock
 from clickpath.infra.kafka import create_topics, wait_for_broker
 from clickpath.infra.logs import configure_logging
 from clickpath.run.errors import CommandError
@@ -42,6 +44,7 @@ from clickpath.run.state import (
 from clickpath.run.status import StatusPrinter
 from clickpath.run.supervisor import CONSOLE_MESSAGES as ROLE_MESSAGES
 from clickpath.run.supervisor import Role, Supervisor, fresh_dir
+from clickpath.run.up_journal import check_journal, restore_journal, start_keeper, stop_keeper
 from clickpath.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -118,7 +121,7 @@ def banner(
     lines = [
         "clickpath is up.",
         f"  Kafka:        {settings.kafka_bootstrap_servers}"
-        + (" (embedded, in memory)" if settings.tansu_compat else ""),
+        + (" (embedded, journaled to the data dir)" if settings.tansu_compat else ""),
         f"  ClickHouse:   {redact(settings.clickhouse_dsn)}",
         f"  Service:      {settings.service_url}  (/healthz, /metrics; HTTP reports need a key)",
         f"  Report:       {command('report', 'in another terminal; --format csv|json')}",
@@ -175,12 +178,25 @@ class StateRecorder:
 def run_up(settings: Settings, options: UpOptions) -> None:
     """Run the whole pipeline until Ctrl-C or SIGTERM; raises CommandError if it cannot start."""
     configure_logging(settings.log_level, role="supervisor", messages=CONSOLE_MESSAGES)
+    data_dir = settings.data_dir.resolve()
+    # Before anything is started or touched: a second `up` here would break the first.
+    try:
+        lock = DataDirLock(data_dir).acquire()
+    except DataDirInUse as e:
+        raise CommandError(str(e)) from None
+    try:
+        _run_locked(settings, options, data_dir)
+    finally:
+        lock.release()
+
+
+def _run_locked(settings: Settings, options: UpOptions, data_dir: Path) -> None:
     if port_in_use(settings.http_host, settings.http_port):
         raise CommandError(
             f"{settings.http_host}:{settings.http_port} is already in use (another `clickpath up`?)."
             " Stop it, or set CLICKPATH_HTTP_PORT to another port."
         )
-    data_dir = settings.data_dir.resolve()
+    journal = check_journal(settings, data_dir) if settings.embedded_broker else None
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -188,19 +204,28 @@ def run_up(settings: Settings, options: UpOptions) -> None:
     env["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_dir(data_dir / "metrics"))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = env["PROMETHEUS_MULTIPROC_DIR"]
 
-    broker = None
-    if settings.embedded_broker:
+    broker: EmbeddedBroker | None = None
+    keeper: JournalKeeper | None = None
+    if journal is not None:
         broker, settings = _start_embedded_broker(settings, env, data_dir, log_dir)
     recorder: StateRecorder | None = None
     try:
         wait_for_broker(settings)
+        if broker is not None and journal is not None:
+            # Before the topics are made and any role starts: offsets must come out the same.
+            held = restore_journal(journal, broker.bootstrap, data_dir)
         created = create_topics(settings)
+        if broker is not None and journal is not None:
+            keeper = start_keeper(journal, broker.bootstrap, held)
         roles, receiver_log = _roles(settings, options, env, log_dir)
         recorder = StateRecorder(state_path(data_dir), settings, data_dir, roles)
         supervisor = Supervisor(roles, env, log_dir, on_change=recorder.write)
-        _supervise(supervisor, recorder, broker, options.status_every,
+        _supervise(supervisor, recorder, broker, keeper, options.status_every,
                    banner(settings, log_dir, created, receiver_log))
     finally:
+        # Every role has stopped by now (`_supervise` stops them): the journal drains first.
+        if keeper is not None:
+            stop_keeper(keeper, broker is not None and broker.running)
         if broker is not None:
             broker.stop()
         if recorder is not None:
@@ -215,7 +240,8 @@ def _start_embedded_broker(
     broker = EmbeddedBroker(log_path=log_dir / "broker.log").start()
     env["CLICKPATH_KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
     env["CLICKPATH_BROKER_COMPAT"] = "tansu"
-    # The embedded broker starts empty, so local table state from an earlier run is stale.
+    # Local table state from an earlier run may be ahead of the journal (a killed `up`): the
+    # tables recover from their changelogs, restored from the journal, instead.
     for stale in data_dir.glob("worker-*"):
         fresh_dir(stale)
     return broker, settings.with_overrides(
@@ -245,11 +271,12 @@ def _supervise(
     supervisor: Supervisor,
     recorder: StateRecorder,
     broker: EmbeddedBroker | None,
+    keeper: JournalKeeper | None,
     status_every: float,
     banner_text: str,
 ) -> None:
-    """Start every role and keep them running until Ctrl-C, SIGTERM or the broker's death;
-    the banner says "up" only once the service's /healthz answers."""
+    """Start every role and keep them running until Ctrl-C, SIGTERM, the broker's death or
+    the journal's failure; the banner says "up" only once the service's /healthz answers."""
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -263,6 +290,11 @@ def _supervise(
             supervisor.check()
             if broker is not None and not broker.running:
                 print("clickpath: the embedded broker died; stopping.", file=sys.stderr)
+                break
+            if keeper is not None and keeper.failure is not None:
+                # A restart could not restore what goes unjournaled: stop rather than drift.
+                print(f"clickpath: the broker journal failed ({keeper.failure}); stopping.",
+                      file=sys.stderr)
                 break
             if waiting.done:
                 status.maybe_print()

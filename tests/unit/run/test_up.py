@@ -40,7 +40,7 @@ def test_role_names_and_their_commands_are_stable() -> None:
 def test_the_banner_line_scripts_read_for_the_broker(settings: Settings, tmp_path) -> None:
     text = banner(settings, tmp_path / "logs", ["a", "b"], tmp_path / "logs" / "demo-receiver.log")
     assert text.splitlines()[0] == "clickpath is up."
-    assert "  Kafka:        127.0.0.1:40123 (embedded, in memory)" in text.splitlines()
+    assert "  Kafka:        127.0.0.1:40123 (embedded, journaled to the data dir)" in text.splitlines()
     assert re.search(r"^\s+Kafka:\s+(\S+)", text, re.M).group(1) == "127.0.0.1:40123"
     assert "http://127.0.0.1:8123" in text and "clickpath status" in text
     assert "Topics made:  2 (2 partitions each)" in text and "demo-receiver.log" in text

@@ -1,0 +1,89 @@
+"""How `clickpath up` keeps the embedded broker's records across a stop and start.
+
+The embedded broker is memory-only; ClickHouse in the data directory is not. What `up` keeps
+must stay consistent with what it forgets, so with the embedded broker `up` either restores the
+whole stream state (topics, records at their offsets, consumer groups' offsets) from the journal
+in <data_dir>/broker/ before any role starts, or refuses to start: it never starts empty next
+to old ClickHouse rows. The rule covers every stage that keeps state in Kafka, now or later
+(commission ledger, identity graph, CRM counters): whatever is in a topic is journaled.
+
+When the journal cannot be restored, `up` refuses with the reason and leaves the journal as it
+was; the way out is to start both afresh (remove the data directory: `make clean`) or to use
+another one. A journal from an `up` that was killed restores what it holds and says what may
+be missing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from clickpath.contracts.models import utcnow
+from clickpath.infra.broker_journal import JournalDir, TopicPartition, journal_dir
+from clickpath.infra.broker_journal_keeper import JournalKeeper
+from clickpath.infra.broker_restore import RestoreFailed, restore
+from clickpath.run.errors import CommandError
+from clickpath.settings import Settings
+
+AFRESH = ("To start afresh, remove {data_dir} (`make clean` removes .clickpath), ClickHouse data"
+          " included, so that the two cannot disagree; or set CLICKPATH_DATA_DIR to another"
+          " directory.")
+
+
+def check_journal(settings: Settings, data_dir: Path) -> JournalDir:
+    """The journal to restore from, or CommandError when ClickHouse here holds figures whose
+    stream state is gone (a data directory from a clickpath without the journal, or one whose
+    journal was removed). Touches nothing; runs before the broker starts."""
+    journal = journal_dir(data_dir)
+    clickhouse = Path(settings.clickhouse_dsn.removeprefix("chdb://"))
+    if (not journal.exists() and settings.clickhouse_embedded and clickhouse.is_dir()
+            and any(clickhouse.iterdir())):
+        raise CommandError(
+            f"{clickhouse} holds data from a run whose stream state was not kept (no broker"
+            f" journal in {journal.root}: an older clickpath wrote it, or the journal was"
+            " removed). Started with empty topics next to it, re-sent events would be counted"
+            " again, so `up` will not start. " + AFRESH.format(data_dir=data_dir)
+        )
+    return journal
+
+
+def restore_journal(journal: JournalDir, bootstrap: str, data_dir: Path) -> dict[TopicPartition, int]:
+    """Put the journal into the freshly started broker (before any role starts); the records
+    per partition it now holds. Prints what was restored; CommandError when it cannot be."""
+    if not journal.exists():
+        journal.begin(utcnow().isoformat(timespec="seconds"))
+        print(f"clickpath: keeping the embedded broker's records in {journal.root}"
+              " (a restart restores them)", flush=True)
+        return {}
+    try:
+        restored = restore(journal, bootstrap)
+    except RestoreFailed as e:
+        raise CommandError(
+            f"could not restore the embedded broker from {journal.root}: {e}. Nothing was"
+            " started and the journal is left as it was: starting with empty topics next to"
+            f" the ClickHouse data in {data_dir} would count re-sent events again. "
+            + AFRESH.format(data_dir=data_dir)
+        ) from None
+    print(f"clickpath: {restored.summary(str(journal.root))}", flush=True)
+    return restored.held
+
+
+def start_keeper(journal: JournalDir, bootstrap: str, held: dict[TopicPartition, int]
+                 ) -> JournalKeeper:
+    """Journal from here on; once it runs, the earlier stop no longer describes the journal."""
+    keeper = JournalKeeper(journal, bootstrap, held).start()
+    journal.clean_stop.unlink(missing_ok=True)
+    return keeper
+
+
+def stop_keeper(keeper: JournalKeeper, broker_running: bool) -> None:
+    """Drain the journal once every role has stopped (their last commits are in), before the
+    broker stops; say so when it cannot be, since the next start will restore less."""
+    if keeper.failure is None and broker_running and keeper.drain_and_stop():
+        print(f"clickpath: journaled {sum(keeper.held.values())} records in"
+              f" {keeper.journal.root}.", flush=True)
+        return
+    keeper.stop()
+    reason = keeper.failure or "the embedded broker stopped first"
+    print(f"clickpath: the broker journal was not drained ({reason}); the next start restores"
+          " what it holds and says what may be missing.", file=sys.stderr, flush=True)
