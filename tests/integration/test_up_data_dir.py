@@ -43,7 +43,7 @@ def up_env(tmp_path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLICKPATH_")}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env.update(CLICKPATH_HTTP_PORT=str(free_port()), CLICKPATH_DATA_DIR=str(tmp_path / "cp"),
-               CLICKPATH_PARTITIONS="2", CLICKPATH_PSEUDONYM_KEY="up-data-dir-test-key")
+               CLICKPATH_PARTITIONS="2", CLICKPATH_PSEUDONYM_KEY="up-data-dir-test-key-0123456789abcdef")
     return env
 
 
