@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from clickpath.contracts.models import utcnow
-from clickpath.infra.jsonstore import WatchedJsonFile
+from clickpath.infra.jsonstore import WatchedJsonFile, write_atomic
 
 Role = Literal["operator", "affiliate", "analyst", "admin"]
 PREFIX = "cpk"
@@ -125,11 +124,7 @@ class KeyStore:
             return kept
         _, secret = self.create("admin", label=LOCAL_CLI_LABEL)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secret + "\n")
-        os.replace(partial, path)
+        write_atomic(path, secret + "\n", mode=0o600)
         return secret
 
     def revoke(self, key_id_or_secret: str) -> ApiKey:

@@ -29,12 +29,13 @@ import json
 import mmap
 import os
 import struct
-import tempfile
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from clickpath.infra.jsonstore import write_json_atomic
 
 FORMAT = 1
 MAGIC = b"CPJRNL1\n"  # first bytes of every partition file
@@ -290,16 +291,7 @@ def write_json(path: Path, data: Any) -> None:
     """Replace `path` in one step, durably: a reader (or a restart after a crash) sees the old
     content or the new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomic(path, data, indent=1, mode=0o600, fsync=True)
 
 
 def journal_dir(data_dir: Path) -> JournalDir:

@@ -3,6 +3,9 @@
 Edits happen under an exclusive lock and land atomically (write a temporary file, rename), so
 a reader never sees half a file; readers stat the file on each use and re-read it only when it
 changed, which is how a CLI command takes effect on a running service without a restart.
+
+`write_atomic` and `write_json_atomic` are that atomic write for any small file: the state
+files of `up`, the broker journal's snapshots, the importer's checkpoints, the local CLI key.
 """
 
 from __future__ import annotations
@@ -11,12 +14,58 @@ import copy
 import fcntl
 import json
 import os
+import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+
+def write_atomic(path: Path, text: str, *, mode: int | None = 0o600, fsync: bool = False) -> None:
+    """Replace `path` with `text` in one step: a reader sees the old content or the new, never
+    half. The text goes to a temporary file of a name no other writer uses, in the same
+    directory (so the rename stays on one file system), which then replaces `path`; on any
+    error the temporary file is removed and `path` is left as it was.
+
+    `mode`: the new file's permission bits (0o600: this user only), or None for what `open`
+    would give (0o666 less the umask). `fsync`: flush the file, and after the rename its
+    directory, to disk, so that the new content also outlives a crash of the machine.
+    The directory must exist."""
+    directory = path.parent
+    while True:
+        tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else mode)
+            break
+        except FileExistsError:
+            continue
+    try:
+        with os.fdopen(fd, "w") as f:
+            if mode is not None:
+                os.fchmod(f.fileno(), mode)  # the exact bits, whatever the umask
+            f.write(text)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if fsync:
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def write_json_atomic(path: Path, data: Any, *, indent: int | None = None,
+                      default: Callable[[Any], Any] | None = None, mode: int | None = 0o600,
+                      fsync: bool = False) -> None:
+    """`write_atomic` of `data` as JSON (`indent` and `default` as for `json.dumps`)."""
+    write_atomic(path, json.dumps(data, indent=indent, default=default), mode=mode, fsync=fsync)
 
 
 class WatchedJsonFile:
@@ -64,7 +113,4 @@ class WatchedJsonFile:
             fcntl.flock(lock, fcntl.LOCK_EX)
             data = self.read()
             yield data
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps(data, indent=1, default=str))
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
+            write_json_atomic(self.path, data, indent=1, default=str)

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from clickpath.infra.jsonstore import write_json_atomic
 from clickpath.run.errors import CommandError
 from clickpath.run.state import UP_STOPPED, UpState, pid_alive, read_state, state_path
 from clickpath.settings import Settings
@@ -97,14 +96,7 @@ def register(instances_dir: Path, data_dir: Path, pid: int) -> None:
     """Record that `up` (pid) runs on `data_dir`; atomically, readable by this user only."""
     instances_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = _entry_path(instances_dir, data_dir)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=instances_dir)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump({"pid": pid, "data_dir": str(data_dir)}, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomic(path, {"pid": pid, "data_dir": str(data_dir)}, mode=0o600)
 
 
 def unregister(instances_dir: Path, data_dir: Path, pid: int) -> None:

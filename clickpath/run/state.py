@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from clickpath.infra.jsonstore import write_json_atomic
 
 STATE_FILE_NAME = "up-state.json"
 
@@ -160,14 +161,7 @@ def state_path(data_dir: Path) -> Path:
 def write_state(path: Path, state: UpState) -> None:
     """Replace the file in one step: a reader sees the old state or the new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(state.to_json(), f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomic(path, state.to_json(), indent=1, mode=0o600)
 
 
 def read_state(path: Path) -> UpState | None:

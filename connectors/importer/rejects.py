@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from clickpath.connectors.importer.files import SourceRecord
 from clickpath.connectors.ingress import Rejection
+from clickpath.infra.jsonstore import write_json_atomic
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
 _REOPEN = os.O_WRONLY | os.O_NOFOLLOW | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
@@ -103,7 +104,5 @@ class RejectsReport:
     def _remember(self, made: os.stat_result) -> None:
         self._registry.mkdir(parents=True, exist_ok=True)
         entry = self._entry()
-        tmp = entry.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"path": str(self.path), "device": made.st_dev,
-                                   "inode": made.st_ino}))
-        os.replace(tmp, entry)
+        write_json_atomic(entry, {"path": str(self.path), "device": made.st_dev,
+                                  "inode": made.st_ino}, mode=None)

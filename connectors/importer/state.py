@@ -32,6 +32,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from clickpath.contracts.models import utcnow
+from clickpath.infra.jsonstore import write_atomic
 from clickpath.settings import Settings
 
 CHECKPOINT_VERSION = 1
@@ -273,12 +274,7 @@ class CheckpointStore:
         """Write-then-rename, so a crash leaves the old checkpoint or the new one, never half."""
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.path(checkpoint.key)
-        tmp = path.with_suffix(".json.tmp")
-        with tmp.open("w") as f:
-            f.write(checkpoint.model_dump_json(indent=2))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, checkpoint.model_dump_json(indent=2), mode=None, fsync=True)
 
     def earlier_versions(self, path: Path, target: str, identity: FileIdentity) -> list[Checkpoint]:
         """Checkpoints of the same path and cluster made when the file had other content."""
