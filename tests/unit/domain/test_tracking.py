@@ -221,10 +221,18 @@ def test_visitor_ip_trusts_the_proxy_header_only_as_configured() -> None:
     spoofed = "1.2.3.4, 203.0.113.9"  # the client wrote 1.2.3.4; our proxy appended what it saw
     assert visitor_ip("10.0.0.2", spoofed, hops=1) == "203.0.113.9"
     assert visitor_ip("10.0.0.2", "1.2.3.4, 203.0.113.9, 10.0.0.3", hops=2) == "203.0.113.9"
-    assert visitor_ip("10.0.0.2", "203.0.113.9", hops=3) == "203.0.113.9"
     assert visitor_ip("testclient", None) is None
     assert visitor_ip("10.0.0.2", "garbage") is None
     assert visitor_ip("::1", None) == "::1"
+
+
+def test_a_header_shorter_than_the_proxy_hops_leaves_the_peer() -> None:
+    """Review 21 item 5b: with fewer entries than TRACKER_PROXY_HOPS, none was written by one of
+    our proxies; the leftmost one, which was taken, is the client's to choose."""
+    assert visitor_ip("10.0.0.2", "203.0.113.9", hops=3) == "10.0.0.2"
+    assert visitor_ip("10.0.0.2", "1.2.3.4, 203.0.113.9", hops=3) == "10.0.0.2"
+    assert visitor_ip("10.0.0.2", " , ", hops=1) == "10.0.0.2"
+    assert visitor_ip("10.0.0.2", "1.2.3.4, 203.0.113.9, 10.0.0.3", hops=3) == "1.2.3.4"
 
 
 def test_country_comes_only_from_a_plausible_code() -> None:
