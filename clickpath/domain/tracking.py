@@ -173,11 +173,11 @@ def visitor_ip(
     """The visitor's IP: from the trusted proxy header when it is set (the `hops`-th address
     from the right of X-Forwarded-For: the one our outermost trusted proxy saw), else the TCP
     peer (also when the header has fewer than `hops` entries: none of them is a proxy's).
-    With `trusted` networks, the header counts only when the peer is in one of them (a
-    client reaching the service past the proxy writes the header as it likes). None when that
-    is not an IP address (a test client, a Unix socket)."""
+    The header counts only when the peer is in one of the `trusted` networks (a client
+    reaching the service past the proxy writes the header as it likes); none given, never.
+    None when that is not an IP address (a test client, a Unix socket)."""
     candidate = peer
-    if header_value and (not trusted or _peer_in(peer, trusted)):
+    if header_value and trusted_peer(peer, trusted):
         entries = [e.strip() for e in header_value.split(",") if e.strip()]
         if len(entries) >= hops:  # fewer: the leftmost is the client's own, so the peer stays
             candidate = entries[-hops]
@@ -187,7 +187,9 @@ def visitor_ip(
         return None
 
 
-def _peer_in(peer: str | None, networks: Sequence[Network]) -> bool:
+def trusted_peer(peer: str | None, networks: Sequence[Network]) -> bool:
+    """Whether the TCP peer is one of our proxies (TRACKER_TRUSTED_PROXIES), whose forwarded
+    headers are believed; an IPv4 client of a dual-stack socket counts by its IPv4 address."""
     try:
         address = ipaddress.ip_address(peer or "")
     except ValueError:

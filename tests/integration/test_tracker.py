@@ -199,6 +199,13 @@ def test_a_forwarded_header_is_not_believed_unless_configured(tracker_settings, 
     again = [rec for _, rec in read_topic(untrusted, codec, Topic.CLICKS, 5)]
     assert {c.ip_prefix for c in again} == {"127.0.0.0/16"}
 
+    # Review 21 item 5c: no proxy listed ([], the old default) believed the header from any peer.
+    nobody = untrusted.with_overrides(tracker_trusted_proxies=[], topic_prefix=f"{tight.topic_prefix}n")
+    create_topics(nobody)
+    assert _clicks_spoofing_x_forwarded_for(nobody, 6) == [302] * 5 + [429]
+    none_trusted = [rec for _, rec in read_topic(nobody, codec, Topic.CLICKS, 5)]
+    assert {c.ip_prefix for c in none_trusted} == {"127.0.0.0/16"}
+
 
 def test_the_served_click_routes_keep_what_the_document_lists(tracker) -> None:
     """The clicks are served by plain routes ahead of FastAPI's (the hot path); the documented
