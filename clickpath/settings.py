@@ -213,9 +213,9 @@ class Settings(BaseSettings):
         default=1, ge=1, le=10, description="Trusted proxies that append to X-Forwarded-For."
     )
     tracker_trusted_proxies: list[str] = Field(
-        default=[],
-        description="Addresses or networks (CIDR) of the proxies whose client IP header is"
-        " believed; from any other peer it is ignored. Empty: any peer's, when the header is set.",
+        default=["127.0.0.0/8", "::1"],
+        description="Addresses or networks (CIDR) of the proxies whose client IP and country headers"
+        " are believed; from any other peer they are ignored. Default: loopback only; []: none.",
     )
 
     @field_validator("tracker_trusted_proxies")

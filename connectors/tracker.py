@@ -55,6 +55,7 @@ from clickpath.domain.tracking import (
     make_click,
     make_page_view,
     new_click_id,
+    trusted_peer,
     visitor_ip,
 )
 from clickpath.infra.limits import ClickScreen
@@ -372,8 +373,13 @@ def _visitor_ip(request: Request, settings: Settings) -> str | None:
 
 
 def _country(request: Request, settings: Settings) -> str | None:
+    """The geo header, believed only from a trusted proxy, as the IP header (a client reaching
+    the service directly would choose its country)."""
     header = settings.tracker_country_header
-    return country_of(request.headers.get(header)) if header else None
+    if not header or not trusted_peer(request.client.host if request.client else None,
+                                      settings.trusted_proxy_networks):
+        return None
+    return country_of(request.headers.get(header))
 
 
 def _collect_reason(e: Exception) -> str:

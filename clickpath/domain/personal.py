@@ -13,7 +13,7 @@ What counts, under any field or attribute name:
 - a phone number in international form: `+` and 8 to 15 digits, with spaces, dashes or
   parentheses (a plain digit string is far more often an id; under a name that says phone,
   mobile, msisdn or tel, any value with 7 or more digits);
-- an IPv4 or IPv6 address as the value or as one word of it;
+- an IPv4 or IPv6 address as the value or as one word of it, also with a port (`1.2.3.4:443`);
 - any non-empty value under a name that says e-mail, phone or IP (`email`, `user_phone`, `ip`).
 Pure: no I/O, no key; `find_personal` is cheap enough for the tracker's hot path (a value
 without '@', '+', ':' or three dots costs a few `in` tests).
@@ -36,7 +36,9 @@ _NAMES = {
     "phone number": re.compile(r"phone|mobile|msisdn|(^|[^a-z])tel([^a-z]|$)"),
     "IP address": re.compile(r"(^|[^a-z])ip(v[46])?([^a-z]|$)|ip_?address"),
 }
-# Fields whose values are pseudonyms or networks made by a door, never raw data.
+# Top-level fields whose values are pseudonyms or networks made by a door, never raw data: their
+# typed validators (contracts/models.py, Pseudonym and IpPrefix) refuse anything else. Nested
+# (in `attributes`, free text) the same names get no such check, so they are looked at there.
 PSEUDONYM_FIELDS = frozenset({"email_hash", "phone_hash", "ip_hash", "ip_prefix", "player_token"})
 
 
@@ -80,7 +82,13 @@ def kind_of_value(value: str, name: str = "") -> str | None:
     return None
 
 
+_WITH_PORT_RE = re.compile(r"(?:\[(?P<v6>[^\]]+)\]|(?P<v4>[\d.]+)):\d{1,5}")
+
+
 def _is_ip(word: str) -> bool:
+    """An IP address, also with a port (`198.51.100.23:443`, `[2001:db8::1]:443`)."""
+    if (with_port := _WITH_PORT_RE.fullmatch(word)) is not None:
+        word = with_port["v6"] or with_port["v4"]
     try:
         ipaddress.ip_address(word.strip("[]"))
     except ValueError:
@@ -93,8 +101,9 @@ def find_personal(
 ) -> PersonalData | None:
     """The first field of `values` (nested mappings such as `attributes` included, by dotted
     path) that holds personal data; `allowed`: top-level fields made for it (the raw identifiers
-    the door will pseudonymise). Only text is looked at: numbers, times and booleans are not."""
-    skip = PSEUDONYM_FIELDS.union(allowed) if not prefix else PSEUDONYM_FIELDS
+    the door will pseudonymise). PSEUDONYM_FIELDS are skipped only at the top level, where
+    their validators check them. Only text is looked at: numbers, times and booleans are not."""
+    skip = PSEUDONYM_FIELDS.union(allowed) if not prefix else frozenset()
     for name, value in values.items():
         if not isinstance(name, str) or name in skip:
             continue

@@ -172,21 +172,24 @@ def visitor_ip(
 ) -> str | None:
     """The visitor's IP: from the trusted proxy header when it is set (the `hops`-th address
     from the right of X-Forwarded-For: the one our outermost trusted proxy saw), else the TCP
-    peer. With `trusted` networks, the header counts only when the peer is in one of them (a
-    client reaching the service past the proxy writes the header as it likes). None when that
-    is not an IP address (a test client, a Unix socket)."""
+    peer (also when the header has fewer than `hops` entries: none of them is a proxy's).
+    The header counts only when the peer is in one of the `trusted` networks (a client
+    reaching the service past the proxy writes the header as it likes); none given, never.
+    None when that is not an IP address (a test client, a Unix socket)."""
     candidate = peer
-    if header_value and (not trusted or _peer_in(peer, trusted)):
+    if header_value and trusted_peer(peer, trusted):
         entries = [e.strip() for e in header_value.split(",") if e.strip()]
-        if entries:
-            candidate = entries[-hops] if len(entries) >= hops else entries[0]
+        if len(entries) >= hops:  # fewer: the leftmost is the client's own, so the peer stays
+            candidate = entries[-hops]
     try:
         return str(ipaddress.ip_address((candidate or "").strip()))
     except ValueError:
         return None
 
 
-def _peer_in(peer: str | None, networks: Sequence[Network]) -> bool:
+def trusted_peer(peer: str | None, networks: Sequence[Network]) -> bool:
+    """Whether the TCP peer is one of our proxies (TRACKER_TRUSTED_PROXIES), whose forwarded
+    headers are believed; an IPv4 client of a dual-stack socket counts by its IPv4 address."""
     try:
         address = ipaddress.ip_address(peer or "")
     except ValueError:

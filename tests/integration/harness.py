@@ -91,8 +91,10 @@ class ServedApp:
 
         if config is None:
             self.port = free_port()
+            # proxy_headers off, as the service's server_config: uvicorn's own would make the
+            # X-Forwarded-For a test sends the peer, before clickpath's trusted-proxy check.
             config = uvicorn.Config(app, host=host, port=self.port, log_config=None,
-                                    access_log=False, lifespan="on")
+                                    access_log=False, lifespan="on", proxy_headers=False)
         else:
             host, self.port = config.host, config.port
         self.url = f"http://{host}:{self.port}"

@@ -169,7 +169,7 @@ def _clicks_spoofing_x_forwarded_for(settings: Settings, clicks: int) -> list[in
     config = server_config(settings.with_overrides(http_port=free_port()))
     with ServedApp(None, config=config) as s, httpx.Client(base_url=s.url, timeout=30) as client:
         return [
-            client.get("/c/spring1", headers={"X-Forwarded-For": f"198.51.{i}.23",
+            client.get("/c/spring1", headers={"X-Forwarded-For": f"198.51.{i}.23", "CF-IPCountry": "DE",
                                               "User-Agent": "TestBrowser/1.0"}).status_code
             for i in range(clicks)
         ]
@@ -188,6 +188,7 @@ def test_a_forwarded_header_is_not_believed_unless_configured(tracker_settings, 
     clicks = sorted((rec for _, rec in read_topic(tight, codec, Topic.CLICKS, 5)), key=lambda c: c.click_id)
     assert {c.ip_prefix for c in clicks} == {"127.0.0.0/16"}, "the spoofed network was stored"
     assert [c.bot_reason for c in clicks] == [None] * 3 + ["click_rate"] * 2
+    assert {c.country for c in clicks} == {"DE"}, "loopback is trusted by default"
 
     # The header set, but the peer is none of the trusted proxies: still the peer.
     untrusted = tight.with_overrides(
@@ -198,6 +199,15 @@ def test_a_forwarded_header_is_not_believed_unless_configured(tracker_settings, 
     assert _clicks_spoofing_x_forwarded_for(untrusted, 6) == [302] * 5 + [429]
     again = [rec for _, rec in read_topic(untrusted, codec, Topic.CLICKS, 5)]
     assert {c.ip_prefix for c in again} == {"127.0.0.0/16"}
+    assert {c.country for c in again} == {None}, "the geo header was believed from any peer"
+
+    # Review 21 item 5c: no proxy listed ([], the old default) believed the header from any peer.
+    nobody = untrusted.with_overrides(tracker_trusted_proxies=[], topic_prefix=f"{tight.topic_prefix}n")
+    create_topics(nobody)
+    assert _clicks_spoofing_x_forwarded_for(nobody, 6) == [302] * 5 + [429]
+    none_trusted = [rec for _, rec in read_topic(nobody, codec, Topic.CLICKS, 5)]
+    assert {c.ip_prefix for c in none_trusted} == {"127.0.0.0/16"}
+    assert {c.country for c in none_trusted} == {None}
 
 
 def test_the_served_click_routes_keep_what_the_document_lists(tracker) -> None:

@@ -127,3 +127,19 @@ def test_the_importer_rejects_out_of_window_times(tmp_path) -> None:
     with pytest.raises(Rejection) as e:
         validator.event(record)
     assert e.value.field == "occurred_at"
+
+
+@pytest.mark.parametrize(("attributes", "field"), [
+    ({"email_hash": "raw.person@example.com"}, "attributes.email_hash"),
+    ({"ip_prefix": "198.51.100.23"}, "attributes.ip_prefix"),
+    ({"origin": "198.51.100.23:443"}, "attributes.origin"),
+])
+def test_a_raw_address_in_the_attributes_is_refused_whatever_its_name(attributes, field) -> None:
+    """Review 21 item 4: a pseudonym field's name nested in `attributes` (no validator there),
+    or an address with a port, passed the personal data check."""
+    data = {"event_type": "deposit", "event_id": "e1", "occurred_at": "2026-11-25T10:00:00Z",
+            "brand_id": "b", "player_id": "p1", "transaction_id": "t1", "amount": "10",
+            "currency": "EUR", "attributes": attributes}
+    with pytest.raises(Rejection) as e:
+        parse(data)
+    assert e.value.field == field and "personal data" in e.value.reason

@@ -16,6 +16,9 @@ from clickpath.domain.personal import PersonalData, find_personal, kind_of_value
     ("from 203.0.113.9, twice", "IP address"),
     ("2001:db8::17", "IP address"),
     ("[2001:db8::17]", "IP address"),
+    ("198.51.100.23:443", "IP address"),  # review 21 item 4: a port hid the address
+    ("peer [2001:db8::1]:443 closed", "IP address"),
+    ("http://198.51.100.23:8080/landing", "IP address"),
 ])
 def test_values_that_look_personal(value, kind) -> None:
     assert kind_of_value(value, "note") == kind
@@ -25,6 +28,7 @@ def test_values_that_look_personal(value, kind) -> None:
     "tx-1234567890", "25.50", "+25.00", "2026-01-05T10:00:00Z", "10:00:00", "slots", "p-42",
     "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0.6099.109", "v1.2.3", "",
     "https://casino.example/welcome?click_id=01KAAAAAAAAAAAAAAAAAAAAAAA", "@handle",
+    "v1.2.3:443", "build 1.2.3.4567:80", "12:30:45",
 ])
 def test_values_that_do_not(value) -> None:
     assert kind_of_value(value, "note") is None
@@ -58,3 +62,18 @@ def test_nested_attributes_are_named_by_dotted_path_and_allowed_fields_are_left(
     assert find_personal({"amount": 25, "when": None, "ok": True}) is None
     with pytest.raises(PersonalData, match="player_id: holds what looks like an e-mail"):
         refuse_personal({"player_id": "ann@example.com"})
+
+
+def test_pseudonym_names_are_skipped_only_at_the_top_level() -> None:
+    """Review 21 item 4: `email_hash` or `ip_prefix` inside `attributes` is free text, with no
+    Pseudonym/IpPrefix validator behind it, so a raw address under that name must be found."""
+    assert find_personal({"attributes": {"email_hash": "raw.person@example.com"}}) == PersonalData(
+        "attributes.email_hash", "e-mail address")
+    assert find_personal({"attributes": {"ip_prefix": "198.51.100.23"}}) == PersonalData(
+        "attributes.ip_prefix", "IP address")
+    assert find_personal({"attributes": {"meta": {"phone_hash": "+44 20 7946 0958"}}}) == PersonalData(
+        "attributes.meta.phone_hash", "phone number")
+    assert find_personal({"attributes": {"player_token": "ann@example.com"}}) is not None
+    # at the top level the typed fields' validators check them (contracts/models.py)
+    assert find_personal({"email_hash": "ab" * 32, "ip_prefix": "198.51.0.0/16",
+                          "attributes": {"tier": "vip"}}) is None

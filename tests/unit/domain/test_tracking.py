@@ -27,6 +27,7 @@ from clickpath.domain.tracking import (
     overlay,
     reduce_url,
     tracking_links,
+    trusted_peer,
     visitor_ip,
 )
 from clickpath.settings import Settings
@@ -215,16 +216,42 @@ def test_the_collecting_pages_brand_comes_from_its_origin() -> None:
 # --- the visitor --------------------------------------------------------------------------------
 
 
+PROXY = (ipaddress.ip_network("10.0.0.0/8"),)
+
+
 def test_visitor_ip_trusts_the_proxy_header_only_as_configured() -> None:
-    assert visitor_ip("198.51.100.1", None) == "198.51.100.1"
-    assert visitor_ip("10.0.0.2", "203.0.113.9") == "203.0.113.9"
+    assert visitor_ip("198.51.100.1", None, trusted=PROXY) == "198.51.100.1"
+    assert visitor_ip("10.0.0.2", "203.0.113.9", trusted=PROXY) == "203.0.113.9"
     spoofed = "1.2.3.4, 203.0.113.9"  # the client wrote 1.2.3.4; our proxy appended what it saw
-    assert visitor_ip("10.0.0.2", spoofed, hops=1) == "203.0.113.9"
-    assert visitor_ip("10.0.0.2", "1.2.3.4, 203.0.113.9, 10.0.0.3", hops=2) == "203.0.113.9"
-    assert visitor_ip("10.0.0.2", "203.0.113.9", hops=3) == "203.0.113.9"
+    assert visitor_ip("10.0.0.2", spoofed, hops=1, trusted=PROXY) == "203.0.113.9"
+    assert visitor_ip("10.0.0.2", "1.2.3.4, 203.0.113.9, 10.0.0.3", hops=2, trusted=PROXY) == "203.0.113.9"
     assert visitor_ip("testclient", None) is None
-    assert visitor_ip("10.0.0.2", "garbage") is None
+    assert visitor_ip("10.0.0.2", "garbage", trusted=PROXY) is None
     assert visitor_ip("::1", None) == "::1"
+
+
+def test_no_trusted_proxy_means_no_forwarded_header_and_the_default_is_loopback() -> None:
+    """Review 21 item 5c: TRACKER_TRUSTED_PROXIES=[] (the old default) believed the header from
+    any peer, so a client reaching the service directly chose its own address."""
+    assert visitor_ip("198.51.100.1", "203.0.113.9") == "198.51.100.1"
+    assert visitor_ip("198.51.100.1", "203.0.113.9", trusted=()) == "198.51.100.1"
+    default = Settings().trusted_proxy_networks
+    assert default == (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+    assert visitor_ip("127.0.0.1", "203.0.113.9", trusted=default) == "203.0.113.9"
+    assert visitor_ip("::1", "203.0.113.9", trusted=default) == "203.0.113.9"
+    assert visitor_ip("::ffff:127.0.0.1", "203.0.113.9", trusted=default) == "203.0.113.9"
+    assert visitor_ip("10.0.0.2", "203.0.113.9", trusted=default) == "10.0.0.2"
+    assert visitor_ip("198.51.100.1", "203.0.113.9", trusted=default) == "198.51.100.1"
+    assert not trusted_peer("testclient", default) and trusted_peer("127.8.9.1", default)
+
+
+def test_a_header_shorter_than_the_proxy_hops_leaves_the_peer() -> None:
+    """Review 21 item 5b: with fewer entries than TRACKER_PROXY_HOPS, none was written by one of
+    our proxies; the leftmost one, which was taken, is the client's to choose."""
+    assert visitor_ip("10.0.0.2", "203.0.113.9", hops=3, trusted=PROXY) == "10.0.0.2"
+    assert visitor_ip("10.0.0.2", "1.2.3.4, 203.0.113.9", hops=3, trusted=PROXY) == "10.0.0.2"
+    assert visitor_ip("10.0.0.2", " , ", hops=1, trusted=PROXY) == "10.0.0.2"
+    assert visitor_ip("10.0.0.2", "1.2.3.4, 203.0.113.9, 10.0.0.3", hops=3, trusted=PROXY) == "1.2.3.4"
 
 
 def test_country_comes_only_from_a_plausible_code() -> None:
