@@ -243,7 +243,18 @@ class JournalDir:
         return self.meta.is_file()
 
     def begin(self, now: str) -> None:
-        """Mark the journal begun (an empty one restores to an empty broker, knowingly)."""
+        """Mark the journal begun (an empty one restores to an empty broker, knowingly).
+
+        JournalError when the dir already holds records or topics.json but no journal.json:
+        the keeper would append offset-0 frames after the old ones, and the next scan would stop
+        at that offset jump and drop the new frames."""
+        if not self.meta.exists():
+            leftovers = [p for p in (self.topics_file, self.offsets_file) if p.exists()]
+            leftovers += sorted(self.records.glob("*/*.rec"))[:3]
+            if leftovers:
+                raise JournalError(f"{self.root}: no journal.json, but it holds"
+                                   f" {', '.join(p.name for p in leftovers)}: a journal whose"
+                                   " start is lost cannot be appended to")
         self.records.mkdir(parents=True, exist_ok=True)
         if not self.meta.exists():
             write_json(self.meta, {"format": FORMAT, "begun_at": now})

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from clickpath.contracts.models import utcnow
-from clickpath.infra.broker_journal import JournalDir, TopicPartition, journal_dir
+from clickpath.infra.broker_journal import JournalDir, JournalError, TopicPartition, journal_dir
 from clickpath.infra.broker_journal_keeper import JournalKeeper
 from clickpath.infra.broker_restore import RestoreFailed, restore
 from clickpath.run.errors import CommandError
@@ -51,7 +51,10 @@ def restore_journal(journal: JournalDir, bootstrap: str, data_dir: Path) -> dict
     """Put the journal into the freshly started broker (before any role starts); the records
     per partition it now holds. Prints what was restored; CommandError when it cannot be."""
     if not journal.exists():
-        journal.begin(utcnow().isoformat(timespec="seconds"))
+        try:
+            journal.begin(utcnow().isoformat(timespec="seconds"))
+        except JournalError as e:
+            raise CommandError(f"{e}. " + AFRESH.format(data_dir=data_dir)) from None
         print(f"clickpath: keeping the embedded broker's records in {journal.root}"
               " (a restart restores them)", flush=True)
         return {}

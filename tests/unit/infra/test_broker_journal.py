@@ -153,3 +153,19 @@ def test_the_restore_line_says_what_came_back() -> None:
         "restored 1200 records of 14 topics from /d/broker (previous stop: clean)"
         " in 0.5 s, 2,400 records/s; offsets of 3 consumer groups"
     )
+
+
+@pytest.mark.parametrize("leftover", ["topics.json", "offsets.json", "records/events/0.rec"])
+def test_a_journal_dir_without_journal_json_but_with_contents_is_not_begun(tmp_path,
+                                                                            leftover) -> None:
+    journal = JournalDir(tmp_path / "broker")
+    path = journal.root / leftover
+    path.parent.mkdir(parents=True)
+    path.write_bytes(MAGIC if leftover.endswith(".rec") else b"{}")
+    with pytest.raises(JournalError, match="no journal.json, but it holds"):
+        journal.begin("2026-01-01T00:00:00")
+    assert not journal.meta.exists()
+    fresh = JournalDir(tmp_path / "fresh")
+    fresh.begin("2026-01-01T00:00:00")
+    fresh.begin("2026-01-01T00:00:01")  # begun twice: the second keeps the first
+    assert json.loads(fresh.meta.read_text())["begun_at"] == "2026-01-01T00:00:00"
