@@ -15,6 +15,7 @@ be missing.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -73,10 +74,23 @@ def restore_journal(journal: JournalDir, bootstrap: str, data_dir: Path) -> dict
 
 def start_keeper(journal: JournalDir, bootstrap: str, held: dict[TopicPartition, int]
                  ) -> JournalKeeper:
-    """Journal from here on; once it runs, the earlier stop no longer describes the journal."""
-    keeper = JournalKeeper(journal, bootstrap, held).start()
+    """Journal from here on; once it runs, the earlier stop no longer describes the journal.
+
+    The clean-stop marker goes first, durably (the broker dir fsynced): otherwise a power loss
+    could bring the old marker back next to newer records, and the next start would refuse
+    the journal as damaged although the last stop was clean."""
     journal.clean_stop.unlink(missing_ok=True)
-    return keeper
+    sync_dir(journal.root)
+    return JournalKeeper(journal, bootstrap, held).start()
+
+
+def sync_dir(path: Path) -> None:
+    """fsync a directory, so that a removal or rename in it is on disk."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def stop_keeper(keeper: JournalKeeper, broker_running: bool) -> None:
