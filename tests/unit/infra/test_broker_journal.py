@@ -8,6 +8,7 @@ import zlib
 
 import pytest
 
+from clickpath.infra import broker_restore
 from clickpath.infra.broker_journal import (
     MAGIC,
     JournalDir,
@@ -22,11 +23,10 @@ from clickpath.infra.broker_journal import (
     read_records,
     scan_file,
 )
-from clickpath.infra import broker_restore
 from clickpath.infra.broker_restore import (
     PreviousStop,
-    RestoreFailed,
     Restored,
+    RestoreFailed,
     cut_torn_tails,
     inspect_journal,
 )

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from clickpath.infra.broker_journal import JournalDir
 from clickpath.run import up_journal
 
