@@ -214,7 +214,10 @@ def _run_locked(settings: Settings, options: UpOptions, data_dir: Path) -> None:
         if broker is not None and journal is not None:
             # Before the topics are made and any role starts: offsets must come out the same.
             held = restore_journal(journal, broker.bootstrap, data_dir)
-        created = create_topics(settings)
+        try:
+            created = create_topics(settings)
+        except RuntimeError as e:  # a topic with another partition count than the settings'
+            raise CommandError(f"{e}. Set CLICKPATH_PARTITIONS to match.") from None
         if broker is not None and journal is not None:
             keeper = start_keeper(journal, broker.bootstrap, held)
         roles, receiver_log = _roles(settings, options, env, log_dir)

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from clickpath.contracts.models import utcnow
+from clickpath.contracts.topics import SPECS
 from clickpath.infra.broker_journal import JournalDir, JournalError, TopicPartition, journal_dir
 from clickpath.infra.broker_journal_keeper import JournalKeeper
 from clickpath.infra.broker_restore import RestoreFailed, restore
@@ -45,7 +46,29 @@ def check_journal(settings: Settings, data_dir: Path) -> JournalDir:
             " removed). Started with empty topics next to it, re-sent events would be counted"
             " again, so `up` will not start. " + AFRESH.format(data_dir=data_dir)
         )
+    if journal.exists():
+        check_partitions(settings, journal, data_dir)
     return journal
+
+
+def check_partitions(settings: Settings, journal: JournalDir, data_dir: Path) -> None:
+    """CommandError when a pipeline topic was journaled with another partition count than
+    the settings say (restored as journaled, create_topics could not use it)."""
+    try:
+        journaled = journal.topics()
+    except JournalError:
+        return  # the restore refuses it, with the reason
+    wrong = {
+        name: journaled[name] for spec in SPECS.values()
+        if (name := spec.name(settings)) in journaled and journaled[name] != settings.partitions
+    }
+    if wrong:
+        listed = ", ".join(f"{t} has {n}" for t, n in sorted(wrong.items()))
+        raise CommandError(
+            f"the broker journal in {journal.root} holds topics with another partition count"
+            f" than CLICKPATH_PARTITIONS={settings.partitions} ({listed}), so `up` will not"
+            " start. Set CLICKPATH_PARTITIONS back to what it was. " + AFRESH.format(data_dir=data_dir)
+        )
 
 
 def restore_journal(journal: JournalDir, bootstrap: str, data_dir: Path) -> dict[TopicPartition, int]:

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from clickpath.contracts.topics import SPECS
 from clickpath.infra.broker_journal import JournalDir
 from clickpath.run import up_journal
+from clickpath.run.errors import CommandError
+from clickpath.settings import Settings
 
 
 def test_the_clean_stop_marker_is_gone_and_synced_before_the_keeper_starts(tmp_path,
@@ -32,3 +37,15 @@ def test_the_clean_stop_marker_is_gone_and_synced_before_the_keeper_starts(tmp_p
 
 def test_sync_dir_runs_on_a_real_directory(tmp_path) -> None:
     up_journal.sync_dir(tmp_path)
+
+
+def test_a_partition_count_other_than_the_journals_is_refused_before_the_broker_starts(
+        tmp_path) -> None:
+    settings = Settings(data_dir=tmp_path, partitions=4)
+    events = SPECS[next(iter(SPECS))].name(settings)
+    journal = up_journal.journal_dir(tmp_path)
+    journal.begin("2026-01-01T00:00:00")
+    journal.topics_file.write_text(json.dumps({events: 4, "app-changelog": 8}))
+    assert up_journal.check_journal(settings, tmp_path).root == journal.root  # changelogs are Faust's
+    with pytest.raises(CommandError, match=rf"{events} has 4\).*To start afresh, remove"):
+        up_journal.check_journal(Settings(data_dir=tmp_path, partitions=2), tmp_path)
