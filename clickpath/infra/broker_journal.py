@@ -8,7 +8,8 @@ runs and produces them back, at the same offsets, before any role starts again (
 the restore are in broker_journal_keeper.py and broker_restore.py; this module is the format).
 
 Layout of <data_dir>/broker/:
-  journal.json      the format version and when the journal was begun
+  journal.json      the format version, when the journal was begun, and its journal_id
+                    (the embedded ClickHouse's dir holds the same id: CLICKHOUSE_MARKER)
   topics.json       every topic seen and its partition count
   offsets.json      every consumer group's committed offsets (written whole, atomically)
   clean-stop.json   present only after a graceful stop drained every partition
@@ -29,6 +30,7 @@ import json
 import mmap
 import os
 import struct
+import uuid
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -244,10 +246,41 @@ class JournalDir:
         return self.meta.is_file()
 
     def begin(self, now: str) -> None:
-        """Mark the journal begun (an empty one restores to an empty broker, knowingly)."""
+        """Mark the journal begun (an empty one restores to an empty broker, knowingly).
+
+        JournalError when the dir already holds records or topics.json but no journal.json:
+        the keeper would append offset-0 frames after the old ones, and the next scan would stop
+        at that offset jump and drop the new frames."""
+        if not self.meta.exists():
+            leftovers = [p for p in (self.topics_file, self.offsets_file) if p.exists()]
+            leftovers += sorted(self.records.glob("*/*.rec"))[:3]
+            if leftovers:
+                raise JournalError(f"{self.root}: no journal.json, but it holds"
+                                   f" {', '.join(p.name for p in leftovers)}: a journal whose"
+                                   " start is lost cannot be appended to")
         self.records.mkdir(parents=True, exist_ok=True)
         if not self.meta.exists():
-            write_json(self.meta, {"format": FORMAT, "begun_at": now})
+            write_json(self.meta, {"format": FORMAT, "begun_at": now,
+                                   "journal_id": uuid.uuid4().hex})
+
+    def journal_id(self) -> str | None:
+        """The id that ties the journal to its ClickHouse data (None: a journal from before
+        the ids, or an unreadable journal.json, which check_format refuses)."""
+        try:
+            meta = json.loads(self.meta.read_text())
+        except (OSError, ValueError):
+            return None
+        value = meta.get("journal_id") if isinstance(meta, dict) else None
+        return value if isinstance(value, str) and value else None
+
+    def give_id(self) -> str:
+        """Give a journal from before the ids one (kept if it has one); the id."""
+        if (have := self.journal_id()) is not None:
+            return have
+        meta = json.loads(self.meta.read_text())
+        meta["journal_id"] = uuid.uuid4().hex
+        write_json(self.meta, meta)
+        return str(meta["journal_id"])
 
     def check_format(self) -> None:
         try:

@@ -9,10 +9,10 @@ commits: its positions are the journal's record counts.
 
 Every ~`snapshot_every_s` it snapshots every consumer group's committed offsets. A group's
 commit means the changelog records and outputs of what it processed were acknowledged before it;
-so the snapshot is written only once the journal has caught up with the high watermarks seen
-after the offsets were read, and each offset is capped at the records the journal holds
-(broker_journal.cap_offsets). A snapshot that would change nothing is not written: an idle
-pipeline writes nothing.
+so the snapshot is written only once the journal has caught up with high watermarks fetched
+after the offsets were read (and a discovery begun after it: see _snapshot_ready), and each
+offset is capped at the records the journal holds (broker_journal.cap_offsets). A snapshot
+that would change nothing is not written: an idle pipeline writes nothing.
 
 Must never write to the broker.
 """
@@ -49,6 +49,7 @@ log = structlog.get_logger(__name__)
 
 KEEPER_GROUP = "clickpath-broker-journal"  # never commits; only names the consumer
 _PENDING_MAX_S = 10.0  # a snapshot waiting longer than this for the journal is read again
+_FRESH_ROUNDS = 3  # consume() rounds after an offsets read before its watermarks are believed
 
 
 def now_iso() -> str:
@@ -86,6 +87,8 @@ class JournalKeeper:
         self._files: dict[TP, BinaryIO] = {}
         self._unsynced: set[TP] = set()
         self._last_offsets: dict[str, dict[TP, int]] | None = None
+        self._rounds = 0  # consume() rounds so far
+        self._discovered_at: float | None = None  # when the last discovery that succeeded began
         self._stop = threading.Event()
         self._drain = threading.Event()
         self._drained: str | None = None  # the clean-stop marker's time, once written
@@ -145,12 +148,15 @@ class JournalKeeper:
             if self._drain.is_set() and drain_since is None:
                 drain_since, next_discovery = now, 0.0  # a last look for new topics
             if now >= next_discovery:
+                began = self.clock()
                 try:
                     self._discover(consumer, admin)
                     next_discovery = now + self.discover_every_s
+                    self._discovered_at = began
                 except KafkaException as e:  # a busy broker: look again on the next turn
                     log.warning("broker_journal_metadata_unread", error=str(e))
             got = self._copy(consumer.consume(1000, timeout=self.fetch_wait_s))
+            self._rounds += 1
             if drain_since is not None:
                 if not got and next_discovery > drain_since and self._at_end(
                         consumer, now - drain_since):
@@ -165,7 +171,7 @@ class JournalKeeper:
             if pending is None and now >= next_snapshot:
                 next_snapshot = now + self.snapshot_every_s
                 pending = self._read_offsets(admin, now)
-            if pending is not None and self._snapshot_ready(consumer, pending, now):
+            if pending is not None and self._snapshot_ready(consumer, pending, self.clock()):
                 self._write_offsets(pending.taken_at, pending.offsets)
                 pending = None
 
@@ -240,17 +246,29 @@ class JournalKeeper:
         except Exception as e:  # noqa: BLE001 - any admin failure is the same 'not now'
             log.warning("broker_journal_offsets_unread", error=str(e))
             return None
-        return _Pending(taken_at, offsets, due=now + 2 * self.fetch_wait_s + 0.1)
+        read_at = self.clock()  # after the read: a commit made during it is covered
+        return _Pending(taken_at, offsets, read_at=read_at, rounds=self._rounds,
+                        due=read_at + _FRESH_ROUNDS * self.fetch_wait_s + 0.1)
 
     def _snapshot_ready(self, consumer: Consumer, pending: _Pending, now: float) -> bool:
-        """True once the journal holds every record the offsets' commits came after."""
-        if now < pending.due:
-            return False
-        if pending.target is None or None in pending.target.values():
-            # A partition no fetch has answered for yet (just assigned) is asked again.
+        """True once the journal holds every record the offsets' commits came after.
+
+        The target is what fetches answered *after* the offsets were read: a cached high
+        watermark can be older than the OffsetFetch (on a busy machine the last fetch response
+        may be), and would put the target below records the commits cover. So it is built only
+        after `_FRESH_ROUNDS` consume() rounds begun after the read, each at least a fetch wait
+        long taken together (librdkafka has fetched again by then), and after a discovery that
+        began after the read (a topic the commits cover is assigned). A partition no fetch has
+        answered for yet (assigned since) goes in as None and is asked again."""
+        if pending.target is None:
+            if (now < pending.due or self._rounds - pending.rounds < _FRESH_ROUNDS
+                    or self._discovered_at is None or self._discovered_at <= pending.read_at):
+                return False
+            pending.target = self._high_watermarks(consumer)
+        elif None in pending.target.values():
             now_marks = self._high_watermarks(consumer)
             pending.target = {tp: high if high is not None else now_marks.get(tp)
-                              for tp, high in (pending.target or now_marks).items()}
+                              for tp, high in pending.target.items()}
         target = pending.target
         return all(high is not None and self.held[tp] >= high for tp, high in target.items())
 
@@ -306,9 +324,12 @@ class JournalKeeper:
 class _Pending:
     """Offsets read at `taken_at`, waiting for the journal to catch up with the broker."""
 
-    def __init__(self, taken_at: str, offsets: dict[str, dict[TP, int]], due: float) -> None:
+    def __init__(self, taken_at: str, offsets: dict[str, dict[TP, int]], *, read_at: float,
+                 rounds: int, due: float) -> None:
         self.taken_at = taken_at
         self.offsets = offsets
+        self.read_at = read_at  # the keeper's clock when the offsets were read
+        self.rounds = rounds  # consume() rounds before the read
         self.due = due
         self.target: dict[TP, int | None] | None = None
 

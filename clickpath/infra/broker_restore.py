@@ -16,6 +16,7 @@ rather than run empty next to ClickHouse rows counted from the stream state it l
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -87,11 +88,12 @@ class Restored:
 
 
 def inspect_journal(journal: JournalDir) -> tuple[dict[str, int], dict[TP, int], PreviousStop]:
-    """Topics, good records per partition, and how the last run ended; a torn tail is cut
-    off when the run was killed (half a frame is all a kill leaves) and refused when the run
-    stopped cleanly (then it is damage)."""
+    """Topics, good records per partition, and how the last run ended; a torn tail is
+    accepted (and counted in `torn`) when the run was killed (half a frame is all a kill
+    leaves) and refused when the run stopped cleanly (then it is damage). Touches no file:
+    `cut_torn_tails` cuts them once the restore has succeeded."""
     journal.check_format()
-    last_write = journal.last_record_write()  # before a cut below touches a file
+    last_write = journal.last_record_write()
     topics = journal.topics()
     clean = journal.clean_stop.is_file()
     on_disk = {p.parent.name for p in journal.records.glob("*/*.rec")}
@@ -107,8 +109,6 @@ def inspect_journal(journal: JournalDir) -> tuple[dict[str, int], dict[TP, int],
                 if clean:
                     raise JournalError(f"{path}: {scan.torn_bytes} unreadable bytes after record"
                                        f" {scan.count}, although the last stop was clean")
-                with path.open("r+b") as f:
-                    f.truncate(scan.good_bytes)
                 torn[(topic, partition)] = scan.torn_bytes
             held[(topic, partition)] = scan.count
     taken_at, _ = journal.offsets()
@@ -131,10 +131,22 @@ def restore(journal: JournalDir, bootstrap: str, timeout_s: float = 300.0) -> Re
         _, snapshot = journal.offsets()
         groups = cap_offsets(snapshot, held)
         commit_offsets(admin, groups)
+        # Only now: a restore that fails leaves the journal as it was, as `up` then says.
+        cut_torn_tails(journal, previous.torn)
     except (JournalError, KafkaException, RuntimeError, OSError) as e:
         raise RestoreFailed(str(e)) from e
     return Restored(sum(held.values()), len(topics), held, len(groups),
                     time.monotonic() - started, previous)
+
+
+def cut_torn_tails(journal: JournalDir, torn: Mapping[TP, int]) -> None:
+    """Cut each torn tail off (the keeper appends after the last good frame), durably."""
+    for (topic, partition), torn_bytes in torn.items():
+        path = journal.partition_file(topic, partition)
+        with path.open("r+b") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.truncate(size - torn_bytes)
+            os.fsync(f.fileno())
 
 
 def _create_topics(admin: AdminClient, topics: Mapping[str, int]) -> None:

@@ -54,11 +54,16 @@ def write_atomic(path: Path, text: str, *, mode: int | None = 0o600, fsync: bool
         tmp.unlink(missing_ok=True)
         raise
     if fsync:
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        sync_dir(directory)
+
+
+def sync_dir(path: Path) -> None:
+    """fsync a directory, so that a rename or removal in it is on disk."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_json_atomic(path: Path, data: Any, *, indent: int | None = None,

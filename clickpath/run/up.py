@@ -44,7 +44,13 @@ from clickpath.run.state import (
 from clickpath.run.status import StatusPrinter
 from clickpath.run.supervisor import CONSOLE_MESSAGES as ROLE_MESSAGES
 from clickpath.run.supervisor import Role, Supervisor, fresh_dir
-from clickpath.run.up_journal import check_journal, restore_journal, start_keeper, stop_keeper
+from clickpath.run.up_journal import (
+    check_journal,
+    embedded_clickhouse,
+    restore_journal,
+    start_keeper,
+    stop_keeper,
+)
 from clickpath.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -213,8 +219,12 @@ def _run_locked(settings: Settings, options: UpOptions, data_dir: Path) -> None:
         wait_for_broker(settings)
         if broker is not None and journal is not None:
             # Before the topics are made and any role starts: offsets must come out the same.
-            held = restore_journal(journal, broker.bootstrap, data_dir)
-        created = create_topics(settings)
+            held = restore_journal(journal, broker.bootstrap, data_dir,
+                                   embedded_clickhouse(settings))
+        try:
+            created = create_topics(settings)
+        except RuntimeError as e:  # a topic with another partition count than the settings'
+            raise CommandError(f"{e}. Set CLICKPATH_PARTITIONS to match.") from None
         if broker is not None and journal is not None:
             keeper = start_keeper(journal, broker.bootstrap, held)
         roles, receiver_log = _roles(settings, options, env, log_dir)

@@ -15,13 +15,16 @@ be missing.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from clickpath.contracts.models import utcnow
-from clickpath.infra.broker_journal import JournalDir, TopicPartition, journal_dir
+from clickpath.contracts.topics import SPECS
+from clickpath.infra.broker_journal import JournalDir, JournalError, TopicPartition, journal_dir
 from clickpath.infra.broker_journal_keeper import JournalKeeper
 from clickpath.infra.broker_restore import RestoreFailed, restore
+from clickpath.infra.jsonstore import sync_dir
 from clickpath.run.errors import CommandError
 from clickpath.settings import Settings
 
@@ -30,28 +33,132 @@ AFRESH = ("To start afresh, remove {data_dir} (`make clean` removes .clickpath),
           " directory.")
 
 
+MARKER = "clickpath-journal-id"  # in the embedded ClickHouse's dir: the journal it goes with
+
+
+def embedded_clickhouse(settings: Settings) -> Path | None:
+    """The embedded ClickHouse's (chdb's) directory; None with a ClickHouse server."""
+    if not settings.clickhouse_embedded:
+        return None
+    return Path(settings.clickhouse_dsn.removeprefix("chdb://"))
+
+
+def _holds_data(clickhouse: Path | None) -> bool:
+    return (clickhouse is not None and clickhouse.is_dir()
+            and any(p.name != MARKER for p in clickhouse.iterdir()))
+
+
+def _marker(clickhouse: Path) -> str | None:
+    try:
+        return (clickhouse / MARKER).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
 def check_journal(settings: Settings, data_dir: Path) -> JournalDir:
-    """The journal to restore from, or CommandError when ClickHouse here holds figures whose
-    stream state is gone (a data directory from a clickpath without the journal, or one whose
-    journal was removed). Touches nothing; runs before the broker starts."""
+    """The journal to restore from, or CommandError when it and the embedded ClickHouse here
+    do not go together: ClickHouse holds figures whose stream state is gone (a data directory
+    from a clickpath without the journal, or one whose journal was removed), ClickHouse was
+    removed while the journal was kept, or they come from different runs (the journal's id
+    is not the one in ClickHouse's dir). Touches nothing; runs before the broker starts."""
     journal = journal_dir(data_dir)
-    clickhouse = Path(settings.clickhouse_dsn.removeprefix("chdb://"))
-    if (not journal.exists() and settings.clickhouse_embedded and clickhouse.is_dir()
-            and any(clickhouse.iterdir())):
+    clickhouse = embedded_clickhouse(settings)
+    if not journal.exists() and _holds_data(clickhouse):
         raise CommandError(
             f"{clickhouse} holds data from a run whose stream state was not kept (no broker"
             f" journal in {journal.root}: an older clickpath wrote it, or the journal was"
             " removed). Started with empty topics next to it, re-sent events would be counted"
             " again, so `up` will not start. " + AFRESH.format(data_dir=data_dir)
         )
+    if journal.exists():
+        if clickhouse is not None:
+            check_tied(journal, clickhouse, data_dir)
+        check_partitions(settings, journal, data_dir)
     return journal
 
 
-def restore_journal(journal: JournalDir, bootstrap: str, data_dir: Path) -> dict[TopicPartition, int]:
+def check_tied(journal: JournalDir, clickhouse: Path, data_dir: Path) -> None:
+    """CommandError unless the journal and the embedded ClickHouse carry the same id (a
+    journal from before the ids, next to a ClickHouse without one, is given one at restore)."""
+    want, have = journal.journal_id(), _marker(clickhouse)
+    if want is None and have is None:
+        return
+    if want is not None and have == want:
+        return
+    if have is None and not _holds_data(clickhouse):
+        if not _offsets_kept(journal):
+            return  # no group offsets to restore: the sink writes every row again from the start
+        why = (f"{clickhouse} is gone or empty while the broker journal in {journal.root} was"
+               " kept: restored, the sink's offsets would skip every event the lost rows held")
+    elif have is None:
+        why = (f"{clickhouse} was not written next to the broker journal in {journal.root}"
+               f" (it has no {MARKER})")
+    else:
+        why = (f"the broker journal in {journal.root} (id {want}) and {clickhouse} (id {have},"
+               f" in {MARKER}) come from different runs")
+    raise CommandError(f"{why}, so `up` will not start. " + AFRESH.format(data_dir=data_dir))
+
+
+def _offsets_kept(journal: JournalDir) -> bool:
+    try:
+        return bool(journal.offsets()[1])
+    except JournalError:
+        return True  # unreadable: not known to be harmless
+
+
+def tie_clickhouse(journal: JournalDir, clickhouse: Path | None) -> None:
+    """Write the journal's id into the embedded ClickHouse's dir, before the sink opens it
+    (only `up` runs here then: the data-dir lock; the sink is not started yet)."""
+    if clickhouse is None:
+        return
+    journal_id = journal.give_id()
+    if _marker(clickhouse) == journal_id:
+        return
+    clickhouse.mkdir(parents=True, exist_ok=True)
+    _write_marker(clickhouse, journal_id)
+
+
+def _write_marker(clickhouse: Path, journal_id: str) -> None:
+    tmp = clickhouse / f".{MARKER}.tmp"
+    with tmp.open("w") as f:
+        f.write(journal_id + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, clickhouse / MARKER)
+    sync_dir(clickhouse)
+
+
+def check_partitions(settings: Settings, journal: JournalDir, data_dir: Path) -> None:
+    """CommandError when a pipeline topic was journaled with another partition count than
+    the settings say (restored as journaled, create_topics could not use it)."""
+    try:
+        journaled = journal.topics()
+    except JournalError:
+        return  # the restore refuses it, with the reason
+    wrong = {
+        name: journaled[name] for spec in SPECS.values()
+        if (name := spec.name(settings)) in journaled and journaled[name] != settings.partitions
+    }
+    if wrong:
+        listed = ", ".join(f"{t} has {n}" for t, n in sorted(wrong.items()))
+        raise CommandError(
+            f"the broker journal in {journal.root} holds topics with another partition count"
+            f" than CLICKPATH_PARTITIONS={settings.partitions} ({listed}), so `up` will not"
+            " start. Set CLICKPATH_PARTITIONS back to what it was. " + AFRESH.format(data_dir=data_dir)
+        )
+
+
+def restore_journal(journal: JournalDir, bootstrap: str, data_dir: Path,
+                    clickhouse: Path | None = None) -> dict[TopicPartition, int]:
     """Put the journal into the freshly started broker (before any role starts); the records
-    per partition it now holds. Prints what was restored; CommandError when it cannot be."""
+    per partition it now holds. Prints what was restored; CommandError when it cannot be.
+    `clickhouse`: the embedded ClickHouse's dir, given the journal's id (tie_clickhouse)."""
     if not journal.exists():
-        journal.begin(utcnow().isoformat(timespec="seconds"))
+        try:
+            journal.begin(utcnow().isoformat(timespec="seconds"))
+        except JournalError as e:
+            raise CommandError(f"{e}. " + AFRESH.format(data_dir=data_dir)) from None
+        tie_clickhouse(journal, clickhouse)
         print(f"clickpath: keeping the embedded broker's records in {journal.root}"
               " (a restart restores them)", flush=True)
         return {}
@@ -64,16 +171,21 @@ def restore_journal(journal: JournalDir, bootstrap: str, data_dir: Path) -> dict
             f" the ClickHouse data in {data_dir} would count re-sent events again. "
             + AFRESH.format(data_dir=data_dir)
         ) from None
+    tie_clickhouse(journal, clickhouse)
     print(f"clickpath: {restored.summary(str(journal.root))}", flush=True)
     return restored.held
 
 
 def start_keeper(journal: JournalDir, bootstrap: str, held: dict[TopicPartition, int]
                  ) -> JournalKeeper:
-    """Journal from here on; once it runs, the earlier stop no longer describes the journal."""
-    keeper = JournalKeeper(journal, bootstrap, held).start()
+    """Journal from here on; once it runs, the earlier stop no longer describes the journal.
+
+    The clean-stop marker goes first, durably (the broker dir fsynced): otherwise a power loss
+    could bring the old marker back next to newer records, and the next start would refuse
+    the journal as damaged although the last stop was clean."""
     journal.clean_stop.unlink(missing_ok=True)
-    return keeper
+    sync_dir(journal.root)
+    return JournalKeeper(journal, bootstrap, held).start()
 
 
 def stop_keeper(keeper: JournalKeeper, broker_running: bool) -> None:

@@ -117,6 +117,23 @@ def test_up_refuses_clickhouse_data_whose_stream_state_was_not_kept(up_env) -> N
     assert not (Path(up_env["CLICKPATH_DATA_DIR"]) / "broker").exists()
 
 
+def test_up_refuses_a_journal_and_a_clickhouse_that_do_not_go_together(up_env) -> None:
+    data_dir = Path(up_env["CLICKPATH_DATA_DIR"])
+    journal, clickhouse = data_dir / "broker", data_dir / "clickhouse"
+    journal.mkdir(parents=True)
+    (journal / "journal.json").write_text(json.dumps({"format": 1, "journal_id": "a" * 32}))
+    (journal / "offsets.json").write_text(json.dumps({"groups": {"sink": [["t", 0, 5]]}}))
+    result = clickpath("up", env=up_env)  # rm -r .clickpath/clickhouse, the journal kept
+    assert result.returncode == 2, result
+    assert f"{clickhouse} is gone or empty while the broker journal in {journal}" in result.stderr
+    clickhouse.mkdir()
+    (clickhouse / "clickpath-journal-id").write_text("b" * 32)
+    result = clickpath("up", env=up_env)  # a journal from another data directory
+    assert result.returncode == 2, result
+    assert "come from different runs" in result.stderr and "CLICKPATH_DATA_DIR" in result.stderr
+    assert processes_with(up_env["CLICKPATH_DATA_DIR"]) == []
+
+
 def test_after_a_killed_up_the_next_one_restores_and_says_what_may_be_missing(up_env) -> None:
     offsets = Path(up_env["CLICKPATH_DATA_DIR"]) / "broker" / "offsets.json"
     first = start_up(up_env)

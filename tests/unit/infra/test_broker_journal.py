@@ -8,6 +8,7 @@ import zlib
 
 import pytest
 
+from clickpath.infra import broker_restore
 from clickpath.infra.broker_journal import (
     MAGIC,
     JournalDir,
@@ -22,7 +23,13 @@ from clickpath.infra.broker_journal import (
     read_records,
     scan_file,
 )
-from clickpath.infra.broker_restore import PreviousStop, Restored, inspect_journal
+from clickpath.infra.broker_restore import (
+    PreviousStop,
+    Restored,
+    RestoreFailed,
+    cut_torn_tails,
+    inspect_journal,
+)
 
 RECORDS = [
     JournalRecord(0, 1700000000000, b"brand:p1", b"\x00avro", (("h", b"x"), ("none", None))),
@@ -122,7 +129,10 @@ def test_a_killed_runs_torn_tail_is_cut_off_and_said(tmp_path) -> None:
     topics, held, previous = inspect_journal(journal)
     assert topics == {"events": 2} and held == {("events", 0): 2, ("events", 1): 0}
     assert previous.torn == {("events", 0): 3} and not previous.clean
-    assert scan_file(journal.partition_file("events", 0)).torn_bytes == 0  # truncated
+    assert scan_file(journal.partition_file("events", 0)).torn_bytes == 3  # not cut yet
+    cut_torn_tails(journal, previous.torn)
+    assert scan_file(journal.partition_file("events", 0)) == Scan(2, scan_file(
+        journal.partition_file("events", 0)).good_bytes, 0)
     text = previous.describe()
     assert text.startswith("NOT clean — ")
     assert "events accepted then may be missing from the stream state" in text
@@ -153,3 +163,43 @@ def test_the_restore_line_says_what_came_back() -> None:
         "restored 1200 records of 14 topics from /d/broker (previous stop: clean)"
         " in 0.5 s, 2,400 records/s; offsets of 3 consumer groups"
     )
+
+
+@pytest.mark.parametrize("leftover", ["topics.json", "offsets.json", "records/events/0.rec"])
+def test_a_journal_dir_without_journal_json_but_with_contents_is_not_begun(tmp_path,
+                                                                            leftover) -> None:
+    journal = JournalDir(tmp_path / "broker")
+    path = journal.root / leftover
+    path.parent.mkdir(parents=True)
+    path.write_bytes(MAGIC if leftover.endswith(".rec") else b"{}")
+    with pytest.raises(JournalError, match="no journal.json, but it holds"):
+        journal.begin("2026-01-01T00:00:00")
+    assert not journal.meta.exists()
+    fresh = JournalDir(tmp_path / "fresh")
+    fresh.begin("2026-01-01T00:00:00")
+    fresh.begin("2026-01-01T00:00:01")  # begun twice: the second keeps the first
+    assert json.loads(fresh.meta.read_text())["begun_at"] == "2026-01-01T00:00:00"
+
+
+@pytest.mark.parametrize("fails", [True, False])
+def test_a_torn_tail_is_cut_only_once_the_restore_succeeded(tmp_path, monkeypatch, fails) -> None:
+    journal = journal_with(tmp_path, RECORDS[:2], tail=b"\x00\x00\x01", clean=False)
+    path = journal.partition_file("events", 0)
+    before = path.read_bytes()
+
+    def create(admin, topics) -> None:
+        if fails:
+            raise RuntimeError("topics not created as journaled")
+
+    monkeypatch.setattr(broker_restore, "_create_topics", create)
+    monkeypatch.setattr(broker_restore, "_produce_back", lambda *a: None)
+    monkeypatch.setattr(broker_restore, "_check_ends", lambda *a: None)
+    monkeypatch.setattr(broker_restore, "commit_offsets", lambda *a: None)
+    if fails:
+        with pytest.raises(RestoreFailed, match="not created"):
+            broker_restore.restore(journal, "127.0.0.1:1")
+        assert path.read_bytes() == before  # "the journal is left as it was"
+    else:
+        restored = broker_restore.restore(journal, "127.0.0.1:1")
+        assert restored.previous.torn == {("events", 0): 3}
+        assert path.read_bytes() == before[:-3]
