@@ -255,7 +255,7 @@ def check_frame(spec: exp.WindowSpec) -> None:
             raise FunctionRefused(limit)
 
 
-def _a_value(subquery: exp.Expr) -> bool:
+def used_as_a_value(subquery: exp.Expr) -> bool:
     """Whether a subquery is used as a value (`x / (SELECT ...)`, `WITH (SELECT ...) AS n`),
     not as rows (FROM, JOIN, IN, a UNION part, a WITH table)."""
     parent = subquery.parent
@@ -267,7 +267,7 @@ def _a_value(subquery: exp.Expr) -> bool:
 def _collects_into_a_value(node: exp.Expr) -> bool:
     query = node.find_ancestor(exp.Select)
     while query is not None:
-        if isinstance(query.parent, exp.Subquery) and _a_value(query.parent):
+        if isinstance(query.parent, exp.Subquery) and used_as_a_value(query.parent):
             return True
         query = query.parent.find_ancestor(exp.Select) if query.parent is not None else None
     return False
