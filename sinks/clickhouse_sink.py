@@ -56,6 +56,7 @@ from clickpath.infra.clickhouse import (
 )
 from clickpath.infra.cohorts import repair_cohorts
 from clickpath.infra.metrics import CLICKHOUSE_ROWS, observe_event_latency
+from clickpath.infra.report_slots import ReportSlots, SlotsBusy
 from clickpath.infra.reports import (
     REPORTS_TOKEN_HEADER,
     query_attribution,
@@ -79,6 +80,7 @@ from clickpath.sinks.clickhouse_rows import (
 log = structlog.get_logger(__name__)
 
 ANALYST_SLOTS = 2  # analyst queries at once in this process (the service's total, too)
+UNNAMED_KEY = "(no key id)"  # a caller that sent none: all such share one key's slot
 BUSY_RETRY_AFTER_S = 5
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 
@@ -179,8 +181,9 @@ class ClickHouseSink(BatchSink):
         # Reports read on a session of their own (one at a time on it), beside the writes.
         self.reader = connect(settings)
         self.read_lock = threading.Lock()
-        # Held for as long as the engine runs an analyst's query, whatever the caller does.
-        self.analyst_slots = threading.BoundedSemaphore(ANALYST_SLOTS)
+        # Held for as long as the engine runs an analyst's query, whatever the caller does:
+        # one per key and per brand, so a key whose call timed out cannot take the other.
+        self.analyst_slots = ReportSlots(total=ANALYST_SLOTS, per_brand=1, per_key=1)
         with self.lock:
             applied = apply_migrations(self.client, self.db)
             repaired = repair_funnel(self.client, self.db)
@@ -257,17 +260,20 @@ class ClickHouseSink(BatchSink):
         except Exception as e:
             raise ClickHouseError(redact(f"retention query failed: {e}")) from e
 
-    def sql(self, query: str, brand_id: str | None) -> dict[str, Any]:
+    def sql(self, query: str, brand_id: str | None, key_id: str | None = None) -> dict[str, Any]:
         """An analyst's query (infra/analyst_run.py) on a read-only session of its own, beside
-        the writes, never under their lock; AnalystBusy when ANALYST_SLOTS already run. The
-        slot is this thread's until the engine returns, so a caller that gave up waiting
-        cannot start another query behind one ClickHouse could not stop."""
-        if not self.analyst_slots.acquire(blocking=False):
-            raise AnalystBusy(f"{ANALYST_SLOTS} analyst queries are running; try again shortly")
+        the writes, never under their lock; AnalystBusy when `key_id` or `brand_id` (None:
+        every brand) already runs one, or ANALYST_SLOTS run. The slot is this thread's until
+        the engine returns, so a caller that gave up waiting (the service frees its own slot
+        then) cannot start another query behind one ClickHouse could not stop."""
+        try:
+            claim = self.analyst_slots.claim(key_id or UNNAMED_KEY, brand_id)
+        except SlotsBusy as e:
+            raise AnalystBusy(str(e)) from None
         try:
             return answer(self.settings, query, brand_id)
         finally:
-            self.analyst_slots.release()
+            self.analyst_slots.release(claim)
 
     def close(self) -> None:
         with self.read_lock:
@@ -279,6 +285,7 @@ class ClickHouseSink(BatchSink):
 class _SqlRequest(BaseModel):
     query: str
     brand_id: str | None = None
+    key_id: str | None = None  # the service's key: one running query per key here too
 
 
 def loopback_guard(token: str | None) -> Any:
@@ -366,7 +373,7 @@ def report_app(sink: ClickHouseSink, token: str | None = None) -> FastAPI:
     @app.post("/reports/sql")
     def sql(request: _SqlRequest) -> dict[str, Any]:
         try:
-            return sink.sql(request.query, request.brand_id)
+            return sink.sql(request.query, request.brand_id, request.key_id)
         except QueryRefused as e:
             raise HTTPException(400, str(e)) from None
         except AnalystBusy as e:

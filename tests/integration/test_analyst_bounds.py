@@ -24,6 +24,7 @@ from clickpath.connectors.http_service import create_service
 from clickpath.infra.analyst_run import SqlLimits, analyst_client, answer, run_query
 from clickpath.infra.analyst_sql import CheckedQuery, QueryRefused
 from clickpath.infra.clickhouse import connect
+from clickpath.infra.report_slots import ReportSlots
 from clickpath.infra.reports import REPORTS_TOKEN_HEADER
 from clickpath.sinks import clickhouse_sink
 from clickpath.sinks.clickhouse_sink import AnalystBusy, ClickHouseSink, report_app
@@ -70,7 +71,7 @@ def test_ingestion_writes_while_an_analyst_query_runs_and_its_slot_is_held(
     sink, settings, monkeypatch
 ) -> None:
     monkeypatch.setattr(clickhouse_sink, "answer", unguarded)
-    sink.analyst_slots = threading.BoundedSemaphore(1)
+    sink.analyst_slots = ReportSlots(total=1)
     outcome: dict[str, Any] = {}
 
     def analyst() -> None:

@@ -44,8 +44,8 @@ class RecordingSink:
         self.calls.append(("retention", filters))
         return [{"cohort": "2026-01-01", "active": [3, 1], "retention": [1.0, 0.3333]}]
 
-    def sql(self, query: str, brand_id: str | None) -> dict[str, Any]:
-        self.calls.append(("sql", {"query": query, "brand_id": brand_id}))
+    def sql(self, query: str, brand_id: str | None, key_id: str | None = None) -> dict[str, Any]:
+        self.calls.append(("sql", {"query": query, "brand_id": brand_id, "key_id": key_id}))
         if "events" in query:
             raise QueryRefused("table 'events' is not one of the analyst views: players")
         return {"columns": ["x"], "types": ["String"], "rows": [["y"]], "truncated": False}
@@ -112,13 +112,13 @@ def test_cohorts_and_retention_over_the_loopback(sink_and_settings) -> None:
 
 def test_sql_over_the_loopback_and_its_refusals(sink_and_settings) -> None:
     sink, settings = sink_and_settings
-    answer = reports.analyst_query(settings, "SELECT x FROM players", "brand-a")
+    answer = reports.analyst_query(settings, "SELECT x FROM players", "brand-a", "key-1")
     assert answer["rows"] == [["y"]]
     with pytest.raises(QueryRefused, match="'events' is not one of the analyst views"):
         reports.analyst_query(settings, "SELECT * FROM events", None)
     assert sink.calls == [
-        ("sql", {"query": "SELECT x FROM players", "brand_id": "brand-a"}),
-        ("sql", {"query": "SELECT * FROM events", "brand_id": None}),
+        ("sql", {"query": "SELECT x FROM players", "brand_id": "brand-a", "key_id": "key-1"}),
+        ("sql", {"query": "SELECT * FROM events", "brand_id": None, "key_id": None}),
     ]
 
 
