@@ -7,7 +7,7 @@ computation, so that its shares are those of the whole brand). SQL: analyst and 
 every view is filtered to the key's brand by clickpath/infra/analyst_sql.py. ClickHouse's own
 words never reach a caller: a refused query is a 400 saying what is not allowed, ClickHouse out
 of reach a 503 (the reason only in the log). How many run at once, per key, brand and service:
-connectors/report_slots.py (a 429 names the limit).
+clickpath/infra/report_slots.py (a 429 names the limit).
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from pydantic import BaseModel, Field
 from clickpath.connectors.auth import Problem, ReportScope, report_scope, require_role
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.keys import ApiKey
-from clickpath.connectors.report_slots import ReportSlots, SlotsBusy
 from clickpath.domain.analytics_rows import params_problem
 from clickpath.domain.multitouch import MODELS
 from clickpath.infra.analyst_run import LIMITS
 from clickpath.infra.analyst_sql import MAX_QUERY_CHARS, QueryRefused
+from clickpath.infra.report_slots import ReportSlots, SlotsBusy
 from clickpath.infra.reports import (
     ReportsBusy,
     analyst_query,
@@ -273,7 +273,8 @@ def analyst_router(ctx: IngressContext) -> APIRouter:
         scope = report_scope(key, request.brand_id)
         try:
             answer = await ask(
-                slots, key, scope, analyst_query, settings, request.query, scope.brand_id
+                slots, key, scope, analyst_query, settings, request.query, scope.brand_id,
+                key_id=key.key_id,
             )
         except QueryRefused as e:
             raise HTTPException(400, str(e)) from None

@@ -10,7 +10,8 @@ the delivery log stay ReplacingMergeTrees.
 With the embedded engine (chdb) this process is the only one that may open the data
 directory, so it also answers report queries for the HTTP service over loopback (asking for
 the run's `reports_token` and a loopback Host, so that a browser page cannot read it by DNS
-rebinding). Reports and analyst SQL run on engine sessions of their own, never under the lock
+rebinding; without a token it will not start, or any local user could read every brand).
+Reports and analyst SQL run on engine sessions of their own, never under the lock
 that ingestion holds: chdb runs sessions of one engine side by side, so a slow read costs a
 core, not the writes. This process must never run an analyst's query under `self.lock`.
 """
@@ -56,6 +57,7 @@ from clickpath.infra.clickhouse import (
 )
 from clickpath.infra.cohorts import repair_cohorts
 from clickpath.infra.metrics import CLICKHOUSE_ROWS, observe_event_latency
+from clickpath.infra.report_slots import ReportSlots, SlotsBusy
 from clickpath.infra.reports import (
     REPORTS_TOKEN_HEADER,
     query_attribution,
@@ -79,6 +81,7 @@ from clickpath.sinks.clickhouse_rows import (
 log = structlog.get_logger(__name__)
 
 ANALYST_SLOTS = 2  # analyst queries at once in this process (the service's total, too)
+UNNAMED_KEY = "(no key id)"  # a caller that sent none: all such share one key's slot
 BUSY_RETRY_AFTER_S = 5
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 
@@ -179,8 +182,9 @@ class ClickHouseSink(BatchSink):
         # Reports read on a session of their own (one at a time on it), beside the writes.
         self.reader = connect(settings)
         self.read_lock = threading.Lock()
-        # Held for as long as the engine runs an analyst's query, whatever the caller does.
-        self.analyst_slots = threading.BoundedSemaphore(ANALYST_SLOTS)
+        # Held for as long as the engine runs an analyst's query, whatever the caller does:
+        # one per key and per brand, so a key whose call timed out cannot take the other.
+        self.analyst_slots = ReportSlots(total=ANALYST_SLOTS, per_brand=1, per_key=1)
         with self.lock:
             applied = apply_migrations(self.client, self.db)
             repaired = repair_funnel(self.client, self.db)
@@ -257,17 +261,20 @@ class ClickHouseSink(BatchSink):
         except Exception as e:
             raise ClickHouseError(redact(f"retention query failed: {e}")) from e
 
-    def sql(self, query: str, brand_id: str | None) -> dict[str, Any]:
+    def sql(self, query: str, brand_id: str | None, key_id: str | None = None) -> dict[str, Any]:
         """An analyst's query (infra/analyst_run.py) on a read-only session of its own, beside
-        the writes, never under their lock; AnalystBusy when ANALYST_SLOTS already run. The
-        slot is this thread's until the engine returns, so a caller that gave up waiting
-        cannot start another query behind one ClickHouse could not stop."""
-        if not self.analyst_slots.acquire(blocking=False):
-            raise AnalystBusy(f"{ANALYST_SLOTS} analyst queries are running; try again shortly")
+        the writes, never under their lock; AnalystBusy when `key_id` or `brand_id` (None:
+        every brand) already runs one, or ANALYST_SLOTS run. The slot is this thread's until
+        the engine returns, so a caller that gave up waiting (the service frees its own slot
+        then) cannot start another query behind one ClickHouse could not stop."""
+        try:
+            claim = self.analyst_slots.claim(key_id or UNNAMED_KEY, brand_id)
+        except SlotsBusy as e:
+            raise AnalystBusy(str(e)) from None
         try:
             return answer(self.settings, query, brand_id)
         finally:
-            self.analyst_slots.release()
+            self.analyst_slots.release(claim)
 
     def close(self) -> None:
         with self.read_lock:
@@ -279,11 +286,16 @@ class ClickHouseSink(BatchSink):
 class _SqlRequest(BaseModel):
     query: str
     brand_id: str | None = None
+    key_id: str | None = None  # the service's key: one running query per key here too
 
 
-def loopback_guard(token: str | None) -> Any:
+def loopback_guard(token: str) -> Any:
     """A dependency refusing what did not come from this run's service: a Host that is not a
-    loopback name (a rebinding page sends its own) is a 421, a missing or wrong token 401."""
+    loopback name (a rebinding page sends its own) is a 421, a missing or wrong token 401.
+    There is no guard without a token (a ValueError): Host alone lets any local user in."""
+    if not token:
+        raise ValueError("the report endpoint will not answer without a reports token")
+    expected = token.encode()
 
     def guard(request: Request) -> None:
         host = request.headers.get("host", "")
@@ -291,15 +303,32 @@ def loopback_guard(token: str | None) -> Any:
         if name.lower() not in LOOPBACK_HOSTS:
             raise HTTPException(421, "this endpoint answers loopback names only")
         given = request.headers.get(REPORTS_TOKEN_HEADER, "")
-        if token is not None and not hmac.compare_digest(given.encode(), token.encode()):
+        if not hmac.compare_digest(given.encode(), expected):
             raise HTTPException(401, "a missing or wrong reports token")
 
     return guard
 
 
-def report_app(sink: ClickHouseSink, token: str | None = None) -> FastAPI:
-    """Loopback-only report endpoint for the HTTP service when ClickHouse is embedded; with a
-    `token` (the run's reports_token) every request must carry it."""
+def report_token(settings: Settings) -> str | None:
+    """The token the report endpoint asks for, None when this sink serves none (a ClickHouse
+    server, or no CLICKPATH_REPORTS_URL); a ValueError saying what to set when the endpoint
+    is asked for without a token (`clickpath up` makes one per run)."""
+    if not (settings.clickhouse_embedded and settings.reports_url):
+        return None
+    secret = settings.reports_token
+    token = secret.get_secret_value() if secret is not None else ""
+    if not token:
+        raise ValueError(
+            "the ClickHouse sink will not serve reports without a token: CLICKPATH_REPORTS_URL"
+            " is set but CLICKPATH_REPORTS_TOKEN is not (`clickpath up` makes one per run; run"
+            " alone, set it to a long random secret, the same for the api)"
+        )
+    return token
+
+
+def report_app(sink: ClickHouseSink, token: str) -> FastAPI:
+    """Loopback-only report endpoint for the HTTP service when ClickHouse is embedded: every
+    request must carry `token` (the run's reports_token)."""
     app = FastAPI(
         title="clickpath ClickHouse sink (internal)",
         dependencies=[Depends(loopback_guard(token))],
@@ -366,7 +395,7 @@ def report_app(sink: ClickHouseSink, token: str | None = None) -> FastAPI:
     @app.post("/reports/sql")
     def sql(request: _SqlRequest) -> dict[str, Any]:
         try:
-            return sink.sql(request.query, request.brand_id)
+            return sink.sql(request.query, request.brand_id, request.key_id)
         except QueryRefused as e:
             raise HTTPException(400, str(e)) from None
         except AnalystBusy as e:
@@ -380,13 +409,12 @@ def report_app(sink: ClickHouseSink, token: str | None = None) -> FastAPI:
 def run_clickhouse_sink(settings: Settings) -> None:
     from clickpath.sinks.base import run_sink
 
+    token = report_token(settings)  # before the engine opens: no endpoint without a token
     sink = ClickHouseSink(settings)
-    if settings.clickhouse_embedded and settings.reports_url:
+    if token is not None and settings.reports_url:
         from urllib.parse import urlparse
 
         url = urlparse(settings.reports_url)
-        secret = settings.reports_token
-        token = secret.get_secret_value() if secret is not None else None
         server = uvicorn.Server(
             uvicorn.Config(
                 report_app(sink, token), host=url.hostname or "127.0.0.1", port=url.port or 8001,

@@ -26,6 +26,8 @@ MAX_NEEDLE_CHARS = 128
 """A search's needle or LIKE pattern: a string literal of at most this many characters."""
 MAX_RANGE = 10_000
 MAX_REPEAT = 1_000
+MAX_FRAME_OFFSET = 100
+"""A window frame's ROWS offset (n PRECEDING / n FOLLOWING): an integer literal up to this."""
 
 
 def _names(text: str) -> frozenset[str]:
@@ -87,7 +89,7 @@ ALLOWED_FUNCTIONS: frozenset[str] = _AGGREGATES | _SCALARS
 NEEDLE_ARGUMENT: dict[str, int] = {
     "position": 1, "strpos": 1, "locate": 1, "positioncaseinsensitive": 1, "positionutf8": 1,
     "countsubstrings": 1, "like": 1, "ilike": 1, "notlike": 1, "notilike": 1, "match": 1,
-    "regexp_like": 1,
+    "regexp_like": 1, "extract": 1,
     "replaceone": 1, "replaceall": 1, "replace": 1, "splitbystring": 0,
 }
 # Builders: the size comes from an integer argument, which must be a small literal.
@@ -106,6 +108,8 @@ _SCANS = _names("has indexof countequal mapcontains")
 # one big array or map every row of the outer query would then scan.
 _COLLECTING = _names("grouparray groupuniqarray summap minmap maxmap topk groupconcat")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Needles that are RE2 patterns (`extract(s, re)`, not the SQL EXTRACT(YEAR FROM d)).
+_REGEX = _names("match regexp_like extract")
 
 
 class FunctionRefused(ValueError):
@@ -177,6 +181,11 @@ def _check_search(name: str, args: list[exp.Expr], aliases: frozenset[str]) -> N
         raise FunctionRefused(f"{name}() takes its pattern as a string literal")
     if len(needle.this) > MAX_NEEDLE_CHARS:
         raise FunctionRefused(f"{name}()'s pattern is over {MAX_NEEDLE_CHARS} characters")
+    if name.lower() in _REGEX and counted_repetition(needle.this):
+        raise FunctionRefused(
+            f"{name}()'s pattern repeats with {{m,n}}, which is not allowed (its compiled size"
+            " has no bound): write the repetition out, or \\{ for a literal brace"
+        )
     haystack = args[haystack_at] if haystack_at < len(args) else None
     if not _a_views_column(haystack, aliases):
         raise FunctionRefused(
@@ -184,7 +193,69 @@ def _check_search(name: str, args: list[exp.Expr], aliases: frozenset[str]) -> N
         )
 
 
-def _a_value(subquery: exp.Expr) -> bool:
+def counted_repetition(pattern: str) -> bool:
+    """Whether an RE2 pattern may have a counted repetition (`x{m,n}`, `{m}`, `{m,}`): any
+    `{` outside a character class that no backslash escapes. `\\p{Greek}`, `\\x{41}` are
+    classes and characters, not counts. When unsure it says yes (the query is refused)."""
+    i, in_class = 0, False
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            if i - 1 < len(pattern) and pattern[i - 1] in "pPx" and pattern[i : i + 1] == "{":
+                end = pattern.find("}", i)
+                if end < 0 or not re.fullmatch(r"[A-Za-z0-9_^]*", pattern[i + 1 : end]):
+                    return True
+                i = end + 1
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "{":
+            return True
+        i += 1
+    return False
+
+
+def check_frame(spec: exp.WindowSpec) -> None:
+    """Refuse a window frame whose cost is not linear: ClickHouse cannot take a row out of an
+    aggregate state, so a frame whose start moves is added up again for every row (rows x
+    frame), and rows with FOLLOWING ones are worked out only once those arrived. Allowed: the
+    default frame, UNBOUNDED PRECEDING (the start never moves) or CURRENT ROW, and ROWS
+    offsets that are integer literals of at most MAX_FRAME_OFFSET. A RANGE offset bounds
+    values, not rows (100 PRECEDING over a Float spaced 0.01 is 10,000 rows), so RANGE takes
+    no offset."""
+    kind = spec.args.get("kind")
+    if not kind:
+        return
+    kind = str(kind).upper()
+    limit = (
+        f"window frame offsets are limited to {MAX_FRAME_OFFSET}: ROWS BETWEEN n PRECEDING"
+        f" (or UNBOUNDED PRECEDING, CURRENT ROW) AND n FOLLOWING (or CURRENT ROW), n an integer"
+        f" of at most {MAX_FRAME_OFFSET}; RANGE only from UNBOUNDED PRECEDING or CURRENT ROW to"
+        " CURRENT ROW"
+    )
+    if kind not in ("ROWS", "RANGE") or spec.args.get("exclude"):
+        raise FunctionRefused(limit)
+    bounds = (
+        (spec.args.get("start"), spec.args.get("start_side"), True),
+        (spec.args.get("end"), spec.args.get("end_side"), False),
+    )
+    for bound, side, is_start in bounds:
+        if bound is None and not is_start:
+            continue  # ROWS n PRECEDING: to the current row
+        if isinstance(bound, str):
+            word = bound.upper()
+            if word == "CURRENT ROW" or (word == "UNBOUNDED" and is_start and side == "PRECEDING"):
+                continue
+            raise FunctionRefused(limit)
+        offset = _literal_int(bound) if isinstance(bound, exp.Literal) else None
+        if kind != "ROWS" or offset is None or not 0 <= offset <= MAX_FRAME_OFFSET:
+            raise FunctionRefused(limit)
+
+
+def used_as_a_value(subquery: exp.Expr) -> bool:
     """Whether a subquery is used as a value (`x / (SELECT ...)`, `WITH (SELECT ...) AS n`),
     not as rows (FROM, JOIN, IN, a UNION part, a WITH table)."""
     parent = subquery.parent
@@ -196,7 +267,7 @@ def _a_value(subquery: exp.Expr) -> bool:
 def _collects_into_a_value(node: exp.Expr) -> bool:
     query = node.find_ancestor(exp.Select)
     while query is not None:
-        if isinstance(query.parent, exp.Subquery) and _a_value(query.parent):
+        if isinstance(query.parent, exp.Subquery) and used_as_a_value(query.parent):
             return True
         query = query.parent.find_ancestor(exp.Select) if query.parent is not None else None
     return False
@@ -243,7 +314,7 @@ def check_call(node: exp.Expr, aliases: frozenset[str]) -> None:
         first = args[0] if args else None
         if not (isinstance(first, exp.Array) or _a_views_column(first, aliases)):
             raise FunctionRefused(f"{name}() scans a column of the views or a literal array")
-    if lower in NEEDLE_ARGUMENT:
+    if lower in NEEDLE_ARGUMENT and not isinstance(node, exp.Extract):  # not EXTRACT(DAY FROM)
         _check_search(name, args, aliases)
     if lower in BOUNDED_COUNT:
         at, most = BOUNDED_COUNT[lower]

@@ -24,10 +24,14 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 from uuid import UUID
 
+import sqlglot
 import structlog
 from clickhouse_connect.driver.client import Client
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
-from clickpath.infra.analyst_sql import CheckedQuery, QueryRefused, check_query, views_list
+from clickpath.infra.analyst_functions import used_as_a_value
+from clickpath.infra.analyst_sql import DIALECT, CheckedQuery, QueryRefused, check_query, views_list
 from clickpath.infra.clickhouse import ClickHouseError, connect
 from clickpath.settings import Settings
 
@@ -189,7 +193,9 @@ def run_query(
             raise failure from None
         raise failure from e
     reason = answer.pop("truncated")
-    if not answer["rows"] and not answer["columns"]:  # chdb sends no header with no rows
+    # chdb sends no header with no rows: the header is asked again with LIMIT 0, which reads
+    # nothing, unless a subquery used as a value would run again at analysis (twice the cost).
+    if not answer["rows"] and not answer["columns"] and not values_from_subqueries(checked.sql):
         try:
             header = client.query(
                 f"SELECT * FROM ({checked.sql}) LIMIT 0", parameters=checked.parameters or None
@@ -199,6 +205,20 @@ def run_query(
         except Exception:  # e.g. two columns of one name: the answer stays without a header
             pass
     return {**answer, "truncated": reason is not None, "truncated_reason": reason}
+
+
+def values_from_subqueries(sql: str) -> bool:
+    """Whether ClickHouse would run part of `sql` while it analyses it, before any LIMIT:
+    a subquery used as a value (`x / (SELECT ...)`, `WITH (SELECT ...) AS n`), EXISTS, ANY or
+    ALL. When unsure (the SQL does not parse), yes."""
+    try:
+        tree = sqlglot.parse_one(sql, read=DIALECT)
+    except SqlglotError:
+        return True
+    for node in tree.find_all(exp.Subquery, exp.Exists, exp.Any, exp.All):
+        if not isinstance(node, exp.Subquery) or used_as_a_value(node):
+            return True
+    return False
 
 
 def analyst_client(settings: Settings, limits: SqlLimits = LIMITS) -> Client:

@@ -25,7 +25,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from clickpath.infra.analyst_functions import FunctionRefused, check_call
+from clickpath.infra.analyst_functions import FunctionRefused, check_call, check_frame
 
 ANALYST_VIEWS: Mapping[str, str] = {
     "funnel_daily": "funnel counts and money per day, brand, affiliate, campaign and currency",
@@ -222,6 +222,8 @@ def _check_node(node: exp.Expr, aliases: frozenset[str]) -> None:
     if isinstance(node.parent, exp.Table) and node.arg_key == "this":
         return  # a table function: _check_table refuses it, saying so
     try:
+        if isinstance(node, exp.WindowSpec):
+            check_frame(node)
         check_call(node, aliases)
     except FunctionRefused as e:
         raise QueryRefused(str(e)) from None

@@ -176,10 +176,13 @@ def retention_rows(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def analyst_query(settings: Settings, query: str, brand_id: str | None) -> dict[str, Any]:
+def analyst_query(
+    settings: Settings, query: str, brand_id: str | None, key_id: str | None = None
+) -> dict[str, Any]:
     """An analyst's SQL (infra/analyst_sql.py, analyst_run.py), through the sink that owns
     ClickHouse when it is embedded: the answer, QueryRefused with what is not allowed, or
-    ReportsBusy when the sink runs as many analyst queries as it may."""
+    ReportsBusy when the sink runs as many analyst queries as it may, or one of this key
+    (`key_id`) or brand already."""
     if not settings.clickhouse_embedded:
         return analyst_run.answer(settings, query, brand_id)
     if not settings.reports_url:
@@ -187,11 +190,12 @@ def analyst_query(settings: Settings, query: str, brand_id: str | None) -> dict[
             "ClickHouse is embedded (chdb) and no CLICKPATH_REPORTS_URL names the sink "
             "that owns it: run the pipeline with `clickpath up`"
         )
-    # No shorter wait than the sink's: the caller's report slot is held until the query has
-    # really ended, not freed while the engine still runs it (the sink answers 429 meanwhile).
+    # When this call gives up, the caller's report slot is freed while the engine may still
+    # run the query: the sink holds a slot of its own per key and brand until it really ends,
+    # and answers 429 to this key or brand meanwhile.
     response = httpx.post(
         f"{settings.reports_url}/reports/sql",
-        json={"query": query, "brand_id": brand_id},
+        json={"query": query, "brand_id": brand_id, "key_id": key_id},
         timeout=ANALYTICS_TIMEOUT_S,
         headers=loopback_headers(settings),
     )

@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 
+from clickpath.run.errors import CommandError
 from clickpath.run.guards import require_own_pseudonym_key
 from clickpath.settings import Settings
 
@@ -33,6 +34,13 @@ def cmd_sink(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.infra.metrics import serve_metrics
 
     require_own_pseudonym_key(settings, "sink")
+    if args.kind == "clickhouse":
+        from clickpath.sinks.clickhouse_sink import report_token
+
+        try:
+            report_token(settings)
+        except ValueError as e:
+            raise CommandError(f"`clickpath sink clickhouse` will not start: {e}") from None
     configure_logging(settings.log_level, role=f"sink-{args.kind}")
     serve_metrics(settings.metrics_port, settings.metrics_host)
     if args.kind == "clickhouse":

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import secrets
 import uuid
 
 import pytest
+from pydantic import SecretStr
 
 from clickpath.contracts.serde import build_codec
 from clickpath.devtools.demo import PostbackReceiver
@@ -36,6 +38,7 @@ def settings(broker, tmp_path, receiver) -> Settings:
         data_dir=tmp_path / "data",
         clickhouse_url=f"chdb://{tmp_path / 'clickhouse'}",
         reports_url=f"http://127.0.0.1:{free_port()}",
+        reports_token=SecretStr(secrets.token_urlsafe(32)),  # as `up` makes one per run
         pseudonym_key=PSEUDONYM_KEY,
         postback_backoff_s=0.05,
         delivery_schedule_s=None,  # fast exponential retries instead of the hours-long schedule

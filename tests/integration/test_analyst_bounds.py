@@ -24,6 +24,7 @@ from clickpath.connectors.http_service import create_service
 from clickpath.infra.analyst_run import SqlLimits, analyst_client, answer, run_query
 from clickpath.infra.analyst_sql import CheckedQuery, QueryRefused
 from clickpath.infra.clickhouse import connect
+from clickpath.infra.report_slots import ReportSlots
 from clickpath.infra.reports import REPORTS_TOKEN_HEADER
 from clickpath.sinks import clickhouse_sink
 from clickpath.sinks.clickhouse_sink import AnalystBusy, ClickHouseSink, report_app
@@ -70,7 +71,7 @@ def test_ingestion_writes_while_an_analyst_query_runs_and_its_slot_is_held(
     sink, settings, monkeypatch
 ) -> None:
     monkeypatch.setattr(clickhouse_sink, "answer", unguarded)
-    sink.analyst_slots = threading.BoundedSemaphore(1)
+    sink.analyst_slots = ReportSlots(total=1)
     outcome: dict[str, Any] = {}
 
     def analyst() -> None:
@@ -208,3 +209,42 @@ def test_percent_describe_and_named_identifiers_on_the_engine(settings) -> None:
     for query in ("SELECT getServerSetting('path')", "SELECT displayName()", "SELECT USER()"):
         with pytest.raises(QueryRefused, match="not allowed"):
             answer(settings, query, "brand-a")
+
+
+FRAME = (
+    "SELECT max(s) FROM (SELECT uniqExact(a) OVER (ORDER BY a, b ROWS BETWEEN {n} PRECEDING"
+    " AND {n} FOLLOWING) AS s FROM (SELECT arrayJoin(range(2000)) AS a) AS x, (SELECT"
+    " arrayJoin(range(10)) AS b) AS y)"
+)
+
+
+def test_a_window_frames_cost_grows_with_it_so_offsets_are_refused(settings) -> None:
+    """Review 21 item 1, measured with the checker bypassed on 20k rows: ClickHouse adds a
+    moving frame up again for every row (rows x frame), so the frame is the checker's to
+    bound; the review's probe (10^6 rows x 10^6 frame) is refused before it runs."""
+    client = analyst_client(settings)
+    seconds: dict[int, float] = {}
+    try:
+        for n in (0, 4000):
+            query = FRAME.format(n=n)
+            runs = []
+            for _ in range(3):
+                started = time.monotonic()
+                run_query(client, CheckedQuery(query, {}, (), query))
+                runs.append(time.monotonic() - started)
+            seconds[n] = min(runs)
+    finally:
+        client.close()
+    print(f"window frame +-0: {seconds[0]:.3f}s, +-4000: {seconds[4000]:.3f}s")
+    assert seconds[4000] > 3 * seconds[0], seconds
+    probe = (
+        "SELECT max(s) FROM (SELECT sum(a) OVER (ORDER BY a, b ROWS BETWEEN 300000 PRECEDING"
+        " AND 700000 FOLLOWING) AS s FROM (SELECT arrayJoin(range(10000)) AS a) AS x, (SELECT"
+        " arrayJoin(range(100)) AS b) AS y)"
+    )
+    for query in (probe, FRAME.format(n=4000)):
+        started = time.monotonic()
+        with pytest.raises(QueryRefused, match="window frame offsets are limited to 100"):
+            answer(settings, query, None)
+        assert time.monotonic() - started < 2
+    assert answer(settings, FRAME.format(n=100), None)["rows"] == [[21]]  # 201 rows, 10 per a

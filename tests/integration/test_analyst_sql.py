@@ -148,7 +148,8 @@ def test_the_sql_route_end_to_end_through_the_sink(settings) -> None:
     sink = ClickHouseSink(settings)  # applies the migrations
     try:
         write_batch(sink.client, sink.db, PLAYERS)
-        with ServedApp(report_app(sink)) as served:
+        token = settings.reports_token.get_secret_value()
+        with ServedApp(report_app(sink, token)) as served:
             service_settings = settings.with_overrides(reports_url=served.url)
             ctx = IngressContext.from_settings(service_settings)
             ctx._producer = AckingProducer()  # type: ignore[assignment]

@@ -26,16 +26,19 @@ from tests.integration.harness import ServedApp, wait_until
 @pytest.fixture
 def served(settings, start_role):
     start_role("sink", "clickhouse")  # the reports read ClickHouse through it
-    wait_until(lambda: _answers(f"{settings.reports_url}/reports/stats"), 60, "the ClickHouse sink")
+    wait_until(lambda: _answers(settings), 60, "the ClickHouse sink")
     ctx = IngressContext.from_settings(settings)
     with ServedApp(create_service(settings, ctx)) as app:
         _, app.secret = ctx.keys.create("operator", brand_id="brand-a")
         yield app
 
 
-def _answers(url: str) -> bool:
+def _answers(settings) -> bool:
+    from clickpath.infra.reports import loopback_headers
+
+    url = f"{settings.reports_url}/reports/stats"
     try:
-        return httpx.get(url, timeout=2).status_code == 200
+        return httpx.get(url, timeout=2, headers=loopback_headers(settings)).status_code == 200
     except httpx.HTTPError:
         return False
 

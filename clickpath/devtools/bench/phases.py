@@ -8,6 +8,7 @@ phase's leftovers never skew the next one's numbers.
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 import time
 import uuid
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Message
+from pydantic import SecretStr
 
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.devtools.bench.results import DEFAULT_RESULTS_FILE
@@ -112,6 +114,7 @@ class Phase:
             data_dir=self.dir / "data",
             clickhouse_url=f"chdb://{self.dir / 'clickhouse'}",
             reports_url=f"http://127.0.0.1:{free_port()}",
+            reports_token=SecretStr(secrets.token_urlsafe(32)),  # as `up` makes one per run
             affiliates={a: AffiliateConfig(name=a, postback_url=template)
                         for a in population.affiliates},
             egress_allow=["127.0.0.1/32"],  # the bench's receiver

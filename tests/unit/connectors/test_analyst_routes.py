@@ -172,7 +172,7 @@ def test_sql_is_for_analyst_and_admin_keys_in_the_keys_brand(tmp_path, asked) ->
     app, ctx = service(tmp_path)
     _, admin = ctx.keys.create("admin")
     _, operator = ctx.keys.create("operator", brand_id="brand-a")
-    _, analyst = ctx.keys.create("analyst", brand_id="brand-a")
+    analyst_key, analyst = ctx.keys.create("analyst", brand_id="brand-a")
     _, affiliate = ctx.keys.create("affiliate", affiliate_id="aff-1")
     body = {"query": "SELECT count() AS n FROM players"}
     with TestClient(app) as client:
@@ -182,7 +182,10 @@ def test_sql_is_for_analyst_and_admin_keys_in_the_keys_brand(tmp_path, asked) ->
             assert r.status_code == 403 and "analyst" in r.json()["detail"]
         r = client.post("/v1/sql", json=body, headers=bearer(analyst))
         assert r.status_code == 200 and r.json() == ANSWER
-        assert asked.pop() == ("sql", {"query": body["query"], "brand_id": "brand-a"})
+        # the key's id goes along: the sink holds a slot per key too (review 21 item 3)
+        assert asked.pop() == (
+            "sql", {"query": body["query"], "brand_id": "brand-a", "key_id": analyst_key.key_id}
+        )
         r = client.post("/v1/sql", json={**body, "brand_id": "brand-b"}, headers=bearer(analyst))
         assert r.status_code == 403
         r = client.post("/v1/sql", json=body, headers=bearer(admin))
@@ -196,7 +199,7 @@ def test_a_refused_query_is_a_400_saying_why_and_a_huge_one_422(tmp_path, monkey
     app, ctx = service(tmp_path)
     _, analyst = ctx.keys.create("analyst", brand_id="brand-a")
 
-    def refuse(_settings, query, _brand):
+    def refuse(_settings, query, _brand, key_id=None):
         raise QueryRefused("table 'events' is not one of the analyst views: players")
 
     monkeypatch.setattr(analyst_routes, "analyst_query", refuse)

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from clickpath.connectors import analyst_routes
 from clickpath.connectors.auth import ReportScope
 from clickpath.connectors.keys import ApiKey
-from clickpath.connectors.report_slots import ReportSlots, SlotsBusy
+from clickpath.infra.report_slots import ReportSlots, SlotsBusy
 from clickpath.infra.reports import ReportsBusy
 from tests.unit.connectors.http_support import service
 
@@ -86,7 +86,7 @@ def test_the_sinks_busy_answer_is_a_429_with_its_reason(tmp_path, monkeypatch) -
     app, ctx = service(tmp_path)
     _, analyst = ctx.keys.create("analyst", brand_id="brand-a")
 
-    def busy(*_args: Any) -> Any:
+    def busy(*_args: Any, **_kwargs: Any) -> Any:
         raise ReportsBusy("2 analyst queries are running; try again shortly", 5)
 
     monkeypatch.setattr(analyst_routes, "analyst_query", busy)

@@ -143,3 +143,87 @@ def test_an_unknown_name_is_quoted_back_only_from_the_callers_own_text() -> None
     assert "analyst_cte_0" not in (refusal(inner, "SELECT 1 FROM x") or "")
     older = RuntimeError("Code: 47. Missing columns: 'clicks_x' while processing query (UNKNOWN_IDENTIFIER)")
     assert (refusal(older, "SELECT clicks_x FROM funnel_daily") or "").endswith(": 'clicks_x'")
+
+
+# Review 21 item 1: a frame whose start moves costs rows x frame (measured on chdb, checker
+# bypassed: tests/integration/test_analyst_bounds.py), so offsets are ROWS literals <= 100.
+WINDOW = "SELECT sum(a) OVER (ORDER BY a {frame}) FROM (SELECT arrayJoin(range(10)) AS a)"
+FRAME_PROBE = (
+    "SELECT max(s) FROM (SELECT sum(a) OVER (ORDER BY a, b ROWS BETWEEN 300000 PRECEDING"
+    " AND 700000 FOLLOWING) AS s FROM (SELECT arrayJoin(range(10000)) AS a) AS x, (SELECT"
+    " arrayJoin(range(100)) AS b) AS y)"
+)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        FRAME_PROBE,
+        WINDOW.format(frame="ROWS BETWEEN 101 PRECEDING AND CURRENT ROW"),
+        WINDOW.format(frame="ROWS BETWEEN CURRENT ROW AND 101 FOLLOWING"),
+        WINDOW.format(frame="ROWS BETWEEN 5 PRECEDING AND 1 + 1 FOLLOWING"),
+        WINDOW.format(frame="ROWS BETWEEN '5' PRECEDING AND CURRENT ROW"),
+        WINDOW.format(frame="ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING"),
+        WINDOW.format(frame="ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"),
+        WINDOW.format(frame="RANGE BETWEEN 1 PRECEDING AND CURRENT ROW"),  # values, not rows
+        WINDOW.format(frame="RANGE BETWEEN INTERVAL 1 DAY PRECEDING AND CURRENT ROW"),
+        WINDOW.format(frame="GROUPS BETWEEN 1 PRECEDING AND CURRENT ROW"),
+        "SELECT sum(a) OVER w FROM (SELECT arrayJoin(range(10)) AS a)"
+        " WINDOW w AS (ORDER BY a ROWS BETWEEN 1000 PRECEDING AND CURRENT ROW)",
+        "SELECT sum(n) OVER (ORDER BY n ROWS BETWEEN 1000 PRECEDING AND CURRENT ROW)"
+        " FROM (SELECT count() AS n FROM players)",
+    ],
+)
+def test_window_frames_are_bounded(query: str) -> None:
+    with pytest.raises(QueryRefused, match="window frame offsets are limited to 100"):
+        check_query(query, DB, "brand-a")
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "",
+        "ROWS UNBOUNDED PRECEDING",
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW",
+        "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW",
+        "ROWS BETWEEN 100 PRECEDING AND 100 FOLLOWING",
+        "ROWS BETWEEN 3 PRECEDING AND 1 PRECEDING",
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND 10 FOLLOWING",
+        "ROWS BETWEEN CURRENT ROW AND CURRENT ROW",
+    ],
+)
+def test_linear_window_frames_are_allowed(frame: str) -> None:
+    check_query(WINDOW.format(frame=frame), DB, "brand-a")
+    check_query("SELECT sum(a) OVER (PARTITION BY a) FROM (SELECT arrayJoin(range(3)) AS a)", DB, None)
+
+
+# Review 21 item 2: a counted repetition's compiled size is not bounded by the pattern's length.
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT count() FROM players WHERE match(player_id, '(?:[a-z0-9_-]{1,300}){1,300}z')",
+        "SELECT count() FROM players WHERE regexp_like(player_id, 'a{3}')",
+        "SELECT count() FROM players WHERE player_id REGEXP '(ab){2,}'",
+        "SELECT count() FROM players WHERE match(player_id, '\\\\\\\\{1,300}')",  # \\ then {
+        "SELECT count() FROM players WHERE match(player_id, '[a]{5}')",
+        "SELECT count() FROM players WHERE match(player_id, '\\\\p{1,9}')",
+        "SELECT extract(player_id, '(?:[a-z]{1,30}){1,30}') FROM players",
+    ],
+)
+def test_regex_patterns_take_no_counted_repetition(query: str) -> None:
+    with pytest.raises(QueryRefused, match=r"repeats with \{m,n\}"):
+        check_query(query, DB, "brand-a")
+
+
+def test_regex_patterns_without_counts_and_like_patterns_stay_allowed() -> None:
+    for query in (
+        "SELECT count() FROM players WHERE match(player_id, '^pl[a-z0-9_-]+$')",
+        "SELECT count() FROM players WHERE match(player_id, '[{]x\\\\{\\\\pL\\\\p{Greek}+')",
+        "SELECT extract(player_id, '^([a-z]+)-') FROM players",
+        "SELECT count() FROM players WHERE player_id LIKE 'a{1,3}%'",
+        "SELECT count() FROM players WHERE player_id ILIKE '%{2}%'",
+        "SELECT EXTRACT(YEAR FROM toDate('2026-01-01'))",
+    ):
+        check_query(query, DB, "brand-a")
+    with pytest.raises(QueryRefused, match="searches a column"):  # extract() is a search now
+        check_query("SELECT extract(concat(player_id, 'x'), 'a') FROM players", DB, "brand-a")

@@ -136,7 +136,7 @@ def served(tmp_path, monkeypatch):
             }
         ]
 
-    def analyst_query(_settings, query, brand_id):
+    def analyst_query(_settings, query, brand_id, key_id=None):
         calls.append(("sql", {"query": query, "brand_id": brand_id}))
         if "events" in query:
             raise QueryRefused("table 'events' is not one of the analyst views: players")

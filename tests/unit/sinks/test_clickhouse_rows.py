@@ -123,7 +123,8 @@ def test_the_sinks_report_endpoint_sends_every_amount_as_a_decimal_string() -> N
             return [row]
 
     # base_url: the app answers loopback Host names only (a rebinding page sends its own)
-    with TestClient(report_app(Sink()), base_url="http://127.0.0.1") as client:  # type: ignore[arg-type]
+    with TestClient(report_app(Sink(), "t" * 43), base_url="http://127.0.0.1",  # type: ignore[arg-type]
+                    headers={"X-Clickpath-Reports-Token": "t" * 43}) as client:
         [sent] = client.get("/reports/funnel").json()
     for m in FUNNEL_MEASURES:
         assert sent[m.name] == ("0.1005" if m.money else 3), m.name

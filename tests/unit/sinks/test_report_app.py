@@ -4,12 +4,14 @@ models, decimal parameters, rows, and a refused query's reason (a 400, not a fai
 
 from __future__ import annotations
 
+import argparse
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from clickpath.infra import reports
 from clickpath.infra.analyst_sql import QueryRefused
@@ -44,18 +46,22 @@ class RecordingSink:
         self.calls.append(("retention", filters))
         return [{"cohort": "2026-01-01", "active": [3, 1], "retention": [1.0, 0.3333]}]
 
-    def sql(self, query: str, brand_id: str | None) -> dict[str, Any]:
-        self.calls.append(("sql", {"query": query, "brand_id": brand_id}))
+    def sql(self, query: str, brand_id: str | None, key_id: str | None = None) -> dict[str, Any]:
+        self.calls.append(("sql", {"query": query, "brand_id": brand_id, "key_id": key_id}))
         if "events" in query:
             raise QueryRefused("table 'events' is not one of the analyst views: players")
         return {"columns": ["x"], "types": ["String"], "rows": [["y"]], "truncated": False}
 
 
+TOKEN = "q" * 43
+
+
 @pytest.fixture
 def sink_and_settings(tmp_path):
     sink = RecordingSink()
-    with ServedApp(report_app(sink)) as served:  # type: ignore[arg-type]
-        yield sink, Settings(data_dir=tmp_path, pseudonym_key="k", reports_url=served.url)
+    with ServedApp(report_app(sink, TOKEN)) as served:  # type: ignore[arg-type]
+        yield sink, Settings(data_dir=tmp_path, pseudonym_key="k", reports_url=served.url,
+                             reports_token=SecretStr(TOKEN))
 
 
 def test_attribution_over_the_loopback(sink_and_settings) -> None:
@@ -112,13 +118,13 @@ def test_cohorts_and_retention_over_the_loopback(sink_and_settings) -> None:
 
 def test_sql_over_the_loopback_and_its_refusals(sink_and_settings) -> None:
     sink, settings = sink_and_settings
-    answer = reports.analyst_query(settings, "SELECT x FROM players", "brand-a")
+    answer = reports.analyst_query(settings, "SELECT x FROM players", "brand-a", "key-1")
     assert answer["rows"] == [["y"]]
     with pytest.raises(QueryRefused, match="'events' is not one of the analyst views"):
         reports.analyst_query(settings, "SELECT * FROM events", None)
     assert sink.calls == [
-        ("sql", {"query": "SELECT x FROM players", "brand_id": "brand-a"}),
-        ("sql", {"query": "SELECT * FROM events", "brand_id": None}),
+        ("sql", {"query": "SELECT x FROM players", "brand_id": "brand-a", "key_id": "key-1"}),
+        ("sql", {"query": "SELECT * FROM events", "brand_id": None, "key_id": None}),
     ]
 
 
@@ -127,8 +133,9 @@ def test_a_sink_that_fails_is_an_error_not_an_answer(tmp_path) -> None:
         def attribution(self, **filters: Any) -> list[dict[str, Any]]:
             raise RuntimeError("Code: 210. chdb:///secret/dir")
 
-    with ServedApp(report_app(Broken())) as served:  # type: ignore[arg-type]
-        settings = Settings(data_dir=tmp_path, pseudonym_key="k", reports_url=served.url)
+    with ServedApp(report_app(Broken(), TOKEN)) as served:  # type: ignore[arg-type]
+        settings = Settings(data_dir=tmp_path, pseudonym_key="k", reports_url=served.url,
+                            reports_token=SecretStr(TOKEN))
         with pytest.raises(httpx.HTTPStatusError):
             reports.attribution_rows(
                 settings,
@@ -149,8 +156,6 @@ def test_a_sink_that_fails_is_an_error_not_an_answer(tmp_path) -> None:
 def test_the_loopback_app_asks_for_the_runs_token_and_a_loopback_host(tmp_path) -> None:
     """Issue 21 item 26: a page in a browser reaching 127.0.0.1 by DNS rebinding sends its own
     Host and no token; the service, with the run's token from `up`, is answered."""
-    from pydantic import SecretStr
-
     token = "s" * 43
     with ServedApp(report_app(RecordingSink(), token)) as served:  # type: ignore[arg-type]
         settings = Settings(data_dir=tmp_path, pseudonym_key="k", reports_url=served.url,
@@ -168,3 +173,25 @@ def test_the_loopback_app_asks_for_the_runs_token_and_a_loopback_host(tmp_path) 
         assert rebound.status_code == 421
         assert httpx.get(f"{served.url}/docs").status_code in (401, 404)
     assert "s" * 43 not in repr(settings) and "s" * 43 not in str(settings.model_dump())
+
+
+def test_the_report_endpoint_is_never_served_without_a_token(tmp_path) -> None:
+    """Review 21 item 12: Host alone would let any local user read every brand's reports and
+    SQL from a `clickpath sink clickhouse` run outside `up`."""
+    from clickpath.run.commands_roles import cmd_sink
+    from clickpath.run.errors import CommandError
+    from clickpath.sinks.clickhouse_sink import report_token
+
+    for token in (None, ""):
+        with pytest.raises(ValueError, match="without a reports token"):
+            report_app(RecordingSink(), token)  # type: ignore[arg-type]
+    alone = Settings(data_dir=tmp_path, pseudonym_key="k" * 40, reports_url="http://127.0.0.1:9")
+    assert alone.clickhouse_embedded
+    for settings in (alone, alone.with_overrides(reports_token=SecretStr(""))):
+        with pytest.raises(ValueError, match="CLICKPATH_REPORTS_TOKEN is not"):
+            report_token(settings)
+    with pytest.raises(CommandError, match="will not start: .*CLICKPATH_REPORTS_TOKEN"):
+        cmd_sink(alone, argparse.Namespace(kind="clickhouse"))  # before the engine opens
+    assert not (tmp_path / "clickhouse").exists()
+    assert report_token(alone.with_overrides(reports_token=SecretStr(TOKEN))) == TOKEN
+    assert report_token(alone.with_overrides(reports_url=None)) is None  # no endpoint asked

@@ -7,11 +7,17 @@ service (`total`), of its key and of its brand (an admin key reading every brand
 the brand "every brand"): one key, or one brand, can never hold more than its share, and the
 others' work finds a free slot. Refusals are answered at once (429 with Retry-After naming
 which limit), never queued. A slot is freed when the work really ends (the thread returns),
-not when the request does. This module runs on the service's event loop only.
+not when the request does.
+
+The ClickHouse sink counts its analyst queries the same way (per key, per brand, ANALYST_SLOTS
+in all), from its request threads: the service frees its slot when the loopback call gives
+up, while the sink's engine may still run the query, so only the sink's own count stops one
+key from taking both of its slots. Claims and releases are safe from any thread.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass
 
@@ -33,17 +39,21 @@ class SlotsBusy(Exception):
 
 
 class ReportSlots:
-    """Counts of running computations per service, key and brand (event-loop state)."""
+    """Counts of running computations per service, key and brand (under a lock of its own)."""
 
     def __init__(self, total: int = 2, per_brand: int = 1, per_key: int = 1) -> None:
         self.total, self.per_brand, self.per_key = total, per_brand, per_key
         self._keys: Counter[str] = Counter()
         self._brands: Counter[str] = Counter()
         self.running = 0
+        self._lock = threading.Lock()
 
     def claim(self, key_id: str, brand_id: str | None) -> Claim:
         """A slot for `key_id` reading `brand_id` (None: every brand), or SlotsBusy."""
-        brand = brand_id if brand_id is not None else EVERY_BRAND
+        with self._lock:
+            return self._claim(key_id, brand_id if brand_id is not None else EVERY_BRAND)
+
+    def _claim(self, key_id: str, brand: str) -> Claim:
         if self._keys[key_id] >= self.per_key:
             raise SlotsBusy(
                 f"this key already runs {self.per_key} analytics report(s); wait for it", "key"
@@ -66,6 +76,10 @@ class ReportSlots:
         return Claim(key_id, brand)
 
     def release(self, claim: Claim) -> None:
+        with self._lock:
+            self._release(claim)
+
+    def _release(self, claim: Claim) -> None:
         self._keys[claim.key_id] -= 1
         self._brands[claim.brand] -= 1
         self.running -= 1
