@@ -77,3 +77,13 @@ def test_pseudonym_names_are_skipped_only_at_the_top_level() -> None:
     # at the top level the typed fields' validators check them (contracts/models.py)
     assert find_personal({"email_hash": "ab" * 32, "ip_prefix": "198.51.0.0/16",
                           "attributes": {"tier": "vip"}}) is None
+
+
+def test_times_and_ids_with_colons_are_not_addresses_but_addresses_still_are() -> None:
+    from clickpath.domain.personal import kind_of_value
+
+    for value in ("2026-12-06T21:10:55.123Z", "21:10:55", "order:2026:17", "a.b.c.d"):
+        assert kind_of_value(value, "note") is None, value
+    for value in ("198.51.100.23", "198.51.100.23:443", "fe80::1", "::ffff:198.51.100.23",
+                  "seen at [2001:db8::1]:443 today"):
+        assert kind_of_value(value, "note") == "IP address", value
