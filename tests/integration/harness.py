@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
@@ -11,6 +13,7 @@ from clickpath.contracts.serde import Codec
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.devtools.procs import RoleProcess, wait_until
 from clickpath.infra.batching import events_in
+from clickpath.infra.broker import free_port
 from clickpath.infra.kafka import consumer_config
 from clickpath.settings import Settings
 
@@ -109,3 +112,26 @@ class ServedApp:
     def __exit__(self, *exc: object) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=15)
+
+
+def processes_with(marker: str) -> list[int]:
+    """Pids whose environment mentions `marker` (a test's data dir): what a run left behind."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def up_environment(tmp_path: Path, pseudonym_key: str) -> dict[str, str]:
+    """The environment for a `clickpath up` of a test's own: none of the caller's CLICKPATH_
+    settings, a free port, a data dir under `tmp_path`, 2 partitions."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLICKPATH_")}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env.update(CLICKPATH_HTTP_PORT=str(free_port()), CLICKPATH_DATA_DIR=str(tmp_path / "cp"),
+               CLICKPATH_PARTITIONS="2", CLICKPATH_PSEUDONYM_KEY=pseudonym_key)
+    return env

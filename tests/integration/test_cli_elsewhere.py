@@ -19,8 +19,7 @@ import httpx
 from clickpath.infra.broker import free_port
 from clickpath.run.instances import register, unregister
 from clickpath.run.state import state_path
-from tests.integration.harness import wait_until
-from tests.integration.test_cli_up import processes_with
+from tests.integration.harness import processes_with, wait_until
 
 VENV_BIN = str(Path(sys.executable).parent)
 

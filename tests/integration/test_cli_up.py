@@ -5,7 +5,6 @@ a clean stop or a kill."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
@@ -17,10 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from clickpath.infra.broker import free_port
 from clickpath.infra.clickhouse import connect
 from clickpath.settings import Settings
-from tests.integration.harness import wait_until
+from tests.integration.harness import processes_with, up_environment, wait_until
 
 
 def clickpath(*args: str, env: dict[str, str], **kw) -> subprocess.CompletedProcess[str]:
@@ -44,26 +42,11 @@ def alive(pid: int) -> bool:
         return False
 
 
-def processes_with(marker: str) -> list[int]:
-    """Pids whose environment mentions `marker` (our data dir): leftovers of the run."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                if marker.encode() in (entry / "environ").read_bytes():
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
 
 
 @pytest.fixture
 def up_env(tmp_path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLICKPATH_")}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    env.update(CLICKPATH_HTTP_PORT=str(free_port()), CLICKPATH_DATA_DIR=str(tmp_path / "cp"),
-               CLICKPATH_PARTITIONS="2", CLICKPATH_PSEUDONYM_KEY="cli-up-test-key-0123456789abcdefgh")
-    return env
+    return up_environment(tmp_path, "cli-up-test-key-0123456789abcdefgh")
 
 
 def test_up_with_demo_traffic_serves_a_report_and_stops_cleanly(up_env, tmp_path) -> None:

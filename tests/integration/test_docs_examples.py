@@ -22,7 +22,7 @@ import pytest
 
 from clickpath.infra.broker import free_port
 from tests.docs_examples import ROOT, Example, all_examples, localize
-from tests.integration.harness import wait_until
+from tests.integration.harness import processes_with, wait_until
 
 VENV = Path(sys.executable).parent.parent  # not resolved: .venv/bin/python is a symlink
 EXAMPLE_TIMEOUT_S = 120
@@ -71,17 +71,6 @@ def _checkout(path: Path) -> Path:
     return path
 
 
-def _processes_with(marker: str) -> list[int]:
-    """Pids whose environment names `marker` (the demo's data dir): what it left behind."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                if marker.encode() in (entry / "environ").read_bytes():
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +104,7 @@ def demo(tmp_path_factory) -> Iterator[Demo]:
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=90)
     assert up.returncode == 0, output[-3000:]
-    assert _processes_with(str(data_dir)) == [], "processes left behind by `clickpath up --demo`"
+    assert processes_with(str(data_dir)) == [], "processes left behind by `clickpath up --demo`"
 
 
 EXAMPLES = all_examples()

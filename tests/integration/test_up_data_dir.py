@@ -4,7 +4,6 @@ runs on), and what the directory keeps across a stop and start (issue 21, items 
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -21,7 +20,7 @@ from clickpath.domain.measures import FUNNEL_MEASURES
 from clickpath.infra.broker import free_port
 from clickpath.infra.clickhouse import connect, query_funnel
 from clickpath.settings import Settings
-from tests.integration.harness import holds_for, wait_until
+from tests.integration.harness import holds_for, processes_with, up_environment, wait_until
 
 
 def clickpath(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -40,11 +39,7 @@ def every_role_running(env: dict[str, str]) -> dict | None:
 
 @pytest.fixture
 def up_env(tmp_path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLICKPATH_")}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    env.update(CLICKPATH_HTTP_PORT=str(free_port()), CLICKPATH_DATA_DIR=str(tmp_path / "cp"),
-               CLICKPATH_PARTITIONS="2", CLICKPATH_PSEUDONYM_KEY="up-data-dir-test-key-0123456789abcdef")
-    return env
+    return up_environment(tmp_path, "up-data-dir-test-key-0123456789abcdef")
 
 
 def start_up(env: dict[str, str]) -> subprocess.Popen[str]:
@@ -80,17 +75,6 @@ def test_a_second_up_on_a_data_dir_in_use_refuses_and_the_first_runs_on(up_env) 
 
 
 
-def processes_with(marker: str) -> list[int]:
-    """Pids whose environment mentions `marker` (the test's data dir): leftovers of a run."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                if marker.encode() in (entry / "environ").read_bytes():
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
 
 
 def test_up_refuses_a_journal_it_cannot_restore_and_starts_nothing(up_env) -> None:

@@ -6,17 +6,15 @@ whose partner refuses connections shows on the status line as failing, retrying,
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 
 from clickpath.infra.broker import free_port
-from tests.integration.harness import wait_until
+from tests.integration.harness import processes_with, up_environment, wait_until
 
 
 def clickpath(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -24,26 +22,11 @@ def clickpath(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
                           capture_output=True, text=True, timeout=60)
 
 
-def processes_with(marker: str) -> list[int]:
-    """Pids whose environment mentions `marker` (our data dir): leftovers of the run."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                if marker.encode() in (entry / "environ").read_bytes():
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
 
 
 @pytest.fixture
 def up_env(tmp_path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLICKPATH_")}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    env.update(CLICKPATH_HTTP_PORT=str(free_port()), CLICKPATH_DATA_DIR=str(tmp_path / "cp"),
-               CLICKPATH_PARTITIONS="2", CLICKPATH_PSEUDONYM_KEY="up-delivery-health-test-key-0123456789")
-    return env
+    return up_environment(tmp_path, "up-delivery-health-test-key-0123456789")
 
 
 def test_a_partner_that_refuses_connections_shows_as_failing(up_env) -> None:
