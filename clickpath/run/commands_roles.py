@@ -13,7 +13,7 @@ import sys
 import threading
 
 from clickpath.run.errors import CommandError
-from clickpath.run.guards import require_own_pseudonym_key
+from clickpath.run.guards import arm_fault_hook, require_own_pseudonym_key
 from clickpath.settings import Settings
 
 
@@ -23,6 +23,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.streams.app import run_worker
 
     require_own_pseudonym_key(settings, "worker")
+    arm_fault_hook("worker")
     configure_logging(settings.log_level, role=f"worker-{args.index}")
     serve_metrics(settings.metrics_port, settings.metrics_host)
     sys.argv = [sys.argv[0], "worker"]  # Faust's Worker reads argv; ours are consumed
@@ -34,6 +35,7 @@ def cmd_sink(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.infra.metrics import serve_metrics
 
     require_own_pseudonym_key(settings, "sink")
+    arm_fault_hook(f"sink {args.kind}")
     if args.kind == "clickhouse":
         from clickpath.sinks.clickhouse_sink import report_token
 

@@ -35,3 +35,14 @@ def require_own_pseudonym_key(settings: Settings, command: str, demo: bool = Fal
         "CLICKPATH_PSEUDONYM_KEY to a long random secret (e.g. `openssl rand -hex 32`) and keep "
         "it the same on every role; or try clickpath with `clickpath up --demo`."
     )
+
+
+def arm_fault_hook(command: str) -> None:
+    """Arm the test-only crash hook from CLICKPATH_FAULT_AT, or refuse to start (outside tests,
+    or for an unknown point) with the reason."""
+    from clickpath.infra.faults import FaultRefused, install_from_env
+
+    try:
+        install_from_env()
+    except FaultRefused as e:
+        raise CommandError(f"`clickpath {command}` will not start: {e}") from None
