@@ -1,0 +1,85 @@
+"""In-memory stand-ins for what a worker gives the stage runtime: messages, a table with its
+changelog, a producer.
+
+They let `StageRuntime` run without Faust or a broker (unit tests, the in-memory topology
+harness) and model what a crash leaves: the changelog and the producer each have a *landed*
+prefix (what a flush acknowledged), and `recovered()` is the table another worker rebuilds from
+the landed changelog. Values go through JSON as they do in the real store, so a value the real
+changelog could not carry fails here too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MemoryMessage:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float | None = None
+
+
+@dataclass(frozen=True)
+class MemoryEvent:
+    message: MemoryMessage
+
+
+def _through_json(value: Any) -> Any:
+    return json.loads(json.dumps(value, separators=(",", ":")))
+
+
+class MemoryTable:
+    """A stage's store and changelog in one: `put` writes the store at once and appends to the
+    changelog (as streams/changelog.py does); `flush` lands what was appended."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, Any] = {}
+        self.log: list[tuple[str, Any, int]] = []  # (key, value, partition), in write order
+        self.landed = 0  # how many of `log` a flush has acknowledged
+
+    def get(self, key: str) -> Any:
+        return self.store.get(key)
+
+    def put(self, key: str, value: Any, partition: int) -> None:
+        value = _through_json(value)
+        self.store[key] = value
+        self.log.append((key, value, partition))
+
+    def flush(self) -> None:
+        self.landed = len(self.log)
+
+    def recovered(self) -> MemoryTable:
+        """The table as a worker without this one's local store rebuilds it: the landed
+        changelog, replayed in order (the newest value of a key wins, as compaction keeps)."""
+        table = MemoryTable()
+        for key, value, partition in self.log[: self.landed]:
+            table.put(key, value, partition)
+        table.flush()
+        return table
+
+
+@dataclass
+class MemoryProducer:
+    """Records sent, in order; `landed` counts those a flush acknowledged."""
+
+    sent: list[tuple[str, bytes | None, bytes]] = field(default_factory=list)
+    landed: int = 0
+
+    def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
+        self.sent.append((topic, key, value))
+
+    def flush(self) -> None:
+        self.landed = len(self.sent)
+
+    def drop_unlanded(self) -> None:
+        """What a kill does to records queued but not acknowledged."""
+        del self.sent[self.landed:]
+
+    def on(self, topic: str) -> list[tuple[bytes | None, bytes]]:
+        return [(key, value) for t, key, value in self.sent if t == topic]
