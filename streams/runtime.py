@@ -150,10 +150,12 @@ class StageRuntime(Generic[S]):
         producer: Sender,
         scope: Callable[[Any], AbstractContextManager[Any]] = lambda event: nullcontext(),
         on_handled: Callable[[Iterable[Message]], None] | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         """`scope(event)`: entered around a key's read and write (Faust: make the key's latest
         event current, which picks the store's partition). `on_handled`: told which messages
-        were processed (the lag gauge)."""
+        were processed (the lag gauge). `clock`: the processing time, read once per batch (the
+        in-memory harness passes the clock its test moves)."""
         self.stage = stage
         self._codec = codec
         self._names = topic_names
@@ -162,6 +164,7 @@ class StageRuntime(Generic[S]):
         self._producer = producer
         self._scope = scope
         self.on_handled = on_handled
+        self._clock = clock
         self.input_topics = [topic_names[t] for t in stage.inputs]
         self._tick_topic = topic_names[stage.ticks] if stage.ticks is not None else None
         if self._tick_topic is not None:
@@ -176,7 +179,7 @@ class StageRuntime(Generic[S]):
         stage = self.stage.name
         record = DeadLetter.of(
             key=event.key, value=event.value, topic=msg.topic, partition=msg.partition,
-            offset=msg.offset, stage=stage, reason=reason, at=utcnow(), batch_index=event.index,
+            offset=msg.offset, stage=stage, reason=reason, at=self._clock(), batch_index=event.index,
         )
         self._producer.send_raw(self._names[Topic.DEAD_LETTER], event.key, self._codec.encode(record))
         DEAD_LETTERS.labels(stage).inc()
@@ -205,7 +208,7 @@ class StageRuntime(Generic[S]):
         started = time.perf_counter()
         stage = self.stage
         name = stage.name
-        now = utcnow()  # one processing time per batch: the domain reads no clock of its own
+        now = self._clock()  # one processing time per batch: the domain reads no clock of its own
         runs: dict[str, list[Positioned[Any]]] = {}
         last_event: dict[str, Any] = {}
         for event in events:
