@@ -10,6 +10,7 @@ postbacks an affiliate receives and the dead letters. The broker tests keep prov
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -228,11 +229,12 @@ def test_a_chargeback_before_the_attribution_still_reverses_the_ftd_postback() -
 # --- what the harness refuses --------------------------------------------------------------
 
 
-def _rogue_stage(writes_to: Topic) -> Stage[PlayerState]:
+def _rogue_stage(writes_to: Topic, key: str | None = None) -> Stage[PlayerState]:
+    """A stage named like the player stage that sends on what it reads, to `writes_to`."""
     def decide(state: Any, item: Any, now: Any, ledger: Any) -> Any:
         record = item.record
         new = PlayerState(brand_id=record.brand_id, player_id=record.player_id or "x", version=1)
-        return new, [Output(writes_to, record.person_id, record)], Outcome.ACCEPTED
+        return new, [Output(writes_to, key or record.person_id, record)], Outcome.ACCEPTED
 
     return Stage(name="players", inputs=(Topic.CANONICAL,), key_of=lambda e: e.person_id,
                  accepts=(CanonicalEvent,), state_model=PlayerState, state_format=1,
@@ -244,17 +246,24 @@ def test_a_stage_may_read_only_topics_that_name_it_as_a_consumer() -> None:
         Topology([_rogue_stage(Topic.CANONICAL)])
 
 
-def test_a_stage_may_write_only_to_topics_that_name_it_as_a_producer() -> None:
-    from dataclasses import replace
-
-    registry = dict(SPECS)
-    registry[Topic.CANONICAL] = replace(SPECS[Topic.CANONICAL], consumers=("players",))
-    top = Topology([_rogue_stage(Topic.CLICK_LINKS)], registry=registry)  # players may write it
-    event = CanonicalEvent(event_id="e1", event_type="kyc", occurred_at=at(0), processed_at=at(0),
+READS_CANONICAL = {**SPECS, Topic.CANONICAL: replace(SPECS[Topic.CANONICAL], consumers=("players",))}
+KYC_EVENT = CanonicalEvent(event_id="e1", event_type="kyc", occurred_at=at(0), processed_at=at(0),
                            brand_id="brand-a", source="crm", person_id="brand-a:p1",
                            player_id="p1", is_ftd=False, payload="{}")
+
+
+def test_a_stage_may_write_only_to_topics_that_name_it_as_a_producer() -> None:
+    registry, event = READS_CANONICAL, KYC_EVENT
+    top = Topology([_rogue_stage(Topic.CLICK_LINKS)], registry=registry)  # players may write it
     with pytest.raises(TopologyError, match="does not carry CanonicalEvent"):
         top.send(Topic.CANONICAL, event)
     other = Topology([_rogue_stage(Topic.ATTRIBUTIONS)], registry=registry)
     with pytest.raises(TopologyError, match="may not write to stream.attributions"):
         other.send(Topic.CANONICAL, event)
+
+
+def test_a_stage_must_write_a_record_under_its_key_on_the_topic() -> None:
+    top = Topology([_rogue_stage(Topic.CANONICAL, key="brand-a:someone-else")],
+                   registry=READS_CANONICAL)
+    with pytest.raises(TopologyError, match="under key b'brand-a:someone-else'"):
+        top.send(Topic.CANONICAL, KYC_EVENT)
