@@ -41,6 +41,7 @@ from clickpath.contracts.topics import Topic
 from clickpath.domain.ledger import Ledger, StoredLedger, ledger_key
 from clickpath.domain.outputs import Outcome, Output, received_at_of
 from clickpath.domain.runs import Positioned, apply_run
+from clickpath.infra.faults import fault_point
 from clickpath.infra.metrics import (
     DEAD_LETTERS,
     EVENTS,
@@ -150,10 +151,11 @@ class StageRuntime(Generic[S]):
         producer: Sender,
         scope: Callable[[Any], AbstractContextManager[Any]] = lambda event: nullcontext(),
         on_handled: Callable[[Iterable[Message]], None] | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         """`scope(event)`: entered around a key's read and write (Faust: make the key's latest
         event current, which picks the store's partition). `on_handled`: told which messages
-        were processed (the lag gauge)."""
+        were processed (the lag gauge). `clock`: the processing time, read once per batch."""
         self.stage = stage
         self._codec = codec
         self._names = topic_names
@@ -162,6 +164,11 @@ class StageRuntime(Generic[S]):
         self._producer = producer
         self._scope = scope
         self.on_handled = on_handled
+        self._clock = clock
+        # Test-only crash points (clickpath.infra.faults), named once: a pass costs a compare.
+        self._after_rows, self._after_state, self._after_outputs = (
+            f"{stage.name}.{point}" for point in ("after_rows", "after_state", "after_outputs")
+        )
         self.input_topics = [topic_names[t] for t in stage.inputs]
         self._tick_topic = topic_names[stage.ticks] if stage.ticks is not None else None
         if self._tick_topic is not None:
@@ -205,7 +212,7 @@ class StageRuntime(Generic[S]):
         started = time.perf_counter()
         stage = self.stage
         name = stage.name
-        now = utcnow()  # one processing time per batch: the domain reads no clock of its own
+        now = self._clock()  # one processing time per batch: the domain reads no clock of its own
         runs: dict[str, list[Positioned[Any]]] = {}
         last_event: dict[str, Any] = {}
         for event in events:
@@ -253,13 +260,16 @@ class StageRuntime(Generic[S]):
                     # Ledger rows first: the state that counts them is never stored before them.
                     for row, value in ledger.writes(run.state.version) if ledger else ():
                         changelog.put(ledger_key(key, row), value, partition)
+                    fault_point(self._after_rows)
                     value = {"state": run.state.model_dump(mode="json"), "applied": run.applied}
                     changelog.put(key, value, partition)
+                    fault_point(self._after_state)
             self.send(run.outputs)
             if stage.after_run is not None and run.state is not None and (
                 run.changed or Outcome.REPLAYED in run.outcomes
             ):
                 self.send([stage.after_run(key, run.state, now)])
+            fault_point(self._after_outputs)
             self._count(records, run.outcomes)
         if self.on_handled is not None:
             self.on_handled(event.message for event in events)
