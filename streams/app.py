@@ -31,6 +31,7 @@ from clickpath.contracts.serde import build_codec
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.players import PlayerPolicy
+from clickpath.infra.faults import on_kill
 from clickpath.infra.kafka import faust_credentials, make_producer
 from clickpath.settings import Settings
 from clickpath.streams.aiokafka_fixes import install_consumer_fixes
@@ -104,6 +105,8 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         for stage in stages
     }
     writers = {name: ChangelogWriter(table, changelog_producer) for name, table in tables.items()}
+    for name, writer in writers.items():
+        on_kill(f"{name}.changelog", writer.flush_queued)  # test-only crash points (infra/faults)
     producer = output_producer(settings, codec, app, changelogs=list(writers.values()))
     for stage in stages:
         runtime = StageRuntime(

@@ -36,6 +36,7 @@ class ChangelogWriter:
             raise ValueError(f"table {table.name}: values are written as JSON, not "
                              f"{table.value_serializer!r}")
         self._table = table
+        self.name: str = table.name  # the stage's: its crash points are named after it
         self._topic: str = table.changelog_topic.get_topic_name()
         self._producer = producer
         self._acked: dict[int, int] = {}  # partition -> newest acknowledged offset
@@ -81,6 +82,11 @@ class ChangelogWriter:
         if self._errors:
             errors, self._errors = self._errors, []
             raise NotAcknowledged(f"{len(errors)} changelog records failed: {errors[:3]}")
+
+    def flush_queued(self) -> None:
+        """Deliver what is queued, errors and all (a test-only crash point calls it just before
+        it kills, so a point after a write means "that write landed")."""
+        self._producer.flush(10.0)
 
     def persist_offsets(self) -> None:
         """Record the acknowledged changelog offsets in the store (a no-op in memory)."""

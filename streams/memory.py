@@ -11,8 +11,11 @@ changelog could not carry fails here too.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from clickpath.infra.faults import fault_point
 
 
 @dataclass(frozen=True)
@@ -83,3 +86,15 @@ class MemoryProducer:
 
     def on(self, topic: str) -> list[tuple[bytes | None, bytes]]:
         return [(key, value) for t, key, value in self.sent if t == topic]
+
+
+def flush(tables: Mapping[str, MemoryTable], producer: MemoryProducer) -> None:
+    """What a worker's pre-commit flush does (streams/output_producer.py), in its order and with
+    its crash points: the changelogs land, then the outputs; the caller then commits."""
+    for table in tables.values():
+        table.flush()
+    for stage in tables:
+        fault_point(f"{stage}.in_flush")
+    producer.flush()
+    for stage in tables:
+        fault_point(f"{stage}.before_commit")

@@ -41,6 +41,7 @@ from clickpath.contracts.topics import Topic
 from clickpath.domain.ledger import Ledger, StoredLedger, ledger_key
 from clickpath.domain.outputs import Outcome, Output, received_at_of
 from clickpath.domain.runs import Positioned, apply_run
+from clickpath.infra.faults import fault_point
 from clickpath.infra.metrics import (
     DEAD_LETTERS,
     EVENTS,
@@ -154,8 +155,7 @@ class StageRuntime(Generic[S]):
     ) -> None:
         """`scope(event)`: entered around a key's read and write (Faust: make the key's latest
         event current, which picks the store's partition). `on_handled`: told which messages
-        were processed (the lag gauge). `clock`: the processing time, read once per batch (the
-        in-memory harness passes the clock its test moves)."""
+        were processed (the lag gauge). `clock`: the processing time, read once per batch."""
         self.stage = stage
         self._codec = codec
         self._names = topic_names
@@ -165,6 +165,10 @@ class StageRuntime(Generic[S]):
         self._scope = scope
         self.on_handled = on_handled
         self._clock = clock
+        # Test-only crash points (clickpath.infra.faults), named once: a pass costs a compare.
+        self._after_rows, self._after_state, self._after_outputs = (
+            f"{stage.name}.{point}" for point in ("after_rows", "after_state", "after_outputs")
+        )
         self.input_topics = [topic_names[t] for t in stage.inputs]
         self._tick_topic = topic_names[stage.ticks] if stage.ticks is not None else None
         if self._tick_topic is not None:
@@ -179,7 +183,7 @@ class StageRuntime(Generic[S]):
         stage = self.stage.name
         record = DeadLetter.of(
             key=event.key, value=event.value, topic=msg.topic, partition=msg.partition,
-            offset=msg.offset, stage=stage, reason=reason, at=self._clock(), batch_index=event.index,
+            offset=msg.offset, stage=stage, reason=reason, at=utcnow(), batch_index=event.index,
         )
         self._producer.send_raw(self._names[Topic.DEAD_LETTER], event.key, self._codec.encode(record))
         DEAD_LETTERS.labels(stage).inc()
@@ -256,13 +260,16 @@ class StageRuntime(Generic[S]):
                     # Ledger rows first: the state that counts them is never stored before them.
                     for row, value in ledger.writes(run.state.version) if ledger else ():
                         changelog.put(ledger_key(key, row), value, partition)
+                    fault_point(self._after_rows)
                     value = {"state": run.state.model_dump(mode="json"), "applied": run.applied}
                     changelog.put(key, value, partition)
+                    fault_point(self._after_state)
             self.send(run.outputs)
             if stage.after_run is not None and run.state is not None and (
                 run.changed or Outcome.REPLAYED in run.outcomes
             ):
                 self.send([stage.after_run(key, run.state, now)])
+            fault_point(self._after_outputs)
             self._count(records, run.outcomes)
         if self.on_handled is not None:
             self.on_handled(event.message for event in events)
