@@ -23,6 +23,7 @@ a RocksDB store refuses a write outside an event.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -138,6 +139,31 @@ class Stage(Generic[S]):
             raise ValueError(f"stage {self.name}: `ticks` and `on_tick` go together")
 
 
+# How many lineages a stored state remembers having forked from. An orphan row is recognised by
+# its lineage being in `forks` (or newer than the oldest one there), and it is rewritten to its
+# base as soon as a run reads it, which the replay after a crash does: eight more takeovers of
+# its partition before that are not a case to design for. A lineage older than all kept reads as
+# an ancestor, as every natural-key row written long ago must.
+FORKS_KEPT = 8
+
+
+def new_lineage() -> str:
+    """A lineage token, drawn per process and partition assignment: when it was drawn (ns,
+    fixed-width hex, so tokens order by it; clickpath.domain.ledger relies on that), then 32
+    random bits."""
+    return f"{time.time_ns():016x}{secrets.token_hex(4)}"
+
+
+def forked(forks: dict[str, int], lineage: str, version: int) -> dict[str, int]:
+    """`forks` with the state's old `lineage` at `version` added, the oldest beyond
+    FORKS_KEPT dropped."""
+    new = dict(forks)
+    new[lineage] = version
+    while len(new) > FORKS_KEPT:
+        del new[next(iter(new))]
+    return new
+
+
 class StageRuntime(Generic[S]):
     """Runs one stage's micro-batches against a store, a changelog and a producer."""
 
@@ -173,6 +199,21 @@ class StageRuntime(Generic[S]):
         self._tick_topic = topic_names[stage.ticks] if stage.ticks is not None else None
         if self._tick_topic is not None:
             self.input_topics.append(self._tick_topic)
+        self._lineages: dict[int, str] = {}  # partition -> this assignment's lineage token
+
+    def lineage(self, partition: int) -> str:
+        """The lineage this process writes `partition`'s ledger rows and states under: a new
+        one per process and per assignment of the partition (`revoked` forgets it)."""
+        token = self._lineages.get(partition)
+        if token is None:
+            token = self._lineages[partition] = new_lineage()
+        return token
+
+    def revoked(self, partitions: Iterable[int]) -> None:
+        """The partitions are no longer this process's: if they come back, the states they hold
+        may be another worker's, so writes after that are a new lineage."""
+        for partition in partitions:
+            self._lineages.pop(partition, None)
 
     def send(self, outputs: list[Output]) -> None:
         names, codec, producer = self._names, self._codec, self._producer
@@ -246,9 +287,17 @@ class StageRuntime(Generic[S]):
             with self._scope(current):
                 stored = store.get(key)
                 state: Any = state_model.model_validate(stored["state"]) if stored else None
-                ledger = StoredLedger(
-                    partial(_read_row, store, key), state.version if state else 0
-                ) if stage.keeps_ledger else None
+                if stage.keeps_ledger:
+                    # The stored envelope's lineage: which ledger rows its state counts.
+                    lineage = stored.get("lineage", "") if stored else ""
+                    forks = (stored.get("forks") or {}) if stored else {}
+                    version = state.version if state else 0
+                    token = self.lineage(partition)
+                    ledger: StoredLedger | None = StoredLedger(
+                        partial(_read_row, store, key), version, lineage, forks, token
+                    )
+                else:
+                    ledger = None
                 run = apply_run(
                     state,
                     stored["applied"] if stored else {},
@@ -262,6 +311,9 @@ class StageRuntime(Generic[S]):
                         changelog.put(ledger_key(key, row), value, partition)
                     fault_point(self._after_rows)
                     value = {"state": run.state.model_dump(mode="json"), "applied": run.applied}
+                    if ledger is not None:
+                        value["lineage"] = token
+                        value["forks"] = forks if lineage == token else forked(forks, lineage, version)
                     changelog.put(key, value, partition)
                     fault_point(self._after_state)
             self.send(run.outputs)
