@@ -41,7 +41,7 @@ from clickpath.contracts.serde import Codec, DecodeError
 from clickpath.contracts.topics import Topic
 from clickpath.domain.ledger import Ledger, StoredLedger, ledger_key
 from clickpath.domain.outputs import Outcome, Output, received_at_of
-from clickpath.domain.runs import Positioned, apply_run
+from clickpath.domain.runs import KeyRun, Positioned, apply_run
 from clickpath.infra.faults import fault_point
 from clickpath.infra.metrics import (
     DEAD_LETTERS,
@@ -279,43 +279,11 @@ class StageRuntime(Generic[S]):
                     observe_event_latency(name, received)
                     observe_event_time_lag(name, record.occurred_at, received)  # type: ignore[attr-defined]
 
-        store, changelog, state_model = self._store, self._changelog, stage.state_model
         decide = stage.decide if stage.on_tick is None else self._decide_or_tick
         for key, records in runs.items():
             current = last_event[key]
-            partition = current.message.partition
             with self._scope(current):
-                stored = store.get(key)
-                state: Any = state_model.model_validate(stored["state"]) if stored else None
-                if stage.keeps_ledger:
-                    # The stored envelope's lineage: which ledger rows its state counts.
-                    lineage = stored.get("lineage", "") if stored else ""
-                    forks = (stored.get("forks") or {}) if stored else {}
-                    version = state.version if state else 0
-                    token = self.lineage(partition)
-                    ledger: StoredLedger | None = StoredLedger(
-                        partial(_read_row, store, key), version, lineage, forks, token
-                    )
-                else:
-                    ledger = None
-                run = apply_run(
-                    state,
-                    stored["applied"] if stored else {},
-                    records,
-                    partial(decide, now=now, ledger=ledger),
-                    partial(stage.replay, now=now, ledger=ledger),
-                )
-                if run.changed and run.state is not None:
-                    # Ledger rows first: the state that counts them is never stored before them.
-                    for row, value in ledger.writes(run.state.version) if ledger else ():
-                        changelog.put(ledger_key(key, row), value, partition)
-                    fault_point(self._after_rows)
-                    value = {"state": run.state.model_dump(mode="json"), "applied": run.applied}
-                    if ledger is not None:
-                        value["lineage"] = token
-                        value["forks"] = forks if lineage == token else forked(forks, lineage, version)
-                    changelog.put(key, value, partition)
-                    fault_point(self._after_state)
+                run = self._run_key(key, records, current.message.partition, now, decide)
             self.send(run.outputs)
             if stage.after_run is not None and run.state is not None and (
                 run.changed or Outcome.REPLAYED in run.outcomes
@@ -326,6 +294,44 @@ class StageRuntime(Generic[S]):
         if self.on_handled is not None:
             self.on_handled(event.message for event in events)
         PROCESSING_TIME.labels(name).observe(time.perf_counter() - started)
+
+    def _run_key(self, key: str, records: list[Positioned[Any]], partition: int, now: datetime,
+                 decide: Decide) -> KeyRun[Any]:
+        """Read the key's stored envelope, apply its records, write its ledger rows and then
+        its state (the caller has entered the key's scope)."""
+        stage, store, changelog = self.stage, self._store, self._changelog
+        stored = store.get(key)
+        state: Any = stage.state_model.model_validate(stored["state"]) if stored else None
+        if stage.keeps_ledger:
+            # The envelope's lineage says which ledger rows its state counts (StoredLedger).
+            lineage = stored.get("lineage", "") if stored else ""
+            forks = (stored.get("forks") or {}) if stored else {}
+            version = state.version if state else 0
+            token = self.lineage(partition)
+            ledger: StoredLedger | None = StoredLedger(
+                partial(_read_row, store, key), version, lineage, forks, token
+            )
+        else:
+            ledger = None
+        run = apply_run(
+            state,
+            stored["applied"] if stored else {},
+            records,
+            partial(decide, now=now, ledger=ledger),
+            partial(stage.replay, now=now, ledger=ledger),
+        )
+        if run.changed and run.state is not None:
+            # Ledger rows first: the state that counts them is never stored before them.
+            for row, value in ledger.writes(run.state.version) if ledger else ():
+                changelog.put(ledger_key(key, row), value, partition)
+            fault_point(self._after_rows)
+            value = {"state": run.state.model_dump(mode="json"), "applied": run.applied}
+            if ledger is not None:
+                value["lineage"] = token
+                value["forks"] = forks if lineage == token else forked(forks, lineage, version)
+            changelog.put(key, value, partition)
+            fault_point(self._after_state)
+        return run
 
     def _count(self, records: list[Positioned[Any]], outcomes: list[Outcome]) -> None:
         name = self.stage.name
