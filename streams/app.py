@@ -109,12 +109,26 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         on_kill(f"{name}.changelog", writer.flush_queued)  # test-only crash points (infra/faults)
     producer = output_producer(settings, codec, app, changelogs=list(writers.values()))
     for stage in stages:
+        writer = writers[stage.name]
         runtime = StageRuntime(
-            stage, codec, names, store=tables[stage.name], changelog=writers[stage.name],
-            producer=producer, scope=acting_for,
-        )
+            stage, codec, names, store=writer, changelog=writer, producer=producer,
+            scope=acting_for,
+        )  # reads through the writer: its unacknowledged values first
         _add_agent(app, settings, runtime)
+        _forget_on_revoke(app, runtime, writer)
     return app
+
+
+def _forget_on_revoke(app: faust.App, runtime: StageRuntime[Any], writer: ChangelogWriter) -> None:
+    """A revoked partition's lineage and unacknowledged writes are no longer this worker's."""
+    inputs = frozenset(runtime.input_topics)
+
+    def revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:  # args: (revoked,)
+        partitions = {tp.partition for tp in args[0] if tp.topic in inputs}
+        runtime.revoked(partitions)
+        writer.revoked(partitions)
+
+    app.on_partitions_revoked.connect(revoked)
 
 
 def _add_agent(app: faust.App, settings: Settings, runtime: StageRuntime[Any]) -> None:

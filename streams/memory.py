@@ -38,32 +38,58 @@ def _through_json(value: Any) -> Any:
 
 
 class MemoryTable:
-    """A stage's store and changelog in one: `put` writes the store at once and appends to the
-    changelog (as streams/changelog.py does); `flush` lands what was appended."""
+    """A stage's store and changelog in one, as streams/changelog.py keeps them: `put` appends
+    to the changelog and keeps the value in an overlay that reads see first; `flush` lands what
+    was appended; `persist` then applies the landed values to the store. The store (what a
+    killed worker finds on its own disk) is never ahead of the landed changelog."""
 
     def __init__(self) -> None:
         self.store: dict[str, Any] = {}
         self.log: list[tuple[str, Any, int]] = []  # (key, value, partition), in write order
         self.landed = 0  # how many of `log` a flush has acknowledged
+        self.persisted = 0  # how many of `log` the store holds
+        self._overlay: dict[str, tuple[Any, int]] = {}  # key -> (value, its place in `log`)
 
     def get(self, key: str) -> Any:
+        written = self._overlay.get(key)
+        if written is not None:
+            return _through_json(written[0])
         return self.store.get(key)
 
     def put(self, key: str, value: Any, partition: int) -> None:
         value = _through_json(value)
-        self.store[key] = value
         self.log.append((key, value, partition))
+        self._overlay[key] = (value, len(self.log))
 
     def flush(self) -> None:
         self.landed = len(self.log)
+
+    def persist(self) -> None:
+        """Apply the landed writes to the store (after the flush was acknowledged)."""
+        for key, value, _ in self.log[self.persisted:self.landed]:
+            self.store[key] = value
+        self.persisted = self.landed
+        for key in [k for k, (_, place) in self._overlay.items() if place <= self.landed]:
+            del self._overlay[key]
+
+    def reopened(self) -> MemoryTable:
+        """The table as this worker finds it after a kill: its own store as it was, then the
+        landed changelog after the store's persisted offset, read again."""
+        table = MemoryTable()
+        table.store = dict(self.store)
+        table.log = self.log[: self.landed]
+        table.persisted = self.persisted
+        table.flush()
+        table.persist()
+        return table
 
     def recovered(self) -> MemoryTable:
         """The table as a worker without this one's local store rebuilds it: the landed
         changelog, replayed in order (the newest value of a key wins, as compaction keeps)."""
         table = MemoryTable()
-        for key, value, partition in self.log[: self.landed]:
-            table.put(key, value, partition)
+        table.log = self.log[: self.landed]
         table.flush()
+        table.persist()
         return table
 
 
@@ -96,5 +122,7 @@ def flush(tables: Mapping[str, MemoryTable], producer: MemoryProducer) -> None:
     for stage in tables:
         fault_point(f"{stage}.in_flush")
     producer.flush()
+    for table in tables.values():
+        table.persist()
     for stage in tables:
         fault_point(f"{stage}.before_commit")

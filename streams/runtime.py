@@ -23,6 +23,7 @@ a RocksDB store refuses a write outside an event.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -40,7 +41,7 @@ from clickpath.contracts.serde import Codec, DecodeError
 from clickpath.contracts.topics import Topic
 from clickpath.domain.ledger import Ledger, StoredLedger, ledger_key
 from clickpath.domain.outputs import Outcome, Output, received_at_of
-from clickpath.domain.runs import Positioned, apply_run
+from clickpath.domain.runs import KeyRun, Positioned, apply_run
 from clickpath.infra.faults import fault_point
 from clickpath.infra.metrics import (
     DEAD_LETTERS,
@@ -138,6 +139,31 @@ class Stage(Generic[S]):
             raise ValueError(f"stage {self.name}: `ticks` and `on_tick` go together")
 
 
+# How many lineages a stored state remembers having forked from. An orphan row is recognised by
+# its lineage being in `forks` (or newer than the oldest one there), and it is rewritten to its
+# base as soon as a run reads it, which the replay after a crash does: eight more takeovers of
+# its partition before that are not a case to design for. A lineage older than all kept reads as
+# an ancestor, as every natural-key row written long ago must.
+FORKS_KEPT = 8
+
+
+def new_lineage() -> str:
+    """A lineage token, drawn per process and partition assignment: when it was drawn (ns,
+    fixed-width hex, so tokens order by it; clickpath.domain.ledger relies on that), then 32
+    random bits."""
+    return f"{time.time_ns():016x}{secrets.token_hex(4)}"
+
+
+def forked(forks: dict[str, int], lineage: str, version: int) -> dict[str, int]:
+    """`forks` with the state's old `lineage` at `version` added, the oldest beyond
+    FORKS_KEPT dropped."""
+    new = dict(forks)
+    new[lineage] = version
+    while len(new) > FORKS_KEPT:
+        del new[next(iter(new))]
+    return new
+
+
 class StageRuntime(Generic[S]):
     """Runs one stage's micro-batches against a store, a changelog and a producer."""
 
@@ -173,6 +199,21 @@ class StageRuntime(Generic[S]):
         self._tick_topic = topic_names[stage.ticks] if stage.ticks is not None else None
         if self._tick_topic is not None:
             self.input_topics.append(self._tick_topic)
+        self._lineages: dict[int, str] = {}  # partition -> this assignment's lineage token
+
+    def lineage(self, partition: int) -> str:
+        """The lineage this process writes `partition`'s ledger rows and states under: a new
+        one per process and per assignment of the partition (`revoked` forgets it)."""
+        token = self._lineages.get(partition)
+        if token is None:
+            token = self._lineages[partition] = new_lineage()
+        return token
+
+    def revoked(self, partitions: Iterable[int]) -> None:
+        """The partitions are no longer this process's: if they come back, the states they hold
+        may be another worker's, so writes after that are a new lineage."""
+        for partition in partitions:
+            self._lineages.pop(partition, None)
 
     def send(self, outputs: list[Output]) -> None:
         names, codec, producer = self._names, self._codec, self._producer
@@ -238,32 +279,11 @@ class StageRuntime(Generic[S]):
                     observe_event_latency(name, received)
                     observe_event_time_lag(name, record.occurred_at, received)  # type: ignore[attr-defined]
 
-        store, changelog, state_model = self._store, self._changelog, stage.state_model
         decide = stage.decide if stage.on_tick is None else self._decide_or_tick
         for key, records in runs.items():
             current = last_event[key]
-            partition = current.message.partition
             with self._scope(current):
-                stored = store.get(key)
-                state: Any = state_model.model_validate(stored["state"]) if stored else None
-                ledger = StoredLedger(
-                    partial(_read_row, store, key), state.version if state else 0
-                ) if stage.keeps_ledger else None
-                run = apply_run(
-                    state,
-                    stored["applied"] if stored else {},
-                    records,
-                    partial(decide, now=now, ledger=ledger),
-                    partial(stage.replay, now=now, ledger=ledger),
-                )
-                if run.changed and run.state is not None:
-                    # Ledger rows first: the state that counts them is never stored before them.
-                    for row, value in ledger.writes(run.state.version) if ledger else ():
-                        changelog.put(ledger_key(key, row), value, partition)
-                    fault_point(self._after_rows)
-                    value = {"state": run.state.model_dump(mode="json"), "applied": run.applied}
-                    changelog.put(key, value, partition)
-                    fault_point(self._after_state)
+                run = self._run_key(key, records, current.message.partition, now, decide)
             self.send(run.outputs)
             if stage.after_run is not None and run.state is not None and (
                 run.changed or Outcome.REPLAYED in run.outcomes
@@ -274,6 +294,44 @@ class StageRuntime(Generic[S]):
         if self.on_handled is not None:
             self.on_handled(event.message for event in events)
         PROCESSING_TIME.labels(name).observe(time.perf_counter() - started)
+
+    def _run_key(self, key: str, records: list[Positioned[Any]], partition: int, now: datetime,
+                 decide: Decide) -> KeyRun[Any]:
+        """Read the key's stored envelope, apply its records, write its ledger rows and then
+        its state (the caller has entered the key's scope)."""
+        stage, store, changelog = self.stage, self._store, self._changelog
+        stored = store.get(key)
+        state: Any = stage.state_model.model_validate(stored["state"]) if stored else None
+        if stage.keeps_ledger:
+            # The envelope's lineage says which ledger rows its state counts (StoredLedger).
+            lineage = stored.get("lineage", "") if stored else ""
+            forks = (stored.get("forks") or {}) if stored else {}
+            version = state.version if state else 0
+            token = self.lineage(partition)
+            ledger: StoredLedger | None = StoredLedger(
+                partial(_read_row, store, key), version, lineage, forks, token
+            )
+        else:
+            ledger = None
+        run = apply_run(
+            state,
+            stored["applied"] if stored else {},
+            records,
+            partial(decide, now=now, ledger=ledger),
+            partial(stage.replay, now=now, ledger=ledger),
+        )
+        if run.changed and run.state is not None:
+            # Ledger rows first: the state that counts them is never stored before them.
+            for row, value in ledger.writes(run.state.version) if ledger else ():
+                changelog.put(ledger_key(key, row), value, partition)
+            fault_point(self._after_rows)
+            value = {"state": run.state.model_dump(mode="json"), "applied": run.applied}
+            if ledger is not None:
+                value["lineage"] = token
+                value["forks"] = forks if lineage == token else forked(forks, lineage, version)
+            changelog.put(key, value, partition)
+            fault_point(self._after_state)
+        return run
 
     def _count(self, records: list[Positioned[Any]], outcomes: list[Outcome]) -> None:
         name = self.stage.name

@@ -19,7 +19,7 @@ from clickpath.domain.players import PlayerPolicy
 from clickpath.domain.runs import Positioned
 from clickpath.streams.memory import MemoryEvent, MemoryMessage, MemoryProducer, MemoryTable
 from clickpath.streams.players import player_stage
-from clickpath.streams.runtime import Stage, StageRuntime
+from clickpath.streams.runtime import FORKS_KEPT, Stage, StageRuntime
 from tests.factories import T0, click, deposit, registration
 
 CODEC = build_codec(None, None)
@@ -194,3 +194,54 @@ def test_ticks_need_on_tick() -> None:
         Stage(name="x", inputs=(), key_of=str, accepts=(), state_model=Quiet, state_format=1,
               decide=_decide, replay=lambda *a, **k: [], ticks=TICKS)
 
+
+
+# --- lineages (issue 22: the lost wagers) -----------------------------------------------------
+
+
+def test_the_stored_envelope_carries_its_lineage_and_a_takeover_forks_it() -> None:
+    first, table, _ = players()
+    feed = Feed()
+    first.process_batch([feed.record(Topic.EVENTS, PLAYER, deposit("p1", "t1", "10"))])
+    stored = table.get(PLAYER)
+    assert (stored["lineage"], stored["forks"]) == (first.lineage(0), {"": 0})
+    assert all(value["l"] == first.lineage(0) for key, value, _ in table.log if key != PLAYER)
+
+    second = StageRuntime(first.stage, CODEC, NAMES, table, table, MemoryProducer())  # takes over
+    second.process_batch([feed.record(Topic.EVENTS, PLAYER, deposit("p1", "t2", "20"))])
+    stored = table.get(PLAYER)
+    assert second.lineage(0) != first.lineage(0)
+    assert (stored["lineage"], stored["forks"]) == (second.lineage(0), {"": 0, first.lineage(0): 1})
+
+
+def test_a_partition_assigned_again_is_a_new_lineage() -> None:
+    runtime, _, _ = players()
+    before = runtime.lineage(3)
+    runtime.revoked([3])
+    assert runtime.lineage(3) != before
+    assert runtime.lineage(3) == runtime.lineage(3)
+
+
+def test_a_state_stored_without_a_lineage_loads_and_decides() -> None:
+    runtime, table, producer = players()
+    feed = Feed()
+    runtime.process_batch([feed.record(Topic.EVENTS, PLAYER, deposit("p1", "t1", "10"))])
+    table.flush()
+    table.persist()
+    legacy = {"state": table.get(PLAYER)["state"], "applied": table.get(PLAYER)["applied"]}
+    table.store[PLAYER] = legacy  # as an earlier version wrote it
+    producer.sent.clear()
+    runtime.process_batch([feed.record(Topic.EVENTS, PLAYER, deposit("p1", "t2", "20"))])
+    assert [e.event_id for e in decoded(producer, Topic.CANONICAL)] == ["ev-dep-t2"]
+    assert table.get(PLAYER)["forks"] == {"": 1}
+
+
+def test_a_state_remembers_the_eight_newest_lineages_it_forked_from() -> None:
+    _, table, _ = players()
+    feed = Feed()
+    for n in range(10):
+        runtime = StageRuntime(players()[0].stage, CODEC, NAMES, table, table, MemoryProducer())
+        runtime.process_batch([feed.record(Topic.EVENTS, PLAYER, deposit("p1", f"t{n}", "1"))])
+    forks = table.get(PLAYER)["forks"]
+    assert list(forks.values()) == list(range(2, 10))  # "" (0) and the first lineage (1) dropped
+    assert len(forks) == FORKS_KEPT
