@@ -219,7 +219,7 @@ class Topology:
                 if batch:
                     busy = True
                     wired.runtime.process_batch(batch)
-                    wired.table.flush()  # what a worker's commit does: the writes have landed
+                    _commit(wired.table)
             if not busy:
                 return
         raise TopologyError(f"the stages still had records to read after {max_rounds} rounds")
@@ -308,7 +308,7 @@ class Topology:
             raise TopologyError("restore before anything is sent")
         for key, value in stored.items():
             wired.table.put(key, value, 0)
-        wired.table.flush()
+        _commit(wired.table)
         for name, offset in end_offsets.items():
             self._log.ends[name] = max(offset, self._log.ends.get(name, 0))
 
@@ -320,6 +320,13 @@ class Topology:
     def codec(self) -> Codec:
         """The codec the stages read and write with (to make a record's bytes by hand)."""
         return self._codec
+
+
+def _commit(table: MemoryTable) -> None:
+    """What a worker's pre-commit flush does to a table: the changelog lands, then the store
+    takes what landed (streams/memory.py's `flush`, without a producer: outputs land at once)."""
+    table.flush()
+    table.persist()
 
 
 def _state_keys(table: MemoryTable) -> list[str]:
