@@ -55,10 +55,11 @@ from clickpath.domain import recent_ids
 from clickpath.domain.clicks import link_of
 from clickpath.domain.consent import ConsentMark, RgMark, apply_consent, apply_rg, postback_block
 from clickpath.domain.day_value import DayBook, DayTotals, day_totals
-from clickpath.domain.ledger import DAY_INDEX, Ledger, MemoryLedger, day_of_row
+from clickpath.domain.ledger import Ledger, MemoryLedger
+from clickpath.domain.ledger_rows import DAY_INDEX, day_of_row, deposit_report_row, payment_row
 from clickpath.domain.money import DepositRef, FactKey, MoneyEvent, apply_money
 from clickpath.domain.outputs import Outcome, Output, canonical_of
-from clickpath.domain.payments import Payment, ever_approved_deposits, payment_row
+from clickpath.domain.payments import Payment, ever_approved_deposits
 
 
 class Tag(BaseModel):
@@ -465,20 +466,16 @@ def _postback(
 # {"ftd"|"deposit": "sent"|"suppressed", "chargeback": ..., "chargeback_at": ...}.
 
 
-def _report_row(transaction_id: str) -> str:
-    return f"P|{transaction_id}"
-
-
 def _mark(state: PlayerState, transaction_id: str, event: str, how: str, at: datetime | None = None,
           row: dict[str, Any] | None = None) -> None:
     """Record what was reported for a deposit (`row`: its report row, when already read)."""
     if row is None:
-        row = state.ledger.get(_report_row(transaction_id)) or {}
+        row = state.ledger.get(deposit_report_row(transaction_id)) or {}
     row = dict(row)
     row[event] = how
     if at is not None:
         row[f"{event}_at"] = at.isoformat()
-    state.ledger.put(_report_row(transaction_id), row)
+    state.ledger.put(deposit_report_row(transaction_id), row)
 
 
 def _money_postbacks(
@@ -528,7 +525,7 @@ def _report_deposit(
     reversed_at: datetime | None, now: datetime,
 ) -> list[Output]:
     txn = payment.transaction_id
-    row = state.ledger.get(_report_row(txn)) or {}
+    row = state.ledger.get(deposit_report_row(txn)) or {}
     dep = _ref_of(payment)
     if reversed_at is None:
         if not payment.counts() or "ftd" in row or "deposit" in row:
@@ -552,7 +549,7 @@ def _report_deposit(
 def _resend(state: PlayerState, policy: PlayerPolicy, tag: Tag, payment: Payment) -> list[Output]:
     """The deposit and reversal postbacks sent for `payment`, again (same ids)."""
     txn = payment.transaction_id
-    row = state.ledger.get(_report_row(txn)) or {}
+    row = state.ledger.get(deposit_report_row(txn)) or {}
     dep = _ref_of(payment)
     outputs = []
     if row.get("deposit") == "sent":

@@ -7,7 +7,8 @@ import json
 from decimal import Decimal
 
 from clickpath.domain.day_value import day_totals
-from clickpath.domain.ledger import StoredLedger, day_row
+from clickpath.domain.ledger import StoredLedger
+from clickpath.domain.ledger_rows import day_row
 from clickpath.domain.outputs import Outcome
 from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player
 from tests.factories import at, deposit, registration
