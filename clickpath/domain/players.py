@@ -25,8 +25,6 @@ with its table, a test with a dict.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -38,13 +36,11 @@ from clickpath.contracts.models import (
     Attribution,
     Chargeback,
     Consent,
-    DeliveryAttempt,
     Deposit,
     Kyc,
     Login,
     PlayerDayFact,
     PlayerEvent,
-    Postback,
     PostbackEvent,
     PostbackRevocation,
     Registration,
@@ -60,6 +56,8 @@ from clickpath.domain.ledger_rows import DAY_INDEX, day_of_row, deposit_report_r
 from clickpath.domain.money import DepositRef, FactKey, MoneyEvent, apply_money
 from clickpath.domain.outputs import Outcome, Output, canonical_of
 from clickpath.domain.payments import Payment, ever_approved_deposits
+from clickpath.domain.postbacks import make_postback, suppressed_postback
+from clickpath.domain.pseudonym import player_token
 
 
 class Tag(BaseModel):
@@ -161,15 +159,6 @@ def funnel_facts(state: PlayerState, keys: set[FactKey]) -> dict[FactKey, FactVa
 
 def _is_zero(value: FactValue) -> bool:
     return not any(value.values())
-
-
-def player_token(key: bytes, affiliate_id: str, person_id: str) -> str:
-    """A pseudonymous player id that differs per affiliate, so affiliates cannot join theirs."""
-    return hmac.new(key, f"{affiliate_id}|{person_id}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def postback_id(person_id: str, affiliate_id: str, event: str) -> str:
-    return hashlib.sha256(f"{person_id}|{affiliate_id}|{event}".encode()).hexdigest()[:32]
 
 
 def decide_player(
@@ -419,14 +408,8 @@ def _revocations(
 
 def _suppressed(state: PlayerState, tag: Tag, event: str, reason: str, now: datetime,
                 key: str | None = None) -> Output:
-    """The delivery log's record of a postback not sent, and why (docs/delivery.md); `key`:
-    the postback's id key when it is not the event alone (deposits, reversals)."""
-    record = DeliveryAttempt(
-        job_id=postback_id(state.person_id, tag.affiliate_id, key or event), endpoint_id="-",
-        kind="postback", event=event, affiliate_id=tag.affiliate_id, brand_id=state.brand_id,
-        attempt=0, latency_ms=0, outcome="suppressed", error=reason, attempted_at=now,
-    )
-    return Output(Topic.DELIVERY_ATTEMPTS, tag.affiliate_id, record)
+    return suppressed_postback(state.person_id, state.brand_id, tag.affiliate_id, event, reason,
+                               now, key)
 
 
 def _postback(
@@ -439,26 +422,12 @@ def _postback(
     key: str | None = None,
     reverses: Literal["ftd", "deposit"] | None = None,
 ) -> Output:
-    postback = Postback(
-        postback_id=postback_id(state.person_id, tag.affiliate_id, key or event),
-        affiliate_id=tag.affiliate_id,
-        campaign_id=tag.campaign_id,
-        brand_id=state.brand_id,
-        event=event,
-        click_id=tag.click_id or "",
-        sub1=tag.subs[0],
-        sub2=tag.subs[1],
-        sub3=tag.subs[2],
-        sub4=tag.subs[3],
-        sub5=tag.subs[4],
-        amount=dep.amount if dep else None,
-        currency=dep.currency if dep else None,
-        player_token=player_token(policy.pseudonym_key, tag.affiliate_id, state.person_id),
-        transaction_id=dep.transaction_id if dep else None,
-        occurred_at=at,
-        reverses=reverses,
+    """A postback of `event` for the player (`dep`: the deposit it reports, if any)."""
+    return make_postback(
+        state.person_id, state.brand_id, tag, event, at, policy.pseudonym_key, key=key,
+        amount=dep.amount if dep else None, currency=dep.currency if dep else None,
+        transaction_id=dep.transaction_id if dep else None, reverses=reverses,
     )
-    return Output(Topic.POSTBACKS, tag.affiliate_id, postback)
 
 
 # Deposit postbacks and reversals (docs/postback-presets.md). What was reported for a deposit

@@ -11,7 +11,8 @@ from decimal import Decimal
 
 from clickpath.contracts.models import Attribution, Chargeback, DeliveryAttempt, Postback
 from clickpath.contracts.topics import Topic
-from clickpath.domain.players import PlayerPolicy, decide_player, postback_id, replay_outputs
+from clickpath.domain.players import PlayerPolicy, decide_player, replay_outputs
+from clickpath.domain.postbacks import postback_id
 from tests.factories import at, deposit, registration
 from tests.unit.domain.test_consent import consent, rg
 

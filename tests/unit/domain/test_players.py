@@ -21,7 +21,8 @@ from clickpath.contracts.topics import Topic
 from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.clicks import decide_click
 from clickpath.domain.outputs import Outcome
-from clickpath.domain.players import PlayerPolicy, decide_player, player_token
+from clickpath.domain.players import PlayerPolicy, decide_player
+from clickpath.domain.pseudonym import player_token
 from tests.factories import at, click, deposit, registration
 
 POLICY = PlayerPolicy(recent_ids=64, pseudonym_key=b"k")
