@@ -1,9 +1,11 @@
 """Per-player state and the one decision function that advances it.
 
 Every event about a player, and the attribution decided for them, lands here keyed by
-`person_id`. The function is pure, `decide_player(state, record, policy, now)` returning
-`(state, outputs, outcome)`: `now`, the processing time stamped on some outputs, comes from the
-caller's clock, so a decision depends on its arguments only.
+`person_id`. The function is pure, `decide_player(state, record, policy, now, linked,
+ledger=ledger)` returning `(state, outputs, outcome)`: `now`, the processing time stamped on
+some outputs, comes from the caller's clock, and the player's ledger rows come in as `ledger`,
+so a decision depends on its arguments only (it reads and writes rows only through `ledger`;
+each function says which).
 
 Correct whatever the arrival order (docs/architecture.md):
 - the FTD is the deposit with the earliest event time seen so far, not the first to arrive;
@@ -18,9 +20,9 @@ Dedup: the event id within a bounded per-player window (`recent_ids`), and natur
 forever: one registration per player, one deposit per `transaction_id`.
 
 The state stays small for life: what grows with a player's history (every transaction id, the
-totals of every deposit day) lives in the player's ledger rows (`clickpath.domain.ledger`), which
-the state carries as a private attribute that is never serialized with it; the agent backs it
-with its table, a test with a dict.
+totals of every deposit day) lives in the player's ledger rows (`clickpath.domain.ledger`, keys
+in `clickpath.domain.ledger_rows`), passed beside the state, never inside it: the agent backs the
+ledger with its table (`StoredLedger`), a test with a dict (`MemoryLedger`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, PrivateAttr
+from pydantic import BaseModel
 
 from clickpath.contracts.models import (
     Attribution,
@@ -51,7 +53,7 @@ from clickpath.domain import recent_ids
 from clickpath.domain.clicks import link_of
 from clickpath.domain.consent import ConsentMark, RgMark, apply_consent, apply_rg, postback_block
 from clickpath.domain.day_value import DayBook, DayTotals, day_totals
-from clickpath.domain.ledger import Ledger, MemoryLedger
+from clickpath.domain.ledger import Ledger
 from clickpath.domain.ledger_rows import DAY_INDEX, day_of_row, deposit_report_row, payment_row
 from clickpath.domain.money import DepositRef, FactKey, MoneyEvent, apply_money
 from clickpath.domain.outputs import Outcome, Output, canonical_of
@@ -69,10 +71,6 @@ class Tag(BaseModel):
     click_id: str | None = None
     subs: list[str | None] = [None] * 5
     reason: str | None = None
-
-
-def _new_ledger() -> Ledger:
-    return MemoryLedger()
 
 
 class PlayerState(BaseModel):
@@ -96,20 +94,10 @@ class PlayerState(BaseModel):
     first_activity_at: datetime | None = None
     last_activity_at: datetime | None = None
     version: int = 0
-    _ledger: Ledger = PrivateAttr(default_factory=_new_ledger)
 
     @property
     def person_id(self) -> str:
         return f"{self.brand_id}:{self.player_id}"
-
-    @property
-    def ledger(self) -> Ledger:
-        """The player's rows that grow with history (not part of the serialized state)."""
-        return self._ledger
-
-    def with_ledger(self, ledger: Ledger) -> PlayerState:
-        self._ledger = ledger
-        return self
 
 
 @dataclass(frozen=True)
@@ -132,20 +120,22 @@ def fact_keys(state: PlayerState) -> set[FactKey]:
     return keys
 
 
-def all_fact_keys(state: PlayerState) -> set[FactKey]:
-    """Every key the player has a fact for: reads the day index (a re-tag or replay only)."""
-    index = state.ledger.get(DAY_INDEX) or {"days": []}
+def all_fact_keys(state: PlayerState, ledger: Ledger) -> set[FactKey]:
+    """Every key the player has a fact for. Reads the day index `I` (a re-tag or replay only)."""
+    index = ledger.get(DAY_INDEX) or {"days": []}
     return fact_keys(state) | {day_of_row(row) for row in index["days"]}
 
 
-def funnel_facts(state: PlayerState, keys: set[FactKey]) -> dict[FactKey, FactValue]:
+def funnel_facts(
+    state: PlayerState, ledger: Ledger, keys: set[FactKey]
+) -> dict[FactKey, FactValue]:
     """The player's contribution for `keys`: registration, FTD and the day's value
-    (domain/day_value.py); a key with nothing left has all zeros."""
+    (domain/day_value.py); a key with nothing left has all zeros. Reads the day rows `D|`."""
     facts: dict[FactKey, FactValue] = {}
     first = state.first_deposit
     reg_key = (state.registered_at.date(), "") if state.registered_at else None
     for day, currency in keys:
-        totals = day_totals(state.ledger, day, currency) if currency else DayTotals()
+        totals = day_totals(ledger, day, currency) if currency else DayTotals()
         is_ftd = first is not None and (day, currency) == first.key
         value: FactValue = {
             "registrations": 1 if (day, currency) == reg_key else 0,
@@ -167,21 +157,26 @@ def decide_player(
     policy: PlayerPolicy,
     now: datetime,
     linked: bool = False,
-    ledger: Ledger | None = None,
+    *,
+    ledger: Ledger,
 ) -> tuple[PlayerState, list[Output], Outcome]:
     """Advance the player by one record. `linked`: a registration already linked to its click
-    by the click stage (it came that way), so no `ClickLink` is sent for it. `ledger`: the rows
-    of a player who has no state yet (a stored state carries its own)."""
+    by the click stage (it came that way), so no `ClickLink` is sent for it. `ledger`: the
+    player's rows, read and changed in place (the caller stores what changed with the state).
+
+    Rows: a money event reads and writes its natural key (`T|`, `C|`, `W|`, `B|`), its day
+    (`D|`), the day index `I` and FTD candidates `A|` (domain/money.py); a re-tag reads `I` and
+    every `D|`; facts read the `D|` they send; deposit postbacks read `T|d|`, `A|` and `P|` and
+    write `P|`; the FTD postback writes its deposit's `P|`."""
     if state is None:
         state = PlayerState(brand_id=record.brand_id, player_id=record.player_id)
-        state.with_ledger(ledger or MemoryLedger())
     else:
         state = _copy_for_update(state)
     # Registrations and attributions move facts the state marks (compared before and after);
     # money events name the days they changed; other events change no fact.
     reshapes = isinstance(record, (Registration, Attribution))
     touched = fact_keys(state) | _keys_of(record) if reshapes else set()
-    before_facts = funnel_facts(state, touched) if reshapes else {}
+    before_facts = funnel_facts(state, ledger, touched) if reshapes else {}
     before_tag, before_registered = state.tag, state.registered_at
     outputs: list[Output] = []
 
@@ -204,7 +199,7 @@ def decide_player(
             outputs += _revocations(state, policy, record.occurred_at, now)
         is_ftd = False
         if isinstance(record, MoneyEvent):
-            applied = apply_money(DayBook(state.ledger, state.lifetime), state.first_deposit, record)
+            applied = apply_money(DayBook(ledger, state.lifetime), state.first_deposit, record)
             if not applied.changed:
                 return state, [], Outcome.DUPLICATE
             state.first_deposit = applied.first_deposit
@@ -218,10 +213,13 @@ def decide_player(
     # Every fact carries the tag and the registration time (cohorts): when either changes, all
     # of the player's facts are sent again (a registration after deposits dates them all).
     retag = state.tag != before_tag or state.registered_at != before_registered
-    keys = all_fact_keys(state) if retag else touched | (fact_keys(state) if reshapes else set())
-    outputs += _changed_facts(state, keys, before_facts, retag)
-    outputs += _due_postbacks(state, policy, now)
-    outputs += _money_postbacks(state, record, policy, now)
+    keys = (
+        all_fact_keys(state, ledger) if retag
+        else touched | (fact_keys(state) if reshapes else set())
+    )
+    outputs += _changed_facts(state, ledger, keys, before_facts, retag)
+    outputs += _due_postbacks(state, ledger, policy, now)
+    outputs += _money_postbacks(state, ledger, record, policy, now)
     return state, outputs, Outcome.ACCEPTED
 
 
@@ -245,6 +243,8 @@ def replay_outputs(
     policy: PlayerPolicy,
     now: datetime,
     linked: bool = False,
+    *,
+    ledger: Ledger,
 ) -> list[Output]:
     """What to send again for a record `state` has already applied (read again after a crash).
 
@@ -252,6 +252,9 @@ def replay_outputs(
     the replayed record then looks like a duplicate. Every output is idempotent downstream
     (canonical events by event id, facts by version, postbacks by postback id), so sending
     the record's outputs and the player's current facts and postbacks again is safe.
+
+    Rows: reads the day index `I` and every day `D|` (all facts), and for a deposit or
+    chargeback its `T|d|` and `P|` rows; writes none.
     """
     outputs: list[Output] = []
     if isinstance(record, PlayerEvent) and recent_ids.seen(state.recent_ids, record.event_id):
@@ -265,7 +268,7 @@ def replay_outputs(
             and record.event_id == state.registration_event_id
         ):
             outputs += _click_links(state, record)
-    outputs += _changed_facts(state, all_fact_keys(state), {}, retag=True)
+    outputs += _changed_facts(state, ledger, all_fact_keys(state, ledger), {}, retag=True)
     tag = state.tag
     if tag is not None and tag.status == "attributed" and tag.click_id:
         for event in state.postbacks_sent:
@@ -273,7 +276,7 @@ def replay_outputs(
             at = dep.occurred_at if dep else state.registered_at
             if at is not None and (event == "registration" or dep is not None):
                 outputs.append(_postback(state, policy, tag, event, at, dep))  # type: ignore[arg-type]
-    outputs += _money_postbacks(state, record, policy, now, replay=True)
+    outputs += _money_postbacks(state, ledger, record, policy, now, replay=True)
     return outputs
 
 
@@ -340,11 +343,14 @@ def _apply_attribution(state: PlayerState, decision: Attribution) -> bool:
 
 
 def _changed_facts(
-    state: PlayerState, keys: set[FactKey], before: dict[FactKey, FactValue], retag: bool
+    state: PlayerState, ledger: Ledger, keys: set[FactKey], before: dict[FactKey, FactValue],
+    retag: bool,
 ) -> list[Output]:
+    """The facts of `keys` that differ from `before` (`retag`: every one that is not all zeros).
+    Reads the day rows `D|` of `keys`."""
     tag = state.tag or Tag(status="unattributed")
     outputs = []
-    for (day, currency), value in sorted(funnel_facts(state, keys).items()):
+    for (day, currency), value in sorted(funnel_facts(state, ledger, keys).items()):
         if retag and _is_zero(value):
             continue  # a day emptied earlier has had its zero fact already
         if not retag and before.get((day, currency), _ZERO) == value:
@@ -364,7 +370,11 @@ def _changed_facts(
     return outputs
 
 
-def _due_postbacks(state: PlayerState, policy: PlayerPolicy, now: datetime) -> list[Output]:
+def _due_postbacks(
+    state: PlayerState, ledger: Ledger, policy: PlayerPolicy, now: datetime
+) -> list[Output]:
+    """The registration and FTD postbacks now due, each once (sent or suppressed). Reads and
+    writes the FTD deposit's report row `P|`."""
     tag = state.tag
     if tag is None or tag.status != "attributed" or not tag.click_id:
         return []
@@ -378,7 +388,7 @@ def _due_postbacks(state: PlayerState, policy: PlayerPolicy, now: datetime) -> l
     for event, at, dep in due:
         reason = postback_block(state.consents, state.rg_active, at)
         if dep is not None:
-            _mark(state, dep.transaction_id, event, "sent" if reason is None else "suppressed")
+            _mark(ledger, dep.transaction_id, event, "sent" if reason is None else "suppressed")
         if reason is None:
             state.postbacks_sent.append(event)
             outputs.append(_postback(state, policy, tag, event, at, dep))
@@ -435,21 +445,22 @@ def _postback(
 # {"ftd"|"deposit": "sent"|"suppressed", "chargeback": ..., "chargeback_at": ...}.
 
 
-def _mark(state: PlayerState, transaction_id: str, event: str, how: str, at: datetime | None = None,
+def _mark(ledger: Ledger, transaction_id: str, event: str, how: str, at: datetime | None = None,
           row: dict[str, Any] | None = None) -> None:
-    """Record what was reported for a deposit (`row`: its report row, when already read)."""
+    """Record what was reported for a deposit in its row `P|` (`row`: as already read; else
+    read here)."""
     if row is None:
-        row = state.ledger.get(deposit_report_row(transaction_id)) or {}
+        row = ledger.get(deposit_report_row(transaction_id)) or {}
     row = dict(row)
     row[event] = how
     if at is not None:
         row[f"{event}_at"] = at.isoformat()
-    state.ledger.put(deposit_report_row(transaction_id), row)
+    ledger.put(deposit_report_row(transaction_id), row)
 
 
 def _money_postbacks(
-    state: PlayerState, record: PlayerEvent | Attribution, policy: PlayerPolicy, now: datetime,
-    replay: bool = False,
+    state: PlayerState, ledger: Ledger, record: PlayerEvent | Attribution, policy: PlayerPolicy,
+    now: datetime, replay: bool = False,
 ) -> list[Output]:
     """Deposit postbacks and reversals that `record` makes due (`replay`: send again those it
     made, for `replay_outputs`).
@@ -459,28 +470,32 @@ def _money_postbacks(
     deposit behind a sent conversion (its FTD or deposit postback) is charged back or stops
     counting (refunded, cancelled), a `chargeback` postback reverses it, once. Deposits made
     before the attribution arrived are reported when it does. Consent and RG are checked as for
-    the FTD; the delivery engine sends each only to endpoints that subscribe to it."""
+    the FTD; the delivery engine sends each only to endpoints that subscribe to it.
+
+    Rows: reads the deposit's payment `T|d|` and report `P|` (an attribution: every deposit
+    ever approved, from the day index `I`, the days `D|` and the FTD candidates `A|`); writes
+    `P|` of each deposit reported (never on a replay)."""
     tag = state.tag
     if tag is None or tag.status != "attributed" or not tag.click_id:
         return []
     if isinstance(record, Deposit | Chargeback):
         txns = [record.transaction_id]
     elif isinstance(record, Attribution):
-        txns = list(dict.fromkeys(ever_approved_deposits(state.ledger)))
+        txns = list(dict.fromkeys(ever_approved_deposits(ledger)))
     else:
         return []
     at = record.occurred_at if isinstance(record, PlayerEvent) else None
     outputs: list[Output] = []
     for txn in txns:
-        stored = state.ledger.get(payment_row("deposit", txn))
+        stored = ledger.get(payment_row("deposit", txn))
         if stored is None:
             continue  # a chargeback of a deposit clickpath has not seen
         payment = Payment.model_validate(stored)
         if replay:
-            outputs += _resend(state, policy, tag, payment)
+            outputs += _resend(state, ledger, policy, tag, payment)
         else:
             reversed_by = at if isinstance(record, Chargeback) or not payment.counts() else None
-            outputs += _report_deposit(state, policy, tag, payment, reversed_by, now)
+            outputs += _report_deposit(state, ledger, policy, tag, payment, reversed_by, now)
     return outputs
 
 
@@ -490,11 +505,13 @@ def _ref_of(payment: Payment) -> DepositRef:
 
 
 def _report_deposit(
-    state: PlayerState, policy: PlayerPolicy, tag: Tag, payment: Payment,
+    state: PlayerState, ledger: Ledger, policy: PlayerPolicy, tag: Tag, payment: Payment,
     reversed_at: datetime | None, now: datetime,
 ) -> list[Output]:
+    """The deposit's postback, or its reversal (`reversed_at`), if not reported yet. Reads and
+    writes the deposit's report row `P|`."""
     txn = payment.transaction_id
-    row = state.ledger.get(deposit_report_row(txn)) or {}
+    row = ledger.get(deposit_report_row(txn)) or {}
     dep = _ref_of(payment)
     if reversed_at is None:
         if not payment.counts() or "ftd" in row or "deposit" in row:
@@ -508,17 +525,20 @@ def _report_deposit(
         event, at, reverses = "chargeback", reversed_at, converted
     key = f"{event}|{txn}"
     reason = postback_block(state.consents, state.rg_active, at)
-    _mark(state, txn, event, "sent" if reason is None else "suppressed",
+    _mark(ledger, txn, event, "sent" if reason is None else "suppressed",
           at if event == "chargeback" else None, row)
     if reason is not None:
         return [_suppressed(state, tag, event, reason, now, key)]
     return [_postback(state, policy, tag, event, at, dep, key, reverses)]  # type: ignore[arg-type]
 
 
-def _resend(state: PlayerState, policy: PlayerPolicy, tag: Tag, payment: Payment) -> list[Output]:
-    """The deposit and reversal postbacks sent for `payment`, again (same ids)."""
+def _resend(
+    state: PlayerState, ledger: Ledger, policy: PlayerPolicy, tag: Tag, payment: Payment
+) -> list[Output]:
+    """The deposit and reversal postbacks sent for `payment`, again (same ids). Reads the
+    deposit's report row `P|`."""
     txn = payment.transaction_id
-    row = state.ledger.get(deposit_report_row(txn)) or {}
+    row = ledger.get(deposit_report_row(txn)) or {}
     dep = _ref_of(payment)
     outputs = []
     if row.get("deposit") == "sent":

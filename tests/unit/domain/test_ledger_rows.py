@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
+from clickpath.contracts.models import Attribution, Bonus, Chargeback, Wager, Withdrawal
+from clickpath.domain.ledger import MemoryLedger
 from clickpath.domain.ledger_rows import (
     DAY_INDEX,
     RowKind,
@@ -19,6 +22,8 @@ from clickpath.domain.ledger_rows import (
     payment_row,
     wager_row,
 )
+from clickpath.domain.players import PlayerPolicy, decide_player
+from tests.factories import at, deposit, registration
 
 DAY = date(2025, 3, 4)
 
@@ -54,3 +59,30 @@ def test_a_day_row_key_gives_back_its_day_and_currency() -> None:
 def test_a_key_of_no_known_kind_is_refused() -> None:
     with pytest.raises(ValueError):
         kind_of("Z|something")
+
+
+def test_every_row_the_player_stage_writes_is_of_a_registered_kind() -> None:
+    """A player with every kind of money event, attributed (so deposits are reported): each
+    row written has a key made here, and every kind is written by some event."""
+    common = {"brand_id": "brand-a", "player_id": "p1", "currency": "EUR"}
+    records = [
+        registration("p1", "c1"),
+        Attribution(person_id="brand-a:p1", brand_id="brand-a", player_id="p1", click_id="c1",
+                    status="attributed", affiliate_id="aff-1", campaign_id="camp-1",
+                    registered_at=at(1), decided_at=at(1.5)),
+        deposit("p1", "t1", "10", minutes=2),
+        deposit("p1", "t2", "20", minutes=3),
+        Withdrawal(event_id="wd-1", occurred_at=at(4), source="psp", transaction_id="w1",
+                   amount=Decimal("5"), **common),
+        Chargeback(event_id="cb-1", occurred_at=at(5), source="psp", chargeback_id="cb-1",
+                   transaction_id="t2", amount=Decimal("20"), **common),
+        Wager(event_id="w-1", occurred_at=at(6), source="casino", wager_id="w-1",
+              stake=Decimal("2"), win=Decimal("1"), bonus_stake=Decimal("0"),
+              game_category="casino", **common),
+        Bonus(event_id="b-1", occurred_at=at(7), source="crm", bonus_id="b-1",
+              action="converted", amount=Decimal("3"), **common),
+    ]
+    ledger, state = MemoryLedger(), None
+    for record in records:
+        state, _, _ = decide_player(state, record, PlayerPolicy(64, b"k"), at(100), ledger=ledger)
+    assert {kind_of(row) for row in ledger.rows} == set(RowKind)
