@@ -43,7 +43,7 @@ def due_postbacks(
     for event, at, dep in due:
         reason = postback_block(state.consents, state.rg_active, at)
         if dep is not None:
-            mark(ledger, dep.transaction_id, event, "sent" if reason is None else "suppressed")
+            mark(ledger, dep.transaction_id, "ftd", "sent" if reason is None else "suppressed")
         if reason is None:
             state.postbacks_sent.append(event)
             outputs.append(postback(state, policy, tag, event, at, dep))

@@ -3,18 +3,20 @@
 Each approved deposit of an attributed player other than the one the FTD postback reported is
 a `deposit` postback; a deposit behind a sent conversion that is charged back or stops counting
 is reversed by a `chargeback` postback. A player's deposits grow with their history, so what
-was reported of each is kept in its ledger row `P|<transaction id>`, not in the state:
-{"ftd"|"deposit": "sent"|"suppressed", "chargeback": ..., "chargeback_at": ...}.
+was reported of each is kept in its ledger row `P|<transaction id>`, not in the state
+(`DepositReport`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Literal
 
-from clickpath.contracts.models import Attribution, Chargeback, Deposit, PlayerEvent, PostbackEvent
+from pydantic import BaseModel, field_serializer
+
+from clickpath.contracts.models import Attribution, Chargeback, Deposit, PlayerEvent
 from clickpath.domain.consent import postback_block
-from clickpath.domain.ledger import Ledger
+from clickpath.domain.ledger import Ledger, Row
 from clickpath.domain.ledger_rows import deposit_report_row, payment_row
 from clickpath.domain.money import DepositRef
 from clickpath.domain.outputs import Output
@@ -22,18 +24,55 @@ from clickpath.domain.payments import Payment, ever_approved_deposits
 from clickpath.domain.players.outbox import postback, suppressed
 from clickpath.domain.players.state import PlayerPolicy, PlayerState, Tag
 
+Told = Literal["sent", "suppressed"]
+Reported = Literal["ftd", "deposit", "chargeback"]
 
-def mark(ledger: Ledger, transaction_id: str, event: str, how: str, at: datetime | None = None,
-         row: dict[str, Any] | None = None) -> None:
-    """Record what was reported for a deposit in its row `P|` (`row`: as already read; else
-    read here)."""
-    if row is None:
-        row = ledger.get(deposit_report_row(transaction_id)) or {}
-    row = dict(row)
-    row[event] = how
-    if at is not None:
-        row[f"{event}_at"] = at.isoformat()
-    ledger.put(deposit_report_row(transaction_id), row)
+
+class DepositReport(BaseModel):
+    """The `P|` row of one deposit: what the affiliate was told of it (no row: nothing yet).
+
+    Stored as the dict the code before this model wrote, with only the keys that were set and
+    `chargeback_at` as `datetime.isoformat()`, so rows stored by either read the same."""
+
+    ftd: Told | None = None  # its FTD postback (conversions.py)
+    deposit: Told | None = None  # its deposit postback
+    chargeback: Told | None = None  # the reversal of the conversion sent for it
+    chargeback_at: datetime | None = None  # when it was reversed (the reversal's own time)
+
+    @field_serializer("chargeback_at")
+    def _isoformat(self, at: datetime | None) -> str | None:
+        return at.isoformat() if at is not None else None
+
+    @property
+    def reported(self) -> bool:
+        """The deposit was reported as a conversion (sent or suppressed)."""
+        return self.ftd is not None or self.deposit is not None
+
+    @property
+    def converted(self) -> Literal["ftd", "deposit"] | None:
+        """The conversion sent for the deposit, which a reversal reverses."""
+        return "ftd" if self.ftd == "sent" else "deposit" if self.deposit == "sent" else None
+
+    def row(self) -> Row:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def read_report(ledger: Ledger, transaction_id: str) -> DepositReport:
+    """What was reported of a deposit. Reads its row `P|`."""
+    stored = ledger.get(deposit_report_row(transaction_id))
+    return DepositReport.model_validate(stored) if stored else DepositReport()
+
+
+def mark(ledger: Ledger, transaction_id: str, event: Reported, how: Told,
+         report: DepositReport | None = None, reversed_at: datetime | None = None) -> None:
+    """Record what was reported for a deposit in its row `P|` (`report`: as already read; else
+    read here; `reversed_at`: a reversal's time)."""
+    if report is None:
+        report = read_report(ledger, transaction_id)
+    update: dict[str, object] = {event: how}
+    if reversed_at is not None:
+        update["chargeback_at"] = reversed_at
+    ledger.put(deposit_report_row(transaction_id), report.model_copy(update=update).row())
 
 
 def money_postbacks(
@@ -89,25 +128,25 @@ def _report_deposit(
     """The deposit's postback, or its reversal (`reversed_at`), if not reported yet. Reads and
     writes the deposit's report row `P|`."""
     txn = payment.transaction_id
-    row = ledger.get(deposit_report_row(txn)) or {}
+    report = read_report(ledger, txn)
     dep = _ref_of(payment)
+    event: Literal["deposit", "chargeback"]
     if reversed_at is None:
-        if not payment.counts() or "ftd" in row or "deposit" in row:
+        if not payment.counts() or report.reported:
             return []
-        event: PostbackEvent = "deposit"
-        at, reverses = payment.at, None
+        event, at, reverses = "deposit", payment.at, None
     else:
-        converted = "ftd" if row.get("ftd") == "sent" else "deposit" if row.get("deposit") == "sent" else None
-        if converted is None or "chargeback" in row:
+        converted = report.converted
+        if converted is None or report.chargeback is not None:
             return []
         event, at, reverses = "chargeback", reversed_at, converted
     key = f"{event}|{txn}"
     reason = postback_block(state.consents, state.rg_active, at)
-    mark(ledger, txn, event, "sent" if reason is None else "suppressed",
-         at if event == "chargeback" else None, row)
+    mark(ledger, txn, event, "sent" if reason is None else "suppressed", report,
+         at if event == "chargeback" else None)
     if reason is not None:
         return [suppressed(state, tag, event, reason, now, key)]
-    return [postback(state, policy, tag, event, at, dep, key, reverses)]  # type: ignore[arg-type]
+    return [postback(state, policy, tag, event, at, dep, key, reverses)]
 
 
 def _resend(
@@ -116,14 +155,13 @@ def _resend(
     """The deposit and reversal postbacks sent for `payment`, again (same ids). Reads the
     deposit's report row `P|`."""
     txn = payment.transaction_id
-    row = ledger.get(deposit_report_row(txn)) or {}
+    report = read_report(ledger, txn)
     dep = _ref_of(payment)
     outputs = []
-    if row.get("deposit") == "sent":
+    if report.deposit == "sent":
         outputs.append(postback(state, policy, tag, "deposit", payment.at, dep, f"deposit|{txn}"))
-    if row.get("chargeback") == "sent" and row.get("chargeback_at"):
-        reverses = "ftd" if row.get("ftd") == "sent" else "deposit"
-        at = datetime.fromisoformat(row["chargeback_at"])
-        outputs.append(postback(state, policy, tag, "chargeback", at, dep, f"chargeback|{txn}",
-                                reverses))  # type: ignore[arg-type]
+    if report.chargeback == "sent" and report.chargeback_at is not None:
+        reverses: Literal["ftd", "deposit"] = "ftd" if report.ftd == "sent" else "deposit"
+        outputs.append(postback(state, policy, tag, "chargeback", report.chargeback_at, dep,
+                                f"chargeback|{txn}", reverses))
     return outputs
