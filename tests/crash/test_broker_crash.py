@@ -15,9 +15,9 @@ chargeback sums, stakes, wins, bonus stakes, bonus cost, GGR, NGR); ClickHouse's
 the funnel per campaign; and the postbacks.
 
 The seed picks the events and the faults: a failure prints it, and `CLICKPATH_CRASH_SEED=<seed>
-make test-crash` plays the same stream and the same kills again (where a kill lands in the
-worker's batch still depends on timing). CLICKPATH_CRASH_SENDS and CLICKPATH_CRASH_RATE
-(events/s) scale it.
+make test-crash` plays the same stream (ids, amounts, order) and the same kills again (where a
+kill lands in the worker's batch still depends on timing). CLICKPATH_CRASH_SENDS and
+CLICKPATH_CRASH_RATE (events/s) scale it.
 """
 
 from __future__ import annotations
