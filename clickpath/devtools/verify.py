@@ -195,6 +195,7 @@ def verify_money(truth: GroundTruth, report: Iterable[dict[str, Any]]) -> list[s
                 problems.append(f"{where} {name}: expected {value}, got {got.get(name, 0)}")
     return problems
 
+
 def verify_stored(truth: GroundTruth, events_by_type: dict[str, int]) -> list[str]:
     """Stored events per type (ClickHouse's `events`) that differ from the events generated:
     every one once, a duplicate of either kind never."""
