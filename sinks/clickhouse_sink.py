@@ -40,7 +40,7 @@ from clickpath.contracts.models import (
     PlayerProfile,
     Record,
 )
-from clickpath.contracts.topics import Topic
+from clickpath.contracts.topics import Stage, topics_consumed_by
 from clickpath.domain.redact import redact
 from clickpath.infra.analyst_run import answer
 from clickpath.infra.analyst_sql import QueryRefused
@@ -167,10 +167,7 @@ class AnalystBusy(RuntimeError):
 
 class ClickHouseSink(BatchSink):
     stage = "clickhouse"
-    topics = (
-        Topic.CANONICAL, Topic.PLAYER_DAY_FACTS, Topic.ATTRIBUTIONS, Topic.DELIVERY_ATTEMPTS,
-        Topic.PLAYER_PROFILES,
-    )
+    topics = topics_consumed_by(Stage.SINK_CLICKHOUSE)
     batch_rows = 10_000
     batch_seconds = 1.0
 
