@@ -34,18 +34,18 @@ def player_stage(policy: PlayerPolicy, forwarded_topic: str) -> Stage[PlayerStat
 
     def decide(state: PlayerState | None, item: Positioned[Any], now: datetime,
                ledger: Ledger | None) -> tuple[PlayerState, list[Output], Outcome]:
-        if state is not None and ledger is not None:
-            state.with_ledger(ledger)
-        new, outputs, outcome = decide_player(state, item.record, policy, now, linked(item), ledger)
+        assert ledger is not None  # keeps_ledger: the runtime hands every run its ledger
+        new, outputs, outcome = decide_player(
+            state, item.record, policy, now, linked(item), ledger=ledger
+        )
         # Postbacks carry when their cause was received.
         return new, with_received_at(outputs, received_at_of(item.record, now)), outcome
 
     def replay(state: PlayerState, item: Positioned[Any], now: datetime,
                ledger: Ledger | None) -> list[Output]:
-        if ledger is not None:
-            state.with_ledger(ledger)
+        assert ledger is not None
         return with_received_at(
-            replay_outputs(state, item.record, policy, now, linked(item)),
+            replay_outputs(state, item.record, policy, now, linked(item), ledger=ledger),
             received_at_of(item.record, now),
         )
 

@@ -17,7 +17,8 @@ Time is an input: a stage may declare `on_tick(state, now) -> (state | None, out
 `ticks` topic. A tick is a record on that topic keyed by the stage's key, its time the record's
 Kafka timestamp (no body: nothing to decode); it is positioned like any record, so a replayed
 tick is recognised (the stage's `replay` gets it as a `Tick`). A tick that changes nothing
-writes, emits and counts nothing, so an idle pipeline stays quiet. Faust timers cannot do this:
+writes, emits and counts nothing, so an idle pipeline stays quiet; only an applied tick is
+counted (outcome "tick"). Faust timers cannot do this:
 a RocksDB store refuses a write outside an event.
 """
 
@@ -343,7 +344,7 @@ class StageRuntime(Generic[S]):
             if not isinstance(item.record, Tick):
                 EVENTS.labels(name, outcome.value).inc()
             elif outcome is Outcome.ACCEPTED:
-                EVENTS.labels(name, "tick").inc()  # a quiet tick counts nothing
+                EVENTS.labels(name, "tick").inc()  # a quiet (or replayed) tick counts nothing
 
     def _collect_tick(self, msg: Message, event: Event, runs: dict[str, list[Positioned[Any]]],
                       last_event: dict[str, Any], now: datetime) -> None:

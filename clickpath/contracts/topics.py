@@ -12,7 +12,7 @@ It must stay a declaration: no I/O, no settings, nothing above `clickpath.contra
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from operator import attrgetter
@@ -297,3 +297,22 @@ def check_input(stage: Stage, topic: Topic, key: str, record: Record) -> None:
     expected = spec.key.of(record)
     if key != expected:
         raise TopologyError(f"record key {key!r} must be {expected!r}")
+
+
+def check_declaration(
+    stage: Stage, inputs: Iterable[Topic], accepts: Iterable[type[Record]] = ()
+) -> None:
+    """Refuse a stage declared against the registry: reading other topics than the registry
+    gives it, or accepting a record class none of its inputs carries. Checked once, when the
+    stage is built, so a wrong declaration stops the worker before it reads anything."""
+    declared, wanted = set(inputs), set(topics_consumed_by(stage))
+    if declared != wanted:
+        missing = ", ".join(sorted(t.value for t in wanted - declared)) or "none"
+        extra = ", ".join(sorted(t.value for t in declared - wanted)) or "none"
+        raise TopologyError(
+            f"stage {stage} is declared with other inputs than the registry's: missing {missing};"
+            f" not the registry's {extra}"
+        )
+    unknown = [cls.__name__ for cls in accepts if cls not in accepted_records(stage)]
+    if unknown:
+        raise TopologyError(f"stage {stage} accepts {', '.join(unknown)}: none of its inputs carries it")

@@ -29,6 +29,7 @@ from clickpath.contracts.topics import (
     TopologyError,
     accepted_records,
     all_topic_names,
+    check_declaration,
     check_emit,
     check_input,
     inputs_of,
@@ -158,3 +159,13 @@ def test_keys_the_registry_documents_per_record() -> None:
     canonical = SPECS[Topic.CANONICAL].key
     assert (canonical.of(_canonical("b:p")), canonical.of(_canonical("", "c9"))) == ("b:p", "c9")
     assert str(SPECS[Topic.EVENTS].key) == "brand_id:player_id"  # what `clickpath topics` prints
+
+
+def test_check_declaration_refuses_a_stage_declared_against_the_registry() -> None:
+    check_declaration(Stage.CLICKS, [Topic.CLICK_LINKS, Topic.CLICKS], [Click, ClickLink, Registration])
+    with pytest.raises(TopologyError, match="missing stream.attributions; not the registry's none"):
+        check_declaration(Stage.PLAYERS, [Topic.EVENTS])
+    with pytest.raises(TopologyError, match="missing none; not the registry's ingress.clicks"):
+        check_declaration(Stage.PLAYERS, [Topic.EVENTS, Topic.ATTRIBUTIONS, Topic.CLICKS])
+    with pytest.raises(TopologyError, match="stage clicks accepts Attribution: none of its inputs"):
+        check_declaration(Stage.CLICKS, [Topic.CLICKS, Topic.CLICK_LINKS], [Click, Attribution])

@@ -32,6 +32,7 @@ from clickpath.contracts.models import (
 from clickpath.contracts.topics import SPECS, Stage, Topic, check_emit, outputs_of
 from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.clicks import decide_click, replay_click_outputs
+from clickpath.domain.ledger import MemoryLedger
 from clickpath.domain.outputs import Output
 from clickpath.domain.players import PlayerPolicy, decide_player, replay_outputs
 from tests.factories import at, click, deposit, registration
@@ -83,6 +84,7 @@ class Pipeline:
 
     def __init__(self) -> None:
         self.players: dict[str, object] = {}
+        self.ledgers: dict[str, MemoryLedger] = {}  # each player's rows, beside the state
         self.clicks: dict[str, object] = {}
         self.outputs: list[tuple[Stage, Output]] = []
 
@@ -104,7 +106,8 @@ class Pipeline:
             assert isinstance(record, PlayerEvent | Attribution)
             linked = topic is Topic.ATTRIBUTIONS and isinstance(record, Registration)
             state = self.players[record.person_id]
-            outs = replay_outputs(state, record, POLICY, NOW, linked)
+            ledger = self.ledgers[record.person_id]
+            outs = replay_outputs(state, record, POLICY, NOW, linked, ledger=ledger)
             self.outputs += [(Stage.PLAYERS, o) for o in outs]
 
     def _decide(self, topic: Topic, record: Record) -> tuple[Stage, list[Output]]:
@@ -116,7 +119,9 @@ class Pipeline:
         assert isinstance(record, PlayerEvent | Attribution)
         linked = topic is Topic.ATTRIBUTIONS and isinstance(record, Registration)
         key = record.person_id
-        self.players[key], outs, _ = decide_player(self.players.get(key), record, POLICY, NOW, linked)
+        ledger = self.ledgers.setdefault(key, MemoryLedger())
+        self.players[key], outs, _ = decide_player(
+            self.players.get(key), record, POLICY, NOW, linked, ledger=ledger)
         return Stage.PLAYERS, outs
 
 

@@ -154,12 +154,21 @@ def _on_tick(state: Quiet, now: datetime) -> tuple[Quiet | None, list[Output]]:
     return state.model_copy(update={"nudged": True, "version": state.version + 1}), []
 
 
+REPLAYED: list[Positioned[Any]] = []
+
+
+def _replay(state: Quiet, item: Positioned[Any], now: datetime, ledger: Ledger | None,
+            ) -> list[Output]:
+    REPLAYED.append(item)
+    return []
+
+
 # The registry has no tick topic yet: a topic no other input of this stage uses stands in.
 TICKS = Topic.PAGE_VIEWS
 QUIET = Stage(
     name="quiet-test", inputs=(Topic.EVENTS,), key_of=lambda r: r.person_id, accepts=(Deposit,),
-    state_model=Quiet, state_format=1, decide=_decide, replay=lambda *a, **k: [],
-    ticks=TICKS, on_tick=_on_tick,
+    state_model=Quiet, state_format=1, decide=_decide, replay=_replay, ticks=TICKS,
+    on_tick=_on_tick,
 )
 
 
@@ -187,6 +196,12 @@ def test_a_tick_that_changes_nothing_writes_emits_and_counts_nothing() -> None:
 
     runtime.process_batch([feed.msg(TICKS, PLAYER, None, at=T0 + timedelta(days=9))])  # done
     assert table.get(PLAYER) == stored and count("quiet-test", "tick") == 1
+
+    due = MemoryEvent(MemoryMessage(TICKS.value, 0, 2, PLAYER.encode(), None,
+                                    (T0 + timedelta(days=8)).timestamp()))
+    runtime.process_batch([due])  # the due tick read again after a crash: a replay like any
+    assert table.get(PLAYER) == stored
+    assert [(item.offset, item.record.at) for item in REPLAYED] == [(2, T0 + timedelta(days=8))]
 
 
 def test_ticks_need_on_tick() -> None:

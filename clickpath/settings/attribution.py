@@ -1,0 +1,28 @@
+"""Attribution: the affiliates and their campaigns, and which click a registration is credited to."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import BaseModel, Field, model_validator
+
+from clickpath.domain.catalogue import AffiliateConfig, tracking_code_clashes
+
+
+class AttributionSettings(BaseModel):
+    """The affiliate catalogue of the configuration, the lookback and the clocks' allowed skew."""
+
+    attribution_lookback_days: int = Field(default=30, ge=1, le=365)
+    attribution_clock_skew_s: int = Field(
+        default=300, ge=0, le=86400,
+        description="A click up to this many seconds after the registration still counts "
+        "(the tracker's and the operator's clocks differ; docs/touchpoints.md).",
+    )
+    affiliates: dict[str, AffiliateConfig] = {}
+
+    @model_validator(mode="after")
+    def _unique_tracking_codes(self) -> Self:
+        clashes = tracking_code_clashes(self.affiliates)
+        if clashes:
+            raise ValueError(f"tracking codes must be unique: {'; '.join(clashes)}")
+        return self
