@@ -20,7 +20,8 @@ from clickpath.contracts.models import Attribution, CanonicalEvent, Chargeback, 
 from clickpath.contracts.topics import Topic
 from clickpath.devtools.topology import POLICY, PREFIX, Topology, pipeline_stages
 from clickpath.domain.clicks import ClickState
-from clickpath.domain.players import PlayerState, player_token
+from clickpath.domain.players import PlayerState
+from clickpath.domain.pseudonym import player_token
 from tests.factories import at, click, deposit, registration
 from tests.fixtures.state.regenerate import HERE, P1, current, path_of
 from tests.unit.devtools.figures import newest_facts, postbacks

@@ -32,7 +32,8 @@ from clickpath.contracts.models import (
 from clickpath.contracts.topics import SPECS, Topic, TopologyError
 from clickpath.devtools.topology import POLICY, Topology, topic_names
 from clickpath.domain.outputs import Outcome, Output
-from clickpath.domain.players import PlayerState, player_token
+from clickpath.domain.players import PlayerState
+from clickpath.domain.pseudonym import player_token
 from clickpath.streams.runtime import Stage
 from tests.factories import at, click, deposit, registration
 from tests.unit.devtools.figures import funnel, measures, ngr, postbacks
