@@ -20,7 +20,9 @@ from clickpath.domain.profile import player_profile
 from clickpath.domain.runs import Positioned
 from clickpath.streams.runtime import Stage
 
-STATE_FORMAT = 1
+# 1: {"state", "applied"} and ledger rows {"v", "base", "value"}; 2: the envelope adds
+# "lineage" and "forks", the rows "l" (format 1 still loads: tests/fixtures/state/).
+STATE_FORMAT = 2
 
 
 def player_stage(policy: PlayerPolicy, forwarded_topic: str) -> Stage[PlayerState]:

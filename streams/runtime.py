@@ -126,7 +126,7 @@ class Stage(Generic[S]):
     key_of: Callable[[Any], str]  # a record's key; the Kafka key must equal it
     accepts: tuple[type[Record], ...]  # anything else on the inputs is a dead letter
     state_model: type[S]
-    state_format: int  # the stored state's shape: bump it when a stored state would not load
+    state_format: int  # the stored shape: bump it when that changes (older ones must still load)
     decide: Decide
     replay: Replay
     timed: type[Record] | tuple[type[Record], ...] = IngressEvent  # feeds the latency histogram
