@@ -6,7 +6,7 @@ through confluent-kafka, in bytes Faust reads back (the key through the table's 
 which lookups use too; the value as JSON, the table's value serializer) and to the partition Faust
 would have chosen (the current event's), so Faust's recovery after a restart reads it unchanged.
 
-The local store is never ahead of the changelog (issue 22, P5 in /work/notes/wager-loss.md): a
+The local store is never ahead of the changelog (docs/crash-safety.md): a
 written value waits in an overlay, which reads consult first, until the flush that acknowledged
 its changelog record; `persist_offsets` then applies the acknowledged values to the store together
 with the newest offset they cover (Faust's persisted offset, so a restart reads only the changelog

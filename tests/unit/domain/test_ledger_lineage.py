@@ -37,7 +37,7 @@ def test_a_lineage_the_state_forked_from_counts_up_to_the_fork() -> None:
 
 
 def test_a_newer_lineage_the_state_does_not_know_never_landed() -> None:
-    """wager-loss.md: X stored the state (version 2); Y read it, landed its rows (v 4) and was
+    """docs/crash-safety.md: X stored the state (version 2); Y read it, landed its rows (v 4) and was
     killed; Z forked from X and its replay reached version 4 before reading the row."""
     assert read(row(4, Y), 4, Z, {X: 2}) == BEFORE
     assert read(row(4, Y), 2, X) == BEFORE  # read by Z's first run, before it forked

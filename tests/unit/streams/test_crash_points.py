@@ -9,7 +9,7 @@ that were not flushed are gone, and the inputs are read again from the committed
 figure a user would check downstream (canonical events by id, each day's last funnel fact, the
 profile, the postbacks) must equal an uninterrupted run's.
 
-The scenario is the one that lost wagers (/work/notes/wager-loss.md, section 3): a player's KYC
+The scenario is the one that lost wagers (docs/crash-safety.md, "What was wrong"): a player's KYC
 and first deposit are committed; their registration has gone through the click stage and waits
 on ATTRIBUTIONS; the next EVENTS batch [X, Login] is killed; on restart the ATTRIBUTIONS backlog
 is read before the EVENTS backlog.
@@ -261,7 +261,7 @@ def test_a_crash_at_each_point_loses_and_doubles_nothing(case: str, point: str, 
 
 
 def test_a_store_kept_across_a_restart_is_never_ahead_of_the_changelog() -> None:
-    """wager-loss.md P5: killed after the state was written to the local store but before its
+    """docs/crash-safety.md, the second fix: killed after the state was written to the local store but before its
     changelog was acknowledged, the worker restarts on its own disk and reads the batch again;
     after a failover the other worker has only the changelog. A natural-key duplicate of the
     wager (same wager_id, new event id) must then still be a duplicate."""
