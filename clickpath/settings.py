@@ -37,6 +37,7 @@ from pydantic_settings import (
 from clickpath.contracts.event_time import DEFAULT_EARLIEST, DEFAULT_MAX_AHEAD, EventTimeWindow
 from clickpath.contracts.models import Currency
 from clickpath.contracts.money import Money
+from clickpath.domain.attribution import DEFAULT_CLOCK_SKEW_S, DEFAULT_LOOKBACK_DAYS
 from clickpath.domain.catalogue import AffiliateConfig, tracking_code_clashes
 from clickpath.domain.cohorts import check_time_zone
 from clickpath.domain.endpoints import Endpoint
@@ -270,9 +271,9 @@ class Settings(BaseSettings):
     )
 
     # Domain.
-    attribution_lookback_days: int = Field(default=30, ge=1, le=365)
+    attribution_lookback_days: int = Field(default=DEFAULT_LOOKBACK_DAYS, ge=1, le=365)
     attribution_clock_skew_s: int = Field(
-        default=300, ge=0, le=86400,
+        default=DEFAULT_CLOCK_SKEW_S, ge=0, le=86400,
         description="A click up to this many seconds after the registration still counts "
         "(the tracker's and the operator's clocks differ; docs/touchpoints.md).",
     )
