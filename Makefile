@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit lint format clean bench bench-ingress bench-deliveries bench-clickhouse bench-state bench-attribution bench-cohorts chromium
+.PHONY: help install run test test-unit test-crash lint format clean bench bench-ingress bench-deliveries bench-clickhouse bench-state bench-attribution bench-cohorts chromium
 
 # import-linter and mypy read the package as it installs (clickpath.streams is streams/, ...):
 # the editable install maps those folders with an import hook that neither tool follows, so
@@ -38,11 +38,15 @@ chromium: ## Install Debian chromium + chromium-driver (web SDK test; needs root
 run: $(STAMP) ## Run the whole pipeline embedded, with demo traffic (Ctrl-C stops it)
 	$(BIN)/clickpath up --demo
 
-test: lint chromium ## Lint, then run every test (unit and integration, real embedded broker)
+test: lint chromium ## Lint, then the unit and integration tests (real embedded broker; not test-crash)
 	$(BIN)/python -m pytest
 
 test-unit: $(STAMP) ## Run the unit tests only (no broker, seconds)
 	$(BIN)/python -m pytest tests/unit
+
+# Not part of `make test` (pyproject's testpaths leave tests/crash out); .ci/run runs it after.
+test-crash: $(STAMP) ## The broker crash test: every event type, 12 random SIGKILLs, exact figures (~5 min)
+	$(BIN)/python -m pytest tests/crash -s
 
 lint: $(STAMP) ## ruff, the import layers (import-linter) and the types (mypy)
 	$(BIN)/ruff check .

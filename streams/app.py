@@ -195,14 +195,12 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
                 ledger = StoredLedger(
                     partial(_read_row, kind.table, key), state.version if state else 0
                 ) if kind.has_ledger else None
-                if state is not None and ledger is not None:
-                    state.with_ledger(ledger)
                 run = apply_run(
                     state,
                     stored["applied"] if stored else {},
                     records,
                     partial(kind.decide, now=now, ledger=ledger),
-                    partial(kind.replay, now=now),
+                    partial(kind.replay, now=now, ledger=ledger),
                 )
                 if run.changed and run.state is not None:
                     # Ledger rows first: the state that counts them is never stored before them.
@@ -234,10 +232,10 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         timed=IngressEvent,
         state_model=PlayerState,
         decide=lambda state, item, now, ledger: _stamped(
-            decide_player(state, item.record, policy, now, linked(item), ledger), item, now
+            decide_player(state, item.record, policy, now, linked(item), ledger=ledger), item, now
         ),
-        replay=lambda state, item, now: with_received_at(
-            replay_outputs(state, item.record, policy, now, linked(item)),
+        replay=lambda state, item, now, ledger: with_received_at(
+            replay_outputs(state, item.record, policy, now, linked(item), ledger=ledger),
             received_at_of(item.record, now),
         ),
         lag=LagTracker(app, "players", player_topics),
@@ -254,7 +252,7 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         decide=lambda state, item, now, ledger: _noted(
             decide_click(state, item.record, window, now)
         ),
-        replay=lambda state, item, now: replay_click_outputs(state, item.record, now),
+        replay=lambda state, item, now, ledger: replay_click_outputs(state, item.record, now),
         lag=LagTracker(app, "clicks", click_topics),
         table=clicks,
         changelog=click_log,
@@ -290,7 +288,7 @@ class _Kind:
     timed: type[IngressEvent]  # records whose event time feeds the latency histogram
     state_model: type[BaseModel]
     decide: Callable[..., Any]  # (state, item, now, ledger)
-    replay: Callable[..., list[Output]]  # (state, item, now)
+    replay: Callable[..., list[Output]]  # (state, item, now, ledger)
     lag: LagTracker
     table: Any  # the faust Table of this stage's state
     changelog: ChangelogWriter

@@ -1,14 +1,41 @@
-"""The one registry of clickpath's topics: name, key, value records, partitions, retention.
+"""The one registry of clickpath's topics: name, key, records, who writes and reads, retention.
 
 Agents, sinks, the admin bootstrap and the tests read it; no topic name is spelled anywhere
-else. Names carry the configured prefix so that several pipelines (or tests) share a cluster.
+else, and no stage lists its inputs by hand: the sinks subscribe to `topics_consumed_by(stage)`,
+the stream stages read `inputs_of(stage)`, and `check_emit` refuses an output to a topic that
+does not name its stage as a producer or its record class as a record. The flow diagram in
+docs/architecture.md is drawn from it (`clickpath.contracts.flow`). Names carry the configured
+prefix so that several pipelines (or tests) share a cluster.
+
+It must stay a declaration: no I/O, no settings, nothing above `clickpath.contracts`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from enum import Enum
-from typing import Protocol
+from enum import Enum, StrEnum
+from operator import attrgetter
+from typing import Any, Protocol
+
+from clickpath.contracts.models import (
+    PLAYER_EVENT_TYPES,
+    Attribution,
+    CanonicalEvent,
+    Click,
+    ClickLink,
+    DeadLetter,
+    DeliveryAttempt,
+    DeliveryJob,
+    EventBatch,
+    PageView,
+    PlayerDayFact,
+    PlayerProfile,
+    Postback,
+    PostbackRevocation,
+    Record,
+    Registration,
+)
 
 
 class Prefixed(Protocol):
@@ -33,83 +60,165 @@ class Topic(Enum):
     DEAD_LETTER = "deadletter"
 
 
+class Stage(StrEnum):
+    """What writes or reads a topic: a door, an agent of the worker, a sink, a command.
+
+    The values are the names docs/architecture.md draws; the process roles (`clickpath up`)
+    are `api` (api, tracker), `worker` (players, clicks), `sink-clickhouse` and `sink-postbacks`.
+    """
+
+    API = "api"  # the event API and postback-in (operators' back ends)
+    TRACKER = "tracker"  # the click tracker and the web SDK's collector
+    IMPORTER = "importer"  # `clickpath import`
+    OPERATOR_SDK = "operator-sdk"  # an operator's own producer: EventProducer or any Kafka client
+    PLAYERS = "players"
+    CLICKS = "clicks"
+    SINK_CLICKHOUSE = "sink-clickhouse"
+    SINK_POSTBACKS = "sink-postbacks"  # the delivery engine: postbacks, and webhooks (canonical)
+    DELIVERIES_REPLAY = "deliveries-replay"  # `clickpath deliveries replay`
+
+
+class TopologyError(ValueError):
+    """A stage wrote or read what the registry does not allow; the message says what and why."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """A topic's Kafka key: what it is, for people (docs/topics.md, `clickpath topics`), and
+    the function that gives it from a record, for code that checks keys."""
+
+    doc: str
+    of: Callable[[Any], str]
+
+    def __str__(self) -> str:
+        return self.doc
+
+
+def _field(name: str) -> Callable[[Any], str]:
+    return attrgetter(name)
+
+
+def _canonical_key(event: CanonicalEvent) -> str:
+    return event.person_id or event.click_id or ""  # a click's canonical event has no person
+
+
+def _retry_key(record: DeliveryJob | PostbackRevocation) -> str:
+    return record.affiliate_id if isinstance(record, PostbackRevocation) else record.endpoint_id
+
+
+def _attempt_key(attempt: DeliveryAttempt) -> str:
+    # A postback the player stage suppressed never reached an endpoint ("-"): its affiliate.
+    return (attempt.affiliate_id or "") if attempt.endpoint_id == "-" else attempt.endpoint_id
+
+
+def _dead_letter_key(letter: DeadLetter) -> str:
+    return (letter.original_key or b"").decode(errors="replace")
+
+
+_CLICK_ID = Key("click_id", _field("click_id"))
+_PERSON = Key("brand_id:player_id", _field("person_id"))
+
+
 @dataclass(frozen=True)
 class TopicSpec:
+    """One topic. `records`: the record classes its values may be (the Avro schema of each is
+    its `avro_name`); `producers` and `consumers`: the stages that write and read it."""
+
     topic: Topic
-    key: str
-    records: tuple[str, ...]
+    key: Key
+    records: tuple[type[Record], ...]
+    producers: tuple[Stage, ...]
+    consumers: tuple[Stage, ...]
     doc: str
     retention_ms: int = 7 * 24 * 3600 * 1000
 
     def name(self, settings: Prefixed) -> str:
         return f"{settings.topic_prefix}.{self.topic.value}"
 
+    def carries(self, record: Record) -> bool:
+        return type(record) in self.records
+
 
 _DAY = 24 * 3600 * 1000
+_DOORS = (Stage.API, Stage.IMPORTER, Stage.OPERATOR_SDK)
 SPECS: dict[Topic, TopicSpec] = {
     spec.topic: spec
     for spec in (
         TopicSpec(
-            Topic.CLICKS, "click_id",
-            ("io.clickpath.ingress.Click", "io.clickpath.ingress.Registration (naming a click)"),
-            "Affiliate clicks from the tracker, and registrations that name a click.",
+            Topic.CLICKS, _CLICK_ID, (Click, Registration, EventBatch),
+            producers=(*_DOORS, Stage.TRACKER), consumers=(Stage.CLICKS,),
+            doc="Affiliate clicks from the tracker, and registrations that name a click.",
         ),
         TopicSpec(
-            Topic.EVENTS, "brand_id:player_id",
-            ("every io.clickpath.ingress record except Click",),
-            "Operator events about players: registration, KYC, deposits, wagers, consent...",
+            Topic.EVENTS, _PERSON, (*PLAYER_EVENT_TYPES, EventBatch),
+            producers=_DOORS, consumers=(Stage.PLAYERS,),
+            doc="Operator events about players: registration, KYC, deposits, wagers, consent...",
         ),
         TopicSpec(
-            Topic.PAGE_VIEWS, "click_id", ("io.clickpath.ingress.PageView",),
-            "Landing-page context the web SDK collected with consent; no stream agent reads it.",
+            Topic.PAGE_VIEWS, _CLICK_ID, (PageView, EventBatch),
+            producers=(Stage.TRACKER, Stage.OPERATOR_SDK), consumers=(),
+            doc="Landing-page context the web SDK collected with consent; no stream agent reads it.",
         ),
         TopicSpec(
-            Topic.CLICK_LINKS, "click_id", ("io.clickpath.stream.ClickLink",),
-            "Registrations that name a click, repartitioned to the click's partition.",
+            Topic.CLICK_LINKS, _CLICK_ID, (ClickLink,),
+            producers=(Stage.PLAYERS,), consumers=(Stage.CLICKS,),
+            doc="Registrations that name a click, repartitioned to the click's partition.",
         ),
         TopicSpec(
-            Topic.ATTRIBUTIONS, "person_id",
-            ("io.clickpath.stream.Attribution", "io.clickpath.ingress.Registration"),
-            "Registrations linked to their click, and attribution decisions, on the player's"
+            Topic.ATTRIBUTIONS, _PERSON, (Attribution, Registration),
+            producers=(Stage.CLICKS,), consumers=(Stage.PLAYERS, Stage.SINK_CLICKHOUSE),
+            doc="Registrations linked to their click, and attribution decisions, on the player's"
             " partition.",
             retention_ms=-1,
         ),
         TopicSpec(
-            Topic.CANONICAL, "person_id (click_id for clicks)",
-            ("io.clickpath.stream.CanonicalEvent",),
-            "Deduplicated, identity-resolved events.",
+            Topic.CANONICAL, Key("brand_id:player_id (click_id for clicks)", _canonical_key),
+            (CanonicalEvent,),
+            producers=(Stage.PLAYERS, Stage.CLICKS),
+            consumers=(Stage.SINK_CLICKHOUSE, Stage.SINK_POSTBACKS),
+            doc="Deduplicated, identity-resolved events.",
             retention_ms=30 * _DAY,
         ),
         TopicSpec(
-            Topic.PLAYER_DAY_FACTS, "person_id", ("io.clickpath.stream.PlayerDayFact",),
-            "Each player's cumulative funnel contribution per day and currency.",
+            Topic.PLAYER_DAY_FACTS, _PERSON, (PlayerDayFact,),
+            producers=(Stage.PLAYERS,), consumers=(Stage.SINK_CLICKHOUSE,),
+            doc="Each player's cumulative funnel contribution per day and currency.",
             retention_ms=30 * _DAY,
         ),
         TopicSpec(
-            Topic.PLAYER_PROFILES, "person_id", ("io.clickpath.stream.PlayerProfile",),
-            "Each player's profile, whenever it changes (the newest version is the player).",
+            Topic.PLAYER_PROFILES, _PERSON, (PlayerProfile,),
+            producers=(Stage.PLAYERS,), consumers=(Stage.SINK_CLICKHOUSE,),
+            doc="Each player's profile, whenever it changes (the newest version is the player).",
             retention_ms=30 * _DAY,
         ),
         TopicSpec(
-            Topic.POSTBACKS, "affiliate_id",
-            ("io.clickpath.outward.Postback", "io.clickpath.outward.PostbackRevocation"),
-            "Conversions for affiliates: consumed by the delivery engine or by affiliate platforms.",
+            Topic.POSTBACKS, Key("affiliate_id", _field("affiliate_id")),
+            (Postback, PostbackRevocation),
+            producers=(Stage.PLAYERS,), consumers=(Stage.SINK_POSTBACKS,),
+            doc="Conversions for affiliates: consumed by the delivery engine or by affiliate platforms.",
             retention_ms=30 * _DAY,
         ),
         TopicSpec(
-            Topic.DELIVERY_RETRIES, "endpoint_id (affiliate_id for revocations)",
-            ("io.clickpath.outward.DeliveryJob", "io.clickpath.outward.PostbackRevocation"),
-            "Deliveries waiting for a later attempt, and the revocations they must still see.",
+            Topic.DELIVERY_RETRIES, Key("endpoint_id (affiliate_id for revocations)", _retry_key),
+            (DeliveryJob, PostbackRevocation),
+            producers=(Stage.SINK_POSTBACKS, Stage.DELIVERIES_REPLAY),
+            consumers=(Stage.SINK_POSTBACKS,),
+            doc="Deliveries waiting for a later attempt, and the revocations they must still see.",
             retention_ms=30 * _DAY,
         ),
         TopicSpec(
-            Topic.DELIVERY_ATTEMPTS, "endpoint_id", ("io.clickpath.outward.DeliveryAttempt",),
-            "Every delivery attempt and its outcome: the delivery log ClickHouse keeps.",
+            Topic.DELIVERY_ATTEMPTS,
+            Key("endpoint_id (affiliate_id for postbacks the player stage suppressed)", _attempt_key),
+            (DeliveryAttempt,),
+            producers=(Stage.SINK_POSTBACKS, Stage.PLAYERS), consumers=(Stage.SINK_CLICKHOUSE,),
+            doc="Every delivery attempt and its outcome: the delivery log ClickHouse keeps.",
             retention_ms=7 * _DAY,
         ),
         TopicSpec(
-            Topic.DEAD_LETTER, "original key", ("io.clickpath.outward.DeadLetter",),
-            "Records that failed: original bytes, topic/partition/offset, stage and reason.",
+            Topic.DEAD_LETTER, Key("the original key", _dead_letter_key), (DeadLetter,),
+            producers=(Stage.PLAYERS, Stage.CLICKS, Stage.SINK_CLICKHOUSE, Stage.SINK_POSTBACKS),
+            consumers=(Stage.DELIVERIES_REPLAY,),
+            doc="Records that failed: original bytes, topic/partition/offset, stage and reason.",
             retention_ms=30 * _DAY,
         ),
     )
@@ -122,3 +231,88 @@ def topic_name(settings: Prefixed, topic: Topic) -> str:
 
 def all_topic_names(settings: Prefixed) -> list[str]:
     return [spec.name(settings) for spec in SPECS.values()]
+
+
+def topics_by_name(settings: Prefixed) -> Mapping[str, Topic]:
+    """Each full topic name's `Topic`: what a consumer's message says back into the registry."""
+    return {spec.name(settings): topic for topic, spec in SPECS.items()}
+
+
+# --- the wiring, read from the registry -------------------------------------------------------
+
+
+def inputs_of(stage: Stage) -> tuple[TopicSpec, ...]:
+    """The topics `stage` reads, with their keys and records: what its declaration checks."""
+    return tuple(spec for spec in SPECS.values() if stage in spec.consumers)
+
+
+def outputs_of(stage: Stage) -> tuple[TopicSpec, ...]:
+    """The topics `stage` may write."""
+    return tuple(spec for spec in SPECS.values() if stage in spec.producers)
+
+
+def topics_consumed_by(stage: Stage) -> tuple[Topic, ...]:
+    """What `stage` subscribes to, in registry order."""
+    return tuple(spec.topic for spec in inputs_of(stage))
+
+
+def topics_produced_by(stage: Stage) -> tuple[Topic, ...]:
+    return tuple(spec.topic for spec in outputs_of(stage))
+
+
+def accepted_records(stage: Stage) -> tuple[type[Record], ...]:
+    """The record classes `stage` may be handed, over all its inputs. Batch records are not
+    among them: `clickpath.contracts.batches.unpack` turns one into the events it carries."""
+    found = (cls for spec in inputs_of(stage) for cls in spec.records if cls is not EventBatch)
+    return tuple(dict.fromkeys(found))
+
+
+def check_emit(stage: Stage, topic: Topic, record: Record) -> None:
+    """Refuse an output the registry does not allow: `stage` is not a producer of `topic`, or
+    `topic` does not carry `record`'s class (the stage would write what no reader expects)."""
+    spec = SPECS[topic]
+    if stage not in spec.producers:
+        writers = ", ".join(spec.producers) or "no stage"
+        raise TopologyError(
+            f"stage {stage} may not write to {topic.value}: its producers are {writers}"
+            f" (clickpath/contracts/topics.py)"
+        )
+    if not spec.carries(record):
+        carried = ", ".join(cls.__name__ for cls in spec.records)
+        raise TopologyError(
+            f"{topic.value} does not carry {type(record).__name__} (stage {stage}): it carries"
+            f" {carried}"
+        )
+
+
+def check_input(stage: Stage, topic: Topic, key: str, record: Record) -> None:
+    """Refuse an input the registry does not allow: `stage` does not read `topic`, `topic`
+    does not carry `record`'s class, or `key` is not the record's key on `topic`. The
+    messages are dead-letter reasons."""
+    spec = SPECS[topic]
+    if stage not in spec.consumers:
+        raise TopologyError(f"stage {stage} does not read {topic.value}")
+    if not spec.carries(record) or isinstance(record, EventBatch):
+        raise TopologyError(f"{type(record).__name__} does not belong on {topic.value}")
+    expected = spec.key.of(record)
+    if key != expected:
+        raise TopologyError(f"record key {key!r} must be {expected!r}")
+
+
+def check_declaration(
+    stage: Stage, inputs: Iterable[Topic], accepts: Iterable[type[Record]] = ()
+) -> None:
+    """Refuse a stage declared against the registry: reading other topics than the registry
+    gives it, or accepting a record class none of its inputs carries. Checked once, when the
+    stage is built, so a wrong declaration stops the worker before it reads anything."""
+    declared, wanted = set(inputs), set(topics_consumed_by(stage))
+    if declared != wanted:
+        missing = ", ".join(sorted(t.value for t in wanted - declared)) or "none"
+        extra = ", ".join(sorted(t.value for t in declared - wanted)) or "none"
+        raise TopologyError(
+            f"stage {stage} is declared with other inputs than the registry's: missing {missing};"
+            f" not the registry's {extra}"
+        )
+    unknown = [cls.__name__ for cls in accepts if cls not in accepted_records(stage)]
+    if unknown:
+        raise TopologyError(f"stage {stage} accepts {', '.join(unknown)}: none of its inputs carries it")

@@ -4,45 +4,60 @@ The generator plays journeys the way operators' feeds look: players click one to
 affiliates' links over the days before registering with the last one (the tracker's cookie
 holds the last click), most on one device whose id (the web SDK's first-party cookie) their
 clicks and registration carry, so the person's earlier clicks are linked to their path too
-(docs/touchpoints.md); some register organically, most clicks never register; KYC, deposits of realistic sizes
-in several currencies, wagers, chargebacks, consent changes and self-exclusions follow. Some
-events are sent twice (same event, or an operator retry with a new event id and the same
-transaction id) and some arrive late, after later events of the same journey.
+(docs/touchpoints.md); some register organically, most clicks never register; KYC, deposits of
+realistic sizes in several currencies, wagers, chargebacks, consent changes and self-exclusions
+follow. Some events are sent twice (same event, or an operator retry with a new event id and
+the same transaction id) and some arrive late, after later events of the same journey.
 
-The ground truth is computed here, from the journeys as they were generated, without any
-pipeline code: it is what the pipeline's outputs must equal (`clickpath.devtools.verify`).
+`JourneyRates.every_type()` adds what the defaults leave out (the defaults stay as they are, so
+the benchmark's workload does not move): declined deposits and deposits pending before they
+are approved, withdrawals (some declined), bonuses granted, played with bonus stakes and then
+converted or forfeited, deposit limits, erasure requests, and retries with a new event id of
+every event with a natural key (withdrawal, wager, chargeback, bonus).
+
+The ground truth (clickpath.devtools.truth) is computed here, from the journeys as they were
+generated, without any pipeline code: it is what the pipeline's outputs must equal
+(`clickpath.devtools.verify`).
 """
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
+from typing import Literal, TypeVar
 
 from clickpath.contracts.models import (
+    Bonus,
     Chargeback,
     Click,
     Consent,
     Deposit,
+    ErasureRequest,
     IngressEvent,
     Kyc,
     Login,
     Registration,
     ResponsibleGaming,
     Wager,
+    Withdrawal,
     utcnow,
 )
+from clickpath.devtools.truth import GroundTruth, MoneyTruth
 
 CURRENCIES = (("EUR", 0.6), ("GBP", 0.2), ("CAD", 0.1), ("SEK", 0.1))
 DEPOSIT_SIZES = (10, 10, 20, 20, 20, 25, 50, 50, 100, 100, 200, 500, 1000)
+WITHDRAWAL_SIZES = (10, 20, 50, 50, 100, 250)
+BONUS_SIZES = (5, 10, 10, 20, 50)
 CLICKS_PER_JOURNEY = (1, 1, 2, 2, 3, 4)
 GAME_CATEGORIES = ("casino", "live_casino", "sports", "poker")
+# Events an operator may resend with a new event id: each counts once by its natural key.
+NATURAL_KEYED = (Withdrawal, Chargeback, Wager, Bonus)
+Status = Literal["approved", "declined", "pending"]
+P = TypeVar("P", Deposit, Withdrawal)
 
 
 @dataclass(frozen=True)
@@ -65,7 +80,10 @@ class Population:
 
 @dataclass(frozen=True)
 class JourneyRates:
-    """How journeys branch; the defaults are in the range operators report."""
+    """How journeys branch; the defaults are in the range operators report.
+
+    A rate of 0 draws nothing from the generator's random stream, so the event types the
+    defaults leave out can be added without changing the journeys the defaults make."""
 
     clicked: float = 0.8  # the rest register organically
     register_after_click: float = 0.45
@@ -81,112 +99,42 @@ class JourneyRates:
     # A journey's clicks spread over this many days before its last one. Within the default
     # 30-day lookback, so every click on the device belongs to the registration's path.
     click_span_days: float = 14.0
-
-
-@dataclass
-class FunnelTruth:
-    clicks: int = 0
-    registrations: int = 0
-    ftds: int = 0
-    deposits: dict[str, int] = field(default_factory=dict)
-    deposit_sum: dict[str, Decimal] = field(default_factory=dict)
-
-
-@dataclass
-class GroundTruth:
-    """What the pipeline must report for the events generated so far."""
-
-    funnel: dict[tuple[str, str], FunnelTruth] = field(default_factory=dict)
-    postbacks: set[tuple[str, str, str]] = field(default_factory=set)  # affiliate, click, event
-    # Postbacks a self-exclusion may stop: whether it does depends on whether the player's
-    # attribution comes back before or after it is processed, which no generator can know.
-    optional_postbacks: set[tuple[str, str, str]] = field(default_factory=set)
-    unique_events: int = 0
-    events_by_type: dict[str, int] = field(default_factory=dict)
-    sends: int = 0
-    duplicates_sent: int = 0
-    late_sent: int = 0
-    chargebacks: dict[str, Decimal] = field(default_factory=dict)
-    # Each registered player's touchpoints, (brand, player) -> click ids oldest first: the
-    # journey's clicks when it had a device id, else the named click alone.
-    paths: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
-    # The events each expected postback needs, as groups of event ids: the pipeline cannot send
-    # it before one event of every group was produced, so the benchmark measures its latency
-    # from the moment the last of them was (clickpath.devtools.bench.latency.produced_at).
-    postback_needs: dict[tuple[str, str, str], tuple[frozenset[str], ...]] = field(
-        default_factory=dict, repr=False
-    )
-
-    def expect_postback(
-        self, affiliate: str, click_id: str, event: str, needs: tuple[frozenset[str], ...]
-    ) -> None:
-        self.postbacks.add((affiliate, click_id, event))
-        self.postback_needs[(affiliate, click_id, event)] = needs
-
-    def may_be_suppressed(self, affiliate: str, click_id: str) -> None:
-        for event in ("registration", "ftd"):
-            key = (affiliate, click_id, event)
-            if key in self.postbacks:
-                self.postbacks.discard(key)
-                self.optional_postbacks.add(key)
-
-    def row(self, affiliate: str, campaign: str) -> FunnelTruth:
-        return self.funnel.setdefault((affiliate, campaign), FunnelTruth())
-
-    def count_event(self, event: IngressEvent) -> None:
-        self.unique_events += 1
-        self.events_by_type[event.event_type] = self.events_by_type.get(event.event_type, 0) + 1
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "funnel": [
-                {
-                    "affiliate_id": aff,
-                    "campaign_id": camp,
-                    "clicks": f.clicks,
-                    "registrations": f.registrations,
-                    "ftds": f.ftds,
-                    "deposits": f.deposits,
-                    "deposit_sum": {c: str(s) for c, s in sorted(f.deposit_sum.items())},
-                }
-                for (aff, camp), f in sorted(self.funnel.items())
-            ],
-            "postbacks": sorted(list(p) for p in self.postbacks),
-            "optional_postbacks": sorted(list(p) for p in self.optional_postbacks),
-            "unique_events": self.unique_events,
-            "events_by_type": dict(sorted(self.events_by_type.items())),
-            "sends": self.sends,
-            "duplicates_sent": self.duplicates_sent,
-            "late_sent": self.late_sent,
-            "chargebacks": {c: str(s) for c, s in sorted(self.chargebacks.items())},
-            "paths": [[b, p, list(c)] for (b, p), c in sorted(self.paths.items())],
-        }
-
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_json(), indent=1))
+    declined_deposit: float = 0.0  # of each deposit
+    pending_payment: float = 0.0  # of each deposit or withdrawal not declined: pending, then approved
+    withdrawal: float = 0.0  # of depositing journeys
+    declined_withdrawal: float = 0.0  # of each withdrawal
+    bonus: float = 0.0  # of depositing journeys: a bonus granted and played
+    bonus_converted: float = 0.6  # of the bonuses granted; the rest are forfeited
+    deposit_limit: float = 0.0  # of registered journeys (a responsible-gaming limit, not blocking)
+    erasure: float = 0.0  # of registered journeys, as their last event
+    retry_money_with_new_id: float = 0.0  # a withdrawal, wager, chargeback or bonus resent
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> GroundTruth:
-        truth = cls(
-            postbacks={tuple(p) for p in data["postbacks"]},
-            optional_postbacks={tuple(p) for p in data.get("optional_postbacks", [])},
-            unique_events=data["unique_events"],
-            events_by_type=data["events_by_type"],
-            sends=data["sends"],
-            duplicates_sent=data["duplicates_sent"],
-            late_sent=data["late_sent"],
-            chargebacks={c: Decimal(s) for c, s in data["chargebacks"].items()},
-            paths={(b, p): tuple(c) for b, p, c in data.get("paths", [])},
-        )
-        for row in data["funnel"]:
-            truth.funnel[(row["affiliate_id"], row["campaign_id"])] = FunnelTruth(
-                clicks=row["clicks"],
-                registrations=row["registrations"],
-                ftds=row["ftds"],
-                deposits=row["deposits"],
-                deposit_sum={c: Decimal(s) for c, s in row["deposit_sum"].items()},
-            )
-        return truth
+    def every_type(cls, **overrides: float) -> JourneyRates:
+        """Rates under which every event type, every payment status and every kind of
+        duplicate is frequent: about 2 % of the events or more for the rarest type."""
+        rates = {
+            "register_after_click": 0.6, "chargeback": 0.3, "consent_withdrawn": 0.25,
+            "self_exclusion": 0.05, "duplicate": 0.04, "retry_with_new_id": 0.03,
+            "declined_deposit": 0.15, "pending_payment": 0.2, "withdrawal": 0.45,
+            "declined_withdrawal": 0.2, "bonus": 0.4, "deposit_limit": 0.2, "erasure": 0.2,
+            "retry_money_with_new_id": 0.03,
+        }
+        return cls(**{**rates, **overrides})
+
+
+@dataclass
+class _Journey:
+    """A registered player's journey while it is generated: what later steps need."""
+
+    base: dict[str, str]
+    affiliate: str
+    t: datetime
+    events: list[IngressEvent] = field(default_factory=list)
+
+    def later(self, rng: random.Random, low_ms: int, high_ms: int) -> datetime:
+        self.t += timedelta(milliseconds=rng.randint(low_ms, high_ms))
+        return self.t
 
 
 class LoadGenerator:
@@ -224,6 +172,16 @@ class LoadGenerator:
             chosen.append(self.rng.choices(pool, weights)[0])
         return chosen
 
+    def _chance(self, rate: float) -> bool:
+        """True with probability `rate`; a rate of 0 draws nothing (see JourneyRates)."""
+        return bool(rate) and self.rng.random() < rate
+
+    def _status(self, declined: float) -> Status:
+        """A payment's outcome: declined, pending then approved, or approved at once."""
+        if self._chance(declined):
+            return "declined"
+        return "pending" if self._chance(self.rates.pending_payment) else "approved"
+
     def journey(self, now: datetime) -> list[IngressEvent]:
         """One player's events in occurrence order; updates the ground truth.
 
@@ -254,22 +212,28 @@ class LoadGenerator:
             t += timedelta(milliseconds=rng.randint(5, 200))
             if rng.random() >= rates.register_after_click:
                 return events
+        return events + self._registered(brand, device, clicks, t)
+
+    def _registered(
+        self, brand: str, device: str | None, clicks: list[Click], t: datetime
+    ) -> list[IngressEvent]:
+        """A registration (with the journey's last click, if any) and what the player does."""
+        rng, rates, truth = self.rng, self.rates, self.truth
         last_click = clicks[-1] if clicks else None
         base = {"brand_id": brand, "player_id": f"p-{self._id()[:16]}", "source": "crm"}
         affiliate = last_click.affiliate_id if last_click else ""
         campaign = last_click.campaign_id if last_click else ""
         row = truth.row(affiliate, campaign)
-        events.append(
-            Registration(
-                event_id=self._id(), occurred_at=t,
-                click_id=last_click.click_id if last_click else None, device_id=device, **base,
-            )
+        j = _Journey(base, affiliate, t)
+        registration = Registration(
+            event_id=self._id(), occurred_at=t,
+            click_id=last_click.click_id if last_click else None, device_id=device, **base,
         )
+        j.events.append(registration)
         row.registrations += 1
         if last_click:
             touched = clicks if device else [last_click]
             truth.paths[(brand, base["player_id"])] = tuple(c.click_id for c in touched)
-        registration = events[-1]
         # A postback needs its click (the affiliate) and the registration (the attribution).
         attributed = (
             (frozenset({last_click.event_id}), frozenset({registration.event_id}))
@@ -278,57 +242,40 @@ class LoadGenerator:
         if last_click and "registration" in self.postback_events:
             truth.expect_postback(affiliate, last_click.click_id, "registration", attributed)
         if rng.random() < rates.kyc:
-            t += timedelta(milliseconds=rng.randint(10, 200))
-            events.append(Kyc(event_id=self._id(), occurred_at=t, status="verified", **base))
+            j.later(rng, 10, 200)
+            j.events.append(Kyc(event_id=self._id(), occurred_at=j.t, status="verified", **base))
         if rng.random() < rates.consent_withdrawn:
-            t += timedelta(milliseconds=rng.randint(5, 50))
-            events.append(
-                Consent(
-                    event_id=self._id(), occurred_at=t, purpose="marketing_email", granted=False,
-                    **base,
-                )
-            )
+            j.later(rng, 5, 50)
+            j.events.append(Consent(event_id=self._id(), occurred_at=j.t,
+                                    purpose="marketing_email", granted=False, **base))
         if rng.random() < rates.deposit:
             currency = self._currency()
-            deposits: list[Deposit] = []
-            for _ in range(rng.choice((1, 1, 2, 3, 5))):
-                t += timedelta(milliseconds=rng.randint(20, 300))
-                amount = Decimal(rng.choice(DEPOSIT_SIZES)) + Decimal(rng.choice(("0", "0.50")))
-                deposit = Deposit(
-                    event_id=self._id(), occurred_at=t, transaction_id=f"tx-{self._id()}",
-                    amount=amount, currency=currency, method=rng.choice(("card", "wallet")),
-                    **base,
+            money = truth.money_row(affiliate, currency)
+            approved = self._deposits(j, money, currency)
+            if approved:
+                row.ftds += 1
+                row.deposits[currency] = row.deposits.get(currency, 0) + len(approved)
+                row.deposit_sum[currency] = row.deposit_sum.get(currency, Decimal(0)) + sum(
+                    (d.amount for d in approved), Decimal(0)
                 )
-                deposits.append(deposit)
-                events.append(deposit)
-                for _ in range(rng.randint(0, 3)):
-                    t += timedelta(milliseconds=rng.randint(5, 50))
-                    stake = Decimal(rng.choice((1, 2, 5, 10)))
-                    events.append(
-                        Wager(
-                            event_id=self._id(), occurred_at=t, wager_id=f"w-{self._id()}",
-                            stake=stake, win=stake * rng.choice((0, 0, 0, 2, 3)),
-                            bonus_stake=Decimal(0), currency=currency,
-                            game_category=rng.choice(GAME_CATEGORIES), **base,
-                        )
-                    )
-            row.ftds += 1
-            row.deposits[currency] = row.deposits.get(currency, 0) + len(deposits)
-            row.deposit_sum[currency] = row.deposit_sum.get(currency, Decimal(0)) + sum(
-                (d.amount for d in deposits), Decimal(0)
-            )
-            if last_click and "ftd" in self.postback_events:
+                # The earliest approved deposit: the journey's times only move forward.
+                money.add(ftds=1, ftd_sum=approved[0].amount)
+            if approved and last_click and "ftd" in self.postback_events:
                 # Whichever deposit is processed first may be the one the FTD is seen on.
-                first_deposit = frozenset(d.event_id for d in deposits)
+                first_deposit = frozenset(d.event_id for d in approved)
                 truth.expect_postback(
                     affiliate, last_click.click_id, "ftd", (*attributed, first_deposit)
                 )
-            if rng.random() < rates.chargeback:
-                disputed = rng.choice(deposits)
-                t += timedelta(milliseconds=rng.randint(50, 500))
-                events.append(
+            if approved and self._chance(rates.bonus):
+                self._bonus(j, money, currency)
+            if approved and self._chance(rates.withdrawal):
+                self._withdrawal(j, money, currency)
+            if rng.random() < rates.chargeback and approved:
+                disputed = rng.choice(approved)
+                j.later(rng, 50, 500)
+                j.events.append(
                     Chargeback(
-                        event_id=self._id(), occurred_at=t, chargeback_id=f"cb-{self._id()}",
+                        event_id=self._id(), occurred_at=j.t, chargeback_id=f"cb-{self._id()}",
                         transaction_id=disputed.transaction_id, amount=disputed.amount,
                         currency=currency, reason="fraud", **base,
                     )
@@ -336,19 +283,118 @@ class LoadGenerator:
                 truth.chargebacks[currency] = (
                     truth.chargebacks.get(currency, Decimal(0)) + disputed.amount
                 )
-            t += timedelta(milliseconds=rng.randint(5, 50))
-            events.append(Login(event_id=self._id(), occurred_at=t, **base))
+                money.add(chargebacks=1, chargeback_sum=disputed.amount)
+            j.later(rng, 5, 50)
+            j.events.append(Login(event_id=self._id(), occurred_at=j.t, **base))
         if rng.random() < rates.self_exclusion:
-            t += timedelta(milliseconds=rng.randint(5, 50))
-            events.append(
+            j.later(rng, 5, 50)
+            j.events.append(
                 ResponsibleGaming(
-                    event_id=self._id(), occurred_at=t, kind="self_exclusion", action="start",
+                    event_id=self._id(), occurred_at=j.t, kind="self_exclusion", action="start",
                     **base,
                 )
             )
             if last_click:
                 truth.may_be_suppressed(affiliate, last_click.click_id)
-        return events
+        if self._chance(rates.deposit_limit):
+            j.later(rng, 5, 50)
+            j.events.append(ResponsibleGaming(
+                event_id=self._id(), occurred_at=j.t, kind="deposit_limit", action="start",
+                limit_amount=Decimal(rng.choice((100, 500, 1000))), currency="EUR", **base,
+            ))
+        if self._chance(rates.erasure):
+            j.later(rng, 5, 50)
+            j.events.append(ErasureRequest(event_id=self._id(), occurred_at=j.t,
+                                           requested_by="player", **base))
+        return j.events
+
+    def _deposits(self, j: _Journey, money: MoneyTruth, currency: str) -> list[Deposit]:
+        """One to five deposits, each followed by a few wagers; the approved ones (the event
+        that approved each)."""
+        rng = self.rng
+        approved: list[Deposit] = []
+        for _ in range(rng.choice((1, 1, 2, 3, 5))):
+            j.later(rng, 20, 300)
+            amount = Decimal(rng.choice(DEPOSIT_SIZES)) + Decimal(rng.choice(("0", "0.50")))
+            deposit = Deposit(
+                event_id=self._id(), occurred_at=j.t, transaction_id=f"tx-{self._id()}",
+                amount=amount, currency=currency, method=rng.choice(("card", "wallet")),
+                **j.base,
+            )
+            status = self._status(self.rates.declined_deposit)
+            decided = self._payment(j, deposit, status)
+            if status == "declined":
+                money.add(declined_deposits=1)
+            else:
+                approved.append(decided)
+                money.add(deposits=1, deposit_sum=amount)
+            for _ in range(rng.randint(0, 3)):
+                j.later(rng, 5, 50)
+                self._wager(j, money, currency, Decimal(rng.choice((1, 2, 5, 10))))
+        return approved
+
+    def _payment(self, j: _Journey, made: P, status: Status) -> P:
+        """A payment's events: as made (no status: approved), declined, or pending and
+        approved a moment later; the last of them."""
+        if status == "approved":
+            j.events.append(made)
+            return made
+        made = made.model_copy(update={"status": status})
+        j.events.append(made)
+        if status == "declined":
+            return made
+        approval = made.model_copy(
+            update={"event_id": self._id(), "occurred_at": j.later(self.rng, 20, 2000),
+                    "status": "approved"}
+        )
+        j.events.append(approval)
+        return approval
+
+    def _wager(
+        self, j: _Journey, money: MoneyTruth, currency: str, stake: Decimal,
+        bonus_stake: Decimal = Decimal(0),
+    ) -> None:
+        rng = self.rng
+        wager = Wager(
+            event_id=self._id(), occurred_at=j.t, wager_id=f"w-{self._id()}",
+            stake=stake, win=(stake + bonus_stake) * rng.choice((0, 0, 0, 2, 3)),
+            bonus_stake=bonus_stake, currency=currency,
+            game_category=rng.choice(GAME_CATEGORIES), **j.base,
+        )
+        j.events.append(wager)
+        money.add(stakes=stake, wins=wager.win, bonus_stakes=bonus_stake)
+
+    def _bonus(self, j: _Journey, money: MoneyTruth, currency: str) -> None:
+        """A bonus granted, played with bonus stakes, then converted (a cost) or forfeited."""
+        rng = self.rng
+        bonus_id, amount = f"bn-{self._id()}", Decimal(rng.choice(BONUS_SIZES))
+        j.later(rng, 5, 100)
+        j.events.append(Bonus(event_id=self._id(), occurred_at=j.t, bonus_id=bonus_id,
+                              action="granted", amount=amount, currency=currency, **j.base))
+        for _ in range(rng.randint(1, 3)):
+            j.later(rng, 5, 50)
+            self._wager(j, money, currency, Decimal(rng.choice((0, 1, 2))),
+                        Decimal(rng.choice((1, 2, 5))))
+        j.later(rng, 5, 100)
+        converted = rng.random() < self.rates.bonus_converted
+        j.events.append(Bonus(event_id=self._id(), occurred_at=j.t, bonus_id=bonus_id,
+                              action="converted" if converted else "forfeited", amount=amount,
+                              currency=currency, **j.base))
+        if converted:
+            money.add(bonus_cost=amount)
+
+    def _withdrawal(self, j: _Journey, money: MoneyTruth, currency: str) -> None:
+        rng = self.rng
+        j.later(rng, 50, 500)
+        amount = Decimal(rng.choice(WITHDRAWAL_SIZES))
+        made = Withdrawal(
+            event_id=self._id(), occurred_at=j.t, transaction_id=f"wd-{self._id()}",
+            amount=amount, currency=currency, **j.base,
+        )
+        status = self._status(self.rates.declined_withdrawal)
+        self._payment(j, made, status)
+        if status != "declined":
+            money.add(withdrawals=1, withdrawal_sum=amount)
 
     def events(
         self, max_sends: int | None = None, stop: Callable[[], bool] | None = None
@@ -372,6 +418,7 @@ class LoadGenerator:
                 for again in self._duplicates_of(event):
                     truth.sends += 1
                     truth.duplicates_sent += 1
+                    truth.natural_duplicates_sent += again.event_id != event.event_id
                     yield again
                 due = [e for at, e in held if at <= truth.sends]
                 held[:] = [(at, e) for at, e in held if at > truth.sends]
@@ -384,8 +431,12 @@ class LoadGenerator:
             yield late
 
     def _duplicates_of(self, event: IngressEvent) -> list[IngressEvent]:
+        """The same event again, or an operator's retry: a new event id, the same natural key
+        (a deposit's transaction; a withdrawal's, a wager's, a chargeback's, a bonus's id)."""
         if self.rng.random() < self.rates.duplicate:
             return [event]
         if isinstance(event, Deposit) and self.rng.random() < self.rates.retry_with_new_id:
+            return [event.model_copy(update={"event_id": self._id()})]
+        if isinstance(event, NATURAL_KEYED) and self._chance(self.rates.retry_money_with_new_id):
             return [event.model_copy(update={"event_id": self._id()})]
         return []

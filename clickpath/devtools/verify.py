@@ -16,7 +16,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from clickpath.contracts.models import person_id_of
-from clickpath.devtools.loadgen import FunnelTruth, GroundTruth
+from clickpath.devtools.truth import (
+    MONEY_AMOUNTS,
+    MONEY_COUNTS,
+    FunnelTruth,
+    GroundTruth,
+    MoneyTruth,
+)
+from clickpath.domain.report import UNATTRIBUTED
 
 # The postback template the benchmark and the crash tests configure for every affiliate.
 VERIFY_POSTBACK_PATH = (
@@ -149,3 +156,52 @@ def verify_touchpoints(truth: GroundTruth, rows: Iterable[tuple[str, str]]) -> l
     if unexpected:
         problems.append(f"{len(unexpected)} persons with touchpoints and no path, e.g. {unexpected[:3]}")
     return problems
+
+
+Figures = dict[str, int | Decimal]
+
+
+def report_figures(report: Iterable[dict[str, Any]]) -> dict[tuple[str, str], Figures]:
+    """The funnel report's rows (clickpath.domain.report.summarize) summed over brands and
+    campaigns, per (affiliate, currency; organic is ""): each figure the truth keeps, GGR and
+    NGR as the report states them."""
+    out: dict[tuple[str, str], Figures] = {}
+    for row in report:
+        affiliate = "" if row["affiliate_id"] == UNATTRIBUTED else row["affiliate_id"]
+        currencies = set(row["by_currency"]) | {c for n in MONEY_AMOUNTS for c in row[n]}
+        for currency in currencies:
+            figures = out.setdefault((affiliate, currency), {})
+            counts = row["by_currency"].get(currency, {})
+            for name in MONEY_COUNTS:
+                figures[name] = figures.get(name, 0) + int(counts.get(name, 0))
+            for name in MONEY_AMOUNTS:
+                amount = Decimal(row[name].get(currency, "0"))
+                figures[name] = figures.get(name, Decimal(0)) + amount
+    return out
+
+
+def verify_money(truth: GroundTruth, report: Iterable[dict[str, Any]]) -> list[str]:
+    """Each money figure and currency count of the report, per affiliate and currency, that
+    differs from the truth."""
+    actual = report_figures(report)
+    zero = MoneyTruth().figures()
+    problems = []
+    for key in sorted(set(truth.money) | set(actual)):
+        want = truth.money.get(key, MoneyTruth()).figures()
+        got = actual.get(key, zero)
+        for name, value in want.items():
+            if got.get(name, 0) != value:
+                where = f"{key[0] or '(organic)'} {key[1]}"
+                problems.append(f"{where} {name}: expected {value}, got {got.get(name, 0)}")
+    return problems
+
+
+def verify_stored(truth: GroundTruth, events_by_type: dict[str, int]) -> list[str]:
+    """Stored events per type (ClickHouse's `events`) that differ from the events generated:
+    every one once, a duplicate of either kind never."""
+    return [
+        f"{kind}: expected {truth.events_by_type.get(kind, 0)} stored, got"
+        f" {events_by_type.get(kind, 0)}"
+        for kind in sorted(set(truth.events_by_type) | set(events_by_type))
+        if truth.events_by_type.get(kind, 0) != events_by_type.get(kind, 0)
+    ]

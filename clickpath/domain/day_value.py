@@ -21,7 +21,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from clickpath.domain.ledger import DAY_INDEX, Ledger, day_row
+from clickpath.domain.ledger import Ledger
+from clickpath.domain.ledger_rows import DAY_INDEX, day_row
 
 MONEY_FIELDS = (
     "deposit_sum", "withdrawal_sum", "chargeback_sum", "stakes", "wins", "bonus_stakes",

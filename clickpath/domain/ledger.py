@@ -2,17 +2,10 @@
 
 A player's state is read and written with every batch of their events, so it must stay small
 however long they play: a VIP with 100,000 deposits must cost what a new player costs. What
-grows with history lives in rows of its own, each read only when an event needs it:
-
-- one per natural key of a money event, kept forever (the dedup): a payment's
-  `transaction_id` with its status (domain/payments.py), a chargeback, a wager, a bonus
-  action (domain/money.py);
-- `day_row(day, currency)`: the player's value for one day and currency (what a funnel fact
-  is made of, domain/day_value.py), and that day's FTD candidates (domain/payments.py);
-- `DAY_INDEX`: the list of the player's deposit days, read only when every fact must be sent
-  again (a re-tag or a replay after a crash).
-- `P|<transaction_id>`: what the affiliate was told of a deposit (its FTD or deposit postback,
-  its reversal: sent or suppressed), so each goes once (domain/players.py).
+grows with history lives in rows of its own, each read only when an event needs it: the natural
+keys of money events (kept forever: the dedup), the value of each day and currency, the day
+index, the FTD candidates, what was reported of each deposit. Their keys, what each holds and
+who writes it are listed in one place, domain/ledger_rows.py.
 
 The agent stores the rows in the player's own table partition, written before the state row
 and versioned so that a crash between the two is harmless (`StoredLedger`). Tests use
@@ -23,10 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, Protocol
-
-DAY_INDEX = "I"
 
 Row = dict[str, Any]
 
@@ -41,15 +31,6 @@ def ledger_key(person_id: str, row: str) -> str:
     """A row's key in the table that also holds the states (keyed by person id). Ids carry no
     control characters (clickpath.contracts.models.Id), so no person id can equal it."""
     return f"{person_id}\x1f{row}"
-
-
-def day_row(day: date, currency: str) -> str:
-    return f"D|{day.isoformat()}|{currency}"
-
-
-def day_of_row(row: str) -> tuple[date, str]:
-    _, day_text, currency = row.split("|", 2)
-    return date.fromisoformat(day_text), currency
 
 
 @dataclass

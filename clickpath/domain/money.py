@@ -17,12 +17,12 @@ from pydantic import BaseModel
 
 from clickpath.contracts.models import Bonus, Chargeback, Deposit, Wager, Withdrawal
 from clickpath.domain.day_value import DayBook
+from clickpath.domain.ledger_rows import bonus_row, chargeback_row, payment_row, wager_row
 from clickpath.domain.payments import (
     Payment,
     count_payment,
     earliest_approved_deposit,
     moved,
-    payment_row,
     remember_candidate,
 )
 
@@ -77,13 +77,13 @@ def _natural_key_and_deltas(
 ) -> tuple[str, dict[str, int | Decimal]]:
     """The ledger row that makes the event count once, and what it adds to its day."""
     if isinstance(event, Chargeback):
-        return f"C|{event.chargeback_id}", {"chargebacks": 1, "chargeback_sum": event.amount}
+        return chargeback_row(event.chargeback_id), {"chargebacks": 1, "chargeback_sum": event.amount}
     if isinstance(event, Wager):
-        return f"W|{event.wager_id}", {
+        return wager_row(event.wager_id), {
             "stakes": event.stake, "wins": event.win, "bonus_stakes": event.bonus_stake,
         }
     converted = event.action == "converted"
-    return f"B|{event.bonus_id}|{event.action}", {"bonus_cost": event.amount} if converted else {}
+    return bonus_row(event.bonus_id, event.action), {"bonus_cost": event.amount} if converted else {}
 
 
 def _ref(payment: Payment) -> DepositRef:

@@ -25,7 +25,8 @@ from pydantic import BaseModel
 
 from clickpath.contracts.models import Deposit, PaymentStatus, Withdrawal
 from clickpath.domain.day_value import DayBook, day_totals
-from clickpath.domain.ledger import DAY_INDEX, Ledger, day_of_row, day_row
+from clickpath.domain.ledger import Ledger
+from clickpath.domain.ledger_rows import DAY_INDEX, candidates_row, day_of_row, day_row, payment_row
 
 STATUS_RANK = {"pending": 0, "approved": 1, "declined": 2, "cancelled": 3, "refunded": 4}
 CHUNK = 8
@@ -53,14 +54,6 @@ class Payment(BaseModel):
 
     def order_key(self) -> tuple[datetime, str]:
         return (self.at, self.transaction_id)
-
-
-def payment_row(kind: str, transaction_id: str) -> str:
-    return f"T|{kind[0]}|{transaction_id}"
-
-
-def _candidates_row(day: date, currency: str, chunk: int) -> str:
-    return f"A|{day.isoformat()}|{currency}|{chunk}"
 
 
 def moved(existing: Payment | None, event: Deposit | Withdrawal) -> Payment | None:
@@ -122,7 +115,7 @@ def remember_candidate(ledger: Ledger, payment: Payment) -> None:
     """Append an approved deposit to its day's FTD candidates (the caller counts it in the
     day's `approved_ever`, with `count_payment(..., candidate=True)`)."""
     stored = ledger.get(day_row(payment.day, payment.currency)) or {}
-    row = _candidates_row(payment.day, payment.currency, stored.get("approved_ever", 0) // CHUNK)
+    row = candidates_row(payment.day, payment.currency, stored.get("approved_ever", 0) // CHUNK)
     chunk = ledger.get(row) or {"txns": []}
     ledger.put(row, {"txns": [*chunk["txns"], payment.transaction_id]})
 
@@ -141,7 +134,7 @@ def earliest_approved_deposit(ledger: Ledger) -> Payment | None:
             if not totals.deposits:
                 continue
             for chunk in range((totals.approved_ever + CHUNK - 1) // CHUNK):
-                for txn in (ledger.get(_candidates_row(day, currency, chunk)) or {"txns": []})["txns"]:
+                for txn in (ledger.get(candidates_row(day, currency, chunk)) or {"txns": []})["txns"]:
                     stored = ledger.get(payment_row("deposit", txn))
                     payment = Payment.model_validate(stored) if stored else None
                     if payment is not None and payment.counts() and payment.day == day:
@@ -159,5 +152,5 @@ def ever_approved_deposits(ledger: Ledger) -> list[str]:
     for day, currency in sorted(day_of_row(row) for row in index["days"]):
         totals = day_totals(ledger, day, currency)
         for chunk in range((totals.approved_ever + CHUNK - 1) // CHUNK):
-            found += (ledger.get(_candidates_row(day, currency, chunk)) or {"txns": []})["txns"]
+            found += (ledger.get(candidates_row(day, currency, chunk)) or {"txns": []})["txns"]
     return found

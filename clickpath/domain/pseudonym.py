@@ -1,4 +1,5 @@
-"""Pseudonyms made at ingress, so no raw e-mail, phone or IP travels past the door (docs/architecture.md).
+"""Pseudonyms: made at ingress, so no raw e-mail, phone or IP travels past the door
+(docs/architecture.md), and the player token affiliates see instead of a player id.
 
 Keyed HMAC-SHA256 with the settings' pseudonym key: the same input gives the same pseudonym in
 every process (identity links still work), and without the key it cannot be reversed by
@@ -15,6 +16,12 @@ import ipaddress
 def keyed_hash(key: bytes, kind: str, value: str) -> str:
     """A pseudonym for `value` of `kind` (email, phone, ip...): the kind keeps namespaces apart."""
     return hmac.new(key, f"{kind}|{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def player_token(key: bytes, affiliate_id: str, person_id: str) -> str:
+    """A pseudonymous player id that differs per affiliate, so affiliates cannot join theirs
+    (postbacks, an affiliate manager's webhooks)."""
+    return hmac.new(key, f"{affiliate_id}|{person_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def normalise_email(email: str) -> str:

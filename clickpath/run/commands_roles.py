@@ -1,8 +1,9 @@
-"""The commands `clickpath up` runs as its roles, one process each: worker, sink, api, demo.
+"""`clickpath up`, `status`, and the commands `up` runs as its roles, one process each: worker,
+sink, api, demo.
 
-They are commands too so that a deployment can run each role on its own (one container per
-role); `up` runs them under its supervisor with the names worker-<n>, sink-clickhouse,
-sink-postbacks, api, demo-receiver and demo-traffic.
+The roles are commands too so that a deployment can run each role on its own (one container
+per role); `up` runs them under its supervisor with the names worker-<n>, sink-clickhouse,
+sink-postbacks, api, demo-receiver and demo-traffic. Their arguments: cli_roles.
 """
 
 from __future__ import annotations
@@ -15,6 +16,26 @@ import threading
 from clickpath.run.errors import CommandError
 from clickpath.run.guards import arm_fault_hook, require_own_pseudonym_key
 from clickpath.settings import Settings
+
+
+def cmd_up(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.run.up import UpOptions, run_up
+
+    require_own_pseudonym_key(settings, "up", demo=args.demo)
+    run_up(settings, UpOptions(demo=args.demo, rate=args.rate, status_every=args.status_every))
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> None:
+    """Exit 0 while `up` runs; 1 (with the reason on stderr) when it does not."""
+    from clickpath.run.state import current_status, render
+
+    try:
+        status = current_status(settings.data_dir.resolve())
+    except ValueError as e:
+        raise CommandError(f"cannot read the state of `clickpath up`: {e}", 1) from None
+    print(render(status, args.format), end="")
+    if not status.up:
+        raise CommandError(status.message, 1)
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:

@@ -37,7 +37,7 @@ from clickpath.contracts.models import (
     PlayerProfile,
     Record,
 )
-from clickpath.contracts.topics import Topic
+from clickpath.contracts.topics import Stage, Topic, topics_consumed_by
 from clickpath.domain.redact import redact
 from clickpath.infra.clickhouse import (
     connect,
@@ -68,11 +68,8 @@ from clickpath.sinks.clickhouse.rows import (
 )
 from clickpath.sinks.clickhouse.startup import prepare
 
-TOPICS: tuple[Topic, ...] = (
-    Topic.CANONICAL, Topic.PLAYER_DAY_FACTS, Topic.ATTRIBUTIONS, Topic.DELIVERY_ATTEMPTS,
-    Topic.PLAYER_PROFILES,
-)
-"""What the ClickHouse sink consumes: its only list of topics."""
+TOPICS: tuple[Topic, ...] = topics_consumed_by(Stage.SINK_CLICKHOUSE)
+"""What the ClickHouse sink consumes, as the topic registry says."""
 
 
 def write_batch(client: Client, db: str, records: Sequence[Record]) -> dict[str, int]:

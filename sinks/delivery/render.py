@@ -23,8 +23,8 @@ from clickpath.contracts.models import CanonicalEvent, DeliveryJob, Postback, Re
 from clickpath.contracts.money import format_amount
 from clickpath.domain import presets, signing
 from clickpath.domain.endpoints import POSTBACK_EVENTS, Endpoint
-from clickpath.domain.players import player_token
 from clickpath.domain.postback_template import render_template
+from clickpath.domain.pseudonym import player_token
 
 USER_AGENT = "clickpath-delivery/0.1"
 

@@ -26,6 +26,7 @@ from clickpath.contracts.models import (
 )
 from clickpath.contracts.money import Money
 from clickpath.domain.cohorts import cohort_start
+from clickpath.domain.ledger import MemoryLedger
 from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player, replay_outputs
 from clickpath.infra.clickhouse import apply_migrations, shipped_migrations_dir
 from clickpath.infra.cohorts import query_cohorts, query_retention
@@ -98,20 +99,24 @@ class Stream:
 
     def __init__(self) -> None:
         self.states: dict[str, PlayerState] = {}
+        self.ledgers: dict[str, MemoryLedger] = {}
 
     def send(self, *records: PlayerEvent | Attribution) -> list[Record]:
         sent: list[Record] = []
         for r in records:
             key = f"{r.brand_id}:{r.player_id}"
-            self.states[key], outputs, _ = decide_player(self.states.get(key), r, POLICY, NOW)
+            ledger = self.ledgers.setdefault(key, MemoryLedger())
+            self.states[key], outputs, _ = decide_player(
+                self.states.get(key), r, POLICY, NOW, ledger=ledger)
             sent += [o.record for o in outputs if isinstance(o.record, PlayerDayFact)]
         return sent
 
     def replay(self, record: PlayerEvent | Attribution) -> list[Record]:
-        state = self.states[f"{record.brand_id}:{record.player_id}"]
+        key = f"{record.brand_id}:{record.player_id}"
+        state, ledger = self.states[key], self.ledgers[key]
         return [
             o.record
-            for o in replay_outputs(state, record, POLICY, NOW)
+            for o in replay_outputs(state, record, POLICY, NOW, ledger=ledger)
             if isinstance(o.record, PlayerDayFact)
         ]
 

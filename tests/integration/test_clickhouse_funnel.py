@@ -15,6 +15,7 @@ import pytest
 from clickpath.contracts.models import Attribution, CanonicalEvent, PlayerDayFact, Record
 from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.clicks import decide_click
+from clickpath.domain.ledger import MemoryLedger
 from clickpath.domain.measures import DERIVED, FACT_MEASURES, FUNNEL_MEASURES, derive, zero
 from clickpath.domain.players import PlayerPolicy, decide_player, replay_outputs
 from clickpath.infra.clickhouse import (
@@ -48,17 +49,18 @@ def stream_outputs() -> tuple[list[Record], list[Record], list[Record]]:
     re-tags the player. Returned as (before the attribution, the attribution's, replayed)."""
     _, click_out, _ = decide_click(None, click("c1"), AttributionWindow(timedelta(days=30)), at(100))
     reg, dep = registration("p1", "c1"), deposit("p1", "t1", "50")
-    state, reg_out, _ = decide_player(None, reg, POLICY, NOW)
-    state, dep_out, _ = decide_player(state, dep, POLICY, NOW)
+    ledger = MemoryLedger()
+    state, reg_out, _ = decide_player(None, reg, POLICY, NOW, ledger=ledger)
+    state, dep_out, _ = decide_player(state, dep, POLICY, NOW, ledger=ledger)
     decision = Attribution(
         person_id=reg.person_id, brand_id="brand-a", player_id="p1", click_id="c1",
         status="attributed", affiliate_id="aff-1", campaign_id="camp-1",
         registered_at=reg.occurred_at, decided_at=at(5),
     )
-    state, tag_out, _ = decide_player(state, decision, POLICY, NOW)
+    state, tag_out, _ = decide_player(state, decision, POLICY, NOW, ledger=ledger)
     before = [o.record for o in click_out + reg_out + dep_out]
     retag = [o.record for o in tag_out]
-    replayed = [o.record for o in replay_outputs(state, dep, POLICY, NOW)]
+    replayed = [o.record for o in replay_outputs(state, dep, POLICY, NOW, ledger=ledger)]
     assert any(isinstance(r, CanonicalEvent) and r.event_type == "click" for r in before)
     assert sum(isinstance(r, PlayerDayFact) for r in retag) == 2  # both days' rows re-tagged
     return before, retag, replayed

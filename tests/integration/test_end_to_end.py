@@ -12,7 +12,7 @@ import httpx
 
 from clickpath.contracts.models import DeadLetter, Deposit
 from clickpath.contracts.topics import Topic, topic_name
-from clickpath.domain.players import player_token
+from clickpath.domain.pseudonym import player_token
 from clickpath.infra.producer import EventProducer
 from clickpath.infra.reports import funnel_rows
 from tests.factories import click, deposit, registration

@@ -25,8 +25,9 @@ from clickpath.contracts.serde import build_codec
 from clickpath.contracts.topics import Topic
 from clickpath.devtools.bench.phases import BenchConfig, Phase, TopicTail, wait_for_outputs
 from clickpath.devtools.demo import PostbackReceiver
-from clickpath.devtools.loadgen import GroundTruth, LoadGenerator, Population
+from clickpath.devtools.loadgen import LoadGenerator, Population
 from clickpath.devtools.procs import wait_until
+from clickpath.devtools.truth import GroundTruth
 from clickpath.devtools.verify import parse_postback
 from clickpath.infra.clickhouse import connect
 from clickpath.infra.producer import EventProducer

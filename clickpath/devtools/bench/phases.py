@@ -23,8 +23,9 @@ from pydantic import SecretStr
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.devtools.bench.results import DEFAULT_RESULTS_FILE
 from clickpath.devtools.demo import PostbackReceiver
-from clickpath.devtools.loadgen import GroundTruth, LoadGenerator, Population
+from clickpath.devtools.loadgen import LoadGenerator, Population
 from clickpath.devtools.procs import RoleProcess, WaitTimeout, peak_rss_mib, wait_until
+from clickpath.devtools.truth import GroundTruth
 from clickpath.devtools.verify import VERIFY_POSTBACK_PATH, parse_postback
 from clickpath.domain.catalogue import AffiliateConfig
 from clickpath.infra.broker import free_port

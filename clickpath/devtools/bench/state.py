@@ -49,8 +49,6 @@ class StoredPlayers:
         stored = json.loads(raw) if raw else None
         state = PlayerState.model_validate(stored["state"]) if stored else None
         ledger = StoredLedger(self._reader(person_id), state.version if state else 0)
-        if state is not None:
-            state.with_ledger(ledger)
         new, _, _ = decide_player(state, record, POLICY, now, ledger=ledger)
         for row, value in ledger.writes(new.version):
             self.rows[ledger_key(person_id, row)] = json.dumps(value).encode()

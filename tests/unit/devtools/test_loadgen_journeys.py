@@ -9,7 +9,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from clickpath.contracts.models import Click, ClickLink, Registration
-from clickpath.devtools.loadgen import GroundTruth, JourneyRates, LoadGenerator, Population
+from clickpath.devtools.loadgen import JourneyRates, LoadGenerator, Population
+from clickpath.devtools.truth import GroundTruth
 from clickpath.devtools.verify import verify_touchpoints
 from clickpath.domain.attribution import AttributionWindow, attribute
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from clickpath.contracts.models import Attribution, Consent, DeliveryAttempt, Postback, ResponsibleGaming
 from clickpath.contracts.topics import Topic
+from clickpath.domain.ledger import MemoryLedger
 from clickpath.domain.players import PlayerPolicy, decide_player, replay_outputs
 from tests.factories import at, deposit, registration
 
@@ -29,10 +30,11 @@ def attribution(minutes: float = 5) -> Attribution:
                        registered_at=at(1), decided_at=at(minutes))
 
 
-def run(*records):
+def run(*records, ledger=None):
+    ledger = MemoryLedger() if ledger is None else ledger
     state, outputs = None, []
     for record in records:
-        state, out, _ = decide_player(state, record, POLICY, NOW)
+        state, out, _ = decide_player(state, record, POLICY, NOW, ledger=ledger)
         outputs += out
     return state, outputs
 
@@ -48,13 +50,15 @@ def suppressed(outputs) -> list[tuple[str, str]]:
 
 
 def test_withdrawn_affiliate_data_sharing_stops_postbacks_and_says_why() -> None:
+    ledger = MemoryLedger()
     state, outputs = run(registration("p1", "c1"), consent("affiliate_data_sharing", False, 2),
-                         attribution(), deposit("p1", "t1", "50", minutes=6))
+                         attribution(), deposit("p1", "t1", "50", minutes=6), ledger=ledger)
     assert sent(outputs) == []
     assert [(e, r.split(" consent")[0]) for e, r in suppressed(outputs)] == [
         ("registration", "affiliate_data_sharing"), ("ftd", "affiliate_data_sharing")]
     assert {o.record.attempted_at for o in outputs if o.topic is Topic.DELIVERY_ATTEMPTS} == {NOW}
-    assert sent(replay_outputs(state, attribution(), POLICY, NOW)) == []  # a replay sends none either
+    replayed = replay_outputs(state, attribution(), POLICY, NOW, ledger=ledger)
+    assert sent(replayed) == []  # a replay sends none either
 
 
 def test_other_purposes_do_not_stop_postbacks() -> None:

@@ -11,7 +11,9 @@ from decimal import Decimal
 
 from clickpath.contracts.models import Attribution, Chargeback, DeliveryAttempt, Postback
 from clickpath.contracts.topics import Topic
-from clickpath.domain.players import PlayerPolicy, decide_player, postback_id, replay_outputs
+from clickpath.domain.ledger import MemoryLedger
+from clickpath.domain.players import PlayerPolicy, decide_player, replay_outputs
+from clickpath.domain.postbacks import postback_id
 from tests.factories import at, deposit, registration
 from tests.unit.domain.test_consent import consent, rg
 
@@ -48,10 +50,12 @@ def chargeback(txn: str, minutes: float, cb_id: str | None = None, amount: str =
     )
 
 
-def run(*records, state=None):
+def run(*records, state=None, ledger=None):
+    """Decide `records` in turn (after `state` and its `ledger`, to go on from a run)."""
+    ledger = MemoryLedger() if ledger is None else ledger
     outputs = []
     for record in records:
-        state, out, _ = decide_player(state, record, POLICY, NOW)
+        state, out, _ = decide_player(state, record, POLICY, NOW, ledger=ledger)
         outputs += out
     return state, outputs
 
@@ -99,15 +103,18 @@ def test_every_deposit_but_the_ftds_is_a_deposit_postback_with_its_own_id() -> N
 
 
 def test_a_pending_deposit_is_reported_when_approved_a_declined_one_never() -> None:
-    _, outputs = run(
+    ledger = MemoryLedger()
+    state, outputs = run(
         registration("p1", "c1"),
         attribution(),
         deposit("p1", "t1", "10", minutes=2),
         deposit("p1", "t2", "20", minutes=3, status="pending"),
         deposit("p1", "t3", "30", minutes=3, status="declined"),
+        ledger=ledger,
     )
     assert [e for e, *_ in money(outputs)] == ["ftd"]
-    _, later = run(deposit("p1", "t2", "20", minutes=5, status="approved"), state=_)
+    _, later = run(deposit("p1", "t2", "20", minutes=5, status="approved"), state=state,
+                   ledger=ledger)
     assert money(later) == [("deposit", "t2", Decimal("20"), None)]
 
 
@@ -126,11 +133,13 @@ def test_deposits_made_before_the_attribution_are_reported_when_it_arrives() -> 
 
 
 def test_a_chargeback_of_the_ftd_reverses_it_once_with_the_deposits_amount() -> None:
+    ledger = MemoryLedger()
     state, outputs = run(
         registration("p1", "c1"),
         attribution(),
         deposit("p1", "t1", "50", minutes=2),
         chargeback("t1", minutes=30, amount="50"),
+        ledger=ledger,
     )
     reversal = postbacks(outputs)[-1]
     assert (
@@ -147,6 +156,7 @@ def test_a_chargeback_of_the_ftd_reverses_it_once_with_the_deposits_amount() -> 
         chargeback("t1", minutes=31, cb_id="cb-2"),
         deposit("p1", "t1", "50", minutes=32, status="refunded"),
         state=state,
+        ledger=ledger,
     )
     assert money(more) == []
 
@@ -180,6 +190,7 @@ def test_nothing_is_reversed_that_was_not_reported() -> None:
 
 
 def test_consent_withdrawn_suppresses_deposit_and_reversal_postbacks_and_says_so() -> None:
+    ledger = MemoryLedger()
     state, outputs = run(
         registration("p1", "c1"),
         attribution(),
@@ -187,6 +198,7 @@ def test_consent_withdrawn_suppresses_deposit_and_reversal_postbacks_and_says_so
         consent("affiliate_data_sharing", False, 3),
         deposit("p1", "t2", "20", minutes=4),
         chargeback("t1", minutes=5),
+        ledger=ledger,
     )
     assert money(outputs) == [("ftd", "t1", Decimal("10"), None)]
     assert suppressed(outputs) == ["deposit", "chargeback"]
@@ -201,6 +213,7 @@ def test_consent_withdrawn_suppresses_deposit_and_reversal_postbacks_and_says_so
         deposit("p1", "t3", "30", minutes=7),
         chargeback("t2", minutes=8),
         state=state,
+        ledger=ledger,
     )
     assert money(later) == [("deposit", "t3", Decimal("30"), None)]  # t2 was never reported
 
@@ -219,19 +232,22 @@ def test_self_exclusion_suppresses_them_too() -> None:
 
 def test_duplicates_emit_nothing_and_replays_resend_the_same_postbacks() -> None:
     dep2, cb = deposit("p1", "t2", "20", minutes=3), chargeback("t2", minutes=9)
+    ledger = MemoryLedger()
     state, outputs = run(
-        registration("p1", "c1"), attribution(), deposit("p1", "t1", "10", minutes=2), dep2, cb
+        registration("p1", "c1"), attribution(), deposit("p1", "t1", "10", minutes=2), dep2, cb,
+        ledger=ledger,
     )
     first = {p.postback_id: p for p in postbacks(outputs)}
     # The same records again (and the same deposit under a new event id): duplicates.
     again = deposit("p1", "t2", "20", minutes=3, event_id="ev-other-id")
-    _, dup = run(dep2, cb, again, state=state)
+    _, dup = run(dep2, cb, again, state=state, ledger=ledger)
     assert postbacks(dup) == []
     # A replay after a crash sends what was sent for the record's deposit (its postback and its
     # reversal) and the player's registration and FTD again, with the same ids and content.
     for record in (dep2, cb, attribution()):
-        replayed = postbacks(replay_outputs(state, record, POLICY, NOW))
+        replayed = postbacks(replay_outputs(state, record, POLICY, NOW, ledger=ledger))
         assert sorted(p.event for p in replayed) == ["chargeback", "deposit", "ftd", "registration"]
         assert all(first[p.postback_id] == p for p in replayed)
-    ftd_replay = postbacks(replay_outputs(state, deposit("p1", "t1", "10", minutes=2), POLICY, NOW))
+    ftd = deposit("p1", "t1", "10", minutes=2)
+    ftd_replay = postbacks(replay_outputs(state, ftd, POLICY, NOW, ledger=ledger))
     assert sorted(p.event for p in ftd_replay) == ["ftd", "registration"]

@@ -7,7 +7,8 @@ import json
 from decimal import Decimal
 
 from clickpath.domain.day_value import day_totals
-from clickpath.domain.ledger import StoredLedger, day_row
+from clickpath.domain.ledger import StoredLedger
+from clickpath.domain.ledger_rows import day_row
 from clickpath.domain.outputs import Outcome
 from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player
 from tests.factories import at, deposit, registration
@@ -29,7 +30,7 @@ class Table:
             lambda row: json.loads(self.rows[row]) if row in self.rows else None,
             state.version if state else 0,
         )
-        return (state.with_ledger(ledger) if state else None), ledger
+        return state, ledger
 
     def apply(self, *records, land_state: bool = True) -> list[Outcome]:
         state, ledger = self.load()
@@ -48,9 +49,9 @@ class Table:
 
 
 def totals(table: Table):
-    state, _ = table.load()
+    state, ledger = table.load()
     assert state is not None
-    return day_totals(state.ledger, at(2).date(), "EUR")
+    return day_totals(ledger, at(2).date(), "EUR")
 
 
 def test_a_crash_between_the_rows_and_the_state_counts_the_deposit_once() -> None:

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clickpath.contracts.models import Bonus, Chargeback, PlayerDayFact, Wager, Withdrawal
+from clickpath.domain.ledger import MemoryLedger
 from clickpath.domain.players import PlayerPolicy, decide_player
 from tests.factories import at, deposit, registration
 
@@ -17,9 +18,9 @@ NOW = at(1000)
 
 
 def run(*records):
-    state, outputs = None, []
+    state, outputs, ledger = None, [], MemoryLedger()
     for record in records:
-        new, outs, _ = decide_player(state, record, POLICY, NOW)
+        new, outs, _ = decide_player(state, record, POLICY, NOW, ledger=ledger)
         state = new
         outputs += outs
     return state, outputs

@@ -20,8 +20,10 @@ from clickpath.contracts.models import (
 from clickpath.contracts.topics import Topic
 from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.clicks import decide_click
+from clickpath.domain.ledger import MemoryLedger
 from clickpath.domain.outputs import Outcome
-from clickpath.domain.players import PlayerPolicy, decide_player, player_token
+from clickpath.domain.players import PlayerPolicy, decide_player
+from clickpath.domain.pseudonym import player_token
 from tests.factories import at, click, deposit, registration
 
 POLICY = PlayerPolicy(recent_ids=64, pseudonym_key=b"k")
@@ -29,12 +31,14 @@ NOW = at(1000)  # the processing time an agent passes in, from its clock
 LOOKBACK = AttributionWindow(timedelta(days=30))
 
 
-def simulate(events, doors=True):
+def simulate(events, doors=True, ledgers=None):
     """Route records between the two decisions the way the topics do; return all outputs.
 
     `doors`: registrations that name a click go to the click stage first, as the doors produce
-    them; otherwise to the player first, as an operator producing its own records might."""
+    them; otherwise to the player first, as an operator producing its own records might.
+    `ledgers`: where each player's ledger is kept, for a caller that decides more after."""
     players, clicks, outputs = {}, {}, []
+    ledgers = {} if ledgers is None else ledgers
     queue = [(_first_stage(r, doors), r) for r in events]
     while queue:
         stage, record = queue.pop(0)
@@ -44,7 +48,9 @@ def simulate(events, doors=True):
         else:
             key = record.person_id
             linked = isinstance(record, Registration) and stage == "attributions"
-            players[key], outs, _ = decide_player(players.get(key), record, POLICY, NOW, linked)
+            ledger = ledgers.setdefault(key, MemoryLedger())
+            players[key], outs, _ = decide_player(
+                players.get(key), record, POLICY, NOW, linked, ledger=ledger)
         for out in outs:
             if out.topic is Topic.CLICK_LINKS:
                 queue.append(("clicks", out.record))
@@ -150,32 +156,37 @@ def test_ftd_is_the_earliest_deposit_by_event_time() -> None:
 
 
 def test_duplicates_by_event_id_and_by_transaction_id_are_dropped() -> None:
-    state, _, _ = decide_player(None, deposit("p1", "t1", "10"), POLICY, NOW)
-    _, outs, outcome = decide_player(state, deposit("p1", "t1", "10"), POLICY, NOW)
+    ledger = MemoryLedger()
+    state, _, _ = decide_player(None, deposit("p1", "t1", "10"), POLICY, NOW, ledger=ledger)
+    _, outs, outcome = decide_player(state, deposit("p1", "t1", "10"), POLICY, NOW, ledger=ledger)
     assert (outs, outcome) == ([], Outcome.DUPLICATE)
     same_txn_new_id = deposit("p1", "t1", "10", event_id="resent-by-crm")
-    _, outs, outcome = decide_player(state, same_txn_new_id, POLICY, NOW)
+    _, outs, outcome = decide_player(state, same_txn_new_id, POLICY, NOW, ledger=ledger)
     assert (outs, outcome) == ([], Outcome.DUPLICATE)
-    state, _, _ = decide_player(state, registration("p1", None), POLICY, NOW)
+    state, _, _ = decide_player(state, registration("p1", None), POLICY, NOW, ledger=ledger)
     second_reg = registration("p1", "c9").model_copy(update={"event_id": "another-reg"})
-    assert decide_player(state, second_reg, POLICY, NOW)[2] is Outcome.DUPLICATE
+    assert decide_player(state, second_reg, POLICY, NOW, ledger=ledger)[2] is Outcome.DUPLICATE
 
 
 def test_other_events_are_deduplicated_and_published_but_change_no_funnel_fact() -> None:
     kyc = Kyc(event_id="k1", occurred_at=at(5), brand_id="brand-a", source="crm",
               player_id="p1", status="verified")
-    state, outs, outcome = decide_player(None, kyc, POLICY, NOW)
+    ledger = MemoryLedger()
+    state, outs, outcome = decide_player(None, kyc, POLICY, NOW, ledger=ledger)
     assert outcome is Outcome.ACCEPTED
     assert [o.topic for o in outs] == [Topic.CANONICAL]
-    assert decide_player(state, kyc, POLICY, NOW)[2] is Outcome.DUPLICATE
+    assert decide_player(state, kyc, POLICY, NOW, ledger=ledger)[2] is Outcome.DUPLICATE
+    assert ledger.rows == {}  # no money: no row
 
 
 def test_player_stays_with_the_first_affiliate_for_life() -> None:
-    players, outputs = simulate([click("c1", affiliate="aff-1"), registration("p1", "c1")])
+    ledgers: dict[str, MemoryLedger] = {}
+    players, outputs = simulate([click("c1", affiliate="aff-1"), registration("p1", "c1")],
+                                ledgers=ledgers)
     state = players["brand-a:p1"]
     other = next(o.record for o in outputs if o.topic is Topic.ATTRIBUTIONS).model_copy(
         update={"affiliate_id": "aff-2"})
-    _, outs, outcome = decide_player(state, other, POLICY, NOW)
+    _, outs, outcome = decide_player(state, other, POLICY, NOW, ledger=ledgers["brand-a:p1"])
     assert outcome is Outcome.DUPLICATE and outs == []
 
 
@@ -187,10 +198,10 @@ def test_a_registration_postback_is_two_agent_hops_from_the_registration() -> No
     assert [(o.topic, type(o.record).__name__) for o in hop1] == [
         (Topic.ATTRIBUTIONS, "Registration"), (Topic.ATTRIBUTIONS, "Attribution"),
     ]
-    player, hop2, outputs = None, [], []
+    player, hop2, outputs, ledger = None, [], [], MemoryLedger()
     for out in hop1:
         linked = isinstance(out.record, Registration)
-        player, outputs, _ = decide_player(player, out.record, POLICY, NOW, linked)
+        player, outputs, _ = decide_player(player, out.record, POLICY, NOW, linked, ledger=ledger)
         hop2 += outputs
     assert Topic.CLICK_LINKS not in {o.topic for o in hop2}
     assert [(p.event, p.affiliate_id) for p in postbacks(hop2)] == [("registration", "aff-1")]

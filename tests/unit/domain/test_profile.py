@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from clickpath.contracts.models import Kyc, Login, Wager
+from clickpath.domain.ledger import MemoryLedger
 from clickpath.domain.players import PlayerPolicy, decide_player
 from clickpath.domain.profile import churn_risk, player_profile
 from tests.factories import at, deposit, registration
@@ -14,9 +15,9 @@ POLICY = PlayerPolicy(recent_ids=64, pseudonym_key=b"k")
 
 
 def state_after(*records):
-    state = None
+    state, ledger = None, MemoryLedger()
     for record in records:
-        new, _, _ = decide_player(state, record, POLICY, at(1000))
+        new, _, _ = decide_player(state, record, POLICY, at(1000), ledger=ledger)
         state = new
     return state
 

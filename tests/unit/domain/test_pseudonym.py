@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from clickpath.domain.pseudonym import keyed_hash, normalise_phone, pseudonymise_ip
+from clickpath.domain.pseudonym import keyed_hash, normalise_phone, player_token, pseudonymise_ip
 
 
 def test_pseudonyms_are_keyed_and_stable() -> None:
@@ -37,3 +37,10 @@ def test_an_ipv4_client_on_a_dual_stack_socket_is_pseudonymised_as_ipv4() -> Non
 
     assert ip_prefix("::ffff:203.0.113.9") == "203.0.0.0/16"
     assert pseudonymise_ip(b"k", "::ffff:203.0.113.9") == pseudonymise_ip(b"k", "203.0.113.9")
+
+
+def test_a_player_token_is_the_one_affiliates_already_hold() -> None:
+    """Golden: affiliates join their own reports by this token, so it never changes; it
+    differs per affiliate, so two affiliates cannot join theirs."""
+    assert player_token(b"k", "aff-1", "brand-a:p1") == "571fb6a71a2b305fc6c3f634be7307b3"
+    assert player_token(b"k", "aff-2", "brand-a:p1") != player_token(b"k", "aff-1", "brand-a:p1")

@@ -12,6 +12,7 @@ from clickpath.contracts.models import Attribution, CanonicalEvent, ClickLink, P
 from clickpath.contracts.topics import Topic
 from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.clicks import decide_click, replay_click_outputs
+from clickpath.domain.ledger import MemoryLedger
 from clickpath.domain.players import PlayerPolicy, decide_player, replay_outputs
 from tests.factories import at, click, deposit, registration
 
@@ -24,23 +25,23 @@ def by_topic(outputs, topic):
 
 
 def attributed_player():
-    reg = registration("p1", "c1")
-    state, _, _ = decide_player(None, reg, POLICY, NOW)
+    reg, ledger = registration("p1", "c1"), MemoryLedger()
+    state, _, _ = decide_player(None, reg, POLICY, NOW, ledger=ledger)
     _, _, _ = decide_click(None, click("c1"), AttributionWindow(timedelta(days=30)), at(100))
     decision = Attribution(
         person_id=reg.person_id, brand_id="brand-a", player_id="p1", click_id="c1",
         status="attributed", affiliate_id="aff-1", campaign_id="camp-1",
         registered_at=reg.occurred_at, decided_at=at(5),
     )
-    state, _, _ = decide_player(state, decision, POLICY, NOW)
+    state, _, _ = decide_player(state, decision, POLICY, NOW, ledger=ledger)
     dep = deposit("p1", "t1", "50")
-    state, first_outputs, _ = decide_player(state, dep, POLICY, NOW)
-    return state, reg, dep, first_outputs
+    state, first_outputs, _ = decide_player(state, dep, POLICY, NOW, ledger=ledger)
+    return state, ledger, reg, dep, first_outputs
 
 
 def test_replayed_deposit_is_resent_with_the_same_ids_and_totals() -> None:
-    state, _, dep, first = attributed_player()
-    again = replay_outputs(state, dep, POLICY, NOW)
+    state, ledger, _, dep, first = attributed_player()
+    again = replay_outputs(state, dep, POLICY, NOW, ledger=ledger)
     [canonical] = by_topic(again, Topic.CANONICAL)
     assert isinstance(canonical, CanonicalEvent)
     assert (canonical.event_id, canonical.is_ftd) == (dep.event_id, True)
@@ -55,15 +56,15 @@ def test_replayed_deposit_is_resent_with_the_same_ids_and_totals() -> None:
 
 
 def test_replayed_registration_resends_its_click_link() -> None:
-    state, reg, _, _ = attributed_player()
-    [link] = by_topic(replay_outputs(state, reg, POLICY, NOW), Topic.CLICK_LINKS)
+    state, ledger, reg, _, _ = attributed_player()
+    [link] = by_topic(replay_outputs(state, reg, POLICY, NOW, ledger=ledger), Topic.CLICK_LINKS)
     assert isinstance(link, ClickLink) and link.click_id == "c1"
 
 
 def test_a_retry_with_a_new_event_id_is_not_resent_as_a_new_event() -> None:
-    state, _, dep, _ = attributed_player()
+    state, ledger, _, dep, _ = attributed_player()
     retry = dep.model_copy(update={"event_id": "other-id"})
-    assert by_topic(replay_outputs(state, retry, POLICY, NOW), Topic.CANONICAL) == []
+    assert by_topic(replay_outputs(state, retry, POLICY, NOW, ledger=ledger), Topic.CANONICAL) == []
 
 
 def test_replayed_click_resends_its_canonical_event_and_decisions() -> None:

@@ -1,0 +1,94 @@
+"""The field types every record shares, and `Record`, the base of each model of a schema.
+
+Ids refuse control characters, money is a bounded `Decimal` documented as a string, currencies
+are ISO 4217, and pseudonym fields take only what clickpath.domain.pseudonym makes. Nothing
+here names a record: the records are in ingress.py, stream.py and outward.py.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
+
+from clickpath.contracts.money import ISO_4217, check_currency
+
+# No control characters: ids are printed, logged and joined into keys (domain/ledger.py).
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Text = Annotated[str, StringConstraints(max_length=2048)]
+Currency = Annotated[
+    str,
+    AfterValidator(check_currency),
+    WithJsonSchema({"type": "string", "enum": sorted(ISO_4217)}),
+]
+# Documented as a string: money travels as a decimal string, never a binary float.
+Amount = Annotated[
+    Decimal,
+    Field(ge=0, le=Decimal("1000000000000"), decimal_places=4),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{1,13}(\.\d{1,4})?$", "examples": ["25.00"]}),
+]
+Timestamp = AwareDatetime
+
+
+def _empty_is_zero(value: object) -> object:
+    """An Avro decimal field added with a default reads the default's raw bytes (""): zero."""
+    return Decimal(0) if value in ("", b"") else value
+
+
+# A decimal field added to a schema later: data written before it reads as zero.
+AddedDecimal = Annotated[Decimal, BeforeValidator(_empty_is_zero)]
+# A payment's status: only approved ones count; absent means approved.
+PaymentStatus = Literal["pending", "approved", "declined", "cancelled", "refunded"]
+
+# Pseudonym fields carry what clickpath.domain.pseudonym makes, never the raw value: a keyed
+# HMAC-SHA256 as 64 hex digits, and an IP network no finer than /24 (/48 for IPv6). Anything
+# else (an e-mail address in `email_hash`, an address in `ip_prefix`) is refused by field.
+_HEX_DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")
+IP_PREFIX_MAX_BITS = {4: 24, 6: 48}
+
+
+def check_hex_digest(value: str) -> str:
+    if not _HEX_DIGEST.match(value):
+        raise ValueError("must be a keyed pseudonym: 64 hex digits (HMAC-SHA256), not raw data")
+    return value.lower()
+
+
+def check_ip_prefix(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError("must be an IP network prefix such as 203.0.0.0/16") from None
+    if "/" not in value or network.prefixlen > IP_PREFIX_MAX_BITS[network.version]:
+        raise ValueError(
+            f"must be a network prefix of at most /{IP_PREFIX_MAX_BITS[network.version]} "
+            "(not an address)"
+        )
+    return str(network)
+
+
+Pseudonym = Annotated[str, AfterValidator(check_hex_digest)]
+IpPrefix = Annotated[str, AfterValidator(check_ip_prefix)]
+
+
+class Record(BaseModel):
+    """A record with an Avro schema; `avro_name` is the schema's full name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    avro_name: ClassVar[str]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,123 @@
+"""The arguments of the data and report commands: report, sql, topics, import, mappings, fx.
+Their functions: commands_data."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from clickpath.domain.multitouch import (
+    DEFAULT_HALF_LIFE_DAYS,
+    DEFAULT_POSITION_FIRST,
+    DEFAULT_POSITION_LAST,
+    MODELS,
+)
+from clickpath.run.arguments import Parser, add_command, decimal, iso_date
+from clickpath.run.commands_data import (
+    REPORT_KINDS,
+    cmd_fx,
+    cmd_import,
+    cmd_mappings,
+    cmd_report,
+    cmd_sql,
+    cmd_topics,
+)
+
+FORMATS = ["table", "csv", "json"]
+# Of these, the commands that talk to a running `up` (cli.CLIENT_COMMANDS).
+CLIENT_COMMANDS = frozenset({"report", "sql", "topics", "import"})
+
+
+def add_data_commands(sub: Any) -> None:
+    _add_report(sub)
+
+    sql = add_command(sub, "sql", "one read-only SELECT over the analyst views (docs/analytics.md)",
+                      "Runs one read-only SELECT over the analyst views (funnel_daily, players,"
+                      " touchpoint_paths ...; docs/analytics.md) on the running pipeline.")
+    sql.add_argument("query", help='e.g. "SELECT affiliate_id, sum(clicks) FROM funnel_daily'
+                     ' GROUP BY affiliate_id"')
+    sql.add_argument("--format", choices=FORMATS, default="table")
+    sql.add_argument("--brand", default=None, help="only this brand's rows")
+    sql.set_defaults(func=cmd_sql)
+
+    topics = add_command(sub, "topics", "create every topic with its partition count",
+                         "Creates every clickpath topic that does not exist yet, on the running"
+                         " `up`'s broker or CLICKPATH_KAFKA_BOOTSTRAP_SERVERS.")
+    topics.set_defaults(func=cmd_topics)
+
+    _add_import(sub)
+
+    mappings = add_command(sub, "mappings", "list the source mappings every door applies (exit 2 if"
+                           " one is invalid)",
+                           "Lists how each source's field names become the schema's"
+                           " (docs/mappings.md); exits 2 if a mapping is invalid.")
+    mappings.add_argument("--format", choices=["table", "json"], default="table")
+    mappings.set_defaults(func=cmd_mappings)
+
+    fx = add_command(sub, "fx", "show the reporting currency and its effective-dated FX table",
+                     "Shows the reporting currency and the FX rates the reports convert with.")
+    fx.add_argument("--format", choices=["table", "json"], default="table")
+    fx.set_defaults(func=cmd_fx)
+
+
+def _add_report(sub: argparse._SubParsersAction[Parser]) -> None:
+    report = add_command(
+        sub, "report", "funnel KPIs by brand, affiliate and campaign (default), attribution by model,"
+        " LTV cohorts, retention",
+        "Reports on the running pipeline: the funnel by brand, affiliate and campaign (default), credit"
+        " per attribution model, LTV cohorts or retention. --since and --until are days,"
+        " YYYY-MM-DD, both included.",
+    )
+    report.add_argument("kind", nargs="?", choices=REPORT_KINDS, default="funnel",
+                        help="default funnel")
+    report.add_argument("--format", choices=FORMATS, default="table")
+    report.add_argument("--brand", default=None)
+    report.add_argument("--since", type=iso_date, default=None, help="YYYY-MM-DD")
+    report.add_argument("--until", type=iso_date, default=None, help="YYYY-MM-DD")
+    report.add_argument("--currency", default=None, metavar="CUR",
+                        help="funnel table and CSV: only this currency's rows (e.g. EUR)")
+    attribution = report.add_argument_group("attribution (docs/attribution-models.md)")
+    attribution.add_argument("--model", choices=[*MODELS, "all"], default=None,
+                             help="default all")
+    attribution.add_argument("--layout", choices=["long", "wide"], default=None,
+                             help="long: a row per model and channel (default); wide: the"
+                             " models side by side as columns")
+    attribution.add_argument("--conversion", choices=["registration", "ftd"], default=None,
+                             help="what is credited (default registration)")
+    attribution.add_argument("--value", choices=["ngr", "deposits"], default=None,
+                             help="the value credited with it (default ngr)")
+    attribution.add_argument("--by", choices=["affiliate", "campaign"], default=None,
+                             help="the channel credited (default affiliate)")
+    attribution.add_argument("--half-life-days", type=float, default=None, metavar="F",
+                             help=f"time_decay (default {DEFAULT_HALF_LIFE_DAYS:g})")
+    attribution.add_argument("--position-first", type=decimal, default=None, metavar="F",
+                             help=f"position: the first click's share (default {DEFAULT_POSITION_FIRST})")
+    attribution.add_argument("--position-last", type=decimal, default=None, metavar="F",
+                             help=f"position: the last click's share (default {DEFAULT_POSITION_LAST})")
+    attribution.add_argument("--lookback-days", type=int, default=None, metavar="N",
+                             help="clicks this many days before the conversion (default"
+                             " CLICKPATH_ATTRIBUTION_LOOKBACK_DAYS)")
+    cohorts = report.add_argument_group("cohorts and retention (docs/cohorts.md)")
+    cohorts.add_argument("--grain", choices=["week", "month"], default=None,
+                         help="cohorts by registration week or month (default month)")
+    cohorts.add_argument("--periods", type=int, default=None, metavar="N",
+                         help="retention: periods 0..N-1 after registration (default 12)")
+    report.set_defaults(func=cmd_report)
+
+
+def _add_import(sub: argparse._SubParsersAction[Parser]) -> None:
+    imp = add_command(sub, "import", "import history from a JSONL or CSV file (resumable, no duplicates)",
+                      "Imports an export (JSONL or CSV, the event API's fields) into the running"
+                      " pipeline; re-runs resume and never send an event twice (docs/import.md).")
+    imp.add_argument("file", type=Path, help="events in the event API's JSON shape: .jsonl/.ndjson or .csv")
+    imp.add_argument("--format", choices=["jsonl", "csv"], default=None, help="default: from the extension")
+    imp.add_argument("--brand", default=None, help="fills brand_id; records of another brand are rejected")
+    imp.add_argument("--source", default="import", help="the envelope's source where a record names none")
+    imp.add_argument("--dry-run", action="store_true", help="validate and count only; send nothing")
+    imp.add_argument("--rejects", type=Path, default=None, help="report file; default FILE.rejected.jsonl")
+    imp.add_argument("--batch", type=int, default=10_000, help="lines per acknowledged checkpoint")
+    imp.add_argument("--rate", type=float, default=None, help="at most this many events/s (default: no cap)")
+    imp.add_argument("--ack-timeout", type=float, default=30.0, help="seconds to wait for the broker's acks")
+    imp.add_argument("--json", action="store_true", help="print the summary as a JSON line, no progress bar")
+    imp.set_defaults(func=cmd_import)
