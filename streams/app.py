@@ -1,76 +1,46 @@
-"""The Faust app: two stateful agents, thin adapters around `clickpath.domain`.
+"""The Faust app, assembled: the stateful stages' tables, changelog writers and agents.
 
-- `players` reads operator events (keyed `brand_id:player_id`) and attribution decisions (keyed
-  the same way), deduplicates, detects the FTD and publishes canonical events, funnel facts and
-  postbacks. Most events (deposits, wagers, KYC...) take this one Faust hop and no other.
-- `clicks` reads clicks and the click links that registrations emit (both keyed `click_id`, so
-  they meet in one partition) and decides attribution once it has both.
+The stages are declared in their own modules (streams/players.py, streams/clicks.py) and run by
+the stage runtime (streams/runtime.py: key checks, dead letters, ledger rows before state,
+outputs, profile, metrics); this module only gives each its Faust table, changelog writer, lag
+gauge and agent, and must not grow stage logic of its own.
 
-Both take records in micro-batches (`agent_batch_max` records or `agent_batch_wait_ms`,
-whichever comes first) and apply them key by key, so a key's state is decoded and written once
-per batch: Faust's per-record cost is the ceiling (docs/benchmarks.md), so the agents add as little as
-they can on top of it.
+Every stage takes records in micro-batches (`agent_batch_max` records or `agent_batch_wait_ms`,
+whichever comes first) and applies them key by key, so a key's state is decoded and written once
+per batch: Faust's per-record cost is the ceiling (docs/benchmarks.md), so the agents add as
+little as they can on top of it.
 
-Both run at concurrency 1: faust-streaming can commit past an unprocessed message with more
-(its issue 606), and exactly-once is not available on every broker; every step is idempotent
-instead. Records are decoded here, at the edge; a record that fails goes to the dead-letter
-topic with its reason and the agent carries on.
+Every agent runs at concurrency 1: faust-streaming can commit past an unprocessed message with
+more (its issue 606), and exactly-once is not available on every broker; every step is idempotent
+instead.
 """
 
 from __future__ import annotations
 
-import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from functools import partial
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import faust
-import structlog
 from faust.streams import _current_event
-from pydantic import BaseModel
 
-from clickpath.contracts.batches import Unpacked, unpack
-from clickpath.contracts.models import (
-    Attribution,
-    Click,
-    ClickLink,
-    DeadLetter,
-    IngressEvent,
-    PlayerEvent,
-    Record,
-    Registration,
-    utcnow,
-)
-from clickpath.contracts.serde import DecodeError, build_codec
+from clickpath.contracts.serde import build_codec
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.domain.attribution import AttributionWindow
-from clickpath.domain.clicks import ClickState, decide_click, replay_click_outputs
-from clickpath.domain.ledger import StoredLedger, ledger_key
-from clickpath.domain.outputs import Outcome, Output, received_at_of, with_received_at
-from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player, replay_outputs
-from clickpath.domain.profile import player_profile
-from clickpath.domain.runs import Positioned, apply_run
+from clickpath.domain.players import PlayerPolicy
+from clickpath.infra.faults import on_kill
 from clickpath.infra.kafka import faust_credentials, make_producer
-from clickpath.infra.metrics import (
-    DEAD_LETTERS,
-    EVENTS,
-    PROCESSING_TIME,
-    REGISTRATIONS_UNATTRIBUTED,
-    observe_event_latency,
-    observe_event_time_lag,
-)
 from clickpath.settings import Settings
 from clickpath.streams.aiokafka_fixes import install_consumer_fixes
 from clickpath.streams.changelog import ChangelogWriter
+from clickpath.streams.clicks import click_stage
 from clickpath.streams.lag import LagTracker
 from clickpath.streams.output_producer import output_producer
-
-log = structlog.get_logger(__name__)
+from clickpath.streams.players import player_stage
+from clickpath.streams.runtime import Stage, StageRuntime
 
 
 def faust_broker_urls(bootstrap: str) -> list[str]:
@@ -108,9 +78,14 @@ def faust_app(settings: Settings, datadir: Path, name: str) -> faust.App:
 
 
 def create_app(settings: Settings, datadir: Path) -> faust.App:
-    """Build the app with its tables and agents; nothing connects until a worker starts."""
+    """Build the app with its tables and agents; nothing connects until a worker starts.
+
+    Assembly only: each stage is declared in its own module (streams/players.py,
+    streams/clicks.py) and run by streams/runtime.py; here each gets its table, changelog
+    writer, lag gauge and agent."""
     app = faust_app(settings, datadir, f"{settings.topic_prefix}-streams")
     codec = build_codec(settings.schemas_dir, settings.schema_registry_url)
+    names = {t: topic_name(settings, t) for t in Topic}
     policy = PlayerPolicy(
         recent_ids=settings.dedup_recent_ids,
         pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
@@ -119,181 +94,59 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         lookback=timedelta(days=settings.attribution_lookback_days),
         clock_skew=timedelta(seconds=settings.attribution_clock_skew_s),
     )
-
-    out_topics = {t: topic_name(settings, t) for t in Topic}
-    players = app.Table("players", default=None, partitions=settings.partitions, key_type=str)
-    clicks = app.Table("clicks", default=None, partitions=settings.partitions, key_type=str)
+    stages: list[Stage[Any]] = [
+        player_stage(policy, names[Topic.ATTRIBUTIONS]),
+        click_stage(window),
+    ]
 
     changelog_producer = make_producer(settings, **{"linger.ms": settings.producer_linger_ms})
-    player_log = ChangelogWriter(players, changelog_producer)
-    click_log = ChangelogWriter(clicks, changelog_producer)
-    producer = output_producer(settings, codec, app, changelogs=[player_log, click_log])
-
-    def send(outputs: list[Output]) -> None:
-        for out in outputs:
-            producer.send_raw(out_topics[out.topic], out.key.encode(), codec.encode(out.record))
-
-    def dead_letter(stage: str, msg: Any, event: Unpacked, reason: str) -> None:
-        record = DeadLetter.of(
-            key=event.key, value=event.value, topic=msg.topic, partition=msg.partition,
-            offset=msg.offset, stage=stage, reason=reason, at=utcnow(), batch_index=event.index,
-        )
-        producer.send_raw(out_topics[Topic.DEAD_LETTER], event.key, codec.encode(record))
-        DEAD_LETTERS.labels(stage).inc()
-        EVENTS.labels(stage, "dead_letter").inc()
-        log.warning(
-            "dead_letter", stage=stage, topic=msg.topic, offset=msg.offset, index=event.index,
-            reason=reason,
-        )
-
-    def checked(msg: Any, event: Unpacked, kind: _Kind) -> Record:
-        """The event's record if it belongs on this stage under its key, else DecodeError."""
-        record = event.record
-        if event.error is not None or record is None:
-            raise DecodeError(event.error or "no record")
-        if not isinstance(record, kind.accepts):
-            raise DecodeError(f"{type(record).__name__} does not belong on {msg.topic}")
-        key = (event.key or b"").decode(errors="replace")
-        expected = kind.key_of(record)
-        if key != expected:
-            raise DecodeError(f"record key {key!r} must be {expected!r}")
-        return record
-
-    async def process_batch(stage: str, events: list[Any], kind: _Kind) -> None:
-        """Unpack a micro-batch (single records and batch records alike), apply it key by key
-        (one state write per changed key), send the outputs."""
-        started = time.perf_counter()
-        now = utcnow()  # one processing time per batch: the domain reads no clock of its own
-        runs: dict[str, list[Positioned[Any]]] = {}
-        last_event: dict[str, Any] = {}
-        for event in events:
-            msg = event.message
-            for item in unpack(codec, msg.key, msg.value):
-                try:
-                    record = checked(msg, item, kind)
-                except DecodeError as e:
-                    dead_letter(stage, msg, item, str(e))
-                    continue
-                key = kind.key_of(record)
-                runs.setdefault(key, []).append(
-                    Positioned(msg.topic, msg.offset, record, item.index or 0)
-                )
-                last_event[key] = event
-                if isinstance(record, kind.timed):
-                    # clickpath's delay from when a door took the event; how late the event
-                    # itself was (an import, the demo's backdated history) is a metric apart.
-                    received = received_at_of(record, _kafka_time(msg, now))
-                    observe_event_latency(stage, received)
-                    observe_event_time_lag(stage, record.occurred_at, received)
-
-        for key, records in runs.items():
-            current = last_event[key]
-            partition = current.message.partition
-            with acting_for(current):
-                stored = kind.table.get(key)
-                state: Any = kind.state_model.model_validate(stored["state"]) if stored else None
-                ledger = StoredLedger(
-                    partial(_read_row, kind.table, key), state.version if state else 0
-                ) if kind.has_ledger else None
-                run = apply_run(
-                    state,
-                    stored["applied"] if stored else {},
-                    records,
-                    partial(kind.decide, now=now, ledger=ledger),
-                    partial(kind.replay, now=now, ledger=ledger),
-                )
-                if run.changed and run.state is not None:
-                    # Ledger rows first: the state that counts them is never stored before them.
-                    for row, value in ledger.writes(run.state.version) if ledger else ():
-                        kind.changelog.put(ledger_key(key, row), value, partition)
-                    value = {"state": run.state.model_dump(mode="json"), "applied": run.applied}
-                    kind.changelog.put(key, value, partition)
-            send(run.outputs)
-            if kind.profile is not None and run.state is not None and (
-                run.changed or Outcome.REPLAYED in run.outcomes
-            ):
-                send([Output(Topic.PLAYER_PROFILES, key, kind.profile(run.state, now))])
-            for outcome in run.outcomes:
-                EVENTS.labels(stage, outcome.value).inc()
-        kind.lag.handled(event.message for event in events)
-        PROCESSING_TIME.labels(stage).observe(time.perf_counter() - started)
-
-    batch_max, within = settings.agent_batch_max, settings.agent_batch_wait_ms / 1000
-    player_topics = [out_topics[Topic.EVENTS], out_topics[Topic.ATTRIBUTIONS]]
-    click_topics = [out_topics[Topic.CLICKS], out_topics[Topic.CLICK_LINKS]]
-    forwarded = out_topics[Topic.ATTRIBUTIONS]  # registrations linked by the click stage
-
-    def linked(item: Positioned[Any]) -> bool:
-        return item.topic == forwarded and isinstance(item.record, Registration)
-
-    player_kind = _Kind(
-        accepts=(PlayerEvent, Attribution),
-        key_of=_person_key,
-        timed=IngressEvent,
-        state_model=PlayerState,
-        decide=lambda state, item, now, ledger: _stamped(
-            decide_player(state, item.record, policy, now, linked(item), ledger=ledger), item, now
-        ),
-        replay=lambda state, item, now, ledger: with_received_at(
-            replay_outputs(state, item.record, policy, now, linked(item), ledger=ledger),
-            received_at_of(item.record, now),
-        ),
-        lag=LagTracker(app, "players", player_topics),
-        table=players,
-        changelog=player_log,
-        has_ledger=True,
-        profile=player_profile,
-    )
-    click_kind = _Kind(
-        accepts=(Click, ClickLink, Registration),
-        key_of=lambda record: record.click_id or "",
-        timed=Click,
-        state_model=ClickState,
-        decide=lambda state, item, now, ledger: _noted(
-            decide_click(state, item.record, window, now)
-        ),
-        replay=lambda state, item, now, ledger: replay_click_outputs(state, item.record, now),
-        lag=LagTracker(app, "clicks", click_topics),
-        table=clicks,
-        changelog=click_log,
-    )
-
-    player_input = app.topic(
-        *player_topics, partitions=settings.partitions, key_serializer="raw", value_serializer="raw"
-    )
-
-    @app.agent(player_input, concurrency=1)
-    async def player_agent(stream: Any) -> None:  # a faust Stream (take_events is not typed)
-        async for events in stream.take_events(batch_max, within=within):
-            await process_batch("players", events, player_kind)
-
-    click_input = app.topic(
-        *click_topics, partitions=settings.partitions, key_serializer="raw", value_serializer="raw"
-    )
-
-    @app.agent(click_input, concurrency=1)
-    async def click_agent(stream: Any) -> None:
-        async for events in stream.take_events(batch_max, within=within):
-            await process_batch("clicks", events, click_kind)
-
+    tables = {
+        stage.name: app.Table(stage.name, default=None, partitions=settings.partitions, key_type=str)
+        for stage in stages
+    }
+    writers = {name: ChangelogWriter(table, changelog_producer) for name, table in tables.items()}
+    for name, writer in writers.items():
+        on_kill(f"{name}.changelog", writer.flush_queued)  # test-only crash points (infra/faults)
+    producer = output_producer(settings, codec, app, changelogs=list(writers.values()))
+    for stage in stages:
+        writer = writers[stage.name]
+        runtime = StageRuntime(
+            stage, codec, names, store=writer, changelog=writer, producer=producer,
+            scope=acting_for,
+        )  # reads through the writer: its unacknowledged values first
+        _add_agent(app, settings, runtime)
+        _forget_on_revoke(app, runtime, writer)
     return app
 
 
-@dataclass(frozen=True)
-class _Kind:
-    """What differs between the two stateful stages."""
+def _forget_on_revoke(app: faust.App, runtime: StageRuntime[Any], writer: ChangelogWriter) -> None:
+    """A revoked partition's lineage and unacknowledged writes are no longer this worker's."""
+    inputs = frozenset(runtime.input_topics)
 
-    accepts: tuple[type[Record], ...]
-    key_of: Callable[[Any], str]
-    timed: type[IngressEvent]  # records whose event time feeds the latency histogram
-    state_model: type[BaseModel]
-    decide: Callable[..., Any]  # (state, item, now, ledger)
-    replay: Callable[..., list[Output]]  # (state, item, now, ledger)
-    lag: LagTracker
-    table: Any  # the faust Table of this stage's state
-    changelog: ChangelogWriter
-    has_ledger: bool = False  # the state's history lives in ledger rows beside it
-    profile: Callable[[Any, datetime], Record] | None = None  # written once per changed key
+    def revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:  # args: (revoked,)
+        partitions = {tp.partition for tp in args[0] if tp.topic in inputs}
+        runtime.revoked(partitions)
+        writer.revoked(partitions)
+
+    app.on_partitions_revoked.connect(revoked)
+
+
+def _add_agent(app: faust.App, settings: Settings, runtime: StageRuntime[Any]) -> None:
+    """One agent per stage, at concurrency 1, taking micro-batches."""
+    name = runtime.stage.name
+    lag = LagTracker(app, name, runtime.input_topics)
+    runtime.on_handled = lag.handled
+    batch_max, within = settings.agent_batch_max, settings.agent_batch_wait_ms / 1000
+    topic = app.topic(
+        *runtime.input_topics, partitions=settings.partitions, key_serializer="raw",
+        value_serializer="raw",
+    )
+
+    async def agent(stream: Any) -> None:  # a faust Stream (take_events is not typed)
+        async for events in stream.take_events(batch_max, within=within):
+            runtime.process_batch(events)
+
+    app.agent(topic, name=f"{__name__}.{name}_agent", concurrency=1)(agent)
 
 
 @contextmanager
@@ -310,44 +163,6 @@ def acting_for(event: Any) -> Iterator[None]:
         yield
     finally:
         _current_event.reset(token)
-
-
-def _kafka_time(msg: Any, fallback: datetime) -> datetime:
-    """The record's Kafka timestamp: when the broker (or an operator's own producer) took a
-    record that no door stamped with `received_at`."""
-    stamp = getattr(msg, "timestamp", None)
-    return datetime.fromtimestamp(stamp, UTC) if stamp else fallback
-
-
-def _stamped(decided: tuple[Any, list[Output], Outcome], item: Positioned[Any], now: datetime,
-             ) -> tuple[Any, list[Output], Outcome]:
-    """A player decision whose postbacks carry when their cause was received."""
-    state, outputs, outcome = decided
-    return state, with_received_at(outputs, received_at_of(item.record, now)), outcome
-
-
-def _noted(decided: tuple[Any, list[Output], Outcome]) -> tuple[Any, list[Output], Outcome]:
-    """A click decision, with every registration it leaves unattributed logged and counted by
-    reason: an operator sees why a player was not paid for (a replay is not counted again)."""
-    for out in decided[1]:
-        a = out.record
-        if isinstance(a, Attribution) and a.status == "unattributed":
-            REGISTRATIONS_UNATTRIBUTED.labels(a.reason or "unknown").inc()
-            gap = (a.clicked_at - a.registered_at).total_seconds() if a.clicked_at else None
-            log.info("registration_unattributed", reason=a.reason, brand_id=a.brand_id,
-                     click_id=a.click_id, click_minus_registration_s=gap)
-    return decided
-
-
-def _read_row(table: Any, person_id: str, row: str) -> Any:
-    return table.get(ledger_key(person_id, row))
-
-
-def _person_key(record: Record) -> str:
-    if isinstance(record, Attribution):
-        return record.person_id
-    assert isinstance(record, PlayerEvent)
-    return record.person_id
 
 
 def run_worker(settings: Settings, index: int = 0) -> None:

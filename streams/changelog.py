@@ -1,33 +1,41 @@
 """Table writes that bypass Faust's per-write changelog send, recoverable by Faust all the same.
 
 `table[key] = value` costs 140–190 µs here, most of it Faust's changelog send (docs/benchmarks.md):
-with batch records that one write is the agents' ceiling. So a key's new value is put straight into
-the table's store and its changelog record is produced through confluent-kafka, in bytes Faust
-reads back (the key through the table's own serializer, which lookups use too; the value as
-JSON, the table's value serializer) and to the partition Faust would have chosen (the current
-event's), so Faust's recovery after a restart reads it unchanged.
+with batch records that one write is the agents' ceiling. So a key's changelog record is produced
+through confluent-kafka, in bytes Faust reads back (the key through the table's own serializer,
+which lookups use too; the value as JSON, the table's value serializer) and to the partition Faust
+would have chosen (the current event's), so Faust's recovery after a restart reads it unchanged.
+
+The local store is never ahead of the changelog (issue 22, P5 in /work/notes/wager-loss.md): a
+written value waits in an overlay, which reads consult first, until the flush that acknowledged
+its changelog record; `persist_offsets` then applies the acknowledged values to the store together
+with the newest offset they cover (Faust's persisted offset, so a restart reads only the changelog
+after it). A SIGKILLed worker's RocksDB store is thus an acknowledged prefix, and recovery reads
+the rest. Had the store taken values the changelog never got, a restart on the same disk would
+keep them, a replay would find them "already applied" and write nothing, and after the next
+failover the other worker would not have them (a natural-key duplicate would count twice).
 
 Nothing is lost to the shortcut: the writer is flushed inside Faust's pre-commit flush (with the
 agents' other outputs, `output_producer`), so an input offset is committed only after the state it
-produced is in the changelog. Once a flush has been acknowledged, each partition's newest
-changelog offset is stored as the RocksDB store's persisted offset, as Faust's own send callback
-does, so a restart reads only the changelog written after it.
+produced is in the changelog.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
-from faust.stores.base import SerializedStore
 from faust.types import TP
+from rocksdict import WriteBatch
 
 from clickpath.infra.producer import NotAcknowledged
 
 
 class ChangelogWriter:
-    """Writes one Faust table: the store now, the changelog record through confluent-kafka."""
+    """Writes one Faust table: the changelog record through confluent-kafka, the store once the
+    record is acknowledged; reads see the newest write either way."""
 
     def __init__(self, table: Any, producer: Producer) -> None:
         """`producer`: confluent-kafka's, shared by the tables of one worker (one client, one
@@ -36,24 +44,34 @@ class ChangelogWriter:
             raise ValueError(f"table {table.name}: values are written as JSON, not "
                              f"{table.value_serializer!r}")
         self._table = table
+        self.name: str = table.name  # the stage's: its crash points are named after it
         self._topic: str = table.changelog_topic.get_topic_name()
         self._producer = producer
-        self._acked: dict[int, int] = {}  # partition -> newest acknowledged offset
+        # key -> its newest write not yet in the store; each write links to the one before it
+        # that is not in the store either (a flush acknowledges writes made before it began).
+        self._overlay: dict[str, _Write] = {}
+        self._produced: dict[int, int] = {}  # partition -> records produced
+        self._delivered: dict[int, int] = {}  # partition -> delivery reports (in order)
+        self._marks: dict[int, int] = {}  # partition -> records produced when `flush` began
+        self._flushed: dict[int, int] = {}  # the marks of the last acknowledged flush
+        self._covered: dict[int, int] = {}  # partition -> newest offset at or below the mark
         self._errors: list[str] = []
 
+    def get(self, key: str) -> Any:
+        """The newest value of `key`: written and not yet in the store, or the store's (the
+        caller has made the key's event current, which picks the store's partition)."""
+        written = self._overlay.get(key)
+        if written is not None:
+            return json.loads(written.raw_value)
+        return self._table.get(key)
+
     def put(self, key: str, value: Any, partition: int) -> None:
-        """Set `key` in the store (the caller has made the key's event current, which picks
-        the store's partition) and queue its changelog record for `partition`."""
+        """Queue `key`'s changelog record for `partition`; the store takes it once acknowledged."""
         table = self._table
         raw_key = table.app.serializers.dumps_key(
             table.key_type, key, serializer=table.key_serializer
         )  # Faust's own bytes: stores look keys up by them
         raw_value = json.dumps(value, separators=(",", ":")).encode()  # any JSON reads back
-        store = table.data
-        if isinstance(store, SerializedStore):
-            store._set(raw_key, raw_value)  # what store[key] = value does, without encoding twice
-        else:
-            store[key] = value
         while True:
             try:
                 self._producer.produce(
@@ -63,27 +81,99 @@ class ChangelogWriter:
                 break
             except BufferError:
                 self._producer.poll(0.05)  # local queue full: let acknowledgements drain
+        number = self._produced[partition] = self._produced.get(partition, 0) + 1
+        self._overlay[key] = _Write(raw_key, raw_value, partition, number, self._overlay.get(key))
         self._producer.poll(0)
 
     def _on_ack(self, err: KafkaError | None, msg: Message) -> None:
+        # Delivery reports come in produce order per partition (idempotent producer), so the
+        # n-th report is the n-th record produced to that partition.
+        partition = msg.partition()
+        if partition is None:
+            return
+        number = self._delivered[partition] = self._delivered.get(partition, 0) + 1
         if err is not None:
             self._errors.append(err.str())
             return
-        partition, offset = msg.partition(), msg.offset()
-        if partition is not None and offset is not None:
-            self._acked[partition] = max(offset, self._acked.get(partition, -1))
+        offset = msg.offset()
+        if offset is not None and number <= self._marks.get(partition, 0):
+            self._covered[partition] = max(offset, self._covered.get(partition, -1))
 
     def flush(self, timeout_s: float = 60.0) -> None:
-        """Wait for every changelog record; raise (so Faust does not commit) if one failed."""
+        """Wait for every changelog record; raise (so Faust does not commit) if one failed.
+        Runs beside the agents (in a thread): what they write meanwhile waits for the next."""
+        marks = self._marks = dict(self._produced)
         remaining = self._producer.flush(timeout_s)
         if remaining:
             raise NotAcknowledged(f"{remaining} changelog records not acknowledged")
         if self._errors:
             errors, self._errors = self._errors, []
             raise NotAcknowledged(f"{len(errors)} changelog records failed: {errors[:3]}")
+        self._flushed = marks
+
+    def flush_queued(self) -> None:
+        """Deliver what is queued, errors and all (a test-only crash point calls it just before
+        it kills, so a point after a write means "that write landed")."""
+        self._producer.flush(10.0)
 
     def persist_offsets(self) -> None:
-        """Record the acknowledged changelog offsets in the store (a no-op in memory)."""
-        acked, self._acked = self._acked, {}
-        for partition, offset in acked.items():
-            self._table.data.set_persisted_offset(TP(self._topic, partition), offset)
+        """Apply the values the last flush acknowledged to the store, with the newest changelog
+        offset they cover as its persisted offset (on the event loop, where stores are used)."""
+        flushed, self._flushed = self._flushed, {}
+        covered, self._covered = self._covered, {}
+        if not flushed:
+            return
+        applied: dict[int, list[tuple[str, bytes, bytes]]] = {}
+        for key, newest in list(self._overlay.items()):
+            newer: _Write | None = None
+            write: _Write | None = newest
+            while write is not None and write.number > flushed.get(write.partition, 0):
+                newer, write = write, write.older
+            if write is None:
+                continue  # every write of the key came after the flush began
+            applied.setdefault(write.partition, []).append((key, write.raw_key, write.raw_value))
+            if newer is None:
+                del self._overlay[key]
+            else:
+                newer.older = None  # the store has it (and what it replaced) now
+        store = self._table.data
+        for partition in applied.keys() | covered.keys():
+            offset = covered.get(partition)
+            _apply(store, TP(self._topic, partition), applied.get(partition, []), offset)
+
+    def revoked(self, partitions: Iterable[int]) -> None:
+        """Forget writes to partitions this worker no longer has (their next owner reads the
+        changelog; Faust's commit on revocation has flushed what it could)."""
+        gone = set(partitions)
+        for key in [k for k, write in self._overlay.items() if write.partition in gone]:
+            del self._overlay[key]
+
+
+class _Write:
+    """A value written to the changelog and not yet to the store."""
+
+    __slots__ = ("raw_key", "raw_value", "partition", "number", "older")
+
+    def __init__(self, raw_key: bytes, raw_value: bytes, partition: int, number: int,
+                 older: _Write | None) -> None:
+        self.raw_key, self.raw_value, self.partition = raw_key, raw_value, partition
+        self.number = number  # its place among the records produced to `partition`
+        self.older = older
+
+
+def _apply(store: Any, tp: TP, values: list[tuple[str, bytes, bytes]], offset: int | None) -> None:
+    """Write acknowledged values into a partition's store, then its persisted offset (a crash
+    between the two only makes recovery read a little more changelog)."""
+    if values:
+        if hasattr(store, "_db_for_partition"):  # Faust's RocksDB store: one write batch
+            db = store._db_for_partition(tp.partition)
+            batch = WriteBatch(raw_mode=True)
+            for _, raw_key, raw_value in values:
+                batch.put(raw_key, raw_value)
+                store._key_index[raw_key] = tp.partition
+            db.write(batch)
+        else:  # the memory store (no persistence: the values only)
+            for key, _, raw_value in values:
+                store[key] = json.loads(raw_value)
+    if offset is not None:
+        store.set_persisted_offset(tp, offset)

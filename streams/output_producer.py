@@ -7,6 +7,10 @@ At-least-once is kept: Faust flushes its producer before it commits input offset
 flush is extended here to wait until every output is acknowledged (acks=all) and to fail the
 commit if any was not, so a crash can only replay inputs, never skip their outputs. The
 tables' changelog records (streams/changelog.py) are flushed the same way, before the outputs.
+
+The flush passes two test-only crash points per stage (clickpath.infra.faults): `<stage>.in_flush`
+(changelogs acknowledged, outputs not) and `<stage>.before_commit` (everything acknowledged, the
+input offsets not committed). streams/memory.py's `commit` keeps the same order.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 import faust
 
 from clickpath.contracts.serde import Codec
+from clickpath.infra.faults import fault_point
 from clickpath.infra.producer import EventProducer
 from clickpath.settings import Settings
 from clickpath.streams.changelog import ChangelogWriter
@@ -37,9 +42,13 @@ def output_producer(
         await faust_flush()
         for changelog in changelogs:
             await asyncio.to_thread(changelog.flush)  # raises NotAcknowledged: no commit
+        for changelog in changelogs:
+            fault_point(f"{changelog.name}.in_flush")
         await asyncio.to_thread(producer.flush, 60.0)
         for changelog in changelogs:
             changelog.persist_offsets()  # on the event loop, where the stores are used
+        for changelog in changelogs:
+            fault_point(f"{changelog.name}.before_commit")
 
     faust_producer.flush = flush
     return producer

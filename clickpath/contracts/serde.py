@@ -14,6 +14,7 @@ import io
 import json
 import re
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -168,9 +169,12 @@ def _validation_reason(model: type[Record], error: ValidationError) -> str:
 class Codec:
     """Bytes <-> models for every record clickpath knows."""
 
-    def __init__(self, registry: SchemaRegistry, files: list[SchemaFile]) -> None:
+    def __init__(self, registry: SchemaRegistry, files: list[SchemaFile],
+                 models: Mapping[str, type[Record]] = MODELS_BY_NAME) -> None:
+        """`models`: the model of each schema name (a test's own stage adds its records)."""
         self._registry = registry
         self._reader_schemas = {n: f.parsed for n, f in latest_versions(files).items()}
+        self._models = models
 
     def encode(self, record: Record) -> bytes:
         name = record.avro_name
@@ -186,7 +190,7 @@ class Codec:
         if magic != MAGIC:
             raise DecodeError(f"not Confluent wire format: magic byte {magic}, expected 0")
         name, writer = self._registry.writer_schema(schema_id)
-        model = MODELS_BY_NAME.get(name)
+        model = self._models.get(name)
         if model is None:
             raise DecodeError(f"schema {name} (id {schema_id}) is not a clickpath record")
         body = io.BytesIO(data)

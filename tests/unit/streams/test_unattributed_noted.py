@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 
 from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.clicks import decide_click
-from clickpath.streams.app import _noted
+from clickpath.streams.clicks import _noted
 from tests.factories import at, click, registration
 
 WINDOW = AttributionWindow(timedelta(days=30))
