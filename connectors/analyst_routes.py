@@ -28,7 +28,12 @@ from clickpath.connectors.auth import Problem, ReportScope, report_scope, requir
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.keys import ApiKey
 from clickpath.domain.analytics_rows import params_problem
-from clickpath.domain.multitouch import MODELS
+from clickpath.domain.multitouch import (
+    DEFAULT_HALF_LIFE_DAYS,
+    DEFAULT_POSITION_FIRST,
+    DEFAULT_POSITION_LAST,
+    MODELS,
+)
 from clickpath.infra.analyst_run import LIMITS
 from clickpath.infra.analyst_sql import MAX_QUERY_CHARS, QueryRefused
 from clickpath.infra.report_slots import ReportSlots, SlotsBusy
@@ -174,9 +179,9 @@ def analyst_router(ctx: IngressContext) -> APIRouter:
         conversion: Literal["registration", "ftd"] = "registration",
         value: Literal["ngr", "deposits"] = "ngr",
         by: Literal["affiliate", "campaign"] = "affiliate",
-        half_life_days: float = Query(7.0, gt=0, le=3650, description="time_decay"),
-        position_first: Decimal = Query(Decimal("0.4"), ge=0, le=1, description="position"),
-        position_last: Decimal = Query(Decimal("0.4"), ge=0, le=1, description="position"),
+        half_life_days: float = Query(DEFAULT_HALF_LIFE_DAYS, gt=0, le=3650, description="time_decay"),
+        position_first: Decimal = Query(DEFAULT_POSITION_FIRST, ge=0, le=1, description="position"),
+        position_last: Decimal = Query(DEFAULT_POSITION_LAST, ge=0, le=1, description="position"),
         lookback_days: int = Query(
             settings.attribution_lookback_days,
             ge=1,

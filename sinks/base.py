@@ -23,6 +23,7 @@ from clickpath.contracts.models import DeadLetter, Record, utcnow
 from clickpath.contracts.serde import Codec, DecodeError, build_codec
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.domain.redact import redact
+from clickpath.infra.faults import fault_point
 from clickpath.infra.kafka import consumer_config, make_producer
 from clickpath.infra.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS, PROCESSING_TIME
 from clickpath.settings import Settings
@@ -134,6 +135,7 @@ class BatchSink(ABC):
         written = self._write_with_retry(good)
         if self._dlq_pending():
             self._dlq.flush(30)
+        fault_point("sink.before_commit")  # written, not committed: the batch is replayed
         self._consumer.commit(asynchronous=False)
         EVENTS.labels(self.stage, "written").inc(written)
         PROCESSING_TIME.labels(self.stage).observe(time.perf_counter() - started)

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -36,19 +36,22 @@ def wait_until(
 
 
 class RoleProcess:
-    """`python -m clickpath.run.cli ARGS` (or another module) with `settings` in its environment."""
+    """`python -m clickpath.run.cli ARGS` (or another module) with `settings` in its environment,
+    and `env` (variables that are not settings, e.g. the test-only CLICKPATH_FAULT_AT) on top."""
 
     def __init__(
-        self, settings: Settings, *args: str, log_dir: Path, module: str = "clickpath.run.cli"
+        self, settings: Settings, *args: str, log_dir: Path, module: str = "clickpath.run.cli",
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.args = args
         self.module = module
+        self.env = dict(env or {})
         self.log_path = log_dir / f"{'-'.join(args)}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RoleProcess:
-        env = {**os.environ, **self.settings.to_env()}
+        env = {**os.environ, **self.settings.to_env(), **self.env}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(

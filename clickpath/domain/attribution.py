@@ -26,6 +26,7 @@ from typing import Final, Literal
 from clickpath.contracts.models import Attribution, Click, ClickLink
 
 DEFAULT_CLOCK_SKEW_S: Final = 300
+DEFAULT_LOOKBACK_DAYS: Final = 30  # the industry's: a click counts for 30 days
 
 UnattributedReason = Literal[
     "other_brand",  # the click is another brand's

@@ -22,7 +22,12 @@ ENV = "CLICKPATH_FAULT_AT"
 TESTING_ENV = "CLICKPATH_TESTING"
 
 STAGE_POINTS = ("after_rows", "after_state", "after_outputs", "in_flush", "before_commit")
-SINK_TABLES = ("events", "funnel_facts", "postbacks", "attributions", "touchpoints", "profiles")
+# The tables the ClickHouse sink inserts into, in a batch's order (sinks/clickhouse/writer.py,
+# then the touchpoint links, infra/touchpoints/links.py).
+SINK_TABLES = (
+    "events", "fact_rows", "attributions", "delivery_attempts", "player_profile_rows",
+    "touchpoint_click_keys", "touchpoint_registration_keys", "touchpoint_rows",
+)
 POINTS: frozenset[str] = frozenset(
     [f"players.{p}" for p in STAGE_POINTS]
     + [f"clicks.{p}" for p in STAGE_POINTS]

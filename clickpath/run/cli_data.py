@@ -7,7 +7,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from clickpath.domain.multitouch import MODELS
+from clickpath.domain.multitouch import (
+    DEFAULT_HALF_LIFE_DAYS,
+    DEFAULT_POSITION_FIRST,
+    DEFAULT_POSITION_LAST,
+    MODELS,
+)
 from clickpath.run.arguments import Parser, add_command, decimal, iso_date
 from clickpath.run.commands_data import (
     REPORT_KINDS,
@@ -85,11 +90,11 @@ def _add_report(sub: argparse._SubParsersAction[Parser]) -> None:
     attribution.add_argument("--by", choices=["affiliate", "campaign"], default=None,
                              help="the channel credited (default affiliate)")
     attribution.add_argument("--half-life-days", type=float, default=None, metavar="F",
-                             help="time_decay (default 7)")
+                             help=f"time_decay (default {DEFAULT_HALF_LIFE_DAYS:g})")
     attribution.add_argument("--position-first", type=decimal, default=None, metavar="F",
-                             help="position: the first click's share (default 0.4)")
+                             help=f"position: the first click's share (default {DEFAULT_POSITION_FIRST})")
     attribution.add_argument("--position-last", type=decimal, default=None, metavar="F",
-                             help="position: the last click's share (default 0.4)")
+                             help=f"position: the last click's share (default {DEFAULT_POSITION_LAST})")
     attribution.add_argument("--lookback-days", type=int, default=None, metavar="N",
                              help="clicks this many days before the conversion (default"
                              " CLICKPATH_ATTRIBUTION_LOOKBACK_DAYS)")

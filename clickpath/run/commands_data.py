@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -172,14 +171,23 @@ def _report_funnel(settings: Settings, args: argparse.Namespace) -> None:
 
 def _report_attribution(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.domain.analytics_rows import params_problem, render_attribution
-    from clickpath.domain.multitouch import MODELS
+    from clickpath.domain.multitouch import (
+        DEFAULT_HALF_LIFE_DAYS,
+        DEFAULT_POSITION_FIRST,
+        DEFAULT_POSITION_LAST,
+        MODELS,
+    )
 
     params: dict[str, Any] = {
         "conversion": args.conversion or "registration", "value": args.value or "ngr",
         "by": args.by or "affiliate",
-        "half_life_days": 7.0 if args.half_life_days is None else args.half_life_days,
-        "position_first": Decimal("0.4") if args.position_first is None else args.position_first,
-        "position_last": Decimal("0.4") if args.position_last is None else args.position_last,
+        "half_life_days": (
+            DEFAULT_HALF_LIFE_DAYS if args.half_life_days is None else args.half_life_days
+        ),
+        "position_first": (
+            DEFAULT_POSITION_FIRST if args.position_first is None else args.position_first
+        ),
+        "position_last": DEFAULT_POSITION_LAST if args.position_last is None else args.position_last,
         "lookback_days": (
             settings.attribution_lookback_days if args.lookback_days is None else args.lookback_days
         ),

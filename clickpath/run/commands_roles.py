@@ -58,7 +58,7 @@ def cmd_sink(settings: Settings, args: argparse.Namespace) -> None:
     require_own_pseudonym_key(settings, "sink")
     arm_fault_hook(f"sink {args.kind}")
     if args.kind == "clickhouse":
-        from clickpath.sinks.clickhouse_sink import report_token
+        from clickpath.sinks.clickhouse.process import report_token
 
         try:
             report_token(settings)
@@ -67,7 +67,7 @@ def cmd_sink(settings: Settings, args: argparse.Namespace) -> None:
     configure_logging(settings.log_level, role=f"sink-{args.kind}")
     serve_metrics(settings.metrics_port, settings.metrics_host)
     if args.kind == "clickhouse":
-        from clickpath.sinks.clickhouse_sink import run_clickhouse_sink
+        from clickpath.sinks.clickhouse.process import run_clickhouse_sink
 
         run_clickhouse_sink(settings)
     else:

@@ -6,15 +6,16 @@ from typing import Self
 
 from pydantic import BaseModel, Field, model_validator
 
+from clickpath.domain.attribution import DEFAULT_CLOCK_SKEW_S, DEFAULT_LOOKBACK_DAYS
 from clickpath.domain.catalogue import AffiliateConfig, tracking_code_clashes
 
 
 class AttributionSettings(BaseModel):
     """The affiliate catalogue of the configuration, the lookback and the clocks' allowed skew."""
 
-    attribution_lookback_days: int = Field(default=30, ge=1, le=365)
+    attribution_lookback_days: int = Field(default=DEFAULT_LOOKBACK_DAYS, ge=1, le=365)
     attribution_clock_skew_s: int = Field(
-        default=300, ge=0, le=86400,
+        default=DEFAULT_CLOCK_SKEW_S, ge=0, le=86400,
         description="A click up to this many seconds after the registration still counts "
         "(the tracker's and the operator's clocks differ; docs/touchpoints.md).",
     )

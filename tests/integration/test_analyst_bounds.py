@@ -26,8 +26,9 @@ from clickpath.infra.analyst_sql import CheckedQuery, QueryRefused
 from clickpath.infra.clickhouse import connect
 from clickpath.infra.report_slots import ReportSlots
 from clickpath.infra.reports import REPORTS_TOKEN_HEADER
-from clickpath.sinks import clickhouse_sink
-from clickpath.sinks.clickhouse_sink import AnalystBusy, ClickHouseSink, report_app
+from clickpath.sinks.clickhouse import reports as clickhouse_reports
+from clickpath.sinks.clickhouse.reports import AnalystBusy, ReportReader, report_app
+from clickpath.sinks.clickhouse.writer import ClickHouseSink
 from tests.integration.harness import ServedApp, wait_until
 from tests.integration.test_clickhouse_players import profile
 from tests.unit.connectors.http_support import AckingProducer
@@ -67,17 +68,25 @@ def sink(settings):
     sink._consumer.close()
 
 
+@pytest.fixture
+def reports(sink, settings):
+    """The sink's report reader, on a session of its own (after the sink's migrations)."""
+    reports = ReportReader(settings)
+    yield reports
+    reports.close()
+
+
 def test_ingestion_writes_while_an_analyst_query_runs_and_its_slot_is_held(
-    sink, settings, monkeypatch
+    sink, reports, settings, monkeypatch
 ) -> None:
-    monkeypatch.setattr(clickhouse_sink, "answer", unguarded)
-    sink.analyst_slots = ReportSlots(total=1)
+    monkeypatch.setattr(clickhouse_reports, "answer", unguarded)
+    reports.analyst_slots = ReportSlots(total=1)
     outcome: dict[str, Any] = {}
 
     def analyst() -> None:
         started = time.monotonic()
         try:
-            outcome["answer"] = sink.sql(SLOW, None)
+            outcome["answer"] = reports.sql(SLOW, None)
         except Exception as e:  # the 10 s limit may fire once the call returns
             outcome["error"] = e
         outcome["seconds"] = time.monotonic() - started
@@ -94,7 +103,7 @@ def test_ingestion_writes_while_an_analyst_query_runs_and_its_slot_is_held(
         i += 1
         if len(writes) == 1:  # while it runs, no other analyst query starts behind it
             with pytest.raises(AnalystBusy):
-                sink.sql("SELECT 1", None)
+                reports.sql("SELECT 1", None)
     thread.join(300)
     assert running(settings, "arrayStringConcat") is False
     print(f"analyst query {outcome['seconds']:.1f}s; {len(writes)} writes during it,"
@@ -102,12 +111,12 @@ def test_ingestion_writes_while_an_analyst_query_runs_and_its_slot_is_held(
     assert len(writes) >= 3, (outcome, writes)
     rows = sink.client.query("SELECT count() FROM clickpath.players").result_rows
     assert rows == [(len(writes),)]
-    assert sink.sql("SELECT 1", None)["rows"] == [[1]]  # the slot is free once it ended
+    assert reports.sql("SELECT 1", None)["rows"] == [[1]]  # the slot is free once it ended
 
 
-def served_service(sink: ClickHouseSink, settings: Any, token: str | None):
+def served_service(reports: ReportReader, settings: Any, token: str | None):
     """The service asking the sink's loopback app (served with `token`), and the app's URL."""
-    served = ServedApp(report_app(sink, token))
+    served = ServedApp(report_app(reports, token))
     served.__enter__()
     service_settings = settings.with_overrides(
         reports_url=served.url, reports_token=SecretStr(token) if token else None
@@ -117,13 +126,15 @@ def served_service(sink: ClickHouseSink, settings: Any, token: str | None):
     return served, service_settings, ctx
 
 
-def test_the_service_holds_slots_per_key_and_brand_until_the_query_ends(sink, settings, monkeypatch) -> None:
+def test_the_service_holds_slots_per_key_and_brand_until_the_query_ends(
+    reports, settings, monkeypatch
+) -> None:
     """One key's slow query: the same key and its brand get 429 naming why, another brand's
     analyst is answered meanwhile; the probes themselves are refused at once (400)."""
     monkeypatch.setattr(
-        clickhouse_sink, "answer", lambda s, q, b: (unguarded if q == SLOW else answer)(s, q, b)
+        clickhouse_reports, "answer", lambda s, q, b: (unguarded if q == SLOW else answer)(s, q, b)
     )
-    served, service_settings, ctx = served_service(sink, settings, TOKEN)
+    served, service_settings, ctx = served_service(reports, settings, TOKEN)
     try:
         _, slow_key = ctx.keys.create("analyst", brand_id="brand-a")
         _, same_brand = ctx.keys.create("analyst", brand_id="brand-a")
@@ -158,8 +169,8 @@ def test_the_service_holds_slots_per_key_and_brand_until_the_query_ends(sink, se
         served.__exit__()
 
 
-def test_the_loopback_app_wants_the_runs_token_and_a_loopback_host(sink, settings) -> None:
-    served, _, _ = served_service(sink, settings, TOKEN)
+def test_the_loopback_app_wants_the_runs_token_and_a_loopback_host(reports, settings) -> None:
+    served, _, _ = served_service(reports, settings, TOKEN)
     try:
         url = f"{served.url}/reports/stats"
         assert httpx.get(url, headers={REPORTS_TOKEN_HEADER: TOKEN}).status_code == 200

@@ -15,7 +15,8 @@ from clickpath.infra.analyst_run import SqlLimits, analyst_client, answer
 from clickpath.infra.analyst_sql import QueryRefused
 from clickpath.infra.clickhouse import apply_migrations, connect
 from clickpath.settings import Settings
-from clickpath.sinks.clickhouse_sink import ClickHouseSink, report_app, write_batch
+from clickpath.sinks.clickhouse.reports import ReportReader, report_app
+from clickpath.sinks.clickhouse.writer import ClickHouseSink, write_batch
 from tests.integration.harness import ServedApp
 from tests.integration.test_clickhouse_players import money, profile
 from tests.unit.connectors.http_support import AckingProducer
@@ -146,10 +147,11 @@ def test_the_sql_route_end_to_end_through_the_sink(settings) -> None:
     """POST /v1/sql on the service, which asks the ClickHouse sink's loopback app (the one
     process that may open the embedded engine), which runs the checked query read-only."""
     sink = ClickHouseSink(settings)  # applies the migrations
+    reports = ReportReader(settings)
     try:
         write_batch(sink.client, sink.db, PLAYERS)
         token = settings.reports_token.get_secret_value()
-        with ServedApp(report_app(sink, token)) as served:
+        with ServedApp(report_app(reports, token)) as served:
             service_settings = settings.with_overrides(reports_url=served.url)
             ctx = IngressContext.from_settings(service_settings)
             ctx._producer = AckingProducer()  # type: ignore[assignment]
@@ -184,5 +186,6 @@ def test_the_sql_route_end_to_end_through_the_sink(settings) -> None:
                 assert r.status_code == 403
             assert sink.client.query(f"SELECT count() FROM {DB}.players").result_rows == [(3,)]
     finally:
+        reports.close()
         sink.close()
         sink._consumer.close()

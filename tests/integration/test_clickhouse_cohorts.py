@@ -30,7 +30,7 @@ from clickpath.domain.ledger import MemoryLedger
 from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player, replay_outputs
 from clickpath.infra.clickhouse import apply_migrations, shipped_migrations_dir
 from clickpath.infra.cohorts import query_cohorts, query_retention
-from clickpath.sinks.clickhouse_sink import write_batch
+from clickpath.sinks.clickhouse.writer import write_batch
 from tests.integration.test_clickhouse_funnel import client  # noqa: F401  (the chdb fixture)
 
 DB = "clickpath"

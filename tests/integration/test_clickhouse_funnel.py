@@ -25,7 +25,7 @@ from clickpath.infra.clickhouse import (
     repair_funnel,
 )
 from clickpath.settings import Settings
-from clickpath.sinks.clickhouse_sink import write_batch
+from clickpath.sinks.clickhouse.writer import write_batch
 from tests.factories import at, click, deposit, registration
 
 POLICY = PlayerPolicy(recent_ids=64, pseudonym_key=b"k")

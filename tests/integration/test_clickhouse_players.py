@@ -17,8 +17,8 @@ import pytest
 from clickpath.contracts.models import CurrencyTotals, PlayerProfile
 from clickpath.infra.clickhouse import apply_migrations, connect
 from clickpath.settings import Settings
-from clickpath.sinks.clickhouse_rows import MONEY_MEASURES, PROFILE_ROW_COLUMNS
-from clickpath.sinks.clickhouse_sink import write_batch
+from clickpath.sinks.clickhouse.rows import MONEY_MEASURES, PROFILE_ROW_COLUMNS
+from clickpath.sinks.clickhouse.writer import write_batch
 
 DB = "clickpath"
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)

@@ -18,7 +18,7 @@ from clickpath.contracts.models import (
 )
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.infra.producer import EventProducer
-from clickpath.sinks.clickhouse_sink import ClickHouseSink
+from clickpath.sinks.clickhouse.writer import ClickHouseSink
 from tests.integration.harness import read_topic, wait_until
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

@@ -18,7 +18,7 @@ from clickpath.infra.analyst_run import answer
 from clickpath.infra.analyst_sql import QueryRefused
 from clickpath.infra.clickhouse import apply_migrations, connect
 from clickpath.settings import Settings
-from clickpath.sinks.clickhouse_sink import write_batch
+from clickpath.sinks.clickhouse.writer import write_batch
 
 DB = "clickpath"
 DOC = Path(__file__).parents[2] / "docs" / "delivery.md"

@@ -27,7 +27,7 @@ from clickpath.domain.outputs import canonical_of
 from clickpath.infra.clickhouse import apply_migrations, shipped_migrations_dir
 from clickpath.infra.metrics import TOUCHPOINTS_LINKED
 from clickpath.infra.touchpoints import link_touchpoints, query_paths
-from clickpath.sinks.clickhouse_sink import ClickHouseSink, write_batch
+from clickpath.sinks.clickhouse.writer import ClickHouseSink, write_batch
 from tests.factories import click, registration
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)

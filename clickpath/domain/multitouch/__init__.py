@@ -6,6 +6,23 @@ converted paths. Pure functions: no I/O, no clock. docs/attribution-models.md de
 """
 
 from clickpath.domain.multitouch.models import attribute
-from clickpath.domain.multitouch.paths import MODELS, Credit, ModelParams, Path
+from clickpath.domain.multitouch.paths import (
+    DEFAULT_HALF_LIFE_DAYS,
+    DEFAULT_POSITION_FIRST,
+    DEFAULT_POSITION_LAST,
+    MODELS,
+    Credit,
+    ModelParams,
+    Path,
+)
 
-__all__ = ["MODELS", "Credit", "ModelParams", "Path", "attribute"]
+__all__ = [
+    "DEFAULT_HALF_LIFE_DAYS",
+    "DEFAULT_POSITION_FIRST",
+    "DEFAULT_POSITION_LAST",
+    "MODELS",
+    "Credit",
+    "ModelParams",
+    "Path",
+    "attribute",
+]

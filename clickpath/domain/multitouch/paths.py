@@ -9,8 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Final
 
 MODELS: tuple[str, ...] = ("first", "last", "linear", "time_decay", "position", "markov", "shapley")
+
+# The models' default knobs, the industry's: a 7-day half-life, 40/20/40. Every door (the API,
+# the CLI, the sink's report endpoint) takes its defaults from here.
+DEFAULT_HALF_LIFE_DAYS: Final = 7.0
+DEFAULT_POSITION_FIRST: Final = Decimal("0.4")
+DEFAULT_POSITION_LAST: Final = Decimal("0.4")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +40,11 @@ class Path:
 
 @dataclass(frozen=True)
 class ModelParams:
-    """Knobs of the models. The defaults are the industry's: a 7-day half-life, 40/20/40."""
+    """Knobs of the models; the defaults are DEFAULT_HALF_LIFE_DAYS and DEFAULT_POSITION_*."""
 
-    half_life_days: float = 7.0
-    position_first: Decimal = Decimal("0.4")
-    position_last: Decimal = Decimal("0.4")
+    half_life_days: float = DEFAULT_HALF_LIFE_DAYS
+    position_first: Decimal = DEFAULT_POSITION_FIRST
+    position_last: Decimal = DEFAULT_POSITION_LAST
     shapley_exact_max: int = 15
 
     def __post_init__(self) -> None:

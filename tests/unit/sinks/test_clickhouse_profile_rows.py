@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from clickpath.contracts.models import CurrencyTotals, PlayerProfile
-from clickpath.sinks.clickhouse_rows import (
+from clickpath.sinks.clickhouse.rows import (
     MONEY_MEASURES,
     PROFILE_ROW_COLUMNS,
     columns,

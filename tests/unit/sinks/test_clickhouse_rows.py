@@ -9,7 +9,7 @@ from decimal import Decimal
 from clickpath.contracts.models import PlayerDayFact
 from clickpath.domain.measures import FACT_MEASURES
 from clickpath.infra.clickhouse import StoredFact
-from clickpath.sinks.clickhouse_rows import FACT_ROW_COLUMNS, columns, fact_key, fact_measures, fact_rows
+from clickpath.sinks.clickhouse.rows import FACT_ROW_COLUMNS, columns, fact_key, fact_measures, fact_rows
 
 DAY = date(2026, 11, 1)
 REGISTERED = datetime(2026, 10, 31, 23, 59, tzinfo=UTC)
@@ -89,7 +89,7 @@ def test_dates_outside_clickhouse_date_range_are_unwritable() -> None:
     from decimal import Decimal
 
     from clickpath.contracts.models import CanonicalEvent, PlayerDayFact
-    from clickpath.sinks.clickhouse_rows import unwritable_reason
+    from clickpath.sinks.clickhouse.rows import unwritable_reason
 
     def event(when: datetime) -> CanonicalEvent:
         return CanonicalEvent(event_id="e", event_type="click", occurred_at=when,
@@ -113,7 +113,7 @@ def test_the_sinks_report_endpoint_sends_every_amount_as_a_decimal_string() -> N
     from fastapi.testclient import TestClient
 
     from clickpath.domain.measures import FUNNEL_MEASURES
-    from clickpath.sinks.clickhouse_sink import report_app
+    from clickpath.sinks.clickhouse.reports import report_app
 
     row = {"affiliate_id": "a", "campaign_id": "c", "currency": "EUR",
            **{m.name: Decimal("0.1005") if m.money else 3 for m in FUNNEL_MEASURES}}
@@ -133,7 +133,7 @@ def test_the_sinks_report_endpoint_sends_every_amount_as_a_decimal_string() -> N
 def test_a_registration_time_cohorts_cannot_bucket_keeps_the_fact_without_a_cohort() -> None:
     """Refusing the fact would take the player's funnel and money with it: it is written, with
     no registration time, so only the cohorts leave the player out."""
-    from clickpath.sinks.clickhouse_rows import fact_rows, unwritable_reason
+    from clickpath.sinks.clickhouse.rows import fact_rows, unwritable_reason
 
     assert unwritable_reason(fact(1).model_copy(update={"registered_at": REGISTERED})) is None
     late = fact(1).model_copy(update={"registered_at": datetime(2200, 1, 1, tzinfo=UTC)})

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from clickpath.infra import reports
 from clickpath.infra.analyst_sql import QueryRefused
 from clickpath.settings import Settings
-from clickpath.sinks.clickhouse_sink import report_app
+from clickpath.sinks.clickhouse.reports import report_app
 from tests.integration.harness import ServedApp
 
 ROW = {
@@ -29,7 +29,7 @@ ROW = {
 
 
 class RecordingSink:
-    """Stands in for ClickHouseSink's query methods: records the arguments, answers rows."""
+    """Stands in for the sink's ReportReader: records the arguments, answers rows."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -180,7 +180,7 @@ def test_the_report_endpoint_is_never_served_without_a_token(tmp_path) -> None:
     SQL from a `clickpath sink clickhouse` run outside `up`."""
     from clickpath.run.commands_roles import cmd_sink
     from clickpath.run.errors import CommandError
-    from clickpath.sinks.clickhouse_sink import report_token
+    from clickpath.sinks.clickhouse.reports import report_token
 
     for token in (None, ""):
         with pytest.raises(ValueError, match="without a reports token"):

@@ -16,8 +16,8 @@ from clickpath.infra import reports
 from clickpath.infra.report_slots import ReportSlots
 from clickpath.infra.reports import ReportsBusy
 from clickpath.settings import Settings
-from clickpath.sinks import clickhouse_sink
-from clickpath.sinks.clickhouse_sink import ANALYST_SLOTS, AnalystBusy, ClickHouseSink, report_app
+from clickpath.sinks.clickhouse import reports as clickhouse_reports
+from clickpath.sinks.clickhouse.reports import ANALYST_SLOTS, AnalystBusy, ReportReader, report_app
 from tests.integration.harness import ServedApp, wait_until
 
 TOKEN = "r" * 43
@@ -25,8 +25,9 @@ TOKEN = "r" * 43
 
 @pytest.fixture
 def slow_sink(monkeypatch):
-    """A ClickHouseSink whose engine never answers until `release` is set (no ClickHouse)."""
-    sink = ClickHouseSink.__new__(ClickHouseSink)
+    """The sink's report reader, whose engine never answers until `release` is set (no
+    ClickHouse)."""
+    sink = ReportReader.__new__(ReportReader)
     sink.settings = Settings(pseudonym_key="k")
     sink.analyst_slots = ReportSlots(total=ANALYST_SLOTS, per_brand=1, per_key=1)
     release = threading.Event()
@@ -38,7 +39,7 @@ def slow_sink(monkeypatch):
         return {"columns": ["n"], "types": ["UInt8"], "rows": [[1]], "truncated": False,
                 "truncated_reason": None}
 
-    monkeypatch.setattr(clickhouse_sink, "answer", engine)
+    monkeypatch.setattr(clickhouse_reports, "answer", engine)
     yield sink, release, started
     release.set()
 

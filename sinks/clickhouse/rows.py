@@ -1,4 +1,5 @@
-"""What the ClickHouse sink writes for a batch: plain functions, no client (tested on their own).
+"""Every row the ClickHouse sink writes, and its columns: plain functions, no client (tested on
+their own). The writer (writer.py) only looks up what is stored and inserts what these build.
 
 The funnel aggregates are kept by materialized views, which see every inserted row and never
 a merge. So each fact version and each canonical event must reach ClickHouse once, whatever
@@ -32,6 +33,48 @@ from clickpath.contracts.models import (
 )
 from clickpath.domain.measures import FACT_MEASURES
 from clickpath.infra.clickhouse import StoredFact
+
+EVENT_COLUMNS = [
+    "event_id", "event_type", "occurred_at", "received_at", "processed_at", "brand_id", "source",
+    "person_id", "player_id", "click_id", "affiliate_id", "campaign_id", "transaction_id",
+    "amount", "currency", "is_ftd", "payload",
+]
+ATTRIBUTION_COLUMNS = [
+    "person_id", "brand_id", "player_id", "click_id", "status", "reason", "affiliate_id",
+    "campaign_id", "sub1", "sub2", "sub3", "sub4", "sub5", "clicked_at", "registered_at",
+    "decided_at",
+]
+ATTEMPT_COLUMNS = [
+    "job_id", "endpoint_id", "kind", "event", "affiliate_id", "brand_id", "attempt", "status",
+    "latency_ms", "outcome", "error", "attempted_at",
+]
+
+
+def event_row(e: CanonicalEvent) -> list[Any]:
+    """An `events` row; an absent string is '' (the table's columns are not Nullable)."""
+    return [
+        e.event_id, e.event_type, e.occurred_at, e.received_at, e.processed_at, e.brand_id,
+        e.source, e.person_id, e.player_id or "", e.click_id or "", e.affiliate_id or "",
+        e.campaign_id or "", e.transaction_id or "", e.amount, e.currency or "", e.is_ftd,
+        e.payload,
+    ]
+
+
+def attribution_row(a: Attribution) -> list[Any]:
+    """An `attributions` row: an absent value is '', but an absent click time stays NULL."""
+    return [
+        "" if getattr(a, c) is None and c not in ("clicked_at",) else getattr(a, c)
+        for c in ATTRIBUTION_COLUMNS
+    ]
+
+
+def attempt_row(a: DeliveryAttempt) -> list[Any]:
+    """A `delivery_attempts` row (the delivery log)."""
+    return [
+        a.job_id, a.endpoint_id, a.kind, a.event, a.affiliate_id or "", a.brand_id or "",
+        a.attempt, a.status, a.latency_ms, a.outcome, a.error or "", a.attempted_at,
+    ]
+
 
 FactKey = tuple[str, date, str]
 

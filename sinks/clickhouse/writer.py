@@ -1,0 +1,159 @@
+"""The ClickHouse sink's writer: canonical events, funnel facts, attributions, the delivery log
+and player profiles, then the touchpoint links of the batch's events.
+
+Replays are harmless without FINAL on any read: the funnel's materialized views count each
+canonical event id and each fact version once, because the writer looks up what ClickHouse
+already holds and writes only what is new (rows.py); facts are written as the cancel of the live
+row plus the new one. Player profiles go to `player_profile_rows`, whose view keeps each
+person's highest version (`players`), so they need no look-up. Inserts are column-oriented and
+batched (at least 10k rows or about a second each). Attributions and the delivery log stay
+ReplacingMergeTrees.
+
+Crash points (clickpath.infra.faults; tests/integration/test_sink_crash_points.py): a batch
+is written one insert per table (`sink.after_insert.<table>`, `sink.mid_insert` between two of
+them), linked (`sink.before_link`), then committed (`sink.before_commit`, sinks/base.py). A kill
+at any of them replays the batch, and the look-ups above make the replay write only what is
+missing. An insert of one table is one part per month partition; a kill between two parts of
+one insert leaves some of its events stored, which the replay completes the same way (a fact's
+cancel and new rows share a partition, so a pair never splits).
+
+This module must never run an analyst's query: reports read on sessions of their own
+(reports.py), never under `self.lock`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from clickhouse_connect.driver.client import Client
+from confluent_kafka import Message
+
+from clickpath.contracts.models import (
+    Attribution,
+    CanonicalEvent,
+    DeliveryAttempt,
+    PlayerDayFact,
+    PlayerProfile,
+    Record,
+)
+from clickpath.contracts.topics import Stage, Topic, topics_consumed_by
+from clickpath.domain.redact import redact
+from clickpath.infra.clickhouse import (
+    connect,
+    is_unwritable,
+    query_known_events,
+    query_stored_facts,
+)
+from clickpath.infra.faults import fault_point
+from clickpath.infra.metrics import CLICKHOUSE_ROWS, observe_event_latency
+from clickpath.infra.touchpoints import link_touchpoints
+from clickpath.settings import Settings
+from clickpath.sinks.base import BatchSink, SinkWriteError, UnwritableError
+from clickpath.sinks.clickhouse.rows import (
+    ATTEMPT_COLUMNS,
+    ATTRIBUTION_COLUMNS,
+    EVENT_COLUMNS,
+    FACT_ROW_COLUMNS,
+    PROFILE_ROW_COLUMNS,
+    attempt_row,
+    attribution_row,
+    columns,
+    event_row,
+    fact_rows,
+    new_events,
+    newest_profiles,
+    profile_row,
+    unwritable_reason,
+)
+from clickpath.sinks.clickhouse.startup import prepare
+
+TOPICS: tuple[Topic, ...] = topics_consumed_by(Stage.SINK_CLICKHOUSE)
+"""What the ClickHouse sink consumes, as the topic registry says."""
+
+
+def write_batch(client: Client, db: str, records: Sequence[Record]) -> dict[str, int]:
+    """Write a decoded batch, each event id and fact version once, each person's newest
+    profile of the batch; the rows per table.
+
+    Safe to call again with the same or overlapping records (a replay, a retry after a
+    partial write): what ClickHouse already holds is looked up and left out.
+    """
+    events = [r for r in records if isinstance(r, CanonicalEvent)]
+    facts = [r for r in records if isinstance(r, PlayerDayFact)]
+    known = query_known_events(
+        client, db, {e.brand_id for e in events}, {e.event_id for e in events}
+    )
+    stored = query_stored_facts(client, db, {f.person_id for f in facts})
+    batches = (
+        ("events", EVENT_COLUMNS, [event_row(e) for e in new_events(events, known)]),
+        ("fact_rows", FACT_ROW_COLUMNS, fact_rows(facts, stored)[0]),
+        ("attributions", ATTRIBUTION_COLUMNS,
+         [attribution_row(r) for r in records if isinstance(r, Attribution)]),
+        ("delivery_attempts", ATTEMPT_COLUMNS,
+         [attempt_row(r) for r in records if isinstance(r, DeliveryAttempt)]),
+        ("player_profile_rows", PROFILE_ROW_COLUMNS,
+         [profile_row(p) for p in newest_profiles(
+             r for r in records if isinstance(r, PlayerProfile))]),
+    )
+    written: dict[str, int] = {}
+    for table, names, rows in batches:
+        if rows:
+            if written:  # a batch half written: some tables' inserts landed, this one's not
+                fault_point("sink.mid_insert")
+            client.insert(
+                f"{db}.{table}", columns(rows, len(names)), column_names=names,
+                column_oriented=True,
+            )
+            fault_point(f"sink.after_insert.{table}")
+            written[table] = len(rows)
+    return written
+
+
+class ClickHouseSink(BatchSink):
+    stage = "clickhouse"
+    topics = TOPICS
+    batch_rows = 10_000
+    batch_seconds = 1.0
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.db = settings.clickhouse_database
+        self.client = connect(settings)
+        self.lock = threading.Lock()  # ingestion's: the writes and the touchpoint links
+        with self.lock:
+            self.prepared = prepare(self.client, self.db, settings.clickhouse_dsn)
+
+    def write(self, records: Sequence[tuple[Message, Record]]) -> None:
+        try:
+            with self.lock:
+                written = write_batch(self.client, self.db, [r for _, r in records])
+        except Exception as e:  # the driver raises many types; all mean "not written"
+            if is_unwritable(e):  # the values: bisected, the rows at fault dead-lettered
+                raise UnwritableError(redact(f"ClickHouse refused the values: {e}")) from e
+            raise SinkWriteError(redact(f"ClickHouse insert failed: {e}")) from e
+        fault_point("sink.before_link")
+        try:
+            with self.lock:
+                # Right behind the events, every event of the batch (replays too: a crash
+                # between the two leaves links to make), at most a batch behind the stream.
+                link_touchpoints(
+                    self.client, self.db,
+                    [r for _, r in records if isinstance(r, CanonicalEvent)],
+                    lookback_days=self.settings.attribution_lookback_days,
+                    clock_skew_s=self.settings.attribution_clock_skew_s,
+                )
+        except Exception as e:  # the events are stored: never dead-lettered for a link, retried
+            raise SinkWriteError(redact(f"linking touchpoints failed: {e}")) from e
+        for table, count in written.items():
+            CLICKHOUSE_ROWS.labels(table).inc(count)
+        for _, record in records:
+            if isinstance(record, CanonicalEvent):  # from receipt (else from processing)
+                observe_event_latency("clickhouse", record.received_at or record.processed_at)
+
+    def unwritable(self, record: Record) -> str | None:
+        return unwritable_reason(record)
+
+    def close(self) -> None:
+        with self.lock:
+            self.client.close()
