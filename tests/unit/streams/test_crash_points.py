@@ -263,8 +263,9 @@ def test_a_crash_at_each_point_loses_and_doubles_nothing(case: str, point: str, 
 def test_a_store_kept_across_a_restart_is_never_ahead_of_the_changelog() -> None:
     """docs/crash-safety.md, the second fix: killed after the state was written to the local
     store but before its changelog was acknowledged, the worker restarts on its own disk and
-    reads the batch again; after a failover the other worker has only the changelog. A natural-key duplicate of the
-    wager (same wager_id, new event id) must then still be a duplicate."""
+    reads the batch again; after a failover the other worker has only the changelog. A
+    natural-key duplicate of the wager (same wager_id, new event id) must then still be a
+    duplicate."""
     _, key, wager = CASES["wager"]
     dup = wager.model_copy(update={"event_id": "ev-w1-again"})
 
