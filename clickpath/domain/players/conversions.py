@@ -19,7 +19,7 @@ from clickpath.domain.consent import postback_block
 from clickpath.domain.ledger import Ledger
 from clickpath.domain.money import DepositRef
 from clickpath.domain.outputs import Output
-from clickpath.domain.players.deposits import mark
+from clickpath.domain.players.deposits import mark, noted_reversal
 from clickpath.domain.players.outbox import postback, suppressed
 from clickpath.domain.players.state import PlayerPolicy, PlayerState
 from clickpath.domain.pseudonym import player_token
@@ -28,8 +28,9 @@ from clickpath.domain.pseudonym import player_token
 def due_postbacks(
     state: PlayerState, ledger: Ledger, policy: PlayerPolicy, now: datetime
 ) -> list[Output]:
-    """The registration and FTD postbacks now due, each once (sent or suppressed). Reads and
-    writes the FTD deposit's report row `P|`."""
+    """The registration and FTD postbacks now due, each once (sent or suppressed), and the FTD's
+    reversal when its deposit was charged back before (deposits.py). Reads and writes the FTD
+    deposit's report row `P|`."""
     tag = state.tag
     if tag is None or tag.status != "attributed" or not tag.click_id:
         return []
@@ -47,6 +48,8 @@ def due_postbacks(
         if reason is None:
             state.postbacks_sent.append(event)
             outputs.append(postback(state, policy, tag, event, at, dep))
+            if dep is not None:  # an FTD already charged back is reversed with it
+                outputs += noted_reversal(state, ledger, policy, tag, dep, now)
         else:
             state.postbacks_suppressed.append(event)
             outputs.append(suppressed(state, tag, event, reason, now))

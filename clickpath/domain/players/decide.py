@@ -55,7 +55,8 @@ def decide_player(
     Rows: a money event reads and writes its natural key (`T|`, `C|`, `W|`, `B|`), its day
     (`D|`), the day index `I` and FTD candidates `A|` (domain/money.py); a re-tag reads `I` and
     every `D|`; facts read the `D|` they send; deposit postbacks read `T|d|`, `A|` and `P|` and
-    write `P|`; the FTD postback writes its deposit's `P|`."""
+    write `P|` (a chargeback notes itself in its deposit's `P|`, whatever the tag); the FTD
+    postback writes its deposit's `P|`."""
     if state is None:
         state = PlayerState(brand_id=record.brand_id, player_id=record.player_id)
     else:

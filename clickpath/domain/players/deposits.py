@@ -5,6 +5,11 @@ a `deposit` postback; a deposit behind a sent conversion that is charged back or
 is reversed by a `chargeback` postback. A player's deposits grow with their history, so what
 was reported of each is kept in its ledger row `P|<transaction id>`, not in the state
 (`DepositReport`).
+
+A chargeback leaves its deposit counted (its payment row does not change), so one that comes
+before the deposit's conversion could be sent (before the attribution, or before the deposit
+itself) is noted in the `P|` row as `chargeback_at` alone: when the conversion is sent, its
+reversal follows at once, the same postback (id, time) as if the chargeback had come after.
 """
 
 from __future__ import annotations
@@ -37,7 +42,9 @@ class DepositReport(BaseModel):
     ftd: Told | None = None  # its FTD postback (conversions.py)
     deposit: Told | None = None  # its deposit postback
     chargeback: Told | None = None  # the reversal of the conversion sent for it
-    chargeback_at: datetime | None = None  # when it was reversed (the reversal's own time)
+    # when it was reversed (the reversal's own time); alone, a chargeback noted before any
+    # conversion of the deposit was decided, whose reversal is due once one is sent
+    chargeback_at: datetime | None = None
 
     @field_serializer("chargeback_at")
     def _isoformat(self, at: datetime | None) -> str | None:
@@ -91,7 +98,10 @@ def money_postbacks(
 
     Rows: reads the deposit's payment `T|d|` and report `P|` (an attribution: every deposit
     ever approved, from the day index `I`, the days `D|` and the FTD candidates `A|`); writes
-    `P|` of each deposit reported (never on a replay)."""
+    `P|` of each deposit reported (never on a replay), and a chargeback's note (`chargeback_at`
+    alone) whatever the tag."""
+    if isinstance(record, Chargeback) and not replay:
+        note_chargeback(ledger, record)
     tag = state.tag
     if tag is None or tag.status != "attributed" or not tag.click_id:
         return []
@@ -116,6 +126,30 @@ def money_postbacks(
     return outputs
 
 
+def note_chargeback(ledger: Ledger, chargeback: Chargeback) -> None:
+    """Note the time of a chargeback of a deposit no conversion was decided for yet (the first
+    one noted stands), so the conversion's reversal goes out when the conversion does. Reads
+    and writes the deposit's report row `P|` (none is written for a deposit already reported)."""
+    report = read_report(ledger, chargeback.transaction_id)
+    if report.reported or report.chargeback_at is not None:
+        return  # reversed now (or nothing to reverse, ever), or noted already
+    row = report.model_copy(update={"chargeback_at": chargeback.occurred_at}).row()
+    ledger.put(deposit_report_row(chargeback.transaction_id), row)
+
+
+def noted_reversal(
+    state: PlayerState, ledger: Ledger, policy: PlayerPolicy, tag: Tag, dep: DepositRef,
+    now: datetime,
+) -> list[Output]:
+    """The reversal of the conversion just sent for `dep` when a chargeback was noted for it
+    before (`note_chargeback`), once. Reads and writes the deposit's report row `P|`."""
+    report = read_report(ledger, dep.transaction_id)
+    converted, at = report.converted, report.chargeback_at
+    if converted is None or report.chargeback is not None or at is None:
+        return []
+    return _send(state, ledger, policy, tag, dep, report, "chargeback", at, converted, now)
+
+
 def _ref_of(payment: Payment) -> DepositRef:
     return DepositRef(event_id=payment.first_event_id, transaction_id=payment.transaction_id,
                       occurred_at=payment.at, amount=payment.amount, currency=payment.currency)
@@ -127,22 +161,30 @@ def _report_deposit(
 ) -> list[Output]:
     """The deposit's postback, or its reversal (`reversed_at`), if not reported yet. Reads and
     writes the deposit's report row `P|`."""
-    txn = payment.transaction_id
-    report = read_report(ledger, txn)
+    report = read_report(ledger, payment.transaction_id)
     dep = _ref_of(payment)
-    event: Literal["deposit", "chargeback"]
     if reversed_at is None:
         if not payment.counts() or report.reported:
             return []
-        event, at, reverses = "deposit", payment.at, None
-    else:
-        converted = report.converted
-        if converted is None or report.chargeback is not None:
-            return []
-        event, at, reverses = "chargeback", reversed_at, converted
-    key = f"{event}|{txn}"
+        sent = _send(state, ledger, policy, tag, dep, report, "deposit", payment.at, None, now)
+        return sent + noted_reversal(state, ledger, policy, tag, dep, now)
+    converted = report.converted
+    if converted is None or report.chargeback is not None:
+        return []
+    return _send(state, ledger, policy, tag, dep, report, "chargeback", reversed_at, converted,
+                 now)
+
+
+def _send(
+    state: PlayerState, ledger: Ledger, policy: PlayerPolicy, tag: Tag, dep: DepositRef,
+    report: DepositReport, event: Literal["deposit", "chargeback"], at: datetime,
+    reverses: Literal["ftd", "deposit"] | None, now: datetime,
+) -> list[Output]:
+    """The deposit's postback of `event` at `at`, or its suppression, recorded in its row `P|`
+    (`report`: the row as read)."""
+    key = f"{event}|{dep.transaction_id}"
     reason = postback_block(state.consents, state.rg_active, at)
-    mark(ledger, txn, event, "sent" if reason is None else "suppressed", report,
+    mark(ledger, dep.transaction_id, event, "sent" if reason is None else "suppressed", report,
          at if event == "chargeback" else None)
     if reason is not None:
         return [suppressed(state, tag, event, reason, now, key)]

@@ -210,8 +210,6 @@ def test_the_players_value_is_exact_whatever_the_order_and_the_retries(seed: int
     assert ngr(row) == Decimal("-25.00")  # GGR 40 - 15 bonus cost - 50 chargeback
 
 
-@pytest.mark.xfail(strict=True, reason="domain/players.py: a chargeback decided before the "
-                   "player's attribution is never reversed to the affiliate (found by this test)")
 def test_a_chargeback_before_the_attribution_still_reverses_the_ftd_postback() -> None:
     """The story as one import: the registration goes by the click stage (two hops), the
     chargeback straight to the player (one), so the player has the chargeback before its
