@@ -37,7 +37,7 @@ from clickpath.contracts.models import (
     PlayerProfile,
     Record,
 )
-from clickpath.contracts.topics import Stage, Topic, topics_consumed_by
+from clickpath.contracts.topics import Node, Topic, topics_consumed_by
 from clickpath.domain.redact import redact
 from clickpath.infra.clickhouse import (
     connect,
@@ -68,7 +68,7 @@ from clickpath.sinks.clickhouse.rows import (
 )
 from clickpath.sinks.clickhouse.startup import prepare
 
-TOPICS: tuple[Topic, ...] = topics_consumed_by(Stage.SINK_CLICKHOUSE)
+TOPICS: tuple[Topic, ...] = topics_consumed_by(Node.SINK_CLICKHOUSE)
 """What the ClickHouse sink consumes, as the topic registry says."""
 
 
