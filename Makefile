@@ -45,7 +45,7 @@ test-unit: $(STAMP) ## Run the unit tests only (no broker, seconds)
 	$(BIN)/python -m pytest tests/unit
 
 # Not part of `make test` (pyproject's testpaths leave tests/crash out); .ci/run runs it after.
-test-crash: $(STAMP) ## The broker crash test: every event type, 12 random SIGKILLs, exact figures (~5 min)
+test-crash: $(STAMP) ## Crash tests: the broker crash test (every event type, 12 random SIGKILLs, exact figures) and real processes killed at named crash points (~7 min)
 	$(BIN)/python -m pytest tests/crash -s
 
 lint: $(STAMP) ## ruff, the import layers (import-linter) and the types (mypy)

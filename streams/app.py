@@ -28,7 +28,7 @@ import faust
 from faust.streams import _current_event
 
 from clickpath.contracts.serde import build_codec
-from clickpath.contracts.topics import Topic, topic_name
+from clickpath.contracts.topics import Node, Topic, check_declaration, topic_name
 from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.players import PlayerPolicy
 from clickpath.infra.faults import on_kill
@@ -109,6 +109,9 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         on_kill(f"{name}.changelog", writer.flush_queued)  # test-only crash points (infra/faults)
     producer = output_producer(settings, codec, app, changelogs=list(writers.values()))
     for stage in stages:
+        # The declaration must match the registry (contracts/topics.py): a stage reading other
+        # topics, or refusing a record class its inputs carry, stops here, before any record.
+        check_declaration(Node(stage.name), stage.inputs, stage.accepts)
         writer = writers[stage.name]
         runtime = StageRuntime(
             stage, codec, names, store=writer, changelog=writer, producer=producer,

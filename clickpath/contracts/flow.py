@@ -7,18 +7,18 @@ fresh copy with `python -m clickpath.contracts.flow`.
 
 from __future__ import annotations
 
-from clickpath.contracts.topics import SPECS, Stage, Topic
+from clickpath.contracts.topics import SPECS, Node, Topic
 
 # What lies outside the topics, drawn for orientation only (the check reads topic edges).
 WORLD = (
-    ("operators", "operator back ends", Stage.API),
-    ("operators", "operator back ends", Stage.IMPORTER),
-    ("operators", "operator back ends", Stage.OPERATOR_SDK),
-    ("browsers", "browsers", Stage.TRACKER),
+    ("operators", "operator back ends", Node.API),
+    ("operators", "operator back ends", Node.IMPORTER),
+    ("operators", "operator back ends", Node.OPERATOR_SDK),
+    ("browsers", "browsers", Node.TRACKER),
 )
 STORES = (
-    (Stage.SINK_CLICKHOUSE, "clickhouse", "ClickHouse"),
-    (Stage.SINK_POSTBACKS, "affiliates", "affiliate URLs, webhooks"),
+    (Node.SINK_CLICKHOUSE, "clickhouse", "ClickHouse"),
+    (Node.SINK_POSTBACKS, "affiliates", "affiliate URLs, webhooks"),
 )
 
 
@@ -40,7 +40,7 @@ def mermaid() -> str:
     """A mermaid flowchart: stages as rounded boxes, topics as cylinders, one line per topic
     (its producers, the topic, its consumers)."""
     lines = ["flowchart LR"]
-    lines += [f"  {node_id(stage)}({stage})" for stage in Stage]
+    lines += [f"  {node_id(stage)}({stage})" for stage in Node]
     lines += [f"  {node_id(topic.value)}[({topic.value})]" for topic in Topic]
     lines += sorted({f"  {node}[/{label}/]" for node, label, _ in WORLD})
     lines += [f"  {node}[/{label}/]" for _, node, label in STORES]

@@ -60,7 +60,7 @@ class Topic(Enum):
     DEAD_LETTER = "deadletter"
 
 
-class Stage(StrEnum):
+class Node(StrEnum):
     """What writes or reads a topic: a door, an agent of the worker, a sink, a command.
 
     The values are the names docs/architecture.md draws; the process roles (`clickpath up`)
@@ -127,8 +127,8 @@ class TopicSpec:
     topic: Topic
     key: Key
     records: tuple[type[Record], ...]
-    producers: tuple[Stage, ...]
-    consumers: tuple[Stage, ...]
+    producers: tuple[Node, ...]
+    consumers: tuple[Node, ...]
     doc: str
     retention_ms: int = 7 * 24 * 3600 * 1000
 
@@ -140,33 +140,33 @@ class TopicSpec:
 
 
 _DAY = 24 * 3600 * 1000
-_DOORS = (Stage.API, Stage.IMPORTER, Stage.OPERATOR_SDK)
+_DOORS = (Node.API, Node.IMPORTER, Node.OPERATOR_SDK)
 SPECS: dict[Topic, TopicSpec] = {
     spec.topic: spec
     for spec in (
         TopicSpec(
             Topic.CLICKS, _CLICK_ID, (Click, Registration, EventBatch),
-            producers=(*_DOORS, Stage.TRACKER), consumers=(Stage.CLICKS,),
+            producers=(*_DOORS, Node.TRACKER), consumers=(Node.CLICKS,),
             doc="Affiliate clicks from the tracker, and registrations that name a click.",
         ),
         TopicSpec(
             Topic.EVENTS, _PERSON, (*PLAYER_EVENT_TYPES, EventBatch),
-            producers=_DOORS, consumers=(Stage.PLAYERS,),
+            producers=_DOORS, consumers=(Node.PLAYERS,),
             doc="Operator events about players: registration, KYC, deposits, wagers, consent...",
         ),
         TopicSpec(
             Topic.PAGE_VIEWS, _CLICK_ID, (PageView, EventBatch),
-            producers=(Stage.TRACKER, Stage.OPERATOR_SDK), consumers=(),
+            producers=(Node.TRACKER, Node.OPERATOR_SDK), consumers=(),
             doc="Landing-page context the web SDK collected with consent; no stream agent reads it.",
         ),
         TopicSpec(
             Topic.CLICK_LINKS, _CLICK_ID, (ClickLink,),
-            producers=(Stage.PLAYERS,), consumers=(Stage.CLICKS,),
+            producers=(Node.PLAYERS,), consumers=(Node.CLICKS,),
             doc="Registrations that name a click, repartitioned to the click's partition.",
         ),
         TopicSpec(
             Topic.ATTRIBUTIONS, _PERSON, (Attribution, Registration),
-            producers=(Stage.CLICKS,), consumers=(Stage.PLAYERS, Stage.SINK_CLICKHOUSE),
+            producers=(Node.CLICKS,), consumers=(Node.PLAYERS, Node.SINK_CLICKHOUSE),
             doc="Registrations linked to their click, and attribution decisions, on the player's"
             " partition.",
             retention_ms=-1,
@@ -174,35 +174,35 @@ SPECS: dict[Topic, TopicSpec] = {
         TopicSpec(
             Topic.CANONICAL, Key("brand_id:player_id (click_id for clicks)", _canonical_key),
             (CanonicalEvent,),
-            producers=(Stage.PLAYERS, Stage.CLICKS),
-            consumers=(Stage.SINK_CLICKHOUSE, Stage.SINK_POSTBACKS),
+            producers=(Node.PLAYERS, Node.CLICKS),
+            consumers=(Node.SINK_CLICKHOUSE, Node.SINK_POSTBACKS),
             doc="Deduplicated, identity-resolved events.",
             retention_ms=30 * _DAY,
         ),
         TopicSpec(
             Topic.PLAYER_DAY_FACTS, _PERSON, (PlayerDayFact,),
-            producers=(Stage.PLAYERS,), consumers=(Stage.SINK_CLICKHOUSE,),
+            producers=(Node.PLAYERS,), consumers=(Node.SINK_CLICKHOUSE,),
             doc="Each player's cumulative funnel contribution per day and currency.",
             retention_ms=30 * _DAY,
         ),
         TopicSpec(
             Topic.PLAYER_PROFILES, _PERSON, (PlayerProfile,),
-            producers=(Stage.PLAYERS,), consumers=(Stage.SINK_CLICKHOUSE,),
+            producers=(Node.PLAYERS,), consumers=(Node.SINK_CLICKHOUSE,),
             doc="Each player's profile, whenever it changes (the newest version is the player).",
             retention_ms=30 * _DAY,
         ),
         TopicSpec(
             Topic.POSTBACKS, Key("affiliate_id", _field("affiliate_id")),
             (Postback, PostbackRevocation),
-            producers=(Stage.PLAYERS,), consumers=(Stage.SINK_POSTBACKS,),
+            producers=(Node.PLAYERS,), consumers=(Node.SINK_POSTBACKS,),
             doc="Conversions for affiliates: consumed by the delivery engine or by affiliate platforms.",
             retention_ms=30 * _DAY,
         ),
         TopicSpec(
             Topic.DELIVERY_RETRIES, Key("endpoint_id (affiliate_id for revocations)", _retry_key),
             (DeliveryJob, PostbackRevocation),
-            producers=(Stage.SINK_POSTBACKS, Stage.DELIVERIES_REPLAY),
-            consumers=(Stage.SINK_POSTBACKS,),
+            producers=(Node.SINK_POSTBACKS, Node.DELIVERIES_REPLAY),
+            consumers=(Node.SINK_POSTBACKS,),
             doc="Deliveries waiting for a later attempt, and the revocations they must still see.",
             retention_ms=30 * _DAY,
         ),
@@ -210,14 +210,14 @@ SPECS: dict[Topic, TopicSpec] = {
             Topic.DELIVERY_ATTEMPTS,
             Key("endpoint_id (affiliate_id for postbacks the player stage suppressed)", _attempt_key),
             (DeliveryAttempt,),
-            producers=(Stage.SINK_POSTBACKS, Stage.PLAYERS), consumers=(Stage.SINK_CLICKHOUSE,),
+            producers=(Node.SINK_POSTBACKS, Node.PLAYERS), consumers=(Node.SINK_CLICKHOUSE,),
             doc="Every delivery attempt and its outcome: the delivery log ClickHouse keeps.",
             retention_ms=7 * _DAY,
         ),
         TopicSpec(
             Topic.DEAD_LETTER, Key("the original key", _dead_letter_key), (DeadLetter,),
-            producers=(Stage.PLAYERS, Stage.CLICKS, Stage.SINK_CLICKHOUSE, Stage.SINK_POSTBACKS),
-            consumers=(Stage.DELIVERIES_REPLAY,),
+            producers=(Node.PLAYERS, Node.CLICKS, Node.SINK_CLICKHOUSE, Node.SINK_POSTBACKS),
+            consumers=(Node.DELIVERIES_REPLAY,),
             doc="Records that failed: original bytes, topic/partition/offset, stage and reason.",
             retention_ms=30 * _DAY,
         ),
@@ -241,33 +241,33 @@ def topics_by_name(settings: Prefixed) -> Mapping[str, Topic]:
 # --- the wiring, read from the registry -------------------------------------------------------
 
 
-def inputs_of(stage: Stage) -> tuple[TopicSpec, ...]:
+def inputs_of(stage: Node) -> tuple[TopicSpec, ...]:
     """The topics `stage` reads, with their keys and records: what its declaration checks."""
     return tuple(spec for spec in SPECS.values() if stage in spec.consumers)
 
 
-def outputs_of(stage: Stage) -> tuple[TopicSpec, ...]:
+def outputs_of(stage: Node) -> tuple[TopicSpec, ...]:
     """The topics `stage` may write."""
     return tuple(spec for spec in SPECS.values() if stage in spec.producers)
 
 
-def topics_consumed_by(stage: Stage) -> tuple[Topic, ...]:
+def topics_consumed_by(stage: Node) -> tuple[Topic, ...]:
     """What `stage` subscribes to, in registry order."""
     return tuple(spec.topic for spec in inputs_of(stage))
 
 
-def topics_produced_by(stage: Stage) -> tuple[Topic, ...]:
+def topics_produced_by(stage: Node) -> tuple[Topic, ...]:
     return tuple(spec.topic for spec in outputs_of(stage))
 
 
-def accepted_records(stage: Stage) -> tuple[type[Record], ...]:
+def accepted_records(stage: Node) -> tuple[type[Record], ...]:
     """The record classes `stage` may be handed, over all its inputs. Batch records are not
     among them: `clickpath.contracts.batches.unpack` turns one into the events it carries."""
     found = (cls for spec in inputs_of(stage) for cls in spec.records if cls is not EventBatch)
     return tuple(dict.fromkeys(found))
 
 
-def check_emit(stage: Stage, topic: Topic, record: Record) -> None:
+def check_emit(stage: Node, topic: Topic, record: Record) -> None:
     """Refuse an output the registry does not allow: `stage` is not a producer of `topic`, or
     `topic` does not carry `record`'s class (the stage would write what no reader expects)."""
     spec = SPECS[topic]
@@ -285,7 +285,7 @@ def check_emit(stage: Stage, topic: Topic, record: Record) -> None:
         )
 
 
-def check_input(stage: Stage, topic: Topic, key: str, record: Record) -> None:
+def check_input(stage: Node, topic: Topic, key: str, record: Record) -> None:
     """Refuse an input the registry does not allow: `stage` does not read `topic`, `topic`
     does not carry `record`'s class, or `key` is not the record's key on `topic`. The
     messages are dead-letter reasons."""
@@ -300,11 +300,13 @@ def check_input(stage: Stage, topic: Topic, key: str, record: Record) -> None:
 
 
 def check_declaration(
-    stage: Stage, inputs: Iterable[Topic], accepts: Iterable[type[Record]] = ()
+    stage: Node, inputs: Iterable[Topic], accepts: Iterable[type[Record]] = ()
 ) -> None:
     """Refuse a stage declared against the registry: reading other topics than the registry
-    gives it, or accepting a record class none of its inputs carries. Checked once, when the
-    stage is built, so a wrong declaration stops the worker before it reads anything."""
+    gives it, accepting a record class none of its inputs carries, or not accepting one they
+    carry (it would dead-letter every such record). A declared class accepts its subclasses (the
+    player stage accepts `PlayerEvent`). Checked once, when the stage is built, so a wrong
+    declaration stops the worker before it reads anything."""
     declared, wanted = set(inputs), set(topics_consumed_by(stage))
     if declared != wanted:
         missing = ", ".join(sorted(t.value for t in wanted - declared)) or "none"
@@ -313,6 +315,12 @@ def check_declaration(
             f"stage {stage} is declared with other inputs than the registry's: missing {missing};"
             f" not the registry's {extra}"
         )
-    unknown = [cls.__name__ for cls in accepts if cls not in accepted_records(stage)]
+    accepted, carried = tuple(accepts), accepted_records(stage)
+    unknown = [cls.__name__ for cls in accepted if not any(issubclass(c, cls) for c in carried)]
     if unknown:
         raise TopologyError(f"stage {stage} accepts {', '.join(unknown)}: none of its inputs carries it")
+    refused = [cls.__name__ for cls in carried if accepted and not issubclass(cls, accepted)]
+    if refused:
+        raise TopologyError(
+            f"stage {stage} does not accept {', '.join(refused)}, which its inputs carry"
+        )

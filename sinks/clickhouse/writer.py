@@ -9,7 +9,7 @@ person's highest version (`players`), so they need no look-up. Inserts are colum
 batched (at least 10k rows or about a second each). Attributions and the delivery log stay
 ReplacingMergeTrees.
 
-Crash points (clickpath.infra.faults; tests/integration/test_sink_crash_points.py): a batch
+Crash points (clickpath.infra.faults; tests/crash/test_sink_crash_points.py): a batch
 is written one insert per table (`sink.after_insert.<table>`, `sink.mid_insert` between two of
 them), linked (`sink.before_link`), then committed (`sink.before_commit`, sinks/base.py). A kill
 at any of them replays the batch, and the look-ups above make the replay write only what is
@@ -37,7 +37,7 @@ from clickpath.contracts.models import (
     PlayerProfile,
     Record,
 )
-from clickpath.contracts.topics import Stage, Topic, topics_consumed_by
+from clickpath.contracts.topics import Node, Topic, topics_consumed_by
 from clickpath.domain.redact import redact
 from clickpath.infra.clickhouse import (
     connect,
@@ -68,7 +68,7 @@ from clickpath.sinks.clickhouse.rows import (
 )
 from clickpath.sinks.clickhouse.startup import prepare
 
-TOPICS: tuple[Topic, ...] = topics_consumed_by(Stage.SINK_CLICKHOUSE)
+TOPICS: tuple[Topic, ...] = topics_consumed_by(Node.SINK_CLICKHOUSE)
 """What the ClickHouse sink consumes, as the topic registry says."""
 
 

@@ -26,7 +26,7 @@ from confluent_kafka import OFFSET_END, Consumer, Message, TopicPartition
 
 from clickpath.contracts.models import DeliveryJob, PostbackRevocation
 from clickpath.contracts.serde import Codec, DecodeError, build_codec
-from clickpath.contracts.topics import Stage, Topic, topic_name, topics_consumed_by
+from clickpath.contracts.topics import Node, Topic, topic_name, topics_consumed_by
 from clickpath.domain.endpoints import Endpoint
 from clickpath.domain.retry_policy import RetryPolicy, endpoint_unwell
 from clickpath.infra.endpoint_store import EndpointStore
@@ -274,7 +274,7 @@ class DeliveryEngine:
 
     def _subscribe(self) -> None:
         # Canonical events only feed webhooks: read from the first webhook endpoint on.
-        sources = [self.topics[t] for t in topics_consumed_by(Stage.SINK_POSTBACKS)
+        sources = [self.topics[t] for t in topics_consumed_by(Node.SINK_POSTBACKS)
                    if t is not Topic.CANONICAL or self._wants_webhooks()]
         self._sources = sources
         self.consumer.subscribe(sources, on_assign=self._on_assign, on_revoke=self.commits.on_revoke)

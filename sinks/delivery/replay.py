@@ -16,7 +16,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from clickpath.contracts.models import DeadLetter, DeliveryJob, utcnow
 from clickpath.contracts.serde import Codec, DecodeError, build_codec
-from clickpath.contracts.topics import Stage, Topic, topic_name, topics_consumed_by
+from clickpath.contracts.topics import Node, Topic, topic_name, topics_consumed_by
 from clickpath.infra.kafka import consumer_config, make_producer
 from clickpath.settings import Settings
 
@@ -27,7 +27,7 @@ def replay_dead_letters(
 ) -> int:
     codec = build_codec(settings.schemas_dir, settings.schema_registry_url)
     consumer = Consumer(consumer_config(settings, f"replay-{uuid.uuid4().hex[:8]}"))
-    consumer.subscribe([topic_name(settings, t) for t in topics_consumed_by(Stage.DELIVERIES_REPLAY)])
+    consumer.subscribe([topic_name(settings, t) for t in topics_consumed_by(Node.DELIVERIES_REPLAY)])
     producer = make_producer(settings)
     retries = topic_name(settings, Topic.DELIVERY_RETRIES)
     replayed = 0

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from clickpath.contracts.flow import mermaid, node_id, topic_edges
-from clickpath.contracts.topics import Stage, Topic
+from clickpath.contracts.topics import Node, Topic
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "architecture.md"
 _NODE = re.compile(r"^(\w+)\s*(?:\(\[?|\[\(|\[/|\[)(.+?)(?:\]?\)|\)\]|/\]|\])$")
@@ -67,5 +67,5 @@ def test_the_check_sees_an_edge_too_many_and_one_missing() -> None:
 
 
 def test_node_ids_are_unique() -> None:
-    names = [str(s) for s in Stage] + [t.value for t in Topic]
+    names = [str(s) for s in Node] + [t.value for t in Topic]
     assert len({node_id(n) for n in names}) == len(names)

@@ -29,7 +29,7 @@ from clickpath.contracts.models import (
     Wager,
     Withdrawal,
 )
-from clickpath.contracts.topics import SPECS, Stage, Topic, check_emit, outputs_of
+from clickpath.contracts.topics import SPECS, Node, Topic, check_emit, outputs_of
 from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.clicks import decide_click, replay_click_outputs
 from clickpath.domain.ledger import MemoryLedger
@@ -86,7 +86,7 @@ class Pipeline:
         self.players: dict[str, object] = {}
         self.ledgers: dict[str, MemoryLedger] = {}  # each player's rows, beside the state
         self.clicks: dict[str, object] = {}
-        self.outputs: list[tuple[Stage, Output]] = []
+        self.outputs: list[tuple[Node, Output]] = []
 
     def send(self, record: Record, topic: Topic) -> None:
         queue = [(topic, record)]
@@ -101,28 +101,28 @@ class Pipeline:
         if topic in (Topic.CLICKS, Topic.CLICK_LINKS):
             assert isinstance(record, Click | ClickLink | Registration)
             state = self.clicks[record.click_id or ""]
-            self.outputs += [(Stage.CLICKS, o) for o in replay_click_outputs(state, record, NOW)]
+            self.outputs += [(Node.CLICKS, o) for o in replay_click_outputs(state, record, NOW)]
         else:
             assert isinstance(record, PlayerEvent | Attribution)
             linked = topic is Topic.ATTRIBUTIONS and isinstance(record, Registration)
             state = self.players[record.person_id]
             ledger = self.ledgers[record.person_id]
             outs = replay_outputs(state, record, POLICY, NOW, linked, ledger=ledger)
-            self.outputs += [(Stage.PLAYERS, o) for o in outs]
+            self.outputs += [(Node.PLAYERS, o) for o in outs]
 
-    def _decide(self, topic: Topic, record: Record) -> tuple[Stage, list[Output]]:
+    def _decide(self, topic: Topic, record: Record) -> tuple[Node, list[Output]]:
         if topic in (Topic.CLICKS, Topic.CLICK_LINKS):
             assert isinstance(record, Click | ClickLink | Registration)
             key = record.click_id or ""
             self.clicks[key], outs, _ = decide_click(self.clicks.get(key), record, WINDOW, NOW)
-            return Stage.CLICKS, outs
+            return Node.CLICKS, outs
         assert isinstance(record, PlayerEvent | Attribution)
         linked = topic is Topic.ATTRIBUTIONS and isinstance(record, Registration)
         key = record.person_id
         ledger = self.ledgers.setdefault(key, MemoryLedger())
         self.players[key], outs, _ = decide_player(
             self.players.get(key), record, POLICY, NOW, linked, ledger=ledger)
-        return Stage.PLAYERS, outs
+        return Node.PLAYERS, outs
 
 
 def door_topic(record: Record) -> Topic:
@@ -157,7 +157,7 @@ def test_every_record_the_registry_lets_the_decisions_write_is_written() -> None
     made = {(stage, out.topic, type(out.record)) for stage, out in run_all().outputs}
     allowed = {
         (stage, spec.topic, cls)
-        for stage in (Stage.PLAYERS, Stage.CLICKS)
+        for stage in (Node.PLAYERS, Node.CLICKS)
         for spec in outputs_of(stage)
         if spec.topic not in RUNTIME_WRITES
         for cls in spec.records

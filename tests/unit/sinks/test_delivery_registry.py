@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import httpx
 
 from clickpath.contracts.models import PostbackRevocation
-from clickpath.contracts.topics import SPECS, Stage, Topic, check_emit, topics_by_name
+from clickpath.contracts.topics import SPECS, Node, Topic, check_emit, topics_by_name
 from tests.unit.sinks.conftest import START, Message, endpoint, postback
 
 
@@ -58,5 +58,5 @@ def test_everything_the_engine_writes_is_what_the_registry_lets_it_write(make_en
         Topic.DELIVERY_ATTEMPTS, Topic.DELIVERY_RETRIES, Topic.DEAD_LETTER,
     }
     for topic, key, record in written:
-        check_emit(Stage.SINK_POSTBACKS, topic, record)
+        check_emit(Node.SINK_POSTBACKS, topic, record)
         assert (key or b"").decode() == SPECS[topic].key.of(record), (topic, record)

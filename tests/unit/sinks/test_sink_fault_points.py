@@ -1,7 +1,7 @@
 """Where the ClickHouse writer's crash points sit, without ClickHouse: each `after_insert` point
 right behind its table's insert, `mid_insert` between two tables' inserts of one batch, and every
 table the writer inserts into named in faults.SINK_TABLES (the real-process test kills at each,
-tests/integration/test_sink_crash_points.py)."""
+tests/crash/test_sink_crash_points.py)."""
 
 from __future__ import annotations
 

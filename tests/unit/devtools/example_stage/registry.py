@@ -1,6 +1,6 @@
 """The example stage's registry entry: its topics, and its name where it reads and writes.
 
-In clickpath this is what a new stage adds to clickpath/contracts/topics.py (a `Stage` member,
+In clickpath this is what a new stage adds to clickpath/contracts/topics.py (a `Node` member,
 `TopicSpec`s for its own topics, its name among the consumers and producers of the topics it
 reads and writes); here the shipped registry is extended for the harness only.
 """
