@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -51,11 +52,11 @@ class ChangelogWriter:
         # that is not in the store either (a flush acknowledges writes made before it began).
         self._overlay: dict[str, _Write] = {}
         self._produced: dict[int, int] = {}  # partition -> records produced
-        self._delivered: dict[int, int] = {}  # partition -> delivery reports (in order)
         self._marks: dict[int, int] = {}  # partition -> records produced when `flush` began
         self._flushed: dict[int, int] = {}  # the marks of the last acknowledged flush
         self._covered: dict[int, int] = {}  # partition -> newest offset at or below the mark
         self._errors: list[str] = []
+        self._failed = False  # a record failed: the store takes nothing more
 
     def get(self, key: str) -> Any:
         """The newest value of `key`: written and not yet in the store, or the store's (the
@@ -72,26 +73,27 @@ class ChangelogWriter:
             table.key_type, key, serializer=table.key_serializer
         )  # Faust's own bytes: stores look keys up by them
         raw_value = json.dumps(value, separators=(",", ":")).encode()  # any JSON reads back
+        number = self._produced.get(partition, 0) + 1
         while True:
             try:
                 self._producer.produce(
                     self._topic, key=raw_key, value=raw_value, partition=partition,
-                    on_delivery=self._on_ack,
+                    on_delivery=partial(self._on_ack, number),
                 )
                 break
             except BufferError:
                 self._producer.poll(0.05)  # local queue full: let acknowledgements drain
-        number = self._produced[partition] = self._produced.get(partition, 0) + 1
+        self._produced[partition] = number
         self._overlay[key] = _Write(raw_key, raw_value, partition, number, self._overlay.get(key))
         self._producer.poll(0)
 
-    def _on_ack(self, err: KafkaError | None, msg: Message) -> None:
-        # Delivery reports come in produce order per partition (idempotent producer), so the
-        # n-th report is the n-th record produced to that partition.
+    def _on_ack(self, number: int, err: KafkaError | None, msg: Message) -> None:
+        # `number` is the record's place among those produced to its partition, bound when it
+        # was produced: reports are served by whichever thread polls (the flush's, or the event
+        # loop's `put`), so counting them as they come could misnumber one.
         partition = msg.partition()
         if partition is None:
             return
-        number = self._delivered[partition] = self._delivered.get(partition, 0) + 1
         if err is not None:
             self._errors.append(err.str())
             return
@@ -107,8 +109,13 @@ class ChangelogWriter:
         if remaining:
             raise NotAcknowledged(f"{remaining} changelog records not acknowledged")
         if self._errors:
+            # A failed record is never applied to the store: this writer persists nothing more
+            # (Faust stops the worker on the raise; its successor recovers from the changelog).
+            self._failed = True
             errors, self._errors = self._errors, []
             raise NotAcknowledged(f"{len(errors)} changelog records failed: {errors[:3]}")
+        if self._failed:
+            raise NotAcknowledged("a changelog record failed earlier: nothing more is persisted")
         self._flushed = marks
 
     def flush_queued(self) -> None:
@@ -147,6 +154,9 @@ class ChangelogWriter:
         gone = set(partitions)
         for key in [k for k, write in self._overlay.items() if write.partition in gone]:
             del self._overlay[key]
+        for offsets in (self._covered, self._flushed):  # an offset must not outrun its values
+            for partition in gone & offsets.keys():
+                del offsets[partition]
 
 
 class _Write:

@@ -157,11 +157,12 @@ def new_lineage() -> str:
 
 def forked(forks: dict[str, int], lineage: str, version: int) -> dict[str, int]:
     """`forks` with the state's old `lineage` at `version` added, the oldest beyond
-    FORKS_KEPT dropped."""
+    FORKS_KEPT dropped: the lowest tokens, so every dropped lineage stays below every kept one
+    (the ledger's ancestor rule is "older than every lineage the state knows")."""
     new = dict(forks)
     new[lineage] = version
     while len(new) > FORKS_KEPT:
-        del new[next(iter(new))]
+        del new[min(new)]
     return new
 
 

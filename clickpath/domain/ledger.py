@@ -90,6 +90,9 @@ class StoredLedger:
         self._base: dict[str, Row | None] = {}
         self._changes: dict[str, Row] = {}
         self._orphans: list[str] = []
+        # Every lineage below the oldest one the state knows is an ancestor (computed once: a
+        # run reads many rows)
+        self._oldest = min(self._lineage, min(self._forks, default=self._lineage))
 
     def _counts(self, raw: Row) -> bool:
         """Whether the stored state counts the row's `value` (see the class docstring)."""
@@ -99,8 +102,7 @@ class StoredLedger:
         fork = self._forks.get(lineage)
         if fork is not None:
             return bool(raw["v"] <= fork)
-        oldest = min(self._lineage, min(self._forks, default=self._lineage))
-        return bool(lineage < oldest)
+        return bool(lineage < self._oldest)
 
     def _stored(self, row: str) -> Row | None:
         if row not in self._base:

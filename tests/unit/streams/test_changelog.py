@@ -62,6 +62,7 @@ class Producer:
         self.offsets: dict[int, int] = {}
         self.during_flush: Callable[[], None] | None = None
         self.fail = False
+        self.reverse = False  # serve reports newest first (another thread served the older)
 
     def produce(self, topic: str, key: bytes, value: bytes, partition: int,
                 on_delivery: Callable[..., None]) -> None:
@@ -75,10 +76,13 @@ class Producer:
             hook, self.during_flush = self.during_flush, None
             hook()
         delivering, self.queued = self.queued, []
+        reports = []
         for partition, report in delivering:
             offset = self.offsets[partition] = self.offsets.get(partition, -1) + 1
             err = type("E", (), {"str": lambda self: "broker down"})() if self.fail else None
-            report(err, Delivered(partition, offset))
+            reports.append((report, err, Delivered(partition, offset)))
+        for report, err, delivered in reversed(reports) if self.reverse else reports:
+            report(err, delivered)
         return 0
 
 
@@ -135,3 +139,31 @@ def test_writes_to_a_revoked_partition_are_forgotten() -> None:
     log.revoked([0])
     assert log.get("p1") is None
     assert log.get("p2") == {"v": 1}
+
+
+def test_reports_served_out_of_order_still_cover_only_what_the_flush_began_with() -> None:
+    """Reports are served by whichever thread polls: a write made during the flush may be
+    reported before the older ones, and must still wait for the next flush."""
+    log, table, producer = writer()
+    log.put("p1", {"v": 1}, partition=0)
+    producer.reverse = True
+    producer.during_flush = lambda: log.put("p2", {"v": 1}, partition=0)
+    log.flush()
+    log.persist_offsets()
+    assert table.data == {"p1": {"v": 1}}
+    assert table.data.persisted == {0: 0}  # not offset 1, whose value is not in the store yet
+
+
+def test_after_a_failed_record_nothing_more_is_persisted() -> None:
+    """A failed record's value must never reach the store by a later flush's marks."""
+    log, table, producer = writer()
+    producer.fail = True
+    log.put("p1", {"v": 1}, partition=0)
+    with pytest.raises(NotAcknowledged):
+        log.flush()
+    producer.fail = False
+    log.put("p2", {"v": 1}, partition=0)
+    with pytest.raises(NotAcknowledged, match="failed earlier"):
+        log.flush()
+    log.persist_offsets()
+    assert table.data == {} and table.data.persisted == {}
