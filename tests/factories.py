@@ -6,7 +6,16 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from clickpath.contracts.models import Click, Deposit, Registration
+from clickpath.contracts.models import (
+    Bonus,
+    Chargeback,
+    Click,
+    Deposit,
+    Record,
+    Registration,
+    Wager,
+    Withdrawal,
+)
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 _ids = itertools.count(1)
@@ -40,3 +49,30 @@ def deposit(player: str, txn: str, amount: str, minutes: float = 2, currency: st
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{next(_ids)}"
+
+
+# The player-value story: a click, its registration, deposits through their statuses, a wager, a
+# bonus, a chargeback and a withdrawal. GGR 100 - 60 = 40; NGR = 40 - 15 bonus cost - 50
+# chargeback. The broker suite (test_player_value) and the in-memory harness both tell it.
+PLAYER_VALUE_NGR = Decimal("-25.00")
+
+
+def player_value_story() -> list[Record]:
+    p = {"brand_id": "brand-a", "player_id": "p1", "source": "psp"}
+    return [
+        click("c1", affiliate="aff-1", campaign="camp-a"),
+        registration("p1", "c1", minutes=1),
+        deposit("p1", "t1", "50.00", minutes=2, status="pending"),
+        deposit("p1", "t1", "50.00", minutes=3, status="approved"),
+        deposit("p1", "t2", "20.00", minutes=4, status="pending"),
+        deposit("p1", "t2", "20.00", minutes=5, status="declined"),
+        Wager(event_id="w1", occurred_at=at(6), wager_id="w1", stake=Decimal("100"),
+              win=Decimal("60"), bonus_stake=Decimal("10"), currency="EUR",
+              game_category="casino", **p),
+        Bonus(event_id="b1", occurred_at=at(7), bonus_id="b1", action="converted",
+              amount=Decimal("15"), currency="EUR", **p),
+        Chargeback(event_id="cb1", occurred_at=at(8), chargeback_id="cb1", transaction_id="t1",
+                   amount=Decimal("50.00"), currency="EUR", **p),
+        Withdrawal(event_id="wd1", occurred_at=at(9), transaction_id="wd1",
+                   amount=Decimal("30.00"), currency="EUR", status="approved", **p),
+    ]

@@ -9,11 +9,10 @@ from decimal import Decimal
 
 import httpx
 
-from clickpath.contracts.models import Bonus, Chargeback, Wager, Withdrawal
 from clickpath.domain.report import summarize
 from clickpath.infra.producer import EventProducer
 from clickpath.infra.reports import funnel_rows
-from tests.factories import at, click, deposit, registration
+from tests.factories import PLAYER_VALUE_NGR, deposit, player_value_story
 from tests.integration.harness import holds_for, wait_until
 
 MEASURES = (
@@ -27,28 +26,10 @@ MEASURES = (
 EXPECTED = dict(zip(MEASURES, (
     1, "50.00", 1, "50.00", 1, 1, "50.00", "100.00", "60.00", "10.00", "15.00", 1, "30.00",
 ), strict=True))
-EXPECTED_NGR = Decimal("-25.00")  # GGR 100 - 60 = 40; NGR = 40 - 15 bonus cost - 50 chargeback
+EXPECTED_NGR = PLAYER_VALUE_NGR
 
 
-def story():
-    p = {"brand_id": "brand-a", "player_id": "p1", "source": "psp"}
-    return [
-        click("c1", affiliate="aff-1", campaign="camp-a"),
-        registration("p1", "c1", minutes=1),
-        deposit("p1", "t1", "50.00", minutes=2, status="pending"),
-        deposit("p1", "t1", "50.00", minutes=3, status="approved"),
-        deposit("p1", "t2", "20.00", minutes=4, status="pending"),
-        deposit("p1", "t2", "20.00", minutes=5, status="declined"),
-        Wager(event_id="w1", occurred_at=at(6), wager_id="w1", stake=Decimal("100"),
-              win=Decimal("60"), bonus_stake=Decimal("10"), currency="EUR",
-              game_category="casino", **p),
-        Bonus(event_id="b1", occurred_at=at(7), bonus_id="b1", action="converted",
-              amount=Decimal("15"), currency="EUR", **p),
-        Chargeback(event_id="cb1", occurred_at=at(8), chargeback_id="cb1", transaction_id="t1",
-                   amount=Decimal("50.00"), currency="EUR", **p),
-        Withdrawal(event_id="wd1", occurred_at=at(9), transaction_id="wd1",
-                   amount=Decimal("30.00"), currency="EUR", status="approved", **p),
-    ]
+story = player_value_story
 
 
 def eur_row(settings) -> dict | None:

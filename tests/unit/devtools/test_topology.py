@@ -19,15 +19,12 @@ import pytest
 
 from clickpath.contracts.models import (
     Attribution,
-    Bonus,
     CanonicalEvent,
-    Chargeback,
     DeadLetter,
     Deposit,
     Kyc,
     PlayerProfile,
     Wager,
-    Withdrawal,
 )
 from clickpath.contracts.topics import SPECS, Topic, TopologyError
 from clickpath.devtools.topology import POLICY, Topology, topic_names
@@ -35,7 +32,7 @@ from clickpath.domain.outputs import Outcome, Output
 from clickpath.domain.players import PlayerState
 from clickpath.domain.pseudonym import player_token
 from clickpath.streams.runtime import Stage
-from tests.factories import at, click, deposit, registration
+from tests.factories import at, click, deposit, player_value_story, registration
 from tests.unit.devtools.figures import funnel, measures, ngr, postbacks
 
 PLAYER_FIELDS = {"brand_id": "brand-a", "player_id": "p1", "source": "psp"}
@@ -173,25 +170,7 @@ EXPECTED_VALUE = dict(zip(VALUE_MEASURES, (
 ), strict=True))
 
 
-def value_story() -> list[Any]:
-    p = PLAYER_FIELDS
-    return [
-        click("c1", affiliate="aff-1", campaign="camp-a"),
-        registration("p1", "c1", minutes=1),
-        deposit("p1", "t1", "50.00", minutes=2, status="pending"),
-        deposit("p1", "t1", "50.00", minutes=3, status="approved"),
-        deposit("p1", "t2", "20.00", minutes=4, status="pending"),
-        deposit("p1", "t2", "20.00", minutes=5, status="declined"),
-        Wager(event_id="w1", occurred_at=at(6), wager_id="w1", stake=Decimal("100"),
-              win=Decimal("60"), bonus_stake=Decimal("10"), currency="EUR",
-              game_category="casino", **p),
-        Bonus(event_id="b1", occurred_at=at(7), bonus_id="b1", action="converted",
-              amount=Decimal("15"), currency="EUR", **p),
-        Chargeback(event_id="cb1", occurred_at=at(8), chargeback_id="cb1", transaction_id="t1",
-                   amount=Decimal("50.00"), currency="EUR", **p),
-        Withdrawal(event_id="wd1", occurred_at=at(9), transaction_id="wd1",
-                   amount=Decimal("30.00"), currency="EUR", status="approved", **p),
-    ]
+value_story = player_value_story
 
 
 @pytest.mark.parametrize("seed", [7, 11, 23])
