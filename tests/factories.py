@@ -76,3 +76,29 @@ def player_value_story() -> list[Record]:
         Withdrawal(event_id="wd1", occurred_at=at(9), transaction_id="wd1",
                    amount=Decimal("30.00"), currency="EUR", status="approved", **p),
     ]
+
+
+# The end-to-end scenario: players out of order with duplicates (p1's registration and deposits
+# before its click; p2's deposit before its registration; duplicates by event id and by
+# transaction id; p4 organic), and the funnel it gives per (affiliate, campaign, currency):
+# (clicks, registrations, FTDs, deposits, deposit sum). The broker suite (test_end_to_end) and
+# the in-memory harness (test_topology) both run it.
+END_TO_END_FUNNEL = {
+    ("aff-1", "camp-a", ""): (2, 2, 0, 0, Decimal("0")),
+    ("aff-1", "camp-a", "EUR"): (0, 0, 2, 3, Decimal("125.49")),
+    ("aff-2", "camp-b", ""): (1, 0, 0, 0, Decimal("0")),
+    ("", "", ""): (0, 1, 0, 0, Decimal("0")),
+    ("", "", "EUR"): (0, 0, 1, 1, Decimal("5.00")),
+}
+
+
+def end_to_end_events() -> list[Record]:
+    c1 = click("c1", affiliate="aff-1", campaign="camp-a", sub1="s 1")
+    p1 = [registration("p1", "c1", minutes=1), deposit("p1", "t1", "10.00", minutes=2),
+          deposit("p1", "t2", "15.50", minutes=3)]
+    c2 = click("c2", affiliate="aff-1", campaign="camp-a", minutes=5)
+    p2_reg, p2_dep = registration("p2", "c2", minutes=6), deposit("p2", "t3", "99.99", minutes=7)
+    c3 = click("c3", affiliate="aff-2", campaign="camp-b")
+    p4 = [registration("p4", None), deposit("p4", "t4", "5.00", minutes=4)]
+    resent_t1 = deposit("p1", "t1", "10.00", minutes=2, event_id="crm-retry-of-t1")
+    return [*p1, p2_dep, p1[1], resent_t1, c3, *p4, c1, p2_reg, c2, p2_dep, c1]

@@ -15,7 +15,7 @@ from clickpath.contracts.topics import Topic, topic_name
 from clickpath.domain.pseudonym import player_token
 from clickpath.infra.producer import EventProducer
 from clickpath.infra.reports import funnel_rows
-from tests.factories import click, deposit, registration
+from tests.factories import END_TO_END_FUNNEL, deposit, end_to_end_events
 from tests.integration.conftest import PSEUDONYM_KEY
 from tests.integration.harness import holds_for, read_topic, wait_until
 
@@ -33,13 +33,7 @@ def funnel(settings) -> dict[tuple[str, str, str], tuple] | None:
     }
 
 
-EXPECTED_FUNNEL = {
-    ("aff-1", "camp-a", ""): (2, 2, 0, 0, Decimal("0")),
-    ("aff-1", "camp-a", "EUR"): (0, 0, 2, 3, Decimal("125.49")),
-    ("aff-2", "camp-b", ""): (1, 0, 0, 0, Decimal("0")),
-    ("", "", ""): (0, 1, 0, 0, Decimal("0")),
-    ("", "", "EUR"): (0, 0, 1, 1, Decimal("5.00")),
-}
+EXPECTED_FUNNEL = END_TO_END_FUNNEL
 
 
 def test_players_out_of_order_with_duplicates(settings, codec, receiver, start_role) -> None:
@@ -50,19 +44,8 @@ def run_scenario(settings, codec, receiver, start_role) -> None:
     """The whole scenario; also run against Apache Kafka and ClickHouse server (containers)."""
     for args in (("worker",), ("sink", "clickhouse"), ("sink", "postbacks")):
         start_role(*args, role_settings=settings)
-    c1 = click("c1", affiliate="aff-1", campaign="camp-a", sub1="s 1")
-    p1 = [registration("p1", "c1", minutes=1), deposit("p1", "t1", "10.00", minutes=2),
-          deposit("p1", "t2", "15.50", minutes=3)]
-    c2 = click("c2", affiliate="aff-1", campaign="camp-a", minutes=5)
-    p2_reg, p2_dep = registration("p2", "c2", minutes=6), deposit("p2", "t3", "99.99", minutes=7)
-    c3 = click("c3", affiliate="aff-2", campaign="camp-b")
-    p4 = [registration("p4", None), deposit("p4", "t4", "5.00", minutes=4)]
-    resent_t1 = deposit("p1", "t1", "10.00", minutes=2, event_id="crm-retry-of-t1")
-
     with EventProducer(settings, codec=codec) as producer:
-        # p1's registration and deposits arrive before its click; p2's deposit before its
-        # registration; duplicates by event id and by transaction id.
-        producer.send_all([*p1, p2_dep, p1[1], resent_t1, c3, *p4, c1, p2_reg, c2, p2_dep, c1])
+        producer.send_all(end_to_end_events())  # out of order, with duplicates (factories)
         producer.send_raw(topic_name(settings, Topic.EVENTS), b"brand-a:px", b"\x00garbage")
         bad = deposit("p9", "t9", "1").model_dump() | {"currency": "XXX"}
         producer.send_raw(topic_name(settings, Topic.EVENTS), b"brand-a:p9",

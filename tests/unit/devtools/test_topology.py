@@ -32,33 +32,20 @@ from clickpath.domain.outputs import Outcome, Output
 from clickpath.domain.players import PlayerState
 from clickpath.domain.pseudonym import player_token
 from clickpath.streams.runtime import Stage
-from tests.factories import at, click, deposit, player_value_story, registration
+from tests.factories import (
+    END_TO_END_FUNNEL,
+    at,
+    click,
+    deposit,
+    end_to_end_events,
+    player_value_story,
+    registration,
+)
 from tests.unit.devtools.figures import funnel, measures, ngr, postbacks
 
 PLAYER_FIELDS = {"brand_id": "brand-a", "player_id": "p1", "source": "psp"}
 
-# tests/integration/test_end_to_end.py's scenario and the funnel it expects from ClickHouse.
-EXPECTED_FUNNEL = {
-    ("aff-1", "camp-a", ""): (2, 2, 0, 0, Decimal("0")),
-    ("aff-1", "camp-a", "EUR"): (0, 0, 2, 3, Decimal("125.49")),
-    ("aff-2", "camp-b", ""): (1, 0, 0, 0, Decimal("0")),
-    ("", "", ""): (0, 1, 0, 0, Decimal("0")),
-    ("", "", "EUR"): (0, 0, 1, 1, Decimal("5.00")),
-}
-
-
-def end_to_end_events() -> list[Any]:
-    c1 = click("c1", affiliate="aff-1", campaign="camp-a", sub1="s 1")
-    p1 = [registration("p1", "c1", minutes=1), deposit("p1", "t1", "10.00", minutes=2),
-          deposit("p1", "t2", "15.50", minutes=3)]
-    c2 = click("c2", affiliate="aff-1", campaign="camp-a", minutes=5)
-    p2_reg, p2_dep = registration("p2", "c2", minutes=6), deposit("p2", "t3", "99.99", minutes=7)
-    c3 = click("c3", affiliate="aff-2", campaign="camp-b")
-    p4 = [registration("p4", None), deposit("p4", "t4", "5.00", minutes=4)]
-    resent_t1 = deposit("p1", "t1", "10.00", minutes=2, event_id="crm-retry-of-t1")
-    # p1's registration and deposits arrive before its click; p2's deposit before its
-    # registration; duplicates by event id and by transaction id.
-    return [*p1, p2_dep, p1[1], resent_t1, c3, *p4, c1, p2_reg, c2, p2_dep, c1]
+EXPECTED_FUNNEL = END_TO_END_FUNNEL  # what tests/integration/test_end_to_end.py expects
 
 
 def conversion(player: str, click_id: str, event: str, amount: str | None = None,
