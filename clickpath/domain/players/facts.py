@@ -76,14 +76,16 @@ def _is_zero(value: FactValue) -> bool:
 
 def changed_facts(
     state: PlayerState, ledger: Ledger, keys: set[FactKey], before: dict[FactKey, FactValue],
-    retag: bool,
+    retag: bool, replay: bool = False,
 ) -> list[Output]:
-    """The facts of `keys` that differ from `before` (`retag`: every one that is not all zeros).
-    Reads the day rows `D|` of `keys`."""
+    """The facts of `keys` that differ from `before` (`retag`: every one that is not all zeros;
+    `replay`: every one, zeros too, since the run that emptied a day may have lost its zero fact
+    to a crash, and the fact it replaces would keep counting a refunded deposit). Reads the day
+    rows `D|` of `keys`."""
     tag = state.tag or Tag(status="unattributed")
     outputs = []
     for (day, currency), value in sorted(funnel_facts(state, ledger, keys).items()):
-        if retag and _is_zero(value):
+        if retag and not replay and _is_zero(value):
             continue  # a day emptied earlier has had its zero fact already
         if not retag and before.get((day, currency), _ZERO) == value:
             continue  # unchanged (a key that had nothing and still has nothing too)

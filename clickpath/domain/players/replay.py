@@ -51,7 +51,8 @@ def replay_outputs(
             and record.event_id == state.registration_event_id
         ):
             outputs += click_links(state, record)
-    outputs += changed_facts(state, ledger, all_fact_keys(state, ledger), {}, retag=True)
+    outputs += changed_facts(state, ledger, all_fact_keys(state, ledger), {}, retag=True,
+                             replay=True)
     outputs += resend_conversions(state, policy)
     outputs += money_postbacks(state, ledger, record, policy, now, replay=True)
     return outputs

@@ -75,6 +75,11 @@ CASES: dict[str, tuple[Topic, str, Record]] = {
     "deposit_approved": (Topic.EVENTS, P1, deposit("p1", "t2", "20", minutes=3)),
     "deposit_declined": (Topic.EVENTS, P1, deposit("p1", "t2", "20", minutes=3, status="declined")),
     "deposit_pending": (Topic.EVENTS, P1, deposit("p1", "t2", "20", minutes=3, status="pending")),
+    "deposit_cancelled": (Topic.EVENTS, P1, deposit("p1", "t2", "20", minutes=3,
+                                                    status="cancelled")),
+    # the committed FTD t1 refunded: its status moves and its day's value is reversed
+    "deposit_refunded": (Topic.EVENTS, P1, deposit("p1", "t1", "10", minutes=3, status="refunded",
+                                                   event_id="ev-t1-refunded")),
     "withdrawal": (Topic.EVENTS, P1, _player(Withdrawal, "wd1", **_money(transaction_id="wd1"))),
     "chargeback": (Topic.EVENTS, P1, _player(
         Chargeback, "cb1", **_money(chargeback_id="cb1", transaction_id="t1"))),
@@ -212,6 +217,11 @@ def run(case: str, point: str | None, attr_first: bool = False, takeover: bool =
     return figures(broker)
 
 
+def _measures(fact: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fact.items()
+            if isinstance(v, int | Decimal) and not isinstance(v, bool)}
+
+
 def figures(broker: Broker) -> dict[str, Any]:
     """What a user checks downstream (the sink's rules: events by id, the newest version)."""
     canonical = {e.event_id: e.model_dump() for e in broker.records(Topic.CANONICAL)}
@@ -226,7 +236,9 @@ def figures(broker: Broker) -> dict[str, Any]:
             profiles[p.person_id] = (p.version, p.model_dump(exclude={"version"}))
     return {
         "canonical": canonical,
-        "facts": {k: v for k, (_, v) in facts.items()},
+        # A day whose newest fact is all zeros counts nothing, whichever affiliate it names (a
+        # replay re-tags zero facts that an uninterrupted run leaves under the old tag).
+        "facts": {k: v for k, (_, v) in facts.items() if any(_measures(v).values())},
         "profiles": {k: v for k, (_, v) in profiles.items()},
         "postbacks": sorted({p.model_dump_json() for p in broker.records(Topic.POSTBACKS)}),
         "dead_letters": broker.records(Topic.DEAD_LETTER),
