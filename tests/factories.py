@@ -102,3 +102,14 @@ def end_to_end_events() -> list[Record]:
     p4 = [registration("p4", None), deposit("p4", "t4", "5.00", minutes=4)]
     resent_t1 = deposit("p1", "t1", "10.00", minutes=2, event_id="crm-retry-of-t1")
     return [*p1, p2_dep, p1[1], resent_t1, c3, *p4, c1, p2_reg, c2, p2_dep, c1]
+
+
+# ISO 4217's code for "no currency": a real code no operator pays in, which clickpath refuses.
+# The deposit below is built past validation (model_construct), as a producer that does not use
+# clickpath's models could write it; the player stage must dead-letter it with that reason.
+REFUSED_CURRENCY = "XXX"
+
+
+def deposit_in_refused_currency() -> Deposit:
+    fields = deposit("p9", "t9", "1").model_dump() | {"currency": REFUSED_CURRENCY}
+    return Deposit.model_construct(**fields)

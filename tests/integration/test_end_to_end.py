@@ -10,12 +10,17 @@ from decimal import Decimal
 
 import httpx
 
-from clickpath.contracts.models import DeadLetter, Deposit
+from clickpath.contracts.models import DeadLetter
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.domain.pseudonym import player_token
 from clickpath.infra.producer import EventProducer
 from clickpath.infra.reports import funnel_rows
-from tests.factories import END_TO_END_FUNNEL, deposit, end_to_end_events
+from tests.factories import (
+    END_TO_END_FUNNEL,
+    REFUSED_CURRENCY,
+    deposit_in_refused_currency,
+    end_to_end_events,
+)
 from tests.integration.conftest import PSEUDONYM_KEY
 from tests.integration.harness import holds_for, read_topic, wait_until
 
@@ -47,9 +52,8 @@ def run_scenario(settings, codec, receiver, start_role) -> None:
     with EventProducer(settings, codec=codec) as producer:
         producer.send_all(end_to_end_events())  # out of order, with duplicates (factories)
         producer.send_raw(topic_name(settings, Topic.EVENTS), b"brand-a:px", b"\x00garbage")
-        bad = deposit("p9", "t9", "1").model_dump() | {"currency": "XXX"}
         producer.send_raw(topic_name(settings, Topic.EVENTS), b"brand-a:p9",
-                          codec.encode(Deposit.model_construct(**bad)))
+                          codec.encode(deposit_in_refused_currency()))
 
     wait_until(lambda: funnel(settings) == EXPECTED_FUNNEL, 90, "the funnel in ClickHouse")
     requests = wait_until(lambda: len(receiver.requests()) >= 4 and receiver.requests(), 30,
@@ -77,7 +81,7 @@ def run_scenario(settings, codec, receiver, start_role) -> None:
     assert garbage.original_value == b"\x00garbage" and garbage.stage == "players"
     assert garbage.topic == topic_name(settings, Topic.EVENTS) and garbage.offset >= 0
     assert garbage.reason == f"unknown schema id {int.from_bytes(b'garb')}"
-    assert "unknown currency 'XXX'" in reasons[b"brand-a:p9"].reason
+    assert f"unknown currency '{REFUSED_CURRENCY}'" in reasons[b"brand-a:p9"].reason
     # Nothing more arrives: one postback per conversion, funnel unchanged.
     holds_for(lambda: len(receiver.requests()) == 4 and funnel(settings) == EXPECTED_FUNNEL,
               "one postback per conversion and the funnel unchanged")

@@ -21,7 +21,6 @@ from clickpath.contracts.models import (
     Attribution,
     CanonicalEvent,
     DeadLetter,
-    Deposit,
     Kyc,
     PlayerProfile,
     Wager,
@@ -34,9 +33,11 @@ from clickpath.domain.pseudonym import player_token
 from clickpath.streams.runtime import Stage
 from tests.factories import (
     END_TO_END_FUNNEL,
+    REFUSED_CURRENCY,
     at,
     click,
     deposit,
+    deposit_in_refused_currency,
     end_to_end_events,
     player_value_story,
     registration,
@@ -68,8 +69,7 @@ def test_players_out_of_order_with_duplicates_give_the_broker_suites_figures() -
     top = Topology()
     top.send_all(end_to_end_events())
     top.send_raw(Topic.EVENTS, b"brand-a:px", b"\x00garbage")
-    bad = deposit("p9", "t9", "1").model_dump() | {"currency": "XXX"}
-    top.send_raw(Topic.EVENTS, b"brand-a:p9", top.codec.encode(Deposit.model_construct(**bad)))
+    top.send_raw(Topic.EVENTS, b"brand-a:p9", top.codec.encode(deposit_in_refused_currency()))
 
     assert funnel(top) == EXPECTED_FUNNEL
     # The postbacks the broker test's receiver gets (it subscribes to registrations and FTDs);
@@ -89,7 +89,7 @@ def test_players_out_of_order_with_duplicates_give_the_broker_suites_figures() -
     assert garbage.original_value == b"\x00garbage" and garbage.stage == "players"
     assert garbage.topic == topic_names()[Topic.EVENTS] and garbage.offset >= 0
     assert garbage.reason == f"unknown schema id {int.from_bytes(b'garb')}"
-    assert "unknown currency 'XXX'" in dead[b"brand-a:p9"].reason
+    assert f"unknown currency '{REFUSED_CURRENCY}'" in dead[b"brand-a:p9"].reason
 
     # Everything again: one postback per conversion, the funnel unchanged.
     sent = len(postbacks(top))
