@@ -23,14 +23,18 @@ from clickpath.contracts.models import (
     Attribution,
     CanonicalEvent,
     Click,
+    CommissionFlag,
     ClickLink,
     DeadLetter,
     DeliveryAttempt,
     DeliveryJob,
     EventBatch,
+    LedgerEntry,
     PageView,
     PlayerDayFact,
+    PlayerPeriodValue,
     PlayerProfile,
+    PlayerQualification,
     Postback,
     PostbackRevocation,
     Record,
@@ -55,6 +59,9 @@ class Topic(Enum):
     PLAYER_DAY_FACTS = "facts.player-day"
     PLAYER_PROFILES = "players.profiles"
     POSTBACKS = "postbacks"
+    EARNINGS = "commissions.earnings"
+    COMMISSION_FLAGS = "commissions.flags"
+    COMMISSION_LEDGER = "commissions.ledger"
     DELIVERY_RETRIES = "deliveries.retries"
     DELIVERY_ATTEMPTS = "deliveries.attempts"
     DEAD_LETTER = "deadletter"
@@ -64,7 +71,8 @@ class Node(StrEnum):
     """What writes or reads a topic: a door, an agent of the worker, a sink, a command.
 
     The values are the names docs/architecture.md draws; the process roles (`clickpath up`)
-    are `api` (api, tracker), `worker` (players, clicks), `sink-clickhouse` and `sink-postbacks`.
+    are `api` (api, tracker), `worker` (players, clicks, earnings, commissions), `sink-clickhouse`
+    and `sink-postbacks`.
     """
 
     API = "api"  # the event API and postback-in (operators' back ends)
@@ -73,6 +81,8 @@ class Node(StrEnum):
     OPERATOR_SDK = "operator-sdk"  # an operator's own producer: EventProducer or any Kafka client
     PLAYERS = "players"
     CLICKS = "clicks"
+    EARNINGS = "earnings"  # each player's value per period and CPA qualification
+    COMMISSIONS = "commissions"  # each affiliate's plan applied: the commission ledger
     SINK_CLICKHOUSE = "sink-clickhouse"
     SINK_POSTBACKS = "sink-postbacks"  # the delivery engine: postbacks, and webhooks (canonical)
     DELIVERIES_REPLAY = "deliveries-replay"  # `clickpath deliveries replay`
@@ -116,6 +126,7 @@ def _dead_letter_key(letter: DeadLetter) -> str:
 
 
 _CLICK_ID = Key("click_id", _field("click_id"))
+_AFFILIATE = Key("affiliate_id", _field("affiliate_id"))
 _PERSON = Key("brand_id:player_id", _field("person_id"))
 
 
@@ -197,6 +208,27 @@ SPECS: dict[Topic, TopicSpec] = {
             producers=(Node.PLAYERS,), consumers=(Node.SINK_POSTBACKS,),
             doc="Conversions for affiliates: consumed by the delivery engine or by affiliate platforms.",
             retention_ms=30 * _DAY,
+        ),
+        TopicSpec(
+            Topic.EARNINGS, _AFFILIATE, (PlayerPeriodValue, PlayerQualification),
+            producers=(Node.EARNINGS,), consumers=(Node.COMMISSIONS,),
+            doc="Each player's value per period and CPA qualification, on their affiliate's"
+            " partition (cumulative: the newest version wins).",
+            retention_ms=-1,
+        ),
+        TopicSpec(
+            Topic.COMMISSION_FLAGS, _AFFILIATE, (CommissionFlag,),
+            producers=(Node.OPERATOR_SDK,), consumers=(Node.COMMISSIONS,),
+            doc="Hold, release or claw back one player's commissions for one affiliate (fraud"
+            " and CRM signals; docs/commissions.md).",
+            retention_ms=-1,
+        ),
+        TopicSpec(
+            Topic.COMMISSION_LEDGER, _AFFILIATE, (LedgerEntry,),
+            producers=(Node.COMMISSIONS,), consumers=(),
+            doc="The commission ledger: append-only entries, one per record (partners may read"
+            " it).",
+            retention_ms=-1,
         ),
         TopicSpec(
             Topic.DELIVERY_RETRIES, Key("endpoint_id (affiliate_id for revocations)", _retry_key),

@@ -59,6 +59,12 @@ from clickpath.contracts.models.outward import (
     PostbackEvent,
     PostbackRevocation,
 )
+from clickpath.contracts.models.commissions import (
+    CommissionFlag,
+    LedgerEntry,
+    PlayerPeriodValue,
+    PlayerQualification,
+)
 from clickpath.contracts.models.stream import (
     Attribution,
     CanonicalEvent,
@@ -71,6 +77,7 @@ from clickpath.contracts.models.stream import (
 ALL_RECORDS: tuple[type[Record], ...] = (
     Click, PageView, *PLAYER_EVENT_TYPES, ClickLink, Attribution, CanonicalEvent, PlayerDayFact, Postback,
     DeadLetter, DeliveryJob, DeliveryAttempt, PostbackRevocation, EventBatch, PlayerProfile,
+    PlayerPeriodValue, PlayerQualification, CommissionFlag, LedgerEntry,
 )
 
 __all__ = [
@@ -86,6 +93,7 @@ __all__ = [
     "BatchItem",
     "Bonus",
     "CanonicalEvent",
+    "CommissionFlag",
     "Chargeback",
     "Click",
     "ClickLink",
@@ -102,12 +110,15 @@ __all__ = [
     "IngressEvent",
     "IpPrefix",
     "Kyc",
+    "LedgerEntry",
     "Login",
     "PageView",
     "PaymentStatus",
     "PlayerDayFact",
+    "PlayerPeriodValue",
     "PlayerEvent",
     "PlayerProfile",
+    "PlayerQualification",
     "Postback",
     "PostbackEvent",
     "PostbackRevocation",
