@@ -27,6 +27,12 @@ from clickpath.contracts.models.base import (
     check_ip_prefix,
     utcnow,
 )
+from clickpath.contracts.models.commissions import (
+    CommissionFlag,
+    LedgerEntry,
+    PlayerPeriodValue,
+    PlayerQualification,
+)
 from clickpath.contracts.models.ingress import (
     EVENT_BATCH_MAX_BYTES,
     INGRESS_TYPES,
@@ -58,12 +64,6 @@ from clickpath.contracts.models.outward import (
     Postback,
     PostbackEvent,
     PostbackRevocation,
-)
-from clickpath.contracts.models.commissions import (
-    CommissionFlag,
-    LedgerEntry,
-    PlayerPeriodValue,
-    PlayerQualification,
 )
 from clickpath.contracts.models.stream import (
     Attribution,
