@@ -106,3 +106,5 @@ class LedgerEntry(Record):
     reason: str | None = None
     occurred_at: Timestamp
     recorded_at: Timestamp
+    # The player's registration, on entries about one player: the cohort report's accrued CPA.
+    registered_at: Timestamp | None = None
