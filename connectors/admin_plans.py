@@ -15,8 +15,9 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from clickpath.connectors.auth import ApiKey, require_role
+from clickpath.connectors.auth import require_role
 from clickpath.connectors.context import IngressContext
+from clickpath.connectors.keys import ApiKey
 from clickpath.contracts.models import utcnow
 from clickpath.domain.plans import PlanBook, PlanError, PlanTerms
 from clickpath.infra.plan_store import plan_store_of
