@@ -66,6 +66,24 @@ class BatchEncoder:
         return b"".join(parts)
 
 
+class EventCounter:
+    """How many events a record carries (1 unless it is a batch record), decoding only batch
+    records and only down to their items: for readers that count (the bench's tails)."""
+
+    def __init__(self, codec: Codec) -> None:
+        self._codec = codec
+        self._header = BatchEncoder(codec).header
+
+    def __call__(self, value: bytes | None) -> int:
+        if not value or value[:_HEADER_BYTES] != self._header:
+            return 1
+        try:
+            record = self._codec.decode(value)
+        except DecodeError:
+            return 1  # counted as the one record it is
+        return len(record.items) if isinstance(record, EventBatch) else 1
+
+
 class Pending(NamedTuple):
     """One encoded event waiting to be produced: its topic, key and single-record bytes."""
 

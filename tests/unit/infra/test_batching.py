@@ -8,6 +8,7 @@ from clickpath.contracts.models import EVENT_BATCH_MAX_BYTES, BatchItem, EventBa
 from clickpath.contracts.serde import DecodeError, build_codec
 from clickpath.infra.batching import (
     BatchEncoder,
+    EventCounter,
     Packer,
     Pending,
     events_in,
@@ -129,3 +130,12 @@ def test_pack_partition_splits_one_partitions_items_in_order() -> None:
     assert len(records) > 1 and all(r.partition == 3 and len(r.value) <= bound for r in records)
     assert [m for r in records for m in r.members] == list(range(50))
     assert [v for r in records for _, v in unpacked(r.value)] == [v for _, v in items]
+
+
+def test_the_event_counter_counts_a_batch_records_items_and_one_for_anything_else() -> None:
+    count = EventCounter(CODEC)
+    [batch] = pack(deposits(1, 5), PARTITIONS, CODEC)
+    [single] = pack(deposits(1, 1), PARTITIONS, CODEC)
+    assert count(batch.value) == 5
+    assert count(single.value) == 1
+    assert count(b"\x00garbage") == 1 and count(None) == 1  # one record, whatever it holds
