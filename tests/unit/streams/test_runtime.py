@@ -357,3 +357,33 @@ def test_a_record_the_stage_does_not_want_is_skipped_not_a_dead_letter() -> None
     assert decoded(producer, Topic.DEAD_LETTER) == []
     assert table.get(PLAYER)["state"]["event_ids"] == ["ev-reg-p1", "ev-dep-t1"]
     assert count("wants-test", "accepted") == 2
+
+
+def _echo_or_fail(state: Seen | None, item: Positioned[Any], now: datetime,
+                  ledger: Ledger | None) -> tuple[Seen, list[Output], Outcome]:
+    record = item.record
+    if record.player_id == "p2":
+        raise RuntimeError("a bug in the decision")
+    canonical = CanonicalEvent(event_id=record.event_id, event_type="deposit",
+                               occurred_at=record.occurred_at, processed_at=now,
+                               brand_id=record.brand_id, source=record.source,
+                               person_id=record.person_id, is_ftd=False, payload="{}")
+    new, _, outcome = _see(state, item, now, ledger)
+    return new, [Output(Topic.CANONICAL, record.person_id, canonical)], outcome
+
+
+def test_a_batch_that_raises_still_hands_the_producer_what_the_keys_before_it_sent() -> None:
+    """The outputs of a key whose state was written reach the producer even when a later key
+    of the micro-batch raises: the pre-commit flush must find them, as when each key's outputs
+    were sent at once."""
+    stage = Stage(name="echo-test", inputs=(Topic.EVENTS,), key_of=lambda r: r.person_id,
+                  accepts=(Deposit,), state_model=Seen, state_format=1, decide=_echo_or_fail,
+                  replay=lambda state, item, now, ledger: [])
+    table, producer = MemoryTable(), MemoryProducer()
+    runtime = StageRuntime(stage, CODEC, NAMES, table, table, producer, partitions=4)
+    feed = Feed()
+    with pytest.raises(RuntimeError, match="a bug"):
+        runtime.process_batch([feed.record(Topic.EVENTS, PLAYER, deposit("p1", "t1", "10")),
+                               feed.record(Topic.EVENTS, "brand-a:p2", deposit("p2", "t2", "5"))])
+    assert table.get(PLAYER) is not None  # p1's state was written ...
+    assert [e.event_id for e in decoded(producer, Topic.CANONICAL)] == ["ev-dep-t1"]  # ... and sent
