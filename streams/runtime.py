@@ -46,7 +46,7 @@ from clickpath.contracts.topics import SPECS, Topic
 from clickpath.domain.ledger import Ledger, StoredLedger, ledger_key
 from clickpath.domain.outputs import Outcome, Output, received_at_of
 from clickpath.domain.runs import KeyRun, Positioned, apply_run
-from clickpath.infra.batching import BatchEncoder, pack_partition
+from clickpath.infra.batching import BatchEncoder, PartitionHold
 from clickpath.infra.faults import fault_point
 from clickpath.infra.metrics import (
     DEAD_LETTERS,
@@ -55,7 +55,6 @@ from clickpath.infra.metrics import (
     observe_event_latency,
     observe_event_time_lag,
 )
-from clickpath.infra.partitioning import partition_for
 
 log = structlog.get_logger(__name__)
 
@@ -121,9 +120,6 @@ class Tick(Record):
 Decide = Callable[..., tuple[Any, list[Output], Outcome]]
 Replay = Callable[..., list[Output]]
 OnTick = Callable[[Any, datetime], tuple[Any, list[Output]]]
-# Outputs to batched topics, encoded, by (topic name, partition): (key, value) in order.
-Held = dict[tuple[str, int], list[tuple[str, bytes]]]
-
 
 @dataclass(frozen=True)
 class Stage(Generic[S]):
@@ -244,31 +240,26 @@ class StageRuntime(Generic[S]):
     def send(self, outputs: Iterable[Output]) -> None:
         """Send `outputs` now: one record each, but on a batched topic one batch record per
         partition (`send_held`)."""
-        held: Held = {}
+        held = PartitionHold(self._partitions, self._encoder)
         self.hold(outputs, held)
         self.send_held(held)
 
-    def hold(self, outputs: Iterable[Output], held: Held) -> None:
+    def hold(self, outputs: Iterable[Output], held: PartitionHold) -> None:
         """Send each output to an unbatched topic now; encode each to a batched topic into
-        `held`, by (topic, the partition its key gets), in order: `send_held` packs them."""
+        `held` (by topic and the partition its key gets, in order)."""
         names, codec, producer, batched = self._names, self._codec, self._producer, self._batched
         for out in outputs:
-            key, value = out.key.encode(), codec.encode(out.record)
+            value = codec.encode(out.record)
             if out.topic in batched:
-                where = (names[out.topic], partition_for(key, self._partitions))
-                held.setdefault(where, []).append((out.key, value))
+                held.add(names[out.topic], out.key, value)
             else:
-                producer.send_raw(names[out.topic], key, value)
+                producer.send_raw(names[out.topic], out.key.encode(), value)
 
-    def send_held(self, held: Held) -> None:
-        """Produce the held outputs as batch records, one per partition (split at
-        EVENT_BATCH_MAX_BYTES; a lone output as its single record), to the partition each
+    def send_held(self, held: PartitionHold) -> None:
+        """Produce the held outputs as batch records, one per partition, to the partition each
         item's own key gets: per-key order and co-partitioning are as with single records."""
-        producer, encoder = self._producer, self._encoder
-        for (topic, partition), items in held.items():
-            for record in pack_partition(topic, partition, items, encoder):
-                producer.send_raw(record.topic, record.key, record.value, record.partition)
-        held.clear()
+        for record in held.take():
+            self._producer.send_raw(record.topic, record.key, record.value, record.partition)
 
     def dead_letter(self, msg: Message, event: Unpacked, reason: str) -> None:
         stage = self.stage.name
@@ -338,7 +329,7 @@ class StageRuntime(Generic[S]):
                     observe_event_time_lag(name, record.occurred_at, received)  # type: ignore[attr-defined]
 
         decide = stage.decide if stage.on_tick is None else self._decide_or_tick
-        held: Held = {}
+        held = PartitionHold(self._partitions, self._encoder)
         try:
             for key, records in runs.items():
                 current = last_event[key]

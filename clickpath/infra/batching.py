@@ -1,7 +1,8 @@
 """Events grouped by partition and packed into batch records (docs/topics.md, 'Batch records').
 
 A door holding several events writes one `EventBatch` record per (topic, partition) instead of
-one record each: the stream agents pay the framework's per-record cost once per batch. Each
+one record each: the stream agents pay the framework's per-record cost once per batch. The stage
+runtime does the same with its outputs to a batched topic (`PartitionHold`, per micro-batch). Each
 event goes to the partition its own key would get (`partition_for`), and the record is produced
 to that partition explicitly, so per-key order and co-partitioning are as with single records.
 A batch is at most `EVENT_BATCH_MAX_BYTES` encoded (split beyond); a group of one event, or an
@@ -171,6 +172,27 @@ def pack_partition(
     if packer.items:
         out.append(packer.take(encoder))
     return out
+
+
+class PartitionHold:
+    """Encoded events held by (topic, the partition their key gets), in order, until `take`
+    packs them: one batch record per partition (split at `max_bytes`; a lone event as its
+    single record). The stage runtime's outputs to a batched topic, per micro-batch."""
+
+    def __init__(self, partitions: int, encoder: BatchEncoder,
+                 max_bytes: int = EVENT_BATCH_MAX_BYTES) -> None:
+        self._partitions, self._encoder, self._max_bytes = partitions, encoder, max_bytes
+        self._held: dict[tuple[str, int], list[tuple[str, bytes]]] = {}
+
+    def add(self, topic: str, key: str, value: bytes) -> None:
+        where = (topic, partition_for(key.encode(), self._partitions))
+        self._held.setdefault(where, []).append((key, value))
+
+    def take(self) -> list[OutRecord]:
+        """The held events as records, each to its partition; nothing is held after."""
+        held, self._held = self._held, {}
+        return [record for (topic, partition), items in held.items()
+                for record in pack_partition(topic, partition, items, self._encoder, self._max_bytes)]
 
 
 def pack(
