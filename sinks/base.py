@@ -28,12 +28,15 @@ from clickpath.contracts.models import DeadLetter, Record, utcnow
 from clickpath.contracts.serde import Codec, build_codec
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.domain.redact import redact
+from clickpath.infra.batching import EventCounter
 from clickpath.infra.faults import fault_point
 from clickpath.infra.kafka import consumer_config, make_producer
 from clickpath.infra.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS, PROCESSING_TIME
 from clickpath.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+FIRST_TAKE = 10  # records in a gathering batch's first take: the next are sized by what it held
 
 
 def dead_letter_of(msg: Message, stage: str, reason: str, item: Unpacked | None = None,
@@ -78,6 +81,7 @@ class BatchSink(ABC):
         self._dlq = make_producer(settings)
         self._dlq_topic = topic_name(settings, Topic.DEAD_LETTER)
         self._stop = threading.Event()
+        self._event_count = EventCounter(self.codec)
 
     @abstractmethod
     def write(self, records: Sequence[tuple[Message, Record]]) -> None:
@@ -107,19 +111,28 @@ class BatchSink(ABC):
             self.close()
 
     def _consume_batch(self) -> list[Message]:
+        """Up to `batch_rows` events, a batch record counting the events it carries (so a
+        backlog of batch records is not taken `batch_rows` records at a time)."""
         timeout = self.settings.sink_flush_ms / 1000
         limit = self.batch_rows or self.settings.sink_batch_size
-        messages = self._consumer.consume(num_messages=limit, timeout=timeout)
-        if not messages or self.batch_seconds is None:
+        if self.batch_seconds is None:
+            return self._consumer.consume(num_messages=limit, timeout=timeout)
+        messages = self._consumer.consume(num_messages=min(limit, FIRST_TAKE), timeout=timeout)
+        if not messages:
             return messages
+        count = self._event_count
+        events = sum(count(m.value()) for m in messages)
         deadline = time.monotonic() + self.batch_seconds
-        while len(messages) < limit and not self._stop.is_set():
+        while events < limit and not self._stop.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            messages += self._consumer.consume(
-                num_messages=limit - len(messages), timeout=min(left, timeout)
-            )
+            # As many records as the ones so far suggest the rest of `limit` takes.
+            take = max(1, (limit - events) * len(messages) // events) if events else limit
+            take = min(take, limit - events)  # a record holds one event or more
+            more = self._consumer.consume(num_messages=take, timeout=min(left, timeout))
+            messages += more
+            events += sum(count(m.value()) for m in more)
         return messages
 
     def run_once(self) -> int:

@@ -137,8 +137,10 @@ def test_pack_partition_splits_one_partitions_items_in_order() -> None:
 def test_the_event_counter_counts_a_batch_records_items_and_one_for_anything_else() -> None:
     count = EventCounter(CODEC)
     [batch] = pack(deposits(1, 5), PARTITIONS, CODEC)
+    [large] = pack(deposits(1, 300), PARTITIONS, CODEC)  # a count of two varint bytes
     [single] = pack(deposits(1, 1), PARTITIONS, CODEC)
-    assert count(batch.value) == 5
+    assert count(batch.value) == 5 and count(large.value) == 300
+    assert count(CODEC.encode(EventBatch(items=[BatchItem(key="k", value=b"x")] * 70))) == 70
     assert count(single.value) == 1
     assert count(b"\x00garbage") == 1 and count(None) == 1  # one record, whatever it holds
 

@@ -11,8 +11,9 @@ import pytest
 
 from clickpath.contracts.models import DeadLetter, Kyc, Record
 from clickpath.contracts.serde import build_codec
-from clickpath.infra.batching import BatchEncoder
+from clickpath.infra.batching import BatchEncoder, EventCounter
 from clickpath.infra.clickhouse import is_unwritable
+from clickpath.settings import Settings
 from clickpath.sinks.base import BatchSink, SinkWriteError, UnwritableError
 
 CODEC = build_codec(None, None)
@@ -198,3 +199,31 @@ def test_a_batch_record_is_written_as_its_events_and_a_bad_item_dead_lettered_al
     assert letters[1].original_key == b"b:p3" and "value out of range" in letters[1].reason
     assert CODEC.decode(letters[1].original_value) == kyc[3]  # the item's bytes, not the batch's
     assert log[-1] == "commit" and log.count("commit") == 1  # after every write
+
+
+class BacklogConsumer:
+    """A backlog of batch records of `per_record` events each: consume takes what is asked."""
+
+    def __init__(self, per_record: int, records: int) -> None:
+        kyc = [r for _, r in batch(per_record)]
+        items = [(f"b:{r.player_id}", CODEC.encode(r)) for r in kyc]  # type: ignore[attr-defined]
+        self.backlog = [batch_of(n, items) for n in range(records)]
+
+    def consume(self, num_messages: int, timeout: float) -> list[BytesMessage]:
+        taken, self.backlog = self.backlog[:num_messages], self.backlog[num_messages:]
+        return taken
+
+
+def test_a_gathering_sink_takes_about_batch_rows_events_not_batch_rows_batch_records() -> None:
+    sink = Sink(set())
+    sink.settings = Settings(sink_flush_ms=200)
+    sink.batch_rows, sink.batch_seconds = 10_000, 1.0  # the ClickHouse sink's
+    sink._event_count = EventCounter(CODEC)
+    sink._consumer = BacklogConsumer(per_record=300, records=1000)  # type: ignore[assignment]
+    taken = sink._consume_batch()
+    assert 10_000 <= 300 * len(taken) <= 10_300  # ~10k rows, not 10k records of 300 rows
+    singles = Sink(set())
+    singles.settings, singles.batch_rows, singles.batch_seconds = sink.settings, 10_000, 1.0
+    singles._event_count = EventCounter(CODEC)
+    singles._consumer = BacklogConsumer(per_record=1, records=20_000)  # type: ignore[assignment]
+    assert len(singles._consume_batch()) == 10_000  # single records: as many as before
