@@ -121,6 +121,7 @@ Decide = Callable[..., tuple[Any, list[Output], Outcome]]
 Replay = Callable[..., list[Output]]
 OnTick = Callable[[Any, datetime], tuple[Any, list[Output]]]
 
+
 @dataclass(frozen=True)
 class Stage(Generic[S]):
     """A stateful stage, declared: everything the runtime needs to run it and nothing it runs."""
