@@ -220,8 +220,8 @@ SPECS: dict[Topic, TopicSpec] = {
             retention_ms=30 * _DAY,
         ),
         TopicSpec(
-            Topic.EARNINGS, _AFFILIATE, (PlayerPeriodValue, PlayerQualification),
-            producers=(Node.EARNINGS,), consumers=(Node.COMMISSIONS,),
+            Topic.EARNINGS, _AFFILIATE, (PlayerPeriodValue, PlayerQualification, EventBatch),
+            producers=(Node.EARNINGS,), consumers=(Node.COMMISSIONS,), batched=True,
             doc="Each player's value per period and CPA qualification, on their affiliate's"
             " partition (cumulative: the newest version wins).",
             retention_ms=-1,
