@@ -145,7 +145,9 @@ def evaluate_period(run: Run, period: str) -> None:
     diff = due - sums.revshare
     if diff != 0:
         kind: EntryKind = "adjustment" if sums.accrued else "accrual"
-        if run.cause.value_cause == "chargeback" and diff < 0:
+        if diff < 0 and (
+            run.cause.value_cause == "chargeback" or run.cause.reason == "fraud_clawback"
+        ):
             kind = "clawback"
         reason = run.cause.reason
         if reason is None and sums.accrued and band != sums.band:
