@@ -121,6 +121,8 @@ class CpaPeriodRow(BaseModel):
     def paid(self) -> set[str]:
         """The players within the monthly cap: the N earliest by qualified_at (ties by
         person id), N being each one's plan's cap."""
+        if all(cap is None for _, _, cap in self.players.values()):
+            return set(self.players)  # no cap: no order to sort
         ranked = sorted(self.players.items(), key=lambda kv: (kv[1][0], kv[0]))
         return {p for i, (p, (_, _, cap)) in enumerate(ranked) if cap is None or i < cap}
 

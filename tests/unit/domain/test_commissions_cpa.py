@@ -134,3 +134,17 @@ def test_a_qualification_naming_no_known_plan_writes_nothing() -> None:
     written, outcome = engine.send(qualification("p1", 1, qualified_at=at("2026-03-05"),
                                                  plan=("nope", 1)))
     assert (written, outcome) == ([], Outcome.ACCEPTED)
+
+
+def test_a_currency_without_a_rate_writes_nothing_until_a_record_finds_one() -> None:
+    engine = Engine(policy(book([version(currency="USD", cpa=cpa("100"))], {"aff-a": "p"})))
+    written, outcome = engine.send(qualification("p1", 1, qualified_at=at("2026-03-05")))
+    assert (written, outcome) == ([], Outcome.ACCEPTED)
+
+
+def test_a_retag_takes_the_cpa_back_from_the_old_affiliate() -> None:
+    engine = Engine(CPA)
+    engine.send(qualification("p1", 1, qualified_at=at("2026-03-05")))
+    engine.send(qualification("p1", 2, "none", qualified_at=at("2026-03-05"), reason="retag",
+                              occurred_at=at("2026-03-09")))
+    assert engine.of()[-1] == ("2026-03", "cpa", "clawback", D("-100.00"), "retag")

@@ -187,3 +187,11 @@ def test_a_parent_earns_its_share_of_each_difference_in_its_child_commission() -
                       ("2026-04", "accrual", D("-10.00"))]
     assert all(e.component == "sub_affiliate" and e.plan_id == "parent"
                for e in engine.entries if e.affiliate_id == "aff-p")
+
+
+def test_a_retag_takes_the_players_ngr_out_of_the_old_affiliate() -> None:
+    engine = engine_with(flat("0.25"))
+    engine.send(value("p1", "2026-03", 1, ngr="400"))
+    engine.send(value("p1", "2026-03", 2, ngr="0", wagers=0, cause="retag"))
+    assert engine.of()[-1] == ("2026-03", "revshare", "adjustment", D("-100.00"), "retag")
+    assert engine.total() == 0
