@@ -73,6 +73,7 @@ def apply_qualification(run: Run, record: PlayerQualification) -> bool:
     for period in {before, after} - {None}:
         assert period is not None
         others |= _place(run, period, record.person_id, row)
+        run.revshare_periods.add(period)  # the qualified count may move a tier
     evaluate(run, record.person_id)
     for person in sorted(others - {record.person_id}):
         evaluate(run, person)
