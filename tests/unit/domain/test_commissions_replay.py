@@ -4,8 +4,9 @@ misses none (a row's several versions in one batch included)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
+from clickpath.contracts.serde import build_codec
 from tests.unit.domain.commission_factories import (
     NOW,
     Engine,
@@ -14,6 +15,7 @@ from tests.unit.domain.commission_factories import (
     book,
     cpa,
     flag,
+    flat,
     policy,
     qualification,
     value,
@@ -56,3 +58,15 @@ def test_a_record_that_wrote_nothing_replays_nothing() -> None:
     record = qualification("p1", 1, "pending", occurred_at=at("2026-03-02"))
     engine.send(record)
     assert engine.replay(record) == []
+
+
+def test_entries_travel_as_avro_unchanged() -> None:
+    rules = policy(book([version(currency="USD", cpa=cpa("33.333"), revshare=flat("0.3333"))],
+                        {"aff-a": "p"}), rates=[("USD", "0.91234567", date(2026, 1, 1))])
+    engine = Engine(rules)
+    engine.send(qualification("p1", 1, qualified_at=at("2026-03-09")))
+    engine.send(value("p1", "2026-03", 1, ngr="1234.5678", currency="USD"))
+    codec = build_codec(None, None)
+    assert len(engine.entries) == 2
+    for entry in engine.entries:
+        assert codec.decode(codec.encode(entry)) == entry
