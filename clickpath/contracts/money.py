@@ -23,7 +23,7 @@ ISO_4217 = frozenset(
 # held to 6, the scale of the ledger's Avro decimals (schemas/commissions/ledger_entry.v1.avsc).
 MINOR_UNITS: dict[str, int] = {
     **dict.fromkeys(
-        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0
+        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split(), 0
     ),
     **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
     **dict.fromkeys("BTC ETH LTC".split(), 6),
