@@ -77,6 +77,14 @@ def first_day(period: str) -> date:
     return date(int(year), int(month), 1)
 
 
+def is_period(text: str) -> bool:
+    """Whether `text` is a period `YYYY-MM` (a record naming another is not priced)."""
+    try:
+        return len(text) == 7 and first_day(text).strftime("%Y-%m") == text
+    except ValueError:
+        return False
+
+
 def payout(amount: Decimal, currency: str) -> Decimal:
     """The ledger's one rounding rule: the payout currency's minor unit, half to even."""
     return round_to_minor(amount, currency)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from clickpath.contracts.models.commissions import EntryKind, PlayerPeriodValue
-from clickpath.domain.commissions.policy import first_day, payout
+from clickpath.domain.commissions.policy import first_day, is_period, payout
 from clickpath.domain.commissions.run import Run
 from clickpath.domain.commissions.state import (
     ZERO,
@@ -44,6 +44,8 @@ from clickpath.domain.plans import PlanVersion, RevShareTerms
 def apply_value(run: Run, record: PlayerPeriodValue) -> bool:
     """Apply a period value newer than the player's row; False for a duplicate."""
     key = value_key(record.person_id, record.period, record.currency)
+    if not is_period(record.period):
+        return False  # not a calendar month: nothing it could be priced in
     row = run.row(key, ValueRow)
     if record.version <= row.version:
         return False

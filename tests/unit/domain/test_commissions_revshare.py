@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from clickpath.domain.outputs import Outcome
 from clickpath.domain.plans import NgrFormula
 from tests.unit.domain.commission_factories import (
     Engine,
@@ -195,3 +196,11 @@ def test_a_retag_takes_the_players_ngr_out_of_the_old_affiliate() -> None:
     engine.send(value("p1", "2026-03", 2, ngr="0", wagers=0, cause="retag"))
     assert engine.of()[-1] == ("2026-03", "revshare", "adjustment", D("-100.00"), "retag")
     assert engine.total() == 0
+
+
+def test_a_value_naming_no_calendar_month_is_not_priced() -> None:
+    engine = engine_with(flat("0.25"))
+    for period in ("2026-13", "26-03", "2026-3"):
+        written, outcome = engine.send(value("p1", period, 1, ngr="400",
+                                             occurred_at=at("2026-03-15")))
+        assert (written, outcome) == ([], Outcome.DUPLICATE)
