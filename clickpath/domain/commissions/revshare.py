@@ -40,6 +40,9 @@ from clickpath.domain.commissions.state import (
 )
 from clickpath.domain.plans import PlanVersion, RevShareTerms
 
+# The scale a player's converted NGR is kept at: sums of such numbers are exact in Decimal.
+SUM_SCALE = Decimal("0.0000000001")
+
 
 def apply_value(run: Run, record: PlayerPeriodValue) -> bool:
     """Apply a period value newer than the player's row; False for a duplicate."""
@@ -71,10 +74,10 @@ def recount(run: Run, person_id: str, key: str) -> None:
         terms = plan.revshare
         rate = run.policy.rate(currency, plan.currency, first_day(period))
         unpriced = rate is None
-        ngr = ZERO if rate is None else rate * terms.ngr.ngr(
+        ngr = ZERO if rate is None else (rate * terms.ngr.ngr(
             row.stakes, row.wins, row.bonus_cost, row.chargeback_sum, row.deposit_sum,
             row.withdrawal_sum,
-        )
+        )).quantize(SUM_SCALE)  # so the period's sums stay exact, whatever the order
         ftds, active = row.ftds, int(row.real_wagers >= terms.active_min_wagers)
     sums = _period(run, period)
     sums.ngr += ngr - row.counted_ngr

@@ -3,7 +3,7 @@ period, currency, component, player token), and every entry is rounded to the ce
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -34,7 +34,9 @@ def plans(threshold_on: str, carry: bool):  # type: ignore[no-untyped-def]
         book([version(cpa=cpa("100.005", monthly_cap=2, clawback_days=40), revshare=revshare),
               version("parent", sub_affiliate_share="0.15")],
              {"aff-a": "p", "aff-p": "parent"}),
-        parents={"aff-a": "aff-p"},
+        parents={"aff-a": "aff-p"}, payout={"aff-a": "USD"},
+        rates=[("GBP", "1.1734", date(2026, 1, 1)), ("GBP", "1.1693", date(2026, 2, 1)),
+               ("USD", "0.9213", date(2026, 1, 1)), ("USD", "0.9377", date(2026, 3, 1))],
     )
 
 
@@ -46,11 +48,13 @@ def journeys(draw: st.DrawFn) -> list[CommissionRecord]:
     records: list[CommissionRecord] = []
     for person in PLAYERS:
         for period in draw(st.lists(st.sampled_from(PERIODS), unique=True, max_size=3)):
+            currency = draw(st.sampled_from(["EUR", "GBP"]))
             for number in range(1, draw(st.integers(1, 3)) + 1):
                 records.append(value(
                     person, period, number, ngr=draw(amounts), ftds=draw(st.integers(0, 1)),
                     wagers=draw(st.integers(0, 2)),
                     cause=draw(st.sampled_from(["activity", "chargeback"])),
+                    currency=currency,
                 ))
         for number in range(1, draw(st.integers(0, 3)) + 1):
             status = draw(st.sampled_from(["qualified", "qualified", "reversed", "none", "pending"]))
