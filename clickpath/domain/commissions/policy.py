@@ -34,7 +34,9 @@ class CommissionPolicy:
         return self.payout_currencies.get(affiliate_id) or self.fx.reporting
 
     def parent_of(self, affiliate_id: str) -> str | None:
-        return self.parents.get(affiliate_id) or None
+        """The catalogue parent; an affiliate named as its own parent has none."""
+        parent = self.parents.get(affiliate_id)
+        return parent if parent and parent != affiliate_id else None
 
     def revshare_plan(self, affiliate_id: str, period: str) -> PlanVersion | None:
         """The affiliate-level plan (no brand or country override: RevShare is the affiliate's
