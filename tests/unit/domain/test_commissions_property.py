@@ -17,6 +17,7 @@ from tests.unit.domain.commission_factories import (
     book,
     cpa,
     flag,
+    flat,
     policy,
     qualification,
     value,
@@ -32,7 +33,7 @@ def plans(threshold_on: str, carry: bool):  # type: ignore[no-untyped-def]
                       negative_carry_over=carry)
     return policy(
         book([version(cpa=cpa("100.005", monthly_cap=2, clawback_days=40), revshare=revshare),
-              version("parent", sub_affiliate_share="0.15")],
+              version("parent", revshare=flat("0"), sub_affiliate_share="0.15")],
              {"aff-a": "p", "aff-p": "parent"}),
         parents={"aff-a": "aff-p"}, payout={"aff-a": "USD"},
         rates=[("GBP", "1.1734", date(2026, 1, 1)), ("GBP", "1.1693", date(2026, 2, 1)),

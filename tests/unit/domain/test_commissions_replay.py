@@ -28,7 +28,7 @@ def test_replaying_a_lost_batch_sends_exactly_its_entries() -> None:
         book([version(cpa=cpa("100", monthly_cap=1),
                       revshare=banded("tiered", [("0", "0.2"), ("1000", "0.3")],
                                       negative_carry_over=True)),
-              version("parent", sub_affiliate_share="0.1")],
+              version("parent", revshare=flat("0"), sub_affiliate_share="0.1")],
              {"aff-a": "p", "aff-p": "parent"}),
         parents={"aff-a": "aff-p"},
     )

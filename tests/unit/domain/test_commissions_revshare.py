@@ -175,7 +175,7 @@ def test_hybrid_pays_the_cpa_and_the_revshare() -> None:
 
 def test_a_parent_earns_its_share_of_each_difference_in_its_child_commission() -> None:
     plans = book([version(cpa=cpa("100"), revshare=flat("0.25")),
-                  version("parent", sub_affiliate_share="0.10")],
+                  version("parent", revshare=flat("0"), sub_affiliate_share="0.10")],
                  {"aff-c": "p", "aff-p": "parent"})
     engine = Engine(policy(plans, parents={"aff-c": "aff-p"}))
     engine.send(qualification("p1", 1, qualified_at=at("2026-03-05"), affiliate="aff-c"))
