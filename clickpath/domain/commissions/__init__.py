@@ -1,0 +1,1 @@
+"""The commission stage's pure decisions (plans applied, the ledger) and statements."""
