@@ -70,3 +70,21 @@ def test_a_re_sent_entry_counts_once_as_of_its_first_recording_merged_or_not(cli
     client.command(f"OPTIMIZE TABLE {DB}.commission_ledger FINAL")
     stored = client.query(f"SELECT count() FROM {DB}.commission_ledger").result_rows[0][0]
     assert stored == 2 and seen() == before  # the merge kept each entry's earliest copy
+
+
+def test_the_sql_statements_and_ledger_equal_the_pure_ones_as_of_any_time(client) -> None:
+    from clickpath.domain.commissions.statements import entry_json, ledger, statements
+    from clickpath.infra.ledger import query_ledger_entries, query_statements
+    from tests.unit.domain.test_statements import ENTRIES
+
+    write_batch(client, DB, ENTRIES[:8])
+    write_batch(client, DB, ENTRIES[8:])  # the re-sent entry in a later batch
+    for hours in (0, 1, 3, 24):
+        as_of = ENTRIES[0].recorded_at + timedelta(hours=hours)
+        assert query_statements(client, DB, period="2026-11", as_of=as_of) == [
+            r.as_json() for r in statements(ENTRIES, "2026-11", as_of)]
+        assert query_ledger_entries(client, DB, affiliate_id="aff-1", period="2026-11",
+                                    as_of=as_of) == [
+            entry_json(e) for e in ledger(ENTRIES, "aff-1", "2026-11", as_of)]
+    [eur, *_] = query_statements(client, DB, period="2026-11", as_of=as_of)
+    assert (eur["total"], eur["entries"]) == ("106.15", 8)

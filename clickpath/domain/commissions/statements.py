@@ -16,8 +16,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -62,6 +63,33 @@ class StatementRow(BaseModel):
             row[name] = format_amount(row[name])
         row["as_of"] = iso(self.as_of)
         return row
+
+
+_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def parse_period(text: str) -> str:
+    """A period `YYYY-MM` (a calendar month); ValueError saying what is expected."""
+    match = _PERIOD.match(text.strip())
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise ValueError(f"{text[:40]!r} is not a period: use YYYY-MM, e.g. 2026-11")
+    return text.strip()
+
+
+def parse_as_of(text: str) -> datetime:
+    """An ISO 8601 time (no zone: UTC), or a day `YYYY-MM-DD` meaning its very end (UTC);
+    ValueError saying what is expected."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime.combine(day, time.max, UTC).replace(microsecond=999000)
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{text[:40]!r} is not a time: use ISO 8601, e.g. 2026-11-30T23:59:59Z or 2026-11-30"
+        ) from None
+    return _utc(at).astimezone(UTC)
 
 
 def iso(at: datetime) -> str:

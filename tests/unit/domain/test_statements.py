@@ -105,3 +105,20 @@ def test_csv_and_table() -> None:
         render_ledger([entry_json(e) for e in ENTRIES[:2]], "csv"))))
     assert [(r["entry_id"], r["amount"], r["caused_by"]) for r in ledger_csv] == [
         ("c1", "100.00", "ev-c1"), ("c2", "100.00", "ev-c2")]
+
+
+def test_periods_and_times_are_refused_by_what_is_wrong() -> None:
+    import pytest
+
+    from clickpath.domain.commissions.statements import parse_as_of, parse_period
+
+    assert parse_period("2026-11") == "2026-11"
+    for bad in ("2026-13", "2026-1", "nov", "2026-11-01"):
+        with pytest.raises(ValueError, match="is not a period: use YYYY-MM"):
+            parse_period(bad)
+    assert parse_as_of("2026-11-30") == datetime(2026, 11, 30, 23, 59, 59, 999000, UTC)
+    assert parse_as_of("2026-11-30T10:00:00Z") == datetime(2026, 11, 30, 10, tzinfo=UTC)
+    assert parse_as_of("2026-11-30T12:00:00+02:00") == datetime(2026, 11, 30, 10, tzinfo=UTC)
+    assert parse_as_of("2026-11-30T10:00") == datetime(2026, 11, 30, 10, tzinfo=UTC)
+    with pytest.raises(ValueError, match="is not a time: use ISO 8601"):
+        parse_as_of("yesterday")
