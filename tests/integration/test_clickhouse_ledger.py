@@ -88,3 +88,38 @@ def test_the_sql_statements_and_ledger_equal_the_pure_ones_as_of_any_time(client
             entry_json(e) for e in ledger(ENTRIES, "aff-1", "2026-11", as_of)]
     [eur, *_] = query_statements(client, DB, period="2026-11", as_of=as_of)
     assert (eur["total"], eur["entries"]) == ("106.15", 8)
+
+
+def test_against_a_clickhouse_server_the_cli_reads_it_directly(client, monkeypatch, capsys) -> None:
+    import json
+
+    from clickpath.infra import reports
+    from clickpath.run.cli import build_parser
+    from clickpath.run.commands_data import cmd_ledger, cmd_statements
+    from tests.unit.domain.test_statements import ENTRIES
+
+    write_batch(client, DB, ENTRIES)
+    write_batch(client, DB, ENTRIES[:3])  # re-sent
+    monkeypatch.setattr(reports, "connect", lambda _settings: _Unclosed(client))
+    settings = Settings(clickhouse_url="http://127.0.0.1:9", clickhouse_database=DB)
+    parse = build_parser().parse_args
+    cmd_statements(settings, parse(["statements", "--period", "2026-11", "--format", "json"]))
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["affiliate_id"], r["currency"], r["total"], r["cpa_count"]) for r in rows] == [
+        ("aff-1", "EUR", "106.15", 1), ("aff-1", "USD", "30.00", 1), ("aff-2", "EUR", "40.00", 1)]
+    cmd_ledger(settings, parse(["ledger", "--affiliate", "aff-2", "--period", "2026-11",
+                                "--format", "json"]))
+    assert [e["amount"] for e in json.loads(capsys.readouterr().out)] == ["40.00"]
+
+
+class _Unclosed:
+    """The test's client, which the CLI's read must not close."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def close(self) -> None:
+        pass
