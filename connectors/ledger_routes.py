@@ -1,6 +1,6 @@
 """The commission routes of the HTTP service: an affiliate's ledger for a period and the
 period's statements, as of a time (`GET /v1/reports/ledger`, `GET /v1/reports/statements`;
-docs/commissions.md#statements).
+docs/ledger.md).
 
 The ledger is per affiliate across brands, so a brand-scoped key (operator, analyst) cannot
 read it: admin keys read every affiliate, an affiliate key its own only. Amounts are decimal

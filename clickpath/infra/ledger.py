@@ -1,5 +1,5 @@
 """The commission ledger read from ClickHouse: an affiliate's entries for a period, and the
-period's statements, as of a time (docs/commissions.md#statements).
+period's statements, as of a time (docs/ledger.md).
 
 Both read the `ledger_entries` view (deploy/clickhouse/009_commission_ledger.sql), which takes
 each entry id's earliest copy, so a re-sent entry counts once, merged or not, and no read needs

@@ -91,7 +91,7 @@ def _add_commissions(sub: argparse._SubParsersAction[Parser]) -> None:
         " default now"
     ledger = add_command(sub, "ledger", "an affiliate's commission ledger entries for a period",
                          "Lists an affiliate's commission ledger entries for a period, each once, in"
-                         " the order recorded (docs/commissions.md#statements).")
+                         " the order recorded (docs/ledger.md).")
     ledger.add_argument("--affiliate", required=True, metavar="A")
     ledger.add_argument("--period", required=True, type=period_arg, metavar="YYYY-MM")
     ledger.add_argument("--as-of", type=time_arg, default=None, metavar="TIME", help=as_of)
@@ -101,7 +101,7 @@ def _add_commissions(sub: argparse._SubParsersAction[Parser]) -> None:
     statements = add_command(sub, "statements", "commission statements per affiliate and currency",
                              "One row per affiliate and payout currency for a period: CPA count and"
                              " amounts, RevShare, clawbacks, carry-over, total (the exact sum of the"
-                             " ledger entries; docs/commissions.md#statements).")
+                             " ledger entries; docs/ledger.md).")
     statements.add_argument("--period", required=True, type=period_arg, metavar="YYYY-MM")
     statements.add_argument("--as-of", type=time_arg, default=None, metavar="TIME", help=as_of)
     statements.add_argument("--format", choices=FORMATS, default="table")

@@ -33,7 +33,7 @@ ENGINE = ReplacingMergeTree(keep)
 PARTITION BY period
 ORDER BY (affiliate_id, period, entry_id);
 
--- The analyst view (`clickpath sql`, docs/commissions.md#ledger): one row per entry, its
+-- The analyst view (`clickpath sql`, docs/ledger.md): one row per entry, its
 -- earliest copy. The ledger is per affiliate across brands: `brand_id` is '' so that a
 -- brand-scoped key reads no entries (admin keys read them all).
 CREATE VIEW IF NOT EXISTS {db}.ledger_entries AS
