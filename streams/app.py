@@ -115,7 +115,7 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         writer = writers[stage.name]
         runtime = StageRuntime(
             stage, codec, names, store=writer, changelog=writer, producer=producer,
-            scope=acting_for,
+            scope=acting_for, partitions=settings.partitions,
         )  # reads through the writer: its unacknowledged values first
         _add_agent(app, settings, runtime)
         _forget_on_revoke(app, runtime, writer)
