@@ -196,7 +196,7 @@ SPECS: dict[Topic, TopicSpec] = {
             Topic.CANONICAL, Key("brand_id:player_id (click_id for clicks)", _canonical_key),
             (CanonicalEvent, EventBatch),
             producers=(Node.PLAYERS, Node.CLICKS),
-            consumers=(Node.SINK_CLICKHOUSE, Node.SINK_POSTBACKS),
+            consumers=(Node.SINK_CLICKHOUSE, Node.SINK_POSTBACKS, Node.EARNINGS),
             doc="Deduplicated, identity-resolved events.",
             retention_ms=30 * _DAY, batched=True,
         ),
@@ -208,7 +208,7 @@ SPECS: dict[Topic, TopicSpec] = {
         ),
         TopicSpec(
             Topic.PLAYER_PROFILES, _PERSON, (PlayerProfile, EventBatch),
-            producers=(Node.PLAYERS,), consumers=(Node.SINK_CLICKHOUSE,),
+            producers=(Node.PLAYERS,), consumers=(Node.SINK_CLICKHOUSE, Node.EARNINGS),
             doc="Each player's profile, whenever it changes (the newest version is the player).",
             retention_ms=30 * _DAY, batched=True,
         ),

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
@@ -32,10 +33,16 @@ from clickpath.contracts.models import EventBatch, IngressEvent, Record
 from clickpath.contracts.serde import Codec, DecodeError, build_codec
 from clickpath.contracts.topics import SPECS, Topic, TopicSpec, TopologyError, check_emit
 from clickpath.domain.attribution import AttributionWindow
+from clickpath.domain.commissions import CommissionPolicy
+from clickpath.domain.earnings import EarningsPolicy
+from clickpath.domain.fx import FxTable
 from clickpath.domain.ledger import ledger_key
+from clickpath.domain.plans import PlanBook
 from clickpath.domain.players import PlayerPolicy
 from clickpath.infra.producer import route
 from clickpath.streams.clicks import click_stage
+from clickpath.streams.commissions import commissions_stage
+from clickpath.streams.earnings import earnings_stage
 from clickpath.streams.memory import MemoryEvent, MemoryMessage, MemoryTable
 from clickpath.streams.players import player_stage
 from clickpath.streams.runtime import Stage, StageRuntime
@@ -62,9 +69,22 @@ def topic_names(registry: Mapping[Any, TopicSpec] = SPECS) -> dict[Any, str]:
 
 
 def pipeline_stages(policy: PlayerPolicy = POLICY, window: AttributionWindow = WINDOW,
-                    ) -> list[Stage[Any]]:
-    """clickpath's stateful stages, declared as `clickpath worker` runs them."""
-    return [player_stage(policy, topic_names()[Topic.ATTRIBUTIONS]), click_stage(window)]
+                    earnings: EarningsPolicy | None = None,
+                    commissions: CommissionPolicy | None = None) -> list[Stage[Any]]:
+    """clickpath's stateful stages, declared as `clickpath worker` runs them (the commission
+    stages with no plan unless given policies: they then write no ledger entry)."""
+    earnings = earnings or EarningsPolicy(book=NO_PLANS, time_zone=ZoneInfo("UTC"))
+    commissions = commissions or CommissionPolicy(plans=NO_PLANS, fx=FxTable("EUR", []),
+                                                  pseudonym_key=POLICY.pseudonym_key)
+    return [
+        player_stage(policy, topic_names()[Topic.ATTRIBUTIONS]),
+        click_stage(window),
+        earnings_stage(lambda: earnings),
+        commissions_stage(lambda: commissions),
+    ]
+
+
+NO_PLANS = PlanBook([], [])
 
 
 class Clock:

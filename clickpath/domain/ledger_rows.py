@@ -43,6 +43,13 @@ class RowKind(StrEnum):
     # (its FTD or deposit postback, its reversal: sent or suppressed), so each goes once.
     # Written by the player stage (domain/players/).
     DEPOSIT_REPORT = "P"
+    # PeriodTotals (domain/earnings/values.py) of one commission period (a month in the
+    # commission time zone) and currency. Written by the earnings stage (domain/earnings/).
+    PERIOD = "M"
+    # The evidence a CPA qualification is evaluated on (domain/earnings/evidence.py): `Q|d` the
+    # deposits, `Q|w` the real-money wagers, with their event times. Written by the earnings
+    # stage (domain/earnings/).
+    EVIDENCE = "Q"
 
 
 # The key of the one day-index row (it has no parts).
@@ -55,6 +62,8 @@ _CHARGEBACK = f"{RowKind.CHARGEBACK.value}|"
 _WAGER = f"{RowKind.WAGER.value}|"
 _BONUS = f"{RowKind.BONUS.value}|"
 _REPORT = f"{RowKind.DEPOSIT_REPORT.value}|"
+_PERIOD = f"{RowKind.PERIOD.value}|"
+_EVIDENCE = f"{RowKind.EVIDENCE.value}|"
 
 
 def kind_of(row: str) -> RowKind:
@@ -101,3 +110,13 @@ def bonus_row(bonus_id: str, action: str) -> str:
 def deposit_report_row(transaction_id: str) -> str:
     """What was reported of a deposit: `P|<transaction id>`."""
     return f"{_REPORT}{transaction_id}"
+
+
+def period_row(period: str, currency: str) -> str:
+    """A commission period's totals in `currency`: `M|<YYYY-MM>|<currency>`."""
+    return f"{_PERIOD}{period}|{currency}"
+
+
+def evidence_row(kind: str) -> str:
+    """The qualification evidence of one kind ("d" deposits, "w" wagers): `Q|<kind>`."""
+    return f"{_EVIDENCE}{kind}"

@@ -1,0 +1,179 @@
+"""What the earnings stage stores per brand account, the policy it runs under, and its clock.
+
+The state is read and written with every batch of the player's records, so it stays small for
+life: the period totals and the qualification evidence live in ledger rows beside it
+(domain/ledger_rows.py `M|`, `Q|`, and the money rows of domain/money.py). A stored state is
+read by later versions: a field is added with a default, never renamed or retyped.
+
+Time: a commission period is a calendar month in the commission time zone. The shared money
+functions place a day row by `occurred_at.date()`, so this stage applies each money event with
+its `occurred_at` moved to the local wall clock read as if it were UTC (`local_wall`): its day
+rows are local days, and a month of day rows is a period. The moved times stay inside this
+stage's money rows and `first_deposit`; everything the stage sends and every qualification
+time is the real event time (kept in the evidence rows). In the hour a DST change repeats, two
+events can swap their order in the money rows (their local wall clocks tie or invert); totals
+are unaffected, only which of two deposits made in that hour is the FTD.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+
+from clickpath.domain.day_value import DayTotals
+from clickpath.domain.fx import FxTable
+from clickpath.domain.money import DepositRef
+
+
+class CpaRules(Protocol):
+    """The part of a plan's CPA terms (domain/plans `CpaTerms`) qualification reads."""
+
+    @property
+    def min_first_deposit(self) -> Decimal | None: ...
+    @property
+    def min_total_deposits(self) -> Decimal | None: ...
+    @property
+    def kyc_verified(self) -> bool: ...
+    @property
+    def min_wagering(self) -> Decimal | None: ...
+    @property
+    def within_days(self) -> int: ...
+    @property
+    def clawback_days(self) -> int | None: ...
+
+
+class PlanTerms(Protocol):
+    """The part of a plan version (domain/plans `PlanVersion`) this stage reads."""
+
+    @property
+    def plan_id(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def cpa(self) -> CpaRules | None: ...
+
+
+class PlanLookup(Protocol):
+    """domain/plans `PlanBook.plan_for`: the version in effect for a player acquired `on`."""
+
+    def plan_for(
+        self, affiliate_id: str, brand_id: str, country: str | None, on: date
+    ) -> PlanTerms | None: ...
+
+
+@dataclass(frozen=True)
+class EarningsPolicy:
+    """`book`: the plans; `time_zone`: the commission time zone (periods, registration day);
+    `fx`: converts amounts in other currencies to a plan's currency for its thresholds (None:
+    only amounts in the plan's currency count); `evidence_days`: how long after registration
+    deposits and wagers are kept as evidence while no plan says (at least the longest
+    `within_days` of any plan); `max_wagers_kept`: the most wagers kept as evidence while no
+    plan says how many are needed."""
+
+    book: PlanLookup
+    time_zone: ZoneInfo
+    fx: FxTable | None = None
+    evidence_days: int = 90
+    max_wagers_kept: int = 500
+
+
+class SentQualification(BaseModel):
+    """The qualification last sent, to send a new version only when it changes."""
+
+    affiliate_id: str
+    status: str
+    qualified_at: datetime | None = None
+    reason: str | None = None
+    plan_id: str | None = None
+    plan_version: int | None = None
+    caused_by: list[str] = []
+    occurred_at: datetime
+
+
+class EarningsState(BaseModel):
+    brand_id: str
+    player_id: str
+    # The current tag, from the newest PlayerProfile (by its `version`)
+    affiliate_id: str = ""
+    campaign_id: str = ""
+    tag_status: str = ""
+    profile_version: int = -1
+    former_affiliate_id: str | None = None  # the affiliate before the last re-tag (replays)
+    registered_at: datetime | None = None  # the registration event's, else the profile's
+    registration_event_id: str | None = None
+    country: str | None = None  # the registration's
+    kyc_verified_at: datetime | None = None  # the earliest verified KYC event
+    kyc_event_id: str | None = None
+    first_deposit: DepositRef | None = None  # with local wall-clock times (module docstring)
+    lifetime: dict[str, DayTotals] = {}  # per currency (domain/day_value.py)
+    wagering_met_at: datetime | None = None  # where the plan's wagering minimum was reached
+    qualification: SentQualification | None = None
+    periods: list[str] = []  # "YYYY-MM|CUR" of every period that has values
+    version: int = 0
+
+    @property
+    def person_id(self) -> str:
+        return f"{self.brand_id}:{self.player_id}"
+
+    @property
+    def attributed(self) -> bool:
+        return self.tag_status == "attributed" and bool(self.affiliate_id)
+
+
+def copy_for_update(state: EarningsState) -> EarningsState:
+    """A copy the decision may change without touching `state` (only these containers are
+    changed in place)."""
+    return state.model_copy(
+        update={
+            "lifetime": {k: v.model_copy() for k, v in state.lifetime.items()},
+            "periods": list(state.periods),
+        }
+    )
+
+
+def local_wall(at: datetime, tz: ZoneInfo) -> datetime:
+    """`at` as the wall clock in `tz`, read as UTC (the money rows' time, module docstring)."""
+    return at.astimezone(tz).replace(tzinfo=UTC)
+
+
+def period_of(at: datetime, tz: ZoneInfo) -> str:
+    """The commission period `YYYY-MM` of a moment, in the commission time zone."""
+    local = at.astimezone(tz)
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def period_of_day(day: date) -> str:
+    """The period of a local day (a money row's day)."""
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def local_day(at: datetime, tz: ZoneInfo) -> date:
+    return at.astimezone(tz).date()
+
+
+Convert = Callable[[Decimal, str, str, date], Decimal | None]
+
+
+def converter(fx: FxTable | None) -> Convert:
+    """Amount in `source` as `target` on `day`, through the reporting currency; None when no
+    rate is in effect (the amount does not count towards a threshold, never guessed)."""
+
+    def convert(amount: Decimal, source: str, target: str, day: date) -> Decimal | None:
+        if source == target:
+            return amount
+        if fx is None:
+            return None
+        there, back = fx.rate(source, day), fx.rate(target, day)
+        if there is None or back is None:
+            return None
+        return amount * there / back
+
+    return convert
