@@ -96,12 +96,14 @@ def decide_earnings(
         state = copy_for_update(state)
     before = state.affiliate_id if state.attributed else None
     touched: set[str] = set()
+    requalify = True
     if isinstance(record, PlayerProfile):
         changed = _apply_profile(state, record)
         caused_by, cause, occurred_at = [], "activity", record.updated_at
     else:
         event = ingress_of(record)
-        changed = event is not None and _apply_event(state, event, policy, ledger, touched)
+        changed, requalify = (False, False) if event is None else _apply_event(
+            state, event, policy, ledger, touched)
         cause = "chargeback" if isinstance(event, Chargeback) else "activity"
         caused_by, occurred_at = [record.event_id], record.occurred_at
     if not changed:
@@ -109,7 +111,13 @@ def decide_earnings(
     state.version += 1
     state.periods = sorted({*state.periods, *touched})
     after = state.affiliate_id if state.attributed else None
-    qualification = _qualification(state, ledger, policy, occurred_at)
+    # A money event that changed no evidence (a wager past the minimum, a withdrawal) cannot
+    # change the qualification: it is not evaluated again (the common case stays cheap)
+    qualification = (
+        _qualification(state, ledger, policy, occurred_at)
+        if requalify or after != before or state.qualification is None
+        else state.qualification
+    )
     outputs: list[Output] = []
     if after != before:
         if after is not None:
@@ -183,22 +191,23 @@ def plan_of(state: EarningsState, policy: EarningsPolicy) -> PlanTerms | None:
 def _apply_event(
     state: EarningsState, event: PlayerEvent, policy: EarningsPolicy, ledger: Ledger,
     touched: set[str],
-) -> bool:
+) -> tuple[bool, bool]:
+    """(whether the state changed, whether the qualification may have changed)."""
     if isinstance(event, Registration):
         if state.registration_event_id is not None:
-            return False
+            return False, False
         state.registration_event_id = event.event_id
         state.registered_at, state.country = event.occurred_at, event.country
-        return True
+        return True, True
     if isinstance(event, Kyc):
         if event.status != "verified" or (
             state.kyc_verified_at is not None and state.kyc_verified_at <= event.occurred_at
         ):
-            return False
+            return False, False
         state.kyc_verified_at, state.kyc_event_id = event.occurred_at, event.event_id
-        return True
+        return True, True
     if not isinstance(event, MoneyEvent):
-        return False
+        return False, False
     moved = event.model_copy(update={"occurred_at": local_wall(event.occurred_at, policy.time_zone)})
     applied = apply_money(PeriodBook(ledger, state.lifetime), state.first_deposit, moved)
     if applied.changed:
@@ -219,7 +228,7 @@ def _apply_event(
     elif isinstance(event, Wager) and applied.changed:
         noted = note_wager(ledger, state, event, policy, rules, plan is not None,
                            plan.currency if plan else None, converter(policy.fx))
-    return applied.changed or noted
+    return applied.changed or noted, noted
 
 
 def _qualification(
