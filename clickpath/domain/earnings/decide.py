@@ -36,7 +36,6 @@ from clickpath.domain.earnings.qualify import Evidence, evaluate
 from clickpath.domain.earnings.state import (
     EarningsPolicy,
     EarningsState,
-    PlanTerms,
     SentQualification,
     converter,
     copy_for_update,
@@ -48,6 +47,7 @@ from clickpath.domain.earnings.values import PeriodBook, add_to_period, period_k
 from clickpath.domain.ledger import Ledger
 from clickpath.domain.money import MoneyEvent, apply_money
 from clickpath.domain.outputs import Outcome, Output
+from clickpath.domain.plans import PlanVersion
 
 # The ingress fields a canonical event carries as its own fields, not in its payload
 # (domain/outputs.py canonical_of).
@@ -180,7 +180,7 @@ def _apply_profile(state: EarningsState, profile: PlayerProfile) -> bool:
     return True
 
 
-def plan_of(state: EarningsState, policy: EarningsPolicy) -> PlanTerms | None:
+def plan_of(state: EarningsState, policy: EarningsPolicy) -> PlanVersion | None:
     """The plan the player was acquired under: in effect on their registration day."""
     if not state.attributed or state.registered_at is None:
         return None
