@@ -269,3 +269,30 @@ def test_the_same_events_duplicated_and_reordered_give_the_same_values_and_quali
         records = story + rng.sample(story, 4)
         rng.shuffle(records)
         assert final(records) == expected
+
+
+def test_a_refund_of_the_counted_deposit_after_qualifying_reverses_it() -> None:
+    _, outputs, _ = run([profile(1, registered_at=at(1)),
+                         canonical(deposit("p1", "t1", "25", minutes=5)),
+                         canonical(deposit("p1", "t1", "25", minutes=50, status="refunded"))],
+                        policy())
+    q = newest(outputs)[1]["aff-a"]
+    assert (q.status, q.reason, q.qualified_at, q.caused_by) == (
+        "reversed", "deposit_reversed", at(5), ["ev-dep-t1-refunded"])
+
+
+def test_a_second_deposit_made_before_the_chargeback_keeps_the_cpa() -> None:
+    _, outputs, _ = run([profile(1, registered_at=at(1)),
+                         canonical(chargeback("cb1", "t1", "25", 60)),
+                         canonical(deposit("p1", "t2", "30", minutes=30)),
+                         canonical(deposit("p1", "t1", "25", minutes=5))], policy())
+    q = newest(outputs)[1]["aff-a"]
+    assert (q.status, q.qualified_at) == ("qualified", at(5))
+
+
+def test_a_rejected_kyc_does_not_meet_the_kyc_condition() -> None:
+    _, outputs, _ = run([profile(1, registered_at=at(1)),
+                         canonical(deposit("p1", "t1", "25", minutes=5)),
+                         canonical(kyc(6, status="rejected"))], policy(Cpa(kyc_verified=True)))
+    q = newest(outputs)[1]["aff-a"]
+    assert (q.status, q.reason) == ("pending", "kyc_missing")
