@@ -98,7 +98,7 @@ def decide_earnings(
     touched: set[str] = set()
     requalify = True
     if isinstance(record, PlayerProfile):
-        changed = _apply_profile(state, record)
+        changed, requalify = _apply_profile(state, record)
         caused_by, cause, occurred_at = [], "activity", record.updated_at
     else:
         event = ingress_of(record)
@@ -169,15 +169,18 @@ def _differs(new: SentQualification, old: SentQualification | None) -> bool:
     return new.model_dump(exclude=ignore) != old.model_dump(exclude=ignore)
 
 
-def _apply_profile(state: EarningsState, profile: PlayerProfile) -> bool:
+def _apply_profile(state: EarningsState, profile: PlayerProfile) -> tuple[bool, bool]:
+    """(whether the state changed, whether the tag or registration did: most profiles only
+    say the player was active)."""
     if profile.version <= state.profile_version:
-        return False
+        return False, False
+    before = (state.affiliate_id, state.tag_status, state.registered_at)
     state.profile_version = profile.version
     state.affiliate_id, state.campaign_id = profile.affiliate_id, profile.campaign_id
     state.tag_status = profile.tag_status
     if state.registration_event_id is None and profile.registered_at is not None:
         state.registered_at = profile.registered_at
-    return True
+    return True, before != (state.affiliate_id, state.tag_status, state.registered_at)
 
 
 def plan_of(state: EarningsState, policy: EarningsPolicy) -> PlanVersion | None:

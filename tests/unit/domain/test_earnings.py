@@ -296,3 +296,13 @@ def test_a_rejected_kyc_does_not_meet_the_kyc_condition() -> None:
                          canonical(kyc(6, status="rejected"))], policy(Cpa(kyc_verified=True)))
     q = newest(outputs)[1]["aff-a"]
     assert (q.status, q.reason) == ("pending", "kyc_missing")
+
+
+def test_a_newer_profile_with_the_same_tag_sends_nothing() -> None:
+    pol = policy()
+    state, _, ledger = run([profile(1, registered_at=at(1)),
+                            canonical(deposit("p1", "t1", "25", minutes=5))], pol)
+    later, outputs, _ = run([profile(2, registered_at=at(1))], pol, state, ledger)
+    assert outputs == []
+    assert later is not None and later.profile_version == 2
+    assert run([profile(1, affiliate="aff-b", registered_at=at(1))], pol, later, ledger)[1] == []
