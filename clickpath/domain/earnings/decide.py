@@ -43,7 +43,7 @@ from clickpath.domain.earnings.state import (
     local_wall,
     period_of_day,
 )
-from clickpath.domain.earnings.values import PeriodBook, add_to_period, period_key, value_record
+from clickpath.domain.earnings.values import PeriodBook, period_key, value_record
 from clickpath.domain.ledger import Ledger
 from clickpath.domain.money import MoneyEvent, apply_money
 from clickpath.domain.outputs import Outcome, Output
@@ -212,14 +212,12 @@ def _apply_event(
     if not isinstance(event, MoneyEvent):
         return False, False
     moved = event.model_copy(update={"occurred_at": local_wall(event.occurred_at, policy.time_zone)})
-    applied = apply_money(PeriodBook(ledger, state.lifetime), state.first_deposit, moved)
+    real_wager = isinstance(event, Wager) and event.stake > 0
+    book = PeriodBook(ledger, state.lifetime, real_wager)
+    applied = apply_money(book, state.first_deposit, moved)
     if applied.changed:
         state.first_deposit = applied.first_deposit
         touched |= {period_key(period_of_day(day), cur) for day, cur in applied.touched}
-        if isinstance(event, Wager) and event.stake > 0:
-            period = period_of_day(moved.occurred_at.date())
-            add_to_period(ledger, period, event.currency, real_wagers=1)
-            touched.add(period_key(period, event.currency))
     plan = plan_of(state, policy)
     rules = plan.cpa if plan is not None else None
     days = window_days(policy, rules)
