@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from clickpath.connectors.auth import Problem, require_role
 from clickpath.connectors.catalogue import CatalogueError, CatalogueStore
 from clickpath.connectors.context import IngressContext
+from clickpath.contracts.models import Currency
 from clickpath.domain.catalogue import CATALOGUE_ID_PATTERN, AffiliateConfig, CampaignConfig
 from clickpath.domain.tracking import Catalogue, tracking_links
 
@@ -36,6 +37,8 @@ class AffiliateChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(default="", max_length=200)
+    parent_id: str | None = Field(default=None, pattern=CATALOGUE_ID_PATTERN, max_length=128)
+    payout_currency: Currency | None = None
 
 
 class CampaignChange(BaseModel):
@@ -87,8 +90,11 @@ def admin_catalogue_router(ctx: IngressContext, store: CatalogueStore) -> APIRou
         responses={**ADMIN_RESPONSES, 201: {"description": "Added."}},
     )
     def put_affiliate(change: AffiliateChange, affiliate_id: str = AffiliateId) -> Response:
-        """Add an affiliate, or change its name."""
-        affiliate, created = store.put_affiliate(affiliate_id, change.model_dump(exclude_unset=True))
+        """Add an affiliate, or change its name, parent (sub-affiliates) or payout currency."""
+        try:
+            affiliate, created = store.put_affiliate(affiliate_id, change.model_dump(exclude_unset=True))
+        except CatalogueError as e:
+            return _catalogue_error(e)
         log.info("catalogue_affiliate_put", affiliate_id=affiliate_id, created=created)
         return JSONResponse(_affiliate_view(affiliate_id, affiliate, base_url), 201 if created else 200)
 
@@ -160,6 +166,8 @@ def _affiliate_view(affiliate_id: str, affiliate: AffiliateConfig, base_url: str
         "name": affiliate.name,
         "postback_url": affiliate.postback_url,
         "postback_events": affiliate.postback_events,
+        "parent_id": affiliate.parent_id,
+        "payout_currency": affiliate.payout_currency,
         "campaigns": [
             _campaign_view(affiliate_id, c, affiliate.campaigns[c], base_url)
             for c in sorted(affiliate.campaigns)

@@ -18,7 +18,12 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
-from clickpath.domain.catalogue import AffiliateConfig, CampaignConfig, tracking_code_clashes
+from clickpath.domain.catalogue import (
+    AffiliateConfig,
+    CampaignConfig,
+    parent_problems,
+    tracking_code_clashes,
+)
 from clickpath.domain.tracking import Catalogue, overlay
 from clickpath.infra.jsonstore import WatchedJsonFile
 
@@ -122,6 +127,9 @@ class CatalogueStore:
             clashes = tracking_code_clashes(overlay(self.configured, stored))
             if clashes:
                 raise CatalogueError("tracking_code", f"must be unique: {'; '.join(clashes)}")
+            problems = parent_problems(overlay(self.configured, stored))
+            if problems:
+                raise CatalogueError("parent_id", "; ".join(problems))
             data.clear()
             data["affiliates"] = stored
         self._rebuild(data)  # read our own write at once, whatever the file's mtime says

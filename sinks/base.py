@@ -7,6 +7,10 @@ never a dropped record. A record that cannot be decoded, or that the store refus
 retries (`unwritable`, or a write raising `UnwritableError`: the batch is split in halves until
 the refused records stand alone), goes to the dead-letter topic with its reason; the rest is
 written and the offsets committed, so one bad record never stops a sink.
+
+A batch record (`EventBatch`, docs/topics.md) is read as the events it carries: they are
+written with the rest of the batch and its offset is committed after them, as a single
+record's; a bad item is dead-lettered alone, with its `batch_index`.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from collections.abc import Sequence
 import structlog
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from clickpath.contracts.batches import Unpacked, unpack
 from clickpath.contracts.models import DeadLetter, Record, utcnow
-from clickpath.contracts.serde import Codec, DecodeError, build_codec
+from clickpath.contracts.serde import Codec, build_codec
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.domain.redact import redact
+from clickpath.infra.batching import EventCounter
 from clickpath.infra.faults import fault_point
 from clickpath.infra.kafka import consumer_config, make_producer
 from clickpath.infra.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS, PROCESSING_TIME
@@ -30,12 +36,19 @@ from clickpath.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+FIRST_TAKE = 10  # records in a gathering batch's first take: the next are sized by what it held
 
-def dead_letter_of(msg: Message, stage: str, reason: str) -> DeadLetter:
-    """The dead-letter record of a consumed message: its bytes whole, where it was, and why."""
+
+def dead_letter_of(msg: Message, stage: str, reason: str, item: Unpacked | None = None,
+                   ) -> DeadLetter:
+    """The dead-letter record of a consumed message: its bytes whole (or, for one item of a
+    batch record, the item's key and bytes and its index), where it was, and why."""
+    key, value, index = msg.key(), msg.value(), None
+    if item is not None and item.index is not None:
+        key, value, index = item.key, item.value, item.index
     return DeadLetter.of(
-        key=msg.key(), value=msg.value(), topic=msg.topic() or "", partition=msg.partition() or 0,
-        offset=msg.offset() or 0, stage=stage, reason=reason, at=utcnow(),
+        key=key, value=value, topic=msg.topic() or "", partition=msg.partition() or 0,
+        offset=msg.offset() or 0, stage=stage, reason=reason, at=utcnow(), batch_index=index,
     )
 
 
@@ -68,6 +81,7 @@ class BatchSink(ABC):
         self._dlq = make_producer(settings)
         self._dlq_topic = topic_name(settings, Topic.DEAD_LETTER)
         self._stop = threading.Event()
+        self._event_count = EventCounter(self.codec)
 
     @abstractmethod
     def write(self, records: Sequence[tuple[Message, Record]]) -> None:
@@ -97,19 +111,28 @@ class BatchSink(ABC):
             self.close()
 
     def _consume_batch(self) -> list[Message]:
+        """Up to `batch_rows` events, a batch record counting the events it carries (so a
+        backlog of batch records is not taken `batch_rows` records at a time)."""
         timeout = self.settings.sink_flush_ms / 1000
         limit = self.batch_rows or self.settings.sink_batch_size
-        messages = self._consumer.consume(num_messages=limit, timeout=timeout)
-        if not messages or self.batch_seconds is None:
+        if self.batch_seconds is None:
+            return self._consumer.consume(num_messages=limit, timeout=timeout)
+        messages = self._consumer.consume(num_messages=min(limit, FIRST_TAKE), timeout=timeout)
+        if not messages:
             return messages
+        count = self._event_count
+        events = sum(count(m.value()) for m in messages)
         deadline = time.monotonic() + self.batch_seconds
-        while len(messages) < limit and not self._stop.is_set():
+        while events < limit and not self._stop.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            messages += self._consumer.consume(
-                num_messages=limit - len(messages), timeout=min(left, timeout)
-            )
+            # As many records as the ones so far suggest the rest of `limit` takes.
+            take = max(1, (limit - events) * len(messages) // events) if events else limit
+            take = min(take, limit - events)  # a record holds one event or more
+            more = self._consumer.consume(num_messages=take, timeout=min(left, timeout))
+            messages += more
+            events += sum(count(m.value()) for m in more)
         return messages
 
     def run_once(self) -> int:
@@ -118,21 +141,23 @@ class BatchSink(ABC):
             return 0
         started = time.perf_counter()
         good: list[tuple[Message, Record]] = []
+        items: list[Unpacked] = []  # what each of `good` was read as (to dead-letter it alone)
         for msg in messages:
             if msg.error():
                 log.warning("consume_error", stage=self.stage, error=str(msg.error()))
                 continue
-            try:
-                record = self.codec.decode(msg.value())
-            except DecodeError as e:
-                self.dead_letter(msg, str(e))
-                continue
-            reason = self.unwritable(record)
-            if reason is not None:
-                self.dead_letter(msg, reason)
-                continue
-            good.append((msg, record))
-        written = self._write_with_retry(good)
+            for item in unpack(self.codec, msg.key(), msg.value()):
+                record = item.record
+                if record is None:
+                    self.dead_letter(msg, item.error or "no record", item)
+                    continue
+                reason = self.unwritable(record)
+                if reason is not None:
+                    self.dead_letter(msg, reason, item)
+                    continue
+                good.append((msg, record))
+                items.append(item)
+        written = self._write_with_retry(good, items)
         if self._dlq_pending():
             self._dlq.flush(30)
         fault_point("sink.before_commit")  # written, not committed: the batch is replayed
@@ -142,14 +167,16 @@ class BatchSink(ABC):
         self._update_lag(messages)
         return len(messages)
 
-    def _write_with_retry(self, records: list[tuple[Message, Record]]) -> int:
+    def _write_with_retry(self, records: list[tuple[Message, Record]],
+                          items: Sequence[Unpacked] = ()) -> int:
         """Write `records`, retrying passing failures; the number written (the others were
-        dead-lettered as unwritable)."""
+        dead-lettered as unwritable). `items`: what each record was read as (a batch
+        record's item is dead-lettered alone)."""
         delay = 0.2
         refused: set[int] = set()  # indexes already dead-lettered: a retry must not repeat them
         while True:
             try:
-                self._write_or_isolate(list(enumerate(records)), refused)
+                self._write_or_isolate(list(enumerate(records)), refused, items)
                 return len(records) - len(refused)
             except SinkWriteError as e:
                 if self._stop.is_set():
@@ -160,7 +187,8 @@ class BatchSink(ABC):
                 delay = min(delay * 2, 30.0)
 
     def _write_or_isolate(
-        self, indexed: list[tuple[int, tuple[Message, Record]]], refused: set[int]
+        self, indexed: list[tuple[int, tuple[Message, Record]]], refused: set[int],
+        items: Sequence[Unpacked] = (),
     ) -> None:
         """Write the records; on UnwritableError split them in halves until each refused record
         stands alone, and dead-letter it. A passing failure (SinkWriteError) propagates."""
@@ -172,20 +200,23 @@ class BatchSink(ABC):
         except UnwritableError as e:
             if len(todo) == 1:
                 index, (msg, _) = todo[0]
-                self.dead_letter(msg, f"unwritable: {redact(str(e))}")
+                item = items[index] if index < len(items) else None
+                self.dead_letter(msg, f"unwritable: {redact(str(e))}", item)
                 refused.add(index)
                 return
             log.warning("sink_batch_bisected", stage=self.stage, rows=len(todo), error=redact(str(e)))
             middle = len(todo) // 2
-            self._write_or_isolate(todo[:middle], refused)
-            self._write_or_isolate(todo[middle:], refused)
+            self._write_or_isolate(todo[:middle], refused, items)
+            self._write_or_isolate(todo[middle:], refused, items)
 
-    def dead_letter(self, msg: Message, reason: str) -> None:
-        record = dead_letter_of(msg, self.stage, reason)
-        self._dlq.produce(self._dlq_topic, key=msg.key(), value=self.codec.encode(record))
+    def dead_letter(self, msg: Message, reason: str, item: Unpacked | None = None) -> None:
+        """`msg` to the dead-letter topic whole, or only `item` of it (an item of a batch)."""
+        record = dead_letter_of(msg, self.stage, reason, item)
+        self._dlq.produce(self._dlq_topic, key=record.original_key, value=self.codec.encode(record))
         DEAD_LETTERS.labels(self.stage).inc()
         EVENTS.labels(self.stage, "dead_letter").inc()
-        log.warning("dead_letter", stage=self.stage, topic=record.topic, reason=record.reason)
+        log.warning("dead_letter", stage=self.stage, topic=record.topic, reason=record.reason,
+                    index=record.batch_index)
 
     def _dlq_pending(self) -> bool:
         return len(self._dlq) > 0

@@ -31,12 +31,15 @@ from clickpath.contracts.serde import build_codec
 from clickpath.contracts.topics import Node, Topic, check_declaration, topic_name
 from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.players import PlayerPolicy
+from clickpath.infra.commission_policy import CommissionPolicies
 from clickpath.infra.faults import on_kill
 from clickpath.infra.kafka import faust_credentials, make_producer
 from clickpath.settings import Settings
 from clickpath.streams.aiokafka_fixes import install_consumer_fixes
 from clickpath.streams.changelog import ChangelogWriter
 from clickpath.streams.clicks import click_stage
+from clickpath.streams.commissions import commissions_stage
+from clickpath.streams.earnings import earnings_stage
 from clickpath.streams.lag import LagTracker
 from clickpath.streams.output_producer import output_producer
 from clickpath.streams.players import player_stage
@@ -94,9 +97,12 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         lookback=timedelta(days=settings.attribution_lookback_days),
         clock_skew=timedelta(seconds=settings.attribution_clock_skew_s),
     )
+    policies = CommissionPolicies(settings)  # plans and catalogue re-read when they change
     stages: list[Stage[Any]] = [
         player_stage(policy, names[Topic.ATTRIBUTIONS]),
         click_stage(window),
+        earnings_stage(policies.earnings),
+        commissions_stage(policies.commissions),
     ]
 
     changelog_producer = make_producer(settings, **{"linger.ms": settings.producer_linger_ms})
@@ -115,7 +121,7 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         writer = writers[stage.name]
         runtime = StageRuntime(
             stage, codec, names, store=writer, changelog=writer, producer=producer,
-            scope=acting_for,
+            scope=acting_for, partitions=settings.partitions,
         )  # reads through the writer: its unacknowledged values first
         _add_agent(app, settings, runtime)
         _forget_on_revoke(app, runtime, writer)

@@ -15,6 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from clickpath.contracts.models import Record
+from clickpath.contracts.serde import Codec
+from clickpath.infra.batching import events_in
 from clickpath.infra.faults import fault_point
 
 
@@ -95,23 +98,38 @@ class MemoryTable:
 
 @dataclass
 class MemoryProducer:
-    """Records sent, in order; `landed` counts those a flush acknowledged."""
+    """Records sent, in order, and the partition each was sent to (-1: the key's); `landed`
+    counts those a flush acknowledged."""
 
     sent: list[tuple[str, bytes | None, bytes]] = field(default_factory=list)
+    partitions: list[int] = field(default_factory=list)
     landed: int = 0
 
-    def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
+    def send_raw(self, topic: str, key: bytes | None, value: bytes, partition: int = -1) -> None:
         self.sent.append((topic, key, value))
+        self.partitions.append(partition)
 
     def flush(self) -> None:
         self.landed = len(self.sent)
 
+    def clear(self) -> None:
+        """Forget everything sent (a test that looks at the next batch's outputs only)."""
+        self.sent.clear()
+        self.partitions.clear()
+        self.landed = 0
+
     def drop_unlanded(self) -> None:
         """What a kill does to records queued but not acknowledged."""
         del self.sent[self.landed:]
+        del self.partitions[self.landed:]
 
     def on(self, topic: str) -> list[tuple[bytes | None, bytes]]:
+        """The records sent to `topic`, as sent (a batch record is one)."""
         return [(key, value) for t, key, value in self.sent if t == topic]
+
+    def events(self, codec: Codec, topic: str) -> list[Record]:
+        """The events sent to `topic`, in order, batch records unpacked (what a reader sees)."""
+        return [event for _, value in self.on(topic) for event in events_in(codec, value)]
 
 
 def flush(tables: Mapping[str, MemoryTable], producer: MemoryProducer) -> None:

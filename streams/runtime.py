@@ -5,7 +5,10 @@ what it reads, how it keys and decides, and what it sends after a run; `StageRun
 rest, once for every stage: unpack a micro-batch, check each record's class and key (a bad one
 is a dead letter, the rest carry on), group by key, read the key's stored envelope, apply the
 run (`clickpath.domain.runs.apply_run`), store the ledger rows before the state that counts
-them, send the outputs and what the stage emits after a run, count.
+them, send the outputs and what the stage emits after a run, count. Outputs to a batched topic
+(`TopicSpec.batched`: canonical.events, players.profiles) go as batch records, one per partition
+per micro-batch, so the stages that read them pay Faust's per-record cost once per batch. A
+stage that shares an input with records meant for another (`Stage.wants`) skips those.
 
 Written against three small protocols, so it runs with Faust in a worker (streams/app.py gives it
 the table, the changelog writer and the output producer) and with the in-memory ones of
@@ -39,10 +42,11 @@ from pydantic import BaseModel
 from clickpath.contracts.batches import Unpacked, unpack
 from clickpath.contracts.models import DeadLetter, IngressEvent, Record, utcnow
 from clickpath.contracts.serde import Codec, DecodeError
-from clickpath.contracts.topics import Topic
+from clickpath.contracts.topics import SPECS, Topic
 from clickpath.domain.ledger import Ledger, StoredLedger, ledger_key
 from clickpath.domain.outputs import Outcome, Output, received_at_of
 from clickpath.domain.runs import KeyRun, Positioned, apply_run
+from clickpath.infra.batching import BatchEncoder, PartitionHold
 from clickpath.infra.faults import fault_point
 from clickpath.infra.metrics import (
     DEAD_LETTERS,
@@ -95,9 +99,10 @@ class Changelog(Protocol):
 
 
 class Sender(Protocol):
-    """Where outputs and dead letters go (infra/producer.py's EventProducer)."""
+    """Where outputs and dead letters go (infra/producer.py's EventProducer). `partition`: -1
+    for the producer's murmur2 partitioner, else the one a batch record's items' keys get."""
 
-    def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None: ...
+    def send_raw(self, topic: str, key: bytes | None, value: bytes, partition: int = -1) -> None: ...
 
 
 class Tick(Record):
@@ -134,6 +139,10 @@ class Stage(Generic[S]):
     after_run: Callable[[str, S, datetime], Output] | None = None  # once per changed key
     ticks: Topic | None = None  # the tick input, with `on_tick`
     on_tick: OnTick | None = None  # (state, now) -> (new state or None if unchanged, outputs)
+    # Which accepted records on the inputs are for this stage; the others are skipped (counted
+    # "skipped", never dead letters, their key unchecked): another stage's records on a shared
+    # topic (the click stage's canonical clicks, keyed by click_id, on canonical.events).
+    wants: Callable[[Record], bool] | None = None
 
     def __post_init__(self) -> None:
         if (self.ticks is None) != (self.on_tick is None):
@@ -180,10 +189,16 @@ class StageRuntime(Generic[S]):
         scope: Callable[[Any], AbstractContextManager[Any]] = lambda event: nullcontext(),
         on_handled: Callable[[Iterable[Message]], None] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        *,
+        partitions: int,
+        batched: Iterable[Any] | None = None,
     ) -> None:
         """`scope(event)`: entered around a key's read and write (Faust: make the key's latest
         event current, which picks the store's partition). `on_handled`: told which messages
-        were processed (the lag gauge). `clock`: the processing time, read once per batch."""
+        were processed (the lag gauge). `clock`: the processing time, read once per batch.
+        `partitions`: every topic's partition count (settings.partitions), which the batch
+        records of a batched topic are grouped by, as the producer's partitioner would.
+        `batched`: the topics written as batch records (default: the registry's `batched`)."""
         self.stage = stage
         self._codec = codec
         self._names = topic_names
@@ -193,6 +208,12 @@ class StageRuntime(Generic[S]):
         self._scope = scope
         self.on_handled = on_handled
         self._clock = clock
+        self._partitions = partitions
+        self._batched = frozenset(
+            (t for t in topic_names if t in SPECS and SPECS[t].batched) if batched is None
+            else batched
+        )
+        self._encoder = BatchEncoder(codec)
         # Test-only crash points (clickpath.infra.faults), named once: a pass costs a compare.
         self._after_rows, self._after_state, self._after_outputs = (
             f"{stage.name}.{point}" for point in ("after_rows", "after_state", "after_outputs")
@@ -217,10 +238,29 @@ class StageRuntime(Generic[S]):
         for partition in partitions:
             self._lineages.pop(partition, None)
 
-    def send(self, outputs: list[Output]) -> None:
-        names, codec, producer = self._names, self._codec, self._producer
+    def send(self, outputs: Iterable[Output]) -> None:
+        """Send `outputs` now: one record each, but on a batched topic one batch record per
+        partition (`send_held`)."""
+        held = PartitionHold(self._partitions, self._encoder)
+        self.hold(outputs, held)
+        self.send_held(held)
+
+    def hold(self, outputs: Iterable[Output], held: PartitionHold) -> None:
+        """Send each output to an unbatched topic now; encode each to a batched topic into
+        `held` (by topic and the partition its key gets, in order)."""
+        names, codec, producer, batched = self._names, self._codec, self._producer, self._batched
         for out in outputs:
-            producer.send_raw(names[out.topic], out.key.encode(), codec.encode(out.record))
+            value = codec.encode(out.record)
+            if out.topic in batched:
+                held.add(names[out.topic], out.key, value)
+            else:
+                producer.send_raw(names[out.topic], out.key.encode(), value)
+
+    def send_held(self, held: PartitionHold) -> None:
+        """Produce the held outputs as batch records, one per partition, to the partition each
+        item's own key gets: per-key order and co-partitioning are as with single records."""
+        for record in held.take():
+            self._producer.send_raw(record.topic, record.key, record.value, record.partition)
 
     def dead_letter(self, msg: Message, event: Unpacked, reason: str) -> None:
         stage = self.stage.name
@@ -236,13 +276,16 @@ class StageRuntime(Generic[S]):
             reason=reason,
         )
 
-    def checked(self, msg: Message, event: Unpacked) -> Record:
-        """The event's record if it belongs on this stage under its key, else DecodeError."""
+    def checked(self, msg: Message, event: Unpacked) -> Record | None:
+        """The event's record if it belongs on this stage under its key, None if the stage
+        does not want it (`Stage.wants`: its key is not checked), else DecodeError."""
         record = event.record
         if event.error is not None or record is None:
             raise DecodeError(event.error or "no record")
         if not isinstance(record, self.stage.accepts):
             raise DecodeError(f"{type(record).__name__} does not belong on {msg.topic}")
+        if self.stage.wants is not None and not self.stage.wants(record):
+            return None
         key = (event.key or b"").decode(errors="replace")
         expected = self.stage.key_of(record)
         if key != expected:
@@ -251,7 +294,9 @@ class StageRuntime(Generic[S]):
 
     def process_batch(self, events: Sequence[Event]) -> None:
         """Unpack a micro-batch (single records and batch records alike), apply it key by key
-        (one state write per changed key), send the outputs."""
+        (one state write per changed key), send the outputs: those to batched topics once, at
+        the end of the micro-batch (or when it raises), packed per partition. Nothing is
+        acknowledged before the pre-commit flush either way, so a crash leaves what it left."""
         started = time.perf_counter()
         stage = self.stage
         name = stage.name
@@ -269,6 +314,9 @@ class StageRuntime(Generic[S]):
                 except DecodeError as e:
                     self.dead_letter(msg, item, str(e))
                     continue
+                if record is None:
+                    EVENTS.labels(name, "skipped").inc()
+                    continue
                 key = stage.key_of(record)
                 runs.setdefault(key, []).append(
                     Positioned(msg.topic, msg.offset, record, item.index or 0)
@@ -282,17 +330,23 @@ class StageRuntime(Generic[S]):
                     observe_event_time_lag(name, record.occurred_at, received)  # type: ignore[attr-defined]
 
         decide = stage.decide if stage.on_tick is None else self._decide_or_tick
-        for key, records in runs.items():
-            current = last_event[key]
-            with self._scope(current):
-                run = self._run_key(key, records, current.message.partition, now, decide)
-            self.send(run.outputs)
-            if stage.after_run is not None and run.state is not None and (
-                run.changed or Outcome.REPLAYED in run.outcomes
-            ):
-                self.send([stage.after_run(key, run.state, now)])
-            fault_point(self._after_outputs)
-            self._count(records, run.outcomes)
+        held = PartitionHold(self._partitions, self._encoder)
+        try:
+            for key, records in runs.items():
+                current = last_event[key]
+                with self._scope(current):
+                    run = self._run_key(key, records, current.message.partition, now, decide)
+                self.hold(run.outputs, held)
+                if stage.after_run is not None and run.state is not None and (
+                    run.changed or Outcome.REPLAYED in run.outcomes
+                ):
+                    self.hold([stage.after_run(key, run.state, now)], held)
+                fault_point(self._after_outputs)
+                self._count(records, run.outcomes)
+        finally:
+            # Every output of a key whose state was written reaches the producer, as when each
+            # key's were sent at once: the flush before the commit then waits for them.
+            self.send_held(held)
         if self.on_handled is not None:
             self.on_handled(event.message for event in events)
         PROCESSING_TIME.labels(name).observe(time.perf_counter() - started)

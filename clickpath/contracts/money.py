@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 # Active ISO 4217 codes (2024 list) plus the crypto codes operators commonly settle in.
 ISO_4217 = frozenset(
@@ -17,6 +17,27 @@ ISO_4217 = frozenset(
     UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL BTC ETH USDT USDC LTC
     """.split()
 )
+
+
+# Decimal places of each currency's minor unit (ISO 4217; the rest have 2). Crypto codes are
+# held to 6, the scale of the ledger's Avro decimals (schemas/commissions/ledger_entry.v1.avsc).
+MINOR_UNITS: dict[str, int] = {
+    **dict.fromkeys(
+        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split(), 0
+    ),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+    **dict.fromkeys("BTC ETH LTC".split(), 6),
+}
+
+
+def minor_units(currency: str) -> int:
+    return MINOR_UNITS.get(currency, 2)
+
+
+def round_to_minor(amount: Decimal, currency: str) -> Decimal:
+    """`amount` rounded to the currency's minor unit, half to even: the one rounding rule of
+    the commission ledger (docs/commissions.md)."""
+    return amount.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_EVEN)
 
 
 def check_currency(code: str) -> str:

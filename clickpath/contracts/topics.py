@@ -133,7 +133,12 @@ _PERSON = Key("brand_id:player_id", _field("person_id"))
 @dataclass(frozen=True)
 class TopicSpec:
     """One topic. `records`: the record classes its values may be (the Avro schema of each is
-    its `avro_name`); `producers` and `consumers`: the stages that write and read it."""
+    its `avro_name`); `producers` and `consumers`: the stages that write and read it.
+
+    `batched`: the topic carries batch records (`EventBatch`, docs/topics.md 'Batch records'):
+    clickpath's writers pack its events per partition, and every reader unpacks them
+    (`clickpath.contracts.batches.unpack`). Only internal topics: what partners read stays one
+    event per record."""
 
     topic: Topic
     key: Key
@@ -142,6 +147,11 @@ class TopicSpec:
     consumers: tuple[Node, ...]
     doc: str
     retention_ms: int = 7 * 24 * 3600 * 1000
+    batched: bool = False
+
+    def __post_init__(self) -> None:
+        if self.batched != (EventBatch in self.records):
+            raise ValueError(f"{self.topic.value}: a batched topic, and only one, carries EventBatch")
 
     def name(self, settings: Prefixed) -> str:
         return f"{settings.topic_prefix}.{self.topic.value}"
@@ -157,17 +167,17 @@ SPECS: dict[Topic, TopicSpec] = {
     for spec in (
         TopicSpec(
             Topic.CLICKS, _CLICK_ID, (Click, Registration, EventBatch),
-            producers=(*_DOORS, Node.TRACKER), consumers=(Node.CLICKS,),
+            producers=(*_DOORS, Node.TRACKER), consumers=(Node.CLICKS,), batched=True,
             doc="Affiliate clicks from the tracker, and registrations that name a click.",
         ),
         TopicSpec(
             Topic.EVENTS, _PERSON, (*PLAYER_EVENT_TYPES, EventBatch),
-            producers=_DOORS, consumers=(Node.PLAYERS,),
+            producers=_DOORS, consumers=(Node.PLAYERS,), batched=True,
             doc="Operator events about players: registration, KYC, deposits, wagers, consent...",
         ),
         TopicSpec(
             Topic.PAGE_VIEWS, _CLICK_ID, (PageView, EventBatch),
-            producers=(Node.TRACKER, Node.OPERATOR_SDK), consumers=(),
+            producers=(Node.TRACKER, Node.OPERATOR_SDK), consumers=(), batched=True,
             doc="Landing-page context the web SDK collected with consent; no stream agent reads it.",
         ),
         TopicSpec(
@@ -184,11 +194,11 @@ SPECS: dict[Topic, TopicSpec] = {
         ),
         TopicSpec(
             Topic.CANONICAL, Key("brand_id:player_id (click_id for clicks)", _canonical_key),
-            (CanonicalEvent,),
+            (CanonicalEvent, EventBatch),
             producers=(Node.PLAYERS, Node.CLICKS),
-            consumers=(Node.SINK_CLICKHOUSE, Node.SINK_POSTBACKS),
+            consumers=(Node.SINK_CLICKHOUSE, Node.SINK_POSTBACKS, Node.EARNINGS),
             doc="Deduplicated, identity-resolved events.",
-            retention_ms=30 * _DAY,
+            retention_ms=30 * _DAY, batched=True,
         ),
         TopicSpec(
             Topic.PLAYER_DAY_FACTS, _PERSON, (PlayerDayFact,),
@@ -197,10 +207,10 @@ SPECS: dict[Topic, TopicSpec] = {
             retention_ms=30 * _DAY,
         ),
         TopicSpec(
-            Topic.PLAYER_PROFILES, _PERSON, (PlayerProfile,),
-            producers=(Node.PLAYERS,), consumers=(Node.SINK_CLICKHOUSE,),
+            Topic.PLAYER_PROFILES, _PERSON, (PlayerProfile, EventBatch),
+            producers=(Node.PLAYERS,), consumers=(Node.SINK_CLICKHOUSE, Node.EARNINGS),
             doc="Each player's profile, whenever it changes (the newest version is the player).",
-            retention_ms=30 * _DAY,
+            retention_ms=30 * _DAY, batched=True,
         ),
         TopicSpec(
             Topic.POSTBACKS, Key("affiliate_id", _field("affiliate_id")),
@@ -210,8 +220,8 @@ SPECS: dict[Topic, TopicSpec] = {
             retention_ms=30 * _DAY,
         ),
         TopicSpec(
-            Topic.EARNINGS, _AFFILIATE, (PlayerPeriodValue, PlayerQualification),
-            producers=(Node.EARNINGS,), consumers=(Node.COMMISSIONS,),
+            Topic.EARNINGS, _AFFILIATE, (PlayerPeriodValue, PlayerQualification, EventBatch),
+            producers=(Node.EARNINGS,), consumers=(Node.COMMISSIONS,), batched=True,
             doc="Each player's value per period and CPA qualification, on their affiliate's"
             " partition (cumulative: the newest version wins).",
             retention_ms=-1,

@@ -24,17 +24,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from clickpath.contracts.models import IngressEvent, Record
-from clickpath.contracts.serde import Codec, build_codec
+from clickpath.contracts.batches import unpack
+from clickpath.contracts.models import EventBatch, IngressEvent, Record
+from clickpath.contracts.serde import Codec, DecodeError, build_codec
 from clickpath.contracts.topics import SPECS, Topic, TopicSpec, TopologyError, check_emit
 from clickpath.domain.attribution import AttributionWindow
+from clickpath.domain.commissions import CommissionPolicy
+from clickpath.domain.earnings import EarningsPolicy
+from clickpath.domain.fx import FxTable
 from clickpath.domain.ledger import ledger_key
+from clickpath.domain.plans import PlanBook
 from clickpath.domain.players import PlayerPolicy
 from clickpath.infra.producer import route
 from clickpath.streams.clicks import click_stage
+from clickpath.streams.commissions import commissions_stage
+from clickpath.streams.earnings import earnings_stage
 from clickpath.streams.memory import MemoryEvent, MemoryMessage, MemoryTable
 from clickpath.streams.players import player_stage
 from clickpath.streams.runtime import Stage, StageRuntime
@@ -61,9 +69,22 @@ def topic_names(registry: Mapping[Any, TopicSpec] = SPECS) -> dict[Any, str]:
 
 
 def pipeline_stages(policy: PlayerPolicy = POLICY, window: AttributionWindow = WINDOW,
-                    ) -> list[Stage[Any]]:
-    """clickpath's stateful stages, declared as `clickpath worker` runs them."""
-    return [player_stage(policy, topic_names()[Topic.ATTRIBUTIONS]), click_stage(window)]
+                    earnings: EarningsPolicy | None = None,
+                    commissions: CommissionPolicy | None = None) -> list[Stage[Any]]:
+    """clickpath's stateful stages, declared as `clickpath worker` runs them (the commission
+    stages with no plan unless given policies: they then write no ledger entry)."""
+    earnings = earnings or EarningsPolicy(book=NO_PLANS, time_zone=ZoneInfo("UTC"))
+    commissions = commissions or CommissionPolicy(plans=NO_PLANS, fx=FxTable("EUR", []),
+                                                  pseudonym_key=POLICY.pseudonym_key)
+    return [
+        player_stage(policy, topic_names()[Topic.ATTRIBUTIONS]),
+        click_stage(window),
+        earnings_stage(lambda: earnings),
+        commissions_stage(lambda: commissions),
+    ]
+
+
+NO_PLANS = PlanBook([], [])
 
 
 class Clock:
@@ -111,8 +132,8 @@ class _StageOutput:
     def __init__(self, topology: Topology, stage: str) -> None:
         self._topology, self._stage = topology, stage
 
-    def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
-        self._topology._emit(self._stage, topic, key, value)
+    def send_raw(self, topic: str, key: bytes | None, value: bytes, partition: int = -1) -> None:
+        self._topology._emit(self._stage, topic, key, value)  # one partition per topic here
 
 
 class Topology:
@@ -151,8 +172,10 @@ class Topology:
                     f"stage {stage.name} reads {topic.value}, whose consumers do not name it"
                 )
         table = MemoryTable()
+        batched = [topic for topic, spec in self._registry.items() if spec.batched]
         runtime = StageRuntime(stage, self._codec, self._names, table, table,
-                               _StageOutput(self, stage.name), clock=self.clock.now)
+                               _StageOutput(self, stage.name), clock=self.clock.now,
+                               partitions=1, batched=batched)
         self._stages[stage.name] = _Wired(stage, runtime, table, frozenset(runtime.input_topics))
 
     def _spec(self, topic: Any) -> TopicSpec:
@@ -247,19 +270,36 @@ class Topology:
             raise TopologyError(f"stage {stage} wrote to {topic_name}, which is no topic")
         record = self._codec.decode(value)
         spec = self._spec(topic)
+        if isinstance(record, EventBatch):
+            # A batch record (a batched topic): appended whole, as a reader finds it; each item
+            # is checked as a single record would be.
+            self._check_emit(stage, topic, spec, record)
+            for item in unpack(self._codec, key, value):
+                if item.record is None:
+                    raise TopologyError(f"stage {stage} wrote an undecodable batch item: {item.error}")
+                self._check_emit(stage, topic, spec, item.record, item.key)
+        else:
+            self._check_emit(stage, topic, spec, record, key)
+        self._log.append(topic_name, key, value, self.clock.now())
+
+    def _check_emit(self, stage: str, topic: Any, spec: TopicSpec, record: Record,
+                    key: bytes | None = None) -> None:
+        """Refuse what `stage` may not write to `topic`, or under another key than the
+        record's there (`key` None: a batch record, whose own key means nothing)."""
         if spec is SPECS.get(topic):
             check_emit(stage, topic, record)  # type: ignore[arg-type]  # a Stage is its name
         elif stage not in spec.producers or not spec.carries(record):
             raise TopologyError(
                 f"stage {stage} may not write {type(record).__name__} to {topic.value}"
             )
+        if isinstance(record, EventBatch):
+            return
         expected = spec.key.of(record)
         if key != expected.encode():
             raise TopologyError(
                 f"stage {stage} wrote {type(record).__name__} to {topic.value} under key {key!r},"
                 f" but its key there is {expected!r}"
             )
-        self._log.append(topic_name, key, value, self.clock.now())
 
     # --- what a test reads -----------------------------------------------------------------
 
@@ -268,12 +308,18 @@ class Topology:
         return [record for _, record in self.keyed(topic)]
 
     def keyed(self, topic: Any) -> list[tuple[str, Record]]:
-        """Every (key, record) on `topic`, in order."""
+        """Every (key, record) on `topic`, in order; a batch record's items each with its own
+        key (a bad item raises: a test sent it, or a stage wrote it and `_emit` said so)."""
         name = self._names[topic]
-        return [
-            ((m.key or b"").decode(), self._codec.decode(m.value))
-            for m in self._log.messages if m.topic == name and m.value is not None
-        ]
+        out = []
+        for m in self._log.messages:
+            if m.topic != name or m.value is None:
+                continue
+            for item in unpack(self._codec, m.key, m.value):
+                if item.record is None:
+                    raise DecodeError(item.error or "no record")
+                out.append(((item.key or b"").decode(), item.record))
+        return out
 
     def state(self, stage: str, key: str) -> BaseModel | None:
         """A key's state in `stage`, as the stage loads it (None: no state yet)."""

@@ -7,10 +7,12 @@ because they appear in tracking links and topic keys.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from clickpath.contracts.models import Currency
 from clickpath.domain.landing import validate_landing_template
 from clickpath.domain.postback_template import validate_template
 
@@ -53,6 +55,14 @@ class AffiliateConfig(BaseModel):
     campaigns: dict[str, CampaignConfig] = Field(
         default={}, description="Campaign id -> campaign; the click tracker's links."
     )
+    parent_id: str | None = Field(
+        default=None, description="The affiliate that brought this one (sub-affiliate): it earns"
+        " its plan's sub_affiliate_share of this affiliate's commission (docs/commissions.md).",
+    )
+    payout_currency: Currency | None = Field(
+        default=None, description="The currency this affiliate is paid in (default: the"
+        " reporting currency, else the plan's).",
+    )
 
     @field_validator("postback_url")
     @classmethod
@@ -68,6 +78,24 @@ class AffiliateConfig(BaseModel):
             if not re.match(CATALOGUE_ID_PATTERN, campaign_id):
                 raise ValueError(f"campaign id {campaign_id!r} must match {CATALOGUE_ID_PATTERN}")
         return value
+
+
+def parent_problems(affiliates: Mapping[str, AffiliateConfig]) -> list[str]:
+    """What is wrong with the catalogue's sub-affiliate links: an unknown parent, or a cycle."""
+    problems = []
+    for affiliate_id, affiliate in affiliates.items():
+        parent = affiliate.parent_id
+        if parent is not None and parent not in affiliates:
+            problems.append(f"affiliates.{affiliate_id}.parent_id: no affiliate {parent!r}")
+            continue
+        seen = {affiliate_id}
+        while parent is not None and parent in affiliates:
+            if parent in seen:
+                problems.append(f"affiliates.{affiliate_id}.parent_id: a cycle through {parent!r}")
+                break
+            seen.add(parent)
+            parent = affiliates[parent].parent_id
+    return problems
 
 
 def tracking_code_clashes(affiliates: dict[str, AffiliateConfig]) -> list[str]:

@@ -1,7 +1,8 @@
 """Events grouped by partition and packed into batch records (docs/topics.md, 'Batch records').
 
 A door holding several events writes one `EventBatch` record per (topic, partition) instead of
-one record each: the stream agents pay the framework's per-record cost once per batch. Each
+one record each: the stream agents pay the framework's per-record cost once per batch. The stage
+runtime does the same with its outputs to a batched topic (`PartitionHold`, per micro-batch). Each
 event goes to the partition its own key would get (`partition_for`), and the record is produced
 to that partition explicitly, so per-key order and co-partitioning are as with single records.
 A batch is at most `EVENT_BATCH_MAX_BYTES` encoded (split beyond); a group of one event, or an
@@ -64,6 +65,27 @@ class BatchEncoder:
             parts += (_varint(len(k)), k, _varint(len(value)), value)
         parts.append(_END)
         return b"".join(parts)
+
+
+class EventCounter:
+    """How many events a record carries (1 unless it is a batch record), read from the batch's
+    item count without decoding it: for readers that count or bound what they take (the
+    sink's batches, the bench's tails). Both encoders (`BatchEncoder`, fastavro's) write the
+    items as one Avro block, so its count is the batch's."""
+
+    def __init__(self, codec: Codec) -> None:
+        self._header = BatchEncoder(codec).header
+
+    def __call__(self, value: bytes | None) -> int:
+        if not value or value[:_HEADER_BYTES] != self._header:
+            return 1
+        n, shift = 0, 0
+        for byte in value[_HEADER_BYTES:_HEADER_BYTES + 10]:
+            n |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return abs((n >> 1) ^ -(n & 1))  # zig-zag; a sized block's count is < 0
+        return 1  # not a batch we can read: counted as the one record it is
 
 
 class Pending(NamedTuple):
@@ -153,6 +175,27 @@ def pack_partition(
     if packer.items:
         out.append(packer.take(encoder))
     return out
+
+
+class PartitionHold:
+    """Encoded events held by (topic, the partition their key gets), in order, until `take`
+    packs them: one batch record per partition (split at `max_bytes`; a lone event as its
+    single record). The stage runtime's outputs to a batched topic, per micro-batch."""
+
+    def __init__(self, partitions: int, encoder: BatchEncoder,
+                 max_bytes: int = EVENT_BATCH_MAX_BYTES) -> None:
+        self._partitions, self._encoder, self._max_bytes = partitions, encoder, max_bytes
+        self._held: dict[tuple[str, int], list[tuple[str, bytes]]] = {}
+
+    def add(self, topic: str, key: str, value: bytes) -> None:
+        where = (topic, partition_for(key.encode(), self._partitions))
+        self._held.setdefault(where, []).append((key, value))
+
+    def take(self) -> list[OutRecord]:
+        """The held events as records, each to its partition; nothing is held after."""
+        held, self._held = self._held, {}
+        return [record for (topic, partition), items in held.items()
+                for record in pack_partition(topic, partition, items, self._encoder, self._max_bytes)]
 
 
 def pack(

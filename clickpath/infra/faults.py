@@ -29,8 +29,7 @@ SINK_TABLES = (
     "touchpoint_click_keys", "touchpoint_registration_keys", "touchpoint_rows",
 )
 POINTS: frozenset[str] = frozenset(
-    [f"players.{p}" for p in STAGE_POINTS]
-    + [f"clicks.{p}" for p in STAGE_POINTS]
+    [f"{stage}.{p}" for stage in ("players", "clicks", "earnings", "commissions") for p in STAGE_POINTS]
     + [f"sink.after_insert.{t}" for t in SINK_TABLES]
     + ["sink.mid_insert", "sink.before_link", "sink.before_commit"]
 )

@@ -112,14 +112,17 @@ class EventProducer:
         """One record, never batched (outputs, test fixtures)."""
         self.send_raw(self._topics[topic], key.encode(), self._codec.encode(record))
 
-    def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
-        """One record as given, after the events held for its partition (per-key order)."""
-        if self._batch and key is not None:
+    def send_raw(self, topic: str, key: bytes | None, value: bytes, partition: int = -1) -> None:
+        """One record as given, after the events held for its partition (per-key order).
+        `partition`: -1 for the partitioner's choice by key; a batch record (the stage
+        runtime's, streams/runtime.py) names the partition its items' keys get."""
+        if self._batch and (key is not None or partition >= 0):
+            where = partition if partition >= 0 else partition_for(key or b"", self._partitions)
             with self._lock:
-                packer = self._held.get((topic, partition_for(key, self._partitions)))
+                packer = self._held.get((topic, where))
                 if packer is not None and packer.items:
                     self._produce_held(packer)
-        self._produce(topic, key, value)
+        self._produce(topic, key, value, partition)
         self._producer.poll(0)
 
     def send_all(self, events: Iterable[IngressEvent]) -> int:

@@ -8,9 +8,10 @@ from typing import Any
 
 from clickpath.run.arguments import Parser, add_command
 from clickpath.run.commands_admin import cmd_deliveries, cmd_endpoints, cmd_keys, cmd_links
+from clickpath.run.commands_plans import cmd_plans
 
 # All of them talk to a running `up` (cli.CLIENT_COMMANDS).
-CLIENT_COMMANDS = frozenset({"postbacks", "webhooks", "deliveries", "keys", "links"})
+CLIENT_COMMANDS = frozenset({"postbacks", "webhooks", "deliveries", "keys", "links", "plans"})
 
 
 def add_admin_commands(sub: Any) -> None:
@@ -42,6 +43,17 @@ def add_admin_commands(sub: Any) -> None:
                         " (configuration plus admin changes).")
     links.add_argument("--format", choices=["table", "json"], default="table")
     links.set_defaults(func=cmd_links)
+
+    plans = add_command(sub, "plans", "add, list and show commission plans (effective on the running worker)",
+                        "Lists and shows the commission plans in effect (configuration plus admin"
+                        " versions) and adds a version; docs/commissions.md.")
+    plans.add_argument("action", choices=["add", "list", "show"])
+    plans.add_argument("plan_id", nargs="?", help="show, add: the plan id")
+    plans.add_argument("--file", default=None,
+                       help="add: a TOML file with one version (effective_from, currency, cpa,"
+                       " revshare, sub_affiliate_share) and, for a new plan, [[assign]] tables")
+    plans.add_argument("--format", choices=["table", "json"], default="table")
+    plans.set_defaults(func=cmd_plans)
 
 
 def _add_endpoints(sub: argparse._SubParsersAction[Parser]) -> None:

@@ -29,6 +29,7 @@ from pydantic_settings import (
 from clickpath.settings.attribution import AttributionSettings
 from clickpath.settings.broker import BrokerSettings
 from clickpath.settings.clickhouse import ClickHouseSettings
+from clickpath.settings.commissions import CommissionSettings
 from clickpath.settings.delivery import DeliverySettings
 from clickpath.settings.http import HttpSettings
 from clickpath.settings.ingress import IngressSettings
@@ -54,6 +55,7 @@ __all__ = [
 # Listed last group first: pydantic orders the fields (and runs the groups' model validators)
 # from the last base to the first, so the fields read places, broker, stream ... delivery.
 class Settings(
+    CommissionSettings,
     DeliverySettings,
     ReportSettings,
     AttributionSettings,
@@ -105,6 +107,11 @@ class Settings(
     @property
     def key_store_path(self) -> Path:
         return self.api_keys_path or self.data_dir / "api-keys.json"
+
+    @property
+    def plans_path(self) -> Path:
+        """The admin API's plan versions (configuration stays in CLICKPATH_CONFIG)."""
+        return self.data_dir / "plans.json"
 
     @property
     def catalogue_path(self) -> Path:

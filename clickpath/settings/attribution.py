@@ -7,7 +7,7 @@ from typing import Self
 from pydantic import BaseModel, Field, model_validator
 
 from clickpath.domain.attribution import DEFAULT_CLOCK_SKEW_S, DEFAULT_LOOKBACK_DAYS
-from clickpath.domain.catalogue import AffiliateConfig, tracking_code_clashes
+from clickpath.domain.catalogue import AffiliateConfig, parent_problems, tracking_code_clashes
 
 
 class AttributionSettings(BaseModel):
@@ -26,4 +26,7 @@ class AttributionSettings(BaseModel):
         clashes = tracking_code_clashes(self.affiliates)
         if clashes:
             raise ValueError(f"tracking codes must be unique: {'; '.join(clashes)}")
+        problems = parent_problems(self.affiliates)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self

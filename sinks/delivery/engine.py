@@ -24,7 +24,8 @@ import httpx
 import structlog
 from confluent_kafka import OFFSET_END, Consumer, Message, TopicPartition
 
-from clickpath.contracts.models import DeliveryJob, PostbackRevocation
+from clickpath.contracts.batches import unpack
+from clickpath.contracts.models import DeliveryJob, PostbackRevocation, Record
 from clickpath.contracts.serde import Codec, DecodeError, build_codec
 from clickpath.contracts.topics import Node, Topic, topic_name, topics_consumed_by
 from clickpath.domain.endpoints import Endpoint
@@ -106,23 +107,27 @@ class DeliveryEngine:
 
     def accept(self, msg: Message) -> None:
         """One record read: its jobs go to their lanes; a revocation stops jobs; a record that
-        cannot be decoded is dead-lettered."""
+        cannot be decoded is dead-lettered. A batch record (canonical.events) is read as its
+        events, each one's job carrying the event's own bytes; its offset is settled when the
+        jobs of all of them are (a bad item is dead-lettered alone)."""
         source: Source = (msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
-        raw = msg.value() or b""
-        try:
-            record = self.codec.decode(raw)
-            jobs = jobs_for(record, raw, self.store, self.now())
-        except DecodeError as e:
-            self.commits.read(source, 0)
-            self.outcomes.undecodable(msg, str(e))
-            return
-        if isinstance(record, PostbackRevocation):
-            self.commits.read(source, 0)
-            self.revoke(record, keep=msg.topic() == self.topics[Topic.POSTBACKS])
-            return
-        self.commits.read(source, len(jobs))
-        decoded = None if isinstance(record, DeliveryJob) else record  # saves a decode per send
-        for job in jobs:
+        queued: list[tuple[DeliveryJob, Record | None]] = []
+        for item in unpack(self.codec, msg.key(), msg.value()):
+            try:
+                if item.record is None:
+                    raise DecodeError(item.error or "no record")
+                record = item.record
+                jobs = jobs_for(record, item.value, self.store, self.now())
+            except DecodeError as e:
+                self.outcomes.undecodable(msg, str(e), item)
+                continue
+            if isinstance(record, PostbackRevocation):
+                self.revoke(record, keep=msg.topic() == self.topics[Topic.POSTBACKS])
+                continue
+            decoded = None if isinstance(record, DeliveryJob) else record  # saves a decode per send
+            queued += [(job, decoded) for job in jobs]
+        self.commits.read(source, len(queued))
+        for job, decoded in queued:
             self.lane(job.endpoint_id).push(
                 Queued(job.due_at.timestamp(), next(self._seq), job, source, decoded)
             )

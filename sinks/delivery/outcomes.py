@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import structlog
 from confluent_kafka import Message
 
+from clickpath.contracts.batches import Unpacked
 from clickpath.contracts.models import (
     CanonicalEvent,
     DeadLetter,
@@ -111,10 +112,11 @@ class Outcomes:
         self.producer.produce(self.topics[Topic.DELIVERY_RETRIES],
                               key=revocation.affiliate_id.encode(), value=self.codec.encode(revocation))
 
-    def undecodable(self, msg: Message, reason: str) -> None:
-        """A record that cannot be read: dead-lettered whole, bytes as read."""
-        letter = dead_letter_of(msg, STAGE, reason)
-        self.producer.produce(self.topics[Topic.DEAD_LETTER], key=msg.key(),
+    def undecodable(self, msg: Message, reason: str, item: Unpacked | None = None) -> None:
+        """A record that cannot be read: dead-lettered whole, bytes as read (`item`: only that
+        item of a batch record, with its index)."""
+        letter = dead_letter_of(msg, STAGE, reason, item)
+        self.producer.produce(self.topics[Topic.DEAD_LETTER], key=letter.original_key,
                               value=self.codec.encode(letter))
         DEAD_LETTERS.labels(STAGE).inc()
 

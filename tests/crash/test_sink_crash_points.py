@@ -46,8 +46,9 @@ from clickpath.contracts.models import (
     Record,
 )
 from clickpath.contracts.serde import build_codec
-from clickpath.contracts.topics import Topic, topic_name
+from clickpath.contracts.topics import SPECS, Topic, topic_name
 from clickpath.infra import faults
+from clickpath.infra.batching import Pending, pack
 from clickpath.infra.clickhouse import connect, query_funnel, query_pipeline_stats
 from clickpath.infra.kafka import consumer_config, create_topics, producer_config
 from clickpath.settings import Settings
@@ -223,11 +224,19 @@ def case_settings(broker: Any, root: Path) -> Settings:
 
 
 def produce(settings: Settings, records: list[tuple[Topic, Record]]) -> None:
+    """The records as the stream stages write them: one per record, but on a batched topic
+    (canonical events, profiles) packed into batch records per partition."""
     codec = build_codec(settings.schemas_dir, None)
     producer = Producer(producer_config(settings))
+    batched: list[Pending] = []
     for topic, record in records:
         key = getattr(record, "person_id", None) or getattr(record, "job_id", "")
-        producer.produce(topic_name(settings, topic), key=key.encode(), value=codec.encode(record))
+        if SPECS[topic].batched:
+            batched.append(Pending(topic_name(settings, topic), key, codec.encode(record)))
+        else:
+            producer.produce(topic_name(settings, topic), key=key.encode(), value=codec.encode(record))
+    for out in pack(batched, settings.partitions, codec):
+        producer.produce(out.topic, key=out.key, value=out.value, partition=out.partition)
     assert producer.flush(30) == 0
 
 

@@ -89,6 +89,8 @@ DEFAULTS: dict[str, object] = {
     "fx_rates": [],
     "brand_time_zones": {},
     "affiliate_cpa": {},
+    "plans": {},
+    "commission_time_zone": "UTC",
     "postback_timeout_s": 5.0,
     "postback_max_attempts": 5,
     "postback_backoff_s": 0.2,

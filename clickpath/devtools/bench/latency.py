@@ -29,6 +29,7 @@ from clickpath.devtools.loadgen import LoadGenerator, Population
 from clickpath.devtools.procs import wait_until
 from clickpath.devtools.truth import GroundTruth
 from clickpath.devtools.verify import parse_postback
+from clickpath.infra.batching import events_in
 from clickpath.infra.clickhouse import connect
 from clickpath.infra.producer import EventProducer
 from clickpath.settings import Settings
@@ -128,9 +129,10 @@ def run_latency(
     codec = build_codec(phase.settings.schemas_dir, None)
 
     def on_canonical(msg: Message) -> None:
-        record = codec.decode(msg.value() or b"")
-        if isinstance(record, CanonicalEvent):
-            processed.append((record.event_id, record_time(msg)))
+        produced_at = record_time(msg)  # a batch record's, for every event it carries
+        for record in events_in(codec, msg.value(), skip_undecodable=True):
+            if isinstance(record, CanonicalEvent):
+                processed.append((record.event_id, produced_at))
 
     try:
         tail = phase.tail(Topic.CANONICAL, on_message=on_canonical)

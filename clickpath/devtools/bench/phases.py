@@ -20,7 +20,8 @@ from typing import Any
 from confluent_kafka import Consumer, Message
 from pydantic import SecretStr
 
-from clickpath.contracts.topics import Topic, topic_name
+from clickpath.contracts.serde import build_codec
+from clickpath.contracts.topics import SPECS, Topic, topic_name
 from clickpath.devtools.bench.results import DEFAULT_RESULTS_FILE
 from clickpath.devtools.demo import PostbackReceiver
 from clickpath.devtools.loadgen import LoadGenerator, Population
@@ -28,6 +29,7 @@ from clickpath.devtools.procs import RoleProcess, WaitTimeout, peak_rss_mib, wai
 from clickpath.devtools.truth import GroundTruth
 from clickpath.devtools.verify import VERIFY_POSTBACK_PATH, parse_postback
 from clickpath.domain.catalogue import AffiliateConfig
+from clickpath.infra.batching import EventCounter
 from clickpath.infra.broker import free_port
 from clickpath.infra.kafka import consumer_config, create_topics
 from clickpath.infra.producer import EventProducer
@@ -56,15 +58,18 @@ class TopicTail:
     """Counts (and optionally reads) what lands on a topic, from its start, in a thread.
 
     `on_first` runs once, on the tail's thread, when the first record is seen: the moment a
-    throughput run's clock starts.
+    throughput run's clock starts. `count` is of events: a batch record (a batched topic's,
+    docs/topics.md) counts the events it carries when `count_events` is given.
     """
 
     def __init__(
         self, settings: Settings, topic: str,
         on_message: Callable[[Message], None] | None = None,
         on_first: Callable[[], None] | None = None,
+        count_events: Callable[[bytes | None], int] | None = None,
     ) -> None:
         self.count = 0
+        self._count_events = count_events
         self.first_at: float | None = None
         self.last_at: float | None = None
         self._on_message = on_message
@@ -86,7 +91,7 @@ class TopicTail:
                     if self._on_first is not None:
                         self._on_first()
                 self.last_at = now
-                self.count += 1
+                self.count += 1 if self._count_events is None else self._count_events(msg.value())
                 if self._on_message is not None:
                     self._on_message(msg)
         self._consumer.close()
@@ -129,7 +134,9 @@ class Phase:
         self, topic: Topic, on_message: Callable[[Message], None] | None = None,
         on_first: Callable[[], None] | None = None,
     ) -> TopicTail:
-        tail = TopicTail(self.settings, self.topic(topic), on_message, on_first)
+        codec = build_codec(self.settings.schemas_dir, self.settings.schema_registry_url)
+        counter = EventCounter(codec) if SPECS[topic].batched else None
+        tail = TopicTail(self.settings, self.topic(topic), on_message, on_first, counter)
         self.tails.append(tail)
         return tail
 

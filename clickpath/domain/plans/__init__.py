@@ -1,51 +1,32 @@
-"""Commission plans: CPA, RevShare and hybrid terms, effective-dated and assigned per affiliate.
+"""Commission plans: terms (CPA, RevShare, NGR formula), the effective-dated book, periods.
 
-Pure: models, validation and the `PlanBook` lookup. Where plans come from (TOML, the admin
-store in the data directory) lives in settings and infra; the engine only asks the book.
+docs/commissions.md is the reference; the engine (clickpath.domain.earnings and
+clickpath.domain.commissions) reads only what is exported here.
 """
 
-from clickpath.domain.plans.book import (
-    AssignConfig,
-    PlanBook,
-    PlanConfig,
-    PlanError,
-    VersionConfig,
-    cpa_amount_for,
-    error_path,
-    parse_plans,
+from clickpath.domain.plans.book import PlanBook, PlanConfig, PlanError, parse_plan
+from clickpath.domain.plans.periods import (
+    first_day,
+    next_period,
+    parse_period,
+    period_bounds,
+    period_of,
 )
-from clickpath.domain.plans.models import (
-    PLAN_ID_PATTERN,
+from clickpath.domain.plans.terms import (
     Assignment,
+    AssignRule,
     Band,
     CpaAmount,
     CpaTerms,
     NgrFormula,
+    PlanTerms,
     PlanVersion,
     RevShareTerms,
-    VersionTerms,
+    cpa_amount_for,
 )
-from clickpath.domain.plans.periods import check_period, period_bounds, period_of
 
 __all__ = [
-    "PLAN_ID_PATTERN",
-    "AssignConfig",
-    "Assignment",
-    "Band",
-    "CpaAmount",
-    "CpaTerms",
-    "NgrFormula",
-    "PlanBook",
-    "PlanConfig",
-    "PlanError",
-    "PlanVersion",
-    "RevShareTerms",
-    "VersionConfig",
-    "VersionTerms",
-    "check_period",
-    "cpa_amount_for",
-    "error_path",
-    "parse_plans",
-    "period_bounds",
-    "period_of",
+    "AssignRule", "Assignment", "Band", "CpaAmount", "CpaTerms", "NgrFormula", "PlanBook",
+    "PlanConfig", "PlanError", "PlanTerms", "PlanVersion", "RevShareTerms", "cpa_amount_for",
+    "first_day", "next_period", "parse_period", "parse_plan", "period_bounds", "period_of",
 ]

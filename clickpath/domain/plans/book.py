@@ -1,8 +1,10 @@
-"""The plan book: every plan's versions and assignments, and which version applies when.
+"""The plan book: every plan's versions and assignments, and which version pays whom when.
 
-Pure: built from configuration and admin records handed in; `plan_for` is what the commission
-stage asks. Errors are `PlanError`s whose message names the plan and the field
-(`plans.alpha.versions[0].revshare.bands: ...`) so that an operator can find the line.
+Versions are never edited in place: a change is a new version with its `effective_from`, and a
+date's terms are the newest version in effect on it, so earlier periods keep theirs. Plans come
+from `[plans.<id>]` in the configuration file and from the admin API (kept in the data
+directory); an admin version of a plan is added after the configured ones, so it wins from its
+date on. Errors name the plan and the field (`plans.alpha.versions[0].revshare.bands: ...`).
 """
 
 from __future__ import annotations
@@ -10,196 +12,117 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from clickpath.domain.plans.models import (
-    PLAN_ID_PATTERN,
-    Assignment,
-    CpaTerms,
-    PlanVersion,
-    VersionTerms,
-)
+from clickpath.domain.plans.terms import Assignment, AssignRule, PlanTerms, PlanVersion
 
-
-class PlanError(ValueError):
-    """A plan that cannot be applied; the message starts with the path of the bad field."""
-
-
-class VersionConfig(VersionTerms):
-    """A version as written in `[[plans.<id>.versions]]`; `version` defaults to its position."""
-
-    version: int | None = Field(default=None, ge=1)
-
-
-class AssignConfig(BaseModel):
-    """`[[plans.<id>.assign]]`: affiliate, and optionally brand and country."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    affiliate: str = Field(min_length=1, max_length=64)
-    brand: str | None = None
-    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+PLAN_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
 class PlanConfig(BaseModel):
-    """One `[plans.<id>]` table."""
+    """`[plans.<id>]` as written: its versions and assignments."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    versions: list[VersionConfig] = Field(min_length=1)
-    assign: list[AssignConfig] = []
-
-
-_FIELD_PREFIX = re.compile(r"^([a-z_]+): (.*)$", re.DOTALL)
+    name: str | None = Field(default=None, max_length=200)
+    versions: list[PlanTerms] = Field(min_length=1)
+    assign: list[AssignRule] = []
 
 
-def error_path(prefix: str, error: ValidationError) -> str:
-    """The errors of `error` as `prefix.field[0].sub: message` lines."""
-    lines = []
-    for item in error.errors():
-        path = prefix
-        for part in item["loc"]:
-            path += f"[{part}]" if isinstance(part, int) else f".{part}"
-        message = str(item["msg"]).removeprefix("Value error, ")
-        named = _FIELD_PREFIX.match(message)
-        if named:  # a model validator names the field it is about: put it in the path
-            path, message = f"{path}.{named.group(1)}", named.group(2)
-        lines.append(f"{path}: {message}")
-    return "; ".join(lines)
+class PlanError(ValueError):
+    """A plan that cannot be used; the message names the plan and field."""
 
 
-def parse_plans(raw: Mapping[str, Any], recorded_at: datetime) -> tuple[list[PlanVersion], list[Assignment]]:
-    """`[plans]` from the TOML as versions (source "config") and assignments, or PlanError."""
-    versions: list[PlanVersion] = []
-    assignments: list[Assignment] = []
-    for plan_id, table in raw.items():
-        where = f"plans.{plan_id}"
-        if not re.match(PLAN_ID_PATTERN, plan_id):
-            raise PlanError(f"{where}: a plan id must match {PLAN_ID_PATTERN}")
-        try:
-            plan = PlanConfig.model_validate(table)
-        except ValidationError as e:
-            raise PlanError(error_path(where, e)) from None
-        for position, item in enumerate(plan.versions):
-            terms = item.model_dump(exclude={"version"}, by_alias=True, exclude_none=True)
-            versions.append(
-                PlanVersion.model_validate(
-                    terms
-                    | {
-                        "plan_id": plan_id,
-                        "version": item.version or position + 1,
-                        "source": "config",
-                        "recorded_at": recorded_at,
-                    }
-                )
-            )
-        assignments += [
-            Assignment(plan_id=plan_id, affiliate_id=a.affiliate, brand_id=a.brand, country=a.country)
-            for a in plan.assign
-        ]
-    return versions, assignments
+def _where(prefix: str, e: ValidationError) -> str:
+    problems = []
+    for err in e.errors():
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        problems.append(f"{prefix}{loc}: {err['msg']}")
+    return "; ".join(problems)
 
 
-def _where(version: PlanVersion, versions: list[PlanVersion]) -> str:
-    same = [v for v in versions if v.plan_id == version.plan_id]
-    return f"plans.{version.plan_id}.versions[{same.index(version)}]"
+def parse_plan(plan_id: str, raw: Mapping[str, Any]) -> PlanConfig:
+    """Validate one `[plans.<id>]` table."""
+    if not re.match(PLAN_ID, plan_id):
+        raise PlanError(f"plans.{plan_id[:64]!r}: a plan id is letters, digits, '.', '_', '-'")
+    try:
+        plan = PlanConfig.model_validate(raw)
+    except ValidationError as e:
+        raise PlanError(_where(f"plans.{plan_id}", e)) from None
+    days = [v.effective_from for v in plan.versions]
+    if len(set(days)) != len(days):
+        raise PlanError(f"plans.{plan_id}.versions: each effective_from once")
+    return plan
 
 
 class PlanBook:
-    """Every plan's versions (oldest first) and the assignments of affiliates to plans."""
+    """Lookups for the engine: plain data, no I/O."""
 
     def __init__(self, versions: Iterable[PlanVersion], assignments: Iterable[Assignment]) -> None:
-        listed = list(versions)
         self._versions: dict[str, list[PlanVersion]] = {}
-        for item in listed:
-            same = self._versions.setdefault(item.plan_id, [])
-            for other in same:
-                if other.effective_from == item.effective_from:
-                    raise PlanError(
-                        f"{_where(item, listed)}.effective_from: version {other.version} of plan "
-                        f"{item.plan_id!r} is already effective from {item.effective_from}"
-                    )
-                if other.version == item.version:
-                    raise PlanError(
-                        f"{_where(item, listed)}.version: plan {item.plan_id!r} already has a "
-                        f"version {item.version} ({other.source}, effective {other.effective_from})"
-                    )
-            same.append(item)
-        for same in self._versions.values():
-            same.sort(key=lambda v: v.effective_from)
-        self._assignments: dict[tuple[str, str | None, str | None], Assignment] = {}
-        for assignment in assignments:
-            key = (assignment.affiliate_id, assignment.brand_id, assignment.country)
-            where = f"plans.{assignment.plan_id}.assign"
-            if assignment.plan_id not in self._versions:
-                raise PlanError(f"{where}: no plan {assignment.plan_id!r} has versions")
-            taken = self._assignments.get(key)
-            if taken is not None and taken.plan_id != assignment.plan_id:
+        for v in versions:
+            self._versions.setdefault(v.plan_id, []).append(v)
+        for vs in self._versions.values():
+            vs.sort(key=lambda v: v.version)
+        self.assignments = list(assignments)
+        self._by_affiliate: dict[str, list[Assignment]] = {}
+        seen: dict[tuple[str, str | None, str | None], str] = {}
+        for a in self.assignments:
+            if a.plan_id not in self._versions:
+                raise PlanError(f"plans.{a.plan_id}: assigned but has no version")
+            other = seen.setdefault((a.affiliate_id, a.brand_id, a.country), a.plan_id)
+            if other != a.plan_id:
                 raise PlanError(
-                    f"{where}: affiliate {assignment.affiliate_id!r} (brand {assignment.brand_id!r}, "
-                    f"country {assignment.country!r}) is already on plan {taken.plan_id!r}"
+                    f"plans.{a.plan_id}.assign: affiliate {a.affiliate_id} (brand {a.brand_id},"
+                    f" country {a.country}) is already assigned to plan {other}"
                 )
-            self._assignments[key] = assignment
+            self._by_affiliate.setdefault(a.affiliate_id, []).append(a)
+
+    @classmethod
+    def build(cls, configured: Mapping[str, PlanConfig], added: Iterable[PlanVersion] = (),
+              recorded_at: datetime | None = None) -> PlanBook:
+        """The book from configuration plus admin versions (`added`, numbered after them)."""
+        versions: list[PlanVersion] = []
+        assignments: list[Assignment] = []
+        for plan_id, plan in configured.items():
+            for n, terms in enumerate(sorted(plan.versions, key=lambda t: t.effective_from), 1):
+                versions.append(PlanVersion(**terms.model_dump(by_alias=True), plan_id=plan_id,
+                                            version=n, source="config", recorded_at=recorded_at))
+            assignments += [Assignment(plan_id=plan_id, affiliate_id=r.affiliate, brand_id=r.brand,
+                                       country=r.country) for r in plan.assign]
+        versions.extend(added)
+        return cls(versions, assignments)
 
     def plan_ids(self) -> list[str]:
         return sorted(self._versions)
 
-    def versions(self, plan_id: str) -> list[PlanVersion]:
-        """The plan's versions, oldest effective_from first; [] for an unknown plan."""
+    def versions_of(self, plan_id: str) -> list[PlanVersion]:
         return list(self._versions.get(plan_id, []))
 
-    def assignments(self, plan_id: str | None = None) -> list[Assignment]:
-        found = [a for a in self._assignments.values() if plan_id is None or a.plan_id == plan_id]
-        return sorted(found, key=lambda a: (a.affiliate_id, a.brand_id or "", a.country or ""))
-
-    def assignment_for(
-        self, affiliate_id: str, brand_id: str | None, country: str | None
-    ) -> Assignment | None:
-        """The most specific assignment: +brand+country > +brand > +country > affiliate only."""
-        for key in (
-            (affiliate_id, brand_id, country),
-            (affiliate_id, brand_id, None),
-            (affiliate_id, None, country),
-            (affiliate_id, None, None),
-        ):
-            found = self._assignments.get(key)
-            if found is not None:
-                return found
-        return None
-
-    def plan_for(
-        self, affiliate_id: str, brand_id: str | None, country: str | None, on: date
-    ) -> PlanVersion | None:
-        """The assigned plan's newest version effective on `on`; None when there is none."""
-        assignment = self.assignment_for(affiliate_id, brand_id, country)
-        if assignment is None:
-            return None
-        effective = [v for v in self._versions[assignment.plan_id] if v.effective_from <= on]
-        return effective[-1] if effective else None
-
     def version(self, plan_id: str, version: int) -> PlanVersion:
-        """A version by number (ledger entries name theirs); KeyError when unknown."""
-        for item in self._versions.get(plan_id, []):
-            if item.version == version:
-                return item
-        raise KeyError(f"plan {plan_id!r} has no version {version}")
+        for v in self._versions.get(plan_id, []):
+            if v.version == version:
+                return v
+        raise KeyError(f"plan {plan_id} has no version {version}")
 
-    def next_version(self, plan_id: str) -> int:
-        return max((v.version for v in self._versions.get(plan_id, [])), default=0) + 1
+    def in_effect(self, plan_id: str, on: date) -> PlanVersion | None:
+        """The version of `plan_id` in effect on `on`: the latest effective_from not after it
+        (of two with one date, the newer version)."""
+        found = [v for v in self._versions.get(plan_id, []) if v.effective_from <= on]
+        return max(found, key=lambda v: (v.effective_from, v.version)) if found else None
 
+    def plan_id_for(self, affiliate_id: str, brand_id: str | None, country: str | None) -> str | None:
+        """The most specific assignment: affiliate+brand+country > +brand > +country > affiliate."""
+        best: tuple[int, str] | None = None
+        for a in self._by_affiliate.get(affiliate_id, []):
+            if a.brand_id not in (None, brand_id) or a.country not in (None, country):
+                continue
+            if best is None or a.specificity > best[0]:
+                best = (a.specificity, a.plan_id)
+        return best[1] if best else None
 
-def cpa_amount_for(terms: CpaTerms, brand_id: str | None, country: str | None) -> Decimal:
-    """The CPA for a player of this brand and country: the most specific override, else `amount`."""
-    best: tuple[int, Decimal] | None = None
-    for item in terms.amounts:
-        if item.brand_id is not None and item.brand_id != brand_id:
-            continue
-        if item.country is not None and item.country != country:
-            continue
-        rank = (2 if item.brand_id is not None else 0) + (1 if item.country is not None else 0)
-        if best is None or rank > best[0]:
-            best = (rank, item.amount)
-    return terms.amount if best is None else best[1]
+    def plan_for(self, affiliate_id: str, brand_id: str | None, country: str | None,
+                 on: date) -> PlanVersion | None:
+        plan_id = self.plan_id_for(affiliate_id, brand_id, country)
+        return self.in_effect(plan_id, on) if plan_id else None

@@ -3,31 +3,38 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 def period_of(at: datetime, tz: ZoneInfo) -> str:
-    """The period an instant falls in, seen in `tz`; a naive `at` is refused (which zone?)."""
-    if at.tzinfo is None:
-        raise ValueError("period_of needs an aware datetime")
+    """The period an instant falls in, by the wall clock of `tz`."""
     return at.astimezone(tz).strftime("%Y-%m")
 
 
-def check_period(period: str) -> str:
-    if not _PERIOD.match(period):
-        raise ValueError(f"a period is YYYY-MM, not {period[:16]!r}")
-    return period
+def parse_period(text: str) -> tuple[int, int]:
+    """(year, month) of `YYYY-MM`; ValueError naming the text otherwise."""
+    m = _PERIOD.match(text)
+    if not m:
+        raise ValueError(f"period {text[:20]!r}: expected YYYY-MM, e.g. 2026-12")
+    return int(m.group(1)), int(m.group(2))
+
+
+def first_day(period: str) -> date:
+    year, month = parse_period(period)
+    return date(year, month, 1)
+
+
+def next_period(period: str) -> str:
+    year, month = parse_period(period)
+    return f"{year + month // 12}-{month % 12 + 1:02d}"
 
 
 def period_bounds(period: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """[start, end) of the period: local midnight of its first day and of the next month's."""
-    match = _PERIOD.match(period)
-    if not match:
-        raise ValueError(f"a period is YYYY-MM, not {period[:16]!r}")
-    year, month = int(match.group(1)), int(match.group(2))
-    start = datetime(year, month, 1, tzinfo=tz)
-    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)
-    return start, end
+    """The period's first instant and the next period's, in `tz`."""
+    start = first_day(period)
+    end = first_day(next_period(period))
+    return (datetime(start.year, start.month, 1, tzinfo=tz),
+            datetime(end.year, end.month, 1, tzinfo=tz))

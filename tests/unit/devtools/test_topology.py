@@ -232,3 +232,17 @@ def test_a_stage_must_write_a_record_under_its_key_on_the_topic() -> None:
                    registry=READS_CANONICAL)
     with pytest.raises(TopologyError, match="under key b'brand-a:someone-else'"):
         top.send(Topic.CANONICAL, KYC_EVENT)
+
+
+def test_a_micro_batchs_canonical_events_are_one_batch_record_read_as_its_events() -> None:
+    """canonical.events is batched (contracts/topics.py): the player stage writes a
+    micro-batch's events there as one record, and readers see every event, in order."""
+    top = Topology()
+    name = topic_names()[Topic.CANONICAL]
+    top.send_all([registration("p1", None), deposit("p1", "t1", "50.00", minutes=3),
+                  deposit("p1", "t2", "20.00", minutes=4)])
+
+    assert [e.event_id for e in top.emitted(Topic.CANONICAL)] == [  # type: ignore[attr-defined]
+        "ev-reg-p1", "ev-dep-t1", "ev-dep-t2"]
+    assert top.end_offsets()[name] == 1  # three events, one record
+    assert [key for key, _ in top.keyed(Topic.CANONICAL)] == ["brand-a:p1"] * 3

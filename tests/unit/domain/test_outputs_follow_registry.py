@@ -20,6 +20,7 @@ from clickpath.contracts.models import (
     ClickLink,
     Consent,
     ErasureRequest,
+    EventBatch,
     Kyc,
     Login,
     PlayerEvent,
@@ -161,5 +162,6 @@ def test_every_record_the_registry_lets_the_decisions_write_is_written() -> None
         for spec in outputs_of(stage)
         if spec.topic not in RUNTIME_WRITES
         for cls in spec.records
+        if cls is not EventBatch  # the runtime packs batched topics' outputs, no decision does
     }
     assert allowed - made == set(), "registry entries no decision makes"

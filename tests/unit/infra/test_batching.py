@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from clickpath.contracts.batches import unpack
 from clickpath.contracts.models import EVENT_BATCH_MAX_BYTES, BatchItem, EventBatch
 from clickpath.contracts.serde import DecodeError, build_codec
 from clickpath.infra.batching import (
     BatchEncoder,
+    EventCounter,
     Packer,
+    PartitionHold,
     Pending,
     events_in,
     item_bytes,
@@ -129,3 +132,33 @@ def test_pack_partition_splits_one_partitions_items_in_order() -> None:
     assert len(records) > 1 and all(r.partition == 3 and len(r.value) <= bound for r in records)
     assert [m for r in records for m in r.members] == list(range(50))
     assert [v for r in records for _, v in unpacked(r.value)] == [v for _, v in items]
+
+
+def test_the_event_counter_counts_a_batch_records_items_and_one_for_anything_else() -> None:
+    count = EventCounter(CODEC)
+    [batch] = pack(deposits(1, 5), PARTITIONS, CODEC)
+    [large] = pack(deposits(1, 300), PARTITIONS, CODEC)  # a count of two varint bytes
+    [single] = pack(deposits(1, 1), PARTITIONS, CODEC)
+    assert count(batch.value) == 5 and count(large.value) == 300
+    assert count(CODEC.encode(EventBatch(items=[BatchItem(key="k", value=b"x")] * 70))) == 70
+    assert count(single.value) == 1
+    assert count(b"\x00garbage") == 1 and count(None) == 1  # one record, whatever it holds
+
+
+def test_a_partition_hold_packs_each_partitions_events_in_order_and_then_holds_nothing() -> None:
+    hold = PartitionHold(PARTITIONS, BatchEncoder(CODEC))
+    events = deposits(6, 3)
+    for event in events:
+        hold.add(event.topic, event.key, event.value)
+    records = hold.take()
+
+    assert len(records) == len({partition_for(e.key.encode(), PARTITIONS) for e in events})
+    got = []
+    for record in records:
+        items = [(i.key or b"").decode() for i in unpack(CODEC, None, record.value)]
+        assert {partition_for(k.encode(), PARTITIONS) for k in items} == {record.partition}
+        got += [e.event_id for e in events_in(CODEC, record.value)]  # type: ignore[attr-defined]
+    for key in {e.key for e in events}:  # every key's events once, in the order given
+        mine = [CODEC.decode(e.value).event_id for e in events if e.key == key]  # type: ignore[attr-defined]
+        assert [i for i in got if i in mine] == mine
+    assert hold.take() == []

@@ -41,6 +41,7 @@ COMMANDS = {
     "deliveries": {"action", "--endpoint", "--job"},
     "keys": {"action", "key", "--role", "--brand", "--affiliate", "--format"},
     "links": {"--format"},
+    "plans": {"action", "plan_id", "--file", "--format"},
     "mappings": {"--format"},
     "fx": {"--format"},
 }

@@ -11,7 +11,9 @@ import pytest
 
 from clickpath.contracts.models import DeadLetter, Kyc, Record
 from clickpath.contracts.serde import build_codec
+from clickpath.infra.batching import BatchEncoder, EventCounter
 from clickpath.infra.clickhouse import is_unwritable
+from clickpath.settings import Settings
 from clickpath.sinks.base import BatchSink, SinkWriteError, UnwritableError
 
 CODEC = build_codec(None, None)
@@ -140,3 +142,88 @@ def test_value_errors_are_unwritable_and_connection_errors_are_not() -> None:
     assert not is_unwritable(DatabaseError("Code: 241. Memory limit exceeded"))
     assert not is_unwritable(ConnectionRefusedError())
     assert not is_unwritable(TimeoutError())
+
+
+class BytesMessage(FakeMessage):
+    """A record at `offset` with real bytes: a single record, or a batch record as the stage
+    runtime packs one (`batch_of`)."""
+
+    def __init__(self, offset: int, key: str, value: bytes) -> None:
+        super().__init__(offset)
+        self._key, self._value = key.encode(), value
+
+    def key(self) -> bytes:
+        return self._key
+
+    def value(self) -> bytes:
+        return self._value
+
+
+def batch_of(offset: int, items: list[tuple[str, bytes]]) -> BytesMessage:
+    return BytesMessage(offset, items[0][0], BatchEncoder(CODEC).encode(items))
+
+
+class FakeConsumer:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def commit(self, asynchronous: bool = True) -> None:
+        self.log.append("commit")
+
+    def get_watermark_offsets(self, *_args: object, **_kw: object) -> tuple[int, int]:
+        return (0, -1)
+
+
+def test_a_batch_record_is_written_as_its_events_and_a_bad_item_dead_lettered_alone() -> None:
+    kyc = [r for _, r in batch(5)]
+    items = [(f"b:{r.player_id}", CODEC.encode(r)) for r in kyc]  # type: ignore[attr-defined]
+    items.insert(2, ("b:garbled", b"\x00not avro"))
+    log: list[str] = []
+    sink = Sink({"p3"})  # the store refuses p3's row
+    sink._consumer = FakeConsumer(log)  # type: ignore[assignment]
+    original = sink.write
+
+    def write(records):  # type: ignore[no-untyped-def]
+        log.append("write")
+        return original(records)
+
+    sink.write = write  # type: ignore[method-assign]
+    single = BytesMessage(8, "b:p9", CODEC.encode(kyc[0].model_copy(update={"player_id": "p9"})))
+    sink._consume_batch = lambda: [batch_of(7, items), single]  # type: ignore[method-assign]
+    assert sink.run_once() == 2  # two messages read
+
+    assert sorted(sink.written) == ["p0", "p1", "p2", "p4", "p9"]
+    letters = sink.letters()
+    assert [(x.offset, x.batch_index) for x in letters] == [(7, 2), (7, 4)]
+    assert letters[0].original_key == b"b:garbled" and letters[0].original_value == b"\x00not avro"
+    assert letters[1].original_key == b"b:p3" and "value out of range" in letters[1].reason
+    assert CODEC.decode(letters[1].original_value) == kyc[3]  # the item's bytes, not the batch's
+    assert log[-1] == "commit" and log.count("commit") == 1  # after every write
+
+
+class BacklogConsumer:
+    """A backlog of batch records of `per_record` events each: consume takes what is asked."""
+
+    def __init__(self, per_record: int, records: int) -> None:
+        kyc = [r for _, r in batch(per_record)]
+        items = [(f"b:{r.player_id}", CODEC.encode(r)) for r in kyc]  # type: ignore[attr-defined]
+        self.backlog = [batch_of(n, items) for n in range(records)]
+
+    def consume(self, num_messages: int, timeout: float) -> list[BytesMessage]:
+        taken, self.backlog = self.backlog[:num_messages], self.backlog[num_messages:]
+        return taken
+
+
+def test_a_gathering_sink_takes_about_batch_rows_events_not_batch_rows_batch_records() -> None:
+    sink = Sink(set())
+    sink.settings = Settings(sink_flush_ms=200)
+    sink.batch_rows, sink.batch_seconds = 10_000, 1.0  # the ClickHouse sink's
+    sink._event_count = EventCounter(CODEC)
+    sink._consumer = BacklogConsumer(per_record=300, records=1000)  # type: ignore[assignment]
+    taken = sink._consume_batch()
+    assert 10_000 <= 300 * len(taken) <= 10_300  # ~10k rows, not 10k records of 300 rows
+    singles = Sink(set())
+    singles.settings, singles.batch_rows, singles.batch_seconds = sink.settings, 10_000, 1.0
+    singles._event_count = EventCounter(CODEC)
+    singles._consumer = BacklogConsumer(per_record=1, records=20_000)  # type: ignore[assignment]
+    assert len(singles._consume_batch()) == 10_000  # single records: as many as before

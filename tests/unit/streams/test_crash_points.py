@@ -41,6 +41,7 @@ from clickpath.contracts.serde import build_codec
 from clickpath.contracts.topics import Topic
 from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.players import PlayerPolicy
+from clickpath.infra.batching import events_in
 from clickpath.infra.faults import STAGE_POINTS, FaultPlan, Killed, arm, on_kill
 from clickpath.streams.clicks import click_stage
 from clickpath.streams.memory import MemoryEvent, MemoryMessage, MemoryProducer, MemoryTable, flush
@@ -108,7 +109,8 @@ class Broker:
         self.logs[topic.value].append((key.encode(), CODEC.encode(record)))
 
     def records(self, topic: Topic) -> list[Any]:
-        return [CODEC.decode(value) for _, value in self.logs[topic.value]]
+        """The events on `topic`, batch records unpacked (as the sinks read them)."""
+        return [event for _, value in self.logs[topic.value] for event in events_in(CODEC, value)]
 
 
 class Worker:
@@ -122,7 +124,8 @@ class Worker:
         self.routes: dict[str, StageRuntime[Any]] = {}
         for stage in (player_stage(POLICY, NAMES[Topic.ATTRIBUTIONS]), click_stage(WINDOW)):
             table = self.tables[stage.name]
-            runtime = StageRuntime(stage, CODEC, NAMES, table, table, self.producer, clock=lambda: NOW)
+            runtime = StageRuntime(stage, CODEC, NAMES, table, table, self.producer,
+                                   clock=lambda: NOW, partitions=1)
             self.routes.update((topic, runtime) for topic in runtime.input_topics)
             on_kill(f"{stage.name}.changelog", table.flush)
 
