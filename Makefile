@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit test-crash lint format clean bench bench-ingress bench-deliveries bench-clickhouse bench-state bench-attribution bench-cohorts chromium
+.PHONY: help install run test test-unit test-crash lint format clean bench bench-ingress bench-deliveries bench-clickhouse bench-state bench-attribution bench-cohorts bench-statements chromium
 
 # import-linter and mypy read the package as it installs (clickpath.streams is streams/, ...):
 # the editable install maps those folders with an import hook that neither tool follows, so
@@ -84,3 +84,6 @@ bench-clickhouse: $(STAMP) ## Funnel queries on ClickHouse filled to SIZES event
 
 bench-cohorts: $(STAMP) ## Cohorts and retention over 1M players in embedded ClickHouse (~2 min)
 	$(BIN)/clickpath bench-cohorts --results tests/bench/results.jsonl
+
+bench-statements: $(STAMP) ## A period's commission statements: 10,000 affiliates x 1M players in embedded ClickHouse (~1 min)
+	$(BIN)/clickpath bench-statements --results tests/bench/results.jsonl

@@ -32,6 +32,7 @@ from clickpath.connectors.context import IngressContext
 from clickpath.connectors.event_api import event_api_router
 from clickpath.connectors.http_guard import HttpGuard
 from clickpath.connectors.keys import ApiKey
+from clickpath.connectors.ledger_routes import ledger_router
 from clickpath.connectors.service_pages import service_pages
 from clickpath.connectors.tracker import tracker_routes
 from clickpath.connectors.visitor_pages import page as tracker_page
@@ -77,6 +78,7 @@ def create_service(settings: Settings, ctx: IngressContext | None = None) -> Fas
     app.include_router(admin_endpoints_router(ctx))
     app.include_router(admin_plans_router(ctx))
     app.include_router(analyst_router(ctx))
+    app.include_router(ledger_router(ctx))
     app.add_exception_handler(StarletteHTTPException, _not_found_pages)  # type: ignore[arg-type]
     click_routes, tracker = tracker_routes(ctx)
     app.router.routes[:0] = click_routes  # matched first, without FastAPI's per-request machinery

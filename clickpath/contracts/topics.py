@@ -235,7 +235,7 @@ SPECS: dict[Topic, TopicSpec] = {
         ),
         TopicSpec(
             Topic.COMMISSION_LEDGER, _AFFILIATE, (LedgerEntry,),
-            producers=(Node.COMMISSIONS,), consumers=(),
+            producers=(Node.COMMISSIONS,), consumers=(Node.SINK_CLICKHOUSE,),
             doc="The commission ledger: append-only entries, one per record (partners may read"
             " it).",
             retention_ms=-1,

@@ -36,6 +36,7 @@ ANALYST_VIEWS: Mapping[str, str] = {
     "cohort_ltv": "registration cohorts (UTC) with deposits and NGR at 30, 90 and 365 days",
     "cohort_retention": "registration cohorts (UTC) with the players active in each period",
     "delivery_log": "one row per postback or webhook attempt: endpoint, outcome, status, error",
+    "ledger_entries": "one row per commission ledger entry (admin keys: the ledger has no brand)",
 }
 """The views the SQL route reads, and what each holds (docs/analytics.md lists them)."""
 

@@ -26,7 +26,7 @@ STAGE_POINTS = ("after_rows", "after_state", "after_outputs", "in_flush", "befor
 # then the touchpoint links, infra/touchpoints/links.py).
 SINK_TABLES = (
     "events", "fact_rows", "attributions", "delivery_attempts", "player_profile_rows",
-    "touchpoint_click_keys", "touchpoint_registration_keys", "touchpoint_rows",
+    "commission_ledger", "touchpoint_click_keys", "touchpoint_registration_keys", "touchpoint_rows",
 )
 POINTS: frozenset[str] = frozenset(
     [f"{stage}.{p}" for stage in ("players", "clicks", "earnings", "commissions") for p in STAGE_POINTS]

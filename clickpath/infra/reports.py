@@ -25,6 +25,7 @@ from clickpath.infra.analyst_run import to_json
 from clickpath.infra.analyst_sql import QueryRefused
 from clickpath.infra.clickhouse import connect, query_funnel, query_pipeline_stats
 from clickpath.infra.cohorts import query_cohorts, query_retention
+from clickpath.infra.ledger import query_ledger_entries, query_statements
 from clickpath.infra.touchpoints import query_paths
 from clickpath.settings import Settings
 
@@ -172,6 +173,22 @@ def retention_rows(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
         lambda client, db, **f: query_retention_rows(client, db, settings, **f),
         timeout=ANALYTICS_TIMEOUT_S,
         **filters,
+    )
+    return rows
+
+
+def ledger_entries(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
+    """An affiliate's ledger entries for a period as of a time (infra/ledger.py)."""
+    rows: list[dict[str, Any]] = _ask_clickhouse(
+        settings, "/reports/ledger", query_ledger_entries, timeout=ANALYTICS_TIMEOUT_S, **filters
+    )
+    return rows
+
+
+def statement_rows(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
+    """A period's statements as of a time (infra/ledger.py)."""
+    rows: list[dict[str, Any]] = _ask_clickhouse(
+        settings, "/reports/statements", query_statements, timeout=ANALYTICS_TIMEOUT_S, **filters
     )
     return rows
 

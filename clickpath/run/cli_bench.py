@@ -15,6 +15,7 @@ from clickpath.run.commands_bench import (
     cmd_bench_deliveries,
     cmd_bench_ingress,
     cmd_bench_state,
+    cmd_bench_statements,
 )
 
 _WHERE = "Results: docs/benchmarks.md; each run appends one JSON line to the results file."
@@ -82,6 +83,17 @@ def add_bench_commands(sub: Any) -> None:
     _server(cohorts)
     _recorded(cohorts)
     cohorts.set_defaults(func=cmd_bench_cohorts)
+
+    statements = add_command(sub, "bench-statements",
+                             "benchmark a period's commission statements over many affiliates",
+                             f"Fills a period's ledger and times the statements query. {_WHERE}")
+    statements.add_argument("--affiliates", type=int, default=10_000, help="affiliates to fill")
+    statements.add_argument("--players", type=int, default=1_000_000, help="players to fill")
+    statements.add_argument("--chunk", type=int, default=100_000, help="entries per bulk insert")
+    statements.add_argument("--repeats", type=int, default=3, help="runs of the query")
+    _server(statements)
+    _recorded(statements)
+    statements.set_defaults(func=cmd_bench_statements)
 
     state = add_command(sub, "bench-state", "benchmark a long-lived player's state size and per-event cost",
                         f"One VIP player with many deposits and wagers: state size, cost per event. {_WHERE}")

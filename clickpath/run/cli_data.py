@@ -1,9 +1,11 @@
-"""The arguments of the data and report commands: report, sql, topics, import, mappings, fx.
+"""The arguments of the data and report commands: report, ledger, statements, sql, topics,
+import, mappings, fx.
 Their functions: commands_data."""
 
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +20,22 @@ from clickpath.run.commands_data import (
     REPORT_KINDS,
     cmd_fx,
     cmd_import,
+    cmd_ledger,
     cmd_mappings,
     cmd_report,
     cmd_sql,
+    cmd_statements,
     cmd_topics,
 )
 
 FORMATS = ["table", "csv", "json"]
 # Of these, the commands that talk to a running `up` (cli.CLIENT_COMMANDS).
-CLIENT_COMMANDS = frozenset({"report", "sql", "topics", "import"})
+CLIENT_COMMANDS = frozenset({"report", "sql", "topics", "import", "ledger", "statements"})
 
 
 def add_data_commands(sub: Any) -> None:
     _add_report(sub)
+    _add_commissions(sub)
 
     sql = add_command(sub, "sql", "one read-only SELECT over the analyst views (docs/analytics.md)",
                       "Runs one read-only SELECT over the analyst views (funnel_daily, players,"
@@ -59,6 +64,48 @@ def add_data_commands(sub: Any) -> None:
                      "Shows the reporting currency and the FX rates the reports convert with.")
     fx.add_argument("--format", choices=["table", "json"], default="table")
     fx.set_defaults(func=cmd_fx)
+
+
+def period_arg(text: str) -> str:
+    """A `YYYY-MM` flag; argparse prints the reason as `argument --period: ...`."""
+    from clickpath.domain.commissions.statements import parse_period
+
+    try:
+        return parse_period(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def time_arg(text: str) -> datetime:
+    """An ISO 8601 time or a day flag; argparse prints the reason as `argument --as-of: ...`."""
+    from clickpath.domain.commissions.statements import parse_as_of
+
+    try:
+        return parse_as_of(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _add_commissions(sub: argparse._SubParsersAction[Parser]) -> None:
+    as_of = "only entries recorded up to this time: ISO 8601 (no zone: UTC) or YYYY-MM-DD (its end);" \
+        " default now"
+    ledger = add_command(sub, "ledger", "an affiliate's commission ledger entries for a period",
+                         "Lists an affiliate's commission ledger entries for a period, each once, in"
+                         " the order recorded (docs/ledger.md).")
+    ledger.add_argument("--affiliate", required=True, metavar="A")
+    ledger.add_argument("--period", required=True, type=period_arg, metavar="YYYY-MM")
+    ledger.add_argument("--as-of", type=time_arg, default=None, metavar="TIME", help=as_of)
+    ledger.add_argument("--format", choices=FORMATS, default="table")
+    ledger.set_defaults(func=cmd_ledger)
+
+    statements = add_command(sub, "statements", "commission statements per affiliate and currency",
+                             "One row per affiliate and payout currency for a period: CPA count and"
+                             " amounts, RevShare, clawbacks, carry-over, total (the exact sum of the"
+                             " ledger entries; docs/ledger.md).")
+    statements.add_argument("--period", required=True, type=period_arg, metavar="YYYY-MM")
+    statements.add_argument("--as-of", type=time_arg, default=None, metavar="TIME", help=as_of)
+    statements.add_argument("--format", choices=FORMATS, default="table")
+    statements.set_defaults(func=cmd_statements)
 
 
 def _add_report(sub: argparse._SubParsersAction[Parser]) -> None:

@@ -1,5 +1,5 @@
 """The benchmark commands: `clickpath bench`, `bench-ingress`, `bench-deliveries`,
-`bench-clickhouse`, `bench-state` and `bench-cohorts`."""
+`bench-clickhouse`, `bench-state`, `bench-cohorts` and `bench-statements`."""
 
 from __future__ import annotations
 
@@ -70,5 +70,14 @@ def cmd_bench_cohorts(settings: Settings, args: argparse.Namespace) -> None:
 
     run_cohort_bench(CohortBenchConfig(
         players=args.players, chunk=args.chunk, repeats=args.repeats, periods=args.periods,
+        dsn=args.clickhouse_url, results_file=None if args.no_record else args.results,
+    ))
+
+
+def cmd_bench_statements(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.devtools.bench.statements import StatementsBenchConfig, run_statements_bench
+
+    run_statements_bench(StatementsBenchConfig(
+        affiliates=args.affiliates, players=args.players, chunk=args.chunk, repeats=args.repeats,
         dsn=args.clickhouse_url, results_file=None if args.no_record else args.results,
     ))

@@ -1,6 +1,7 @@
 """The pipeline's data: `clickpath topics`, `clickpath import` (history files), `clickpath
 mappings` (how each source's fields become the schema's), `clickpath report` (funnel KPIs,
-attribution by model, LTV cohorts, retention) and `clickpath sql` (analyst queries)."""
+attribution by model, LTV cohorts, retention), `clickpath ledger` and `clickpath statements`
+(commissions) and `clickpath sql` (analyst queries)."""
 
 from __future__ import annotations
 
@@ -231,6 +232,42 @@ def _report_cohorts(settings: Settings, args: argparse.Namespace, kind: str) -> 
         rows = (cohort_rows if kind == "cohorts" else retention_rows)(settings, **params)
     render = render_cohorts if kind == "cohorts" else render_retention
     print(render(rows, args.format), end="")
+
+
+def _commissions(settings: Settings, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of /v1/reports/<path>: through the running service with embedded ClickHouse,
+    else read from the ClickHouse server."""
+    from datetime import UTC, datetime
+
+    as_of = params.get("as_of") or datetime.now(UTC)
+    if settings.clickhouse_embedded:
+        wire = {**params, "as_of": as_of.isoformat()}
+        rows: list[dict[str, Any]] = _answer(
+            _from_service(settings, "GET", f"/v1/reports/{path}", params=wire)
+        )
+        return rows
+    from clickpath.infra.reports import ledger_entries, statement_rows
+
+    read = ledger_entries if path == "ledger" else statement_rows
+    return read(settings, **{**params, "as_of": as_of})
+
+
+def cmd_ledger(settings: Settings, args: argparse.Namespace) -> None:
+    """`clickpath ledger --affiliate A --period YYYY-MM [--as-of TIME]`."""
+    from clickpath.domain.commissions.statements import render_ledger
+
+    rows = _commissions(settings, "ledger", {
+        "affiliate_id": args.affiliate, "period": args.period, "as_of": args.as_of,
+    })
+    print(render_ledger(rows, args.format), end="")
+
+
+def cmd_statements(settings: Settings, args: argparse.Namespace) -> None:
+    """`clickpath statements --period YYYY-MM [--as-of TIME]`."""
+    from clickpath.domain.commissions.statements import render_statements
+
+    rows = _commissions(settings, "statements", {"period": args.period, "as_of": args.as_of})
+    print(render_statements(rows, args.format), end="")
 
 
 def cmd_sql(settings: Settings, args: argparse.Namespace) -> None:

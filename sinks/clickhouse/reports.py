@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hmac
 import threading
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -38,6 +38,7 @@ from clickpath.infra.clickhouse import (
     query_funnel,
     query_pipeline_stats,
 )
+from clickpath.infra.ledger import query_ledger_entries, query_statements
 from clickpath.infra.report_slots import ReportSlots, SlotsBusy
 from clickpath.infra.reports import (
     REPORTS_TOKEN_HEADER,
@@ -107,6 +108,20 @@ class ReportReader:
                 return query_retention_rows(self.reader, self.db, self.settings, **filters)
         except Exception as e:
             raise ClickHouseError(redact(f"retention query failed: {e}")) from e
+
+    def ledger(self, **filters: Any) -> list[dict[str, Any]]:
+        try:
+            with self.read_lock:
+                return query_ledger_entries(self.reader, self.db, **filters)
+        except Exception as e:
+            raise ClickHouseError(redact(f"ledger query failed: {e}")) from e
+
+    def statements(self, **filters: Any) -> list[dict[str, Any]]:
+        try:
+            with self.read_lock:
+                return query_statements(self.reader, self.db, **filters)
+        except Exception as e:
+            raise ClickHouseError(redact(f"statements query failed: {e}")) from e
 
     def sql(self, query: str, brand_id: str | None, key_id: str | None = None) -> dict[str, Any]:
         """An analyst's query (infra/analyst_run.py) on a read-only session of its own, beside
@@ -236,6 +251,14 @@ def report_app(reports: ReportReader, token: str) -> FastAPI:
         return reports.retention(
             brand_id=brand_id, grain=grain, periods=periods, since=since, until=until
         )
+
+    @app.get("/reports/ledger")
+    def ledger(affiliate_id: str, period: str, as_of: datetime) -> list[dict[str, Any]]:
+        return reports.ledger(affiliate_id=affiliate_id, period=period, as_of=as_of)
+
+    @app.get("/reports/statements")
+    def statements(period: str, as_of: datetime) -> list[dict[str, Any]]:
+        return reports.statements(period=period, as_of=as_of)
 
     @app.post("/reports/sql")
     def sql(request: _SqlRequest) -> dict[str, Any]:

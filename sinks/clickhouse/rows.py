@@ -27,6 +27,7 @@ from clickpath.contracts.models import (
     CanonicalEvent,
     CurrencyTotals,
     DeliveryAttempt,
+    LedgerEntry,
     PlayerDayFact,
     PlayerProfile,
     Record,
@@ -48,6 +49,25 @@ ATTEMPT_COLUMNS = [
     "job_id", "endpoint_id", "kind", "event", "affiliate_id", "brand_id", "attempt", "status",
     "latency_ms", "outcome", "error", "attempted_at",
 ]
+
+LEDGER_COLUMNS = [
+    "entry_id", "affiliate_id", "period", "kind", "component", "amount", "currency",
+    "original_amount", "original_currency", "fx_rate", "plan_id", "plan_version", "player_token",
+    "caused_by", "reason", "occurred_at", "recorded_at", "registered_at",
+]
+"""Every LedgerEntry field, a `commission_ledger` column each (deploy/clickhouse/009)."""
+
+
+def ledger_rows(entries: Iterable[LedgerEntry]) -> list[list[Any]]:
+    """The `commission_ledger` rows of a batch: each entry id once (the first). A re-sent
+    entry from an earlier batch is written again; every read takes its earliest copy."""
+    seen: set[str] = set()
+    rows = []
+    for e in entries:
+        if e.entry_id not in seen:
+            seen.add(e.entry_id)
+            rows.append([getattr(e, c) for c in LEDGER_COLUMNS])
+    return rows
 
 
 def event_row(e: CanonicalEvent) -> list[Any]:
@@ -213,6 +233,9 @@ def unwritable_reason(record: Record) -> str | None:
                 "decided_at": record.decided_at}
     elif isinstance(record, DeliveryAttempt):
         when = {"attempted_at": record.attempted_at}
+    elif isinstance(record, LedgerEntry):
+        when = {"occurred_at": record.occurred_at, "recorded_at": record.recorded_at,
+                "registered_at": record.registered_at}
     elif isinstance(record, PlayerProfile):
         # DateTime64 holds more, but cohorts by registration day read toDate(registered_at).
         when = {"registered_at": record.registered_at, "first_deposit_at": record.first_deposit_at,

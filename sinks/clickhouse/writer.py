@@ -1,5 +1,5 @@
-"""The ClickHouse sink's writer: canonical events, funnel facts, attributions, the delivery log
-and player profiles, then the touchpoint links of the batch's events.
+"""The ClickHouse sink's writer: canonical events, funnel facts, attributions, the delivery log,
+player profiles and the commission ledger, then the touchpoint links of the batch's events.
 
 Replays are harmless without FINAL on any read: the funnel's materialized views count each
 canonical event id and each fact version once, because the writer looks up what ClickHouse
@@ -7,7 +7,8 @@ already holds and writes only what is new (rows.py); facts are written as the ca
 row plus the new one. Player profiles go to `player_profile_rows`, whose view keeps each
 person's highest version (`players`), so they need no look-up. Inserts are column-oriented and
 batched (at least 10k rows or about a second each). Attributions and the delivery log stay
-ReplacingMergeTrees.
+ReplacingMergeTrees; so is the commission ledger, whose reads take each entry id's earliest
+copy (deploy/clickhouse/009_commission_ledger.sql).
 
 Crash points (clickpath.infra.faults; tests/crash/test_sink_crash_points.py): a batch
 is written one insert per table (`sink.after_insert.<table>`, `sink.mid_insert` between two of
@@ -33,6 +34,7 @@ from clickpath.contracts.models import (
     Attribution,
     CanonicalEvent,
     DeliveryAttempt,
+    LedgerEntry,
     PlayerDayFact,
     PlayerProfile,
     Record,
@@ -55,12 +57,14 @@ from clickpath.sinks.clickhouse.rows import (
     ATTRIBUTION_COLUMNS,
     EVENT_COLUMNS,
     FACT_ROW_COLUMNS,
+    LEDGER_COLUMNS,
     PROFILE_ROW_COLUMNS,
     attempt_row,
     attribution_row,
     columns,
     event_row,
     fact_rows,
+    ledger_rows,
     new_events,
     newest_profiles,
     profile_row,
@@ -95,6 +99,8 @@ def write_batch(client: Client, db: str, records: Sequence[Record]) -> dict[str,
         ("player_profile_rows", PROFILE_ROW_COLUMNS,
          [profile_row(p) for p in newest_profiles(
              r for r in records if isinstance(r, PlayerProfile))]),
+        ("commission_ledger", LEDGER_COLUMNS,
+         ledger_rows(r for r in records if isinstance(r, LedgerEntry))),
     )
     written: dict[str, int] = {}
     for table, names, rows in batches:

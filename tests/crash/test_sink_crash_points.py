@@ -2,15 +2,16 @@
 uninterrupted run stores (issue 22, item 1: the sink's part).
 
 A fixed set of the sink's inputs (canonical events of every type, two months, a duplicate; fact
-versions with a stale one; attributions; delivery attempts; profiles) goes onto fresh topics. A
-real `clickpath sink clickhouse` runs with `CLICKPATH_FAULT_AT=<point>:1` and must die there by
-SIGKILL. A second wave follows while it is down (new events, and re-sent ones: what a restarted
-worker sends again), so the replayed batch is not the block ClickHouse already took: its own
-insert deduplication (non_replicated_deduplication_window) cannot hide a sink that writes twice,
-only the sink's look-ups can keep it out. The sink is restarted without the hook and runs until
-every input offset is committed. Then ClickHouse's events (per type and by id), the funnel's
-money, the players, attributions, the delivery log and the touchpoints are compared with an
-uninterrupted run of the same two waves.
+versions with a stale one; attributions; delivery attempts; profiles; ledger entries, one re-
+sent) goes onto fresh topics. A real `clickpath sink clickhouse` runs with
+`CLICKPATH_FAULT_AT=<point>:1` and must die there by SIGKILL. A second wave follows while it is
+down (new events, and re-sent ones: what a restarted worker sends again), so the replayed batch
+is not the block ClickHouse already took: its own insert deduplication
+(non_replicated_deduplication_window) cannot hide a sink that writes twice, only the sink's
+look-ups can keep it out. The sink is restarted without the hook and runs until every input
+offset is committed. Then ClickHouse's events (per type and by id), the funnel's money, the
+players, attributions, the delivery log and the touchpoints are compared with an uninterrupted
+run of the same two waves.
 
 One broker for all; each case its own topics (so its own consumer group) and its own data dir
 (a chdb directory cannot be copied: its tables are symlinks into it by absolute path). The cases
@@ -41,6 +42,7 @@ from clickpath.contracts.models import (
     CanonicalEvent,
     CurrencyTotals,
     DeliveryAttempt,
+    LedgerEntry,
     PlayerDayFact,
     PlayerProfile,
     Record,
@@ -128,6 +130,8 @@ def second_wave() -> list[tuple[Topic, Record]]:
         )]
         + [(Topic.DELIVERY_ATTEMPTS, attempts()[2])]
         + [(Topic.PLAYER_PROFILES, p) for p in profiles()[:2]]
+        + [(Topic.COMMISSION_LEDGER, e) for e in ledger()[1:]]  # one re-sent, one new
+        + [(Topic.COMMISSION_LEDGER, ledger_entry("le-3", "aff-1", "25.00"))]
     )
 
 
@@ -200,6 +204,20 @@ def profiles() -> list[PlayerProfile]:
             profile("p2", 1, 1, "0")]
 
 
+def ledger_entry(entry_id: str, affiliate: str, amount: str) -> LedgerEntry:
+    return LedgerEntry(
+        entry_id=entry_id, affiliate_id=affiliate, period="2026-11", kind="accrual",
+        component="cpa", amount=Decimal(amount), currency="EUR",
+        original_amount=Decimal(amount), original_currency="EUR", fx_rate=Decimal(1),
+        plan_id="cpa", plan_version=1, player_token="tok", caused_by=["e-d1"],
+        occurred_at=T0, recorded_at=T0,
+    )
+
+
+def ledger() -> list[LedgerEntry]:
+    return [ledger_entry("le-1", "aff-2", "100.00"), ledger_entry("le-2", "aff-1", "-12.50")]
+
+
 def fixed_set() -> list[tuple[Topic, Record]]:
     return (
         [(Topic.CANONICAL, e) for e in events()]
@@ -207,6 +225,7 @@ def fixed_set() -> list[tuple[Topic, Record]]:
         + [(Topic.ATTRIBUTIONS, a) for a in attributions()]
         + [(Topic.DELIVERY_ATTEMPTS, a) for a in attempts()]
         + [(Topic.PLAYER_PROFILES, p) for p in profiles()]
+        + [(Topic.COMMISSION_LEDGER, e) for e in ledger()]
     )
 
 
@@ -230,7 +249,8 @@ def produce(settings: Settings, records: list[tuple[Topic, Record]]) -> None:
     producer = Producer(producer_config(settings))
     batched: list[Pending] = []
     for topic, record in records:
-        key = getattr(record, "person_id", None) or getattr(record, "job_id", "")
+        key = (getattr(record, "person_id", None) or getattr(record, "job_id", None)
+               or getattr(record, "affiliate_id", ""))
         if SPECS[topic].batched:
             batched.append(Pending(topic_name(settings, topic), key, codec.encode(record)))
         else:
@@ -310,6 +330,7 @@ def stored(settings: Settings) -> dict[str, Any]:
                                  "ORDER BY job_id, attempt"),
             "touchpoints": rows("SELECT person_id, click_id, link FROM {db}.touchpoints "
                                 "ORDER BY person_id, click_id"),
+            "ledger": rows("SELECT entry_id, amount FROM {db}.ledger_entries ORDER BY entry_id"),
         }
     finally:
         client.close()
@@ -363,6 +384,8 @@ def test_an_uninterrupted_run_stores_the_fixed_set(outcomes: dict) -> None:
     assert got["touchpoints"] == [("brand-a:p1", "c1", "device"), ("brand-a:p1", "c2", "named_click"),
                                   ("brand-a:p2", "c3", "named_click"), ("brand-a:p3", "c5", "device")]
     assert len(got["attributions"]) == 2
+    assert got["ledger"] == [("le-1", Decimal("100.00")), ("le-2", Decimal("-12.50")),
+                             ("le-3", Decimal("25.00"))]
 
 
 @pytest.mark.parametrize("point", POINTS)

@@ -22,8 +22,9 @@ from clickpath.domain.commissions.decide import (
     key_of,
     replay_commissions,
 )
-from clickpath.domain.commissions.policy import CommissionPolicy, period_of
+from clickpath.domain.commissions.policy import CommissionPolicy
 from clickpath.domain.commissions.state import AffiliateState
+from clickpath.domain.plans import period_of
 
 __all__ = [
     "AffiliateState",

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from clickpath.contracts.models.commissions import EntryKind, PlayerQualification
-from clickpath.domain.commissions.policy import day_of, payout, period_of
+from clickpath.domain.commissions.policy import day_of, payout
 from clickpath.domain.commissions.run import Run
 from clickpath.domain.commissions.state import (
     ZERO,
@@ -33,22 +33,9 @@ from clickpath.domain.commissions.state import (
     player_key,
     qualification_key,
 )
-from clickpath.domain.plans import CpaTerms, PlanVersion
+from clickpath.domain.plans import PlanVersion, cpa_amount_for, period_of
 
 ENDS = ("reversed", "none")
-
-
-def cpa_amount(terms: CpaTerms, brand_id: str, country: str | None) -> Decimal:
-    """The amount for the player's brand and country: the most specific override wins
-    (brand and country > brand > country), else the plan's amount."""
-    best: tuple[int, Decimal] | None = None
-    for o in terms.amounts:
-        if o.brand_id not in (None, brand_id) or o.country not in (None, country):
-            continue
-        score = 2 * (o.brand_id is not None) + (o.country is not None)
-        if best is None or score > best[0]:
-            best = (score, o.amount)
-    return best[1] if best else terms.amount
 
 
 def apply_qualification(run: Run, record: PlayerQualification) -> bool:
@@ -127,7 +114,7 @@ def evaluate(run: Run, person_id: str) -> None:
         period = period_of(row.qualified_at, tz)
         cpa = run.row(cpa_period_key(period), CpaPeriodRow)
         paid = person_id in cpa.paid()
-        original = cpa_amount(terms, row.brand_id, row.country) if paid else ZERO
+        original = cpa_amount_for(terms, row.brand_id, row.country) if paid else ZERO
         stands = (payout(original * rate, run.currency), original)
         due[f"accrual|{period}"] = stands
         standing = True  # qualified in the period (the tier count), over the cap or not

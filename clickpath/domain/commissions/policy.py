@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from clickpath.contracts.money import round_to_minor
 from clickpath.domain.fx import FxTable
-from clickpath.domain.plans import PlanBook, PlanVersion
+from clickpath.domain.plans import PlanBook, PlanVersion, first_day, parse_period
 
 # The scale of the ledger's Avro decimals: original amounts and rates are written at it.
 WIRE_SCALE = Decimal("0.000001")
@@ -65,26 +65,17 @@ class CommissionPolicy:
         return a / b
 
 
-def period_of(at: datetime, tz: ZoneInfo) -> str:
-    """The calendar month `YYYY-MM` of `at` in the commission time zone."""
-    return at.astimezone(tz).strftime("%Y-%m")
-
-
 def day_of(at: datetime, tz: ZoneInfo) -> date:
     return at.astimezone(tz).date()
-
-
-def first_day(period: str) -> date:
-    year, month = period.split("-")
-    return date(int(year), int(month), 1)
 
 
 def is_period(text: str) -> bool:
     """Whether `text` is a period `YYYY-MM` (a record naming another is not priced)."""
     try:
-        return len(text) == 7 and first_day(text).strftime("%Y-%m") == text
+        parse_period(text)
     except ValueError:
         return False
+    return True
 
 
 def payout(amount: Decimal, currency: str) -> Decimal:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from clickpath.contracts.models.commissions import EntryKind, PlayerPeriodValue
-from clickpath.domain.commissions.policy import first_day, is_period, payout
+from clickpath.domain.commissions.policy import is_period, payout
 from clickpath.domain.commissions.run import Run
 from clickpath.domain.commissions.state import (
     ZERO,
@@ -38,7 +38,7 @@ from clickpath.domain.commissions.state import (
     totals_key,
     value_key,
 )
-from clickpath.domain.plans import PlanVersion, RevShareTerms
+from clickpath.domain.plans import PlanVersion, RevShareTerms, first_day
 
 # The scale a player's converted NGR is kept at: sums of such numbers are exact in Decimal.
 SUM_SCALE = Decimal("0.0000000001")

@@ -25,6 +25,8 @@ COMMANDS = {
                "--value", "--by", "--half-life-days", "--position-first", "--position-last",
                "--lookback-days", "--grain", "--periods", "--currency", "--layout"},
     "sql": {"query", "--format", "--brand"},
+    "ledger": {"--affiliate", "--period", "--as-of", "--format"},
+    "statements": {"--period", "--as-of", "--format"},
     "bench": {"--events", "--workers", "--latency-rate", "--latency-seconds", "--latency-workers"}
     | RESULTS_FLAGS,
     "bench-ingress": {"--seconds", "--batch", "--concurrency", "--click-rate"} | RESULTS_FLAGS,
@@ -32,6 +34,8 @@ COMMANDS = {
     "bench-clickhouse": {"--sizes", "--chunk", "--repeats", "--clickhouse-url"} | RESULTS_FLAGS,
     "bench-state": {"--deposits", "--wagers"} | RESULTS_FLAGS,
     "bench-cohorts": {"--players", "--chunk", "--repeats", "--periods", "--clickhouse-url"}
+    | RESULTS_FLAGS,
+    "bench-statements": {"--affiliates", "--players", "--chunk", "--repeats", "--clickhouse-url"}
     | RESULTS_FLAGS,
     "topics": set(),
     "import": {"file", "--format", "--brand", "--source", "--dry-run", "--rejects", "--batch",

@@ -46,6 +46,14 @@ class RecordingSink:
         self.calls.append(("retention", filters))
         return [{"cohort": "2026-01-01", "active": [3, 1], "retention": [1.0, 0.3333]}]
 
+    def ledger(self, **filters: Any) -> list[dict[str, Any]]:
+        self.calls.append(("ledger", filters))
+        return [{"entry_id": "le-1", "amount": "125.00", "caused_by": ["e1"]}]
+
+    def statements(self, **filters: Any) -> list[dict[str, Any]]:
+        self.calls.append(("statements", filters))
+        return [{"affiliate_id": "aff-1", "total": "125.00"}]
+
     def sql(self, query: str, brand_id: str | None, key_id: str | None = None) -> dict[str, Any]:
         self.calls.append(("sql", {"query": query, "brand_id": brand_id, "key_id": key_id}))
         if "events" in query:
@@ -195,3 +203,18 @@ def test_the_report_endpoint_is_never_served_without_a_token(tmp_path) -> None:
     assert not (tmp_path / "clickhouse").exists()
     assert report_token(alone.with_overrides(reports_token=SecretStr(TOKEN))) == TOKEN
     assert report_token(alone.with_overrides(reports_url=None)) is None  # no endpoint asked
+
+
+def test_the_ledger_and_statements_over_the_loopback(sink_and_settings) -> None:
+    from datetime import UTC, datetime
+
+    sink, settings = sink_and_settings
+    as_of = datetime(2026, 11, 30, 23, 59, 59, 999000, UTC)
+    assert reports.ledger_entries(settings, affiliate_id="aff-1", period="2026-11", as_of=as_of) == [
+        {"entry_id": "le-1", "amount": "125.00", "caused_by": ["e1"]}]
+    assert reports.statement_rows(settings, period="2026-11", as_of=as_of) == [
+        {"affiliate_id": "aff-1", "total": "125.00"}]
+    assert sink.calls == [
+        ("ledger", {"affiliate_id": "aff-1", "period": "2026-11", "as_of": as_of}),
+        ("statements", {"period": "2026-11", "as_of": as_of}),
+    ]

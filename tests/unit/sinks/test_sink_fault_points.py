@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from clickpath.contracts.models import CanonicalEvent, DeliveryAttempt, PlayerDayFact, Record
+from clickpath.contracts.models import (
+    CanonicalEvent,
+    DeliveryAttempt,
+    LedgerEntry,
+    PlayerDayFact,
+    Record,
+)
 from clickpath.infra import faults
 from clickpath.sinks.clickhouse.writer import write_batch
 
@@ -41,6 +47,11 @@ def batch() -> list[Record]:
                       deposit_sum=Decimal(10), version=1),
         DeliveryAttempt(job_id="j", endpoint_id="ep", kind="postback", event="ftd", attempt=1,
                         status=200, latency_ms=1, outcome="delivered", attempted_at=T0),
+        LedgerEntry(entry_id="le1", affiliate_id="a", period="2026-11", kind="accrual",
+                    component="cpa", amount=Decimal("100.00"), currency="EUR",
+                    original_amount=Decimal("100.00"), original_currency="EUR",
+                    fx_rate=Decimal(1), plan_id="cpa", plan_version=1, caused_by=["e1"],
+                    occurred_at=T0, recorded_at=T0),
     ]
 
 
@@ -61,11 +72,11 @@ def kill_at(point: str, n: int = 1) -> RecordingClient:
 def test_every_table_written_is_a_crash_point() -> None:
     client = RecordingClient()
     write_batch(client, "db", batch())  # type: ignore[arg-type]
-    assert client.inserted == ["events", "fact_rows", "delivery_attempts"]
+    assert client.inserted == ["events", "fact_rows", "delivery_attempts", "commission_ledger"]
     assert {f"sink.after_insert.{t}" for t in client.inserted} <= faults.POINTS
 
 
-@pytest.mark.parametrize("table", ["events", "fact_rows", "delivery_attempts"])
+@pytest.mark.parametrize("table", ["events", "fact_rows", "delivery_attempts", "commission_ledger"])
 def test_an_after_insert_point_kills_right_behind_its_tables_insert(table: str) -> None:
     inserted = kill_at(f"sink.after_insert.{table}").inserted
     assert inserted[-1] == table
