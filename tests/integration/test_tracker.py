@@ -258,6 +258,8 @@ def test_admin_changes_are_effective_at_once_and_survive_a_restart(tracker_setti
             "name": "New Partner",
             "postback_url": None,
             "postback_events": ["registration", "ftd"],
+            "parent_id": None,
+            "payout_currency": None,
             "campaigns": [],
         }
         assert admin.put("/v1/admin/affiliates/aff-new", json={"name": "New"}).status_code == 200
