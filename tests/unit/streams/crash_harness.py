@@ -6,7 +6,8 @@ with a landed prefix (streams/memory.py). The broker is one partition per topic,
 positions, a commit per topic. A worker reads one topic's backlog as one batch, processes it,
 flushes (changelogs, then outputs, with the flush's crash points) and commits. An armed point
 raises `Killed`; before it does, each stage's changelog is flushed (`on_kill`), so a point after
-a write means that write landed. What a kill leaves: the landed outputs are on their topics,
+a write means that write landed (`lands` can say the outputs sent so far land too, or instead:
+the two producers are independent). What a kill leaves: the landed outputs are on their topics,
 the rest is lost, and the next worker's tables are the kill's own store reopened or another
 worker's rebuilt from the landed changelog.
 """
@@ -14,7 +15,7 @@ worker's rebuilt from the landed changelog.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,9 +51,14 @@ class Worker:
     """`stages` in one process, as a `clickpath worker` runs them."""
 
     def __init__(self, broker: Broker, stages: Sequence[Stage[Any]],
-                 tables: dict[str, MemoryTable] | None = None) -> None:
+                 tables: dict[str, MemoryTable] | None = None, *,
+                 clock: Callable[[], datetime] = lambda: NOW,
+                 lands: Collection[str] = ("changelog",)) -> None:
+        """`clock`: the processing time; `lands`: what a kill lands of what was sent before
+        it, "changelog" (the tables') and/or "outputs"."""
         self.broker = broker
         self.stages = stages
+        self.lands = lands
         self.tables = tables or {stage.name: MemoryTable() for stage in stages}
         self.producer = MemoryProducer()
         self._delivered = 0
@@ -60,10 +66,12 @@ class Worker:
         for stage in stages:
             table = self.tables[stage.name]
             runtime = StageRuntime(stage, CODEC, NAMES, table, table, self.producer,
-                                   clock=lambda: NOW, partitions=1)
+                                   clock=clock, partitions=1)
             for topic in runtime.input_topics:
                 self.routes[topic].append(runtime)
-            on_kill(f"{stage.name}.changelog", table.flush)
+            on_kill(f"{stage.name}.changelog",
+                    table.flush if "changelog" in lands else lambda: None)
+        on_kill("worker.outputs", self.producer.flush if "outputs" in lands else lambda: None)
 
     def step(self, topic: Topic) -> bool:
         """Read the topic's backlog as one batch, process it, flush, commit."""
@@ -92,17 +100,19 @@ class Worker:
             self.broker.logs[topic].append((key, value))
         self._delivered = self.producer.landed
 
-    def killed(self) -> Worker:
+    def killed(self, clock: Callable[[], datetime] = lambda: NOW) -> Worker:
         """The worker is gone: what landed stays, the rest is lost; another worker takes over
-        from the changelog."""
+        from the changelog (its processing time `clock`)."""
         self.deliver()
         self.producer.drop_unlanded()
         return Worker(self.broker, self.stages,
-                      {name: t.recovered() for name, t in self.tables.items()})
+                      {name: t.recovered() for name, t in self.tables.items()},
+                      clock=clock, lands=self.lands)
 
-    def restarted_on_its_own_disk(self) -> Worker:
+    def restarted_on_its_own_disk(self, clock: Callable[[], datetime] = lambda: NOW) -> Worker:
         """Killed and started again with its local stores as the kill left them."""
         self.deliver()
         self.producer.drop_unlanded()
         return Worker(self.broker, self.stages,
-                      {name: t.reopened() for name, t in self.tables.items()})
+                      {name: t.reopened() for name, t in self.tables.items()},
+                      clock=clock, lands=self.lands)
