@@ -64,6 +64,36 @@ def demo_affiliates(receiver_url: str) -> dict[str, AffiliateConfig]:
     }
 
 
+# The demo's commission plans (docs/commissions.md#the-demos-plans), as `[plans]` would say them.
+DEMO_PLANS: dict[str, dict[str, Any]] = {
+    "alpha-cpa": {
+        "name": "Alpha Media: flat CPA",
+        "versions": [{"effective_from": "2020-01-01", "currency": "EUR",
+                      "cpa": {"amount": "100.00", "min_first_deposit": "20.00", "within_days": 30}}],
+        "assign": [{"affiliate": "aff-alpha"}],
+    },
+    "beta-revshare": {
+        "name": "Beta Partners: tiered RevShare with negative carry-over",
+        "versions": [{"effective_from": "2020-01-01", "currency": "EUR", "revshare": {
+            "mode": "tiered", "negative_carry_over": True,
+            "bands": [{"from": "0", "rate": "0.25"}, {"from": "5000", "rate": "0.30"},
+                      {"from": "20000", "rate": "0.35"}]}}],
+        "assign": [{"affiliate": "aff-beta"}],
+    },
+    "gamma-hybrid": {
+        "name": "Gamma Reviews: hybrid",
+        "versions": [{"effective_from": "2020-01-01", "currency": "EUR",
+                      "cpa": {"amount": "40.00", "min_first_deposit": "20.00", "within_days": 30},
+                      "revshare": {"mode": "flat", "rate": "0.20"}}],
+        "assign": [{"affiliate": "aff-gamma"}],
+    },
+}
+# The demo's players deposit in four currencies: rates to EUR, so every player's value counts.
+DEMO_FX_RATES = [
+    {"currency": c, "rate": r, "effective_from": "2020-01-01"}
+    for c, r in (("GBP", "1.17"), ("CAD", "0.68"), ("SEK", "0.088"))
+]
+
 DEMO_POPULATION = Population(
     brands=DEMO_BRANDS,
     affiliates={aff: campaigns for aff, (_, campaigns) in DEMO_AFFILIATES.items()},

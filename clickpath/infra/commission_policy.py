@@ -55,11 +55,11 @@ class CommissionPolicies:
             affiliates = overlay(s.affiliates, self._stored_affiliates)
         except ValueError:
             affiliates = dict(s.affiliates)
-        reporting = s.reporting_currency or DEFAULT_PAYOUT_CURRENCY
-        self._earnings = EarningsPolicy(book=book, time_zone=s.commission_zone)
+        fx = FxTable(s.reporting_currency or DEFAULT_PAYOUT_CURRENCY, s.fx_rates)
+        self._earnings = EarningsPolicy(book=book, time_zone=s.commission_zone, fx=fx)
         self._commissions = CommissionPolicy(
             plans=book,
-            fx=FxTable(reporting, s.fx_rates),
+            fx=fx,
             pseudonym_key=s.pseudonym_key.get_secret_value().encode(),
             parents={a: c.parent_id for a, c in affiliates.items()},
             payout_currencies={a: c.payout_currency for a, c in affiliates.items() if c.payout_currency},

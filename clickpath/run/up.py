@@ -23,7 +23,7 @@ import httpx
 import structlog
 
 from clickpath.contracts.models import utcnow
-from clickpath.devtools.demo import demo_affiliates
+from clickpath.devtools.demo import DEMO_FX_RATES, DEMO_PLANS, demo_affiliates
 from clickpath.domain.redact import redact
 from clickpath.infra.broker import EmbeddedBroker, free_port, port_in_use
 from clickpath.infra.broker_journal_keeper import JournalKeeper
@@ -86,11 +86,18 @@ def demo_roles(receiver_port: int, rate: float) -> list[Role]:
 
 
 def demo_env(settings: Settings, receiver_url: str) -> dict[str, str]:
-    """The demo affiliates, posting back to the demo receiver, unless affiliates are configured."""
+    """The demo affiliates, posting back to the demo receiver, and their plans, unless
+    affiliates are configured."""
     if settings.affiliates:
         return {}
     affiliates = demo_affiliates(receiver_url)
+    money = {} if settings.plans or settings.fx_rates else {
+        "CLICKPATH_PLANS": json.dumps(DEMO_PLANS),
+        "CLICKPATH_REPORTING_CURRENCY": settings.reporting_currency or "EUR",
+        "CLICKPATH_FX_RATES": json.dumps(DEMO_FX_RATES),
+    }
     return {
+        **money,
         "CLICKPATH_AFFILIATES": json.dumps({k: v.model_dump() for k, v in affiliates.items()}),
         # The demo receiver is on loopback, which the SSRF guard refuses by default.
         "CLICKPATH_EGRESS_ALLOW": json.dumps([*settings.egress_allow, "127.0.0.1/32"]),

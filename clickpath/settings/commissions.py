@@ -17,6 +17,10 @@ log = structlog.get_logger(__name__)
 
 LEGACY_CPA_PREFIX = "legacy-cpa-"
 
+# The deprecation is said once per process (and set of affiliates), however many stores a
+# process builds or re-builds: a warning on every reload of the plans would drown the log.
+_warned_legacy: set[frozenset[str]] = set()
+
 
 class CommissionSettings(BaseModel):
     """Plans from the configuration file; admin changes live in the data directory."""
@@ -54,7 +58,8 @@ class CommissionSettings(BaseModel):
         plans = {plan_id: parse_plan(plan_id, raw) for plan_id, raw in self.plans.items()}
         assigned = {a.affiliate for p in plans.values() for a in p.assign}
         legacy = {aff: cpa for aff, cpa in affiliate_cpa.items() if aff not in assigned}
-        if legacy:
+        if legacy and frozenset(legacy) not in _warned_legacy:
+            _warned_legacy.add(frozenset(legacy))
             log.warning("affiliate_cpa_deprecated", affiliates=sorted(legacy),
                         advice="CLICKPATH_AFFILIATE_CPA is read as a flat CPA plan per affiliate;"
                         " write [plans.<id>] instead (docs/commissions.md)")

@@ -232,7 +232,15 @@ def affiliate_row(rows: list[dict] | None) -> dict | None:
     return next((r for r in rows or () if r["affiliate_id"] == "aff-r"), None)
 
 
+# aff-r's deal: a CPA once its player's first deposit is at least 20.00 (issue 23: a CPA accrues
+# once, through duplicates and a restart of `up`).
+PLAN_R = {"cpa-r": {"versions": [{"effective_from": "2020-01-01", "currency": "EUR",
+                                  "cpa": {"amount": "25.00", "min_first_deposit": "20.00"}}],
+                    "assign": [{"affiliate": "aff-r"}]}}
+
+
 def test_a_restart_mid_stream_keeps_every_figure_exact(up_env) -> None:
+    up_env = {**up_env, "CLICKPATH_PLANS": json.dumps(PLAN_R)}
     data_dir = Path(up_env["CLICKPATH_DATA_DIR"])
     base = f"http://127.0.0.1:{up_env['CLICKPATH_HTTP_PORT']}"
     secret = clickpath("keys", "create", "--role", "operator", "--brand", BRAND,
@@ -303,9 +311,13 @@ def test_a_restart_mid_stream_keeps_every_figure_exact(up_env) -> None:
         events = dict(client.query("SELECT event_type, count() FROM clickpath.events FINAL "
                                    "WHERE brand_id = {b:String} GROUP BY event_type",
                                    parameters={"b": BRAND}).result_rows)
+        ledger = {(kind, component): (total, n) for kind, component, total, n in client.query(
+            "SELECT kind, component, sum(amount), count() FROM clickpath.ledger_entries"
+            " WHERE affiliate_id = 'aff-r' GROUP BY kind, component").result_rows}
     finally:
         client.close()
     assert events == {"click": 1, "registration": players, "deposit": streamed + 2}
+    assert ledger == {("accrual", "cpa"): (Decimal("25.00"), 1)}, ledger  # once, through it all
     zero = {m.name: (Decimal(0) if m.money else 0) for m in FUNNEL_MEASURES}
     figures = {key: {m.name: row[m.name] for m in FUNNEL_MEASURES} for key, row in funnel.items()}
     assert figures == {

@@ -36,7 +36,6 @@ from clickpath.domain.earnings.qualify import Evidence, evaluate
 from clickpath.domain.earnings.state import (
     EarningsPolicy,
     EarningsState,
-    PlanTerms,
     SentQualification,
     converter,
     copy_for_update,
@@ -44,10 +43,11 @@ from clickpath.domain.earnings.state import (
     local_wall,
     period_of_day,
 )
-from clickpath.domain.earnings.values import PeriodBook, add_to_period, period_key, value_record
+from clickpath.domain.earnings.values import PeriodBook, period_key, value_record
 from clickpath.domain.ledger import Ledger
 from clickpath.domain.money import MoneyEvent, apply_money
 from clickpath.domain.outputs import Outcome, Output
+from clickpath.domain.plans import PlanVersion
 
 # The ingress fields a canonical event carries as its own fields, not in its payload
 # (domain/outputs.py canonical_of).
@@ -96,12 +96,14 @@ def decide_earnings(
         state = copy_for_update(state)
     before = state.affiliate_id if state.attributed else None
     touched: set[str] = set()
+    requalify = True
     if isinstance(record, PlayerProfile):
-        changed = _apply_profile(state, record)
+        changed, requalify = _apply_profile(state, record)
         caused_by, cause, occurred_at = [], "activity", record.updated_at
     else:
         event = ingress_of(record)
-        changed = event is not None and _apply_event(state, event, policy, ledger, touched)
+        changed, requalify = (False, False) if event is None else _apply_event(
+            state, event, policy, ledger, touched)
         cause = "chargeback" if isinstance(event, Chargeback) else "activity"
         caused_by, occurred_at = [record.event_id], record.occurred_at
     if not changed:
@@ -109,7 +111,13 @@ def decide_earnings(
     state.version += 1
     state.periods = sorted({*state.periods, *touched})
     after = state.affiliate_id if state.attributed else None
-    qualification = _qualification(state, ledger, policy, occurred_at)
+    # A money event that changed no evidence (a wager past the minimum, a withdrawal) cannot
+    # change the qualification: it is not evaluated again (the common case stays cheap)
+    qualification = (
+        _qualification(state, ledger, policy, occurred_at)
+        if requalify or after != before or state.qualification is None
+        else state.qualification
+    )
     outputs: list[Output] = []
     if after != before:
         if after is not None:
@@ -161,18 +169,21 @@ def _differs(new: SentQualification, old: SentQualification | None) -> bool:
     return new.model_dump(exclude=ignore) != old.model_dump(exclude=ignore)
 
 
-def _apply_profile(state: EarningsState, profile: PlayerProfile) -> bool:
+def _apply_profile(state: EarningsState, profile: PlayerProfile) -> tuple[bool, bool]:
+    """(whether the state changed, whether the tag or registration did: most profiles only
+    say the player was active)."""
     if profile.version <= state.profile_version:
-        return False
+        return False, False
+    before = (state.affiliate_id, state.tag_status, state.registered_at)
     state.profile_version = profile.version
     state.affiliate_id, state.campaign_id = profile.affiliate_id, profile.campaign_id
     state.tag_status = profile.tag_status
     if state.registration_event_id is None and profile.registered_at is not None:
         state.registered_at = profile.registered_at
-    return True
+    return True, before != (state.affiliate_id, state.tag_status, state.registered_at)
 
 
-def plan_of(state: EarningsState, policy: EarningsPolicy) -> PlanTerms | None:
+def plan_of(state: EarningsState, policy: EarningsPolicy) -> PlanVersion | None:
     """The plan the player was acquired under: in effect on their registration day."""
     if not state.attributed or state.registered_at is None:
         return None
@@ -183,31 +194,30 @@ def plan_of(state: EarningsState, policy: EarningsPolicy) -> PlanTerms | None:
 def _apply_event(
     state: EarningsState, event: PlayerEvent, policy: EarningsPolicy, ledger: Ledger,
     touched: set[str],
-) -> bool:
+) -> tuple[bool, bool]:
+    """(whether the state changed, whether the qualification may have changed)."""
     if isinstance(event, Registration):
         if state.registration_event_id is not None:
-            return False
+            return False, False
         state.registration_event_id = event.event_id
         state.registered_at, state.country = event.occurred_at, event.country
-        return True
+        return True, True
     if isinstance(event, Kyc):
         if event.status != "verified" or (
             state.kyc_verified_at is not None and state.kyc_verified_at <= event.occurred_at
         ):
-            return False
+            return False, False
         state.kyc_verified_at, state.kyc_event_id = event.occurred_at, event.event_id
-        return True
+        return True, True
     if not isinstance(event, MoneyEvent):
-        return False
+        return False, False
     moved = event.model_copy(update={"occurred_at": local_wall(event.occurred_at, policy.time_zone)})
-    applied = apply_money(PeriodBook(ledger, state.lifetime), state.first_deposit, moved)
+    real_wager = isinstance(event, Wager) and event.stake > 0
+    book = PeriodBook(ledger, state.lifetime, real_wager)
+    applied = apply_money(book, state.first_deposit, moved)
     if applied.changed:
         state.first_deposit = applied.first_deposit
         touched |= {period_key(period_of_day(day), cur) for day, cur in applied.touched}
-        if isinstance(event, Wager) and event.stake > 0:
-            period = period_of_day(moved.occurred_at.date())
-            add_to_period(ledger, period, event.currency, real_wagers=1)
-            touched.add(period_key(period, event.currency))
     plan = plan_of(state, policy)
     rules = plan.cpa if plan is not None else None
     days = window_days(policy, rules)
@@ -219,7 +229,7 @@ def _apply_event(
     elif isinstance(event, Wager) and applied.changed:
         noted = note_wager(ledger, state, event, policy, rules, plan is not None,
                            plan.currency if plan else None, converter(policy.fx))
-    return applied.changed or noted
+    return applied.changed or noted, noted
 
 
 def _qualification(

@@ -23,10 +23,11 @@ from decimal import Decimal
 from pydantic import BaseModel
 
 from clickpath.contracts.models import Chargeback, Deposit, Wager
-from clickpath.domain.earnings.state import Convert, CpaRules, EarningsPolicy, EarningsState
+from clickpath.domain.earnings.state import Convert, EarningsPolicy, EarningsState
 from clickpath.domain.ledger import Ledger
 from clickpath.domain.ledger_rows import evidence_row, payment_row
 from clickpath.domain.payments import Payment
+from clickpath.domain.plans import CpaTerms
 
 DEPOSITS = evidence_row("d")
 WAGERS = evidence_row("w")
@@ -88,7 +89,7 @@ def _put_deposits(ledger: Ledger, seen: dict[str, DepositSeen]) -> None:
     ledger.put(DEPOSITS, {"deposits": {t: d.model_dump(mode="json") for t, d in seen.items()}})
 
 
-def window_days(policy: EarningsPolicy, rules: CpaRules | None) -> int:
+def window_days(policy: EarningsPolicy, rules: CpaTerms | None) -> int:
     return rules.within_days if rules is not None else policy.evidence_days
 
 
@@ -146,7 +147,7 @@ def note_wager(
     state: EarningsState,
     event: Wager,
     policy: EarningsPolicy,
-    rules: CpaRules | None,
+    rules: CpaTerms | None,
     plan_known: bool,
     currency: str | None,
     convert: Convert,

@@ -22,7 +22,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from clickpath.domain.earnings.evidence import DepositSeen, WagerSeen
-from clickpath.domain.earnings.state import Convert, CpaRules
+from clickpath.domain.earnings.state import Convert
+from clickpath.domain.plans import CpaTerms
 
 
 @dataclass
@@ -56,7 +57,7 @@ def _crossing(
 
 
 def conditions(
-    rules: CpaRules, currency: str, ev: Evidence, excluded: set[str], until: datetime | None,
+    rules: CpaTerms, currency: str, ev: Evidence, excluded: set[str], until: datetime | None,
     convert: Convert,
 ) -> Verdict:
     """The conditions over the deposits not `excluded`, counting only what happened by
@@ -114,7 +115,7 @@ def conditions(
     return Verdict("qualified", at, None, caused, wagering_met_at=wagering_met)
 
 
-def evaluate(rules: CpaRules, currency: str, ev: Evidence, convert: Convert) -> Verdict:
+def evaluate(rules: CpaTerms, currency: str, ev: Evidence, convert: Convert) -> Verdict:
     """The qualification (module docstring)."""
     excluded: set[str] = set()
     while True:

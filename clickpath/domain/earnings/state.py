@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
@@ -29,44 +28,8 @@ from pydantic import BaseModel
 from clickpath.domain.day_value import DayTotals
 from clickpath.domain.fx import FxTable
 from clickpath.domain.money import DepositRef
-
-
-class CpaRules(Protocol):
-    """The part of a plan's CPA terms (domain/plans `CpaTerms`) qualification reads."""
-
-    @property
-    def min_first_deposit(self) -> Decimal | None: ...
-    @property
-    def min_total_deposits(self) -> Decimal | None: ...
-    @property
-    def kyc_verified(self) -> bool: ...
-    @property
-    def min_wagering(self) -> Decimal | None: ...
-    @property
-    def within_days(self) -> int: ...
-    @property
-    def clawback_days(self) -> int | None: ...
-
-
-class PlanTerms(Protocol):
-    """The part of a plan version (domain/plans `PlanVersion`) this stage reads."""
-
-    @property
-    def plan_id(self) -> str: ...
-    @property
-    def version(self) -> int: ...
-    @property
-    def currency(self) -> str: ...
-    @property
-    def cpa(self) -> CpaRules | None: ...
-
-
-class PlanLookup(Protocol):
-    """domain/plans `PlanBook.plan_for`: the version in effect for a player acquired `on`."""
-
-    def plan_for(
-        self, affiliate_id: str, brand_id: str, country: str | None, on: date
-    ) -> PlanTerms | None: ...
+from clickpath.domain.plans import PlanBook
+from clickpath.domain.plans import period_of as period_of
 
 
 @dataclass(frozen=True)
@@ -78,7 +41,7 @@ class EarningsPolicy:
     `within_days` of any plan); `max_wagers_kept`: the most wagers kept as evidence while no
     plan says how many are needed."""
 
-    book: PlanLookup
+    book: PlanBook
     time_zone: ZoneInfo
     fx: FxTable | None = None
     evidence_days: int = 90
@@ -142,12 +105,6 @@ def copy_for_update(state: EarningsState) -> EarningsState:
 def local_wall(at: datetime, tz: ZoneInfo) -> datetime:
     """`at` as the wall clock in `tz`, read as UTC (the money rows' time, module docstring)."""
     return at.astimezone(tz).replace(tzinfo=UTC)
-
-
-def period_of(at: datetime, tz: ZoneInfo) -> str:
-    """The commission period `YYYY-MM` of a moment, in the commission time zone."""
-    local = at.astimezone(tz)
-    return f"{local.year:04d}-{local.month:02d}"
 
 
 def period_of_day(day: date) -> str:

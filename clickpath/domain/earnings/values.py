@@ -37,10 +37,18 @@ def add_to_period(ledger: Ledger, period: str, currency: str, **deltas: int | De
 
 
 class PeriodBook(DayBook):
-    """A DayBook whose every delta also lands in its period's `M|` row."""
+    """A DayBook whose every delta also lands in its period's `M|` row. `real_wager`: the
+    event is a real-money wager, counted in `real_wagers` with its stakes (one write)."""
+
+    def __init__(self, ledger: Ledger, lifetime: dict[str, DayTotals], real_wager: bool) -> None:
+        super().__init__(ledger, lifetime)
+        self.real_wager = real_wager
 
     def add(self, day: date, currency: str, **deltas: int | Decimal) -> DayTotals:
-        add_to_period(self.ledger, period_of_day(day), currency, **deltas)
+        extra: dict[str, int | Decimal] = (
+            {"real_wagers": 1} if self.real_wager and "stakes" in deltas else {}
+        )
+        add_to_period(self.ledger, period_of_day(day), currency, **deltas, **extra)
         return super().add(day, currency, **deltas)
 
 

@@ -3,7 +3,6 @@ a plan book with the API of domain/plans, and a run of records through the decis
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -21,45 +20,39 @@ from clickpath.contracts.models import (
 from clickpath.domain.earnings import EarningsPolicy, EarningsState, decide_earnings
 from clickpath.domain.ledger import MemoryLedger
 from clickpath.domain.outputs import Output, canonical_of
+from clickpath.domain.plans import Assignment, CpaTerms, PlanBook, PlanVersion, RevShareTerms
 from tests.factories import at
 
 NOW = at(100_000)
 COMMON = {"brand_id": "brand-a", "player_id": "p1", "source": "crm"}
 
 
-@dataclass(frozen=True)
-class Cpa:
-    min_first_deposit: Decimal | None = Decimal("20")
-    min_total_deposits: Decimal | None = None
-    kyc_verified: bool = False
-    min_wagering: Decimal | None = None
-    within_days: int = 30
-    clawback_days: int | None = 90
+def Cpa(  # noqa: N802 - reads as the terms it builds
+    min_first_deposit: Decimal | None = Decimal("20"), min_total_deposits: Decimal | None = None,
+    kyc_verified: bool = False, min_wagering: Decimal | None = None, within_days: int = 30,
+    clawback_days: int | None = 90,
+) -> CpaTerms:
+    """CPA terms of 100.00 with, by default, a first deposit of at least 20 (aff-alpha's)."""
+    return CpaTerms(
+        amount=Decimal("100.00"), min_first_deposit=min_first_deposit,
+        min_total_deposits=min_total_deposits, kyc_verified=kyc_verified,
+        min_wagering=min_wagering, within_days=within_days, clawback_days=clawback_days,
+    )
 
 
-@dataclass(frozen=True)
-class Plan:
-    plan_id: str
-    version: int
-    currency: str
-    cpa: Cpa | None
-
-
-@dataclass(frozen=True)
-class Book:
-    """Per affiliate one plan (the real PlanBook resolves brand/country/date too)."""
-
-    plans: dict[str, Plan]
-
-    def plan_for(
-        self, affiliate_id: str, brand_id: str, country: str | None, on: date
-    ) -> Plan | None:
-        return self.plans.get(affiliate_id)
-
-
-def policy(cpa: Cpa | None = None, tz: str = "UTC", **plans: Plan) -> EarningsPolicy:
-    book = {"aff-a": Plan("cpa-a", 1, "EUR", cpa or Cpa()), **plans}
-    return EarningsPolicy(book=Book(book), time_zone=ZoneInfo(tz))
+def policy(cpa: CpaTerms | None = None, tz: str = "UTC") -> EarningsPolicy:
+    """aff-a on a CPA plan (from 2020), aff-b and aff-x on a RevShare-only plan (no CPA)."""
+    versions = [
+        PlanVersion(plan_id="cpa-a", version=1, effective_from=date(2020, 1, 1), currency="EUR",
+                    cpa=cpa or Cpa(), source="config", recorded_at=at(0)),
+        PlanVersion(plan_id="rs", version=1, effective_from=date(2020, 1, 1), currency="EUR",
+                    revshare=RevShareTerms(mode="flat", rate=Decimal("0.3")), source="config",
+                    recorded_at=at(0)),
+    ]
+    assignments = [Assignment(plan_id="cpa-a", affiliate_id="aff-a"),
+                   Assignment(plan_id="rs", affiliate_id="aff-b"),
+                   Assignment(plan_id="rs", affiliate_id="aff-x")]
+    return EarningsPolicy(book=PlanBook(versions, assignments), time_zone=ZoneInfo(tz))
 
 
 def canonical(event: PlayerEvent) -> CanonicalEvent:

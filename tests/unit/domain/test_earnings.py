@@ -230,3 +230,79 @@ def test_every_row_it_writes_is_of_a_registered_kind() -> None:
     kinds = {kind_of(row) for row in ledger.rows}
     assert {RowKind.PERIOD, RowKind.EVIDENCE} <= kinds
 
+
+
+def test_the_same_events_duplicated_and_reordered_give_the_same_values_and_qualification() -> (
+        None):
+    import random
+
+    pol = policy(FULL)
+    story = [
+        profile(1, registered_at=at(1)), canonical(registration("p1", None)),
+        canonical(deposit("p1", "t1", "25", minutes=10)),
+        canonical(deposit("p1", "t2", "30", minutes=20, status="pending")),
+        canonical(deposit("p1", "t2", "30", minutes=21)),
+        canonical(deposit("p1", "t3", "40", minutes=60 * 24 * 35)),
+        canonical(deposit("p1", "t3", "40", minutes=60 * 24 * 36, status="refunded")),
+        canonical(kyc(30)), canonical(wager("w1", "10", 40, win="5")),
+        canonical(wager("w2", "25", 50)), canonical(chargeback("cb1", "t2", "30", 70)),
+    ]
+
+    def final(records: list) -> tuple:
+        _, outputs, _ = run(records, pol)
+        values, quals = newest(outputs)
+        drop = {"version", "caused_by", "cause", "occurred_at"}
+        lines = ("stakes", "wins", "bonus_cost", "chargeback_sum", "deposit_sum",
+                 "withdrawal_sum", "deposits", "ftds", "real_wagers")
+        return (  # a period of zeros is the same value as no period
+            {k: v.model_dump(exclude=drop) for k, v in values.items()
+             if any(getattr(v, line) for line in lines)},
+            {k: q.model_dump(exclude={"version"}) for k, q in quals.items()},
+        )
+
+    expected = final(story)
+    assert expected[1]["aff-a"]["status"] == "reversed"
+    assert ("aff-a", "2026-12", "EUR") not in expected[0]  # t3 refunded: nothing left
+    assert expected[0][("aff-a", "2026-11", "EUR")]["deposit_sum"] == Decimal("55")
+    rng = random.Random(23)
+    for _ in range(150):
+        records = story + rng.sample(story, 4)
+        rng.shuffle(records)
+        assert final(records) == expected
+
+
+def test_a_refund_of_the_counted_deposit_after_qualifying_reverses_it() -> None:
+    _, outputs, _ = run([profile(1, registered_at=at(1)),
+                         canonical(deposit("p1", "t1", "25", minutes=5)),
+                         canonical(deposit("p1", "t1", "25", minutes=50, status="refunded"))],
+                        policy())
+    q = newest(outputs)[1]["aff-a"]
+    assert (q.status, q.reason, q.qualified_at, q.caused_by) == (
+        "reversed", "deposit_reversed", at(5), ["ev-dep-t1-refunded"])
+
+
+def test_a_second_deposit_made_before_the_chargeback_keeps_the_cpa() -> None:
+    _, outputs, _ = run([profile(1, registered_at=at(1)),
+                         canonical(chargeback("cb1", "t1", "25", 60)),
+                         canonical(deposit("p1", "t2", "30", minutes=30)),
+                         canonical(deposit("p1", "t1", "25", minutes=5))], policy())
+    q = newest(outputs)[1]["aff-a"]
+    assert (q.status, q.qualified_at) == ("qualified", at(5))
+
+
+def test_a_rejected_kyc_does_not_meet_the_kyc_condition() -> None:
+    _, outputs, _ = run([profile(1, registered_at=at(1)),
+                         canonical(deposit("p1", "t1", "25", minutes=5)),
+                         canonical(kyc(6, status="rejected"))], policy(Cpa(kyc_verified=True)))
+    q = newest(outputs)[1]["aff-a"]
+    assert (q.status, q.reason) == ("pending", "kyc_missing")
+
+
+def test_a_newer_profile_with_the_same_tag_sends_nothing() -> None:
+    pol = policy()
+    state, _, ledger = run([profile(1, registered_at=at(1)),
+                            canonical(deposit("p1", "t1", "25", minutes=5))], pol)
+    later, outputs, _ = run([profile(2, registered_at=at(1))], pol, state, ledger)
+    assert outputs == []
+    assert later is not None and later.profile_version == 2
+    assert run([profile(1, affiliate="aff-b", registered_at=at(1))], pol, later, ledger)[1] == []

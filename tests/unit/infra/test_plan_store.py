@@ -44,3 +44,20 @@ def test_a_version_with_a_taken_date_or_a_new_plan_without_assignment_is_refused
              "revshare": {"mode": "flat", "rate": "2"}}]}, NOW)
     assert not (tmp_path / "plans.json").exists() or "beta" not in (tmp_path / "plans.json").read_text()
     assert store.current().plan_ids() == ["alpha"]
+
+
+def test_the_legacy_cpa_becomes_a_flat_cpa_plan_and_the_deprecation_is_logged_once(tmp_path: Path) -> None:
+    from structlog.testing import capture_logs
+
+    from clickpath.infra.plan_store import plan_store_of
+    from clickpath.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, affiliate_cpa={"aff-once-only": "50.00 GBP"})
+    with capture_logs() as logs:
+        book = plan_store_of(settings).current()
+        plan_store_of(settings).current()  # a second store (a reload, another router): no second warning
+    assert [e["affiliates"] for e in logs if e["event"] == "affiliate_cpa_deprecated"] == [["aff-once-only"]]
+    version = book.plan_for("aff-once-only", None, None, date(1999, 1, 1))
+    assert version is not None and version.plan_id == "legacy-cpa-aff-once-only"
+    assert version.currency == "GBP" and version.cpa is not None and version.cpa.amount == Decimal("50.00")
+    assert version.cpa.within_days == 30
