@@ -17,8 +17,7 @@ is read before the EVENTS backlog.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -37,24 +36,20 @@ from clickpath.contracts.models import (
     Wager,
     Withdrawal,
 )
-from clickpath.contracts.serde import build_codec
 from clickpath.contracts.topics import Topic
 from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.players import PlayerPolicy
-from clickpath.infra.batching import events_in
 from clickpath.infra.faults import STAGE_POINTS, FaultPlan, Killed, arm, on_kill
 from clickpath.streams.clicks import click_stage
-from clickpath.streams.memory import MemoryEvent, MemoryMessage, MemoryProducer, MemoryTable, flush
 from clickpath.streams.players import player_stage
-from clickpath.streams.runtime import StageRuntime
 from tests.factories import at, click, deposit, registration
+from tests.unit.streams.crash_harness import NAMES, Broker, Worker
 
-CODEC = build_codec(None, None)
-NAMES = {t: t.value for t in Topic}
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # one clock for both runs: outputs compare exactly
 POLICY = PlayerPolicy(recent_ids=64, pseudonym_key=b"k" * 32)
 WINDOW = AttributionWindow(lookback=timedelta(days=30))
 P1 = "brand-a:p1"
+# Both stages, as a `clickpath worker` runs them.
+STAGES = [player_stage(POLICY, NAMES[Topic.ATTRIBUTIONS]), click_stage(WINDOW)]
 
 
 def _player(cls: type[PlayerEvent], name: str, minutes: float = 3, **fields: Any) -> PlayerEvent:
@@ -98,72 +93,6 @@ CASES: dict[str, tuple[Topic, str, Record]] = {
 POINTS = [f"{stage}.{point}" for stage in ("players", "clicks") for point in STAGE_POINTS]
 
 
-class Broker:
-    """One partition per topic; offsets are list positions; a commit per topic."""
-
-    def __init__(self) -> None:
-        self.logs: dict[str, list[tuple[bytes | None, bytes]]] = defaultdict(list)
-        self.committed: dict[str, int] = defaultdict(int)
-
-    def produce(self, topic: Topic, key: str, record: Record) -> None:
-        self.logs[topic.value].append((key.encode(), CODEC.encode(record)))
-
-    def records(self, topic: Topic) -> list[Any]:
-        """The events on `topic`, batch records unpacked (as the sinks read them)."""
-        return [event for _, value in self.logs[topic.value] for event in events_in(CODEC, value)]
-
-
-class Worker:
-    """Both stages in one process, as a `clickpath worker` runs them."""
-
-    def __init__(self, broker: Broker, tables: dict[str, MemoryTable] | None = None) -> None:
-        self.broker = broker
-        self.tables = tables or {"players": MemoryTable(), "clicks": MemoryTable()}
-        self.producer = MemoryProducer()
-        self._delivered = 0
-        self.routes: dict[str, StageRuntime[Any]] = {}
-        for stage in (player_stage(POLICY, NAMES[Topic.ATTRIBUTIONS]), click_stage(WINDOW)):
-            table = self.tables[stage.name]
-            runtime = StageRuntime(stage, CODEC, NAMES, table, table, self.producer,
-                                   clock=lambda: NOW, partitions=1)
-            self.routes.update((topic, runtime) for topic in runtime.input_topics)
-            on_kill(f"{stage.name}.changelog", table.flush)
-
-    def step(self, topic: Topic) -> bool:
-        """Read the topic's backlog as one batch, process it, flush, commit."""
-        name = topic.value
-        start = self.broker.committed[name]
-        backlog = self.broker.logs[name][start:]
-        if not backlog:
-            return False
-        events = [MemoryEvent(MemoryMessage(name, 0, start + i, key, value))
-                  for i, (key, value) in enumerate(backlog)]
-        self.routes[name].process_batch(events)
-        flush(self.tables, self.producer)
-        self.deliver()
-        self.broker.committed[name] = start + len(backlog)
-        return True
-
-    def deliver(self) -> None:
-        """Landed outputs are on their topics."""
-        for topic, key, value in self.producer.sent[self._delivered:self.producer.landed]:
-            self.broker.logs[topic].append((key, value))
-        self._delivered = self.producer.landed
-
-    def killed(self) -> Worker:
-        """The worker is gone: what landed stays, the rest is lost; another worker takes over
-        from the changelog."""
-        self.deliver()
-        self.producer.drop_unlanded()
-        return Worker(self.broker, {name: t.recovered() for name, t in self.tables.items()})
-
-    def restarted_on_its_own_disk(self) -> Worker:
-        """Killed and started again with its local stores as the kill left them."""
-        self.deliver()
-        self.producer.drop_unlanded()
-        return Worker(self.broker, {name: t.reopened() for name, t in self.tables.items()})
-
-
 def killed_at(worker: Worker, point: str) -> None:
     """Run the CLICKS batch (the registration) and the EVENTS batch [X, Login] until `point`
     kills the worker."""
@@ -191,7 +120,7 @@ def run(case: str, point: str | None, attr_first: bool = False, takeover: bool =
     broker.produce(Topic.CLICKS, "c1", click("c1", minutes=0))
     broker.produce(Topic.EVENTS, P1, _player(Kyc, "kyc1", minutes=1.5, status="pending"))
     broker.produce(Topic.EVENTS, P1, deposit("p1", "t1", "10", minutes=2))
-    worker = Worker(broker)
+    worker = Worker(broker, STAGES)
     worker.step(Topic.CLICKS)
     worker.step(Topic.EVENTS)  # [Kyc, Deposit] committed
     if takeover:
@@ -215,8 +144,7 @@ def run(case: str, point: str | None, attr_first: bool = False, takeover: bool =
     # The ATTRIBUTIONS backlog before the EVENTS backlog (the click stage's first, which feeds
     # it): the order in which the low-volume topic comes out after a restart.
     order = [Topic.CLICKS, Topic.CLICK_LINKS, Topic.ATTRIBUTIONS, Topic.EVENTS]
-    while any([worker.step(t) for t in order]):
-        pass
+    worker.drain(order)
     return figures(broker)
 
 
@@ -288,7 +216,7 @@ def test_a_store_kept_across_a_restart_is_never_ahead_of_the_changelog() -> None
         broker = Broker()
         broker.produce(Topic.EVENTS, P1, deposit("p1", "t1", "10", minutes=2))
         broker.produce(Topic.EVENTS, P1, wager)
-        worker = Worker(broker)
+        worker = Worker(broker, STAGES)
         if kill:
             on_kill("players.changelog", lambda: None)  # SIGKILL: nothing more is delivered
             arm(FaultPlan("players.after_state", 1, raise_instead=True))
