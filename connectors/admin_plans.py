@@ -19,7 +19,7 @@ from clickpath.connectors.auth import require_role
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.keys import ApiKey
 from clickpath.contracts.models import utcnow
-from clickpath.domain.plans import PlanBook, PlanError, PlanTerms
+from clickpath.domain.plans import PlanBook, PlanError
 from clickpath.infra.plan_store import plan_store_of
 
 log = structlog.get_logger(__name__)
@@ -44,9 +44,8 @@ def plan_view(book: PlanBook, plan_id: str) -> dict[str, Any]:
         "versions": [
             {"version": v.version, "kind": v.kind, "source": v.source,
              "recorded_at": v.recorded_at.isoformat() if v.recorded_at else None,
-             **PlanTerms.model_validate(v.model_dump(by_alias=True, exclude={
-                 "plan_id", "version", "source", "recorded_at"})).model_dump(mode="json", by_alias=True,
-                                                                            exclude_none=True)}
+             **v.model_dump(mode="json", by_alias=True, exclude_none=True,
+                            exclude={"plan_id", "version", "source", "recorded_at"})}
             for v in book.versions_of(plan_id)
         ],
     }

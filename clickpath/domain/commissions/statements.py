@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -26,6 +25,7 @@ from pydantic import BaseModel
 
 from clickpath.contracts.models import LedgerEntry
 from clickpath.contracts.money import format_amount
+from clickpath.domain.plans import parse_period as plan_period
 
 STATUS_OPEN = "open"  # period close comes with the next issue
 AMOUNT_COLUMNS = (
@@ -65,15 +65,15 @@ class StatementRow(BaseModel):
         return row
 
 
-_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
-
-
 def parse_period(text: str) -> str:
-    """A period `YYYY-MM` (a calendar month); ValueError saying what is expected."""
-    match = _PERIOD.match(text.strip())
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        raise ValueError(f"{text[:40]!r} is not a period: use YYYY-MM, e.g. 2026-11")
-    return text.strip()
+    """A period `YYYY-MM` (a calendar month, domain/plans' rule); ValueError saying what is
+    expected, in the words of a command's argument."""
+    value = text.strip()
+    try:
+        plan_period(value)
+    except ValueError:
+        raise ValueError(f"{text[:40]!r} is not a period: use YYYY-MM, e.g. 2026-11") from None
+    return value
 
 
 def parse_as_of(text: str) -> datetime:
