@@ -101,7 +101,8 @@ def _console_text(table: Table, *notes: str) -> str:
     return out.getvalue()
 
 
-def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A header and rows as CSV text (every report's `--format csv`)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
@@ -148,7 +149,7 @@ def _render_wide(rows: list[dict[str, Any]], fmt: str) -> str:
             value = [w["value"].get(m, {}).get(cur, "0" if cur else "") for m in models]
             flat.append(([w.get(k, "") for k in keys], cur, credit, value))
     if fmt == "csv":
-        return _csv(
+        return csv_text(
             [*keys, "currency", *(f"{m}_conversions" for m in models), *(f"{m}_value" for m in models)],
             ([*k, cur, *credit, *value] for k, cur, credit, value in flat),
         )
@@ -182,7 +183,7 @@ def render_attribution(rows: list[dict[str, Any]], fmt: str, layout: str = "long
     keys = ["model", "affiliate_id", *(["campaign_id"] if by_campaign else []), "conversion"]
     currencies = _currencies(rows, "value")
     if fmt == "csv":
-        return _csv(
+        return csv_text(
             [*keys, "conversions", *(f"value_{c}" for c in currencies)],
             (
                 [
@@ -270,7 +271,7 @@ def render_cohorts(rows: list[dict[str, Any]], fmt: str) -> str:
         return json.dumps(rows, indent=2) + "\n"
     rows = _players_once(rows)
     if fmt == "csv":
-        return _csv(COHORT_COLUMNS, ([_cell(r.get(k)) for k in COHORT_COLUMNS] for r in rows))
+        return csv_text(COHORT_COLUMNS, ([_cell(r.get(k)) for k in COHORT_COLUMNS] for r in rows))
     table = Table(title="clickpath registration cohorts: value since registration (LTV = NGR)")
     for name, _ in _COHORT_TABLE:
         left = name in ("brand", "cohort", "affiliate", "campaign")
@@ -308,7 +309,7 @@ def render_retention(rows: list[dict[str, Any]], fmt: str) -> str:
         return [_cell(v) for v in values] + [""] * (periods - len(values))
 
     if fmt == "csv":
-        return _csv(
+        return csv_text(
             [*keys, *(f"active_{n}" for n in range(periods)), *(f"retention_{n}" for n in range(periods))],
             ([_cell(r.get(k)) for k in keys] + series(r, "active") + series(r, "retention") for r in rows),
         )
@@ -349,7 +350,7 @@ def render_sql(answer: dict[str, Any], fmt: str) -> str:
     why = f" (the answer had {answer['truncated_reason']})" if answer.get("truncated_reason") else ""
     truncated = [f"Truncated: only the first {len(rows)} rows{why}."] if answer.get("truncated") else []
     if fmt == "csv":
-        return _csv(columns, ([_text(v) for v in row] for row in rows))
+        return csv_text(columns, ([_text(v) for v in row] for row in rows))
     table = Table()
     for name in columns:
         table.add_column(name)

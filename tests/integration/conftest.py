@@ -10,11 +10,21 @@ from clickpath.contracts.serde import build_codec
 from clickpath.devtools.demo import PostbackReceiver
 from clickpath.domain.catalogue import AffiliateConfig
 from clickpath.infra.broker import free_port
+from clickpath.infra.clickhouse import apply_migrations, connect
 from clickpath.infra.kafka import create_topics
 from clickpath.settings import Settings
 from tests.integration.harness import RoleProcess
 
 PSEUDONYM_KEY = "integration-test-key-0123456789abcdef"
+
+
+@pytest.fixture
+def client(tmp_path):
+    """An embedded ClickHouse (chdb) with the shipped DDL applied to database `clickpath`."""
+    c = connect(Settings(clickhouse_url=f"chdb://{tmp_path / 'ch'}", clickhouse_database="clickpath"))
+    apply_migrations(c, "clickpath")
+    yield c
+    c.close()
 
 
 @pytest.fixture

@@ -31,7 +31,6 @@ from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player, r
 from clickpath.infra.clickhouse import apply_migrations, shipped_migrations_dir
 from clickpath.infra.cohorts import query_cohorts, query_retention
 from clickpath.sinks.clickhouse.writer import write_batch
-from tests.integration.test_clickhouse_funnel import client  # noqa: F401  (the chdb fixture)
 
 DB = "clickpath"
 POLICY = PlayerPolicy(recent_ids=64, pseudonym_key=b"k")

@@ -10,8 +10,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from clickpath.contracts.models import Attribution, CanonicalEvent, PlayerDayFact, Record
 from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.clicks import decide_click
@@ -24,23 +22,12 @@ from clickpath.infra.clickhouse import (
     query_pipeline_stats,
     repair_funnel,
 )
-from clickpath.settings import Settings
 from clickpath.sinks.clickhouse.writer import write_batch
 from tests.factories import at, click, deposit, registration
 
 POLICY = PlayerPolicy(recent_ids=64, pseudonym_key=b"k")
 NOW = at(1000)
 DB = "clickpath"
-
-
-@pytest.fixture
-def client(tmp_path):
-    from clickpath.infra.clickhouse import connect
-
-    c = connect(Settings(clickhouse_url=f"chdb://{tmp_path / 'ch'}", clickhouse_database=DB))
-    apply_migrations(c, DB)
-    yield c
-    c.close()
 
 
 def stream_outputs() -> tuple[list[Record], list[Record], list[Record]]:

@@ -8,23 +8,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from clickpath.contracts.models import LedgerEntry
-from clickpath.infra.clickhouse import apply_migrations, connect
 from clickpath.settings import Settings
 from clickpath.sinks.clickhouse.writer import write_batch
 
 DB = "clickpath"
 T0 = datetime(2026, 11, 5, 12, tzinfo=UTC)
-
-
-@pytest.fixture
-def client(tmp_path):
-    c = connect(Settings(clickhouse_url=f"chdb://{tmp_path / 'ch'}", clickhouse_database=DB))
-    apply_migrations(c, DB)
-    yield c
-    c.close()
 
 
 def entry(entry_id: str, amount: str, *, minutes: int = 0, **changes: Any) -> LedgerEntry:

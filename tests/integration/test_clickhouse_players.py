@@ -12,24 +12,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from clickpath.contracts.models import CurrencyTotals, PlayerProfile
-from clickpath.infra.clickhouse import apply_migrations, connect
-from clickpath.settings import Settings
+from clickpath.infra.clickhouse import apply_migrations
 from clickpath.sinks.clickhouse.rows import MONEY_MEASURES, PROFILE_ROW_COLUMNS
 from clickpath.sinks.clickhouse.writer import write_batch
 
 DB = "clickpath"
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
-
-
-@pytest.fixture
-def client(tmp_path):
-    c = connect(Settings(clickhouse_url=f"chdb://{tmp_path / 'ch'}", clickhouse_database=DB))
-    apply_migrations(c, DB)
-    yield c
-    c.close()
 
 
 def money(currency: str, stakes: str, wins: str, bonus_cost: str = "0",

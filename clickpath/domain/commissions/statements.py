@@ -13,8 +13,6 @@ Amounts leave here as decimal strings ("125.00"), never floats or per-currency m
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
@@ -25,6 +23,7 @@ from pydantic import BaseModel
 
 from clickpath.contracts.models import LedgerEntry
 from clickpath.contracts.money import format_amount
+from clickpath.domain.analytics_rows import csv_text
 from clickpath.domain.plans import parse_period as plan_period
 
 STATUS_OPEN = "open"  # period close comes with the next issue
@@ -169,14 +168,6 @@ def entry_json(e: LedgerEntry) -> dict[str, Any]:
     return row
 
 
-def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue()
-
-
 def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]], empty: str) -> str:
     if not rows:
         return f"{title}\n{empty}\n"
@@ -192,7 +183,7 @@ def render_statements(rows: Sequence[Mapping[str, Any]], fmt: str) -> str:
         return json.dumps(list(rows), indent=2) + "\n"
     cells = [[str(r[c]) for c in STATEMENT_COLUMNS] for r in rows]
     if fmt == "csv":
-        return _csv(STATEMENT_COLUMNS, cells)
+        return csv_text(STATEMENT_COLUMNS, cells)
     period = rows[0]["period"] if rows else ""
     return _table(f"clickpath statements {period}".rstrip(), STATEMENT_COLUMNS, cells,
                   "No ledger entries for this period (as of then).")
@@ -211,7 +202,7 @@ def render_ledger(entries: Sequence[Mapping[str, Any]], fmt: str) -> str:
 
     cells = [[cell(e.get(c)) for c in LEDGER_COLUMNS] for e in entries]
     if fmt == "csv":
-        return _csv(LEDGER_COLUMNS, cells)
+        return csv_text(LEDGER_COLUMNS, cells)
     short = ("recorded_at", "entry_id", "kind", "component", "amount", "currency", "plan_id",
              "plan_version", "player_token", "reason", "caused_by")
     picked = [[row[LEDGER_COLUMNS.index(c)] for c in short] for row in cells]
