@@ -220,7 +220,7 @@ COHORT_COLUMNS = (
     "ngr_30",
     "ngr_90",
     "ngr_365",
-    "cpa",
+    "cpa_accrued",
     "cpa_to_ltv_365",
 )
 """Every figure of a cohort row, in CSV order (LTV = NGR; docs/cohorts.md)."""
@@ -244,7 +244,7 @@ _COHORT_TABLE: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("LTV 30d", lambda r: _rounded(r.get("ngr_30"))),
     ("LTV 90d", lambda r: _rounded(r.get("ngr_90"))),
     ("LTV 365d", lambda r: _rounded(r.get("ngr_365"))),
-    ("CPA", lambda r: "-" if r.get("cpa") is None else str(r["cpa"])),
+    ("CPA accrued", lambda r: "-" if r.get("cpa_accrued") is None else str(r["cpa_accrued"])),
     ("CPA:LTV 365d", lambda r: _rounded(r.get("cpa_to_ltv_365"))),
 )
 

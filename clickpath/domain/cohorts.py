@@ -90,15 +90,15 @@ def zone_groups(
     return groups
 
 
-def cpa_to_ltv(cpa: Money | None, currency: str, ftds: int, ngr: Decimal) -> Decimal | None:
-    """CPA ÷ LTV per first-time depositor: what the cohort's FTDs cost (CPA × FTDs) over the
-    NGR they brought (LTV = NGR), in one currency. Below 1: the NGR paid the CPA back.
+def cpa_to_ltv(cpa: Money | None, currency: str, ngr: Decimal) -> Decimal | None:
+    """CPA-to-LTV: the CPA the cohort accrued over the NGR it brought (LTV = NGR), in one
+    currency. Below 1: the NGR paid the CPA back.
 
-    None when it means nothing: no CPA, a CPA in another currency (no conversion is guessed),
-    no FTDs, or no positive NGR (a ratio over a loss would read as better than none)."""
-    if cpa is None or cpa.currency != currency or ftds <= 0 or ngr <= 0:
+    None when it means nothing: no CPA accrued, a CPA in another currency (no conversion is
+    guessed), or no positive NGR (a ratio over a loss would read as better than none)."""
+    if cpa is None or cpa.currency != currency or cpa.amount <= 0 or ngr <= 0:
         return None
-    return (cpa.amount * ftds / ngr).quantize(Decimal("0.0001"))
+    return (cpa.amount / ngr).quantize(Decimal("0.0001"))
 
 
 def periods_reached(cohort: date, as_of: date, periods: int) -> int:
@@ -139,11 +139,27 @@ COHORT_SUMS = ("players", "ftds", *(f"deposits_{w}" for w in WINDOWS), *(f"ngr_{
 as int, amounts as Decimal, int or Decimal text."""
 
 
-def cohort_rows(raw: Iterable[Sequence[Any]], cpa: Mapping[str, Money]) -> list[dict[str, Any]]:
+def accrued_cpa(raw: Iterable[Sequence[Any]]) -> dict[CohortKey, list[Money]]:
+    """The CPA accrued per cohort from raw rows (brand, affiliate, campaign, cohort, currency,
+    net amount of the cohort's CPA entries), per currency, the nets of zero left out."""
+    sums: dict[CohortKey, dict[str, Decimal]] = {}
+    for brand, affiliate, campaign, cohort, currency, amount in raw:
+        by_currency = sums.setdefault((brand, affiliate, campaign, cohort), {})
+        by_currency[currency] = by_currency.get(currency, Decimal(0)) + Decimal(str(amount))
+    return {
+        key: [Money(a, c) for c, a in sorted(by_currency.items()) if a]
+        for key, by_currency in sums.items()
+    }
+
+
+def cohort_rows(
+    raw: Iterable[Sequence[Any]], cpa: Mapping[CohortKey, Sequence[Money]]
+) -> list[dict[str, Any]]:
     """Finished cohort rows from raw ones (brand, affiliate, campaign, cohort, currency,
     *COHORT_SUMS), summed per currency: one row per currency the cohort has money in (or one
-    row with currency '' when it has none yet), each with the cohort's players (not to be
-    added up across its currency rows), JSON-able (Decimal as str)."""
+    row with currency '' when it has none yet), each with the cohort's players and the CPA
+    it accrued (`accrued_cpa`; neither to be added up across its currency rows), JSON-able
+    (Decimal as str)."""
     sums: dict[CohortKey, dict[str, list[Any]]] = {}
     for brand, affiliate, campaign, cohort, currency, *values in raw:
         by_currency = sums.setdefault((brand, affiliate, campaign, cohort), {})
@@ -159,7 +175,7 @@ def cohort_rows(raw: Iterable[Sequence[Any]], cpa: Mapping[str, Money]) -> list[
         money = {c: v for c, v in by_currency.items() if c and not all(map(_is_zero, v[1:]))}
         if not players and not money:
             continue  # emptied by a re-tag: never there
-        affiliate_cpa = cpa.get(affiliate)
+        accrued = {m.currency: m for m in cpa.get((brand, affiliate, campaign, cohort), ())}
         head = {
             "brand_id": brand,
             "affiliate_id": affiliate,
@@ -167,13 +183,10 @@ def cohort_rows(raw: Iterable[Sequence[Any]], cpa: Mapping[str, Money]) -> list[
             "cohort": cohort.isoformat(),
         }
         for currency, v in sorted(money.items()) or [("", empty)]:
-            ftds = int(v[1])
-            ratio = None
-            if affiliate_cpa is not None and affiliate_cpa.currency == currency:
-                ratio = cpa_to_ltv(affiliate_cpa, currency, ftds, Decimal(str(v[-1])))
-            row = {**head, "currency": currency, "players": players, "ftds": ftds}
+            ratio = cpa_to_ltv(accrued.get(currency), currency, Decimal(str(v[-1])))
+            row = {**head, "currency": currency, "players": players, "ftds": int(v[1])}
             row.update(zip(COHORT_SUMS[2:], map(amount_text, v[2:]), strict=True))
-            row["cpa"] = str(affiliate_cpa) if affiliate_cpa else None
+            row["cpa_accrued"] = ", ".join(map(str, accrued.values())) or None
             row["cpa_to_ltv_365"] = _str_or_none(ratio)
             rows.append(row)
     return rows

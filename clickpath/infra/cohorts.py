@@ -2,10 +2,12 @@
 CPA-to-LTV and retention per brand, affiliate, campaign and week or month (docs/cohorts.md).
 
 Reads the summed aggregates the materialized views of deploy/clickhouse/007_cohorts.sql keep
-(`cohort_agg`, `cohort_activity`), never FINAL: the sums are exact whether or not ClickHouse
-has merged them. Each brand's weeks and months are in its own time zone: one query per zone,
-the zone a constant in the SQL (checked against the IANA names first); the rows are finished
-by clickpath.domain.cohorts.
+(`cohort_agg`, `cohort_activity`) and the CPA entries of the commission ledger (each entry
+id's earliest copy, as the `ledger_entries` view takes it), never FINAL: the sums are exact
+whether or not ClickHouse has merged them. Each brand's weeks and months are in its own time
+zone: one query of the aggregates per zone, the zone a constant in the SQL (checked against the
+IANA names first), and one pass over the ledger; the rows are finished by
+clickpath.domain.cohorts.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from clickpath.contracts.money import Money
 from clickpath.domain.cohorts import (
     WINDOWS,
     CohortKey,
     Grain,
+    accrued_cpa,
     check_grain,
     check_time_zone,
     cohort_rows,
@@ -32,9 +34,9 @@ _START = {"week": "toMonday", "month": "toStartOfMonth"}
 _NGR = "stakes - wins - bonus_cost - chargeback_sum"
 
 
-def _cohort_sql(grain: Grain, zone: str) -> str:
-    """The cohort start of a registration slot in `zone` (a checked IANA name)."""
-    return f"{_START[grain]}(toDate(reg_slot, '{check_time_zone(zone)}'))"
+def _cohort_sql(grain: Grain, zone: str, registered: str = "reg_slot") -> str:
+    """The cohort start of a registration slot (or time) in `zone` (a checked IANA name)."""
+    return f"{_START[grain]}(toDate({registered}, '{check_time_zone(zone)}'))"
 
 
 def _where(
@@ -64,12 +66,11 @@ def query_cohorts(
     brand_id: str | None,
     grain: Grain,
     time_zones: Mapping[str, str],
-    cpa: Mapping[str, Money],
     since: date | None,
     until: date | None,
 ) -> list[dict[str, Any]]:
     """Cohort rows (domain.cohorts.cohort_rows) of the cohorts starting from `since` to
-    `until` (dates in each brand's zone), for one brand or all."""
+    `until` (dates in each brand's zone), for one brand or all, with the CPA they accrued."""
     check_grain(grain)
     # Amounts as Decimal text: reading Decimal columns costs the driver more than the query.
     windows = ", ".join(
@@ -88,7 +89,53 @@ def query_cohorts(
             "GROUP BY brand_id, affiliate_id, campaign_id, cohort, currency"
         )
         raw += client.query(sql, parameters=params).result_rows
-    return cohort_rows(raw, cpa)
+    cpa = _accrued_cpa_rows(client, db, grain, zone_groups(brand_id, time_zones), since, until)
+    return cohort_rows(raw, accrued_cpa(cpa))
+
+
+def _accrued_cpa_rows(
+    client: Client,
+    db: str,
+    grain: Grain,
+    groups: list[tuple[str, list[str] | None, list[str]]],
+    since: date | None,
+    until: date | None,
+) -> list[Any]:
+    """The net of the CPA entries (accruals, adjustments, clawbacks) per cohort and payout
+    currency: entries about one player carry its registration, brand and campaign.
+
+    One pass over the ledger's CPA entries, each entry id's earliest copy as `ledger_entries`
+    takes it (filtered on the component before grouping, which the view cannot), every brand's
+    cohort in its zone by a multiIf over `zone_groups`."""
+    params: dict[str, Any] = {}
+    cases: list[str] = []
+    for i, (zone, brands, _) in enumerate(groups):
+        start = _cohort_sql(grain, zone, "registered")
+        if brands is None:
+            cases.append(start)  # the last group: every other brand
+        else:
+            params[f"zone{i}"] = brands
+            cases.append(f"brand IN {{zone{i}:Array(String)}}, {start}")
+    if groups[-1][1] is not None:  # one brand asked for: nothing else
+        cases.append("toDate(0)")
+    cohort = cases[0] if len(cases) == 1 else f"multiIf({', '.join(cases)})"
+    inner = ""
+    if groups[-1][1] is not None:
+        inner = " AND player_brand_id IN {brands:Array(String)}"
+        params["brands"] = [b for _, brands, _ in groups for b in brands or []]
+    outer, period = _where(None, [], since, until)
+    sql = (
+        f"SELECT brand, affiliate_id, campaign, {cohort} AS cohort, payout_currency, "
+        f"toString(sum(net)) FROM ("
+        "SELECT affiliate_id, argMin(tuple(amount, currency, assumeNotNull(registered_at), "
+        "assumeNotNull(player_brand_id), ifNull(player_campaign_id, '')), recorded_at) AS e, "
+        "e.1 AS net, e.2 AS payout_currency, e.3 AS registered, e.4 AS brand, e.5 AS campaign "
+        f"FROM {db}.commission_ledger WHERE component = 'cpa' AND registered_at IS NOT NULL "
+        f"AND player_brand_id IS NOT NULL{inner} GROUP BY affiliate_id, period, entry_id) "
+        f"WHERE {outer} GROUP BY brand, affiliate_id, campaign, cohort, payout_currency"
+    )
+    rows: list[Any] = list(client.query(sql, parameters={**params, **period}).result_rows)
+    return rows
 
 
 def query_retention(

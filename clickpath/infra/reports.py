@@ -16,7 +16,6 @@ from typing import Any, Literal
 import httpx
 from clickhouse_connect.driver.client import Client
 
-from clickpath.contracts.money import Money
 from clickpath.domain.analytics_rows import credit_rows
 from clickpath.domain.attribution import DEFAULT_CLOCK_SKEW_S
 from clickpath.domain.multitouch import ModelParams, attribute
@@ -136,22 +135,15 @@ def attribution_rows(settings: Settings, **filters: Any) -> list[dict[str, Any]]
     return rows
 
 
-def _cohort_settings(settings: Settings) -> tuple[dict[str, str], dict[str, Money]]:
-    """The brands' time zones and the affiliates' CPA the cohort reports apply."""
-    return settings.brand_time_zones, settings.affiliate_cpa_money
-
-
 def query_cohort_rows(client: Client, db: str, settings: Settings, **filters: Any) -> list[dict[str, Any]]:
-    """LTV cohort rows (infra/cohorts.py) in the brands' zones, with the configured CPA."""
-    time_zones, cpa = _cohort_settings(settings)
-    rows = query_cohorts(client, db, time_zones=time_zones, cpa=cpa, **filters)
+    """LTV cohort rows (infra/cohorts.py) in the brands' zones, with the CPA they accrued."""
+    rows = query_cohorts(client, db, time_zones=settings.brand_time_zones, **filters)
     return [to_json(row) for row in rows]
 
 
 def query_retention_rows(client: Client, db: str, settings: Settings, **filters: Any) -> list[dict[str, Any]]:
     """Retention rows (infra/cohorts.py) in the brands' zones."""
-    time_zones, _ = _cohort_settings(settings)
-    rows = query_retention(client, db, time_zones=time_zones, **filters)
+    rows = query_retention(client, db, time_zones=settings.brand_time_zones, **filters)
     return [to_json(row) for row in rows]
 
 

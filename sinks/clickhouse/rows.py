@@ -53,9 +53,10 @@ ATTEMPT_COLUMNS = [
 LEDGER_COLUMNS = [
     "entry_id", "affiliate_id", "period", "kind", "component", "amount", "currency",
     "original_amount", "original_currency", "fx_rate", "plan_id", "plan_version", "player_token",
-    "caused_by", "reason", "occurred_at", "recorded_at", "registered_at",
+    "caused_by", "reason", "occurred_at", "recorded_at", "registered_at", "player_brand_id",
+    "player_campaign_id",
 ]
-"""Every LedgerEntry field, a `commission_ledger` column each (deploy/clickhouse/009)."""
+"""Every LedgerEntry field, a `commission_ledger` column each (deploy/clickhouse/009, 010)."""
 
 
 def ledger_rows(entries: Iterable[LedgerEntry]) -> list[list[Any]]:

@@ -17,6 +17,7 @@ from clickpath.contracts.models import (
     Attribution,
     CurrencyTotals,
     Deposit,
+    LedgerEntry,
     PlayerDayFact,
     PlayerEvent,
     PlayerProfile,
@@ -24,7 +25,6 @@ from clickpath.contracts.models import (
     Registration,
     Wager,
 )
-from clickpath.contracts.money import Money
 from clickpath.domain.cohorts import cohort_start
 from clickpath.domain.ledger import MemoryLedger
 from clickpath.domain.players import PlayerPolicy, PlayerState, decide_player, replay_outputs
@@ -120,8 +120,20 @@ class Stream:
         ]
 
 
+def cpa_entry(entry_id: str, amount: str, kind: str = "accrual", **changes: Any) -> LedgerEntry:
+    """A CPA entry of aff-1 about the player registered at T, as the commission stage writes."""
+    fields: dict[str, Any] = dict(
+        entry_id=entry_id, affiliate_id="aff-1", period="2026-02", kind=kind, component="cpa",
+        amount=Decimal(amount), currency="EUR", original_amount=Decimal(amount),
+        original_currency="EUR", fx_rate=Decimal(1), plan_id="cpa-35", plan_version=1,
+        player_token="tok", caused_by=["dep-utc-t1"], occurred_at=T + timedelta(days=3),
+        recorded_at=NOW, registered_at=T, player_brand_id="utc", player_campaign_id="camp",
+    )
+    return LedgerEntry(**{**fields, **changes})
+
+
 def cohorts(client, grain: str = "month", **kw: Any) -> list[dict[str, Any]]:  # noqa: F811
-    args: dict[str, Any] = dict(brand_id=None, grain=grain, time_zones=ZONES, cpa={}, since=None, until=None)
+    args: dict[str, Any] = dict(brand_id=None, grain=grain, time_zones=ZONES, since=None, until=None)
     return query_cohorts(client, DB, **{**args, **kw})
 
 
@@ -212,17 +224,15 @@ def test_a_late_attribution_moves_the_players_value_to_the_affiliate_exactly(cli
         wager("p1", "w1", "100", "30", T + timedelta(days=4)),
     )
     write_batch(client, DB, first)
-    cpa = {"aff-1": Money(Decimal("35"), "EUR")}
-    assert brief(
-        cohorts(client, cpa=cpa), "affiliate_id", "players", "deposits_30", "ngr_30", "cpa_to_ltv_365"
-    ) == [("", 1, "40.00", "70.00", None)]
+    figures = ("affiliate_id", "players", "deposits_30", "ngr_30", "cpa_accrued", "cpa_to_ltv_365")
+    assert brief(cohorts(client), *figures) == [("", 1, "40.00", "70.00", None, None)]
     retag = stream.send(attribution("p1", T, "aff-1"))
     write_batch(client, DB, retag)
-    moved = [("aff-1", 1, "40.00", "70.00", "0.5000")]  # CPA 35 for 1 FTD / NGR 70
-    assert (
-        brief(cohorts(client, cpa=cpa), "affiliate_id", "players", "deposits_30", "ngr_30", "cpa_to_ltv_365")
-        == moved
-    )
+    assert brief(cohorts(client), *figures) == [("aff-1", 1, "40.00", "70.00", None, None)]
+    # The CPA the commission stage accrued on the player (written twice: counted once).
+    write_batch(client, DB, [cpa_entry("e-1", "35.00"), cpa_entry("e-1", "35.00")])
+    moved = [("aff-1", 1, "40.00", "70.00", "35.00 EUR", "0.5000")]  # CPA 35 / NGR 70
+    assert brief(cohorts(client), *figures) == moved
     retention = query_retention(
         client, DB, brand_id=None, grain="month", time_zones={}, periods=2, since=None, until=None
     )
@@ -233,16 +243,24 @@ def test_a_late_attribution_moves_the_players_value_to_the_affiliate_exactly(cli
     write_batch(client, DB, first + retag)
     write_batch(client, DB, stream.replay(attribution("p1", T, "aff-1")))
     write_batch(client, DB, first)  # older versions after the newer ones
-    assert (
-        brief(cohorts(client, cpa=cpa), "affiliate_id", "players", "deposits_30", "ngr_30", "cpa_to_ltv_365")
-        == moved
-    )
-    for table in ("fact_rows", "cohort_agg", "cohort_activity"):
+    write_batch(client, DB, [cpa_entry("e-1", "35.00", recorded_at=NOW + timedelta(hours=1))])
+    assert brief(cohorts(client), *figures) == moved
+    for table in ("fact_rows", "cohort_agg", "cohort_activity", "commission_ledger"):
         client.command(f"OPTIMIZE TABLE {DB}.{table} FINAL")
-    assert (
-        brief(cohorts(client, cpa=cpa), "affiliate_id", "players", "deposits_30", "ngr_30", "cpa_to_ltv_365")
-        == moved
-    )
+    assert brief(cohorts(client), *figures) == moved
+    # Other entries of aff-1 stay out: a RevShare, a CPA about another cohort, another brand.
+    write_batch(client, DB, [
+        cpa_entry("e-2", "9.00", component="revshare", player_token=None, registered_at=None,
+                  player_brand_id=None, player_campaign_id=None),
+        cpa_entry("e-3", "50.00", registered_at=T + timedelta(days=40)),
+        cpa_entry("e-4", "50.00", player_brand_id="east"),
+    ])
+    assert brief(cohorts(client, brand_id="utc"), *figures) == moved
+    # A chargeback claws the CPA back: nothing accrued, no ratio.
+    write_batch(client, DB, [cpa_entry("e-5", "-35.00", kind="clawback")])
+    assert brief(cohorts(client, brand_id="utc", until=date(2026, 1, 31)), *figures) == [
+        ("aff-1", 1, "40.00", "70.00", None, None)
+    ]
     assert (
         query_retention(
             client, DB, brand_id=None, grain="month", time_zones={}, periods=2, since=None, until=None
@@ -370,13 +388,13 @@ def test_an_upgraded_database_dates_its_facts_from_players(client, tmp_path) -> 
     newest = sorted(p.stem for p in shipped_migrations_dir().glob("[0-9]*.sql"))[-1]
     assert "007_cohorts" in applied and applied[-1] == newest  # after 006, then any later one
     read = query_cohorts(
-        client, db, brand_id=None, grain="month", time_zones={}, cpa={}, since=None, until=None
+        client, db, brand_id=None, grain="month", time_zones={}, since=None, until=None
     )
     assert brief(read, "cohort", "players", "deposits_30") == [("2026-01-01", 1, "40.00")]
     # The next version's cancel repeats the backfilled time: still exact.
     write_batch(client, db, stream.send(dep("p1", "t2", "2", T + timedelta(days=1))))
     read = query_cohorts(
-        client, db, brand_id=None, grain="month", time_zones={}, cpa={}, since=None, until=None
+        client, db, brand_id=None, grain="month", time_zones={}, since=None, until=None
     )
     assert brief(read, "cohort", "players", "deposits_30") == [("2026-01-01", 1, "42.00")]
 

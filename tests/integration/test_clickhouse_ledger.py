@@ -23,7 +23,7 @@ def entry(entry_id: str, amount: str, *, minutes: int = 0, **changes: Any) -> Le
         original_amount=Decimal(amount), original_currency="EUR", fx_rate=Decimal(1),
         plan_id="cpa-100", plan_version=1, player_token="tok-1", caused_by=["e1", "e2"],
         reason=None, occurred_at=T0, recorded_at=T0 + timedelta(minutes=minutes),
-        registered_at=T0 - timedelta(days=2),
+        registered_at=T0 - timedelta(days=2), player_brand_id="brand-a", player_campaign_id="camp",
     )
     return LedgerEntry(**{**fields, **changes})
 

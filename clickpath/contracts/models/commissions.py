@@ -67,6 +67,7 @@ class PlayerQualification(Record):
     registered_at: Timestamp | None = None
     caused_by: list[str]
     occurred_at: Timestamp
+    campaign_id: str | None = None
 
 
 class CommissionFlag(Record):
@@ -106,5 +107,8 @@ class LedgerEntry(Record):
     reason: str | None = None
     occurred_at: Timestamp
     recorded_at: Timestamp
-    # The player's registration, on entries about one player: the cohort report's accrued CPA.
+    # On entries about one player, the player's registration, brand and campaign: the cohort
+    # report sums the CPA accrued per cohort from them (docs/cohorts.md).
     registered_at: Timestamp | None = None
+    player_brand_id: str | None = None
+    player_campaign_id: str | None = None

@@ -12,8 +12,9 @@ Synthetic data: 4 brands (UTC, Europe/Berlin, America/New_York, Asia/Kathmandu),
 affiliates with 3 campaigns each, 3 currencies, registrations spread over a year; 60 % of the
 players deposit, on a few days each at ages drawn from an exponential of 60 days (so windows
 and periods all hold data), with stakes, wins, bonus cost and a few chargebacks; 5 % of the
-players are re-tagged late (unattributed first, then cancelled and written again). Ends with a
-table and one JSON line.
+players are re-tagged late (unattributed first, then cancelled and written again). Every
+depositor has a CPA accrual in `commission_ledger` (their affiliate's amount and currency), 5 %
+of them clawed back, which the cohort rows sum. Ends with a table and one JSON line.
 """
 
 from __future__ import annotations
@@ -66,10 +67,12 @@ class Expected:
     players: int = 0
     deposits_365: int = 0
     ngr_365: int = 0
+    cpa: int = 0
 
 
-def _chunk(first: int, n: int, seed: int, expected: Expected) -> Any:
-    """The fact rows of players first .. first + n - 1 as one Arrow table."""
+def _chunk(first: int, n: int, seed: int, expected: Expected) -> tuple[Any, Any]:
+    """The fact rows of players first .. first + n - 1 as one Arrow table, and their CPA
+    ledger entries as another."""
     import numpy as np
     import pyarrow as pa  # type: ignore[import-untyped]  # no stubs; a dependency of chdb
 
@@ -156,27 +159,69 @@ def _chunk(first: int, n: int, seed: int, expected: Expected) -> Any:
         }
     )
     ones = np.ones(blank.size, np.int8)
-    return pa.concat_tables(
+    facts = pa.concat_tables(
         [
             early.append_column("sign", pa.array(ones)),
             early.append_column("sign", pa.array(-ones)),
             table,
         ]
     )
+    return facts, _cpa_entries(rng, np.flatnonzero(depositor), person, brand_s, aff_s, camp_s,
+                               affiliate, reg_ms, expected)
+
+
+def _cpa_entries(rng: Any, who: Any, person: Any, brand_s: Any, aff_s: Any, camp_s: Any,
+                 affiliate: Any, reg_ms: Any, expected: Expected) -> Any:
+    """A CPA accrual per depositor (`who`), 5 % of them followed by their clawback."""
+    import numpy as np
+    import pyarrow as pa
+
+    amount = 20 + affiliate[who] % 7 * 10
+    clawed = rng.random(who.size) < 0.05
+    expected.cpa += int(amount[~clawed].sum())
+    rows = np.r_[who, who[clawed]]
+    signed = np.r_[amount, -amount[clawed]]
+    kind = np.r_[np.full(who.size, "accrual"), np.full(int(clawed.sum()), "clawback")]
+    k = rows.size
+    money = pa.array(signed.astype(np.int64), pa.int64()).cast(pa.decimal128(38, 6))
+    at = pa.array(reg_ms[rows] + DAY_MS, pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
+    return pa.table(
+        {
+            "entry_id": np.char.add(np.char.add(person[rows], ":"), kind),
+            "affiliate_id": aff_s[rows],
+            "period": np.full(k, "2025-01"),
+            "kind": kind,
+            "component": np.full(k, "cpa"),
+            "amount": money,
+            "currency": np.array(CURRENCIES)[affiliate[rows] % len(CURRENCIES)],
+            "plan_id": np.full(k, "bench-cpa"),
+            "plan_version": np.ones(k, np.int64),
+            "occurred_at": at,
+            "recorded_at": at,
+            "registered_at": pa.array(reg_ms[rows], pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            "player_brand_id": brand_s[rows],
+            "player_campaign_id": camp_s[rows],
+        }
+    )
 
 
 def _check(rows: list[dict[str, Any]], expected: Expected) -> dict[str, bool]:
-    """Whether the month cohorts add up to the generated players, deposits and NGR."""
+    """Whether the month cohorts add up to the generated players, deposits, NGR and CPA."""
     players: dict[tuple[str, str, str, str], int] = {}
+    cpa: dict[tuple[str, str, str, str], Decimal] = {}
     deposits, ngr = Decimal(0), Decimal(0)
     for r in rows:
-        players[(r["brand_id"], r["affiliate_id"], r["campaign_id"], r["cohort"])] = r["players"]
+        key = (r["brand_id"], r["affiliate_id"], r["campaign_id"], r["cohort"])
+        players[key] = r["players"]
+        cpa[key] = sum((Decimal(m.split()[0]) for m in (r["cpa_accrued"] or "").split(", ") if m),
+                       Decimal(0))
         deposits += Decimal(r["deposits_365"])
         ngr += Decimal(r["ngr_365"])
     return {
         "players": sum(players.values()) == expected.players,
         "deposits_365": deposits == expected.deposits_365,
         "ngr_365": ngr == expected.ngr_365,
+        "cpa_accrued": sum(cpa.values()) == expected.cpa,
     }
 
 
@@ -186,21 +231,21 @@ def run_cohort_bench(cfg: CohortBenchConfig) -> dict[str, Any]:
         reset_peak()
         started, rows_written = time.perf_counter(), 0
         for first in range(0, cfg.players, cfg.chunk):
-            table = _chunk(first, min(cfg.chunk, cfg.players - first), cfg.seed, expected)
+            table, entries = _chunk(first, min(cfg.chunk, cfg.players - first), cfg.seed, expected)
             client.insert_arrow(f"{DB}.fact_rows", table)
+            client.insert_arrow(f"{DB}.commission_ledger", entries)
             rows_written += table.num_rows
         fill_s = time.perf_counter() - started
         fill_peak = peak_rss_mib(os.getpid())
         sizes = {
             t: int(client.query(f"SELECT count() FROM {DB}.{t}").result_rows[0][0])
-            for t in ("fact_rows", "cohort_agg", "cohort_activity")
+            for t in ("fact_rows", "cohort_agg", "cohort_activity", "commission_ledger")
         }
         reset = reset_peak()
         common: dict[str, Any] = dict(brand_id=None, time_zones=BRAND_ZONES, since=None, until=None)
-        cpa = {f"aff-{a}": _cpa(a) for a in range(AFFILIATES)}
         queries: dict[str, Callable[[], list[dict[str, Any]]]] = {
-            "cohorts_week": lambda: query_cohorts(client, DB, grain="week", cpa=cpa, **common),
-            "cohorts_month": lambda: query_cohorts(client, DB, grain="month", cpa=cpa, **common),
+            "cohorts_week": lambda: query_cohorts(client, DB, grain="week", **common),
+            "cohorts_month": lambda: query_cohorts(client, DB, grain="month", **common),
             "retention_week": lambda: query_retention(
                 client, DB, grain="week", periods=cfg.periods, **common
             ),
@@ -244,12 +289,6 @@ def run_cohort_bench(cfg: CohortBenchConfig) -> dict[str, Any]:
     return result
 
 
-def _cpa(affiliate: int) -> Any:
-    from clickpath.contracts.money import Money
-
-    return Money(Decimal(20 + affiliate % 7 * 10), CURRENCIES[affiliate % len(CURRENCIES)])
-
-
 def _print(r: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -276,7 +315,7 @@ def _print(r: dict[str, Any]) -> None:
         f"< {TARGET_GIB * 1024:.0f}",
     )
     table.add_row(
-        "answers add up (players, deposits_365, ngr_365)",
+        "answers add up (players, deposits_365, ngr_365, cpa_accrued)",
         ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in r["exact"].items()),
         "all yes",
     )

@@ -55,6 +55,8 @@ def apply_qualification(run: Run, record: PlayerQualification) -> bool:
     row.plan_id, row.plan_version = record.plan_id, record.plan_version
     row.brand_id, row.country = record.brand_id, record.country
     row.registered_at = record.registered_at or row.registered_at
+    if record.reason != "retag":  # the affiliate the player left keeps its campaign's CPA
+        row.campaign_id = record.campaign_id
     after = period_of(row.qualified_at, run.policy.time_zone) if row.qualified_at else None
     others: set[str] = set()
     for period in {before, after} - {None}:
@@ -167,7 +169,8 @@ def _write(
             original_amount=original - written_original,
             original_currency=plan.currency if plan is not None else run.currency,
             fx_rate=rate, plan=(plan.plan_id, plan.version) if plan else written_plan,
-            person_id=person_id, registered_at=row.registered_at, reason=reason,
+            person_id=person_id, reason=reason,
+            player=(row.registered_at, row.brand_id or None, row.campaign_id),
         )
         row.written[bucket] = (amount, original)
 

@@ -86,13 +86,14 @@ class Run:
         fx_rate: Decimal,
         plan: tuple[str, int],
         person_id: str | None = None,
-        registered_at: datetime | None = None,
+        player: tuple[datetime | None, str | None, str | None] = (None, None, None),
         reason: str | None = None,
         affiliate_id: str | None = None,
         currency: str | None = None,
     ) -> None:
         """Write one entry (for the parent when `affiliate_id` names it), keyed by its
-        affiliate, and count the affiliate's own entries in the period's total."""
+        affiliate; `player` is the (registration, brand, campaign) of the player an entry about
+        one player is on, for the cohort report. Count the affiliate's own entries in the period's total."""
         owner = affiliate_id or self.affiliate_id
         currency = currency or self.currency
         index = len(self.outputs)
@@ -119,7 +120,9 @@ class Run:
             reason=reason,
             occurred_at=c.occurred_at,
             recorded_at=self.now,
-            registered_at=registered_at,
+            registered_at=player[0],
+            player_brand_id=player[1],
+            player_campaign_id=player[2],
         )
         self.outputs.append(Output(Topic.COMMISSION_LEDGER, owner, entry))
         if owner == self.affiliate_id:

@@ -84,6 +84,7 @@ class QualificationRow(Sent):
     plan_version: int | None = None
     brand_id: str = ""
     country: str | None = None
+    campaign_id: str | None = None  # the campaign the player had when its CPA was written
     registered_at: datetime | None = None
     paid: bool | None = None  # within the monthly cap when last evaluated
     written: Written = {}  # "<role>|<period>" -> (payout, original)

@@ -158,6 +158,7 @@ def qualification_output(state: EarningsState, q: SentQualification) -> Output:
         country=state.country, version=state.version, status=q.status,
         qualified_at=q.qualified_at, reason=q.reason, plan_id=plan[0], plan_version=plan[1],
         registered_at=state.registered_at, caused_by=q.caused_by, occurred_at=q.occurred_at,
+        campaign_id=state.campaign_id or None,
     )
     return Output(Topic.EARNINGS, q.affiliate_id, record)
 

@@ -111,7 +111,7 @@ COHORT = {
     "ngr_30": "40.125",
     "ngr_90": "60",
     "ngr_365": "60",
-    "cpa": None,
+    "cpa_accrued": None,
     "cpa_to_ltv_365": None,
 }
 
@@ -120,7 +120,7 @@ def test_cohorts_csv_has_every_figure_and_blank_for_none() -> None:
     table = list(csv.reader(io.StringIO(render_cohorts([COHORT], "csv"))))
     assert table[0] == list(COHORT_COLUMNS)
     assert table[1][COHORT_COLUMNS.index("ngr_30")] == "40.125"
-    assert table[1][COHORT_COLUMNS.index("cpa")] == ""
+    assert table[1][COHORT_COLUMNS.index("cpa_accrued")] == ""
     text = render_cohorts([COHORT], "table")
     assert "100.50" in text and "40.12" in text and "LTV 365d" in text
 

@@ -10,6 +10,7 @@ import pytest
 
 from clickpath.contracts.money import Money
 from clickpath.domain.cohorts import (
+    accrued_cpa,
     age_days,
     check_grain,
     check_time_zone,
@@ -56,14 +57,14 @@ def test_windows_hold_ages_0_to_n_minus_1_utc_days() -> None:
     assert not in_window(-1, 30)
 
 
-def test_cpa_to_ltv_is_cpa_over_ngr_per_ftd_and_none_when_meaningless() -> None:
-    eur = Money(Decimal("50"), "EUR")
-    assert cpa_to_ltv(eur, "EUR", 4, Decimal("400")) == Decimal("0.5000")  # 50 / (400 / 4)
-    assert cpa_to_ltv(eur, "EUR", 3, Decimal("100")) == Decimal("1.5000")
-    assert cpa_to_ltv(None, "EUR", 4, Decimal("400")) is None
-    assert cpa_to_ltv(eur, "USD", 4, Decimal("400")) is None
-    assert cpa_to_ltv(eur, "EUR", 0, Decimal("400")) is None
-    assert cpa_to_ltv(eur, "EUR", 4, Decimal("-10")) is None
+def test_cpa_to_ltv_is_the_accrued_cpa_over_ngr_and_none_when_meaningless() -> None:
+    eur = Money(Decimal("200"), "EUR")  # e.g. four CPAs of 50.00
+    assert cpa_to_ltv(eur, "EUR", Decimal("400")) == Decimal("0.5000")
+    assert cpa_to_ltv(Money(Decimal("150"), "EUR"), "EUR", Decimal("100")) == Decimal("1.5000")
+    assert cpa_to_ltv(None, "EUR", Decimal("400")) is None
+    assert cpa_to_ltv(eur, "USD", Decimal("400")) is None
+    assert cpa_to_ltv(Money(Decimal("0"), "EUR"), "EUR", Decimal("400")) is None  # clawed back
+    assert cpa_to_ltv(eur, "EUR", Decimal("-10")) is None
 
 
 def test_retention_fractions() -> None:
@@ -83,7 +84,21 @@ def test_zone_groups_read_each_brand_in_its_zone_once() -> None:
     assert zone_groups(None, {}) == [("UTC", None, [])]
 
 
-def test_cohort_rows_carry_players_on_every_currency_row_and_the_cpa_in_its_own() -> None:
+def test_accrued_cpa_nets_the_entries_per_cohort_and_currency() -> None:
+    cohort = date(2026, 1, 1)
+    key = ("b", "aff-1", "c", cohort)
+    raw = [
+        (*key, "EUR", "30.000000"), (*key, "EUR", Decimal("30")), (*key, "EUR", "-30.000000"),
+        (*key, "USD", "10"), (*key, "USD", "-10"),  # clawed back whole: no CPA
+        ("b", "aff-2", "", cohort, "EUR", "25"),
+    ]
+    assert accrued_cpa(raw) == {
+        key: [Money(Decimal("30"), "EUR")],
+        ("b", "aff-2", "", cohort): [Money(Decimal("25"), "EUR")],
+    }
+
+
+def test_cohort_rows_carry_players_and_cpa_on_every_currency_row_the_ratio_in_its_own() -> None:
     cohort = date(2026, 1, 1)
     zero = [0] * 6
     raw = [
@@ -93,7 +108,7 @@ def test_cohort_rows_carry_players_on_every_currency_row_and_the_cpa_in_its_own(
         ("b", "aff-2", "c", cohort, "", 1, 0, *zero),
         ("b", "gone", "c", cohort, "", 0, 0, *zero),  # emptied by a re-tag
     ]
-    rows = cohort_rows(raw, {"aff-1": Money(Decimal("15"), "EUR")})
+    rows = cohort_rows(raw, {("b", "aff-1", "c", cohort): [Money(Decimal("30"), "EUR")]})
     assert [(r["affiliate_id"], r["currency"], r["players"], r["ftds"]) for r in rows] == [
         ("aff-1", "EUR", 4, 2),
         ("aff-1", "USD", 4, 1),
@@ -101,9 +116,9 @@ def test_cohort_rows_carry_players_on_every_currency_row_and_the_cpa_in_its_own(
     ]
     eur = rows[0]
     assert (eur["deposits_30"], eur["ngr_365"], eur["cohort"]) == ("10.00", "60.00", "2026-01-01")
-    assert (eur["cpa"], eur["cpa_to_ltv_365"]) == ("15.00 EUR", "0.5000")  # 15 × 2 / 60
-    assert (rows[1]["cpa"], rows[1]["cpa_to_ltv_365"]) == ("15.00 EUR", None)
-    assert (rows[2]["cpa"], rows[2]["cpa_to_ltv_365"]) == (None, None)
+    assert (eur["cpa_accrued"], eur["cpa_to_ltv_365"]) == ("30.00 EUR", "0.5000")  # 30 / 60
+    assert (rows[1]["cpa_accrued"], rows[1]["cpa_to_ltv_365"]) == ("30.00 EUR", None)
+    assert (rows[2]["cpa_accrued"], rows[2]["cpa_to_ltv_365"]) == (None, None)
 
 
 def test_retention_rows_list_every_period() -> None:

@@ -47,6 +47,10 @@ def test_a_duplicate_writes_nothing_and_a_replay_sends_exactly_what_it_wrote() -
     )
     assert entry.player_token == token("p1")
     assert entry.caused_by == ["q-p1-1"]
+    # The cohort report's key: the player's registration, brand and campaign.
+    assert (entry.registered_at, entry.player_brand_id, entry.player_campaign_id) == (
+        at("2026-01-01"), "b1", "camp-1"
+    )
     assert engine.send(record) == ([], Outcome.DUPLICATE)
     assert engine.replay(record) == [entry]
 
@@ -147,5 +151,7 @@ def test_a_retag_takes_the_cpa_back_from_the_old_affiliate() -> None:
     engine = Engine(CPA)
     engine.send(qualification("p1", 1, qualified_at=at("2026-03-05")))
     engine.send(qualification("p1", 2, "none", qualified_at=at("2026-03-05"), reason="retag",
-                              occurred_at=at("2026-03-09")))
+                              occurred_at=at("2026-03-09"), campaign="camp-of-the-new-affiliate"))
     assert engine.of()[-1] == ("2026-03", "cpa", "clawback", D("-100.00"), "retag")
+    # The clawback nets out in the cohort the accrual counted in: the old campaign's.
+    assert {e.player_campaign_id for e in engine.entries} == {"camp-1"}

@@ -212,6 +212,7 @@ def test_replay_sends_the_current_values_and_qualification_again() -> None:
     assert values[("aff-a", "2026-11", "EUR")].deposit_sum == Decimal("25")
     assert values[("aff-a", "2026-11", "EUR")].cause == "replay"
     assert quals["aff-a"] == newest(outputs)[1]["aff-a"]
+    assert (quals["aff-a"].brand_id, quals["aff-a"].campaign_id) == ("brand-a", "camp-1")
 
 
 def test_wants_no_click_canonical_events() -> None:

@@ -52,16 +52,16 @@ def test_the_lock_is_held_for_the_read_only(monkeypatch) -> None:
     ]
 
 
-def test_cohort_rows_are_json_values_with_the_configured_zones_and_cpa(monkeypatch) -> None:
+def test_cohort_rows_are_json_values_with_the_configured_zones(monkeypatch) -> None:
     asked = {}
 
     def query_cohorts(_client, _db, **filters):
         asked.update(filters)
-        return [{"cohort": date(2026, 1, 1), "ngr_30": Decimal("1.50"), "cpa": None}]
+        return [{"cohort": date(2026, 1, 1), "ngr_30": Decimal("1.50"), "cpa_accrued": None}]
 
     monkeypatch.setattr(reports, "query_cohorts", query_cohorts)
     rows = reports.query_cohort_rows(
         object(), "db", Settings(pseudonym_key="k"), brand_id=None, grain="month", since=None, until=None
     )
-    assert rows == [{"cohort": "2026-01-01", "ngr_30": "1.50", "cpa": None}]
-    assert asked["time_zones"] == {} and asked["cpa"] == {}  # until the cohorts branch's settings
+    assert rows == [{"cohort": "2026-01-01", "ngr_30": "1.50", "cpa_accrued": None}]
+    assert asked["time_zones"] == {} and "cpa" not in asked  # the CPA is the ledger's
