@@ -22,11 +22,11 @@ produced is in the changelog.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
+import orjson
 from confluent_kafka import KafkaError, Message, Producer
 from faust.types import TP
 from rocksdict import WriteBatch
@@ -63,7 +63,7 @@ class ChangelogWriter:
         caller has made the key's event current, which picks the store's partition)."""
         written = self._overlay.get(key)
         if written is not None:
-            return json.loads(written.raw_value)
+            return orjson.loads(written.raw_value)
         return self._table.get(key)
 
     def put(self, key: str, value: Any, partition: int) -> None:
@@ -72,7 +72,7 @@ class ChangelogWriter:
         raw_key = table.app.serializers.dumps_key(
             table.key_type, key, serializer=table.key_serializer
         )  # Faust's own bytes: stores look keys up by them
-        raw_value = json.dumps(value, separators=(",", ":")).encode()  # any JSON reads back
+        raw_value = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)  # compact, as Faust reads it
         number = self._produced.get(partition, 0) + 1
         while True:
             try:
@@ -184,6 +184,6 @@ def _apply(store: Any, tp: TP, values: list[tuple[str, bytes, bytes]], offset: i
             db.write(batch)
         else:  # the memory store (no persistence: the values only)
             for key, _, raw_value in values:
-                store[key] = json.loads(raw_value)
+                store[key] = orjson.loads(raw_value)
     if offset is not None:
         store.set_persisted_offset(tp, offset)

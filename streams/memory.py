@@ -10,10 +10,11 @@ changelog could not carry fails here too.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from clickpath.contracts.models import Record
 from clickpath.contracts.serde import Codec
@@ -37,7 +38,7 @@ class MemoryEvent:
 
 
 def _through_json(value: Any) -> Any:
-    return json.loads(json.dumps(value, separators=(",", ":")))
+    return orjson.loads(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))
 
 
 class MemoryTable:

@@ -8,8 +8,9 @@ reads every `M|` of `state.periods`.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
+
+import orjson
 
 from clickpath.contracts.models import (
     INGRESS_TYPES,
@@ -72,7 +73,7 @@ def ingress_of(event: CanonicalEvent) -> PlayerEvent | None:
     cls = INGRESS_TYPES.get(event.event_type)
     if cls is None or not issubclass(cls, PlayerEvent):
         return None
-    values = json.loads(event.payload)
+    values = orjson.loads(event.payload)
     for name in _PROMOTED:
         if name in cls.model_fields and getattr(event, name) is not None:
             values[name] = getattr(event, name)
