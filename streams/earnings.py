@@ -2,9 +2,10 @@
 qualification, keyed `brand_id:player_id`.
 
 It reads only what the player stage wrote (canonical events and profiles; the click stage's
-canonical clicks on the same topic are skipped) and sends cumulative records to the affiliate's
-partition of `commissions.earnings`, where the commissions stage applies the plan. The decisions
-are clickpath.domain.earnings'; this module only says how the runtime calls them.
+canonical clicks on the same topic, and the event types it never acts on, are skipped unread)
+and sends cumulative records to the affiliate's partition of `commissions.earnings`, where the
+commissions stage applies the plan. The decisions are clickpath.domain.earnings'; this module
+only says how the runtime calls them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from clickpath.domain.earnings import (
     EarningsState,
     decide_earnings,
     replay_earnings,
+    wants_kind,
     wants_record,
 )
 from clickpath.domain.ledger import Ledger
@@ -55,6 +57,7 @@ def earnings_stage(policy: Callable[[], EarningsPolicy]) -> Stage[EarningsState]
         timed=CanonicalEvent,
         keeps_ledger=True,
         wants=wants_record,
+        wants_kind=wants_kind,
     )
 
 

@@ -39,7 +39,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 import structlog
 from pydantic import BaseModel
 
-from clickpath.contracts.batches import Unpacked, unpack
+from clickpath.contracts.batches import KindPeek, Unpacked, unpack
 from clickpath.contracts.models import DeadLetter, IngressEvent, Record, utcnow
 from clickpath.contracts.serde import Codec, DecodeError
 from clickpath.contracts.topics import SPECS, Topic
@@ -143,6 +143,10 @@ class Stage(Generic[S]):
     # "skipped", never dead letters, their key unchecked): another stage's records on a shared
     # topic (the click stage's canonical clicks, keyed by click_id, on canonical.events).
     wants: Callable[[Record], bool] | None = None
+    # The same before decoding, by a record's `event_type` as batches.KindPeek reads it from
+    # its bytes (canonical events): the kinds a stage never acts on cost it no decode. Records
+    # without a readable kind are decoded and go through `wants`.
+    wants_kind: Callable[[str], bool] | None = None
 
     def __post_init__(self) -> None:
         if (self.ticks is None) != (self.on_tick is None):
@@ -201,6 +205,7 @@ class StageRuntime(Generic[S]):
         `batched`: the topics written as batch records (default: the registry's `batched`)."""
         self.stage = stage
         self._codec = codec
+        self._skip = _skip_of(stage.wants_kind, KindPeek(codec))
         self._names = topic_names
         self._store = store
         self._changelog = changelog
@@ -308,7 +313,10 @@ class StageRuntime(Generic[S]):
             if msg.topic == self._tick_topic:
                 self._collect_tick(msg, event, runs, last_event, now)
                 continue
-            for item in unpack(self._codec, msg.key, msg.value):
+            for item in unpack(self._codec, msg.key, msg.value, self._skip):
+                if item.skipped:
+                    EVENTS.labels(name, "skipped").inc()
+                    continue
                 try:
                     record = self.checked(msg, item)
                 except DecodeError as e:
@@ -419,6 +427,18 @@ class StageRuntime(Generic[S]):
         if new_state is None:
             return state, [], Outcome.DUPLICATE  # not applied, not counted (`_count`)
         return new_state, outputs, Outcome.ACCEPTED
+
+
+def _skip_of(wants_kind: Callable[[str], bool] | None, peek: KindPeek) -> Callable[[bytes], bool] | None:
+    """Whether to skip an encoded record unread: it has a kind and the stage does not want it."""
+    if wants_kind is None:
+        return None
+
+    def skip(value: bytes) -> bool:
+        kind = peek(value)
+        return kind is not None and not wants_kind(kind)
+
+    return skip
 
 
 def _kafka_time(msg: Message, fallback: datetime) -> datetime:

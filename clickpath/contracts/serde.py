@@ -186,6 +186,10 @@ class Codec:
         fastavro.schemaless_writer(buf, self._reader_schemas[name], record.model_dump())
         return buf.getvalue()
 
+    def writer_schema(self, schema_id: int) -> tuple[str, dict[str, Any]]:
+        """(record name, parsed writer schema) of a schema id; DecodeError if unknown."""
+        return self._registry.writer_schema(schema_id)
+
     def decode(self, data: bytes | None) -> Record:
         if not data or len(data) < _HEADER.size:
             raise DecodeError("empty or truncated record: no Confluent wire-format header")

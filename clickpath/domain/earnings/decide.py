@@ -9,6 +9,7 @@ reads every `M|` of `state.periods`.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import get_args
 
 import orjson
 
@@ -56,6 +57,18 @@ _PROMOTED = (
     "event_id", "event_type", "occurred_at", "received_at", "brand_id", "source", "player_id",
     "click_id", "affiliate_id", "campaign_id", "transaction_id", "amount", "currency",
 )
+
+
+ACTED_ON = frozenset(
+    event_type for event_type, cls in INGRESS_TYPES.items()
+    if issubclass(cls, (Registration, Kyc, *get_args(MoneyEvent)))
+)
+"""The canonical event types `_apply_event` acts on; the others (clicks, logins, consent,
+responsible gaming, ...) are skipped before they are decoded."""
+
+
+def wants_kind(event_type: str) -> bool:
+    return event_type in ACTED_ON
 
 
 def wants_record(record: object) -> bool:

@@ -3,6 +3,7 @@ does with a micro-batch, without Faust or a broker."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -357,6 +358,35 @@ def test_a_record_the_stage_does_not_want_is_skipped_not_a_dead_letter() -> None
     assert decoded(producer, Topic.DEAD_LETTER) == []
     assert table.get(PLAYER)["state"]["event_ids"] == ["ev-reg-p1", "ev-dep-t1"]
     assert count("wants-test", "accepted") == 2
+
+
+def test_a_kind_the_stage_never_acts_on_is_skipped_before_it_is_decoded(monkeypatch) -> None:
+    player_runtime, _, player_out = players()
+    feed = Feed()
+    player_runtime.process_batch([
+        feed.record(Topic.EVENTS, PLAYER, registration("p1", None)),
+        feed.record(Topic.EVENTS, PLAYER, deposit("p1", "t1", "10")),
+    ])
+    canonical = player_out.on(Topic.CANONICAL.value)
+    stage = dataclasses.replace(PLAYERS_ONLY, name="kinds-test",
+                                wants_kind=lambda kind: kind == "deposit")
+    table, producer = MemoryTable(), MemoryProducer()
+    runtime = StageRuntime(stage, CODEC, NAMES, table, table, producer, partitions=4)
+    decoded_types: list[str] = []
+    real_decode = CODEC.decode
+
+    def spy(data: bytes | None) -> Any:
+        record = real_decode(data)
+        decoded_types.append(type(record).__name__ + ":" + getattr(record, "event_type", ""))
+        return record
+
+    monkeypatch.setattr(CODEC, "decode", spy)
+    skipped = count("kinds-test", "skipped")
+    runtime.process_batch([feed.msg(Topic.CANONICAL, (key or b"").decode(), value)
+                           for key, value in canonical])
+    assert count("kinds-test", "skipped") == skipped + 1  # the registration, never decoded
+    assert "CanonicalEvent:registration" not in decoded_types
+    assert table.get(PLAYER)["state"]["event_ids"] == ["ev-dep-t1"]
 
 
 def _echo_or_fail(state: Seen | None, item: Positioned[Any], now: datetime,
