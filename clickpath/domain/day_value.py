@@ -60,11 +60,15 @@ class DayBook:
         self.lifetime = lifetime
 
     def add(self, day: date, currency: str, **deltas: int | Decimal) -> DayTotals:
+        self.add_lifetime(currency, **deltas)
+        return add_to_day(self.ledger, day, currency, **deltas)
+
+    def add_lifetime(self, currency: str, **deltas: int | Decimal) -> DayTotals:
         totals = self.lifetime.setdefault(currency, DayTotals())
         for name, delta in deltas.items():
             if name != "approved_ever":
                 setattr(totals, name, getattr(totals, name) + delta)
-        return add_to_day(self.ledger, day, currency, **deltas)
+        return totals
 
 
 def add_to_day(ledger: Ledger, day: date, currency: str, **deltas: int | Decimal) -> DayTotals:

@@ -57,10 +57,15 @@ class Applied:
     is_ftd: bool = False
 
 
-def apply_money(book: DayBook, first: DepositRef | None, event: MoneyEvent) -> Applied:
+def apply_money(
+    book: DayBook, first: DepositRef | None, event: MoneyEvent, *, track_first: bool = True
+) -> Applied:
+    """Apply one money event. `track_first` False: the FTD is not followed (no candidate rows,
+    no search; `Applied.first_deposit` stays `first`), for a reader that takes it from the
+    player stage's profile."""
     ledger = book.ledger
     if isinstance(event, Deposit | Withdrawal):
-        return _apply_payment(book, first, event)
+        return _apply_payment(book, first, event, track_first)
     natural, deltas = _natural_key_and_deltas(event)
     if ledger.get(natural) is not None:
         return Applied(False, first)
@@ -94,7 +99,7 @@ def _ref(payment: Payment) -> DepositRef:
 
 
 def _apply_payment(
-    book: DayBook, first: DepositRef | None, event: Deposit | Withdrawal
+    book: DayBook, first: DepositRef | None, event: Deposit | Withdrawal, track_first: bool = True
 ) -> Applied:
     ledger = book.ledger
     row = payment_row(event.event_type, event.transaction_id)
@@ -105,13 +110,13 @@ def _apply_payment(
         return Applied(False, first)
     ledger.put(row, after.model_dump(mode="json"))
     place = (after.day, after.currency)
-    candidate = after.kind == "deposit" and after.counts() and (
+    candidate = track_first and after.kind == "deposit" and after.counts() and (
         before is None or not before.counts() or (before.day, before.currency) != place
     )
     if candidate:
         remember_candidate(ledger, after)
     touched = count_payment(book, before, after, candidate)
-    if after.kind != "deposit":
+    if after.kind != "deposit" or not track_first:
         return Applied(True, first, touched)
     new_first = first
     if first is not None and first.transaction_id == after.transaction_id:

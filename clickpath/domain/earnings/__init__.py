@@ -2,9 +2,10 @@
 and their CPA qualification, from the player stage's outputs only.
 
 It reads the player stage's canonical events (the ingress event in `payload`) and profiles (the
-current tag), re-applies the money events with the shared functions (domain/money.py over a
-`DayBook` on its own ledger rows), so its lines are exactly the player stage's and a canonical
-event sent again counts once (natural keys). Pure: `decide_earnings(state, record, policy, now,
+current tag and the FTD), re-applies the money events with the shared functions
+(domain/money.py over a `PeriodBook` on its own ledger rows, without day rows or FTD search),
+so its lines are exactly the player stage's and a canonical event sent again counts once
+(natural keys). Pure: `decide_earnings(state, record, policy, now,
 ledger=...)` returns `(state, outputs, outcome)`; `replay_earnings` sends again what a record
 already applied would have sent; `wants_record` skips the click stage's canonical clicks, and
 `wants_kind` every event type it never acts on, before it is decoded.

@@ -1,7 +1,7 @@
 """The earnings decision: one canonical event or profile of the player stage advances the
 player's earnings.
 
-Reads and writes rows only through `ledger`: a money event its natural-key and day rows
+Reads and writes rows only through `ledger`: a money event its natural-key rows
 (domain/money.py), its period row `M|` and the evidence `Q|` it changes; a re-tag or a replay
 reads every `M|` of `state.periods`.
 """
@@ -41,6 +41,7 @@ from clickpath.domain.earnings.state import (
     SentQualification,
     converter,
     copy_for_update,
+    ftd_of,
     local_day,
     local_wall,
     period_of_day,
@@ -112,7 +113,7 @@ def decide_earnings(
     touched: set[str] = set()
     requalify = True
     if isinstance(record, PlayerProfile):
-        changed, requalify = _apply_profile(state, record)
+        changed, requalify = _apply_profile(state, record, policy, touched)
         caused_by, cause, occurred_at = [], "activity", record.updated_at
     else:
         event = ingress_of(record)
@@ -184,12 +185,21 @@ def _differs(new: SentQualification, old: SentQualification | None) -> bool:
     return new.model_dump(exclude=ignore) != old.model_dump(exclude=ignore)
 
 
-def _apply_profile(state: EarningsState, profile: PlayerProfile) -> tuple[bool, bool]:
+def _apply_profile(
+    state: EarningsState, profile: PlayerProfile, policy: EarningsPolicy, touched: set[str]
+) -> tuple[bool, bool]:
     """(whether the state changed, whether the tag or registration did: most profiles only
-    say the player was active)."""
+    say the player was active). The periods the FTD left and joined go to `touched`."""
     if profile.version <= state.profile_version:
         return False, False
     before = (state.affiliate_id, state.tag_status, state.registered_at)
+    ftd = None
+    if profile.first_deposit_at is not None and profile.ftd_currency is not None:
+        ftd = (period_of_day(local_day(profile.first_deposit_at, policy.time_zone)),
+               profile.ftd_currency)
+    if ftd != ftd_of(state):
+        touched |= {period_key(*key) for key in (ftd_of(state), ftd) if key is not None}
+    state.ftd, state.first_deposit = ftd, None
     state.profile_version = profile.version
     state.affiliate_id, state.campaign_id = profile.affiliate_id, profile.campaign_id
     state.tag_status = profile.tag_status
@@ -229,9 +239,8 @@ def _apply_event(
     moved = event.model_copy(update={"occurred_at": local_wall(event.occurred_at, policy.time_zone)})
     real_wager = isinstance(event, Wager) and event.stake > 0
     book = PeriodBook(ledger, state.lifetime, real_wager)
-    applied = apply_money(book, state.first_deposit, moved)
+    applied = apply_money(book, None, moved, track_first=False)  # the FTD is the profile's
     if applied.changed:
-        state.first_deposit = applied.first_deposit
         touched |= {period_key(period_of_day(day), cur) for day, cur in applied.touched}
     plan = plan_of(state, policy)
     rules = plan.cpa if plan is not None else None

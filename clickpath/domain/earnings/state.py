@@ -9,10 +9,11 @@ Time: a commission period is a calendar month in the commission time zone. The s
 functions place a day row by `occurred_at.date()`, so this stage applies each money event with
 its `occurred_at` moved to the local wall clock read as if it were UTC (`local_wall`): its day
 rows are local days, and a month of day rows is a period. The moved times stay inside this
-stage's money rows and `first_deposit`; everything the stage sends and every qualification
+stage's money rows; everything the stage sends and every qualification
 time is the real event time (kept in the evidence rows). In the hour a DST change repeats, two
 events can swap their order in the money rows (their local wall clocks tie or invert); totals
-are unaffected, only which of two deposits made in that hour is the FTD.
+are unaffected. The FTD is the player stage's (from the profile), placed in the period of its
+real time.
 """
 
 from __future__ import annotations
@@ -75,7 +76,10 @@ class EarningsState(BaseModel):
     country: str | None = None  # the registration's
     kyc_verified_at: datetime | None = None  # the earliest verified KYC event
     kyc_event_id: str | None = None
-    first_deposit: DepositRef | None = None  # with local wall-clock times (module docstring)
+    # The FTD's (period, currency), from the newest profile (the player stage's own FTD).
+    ftd: tuple[str, str] | None = None
+    # Format 1 followed the FTD itself, with local wall-clock times: read until a profile comes
+    first_deposit: DepositRef | None = None
     lifetime: dict[str, DayTotals] = {}  # per currency (domain/day_value.py)
     wagering_met_at: datetime | None = None  # where the plan's wagering minimum was reached
     qualification: SentQualification | None = None
@@ -89,6 +93,14 @@ class EarningsState(BaseModel):
     @property
     def attributed(self) -> bool:
         return self.tag_status == "attributed" and bool(self.affiliate_id)
+
+
+def ftd_of(state: EarningsState) -> tuple[str, str] | None:
+    """The (period, currency) the player's FTD counts in, if they have one."""
+    if state.ftd is not None or state.first_deposit is None:
+        return state.ftd
+    first = state.first_deposit  # a format-1 state no profile has updated yet
+    return period_of_day(first.occurred_at.date()), first.currency
 
 
 def copy_for_update(state: EarningsState) -> EarningsState:

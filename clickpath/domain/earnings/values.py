@@ -1,8 +1,9 @@
 """A player's value per commission period and currency: the `M|` rows and the records sent.
 
-`PeriodBook` is the shared `DayBook` (domain/day_value.py) that also adds every delta to the
-period row of its (local) day, so each period's lines are exactly the sum of the player stage's
-day lines, kept without reading the days again.
+`PeriodBook` is the shared `DayBook` (domain/day_value.py) that adds every delta to the period
+row of its (local) day instead of a day row, so each period's lines are exactly the sum of the
+player stage's day lines, kept without day rows. The FTD comes from the player's profile
+(`EarningsState.ftd`), so this stage keeps none of the rows the FTD search needs.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from decimal import Decimal
 from clickpath.contracts.models import PlayerPeriodValue
 from clickpath.contracts.topics import Topic
 from clickpath.domain.day_value import DayBook, DayTotals
-from clickpath.domain.earnings.state import EarningsState, period_of_day
+from clickpath.domain.earnings.state import EarningsState, ftd_of, period_of_day
 from clickpath.domain.ledger import Ledger
 from clickpath.domain.ledger_rows import period_row
 from clickpath.domain.outputs import Output
@@ -37,8 +38,9 @@ def add_to_period(ledger: Ledger, period: str, currency: str, **deltas: int | De
 
 
 class PeriodBook(DayBook):
-    """A DayBook whose every delta also lands in its period's `M|` row. `real_wager`: the
-    event is a real-money wager, counted in `real_wagers` with its stakes (one write)."""
+    """A DayBook whose every delta lands in its period's `M|` row (and the lifetime totals),
+    no day row. `real_wager`: the event is a real-money wager, counted in `real_wagers` with
+    its stakes (one write)."""
 
     def __init__(self, ledger: Ledger, lifetime: dict[str, DayTotals], real_wager: bool) -> None:
         super().__init__(ledger, lifetime)
@@ -49,7 +51,7 @@ class PeriodBook(DayBook):
             {"real_wagers": 1} if self.real_wager and "stakes" in deltas else {}
         )
         add_to_period(self.ledger, period_of_day(day), currency, **deltas, **extra)
-        return super().add(day, currency, **deltas)
+        return self.add_lifetime(currency, **deltas)
 
 
 def period_key(period: str, currency: str) -> str:
@@ -69,11 +71,7 @@ def value_record(
     zero, for the affiliate a re-tag took the player from). Reads its `M|` row."""
     period, currency = split_key(key)
     totals = PeriodTotals() if zero else period_totals(ledger, period, currency)
-    first = state.first_deposit
-    ftds = int(
-        not zero and first is not None and first.currency == currency
-        and period_of_day(first.occurred_at.date()) == period
-    )
+    ftds = int(not zero and ftd_of(state) == (period, currency))
     record = PlayerPeriodValue(
         affiliate_id=affiliate_id, person_id=state.person_id, brand_id=state.brand_id,
         country=state.country, period=period, currency=currency, version=state.version,

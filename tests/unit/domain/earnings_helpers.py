@@ -60,9 +60,13 @@ def canonical(event: PlayerEvent) -> CanonicalEvent:
 
 
 def profile(version: int, affiliate: str = "aff-a", status: str = "attributed",
-            registered_at: datetime | None = None) -> PlayerProfile:
+            registered_at: datetime | None = None,
+            ftd: tuple[datetime, str] | None = None) -> PlayerProfile:
+    """The player stage's profile; `ftd`: its FTD's (time, amount) in EUR, as it found it."""
     return PlayerProfile(
         person_id="brand-a:p1", brand_id="brand-a", player_id="p1", registered_at=registered_at,
+        first_deposit_at=ftd[0] if ftd else None, ftd_amount=Decimal(ftd[1]) if ftd else None,
+        ftd_currency="EUR" if ftd else None,
         deposits=0, declined_deposits=0, withdrawals=0, chargebacks=0, money=[], sessions=0,
         consents={}, rg_active=[], tag_status=status, affiliate_id=affiliate,
         campaign_id="camp-1", churn_risk=0.0, updated_at=at(version), version=version,

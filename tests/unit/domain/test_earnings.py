@@ -83,7 +83,8 @@ def test_no_cpa_terms_is_none_no_plan() -> None:
 
 def test_duplicates_and_resent_canonical_events_change_nothing() -> None:
     pol = policy()
-    records = [profile(1, registered_at=at(1)), canonical(deposit("p1", "t1", "25", minutes=5)),
+    records = [profile(1, registered_at=at(1), ftd=(at(5), "25")),
+               canonical(deposit("p1", "t1", "25", minutes=5)),
                canonical(wager("w1", "10", 6, win="4")), canonical(chargeback("cb1", "t1", "25", 7))]
     state, outputs, ledger = run(records, pol)
     assert state is not None
@@ -100,19 +101,35 @@ def test_duplicates_and_resent_canonical_events_change_nothing() -> None:
         Decimal("25"), 1, "chargeback")
 
 
-def test_a_refund_moves_the_ftd() -> None:
+def test_the_ftd_is_the_profiles_and_moves_with_it() -> None:
     pol = policy()
-    records = [profile(1, registered_at=at(1)),
+    next_month = 60 * 24 * 40
+    records = [profile(1, registered_at=at(1), ftd=(at(5), "25")),
                canonical(deposit("p1", "t1", "25", minutes=5)),
-               canonical(deposit("p1", "t2", "40", minutes=60 * 24 * 40)),  # next month
-               canonical(deposit("p1", "t1", "25", minutes=8, status="refunded"))]
-    state, outputs, _ = run(records, pol)
-    assert state is not None and state.first_deposit is not None
-    assert state.first_deposit.transaction_id == "t2"
+               canonical(deposit("p1", "t2", "40", minutes=next_month)),
+               canonical(deposit("p1", "t1", "25", minutes=8, status="refunded")),
+               profile(2, registered_at=at(1), ftd=(at(next_month), "40"))]  # the refund moved it
+    state, outputs, ledger = run(records, pol)
+    assert state is not None and state.ftd == ("2026-12", "EUR")
     values = newest(outputs)[0]
     assert (values[("aff-a", "2026-11", "EUR")].ftds, values[("aff-a", "2026-12", "EUR")].ftds) == (
         0, 1)
     assert values[("aff-a", "2026-11", "EUR")].deposit_sum == 0
+    # No day rows and no FTD candidates: the player stage keeps those.
+    assert {kind_of(row) for row in ledger.rows} <= {RowKind.PERIOD, RowKind.EVIDENCE,
+                                                      RowKind.PAYMENT}
+
+
+def test_a_profile_ahead_of_the_deposits_counts_the_ftd_in_its_period_at_once() -> None:
+    pol = policy()
+    state, outputs, _ = run([profile(1, registered_at=at(1), ftd=(at(5), "25"))], pol)
+    assert state is not None
+    [value] = newest(outputs)[0].values()
+    assert (value.period, value.ftds, value.deposits) == ("2026-11", 1, 0)
+    _, outputs, _ = run([profile(1, registered_at=at(1), ftd=(at(5), "25")),
+                         canonical(deposit("p1", "t1", "25", minutes=5))], pol)
+    [value] = newest(outputs)[0].values()
+    assert (value.ftds, value.deposits, value.deposit_sum) == (1, 1, Decimal("25"))
 
 
 def test_a_chargeback_within_the_clawback_window_reverses_for_good() -> None:
@@ -239,7 +256,7 @@ def test_the_same_events_duplicated_and_reordered_give_the_same_values_and_quali
 
     pol = policy(FULL)
     story = [
-        profile(1, registered_at=at(1)), canonical(registration("p1", None)),
+        profile(1, registered_at=at(1), ftd=(at(10), "25")), canonical(registration("p1", None)),
         canonical(deposit("p1", "t1", "25", minutes=10)),
         canonical(deposit("p1", "t2", "30", minutes=20, status="pending")),
         canonical(deposit("p1", "t2", "30", minutes=21)),
