@@ -188,23 +188,34 @@ def _differs(new: SentQualification, old: SentQualification | None) -> bool:
 def _apply_profile(
     state: EarningsState, profile: PlayerProfile, policy: EarningsPolicy, touched: set[str]
 ) -> tuple[bool, bool]:
-    """(whether the state changed, whether the tag or registration did: most profiles only
-    say the player was active). The periods the FTD left and joined go to `touched`."""
+    """(whether the state changed, whether the tag or registration did). The periods the FTD
+    left and joined go to `touched`.
+
+    Most profiles only say the player was active: one that changes nothing this stage keeps
+    is not applied at all (no state write), its version not kept either. That is safe: every
+    profile newer than the stored `profile_version` and not applied said what the state holds,
+    so one of them arriving again changes nothing either."""
     if profile.version <= state.profile_version:
         return False, False
-    before = (state.affiliate_id, state.tag_status, state.registered_at)
     ftd = None
     if profile.first_deposit_at is not None and profile.ftd_currency is not None:
         ftd = (period_of_day(local_day(profile.first_deposit_at, policy.time_zone)),
                profile.ftd_currency)
+    registered_at = state.registered_at
+    if state.registration_event_id is None and profile.registered_at is not None:
+        registered_at = profile.registered_at
+    kept = (state.affiliate_id, state.campaign_id, state.tag_status, state.registered_at)
+    if kept == (profile.affiliate_id, profile.campaign_id, profile.tag_status, registered_at) and (
+        ftd == ftd_of(state)
+    ):
+        return False, False
+    before = (state.affiliate_id, state.tag_status, state.registered_at)
     if ftd != ftd_of(state):
         touched |= {period_key(*key) for key in (ftd_of(state), ftd) if key is not None}
     state.ftd, state.first_deposit = ftd, None
     state.profile_version = profile.version
     state.affiliate_id, state.campaign_id = profile.affiliate_id, profile.campaign_id
-    state.tag_status = profile.tag_status
-    if state.registration_event_id is None and profile.registered_at is not None:
-        state.registered_at = profile.registered_at
+    state.tag_status, state.registered_at = profile.tag_status, registered_at
     return True, before != (state.affiliate_id, state.tag_status, state.registered_at)
 
 

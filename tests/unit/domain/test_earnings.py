@@ -321,6 +321,8 @@ def test_a_newer_profile_with_the_same_tag_sends_nothing() -> None:
     state, _, ledger = run([profile(1, registered_at=at(1)),
                             canonical(deposit("p1", "t1", "25", minutes=5))], pol)
     later, outputs, _ = run([profile(2, registered_at=at(1))], pol, state, ledger)
-    assert outputs == []
-    assert later is not None and later.profile_version == 2
+    assert outputs == [] and state is not None and later is not None
+    assert later.version == state.version  # not even stored: it only said the player was active
+    assert decide_earnings(state, profile(2, registered_at=at(1)), pol, NOW,
+                           ledger=ledger)[2] is Outcome.DUPLICATE
     assert run([profile(1, affiliate="aff-b", registered_at=at(1))], pol, later, ledger)[1] == []
