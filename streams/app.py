@@ -36,7 +36,7 @@ from clickpath.infra.faults import on_kill
 from clickpath.infra.kafka import faust_credentials, make_producer
 from clickpath.settings import Settings
 from clickpath.streams.aiokafka_fixes import install_consumer_fixes
-from clickpath.streams.changelog import ChangelogWriter
+from clickpath.streams.changelog import ChangelogWriter, with_ascii_keys
 from clickpath.streams.clicks import click_stage
 from clickpath.streams.commissions import commissions_stage
 from clickpath.streams.earnings import earnings_stage
@@ -107,7 +107,9 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
 
     changelog_producer = make_producer(settings, **{"linger.ms": settings.producer_linger_ms})
     tables = {
-        stage.name: app.Table(stage.name, default=None, partitions=settings.partitions, key_type=str)
+        stage.name: with_ascii_keys(
+            app.Table(stage.name, default=None, partitions=settings.partitions, key_type=str)
+        )
         for stage in stages
     }
     writers = {name: ChangelogWriter(table, changelog_producer) for name, table in tables.items()}

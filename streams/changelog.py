@@ -22,16 +22,42 @@ produced is in the changelog.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
 import orjson
 from confluent_kafka import KafkaError, Message, Producer
+from faust.serializers import codecs
 from faust.types import TP
 from rocksdict import WriteBatch
 
 from clickpath.infra.producer import NotAcknowledged
+
+KEY_SERIALIZER = "clickpath-key"
+"""The tables' key serializer: a key's bytes as Faust's "json" codec wrote them before orjson
+was installed (ASCII, non-ASCII escaped). With orjson, "json" writes UTF-8, so a player id with
+a non-ASCII letter would get new bytes and miss the rows stored under the old ones."""
+
+
+class _AsciiJsonKeys(codecs.Codec):
+    def _dumps(self, obj: Any) -> bytes:
+        return json.dumps(obj, separators=(",", ":")).encode()
+
+    def _loads(self, s: bytes) -> Any:
+        return json.loads(s)
+
+
+codecs.register(KEY_SERIALIZER, _AsciiJsonKeys())
+
+
+def with_ascii_keys(table: Any) -> Any:
+    """`table` with KEY_SERIALIZER for its keys: the table's (which its store takes when it is
+    made, on the first read) and its changelog topic's (Faust takes both from the key type)."""
+    table.key_serializer = KEY_SERIALIZER
+    table.changelog_topic.key_serializer = KEY_SERIALIZER
+    return table
 
 
 class ChangelogWriter:

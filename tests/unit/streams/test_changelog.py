@@ -167,3 +167,21 @@ def test_after_a_failed_record_nothing_more_is_persisted() -> None:
         log.flush()
     log.persist_offsets()
     assert table.data == {} and table.data.persisted == {}
+
+
+def test_table_keys_keep_the_bytes_earlier_versions_stored_whatever_json_faust_uses() -> None:
+    # Stores written before orjson was installed hold keys as stdlib json wrote them (ASCII,
+    # non-ASCII escaped); orjson would write UTF-8, and a lookup would miss those rows.
+    import json
+
+    import faust
+
+    from clickpath.streams.changelog import with_ascii_keys
+
+    app = faust.App("keys-test", broker="memory://")
+    table = with_ascii_keys(app.Table("players", default=None, key_type=str))
+    assert table.changelog_topic.key_serializer == table.data.key_serializer == table.key_serializer
+    key = "brand-ä:joão\x1fT|d|t1"
+    raw = app.serializers.dumps_key(str, key, serializer=table.key_serializer)
+    assert raw == json.dumps(key).encode() == b'"brand-\\u00e4:jo\\u00e3o\\u001fT|d|t1"'
+    assert app.serializers.loads_key(str, raw, serializer=table.key_serializer) == key
