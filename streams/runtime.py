@@ -205,7 +205,7 @@ class StageRuntime(Generic[S]):
         `batched`: the topics written as batch records (default: the registry's `batched`)."""
         self.stage = stage
         self._codec = codec
-        self._skip = _skip_of(stage.wants_kind, KindPeek(codec))
+        self._skip = KindPeek(codec).skipper(stage.wants_kind)
         self._names = topic_names
         self._store = store
         self._changelog = changelog
@@ -427,18 +427,6 @@ class StageRuntime(Generic[S]):
         if new_state is None:
             return state, [], Outcome.DUPLICATE  # not applied, not counted (`_count`)
         return new_state, outputs, Outcome.ACCEPTED
-
-
-def _skip_of(wants_kind: Callable[[str], bool] | None, peek: KindPeek) -> Callable[[bytes], bool] | None:
-    """Whether to skip an encoded record unread: it has a kind and the stage does not want it."""
-    if wants_kind is None:
-        return None
-
-    def skip(value: bytes) -> bool:
-        kind = peek(value)
-        return kind is not None and not wants_kind(kind)
-
-    return skip
 
 
 def _kafka_time(msg: Message, fallback: datetime) -> datetime:

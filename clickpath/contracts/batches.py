@@ -77,6 +77,17 @@ class KindPeek:
             return None
         return value[pos:pos + length].decode(errors="replace")
 
+    def skipper(self, wants_kind: Callable[[str], bool] | None) -> Callable[[bytes], bool] | None:
+        """`unpack`'s `skip`: a record with a kind `wants_kind` refuses (None: skip nothing)."""
+        if wants_kind is None:
+            return None
+
+        def skip(value: bytes) -> bool:
+            kind = self(value)
+            return kind is not None and not wants_kind(kind)
+
+        return skip
+
 
 def unpack(
     codec: Codec, key: bytes | None, value: bytes | None,
