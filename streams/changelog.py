@@ -52,6 +52,11 @@ class _AsciiJsonKeys(codecs.Codec):
 codecs.register(KEY_SERIALIZER, _AsciiJsonKeys())
 
 
+def value_bytes(value: Any) -> bytes:
+    """A table value as the changelog carries it: compact JSON, which Faust's "json" reads."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+
+
 def with_ascii_keys(table: Any) -> Any:
     """`table` with KEY_SERIALIZER for its keys: the table's (which its store takes when it is
     made, on the first read) and its changelog topic's (Faust takes both from the key type)."""
@@ -98,7 +103,7 @@ class ChangelogWriter:
         raw_key = table.app.serializers.dumps_key(
             table.key_type, key, serializer=table.key_serializer
         )  # Faust's own bytes: stores look keys up by them
-        raw_value = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)  # compact, as Faust reads it
+        raw_value = value_bytes(value)
         number = self._produced.get(partition, 0) + 1
         while True:
             try:

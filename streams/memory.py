@@ -20,6 +20,7 @@ from clickpath.contracts.models import Record
 from clickpath.contracts.serde import Codec
 from clickpath.infra.batching import events_in
 from clickpath.infra.faults import fault_point
+from clickpath.streams.changelog import value_bytes
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class MemoryEvent:
 
 
 def _through_json(value: Any) -> Any:
-    return orjson.loads(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))
+    return orjson.loads(value_bytes(value))
 
 
 class MemoryTable:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from clickpath.contracts.models import EventBatch, Record
 from clickpath.contracts.serde import Codec, DecodeError
 
-_HEADER_BYTES = 5  # Confluent wire format: magic byte 0 and a 4-byte schema id
+HEADER_BYTES = 5  # Confluent wire format: magic byte 0 and a 4-byte schema id
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Unpacked:
     skipped: bool = False
 
 
-def _read_long(data: bytes, pos: int) -> tuple[int, int]:
+def read_long(data: bytes, pos: int) -> tuple[int, int]:
     """Avro's zig-zag varint at `pos`: (value, the position after it); IndexError if cut."""
     n, shift = 0, 0
     while True:
@@ -64,17 +64,19 @@ class KindPeek:
         return known
 
     def __call__(self, value: bytes | None) -> str | None:
-        if not value or len(value) < _HEADER_BYTES or value[0] != 0:
+        if not value or len(value) < HEADER_BYTES or value[0] != 0:
             return None
-        if not self._has_kind(int.from_bytes(value[1:_HEADER_BYTES], "big")):
+        if not self._has_kind(int.from_bytes(value[1:HEADER_BYTES], "big")):
             return None
         try:
-            length, pos = _read_long(value, _HEADER_BYTES)
-            length, pos = _read_long(value, pos + length)
+            id_length, pos = read_long(value, HEADER_BYTES)  # event_id, skipped
+            if id_length < 0:
+                return None
+            length, pos = read_long(value, pos + id_length)  # event_type
         except IndexError:
             return None
         if length < 0 or pos + length > len(value):
-            return None
+            return None  # not a string there: decoded as usual (a dead letter if it fails)
         return value[pos:pos + length].decode(errors="replace")
 
     def skipper(self, wants_kind: Callable[[str], bool] | None) -> Callable[[bytes], bool] | None:

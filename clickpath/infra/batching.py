@@ -18,12 +18,11 @@ import time
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from clickpath.contracts.batches import unpack
+from clickpath.contracts.batches import HEADER_BYTES, read_long, unpack
 from clickpath.contracts.models import EVENT_BATCH_MAX_BYTES, EventBatch, Record
 from clickpath.contracts.serde import Codec, DecodeError
 from clickpath.infra.partitioning import partition_for
 
-_HEADER_BYTES = 5  # Confluent wire format: magic byte and schema id
 _END = b"\x00"  # the Avro array's closing zero-count block
 
 
@@ -56,7 +55,7 @@ class BatchEncoder:
 
     def __init__(self, codec: Codec) -> None:
         empty = codec.encode(EventBatch(items=[]))
-        self.header = empty[:_HEADER_BYTES]
+        self.header = empty[:HEADER_BYTES]
 
     def encode(self, items: Sequence[tuple[str, bytes]]) -> bytes:
         parts = [self.header, _varint(len(items))] if items else [self.header]
@@ -77,15 +76,13 @@ class EventCounter:
         self._header = BatchEncoder(codec).header
 
     def __call__(self, value: bytes | None) -> int:
-        if not value or value[:_HEADER_BYTES] != self._header:
+        if not value or value[:HEADER_BYTES] != self._header:
             return 1
-        n, shift = 0, 0
-        for byte in value[_HEADER_BYTES:_HEADER_BYTES + 10]:
-            n |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                return abs((n >> 1) ^ -(n & 1))  # zig-zag; a sized block's count is < 0
-        return 1  # not a batch we can read: counted as the one record it is
+        try:
+            count, _ = read_long(value, HEADER_BYTES)
+        except IndexError:
+            return 1  # not a batch we can read: counted as the one record it is
+        return abs(count)  # a sized block's count is < 0
 
 
 class Pending(NamedTuple):
@@ -126,7 +123,7 @@ class Packer:
         """Encoded bytes of the batch record holding these items (and `extra_*` more)."""
         n = len(self.items) + extra_items
         count = _varint_bytes(n) if n else 0
-        return _HEADER_BYTES + count + self._items_bytes + extra_bytes + len(_END)
+        return HEADER_BYTES + count + self._items_bytes + extra_bytes + len(_END)
 
     def fits(self, nbytes: int) -> bool:
         """Whether one more item of `nbytes` (`item_bytes`) keeps the record within bounds."""

@@ -106,23 +106,21 @@ def _accrued_cpa_rows(
 
     One pass over the ledger's CPA entries, each entry id's earliest copy as `ledger_entries`
     takes it (filtered on the component before grouping, which the view cannot), every brand's
-    cohort in its zone by a multiIf over `zone_groups`."""
+    cohort in its zone by a multiIf over `zone_groups` (the last group's zone the default)."""
     params: dict[str, Any] = {}
-    cases: list[str] = []
-    for i, (zone, brands, _) in enumerate(groups):
-        start = _cohort_sql(grain, zone, "registered")
-        if brands is None:
-            cases.append(start)  # the last group: every other brand
-        else:
+    *zoned, (zone, only, _) = groups
+    cohort = _cohort_sql(grain, zone, "registered")
+    if zoned:
+        cases = []
+        for i, (other_zone, brands, _) in enumerate(zoned):
             params[f"zone{i}"] = brands
+            start = _cohort_sql(grain, other_zone, "registered")
             cases.append(f"brand IN {{zone{i}:Array(String)}}, {start}")
-    if groups[-1][1] is not None:  # one brand asked for: nothing else
-        cases.append("toDate(0)")
-    cohort = cases[0] if len(cases) == 1 else f"multiIf({', '.join(cases)})"
+        cohort = f"multiIf({', '.join(cases)}, {cohort})"
     inner = ""
-    if groups[-1][1] is not None:
+    if only is not None:  # one brand asked for
         inner = " AND player_brand_id IN {brands:Array(String)}"
-        params["brands"] = [b for _, brands, _ in groups for b in brands or []]
+        params["brands"] = only
     outer, period = _where(None, [], since, until)
     sql = (
         f"SELECT brand, affiliate_id, campaign, {cohort} AS cohort, payout_currency, "

@@ -204,14 +204,13 @@ def _apply_profile(
     registered_at = state.registered_at
     if state.registration_event_id is None and profile.registered_at is not None:
         registered_at = profile.registered_at
-    kept = (state.affiliate_id, state.campaign_id, state.tag_status, state.registered_at)
-    if kept == (profile.affiliate_id, profile.campaign_id, profile.tag_status, registered_at) and (
-        ftd == ftd_of(state)
-    ):
+    old_ftd = ftd_of(state)
+    kept = (state.affiliate_id, state.campaign_id, state.tag_status, state.registered_at, old_ftd)
+    if kept == (profile.affiliate_id, profile.campaign_id, profile.tag_status, registered_at, ftd):
         return False, False
     before = (state.affiliate_id, state.tag_status, state.registered_at)
-    if ftd != ftd_of(state):
-        touched |= {period_key(*key) for key in (ftd_of(state), ftd) if key is not None}
+    if ftd != old_ftd:
+        touched |= {period_key(*key) for key in (old_ftd, ftd) if key is not None}
     state.ftd, state.first_deposit = ftd, None
     state.profile_version = profile.version
     state.affiliate_id, state.campaign_id = profile.affiliate_id, profile.campaign_id

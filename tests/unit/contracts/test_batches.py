@@ -58,6 +58,8 @@ def test_the_kind_of_an_event_is_read_from_its_bytes_and_other_records_have_none
     assert peek(CODEC.encode(EventBatch(items=[]))) is None
     cut = CODEC.encode(canonical("wager", long_id))[:9]
     assert peek(cut) is None and peek(b"") is None and peek(b"\x00garbage") is None
+    negative = CODEC.encode(canonical("wager"))[:5] + b"\x01" + b"wager"  # a length of -1
+    assert peek(negative) is None
 
 
 def test_skipped_events_are_not_decoded_and_the_others_are() -> None:
