@@ -7,6 +7,7 @@ the very next click without waiting for the file's modification time to move.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -39,6 +40,12 @@ class AffiliateChange(BaseModel):
     name: str = Field(default="", max_length=200)
     parent_id: str | None = Field(default=None, pattern=CATALOGUE_ID_PATTERN, max_length=128)
     payout_currency: Currency | None = None
+    min_payout: Decimal | None = Field(default=None, ge=0, max_digits=20, decimal_places=6)
+    legal_name: str = Field(default="", max_length=200)
+    address: str = Field(default="", max_length=500)
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    vat_id: str | None = Field(default=None, max_length=32)
+    vat_reverse_charge: bool = False
 
 
 class CampaignChange(BaseModel):
@@ -90,9 +97,11 @@ def admin_catalogue_router(ctx: IngressContext, store: CatalogueStore) -> APIRou
         responses={**ADMIN_RESPONSES, 201: {"description": "Added."}},
     )
     def put_affiliate(change: AffiliateChange, affiliate_id: str = AffiliateId) -> Response:
-        """Add an affiliate, or change its name, parent (sub-affiliates) or payout currency."""
+        """Add an affiliate, or change its name, parent (sub-affiliates), payout currency, minimum
+        payout or invoice details (legal name, address, country, VAT id, reverse charge)."""
         try:
-            affiliate, created = store.put_affiliate(affiliate_id, change.model_dump(exclude_unset=True))
+            changes = change.model_dump(mode="json", exclude_unset=True)
+            affiliate, created = store.put_affiliate(affiliate_id, changes)
         except CatalogueError as e:
             return _catalogue_error(e)
         log.info("catalogue_affiliate_put", affiliate_id=affiliate_id, created=created)
@@ -168,6 +177,12 @@ def _affiliate_view(affiliate_id: str, affiliate: AffiliateConfig, base_url: str
         "postback_events": affiliate.postback_events,
         "parent_id": affiliate.parent_id,
         "payout_currency": affiliate.payout_currency,
+        "min_payout": None if affiliate.min_payout is None else f"{affiliate.min_payout:f}",
+        "legal_name": affiliate.legal_name,
+        "address": affiliate.address,
+        "country": affiliate.country,
+        "vat_id": affiliate.vat_id,
+        "vat_reverse_charge": affiliate.vat_reverse_charge,
         "campaigns": [
             _campaign_view(affiliate_id, c, affiliate.campaigns[c], base_url)
             for c in sorted(affiliate.campaigns)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -62,6 +63,21 @@ class AffiliateConfig(BaseModel):
     payout_currency: Currency | None = Field(
         default=None, description="The currency this affiliate is paid in (default: the"
         " reporting currency, else the plan's).",
+    )
+    min_payout: Decimal | None = Field(
+        default=None, ge=0, max_digits=20, decimal_places=6,
+        description="The least a closed statement row pays, in the row's currency; a total"
+        " under it rolls over into the next period (docs/commissions.md#close-and-pay).",
+    )
+    legal_name: str = Field(default="", max_length=200, description="The name on invoices.")
+    address: str = Field(default="", max_length=500, description="The address on invoices.")
+    country: str | None = Field(
+        default=None, pattern=r"^[A-Z]{2}$",
+        description="ISO 3166-1 alpha-2 country: picks the invoice's VAT rate.",
+    )
+    vat_id: str | None = Field(default=None, max_length=32, description="VAT number on invoices.")
+    vat_reverse_charge: bool = Field(
+        default=False, description="Invoices carry no VAT: the recipient accounts for it.",
     )
 
     @field_validator("postback_url")
