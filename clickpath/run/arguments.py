@@ -70,8 +70,13 @@ class Parser(argparse.ArgumentParser):
         sub = self._subparser(command)
         if sub is None:
             return
+        rest = argv[argv.index(command or "") + 1:]
+        nested = next((a for a in rest if not a.startswith("-")), None)
+        if sub._subparser(nested) is not None:  # `ledger adjust ...`: that one's flags
+            sub._refuse_unknown_flags(rest)
+            return
         known = [*sub.flags(), "--help"]
-        for arg in argv[argv.index(command or "") + 1:]:
+        for arg in rest:
             if arg == "--":
                 return
             name = arg.split("=", 1)[0]

@@ -16,6 +16,7 @@ from clickpath.domain.multitouch import (
     MODELS,
 )
 from clickpath.run.arguments import Parser, add_command, decimal, iso_date
+from clickpath.run.commands_close import add_amount_argument, cmd_adjust, cmd_close, cmd_pay
 from clickpath.run.commands_data import (
     REPORT_KINDS,
     cmd_fx,
@@ -30,7 +31,7 @@ from clickpath.run.commands_data import (
 
 FORMATS = ["table", "csv", "json"]
 # Of these, the commands that talk to a running `up` (cli.CLIENT_COMMANDS).
-CLIENT_COMMANDS = frozenset({"report", "sql", "topics", "import", "ledger", "statements"})
+CLIENT_COMMANDS = frozenset({"report", "sql", "topics", "import", "ledger", "statements", "close"})
 
 
 def add_data_commands(sub: Any) -> None:
@@ -90,22 +91,55 @@ def _add_commissions(sub: argparse._SubParsersAction[Parser]) -> None:
     as_of = "only entries recorded up to this time: ISO 8601 (no zone: UTC) or YYYY-MM-DD (its end);" \
         " default now"
     ledger = add_command(sub, "ledger", "an affiliate's commission ledger entries for a period",
-                         "Lists an affiliate's commission ledger entries for a period, each once, in"
-                         " the order recorded (docs/ledger.md).")
-    ledger.add_argument("--affiliate", required=True, metavar="A")
-    ledger.add_argument("--period", required=True, type=period_arg, metavar="YYYY-MM")
+                         "Lists an affiliate's commission ledger entries that a period pays, each"
+                         " once, in the order recorded (docs/ledger.md); `ledger adjust` writes an"
+                         " adjustment.")
+    ledger.add_argument("--affiliate", default=None, metavar="A", help="(required)")
+    ledger.add_argument("--period", default=None, type=period_arg, metavar="YYYY-MM", help="(required)")
     ledger.add_argument("--as-of", type=time_arg, default=None, metavar="TIME", help=as_of)
     ledger.add_argument("--format", choices=FORMATS, default="table")
     ledger.set_defaults(func=cmd_ledger)
+    actions = ledger.add_subparsers(dest="ledger_action", metavar="{adjust}")
+    adjust = add_command(actions, "adjust", "write an adjustment entry with who and why",
+                         "Writes an `adjustment` entry (component manual) for the affiliate in an"
+                         " open period (default: today's), recorded with who and why.")
+    adjust.add_argument("--affiliate", required=True, metavar="A")
+    add_amount_argument(adjust)
+    adjust.add_argument("--currency", required=True, metavar="CUR", help="e.g. EUR")
+    adjust.add_argument("--reason", required=True, help="why (kept with the entry)")
+    adjust.add_argument("--period", default=None, type=period_arg, metavar="YYYY-MM",
+                        help="an open period; default the open period of today")
+    adjust.add_argument("--format", choices=FORMATS, default="table")
+    adjust.set_defaults(func=cmd_adjust)
 
     statements = add_command(sub, "statements", "commission statements per affiliate and currency",
                              "One row per affiliate and payout currency for a period: CPA count and"
-                             " amounts, RevShare, clawbacks, carry-over, total (the exact sum of the"
-                             " ledger entries; docs/ledger.md).")
-    statements.add_argument("--period", required=True, type=period_arg, metavar="YYYY-MM")
+                             " amounts, RevShare, clawbacks, carry-over, adjustments, roll-over, total"
+                             " (the exact sum of the ledger entries), status, invoice, payment"
+                             " (docs/ledger.md); `statements pay` records a payment.")
+    statements.add_argument("--period", default=None, type=period_arg, metavar="YYYY-MM",
+                            help="(required)")
     statements.add_argument("--as-of", type=time_arg, default=None, metavar="TIME", help=as_of)
     statements.add_argument("--format", choices=FORMATS, default="table")
     statements.set_defaults(func=cmd_statements)
+    actions = statements.add_subparsers(dest="statements_action", metavar="{pay}")
+    pay = add_command(actions, "pay", "mark an affiliate's closed statement paid",
+                      "Marks the affiliate's closed statement of the period paid with the payment's"
+                      " reference (the same reference again changes nothing).")
+    pay.add_argument("--period", required=True, type=period_arg, metavar="YYYY-MM")
+    pay.add_argument("--affiliate", required=True, metavar="A")
+    pay.add_argument("--reference", required=True, metavar="R", help="the payment's reference")
+    pay.add_argument("--format", choices=FORMATS, default="table")
+    pay.set_defaults(func=cmd_pay)
+
+    close = add_command(sub, "close", "close a commission period: freeze, roll over, number invoices",
+                        "Closes a period that has ended: its statements freeze (later entries are"
+                        " paid in the next open period), a total under the affiliate's minimum"
+                        " payout rolls over, positive totals get invoice numbers. A second close"
+                        " changes nothing.")
+    close.add_argument("--period", required=True, type=period_arg, metavar="YYYY-MM")
+    close.add_argument("--format", choices=["table", "json"], default="table")
+    close.set_defaults(func=cmd_close)
 
 
 def _add_report(sub: argparse._SubParsersAction[Parser]) -> None:

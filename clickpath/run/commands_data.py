@@ -256,6 +256,8 @@ def cmd_ledger(settings: Settings, args: argparse.Namespace) -> None:
     """`clickpath ledger --affiliate A --period YYYY-MM [--as-of TIME]`."""
     from clickpath.domain.commissions.statements import render_ledger
 
+    if args.affiliate is None or args.period is None:
+        raise CommandError("clickpath ledger: --affiliate and --period are required (or `ledger adjust`)")
     rows = _commissions(settings, "ledger", {
         "affiliate_id": args.affiliate, "period": args.period, "as_of": args.as_of,
     })
@@ -266,6 +268,8 @@ def cmd_statements(settings: Settings, args: argparse.Namespace) -> None:
     """`clickpath statements --period YYYY-MM [--as-of TIME]`."""
     from clickpath.domain.commissions.statements import render_statements
 
+    if args.period is None:
+        raise CommandError("clickpath statements: --period is required (or `statements pay`)")
     rows = _commissions(settings, "statements", {"period": args.period, "as_of": args.as_of})
     print(render_statements(rows, args.format), end="")
 

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from urllib.parse import urlparse
 
 import uvicorn
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel
 
 from clickpath.domain.attribution import DEFAULT_LOOKBACK_DAYS
@@ -38,6 +38,7 @@ from clickpath.infra.clickhouse import (
     query_funnel,
     query_pipeline_stats,
 )
+from clickpath.infra.closes import held_affiliates
 from clickpath.infra.ledger import query_ledger_entries, query_statements
 from clickpath.infra.report_slots import ReportSlots, SlotsBusy
 from clickpath.infra.reports import (
@@ -47,6 +48,7 @@ from clickpath.infra.reports import (
     query_retention_rows,
 )
 from clickpath.settings import Settings
+from clickpath.sinks.clickhouse.operations import operations_router
 
 ANALYST_SLOTS = 2  # analyst queries at once in this process (the service's total, too)
 UNNAMED_KEY = "(no key id)"  # a caller that sent none: all such share one key's slot
@@ -186,9 +188,10 @@ def report_token(settings: Settings) -> str | None:
     return token
 
 
-def report_app(reports: ReportReader, token: str) -> FastAPI:
+def report_app(reports: ReportReader, token: str, operations: APIRouter | None = None) -> FastAPI:
     """Loopback-only report endpoint for the HTTP service when ClickHouse is embedded: every
-    request must carry `token` (the run's reports_token)."""
+    request must carry `token` (the run's reports_token). `operations`: the commission
+    operations' routes (commission_operations)."""
     app = FastAPI(
         title="clickpath ClickHouse sink (internal)",
         dependencies=[Depends(loopback_guard(token))],
@@ -260,6 +263,9 @@ def report_app(reports: ReportReader, token: str) -> FastAPI:
     def statements(period: str, as_of: datetime) -> list[dict[str, Any]]:
         return reports.statements(period=period, as_of=as_of)
 
+    if operations is not None:
+        app.include_router(operations)
+
     @app.post("/reports/sql")
     def sql(request: _SqlRequest) -> dict[str, Any]:
         try:
@@ -274,13 +280,19 @@ def report_app(reports: ReportReader, token: str) -> FastAPI:
     return app
 
 
+def commission_operations(reports: ReportReader) -> APIRouter:
+    """Close, adjust, pay... on the reader's session (sinks/clickhouse/operations.py)."""
+    return operations_router(reports.settings, reports.reader, reports.read_lock, held_affiliates)
+
+
 def serve_reports(reports: ReportReader, token: str, reports_url: str) -> uvicorn.Server:
     """Serve `report_app` at `reports_url` on a daemon thread of this process (it dies with the
     writer's process, which alone may hold the embedded engine); the server, to stop it."""
     url = urlparse(reports_url)
     server = uvicorn.Server(
         uvicorn.Config(
-            report_app(reports, token), host=url.hostname or "127.0.0.1", port=url.port or 8001,
+            report_app(reports, token, commission_operations(reports)),
+            host=url.hostname or "127.0.0.1", port=url.port or 8001,
             log_config=None, access_log=False,
         )
     )

@@ -260,6 +260,8 @@ def test_admin_changes_are_effective_at_once_and_survive_a_restart(tracker_setti
             "postback_events": ["registration", "ftd"],
             "parent_id": None,
             "payout_currency": None,
+            "min_payout": None, "legal_name": "", "address": "", "country": None, "vat_id": None,
+            "vat_reverse_charge": False,
             "campaigns": [],
         }
         assert admin.put("/v1/admin/affiliates/aff-new", json={"name": "New"}).status_code == 200

@@ -17,8 +17,9 @@ from clickpath.contracts.models.base import Record, Timestamp
 
 QualificationStatus = Literal["qualified", "pending", "reversed", "none"]
 FlagAction = Literal["hold", "release", "clawback"]
-EntryKind = Literal["accrual", "adjustment", "clawback", "carry_over"]
-EntryComponent = Literal["cpa", "revshare", "sub_affiliate"]
+EntryKind = Literal["accrual", "adjustment", "clawback", "carry_over", "roll_over"]
+# `manual`: an operator's adjustment; `payout`: a roll-over of a closed total (docs/commissions.md).
+EntryComponent = Literal["cpa", "revshare", "sub_affiliate", "manual", "payout"]
 ValueCause = Literal["activity", "chargeback", "retag", "replay"]
 
 

@@ -3,8 +3,10 @@
 A statement row is one affiliate's period in one payout currency, as of a time: the entries
 recorded up to then, each entry id once (a re-sent entry counts from its first recording).
 Every entry falls in exactly one column, so `total` is the exact sum of the entries:
-a clawback in `clawback_amount`, a carry-over in `carry_over`, any other entry in its
-component's column (`cpa_amount`, `revshare_amount`, `sub_affiliate_amount`). `cpa_count` is
+a clawback in `clawback_amount`, a carry-over in `carry_over`, a roll-over (a closed total
+under the minimum payout, domain/commissions/close.py) in `roll_over`, an operator's
+adjustment in `manual_amount`, any other entry in its component's column (`cpa_amount`,
+`revshare_amount`, `sub_affiliate_amount`). `cpa_count` is
 the CPA accruals with a non-zero amount minus the CPA clawbacks. The ClickHouse query
 (clickpath/infra/ledger.py) computes the same sums in SQL; `statement_row` shapes either.
 
@@ -26,15 +28,18 @@ from clickpath.contracts.money import format_amount
 from clickpath.domain.analytics_rows import csv_text
 from clickpath.domain.plans import parse_period as plan_period
 
-STATUS_OPEN = "open"  # period close comes with the next issue
+STATUS_OPEN = "open"  # the other statuses are the close's (domain/commissions/close.py)
 AMOUNT_COLUMNS = (
-    "cpa_amount", "revshare_amount", "sub_affiliate_amount", "clawback_amount", "carry_over", "total",
+    "cpa_amount", "revshare_amount", "sub_affiliate_amount", "clawback_amount", "carry_over",
+    "manual_amount", "roll_over", "total",
 )
+CLOSE_COLUMNS = ("invoice_number", "closed_at", "closed_by", "paid_at", "paid_by", "payment_reference")
 STATEMENT_COLUMNS = (
     "affiliate_id", "period", "currency", "cpa_count", *AMOUNT_COLUMNS, "status", "as_of", "entries",
+    *CLOSE_COLUMNS,
 )
 LEDGER_COLUMNS = (
-    "recorded_at", "entry_id", "kind", "component", "amount", "currency", "original_amount",
+    "recorded_at", "period", "entry_id", "kind", "component", "amount", "currency", "original_amount",
     "original_currency", "fx_rate", "plan_id", "plan_version", "player_token", "reason",
     "occurred_at", "registered_at", "caused_by",
 )
@@ -51,16 +56,27 @@ class StatementRow(BaseModel):
     clawback_amount: Decimal
     carry_over: Decimal
     total: Decimal
+    manual_amount: Decimal = Decimal(0)
+    roll_over: Decimal = Decimal(0)
     status: str
     as_of: datetime
     entries: int
+    # A closed period's row: its invoice (a positive total), the close and the payment.
+    invoice_number: str | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    paid_at: datetime | None = None
+    paid_by: str | None = None
+    payment_reference: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        """The row as JSON values: amounts as decimal strings, `as_of` ISO 8601 UTC."""
+        """The row as JSON values: amounts as decimal strings, times ISO 8601 UTC."""
         row = self.model_dump()
         for name in AMOUNT_COLUMNS:
             row[name] = format_amount(row[name])
-        row["as_of"] = iso(self.as_of)
+        for name in ("as_of", "closed_at", "paid_at"):
+            if row[name] is not None:
+                row[name] = iso(row[name])
         return row
 
 
@@ -104,8 +120,8 @@ def column_of(kind: str, component: str) -> str:
     """The statement column an entry's amount goes to (one, so the columns add up to total)."""
     if kind == "clawback":
         return "clawback_amount"
-    if kind == "carry_over":
-        return "carry_over"
+    if kind in ("carry_over", "roll_over"):
+        return kind
     return f"{component}_amount"
 
 
@@ -129,14 +145,15 @@ def ledger(
 
 
 def statement_row(
-    affiliate_id: str, period: str, currency: str, sums: Mapping[str, Any], as_of: datetime
+    affiliate_id: str, period: str, currency: str, sums: Mapping[str, Any], as_of: datetime,
+    status: str = STATUS_OPEN,
 ) -> StatementRow:
     """A row from its sums: `cpa_count`, `entries` and each amount column but `total`."""
     amounts = {name: Decimal(sums.get(name) or 0) for name in AMOUNT_COLUMNS if name != "total"}
     return StatementRow(
         affiliate_id=affiliate_id, period=period, currency=currency,
         cpa_count=int(sums.get("cpa_count") or 0), **amounts, total=sum(amounts.values(), Decimal(0)),
-        status=STATUS_OPEN, as_of=_utc(as_of), entries=int(sums.get("entries") or 0),
+        status=status, as_of=_utc(as_of), entries=int(sums.get("entries") or 0),
     )
 
 

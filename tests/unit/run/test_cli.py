@@ -25,8 +25,9 @@ COMMANDS = {
                "--value", "--by", "--half-life-days", "--position-first", "--position-last",
                "--lookback-days", "--grain", "--periods", "--currency", "--layout"},
     "sql": {"query", "--format", "--brand"},
-    "ledger": {"--affiliate", "--period", "--as-of", "--format"},
-    "statements": {"--period", "--as-of", "--format"},
+    "ledger": {"--affiliate", "--period", "--as-of", "--format", "ledger_action"},
+    "statements": {"--period", "--as-of", "--format", "statements_action"},
+    "close": {"--period", "--format"},
     "bench": {"--events", "--workers", "--latency-rate", "--latency-seconds", "--latency-workers"}
     | RESULTS_FLAGS,
     "bench-ingress": {"--seconds", "--batch", "--concurrency", "--click-rate"} | RESULTS_FLAGS,

@@ -1,0 +1,121 @@
+"""`clickpath close`, `clickpath ledger adjust` and `clickpath statements pay`: the operator's
+commission actions (docs/commissions.md#close-and-pay).
+
+With embedded ClickHouse they ask the running service's admin API with this host's CLI key
+(commands_data._from_service), so the running pipeline does them and records that key; against
+a ClickHouse server they run here. Either way the OS user is recorded as `requested_by`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from clickpath.domain.commissions.statements import render_statements
+from clickpath.run.commands_data import _answer, _from_service
+from clickpath.run.errors import CommandError
+from clickpath.settings import Settings
+
+CLI_ACTOR = "local-cli"  # the actor recorded when the CLI writes to a ClickHouse server itself
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
+        return ""
+
+
+def _service(settings: Settings, path: str, body: dict[str, Any]) -> Any:
+    response = _from_service(settings, "POST", path, body=body)
+    if response.status_code in (404, 409, 422):
+        detail = response.json().get("detail")
+        if isinstance(detail, list):  # pydantic's: name the field
+            detail = "; ".join(f"{'.'.join(str(p) for p in d.get('loc', [])[1:])}: {d.get('msg')}"
+                               for d in detail)
+        raise CommandError(str(detail), 1)
+    return _answer(response)
+
+
+def _direct(job: Any) -> Any:
+    from clickpath.domain.commissions.close import CloseRefused
+
+    try:
+        return job()
+    except CloseRefused as e:
+        raise CommandError(str(e), 1) from None
+
+
+def cmd_close(settings: Settings, args: argparse.Namespace) -> None:
+    """`clickpath close --period YYYY-MM`."""
+    if settings.clickhouse_embedded:
+        result = _service(settings, f"/v1/admin/periods/{args.period}/close",
+                          {"requested_by": _user()})
+    else:
+        from clickpath.connectors.catalogue import CatalogueStore
+        from clickpath.infra.closes import Actor
+        from clickpath.infra.commission_ops import close_statements
+
+        catalogue = CatalogueStore(settings.catalogue_path, settings.affiliates).current()
+        minimums = {a: c.min_payout for a, c in catalogue.affiliates.items()}
+        result = _direct(lambda: close_statements(
+            settings, period=args.period, actor=Actor(CLI_ACTOR, _user()), min_payouts=minimums))
+    if args.format == "json":
+        print(json.dumps(result, indent=2))
+        return
+    said = "closed" if result["closed"] else "was already closed (nothing changed)"
+    print(f"period {args.period} {said}")
+    print(render_statements(result["rows"], "table"), end="")
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text[:30]!r} is not an amount, e.g. -50.00") from None
+    if not value.is_finite():
+        raise argparse.ArgumentTypeError(f"{text[:30]!r} is not an amount, e.g. -50.00")
+    return value
+
+
+def cmd_adjust(settings: Settings, args: argparse.Namespace) -> None:
+    """`clickpath ledger adjust --affiliate A --amount -50.00 --currency EUR --reason ...`."""
+    from clickpath.domain.commissions.statements import render_ledger
+
+    currency = args.currency.upper()
+    if settings.clickhouse_embedded:
+        entry = _service(settings, "/v1/admin/ledger/adjustments", {
+            "affiliate_id": args.affiliate, "amount": str(args.amount), "currency": currency,
+            "reason": args.reason, "period": args.period, "requested_by": _user(),
+        })
+    else:
+        from clickpath.infra.closes import Actor
+        from clickpath.infra.commission_ops import adjust_ledger
+
+        entry = _direct(lambda: adjust_ledger(
+            settings, affiliate_id=args.affiliate, amount=args.amount, currency=currency,
+            reason=args.reason, period=args.period, actor=Actor(CLI_ACTOR, _user())))
+    print(render_ledger([entry], args.format), end="")
+
+
+def cmd_pay(settings: Settings, args: argparse.Namespace) -> None:
+    """`clickpath statements pay --period P --affiliate A --reference R`."""
+    if settings.clickhouse_embedded:
+        rows = _service(settings, f"/v1/admin/statements/{args.period}/{args.affiliate}/payment",
+                        {"reference": args.reference, "requested_by": _user()})
+    else:
+        from clickpath.infra.closes import Actor
+        from clickpath.infra.commission_ops import pay_statement
+
+        rows = _direct(lambda: pay_statement(
+            settings, period=args.period, affiliate_id=args.affiliate, reference=args.reference,
+            actor=Actor(CLI_ACTOR, _user())))
+    print(render_statements(rows, args.format), end="")
+
+
+def add_amount_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--amount", required=True, type=_amount, metavar="AMOUNT",
+                        help="signed, in the currency's units, e.g. -50.00")
