@@ -59,6 +59,31 @@ def affiliate_body(args: argparse.Namespace) -> dict[str, Any]:
     return body
 
 
+def misplaced(group: str, args: argparse.Namespace) -> str | None:
+    """Why the arguments do not fit the action (a flag of `add` given to `list`...), or None:
+    said, not silently ignored, so `affiliates list --parent-id x` is not taken for a filter."""
+    if group == "affiliates":
+        given = [AFFILIATE_FLAGS[f] for f in AFFILIATE_FLAGS if getattr(args, f, None) is not None]
+        if getattr(args, "vat_reverse_charge", None) is False:
+            given = [g if g != "--reverse-charge" else "--no-reverse-charge" for g in given]
+        given += ["--no-parent"] if getattr(args, "no_parent", False) else []
+        if args.action != "add" and given:
+            return f"{given[0]} applies to `clickpath affiliates add`, not {args.action}"
+        if args.action == "list" and args.affiliate_id:
+            return f"affiliates list takes no AFFILIATE_ID (`clickpath affiliates show {args.affiliate_id}`)"
+        return None
+    if args.action == "list":
+        given = [CAMPAIGN_FLAGS[f] for f in CAMPAIGN_FLAGS if getattr(args, f, None) is not None]
+        if given:
+            return f"{given[0]} applies to `clickpath campaigns add`, not list"
+        if args.affiliate_id:
+            return (f"campaigns list takes no AFFILIATE_ID (`--affiliate {args.affiliate_id}` lists"
+                    " its campaigns)")
+    elif args.affiliate is not None:
+        return "campaigns add takes the affiliate as AFFILIATE_ID, not --affiliate"
+    return None
+
+
 def campaign_body(args: argparse.Namespace) -> dict[str, Any]:
     """The PUT body of a campaign: the whole campaign (a PUT replaces it)."""
     return {"brand_id": args.brand_id, "landing_url": args.landing_url, "tracking_code": args.tracking_code}

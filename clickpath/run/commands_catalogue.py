@@ -27,6 +27,7 @@ from clickpath.run.catalogue_text import (
     campaign_body,
     campaigns_table,
     every_campaign,
+    misplaced,
     refusal,
 )
 from clickpath.run.errors import CommandError
@@ -64,7 +65,14 @@ def _print(value: Any, fmt: str, table: str) -> None:
     print(json.dumps(value, indent=2) if fmt == "json" else table)
 
 
+def _check(group: str, args: argparse.Namespace) -> None:
+    problem = misplaced(group, args)
+    if problem is not None:
+        raise CommandError(problem)
+
+
 def cmd_affiliates(settings: Settings, args: argparse.Namespace) -> None:
+    _check("affiliates", args)
     if args.action == "list":
         _, answer = _call(settings, "GET", ADMIN, AFFILIATE_FLAGS, "affiliates list")
         affiliates = answer["affiliates"]
@@ -88,6 +96,7 @@ def cmd_affiliates(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_campaigns(settings: Settings, args: argparse.Namespace) -> None:
+    _check("campaigns", args)
     if args.action == "list":
         if args.affiliate:
             path, what = f"{ADMIN}/{_segment(args.affiliate)}", f"campaigns list --affiliate {args.affiliate}"

@@ -23,6 +23,7 @@ from clickpath.run.catalogue_text import (
 from clickpath.run.cli import CLIENT_COMMANDS, build_parser
 from clickpath.run.commands_catalogue import cmd_affiliates, cmd_campaigns
 from clickpath.run.errors import CommandError
+from clickpath.settings import Settings
 from tests.integration.harness import ServedApp
 from tests.unit.connectors.http_support import LANDING, service
 
@@ -207,6 +208,26 @@ def test_refusals_are_readable_and_exit_2(settings, argv, message, capsys) -> No
     assert message in str(refused.value) and refused.value.code == 2
     assert "{\"detail\"" not in str(refused.value)
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["affiliates", "list", "--parent-id", "aff-1"],
+     "--parent-id applies to `clickpath affiliates add`, not list"),
+    (["affiliates", "show", "aff-1", "--no-parent"],
+     "--no-parent applies to `clickpath affiliates add`, not show"),
+    (["affiliates", "show", "aff-1", "--no-reverse-charge"], "--no-reverse-charge applies to"),
+    (["affiliates", "list", "aff-1"],
+     "affiliates list takes no AFFILIATE_ID (`clickpath affiliates show aff-1`)"),
+    (["campaigns", "list", "--brand", "b"], "--brand applies to `clickpath campaigns add`, not list"),
+    (["campaigns", "list", "aff-1"], "campaigns list takes no AFFILIATE_ID (`--affiliate aff-1`"),
+    (["campaigns", "add", "aff-1", "c", "--brand", "b", "--landing-url", LANDING, "--affiliate", "aff-2"],
+     "campaigns add takes the affiliate as AFFILIATE_ID, not --affiliate"),
+])
+def test_arguments_of_another_action_are_refused_not_ignored(argv, message) -> None:
+    args = parse(*argv)
+    with pytest.raises(CommandError) as refused:
+        args.func(Settings(), args)  # refused before any call: no service needed
+    assert message in str(refused.value) and refused.value.code == 2
 
 
 def test_missing_arguments_are_named_before_any_call(settings) -> None:
