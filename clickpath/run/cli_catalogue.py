@@ -50,11 +50,12 @@ def add_catalogue_commands(sub: Any) -> None:
     affiliates.add_argument("affiliate_id", nargs="?", type=catalogue_id, metavar="AFFILIATE_ID",
                             help="add, show: the affiliate id, e.g. aff-alpha")
     affiliates.add_argument("--name", default=None, help="add: the affiliate's display name")
-    affiliates.add_argument("--parent-id", dest="parent_id", default=None, metavar="PARENT",
-                            help="add: the affiliate that brought this one; it earns its plan's"
-                            " sub_affiliate_share of this one's commission")
-    affiliates.add_argument("--no-parent", action="store_true",
-                            help="add: this affiliate has no parent (any more)")
+    parent = affiliates.add_mutually_exclusive_group()
+    parent.add_argument("--parent-id", dest="parent_id", default=None, metavar="PARENT",
+                        help="add: the affiliate that brought this one; it earns its plan's"
+                        " sub_affiliate_share of this one's commission")
+    parent.add_argument("--no-parent", action="store_true",
+                        help="add: this affiliate has no parent (any more)")
     affiliates.add_argument("--payout-currency", dest="payout_currency", default=None, metavar="CURRENCY",
                             help="add: the currency it is paid in, e.g. EUR")
     affiliates.add_argument("--min-payout", dest="min_payout", type=decimal, default=None, metavar="AMOUNT",
