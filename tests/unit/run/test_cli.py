@@ -47,6 +47,11 @@ COMMANDS = {
     "keys": {"action", "key", "--role", "--brand", "--affiliate", "--format"},
     "links": {"--format"},
     "plans": {"action", "plan_id", "--file", "--format"},
+    "affiliates": {"action", "affiliate_id", "--name", "--parent-id", "--no-parent", "--payout-currency",
+                   "--min-payout", "--legal-name", "--address", "--country", "--vat-id",
+                   "--reverse-charge", "--no-reverse-charge", "--format"},
+    "campaigns": {"action", "affiliate_id", "campaign_id", "--brand", "--landing-url", "--tracking-code",
+                  "--affiliate", "--format"},
     "mappings": {"--format"},
     "fx": {"--format"},
 }
