@@ -290,5 +290,8 @@ def fx_lines(
         original = d.get("original_currency")
         if d.get("currency") != currency or not original or original == currency:
             continue
-        seen.add((str(original), _amount(d.get("fx_rate"), "fx_rate").normalize()))
+        rate = _amount(d.get("fx_rate"), "fx_rate")
+        if rate <= 0:
+            raise InvoiceError(f"entry {d.get('entry_id')} converts {original} with no fx_rate")
+        seen.add((str(original), rate.normalize()))
     return tuple(FxLine(from_currency=c, to_currency=currency, rate=r) for c, r in sorted(seen))

@@ -5,12 +5,17 @@ whatever would make a wrong invoice (no rate, no country, nothing to invoice) is
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from clickpath.contracts.models import LedgerEntry
+from clickpath.domain.commissions.invoice_render import invoice_csv
 from clickpath.domain.commissions.invoices import (
     REVERSE_CHARGE_NOTE,
     SELF_BILLING_NOTE,
@@ -201,3 +206,29 @@ def test_invoice_number_format() -> None:
     for prefix, sequence in (("", 1), ("C P", 1), ("CP", 0), ("CP", -1)):
         with pytest.raises(InvoiceError):
             invoice_number(prefix, sequence)
+
+
+def test_a_converted_entry_without_a_rate_is_refused() -> None:
+    with pytest.raises(InvoiceError, match="converts USD with no fx_rate"):
+        build_invoice(closed_row(), [entry("9.20", "USD", "")], affiliate(), terms(), ISSUED)
+
+
+cents = st.decimals(min_value=-10_000, max_value=100_000, places=2, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(amounts=st.lists(cents, min_size=7, max_size=7), rate=st.decimals(
+    min_value=0, max_value=Decimal("99.99"), places=2, allow_nan=False, allow_infinity=False))
+def test_any_positive_row_invoices_its_total_exactly(amounts: list[Decimal], rate: Decimal) -> None:
+    columns = ("cpa_amount", "revshare_amount", "sub_affiliate_amount", "clawback_amount",
+               "carry_over", "manual_amount", "roll_over")
+    total = sum(amounts, Decimal(0))
+    assume(total > 0)
+    row = closed_row(**{c: f"{a}" for c, a in zip(columns, amounts, strict=True)}, total=f"{total}")
+    inv = build_invoice(row, [], affiliate(), terms(MT=f"{rate}"), ISSUED)
+    assert inv.net == total == sum(line.amount for line in inv.lines)
+    assert inv.vat == (total * rate / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    assert inv.gross == inv.net + inv.vat
+    parsed = list(csv.DictReader(io.StringIO(invoice_csv(inv))))
+    assert sum(Decimal(r["amount"]) for r in parsed if r["kind"] == "line") == total
+    assert [Decimal(r["amount"]) for r in parsed if r["kind"] == "gross"] == [inv.gross]
