@@ -33,6 +33,7 @@ from clickpath.settings.commissions import CommissionSettings
 from clickpath.settings.delivery import DeliverySettings
 from clickpath.settings.http import HttpSettings
 from clickpath.settings.ingress import IngressSettings
+from clickpath.settings.invoices import InvoiceSettings
 from clickpath.settings.places import PlacesSettings, default_instances_dir
 from clickpath.settings.privacy import (
     DEV_PSEUDONYM_KEY,
@@ -55,6 +56,7 @@ __all__ = [
 # Listed last group first: pydantic orders the fields (and runs the groups' model validators)
 # from the last base to the first, so the fields read places, broker, stream ... delivery.
 class Settings(
+    InvoiceSettings,
     CommissionSettings,
     DeliverySettings,
     ReportSettings,

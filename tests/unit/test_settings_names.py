@@ -8,6 +8,7 @@ deployment. A new setting is added to DEFAULTS on purpose, with its row in docs/
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,13 @@ DEFAULTS: dict[str, object] = {
     "delivery_max_pending": 20000,
     "delivery_commit_s": 0.5,
     "webhooks_enabled": False,
+    "invoice_operator_name": "",
+    "invoice_operator_address": "",
+    "invoice_operator_country": None,
+    "invoice_operator_vat_id": None,
+    "invoice_number_prefix": "CP",
+    "vat_rates": {},
+    "invoice_pdf_font": None,
 }
 
 
@@ -126,6 +134,14 @@ def test_every_setting_keeps_its_name() -> None:
     expected = {*DEFAULTS, "instances_dir"}
     assert sorted(expected - names) == [], "settings dropped or renamed"
     assert sorted(names - expected) == [], "new settings: add them to DEFAULTS (and docs/settings.md)"
+
+
+def test_every_setting_has_its_row_in_docs_settings() -> None:
+    """docs/settings.md names each setting (without the prefix) in a table row."""
+    doc = (Path(__file__).parents[2] / "docs" / "settings.md").read_text(encoding="utf-8")
+    rows = [line for line in doc.splitlines() if line.startswith("| `")]
+    named = set(re.findall(r"`([A-Z][A-Z0-9_]*)`", "\n".join(rows)))
+    assert sorted(n for n in Settings.model_fields if n.upper() not in named) == []
 
 
 def test_every_setting_is_read_from_clickpath_and_its_name() -> None:
