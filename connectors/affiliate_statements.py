@@ -10,18 +10,24 @@ cannot read them: the ledger is per affiliate across brands.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+from fastapi.concurrency import run_in_threadpool
 
 from clickpath.connectors.admin_commissions import operate
 from clickpath.connectors.auth import require_role
+from clickpath.connectors.catalogue import CatalogueStore
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.keys import ApiKey
-from clickpath.domain.catalogue import CATALOGUE_ID_PATTERN
+from clickpath.domain.catalogue import CATALOGUE_ID_PATTERN, AffiliateConfig
+from clickpath.domain.commissions.invoice_pdf import invoice_pdf
+from clickpath.domain.commissions.invoice_render import invoice_csv, invoice_html
+from clickpath.domain.commissions.invoices import InvoiceError, build_invoice
 from clickpath.domain.commissions.statements import parse_as_of, parse_period
 from clickpath.infra import commission_ops
 from clickpath.infra.reports import ledger_entries
+from clickpath.settings import Settings
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No, unknown or revoked API key."},
@@ -57,6 +63,7 @@ def _field(name: str, parse: Any, value: str) -> Any:
 def affiliate_statements_router(ctx: IngressContext) -> APIRouter:
     settings = ctx.settings
     reader = require_role(ctx.keys, "affiliate", "affiliate", "admin")
+    catalogue = CatalogueStore(settings.catalogue_path, settings.affiliates)
     router = APIRouter(prefix="/v1/affiliate", tags=["affiliate"])
 
     @router.get("/ledger", responses=RESPONSES)
@@ -87,4 +94,47 @@ def affiliate_statements_router(ctx: IngressContext) -> APIRouter:
             commission_ops.affiliate_statements(settings, affiliate_id=who, period=month, as_of=None)))
         return rows
 
+    @router.get("/invoices/{number}", responses={
+        **RESPONSES, 404: {"description": "No invoice by that number for this affiliate."},
+        409: {"description": "The invoice cannot be made: a detail is missing (named)."},
+        200: {"content": {"text/html": {}, "text/csv": {}, "application/pdf": {}}}})
+    async def invoice(
+        number: str = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"),
+        format: Literal["html", "csv", "pdf"] = "html",
+        affiliate_id: str | None = AffiliateQuery, key: ApiKey = Depends(reader),
+    ) -> Response:
+        """The invoice of a closed statement (docs/invoices.md): a printable page, CSV or PDF,
+        in the statement's currency, with VAT or the reverse-charge note."""
+        who = own_affiliate(key, affiliate_id)
+        found = await operate("invoice", lambda: commission_ops.invoice_source(
+            settings, affiliate_id=who, number=number))
+        if found is None:
+            raise HTTPException(404, f"no invoice {number!r} of affiliate {who!r}")
+        affiliate = catalogue.current().affiliates.get(who, AffiliateConfig())
+        try:
+            made = await run_in_threadpool(invoice_document, found, affiliate, settings, format)
+        except InvoiceError as e:
+            raise HTTPException(409, str(e)) from None
+        body, media = made
+        name = f"{number}.{format}"
+        return Response(body, media_type=media,
+                        headers={"Content-Disposition": f'inline; filename="{name}"'})
+
     return router
+
+
+def invoice_document(
+    found: dict[str, Any], affiliate: AffiliateConfig, settings: Settings, fmt: str,
+) -> tuple[bytes, str]:
+    """The invoice of `found` ({row, entries}) as bytes of `fmt`, and its media type. Issued at
+    the close, so the same invoice reads the same every time. Late entries of earlier periods
+    are paid in this one: their FX rates are listed with its own."""
+    row = found["row"]
+    entries = [{**e, "period": row["period"]} for e in found["entries"]]
+    issued = datetime.fromisoformat(str(row["closed_at"]).replace("Z", "+00:00"))
+    inv = build_invoice(row, entries, affiliate, settings.invoice_terms(), issued)
+    if fmt == "csv":
+        return invoice_csv(inv).encode(), "text/csv; charset=utf-8"
+    if fmt == "pdf":
+        return invoice_pdf(inv, settings.invoice_pdf_font), "application/pdf"
+    return invoice_html(inv).encode(), "text/html; charset=utf-8"

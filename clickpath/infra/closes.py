@@ -38,11 +38,11 @@ from clickpath.domain.commissions.close import (
     payment_problem,
     status_now,
 )
+from clickpath.domain.commissions.invoices import invoice_number
 from clickpath.domain.commissions.statements import AMOUNT_COLUMNS, StatementRow, statement_row
 from clickpath.domain.plans.periods import period_of
 
 OPERATIONS_LOCK = threading.Lock()  # one close, adjustment or payment at a time in a process
-INVOICE_PREFIX = "CP-"
 LEDGER_FIELDS = tuple(LedgerEntry.model_fields)
 _SUMMED = tuple(c for c in AMOUNT_COLUMNS if c != "total")
 
@@ -70,10 +70,6 @@ def as_utc(at: datetime) -> datetime:
 
 def _ms(at: datetime) -> int:
     return int(as_utc(at).timestamp() * 1000)
-
-
-def invoice_number(seq: int) -> str:
-    return f"{INVOICE_PREFIX}{seq:06d}"
 
 
 def read_closes(client: Client, db: str) -> dict[str, Close]:
@@ -155,7 +151,7 @@ def closed_rows(
     """A closed period's frozen rows, with their status now (paid, on hold...)."""
     columns = ", ".join(f"c.{n} AS {n}" for n in (
         "affiliate_id", "currency", "cpa_count", *_SUMMED, "total", "entries", "status",
-        "invoice_seq"))
+        "invoice_number"))
     result = client.query(
         f"SELECT {columns}, p.ref AS paid_reference, p.first_paid AS paid_at, "
         f"p.by AS paid_by FROM {db}.statement_closes AS c "
@@ -173,9 +169,8 @@ def closed_rows(
         paid = r["paid_reference"]
         row = statement_row(r["affiliate_id"], close.period, r["currency"], r, close.closed_at,
                             status_now(r["status"], paid is not None, r["affiliate_id"] in holds))
-        seq = r["invoice_seq"]
         rows.append(row.model_copy(update={
-            "invoice_number": None if seq is None else invoice_number(int(seq)),
+            "invoice_number": r["invoice_number"],
             "closed_at": close.closed_at, "closed_by": close.actor,
             "payment_reference": paid,
             "paid_at": None if paid is None else as_utc(r["paid_at"]),
@@ -238,9 +233,11 @@ def _next_seq(client: Client, db: str, closes: Mapping[str, Close]) -> int:
 def close_period(
     client: Client, db: str, *, period: str, actor: Actor, zone: ZoneInfo,
     min_payouts: Callable[[str], Decimal | None], holds: frozenset[str] = frozenset(),
+    invoice_prefix: str = "CP",
 ) -> tuple[list[StatementRow], bool]:
     """Close `period` (module docstring): its rows and whether this call closed it (False:
-    it was closed already, and nothing changed)."""
+    it was closed already, and nothing changed). Invoice numbers are `invoice_prefix`-NNNNNN,
+    kept as given, so a later change of the prefix does not renumber a closed invoice."""
     with OPERATIONS_LOCK:
         closes = read_closes(client, db)
         if period in closes:
@@ -263,9 +260,12 @@ def close_period(
             client.insert(f"{db}.statement_closes", [
                 [close_id, period, c.row.affiliate_id, c.row.currency, c.row.cpa_count,
                  *(getattr(c.row, n) for n in _SUMMED), c.row.total, c.row.entries, c.status,
-                 c.invoice_seq, c.rolled_over] for c in frozen
+                 c.invoice_seq,
+                 None if c.invoice_seq is None else invoice_number(invoice_prefix, c.invoice_seq),
+                 c.rolled_over] for c in frozen
             ], column_names=["close_id", "period", "affiliate_id", "currency", "cpa_count",
-                             *_SUMMED, "total", "entries", "status", "invoice_seq", "rolled_over"])
+                             *_SUMMED, "total", "entries", "status", "invoice_seq",
+                             "invoice_number", "rolled_over"])
         _action(client, db, "close", actor, now, period=period, detail={
             "close_id": close_id, "rows": len(frozen),
             "rolled_over": [[c.row.affiliate_id, c.row.currency, str(c.rolled_over)]

@@ -64,7 +64,8 @@ def close_statements(
     def direct(client: Any, db: str) -> dict[str, Any]:
         rows, closed = closes.close_period(
             client, db, period=period, actor=actor, zone=settings.commission_zone,
-            min_payouts=min_payouts.get, holds=closes.held_affiliates(client, db))
+            min_payouts=min_payouts.get, holds=closes.held_affiliates(client, db),
+            invoice_prefix=settings.invoice_number_prefix)
         return {"period": period, "closed": closed, "rows": [r.as_json() for r in rows]}
 
     closed: dict[str, Any] = _call(settings, "POST", "/close", direct, body={

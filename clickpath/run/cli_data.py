@@ -16,7 +16,13 @@ from clickpath.domain.multitouch import (
     MODELS,
 )
 from clickpath.run.arguments import Parser, add_command, decimal, iso_date
-from clickpath.run.commands_close import add_amount_argument, cmd_adjust, cmd_close, cmd_pay
+from clickpath.run.commands_close import (
+    add_amount_argument,
+    cmd_adjust,
+    cmd_close,
+    cmd_invoice,
+    cmd_pay,
+)
 from clickpath.run.commands_data import (
     REPORT_KINDS,
     cmd_fx,
@@ -122,7 +128,7 @@ def _add_commissions(sub: argparse._SubParsersAction[Parser]) -> None:
     statements.add_argument("--as-of", type=time_arg, default=None, metavar="TIME", help=as_of)
     statements.add_argument("--format", choices=FORMATS, default="table")
     statements.set_defaults(func=cmd_statements)
-    actions = statements.add_subparsers(dest="statements_action", metavar="{pay}")
+    actions = statements.add_subparsers(dest="statements_action", metavar="{pay,invoice}")
     pay = add_command(actions, "pay", "mark an affiliate's closed statement paid",
                       "Marks the affiliate's closed statement of the period paid with the payment's"
                       " reference (the same reference again changes nothing).")
@@ -131,6 +137,16 @@ def _add_commissions(sub: argparse._SubParsersAction[Parser]) -> None:
     pay.add_argument("--reference", required=True, metavar="R", help="the payment's reference")
     pay.add_argument("--format", choices=FORMATS, default="table")
     pay.set_defaults(func=cmd_pay)
+    invoice = add_command(actions, "invoice", "write the invoices of an affiliate's closed statement",
+                          "Writes each invoice of the affiliate's closed statement of the period"
+                          " (one per payout currency with a positive total) as <number>.<format>"
+                          " (docs/invoices.md).")
+    invoice.add_argument("--period", required=True, type=period_arg, metavar="YYYY-MM")
+    invoice.add_argument("--affiliate", required=True, metavar="A")
+    invoice.add_argument("--currency", default=None, metavar="CUR", help="only this currency's")
+    invoice.add_argument("--format", choices=["html", "csv", "pdf"], default="html")
+    invoice.add_argument("--output", default=".", metavar="DIR", help="the folder (default here)")
+    invoice.set_defaults(func=cmd_invoice)
 
     close = add_command(sub, "close", "close a commission period: freeze, roll over, number invoices",
                         "Closes a period that has ended: its statements freeze (later entries are"

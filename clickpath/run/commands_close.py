@@ -37,6 +37,8 @@ def _service(settings: Settings, path: str, body: dict[str, Any]) -> Any:
             detail = "; ".join(f"{'.'.join(str(p) for p in d.get('loc', [])[1:])}: {d.get('msg')}"
                                for d in detail)
         raise CommandError(str(detail), 1)
+    if response.status_code == 201:
+        return response.json()
     return _answer(response)
 
 
@@ -119,3 +121,57 @@ def cmd_pay(settings: Settings, args: argparse.Namespace) -> None:
 def add_amount_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--amount", required=True, type=_amount, metavar="AMOUNT",
                         help="signed, in the currency's units, e.g. -50.00")
+
+
+def cmd_invoice(settings: Settings, args: argparse.Namespace) -> None:
+    """`clickpath statements invoice --period P --affiliate A [--format html|csv|pdf]`: each
+    invoice of the affiliate's closed statement, written to `--output` (a directory, default
+    here) as <number>.<format>."""
+    from pathlib import Path
+
+    if settings.clickhouse_embedded:
+        params = {"period": args.period, "affiliate_id": args.affiliate}
+        rows = _answer(_from_service(settings, "GET", "/v1/affiliate/statements", params=params))
+    else:
+        from clickpath.infra.commission_ops import affiliate_statements
+
+        rows = affiliate_statements(settings, affiliate_id=args.affiliate, period=args.period,
+                                    as_of=None)
+    wanted = None if args.currency is None else args.currency.upper()
+    numbers = [r["invoice_number"] for r in rows
+               if r.get("invoice_number") and wanted in (None, r["currency"])]
+    if not numbers:
+        raise CommandError(f"{args.affiliate} has no invoice for {args.period}: the period must be"
+                           " closed and the statement total positive", 1)
+    folder = Path(args.output)
+    folder.mkdir(parents=True, exist_ok=True)
+    for number in numbers:
+        body = _invoice_bytes(settings, args.affiliate, number, args.format)
+        path = folder / f"{number}.{args.format}"
+        path.write_bytes(body)
+        print(path)
+
+
+def _invoice_bytes(settings: Settings, affiliate_id: str, number: str, fmt: str) -> bytes:
+    if settings.clickhouse_embedded:
+        response = _from_service(settings, "GET", f"/v1/affiliate/invoices/{number}",
+                                 params={"affiliate_id": affiliate_id, "format": fmt})
+        if response.status_code in (404, 409):
+            raise CommandError(str(response.json().get("detail")), 1)
+        if response.status_code != 200:
+            _answer(response)
+        return response.content
+    from clickpath.connectors.affiliate_statements import invoice_document
+    from clickpath.connectors.catalogue import CatalogueStore
+    from clickpath.domain.catalogue import AffiliateConfig
+    from clickpath.domain.commissions.invoices import InvoiceError
+    from clickpath.infra.commission_ops import invoice_source
+
+    found = invoice_source(settings, affiliate_id=affiliate_id, number=number)
+    if found is None:
+        raise CommandError(f"no invoice {number!r} of affiliate {affiliate_id!r}", 1)
+    affiliates = CatalogueStore(settings.catalogue_path, settings.affiliates).current().affiliates
+    try:
+        return invoice_document(found, affiliates.get(affiliate_id, AffiliateConfig()), settings, fmt)[0]
+    except InvoiceError as e:
+        raise CommandError(str(e), 1) from None

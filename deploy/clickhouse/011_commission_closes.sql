@@ -82,6 +82,7 @@ CREATE TABLE IF NOT EXISTS {db}.statement_closes
     entries              Int64,
     status               LowCardinality(String),
     invoice_seq          Nullable(UInt64),
+    invoice_number       Nullable(String),
     rolled_over          Decimal(38, 6)
 )
 ENGINE = ReplacingMergeTree

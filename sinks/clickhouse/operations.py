@@ -78,7 +78,8 @@ def operations_router(
         rows, closed = run("close", lambda: closes.close_period(
             client, db, period=request.period, zone=settings.commission_zone,
             actor=closes.Actor(request.actor, request.requested_by),
-            min_payouts=request.min_payouts.get, holds=holds()))
+            min_payouts=request.min_payouts.get, holds=holds(),
+            invoice_prefix=settings.invoice_number_prefix))
         return {"period": request.period, "closed": closed, "rows": [r.as_json() for r in rows]}
 
     @router.post("/adjust")

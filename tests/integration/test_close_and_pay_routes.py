@@ -5,6 +5,8 @@ to brand-scoped keys and without a key; the actions are recorded with the key th
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -36,9 +38,13 @@ def entry(entry_id: str, affiliate: str, period: str, amount: str) -> LedgerEntr
 @pytest.fixture
 def service(settings) -> Iterator[tuple[TestClient, dict[str, str], ClickHouseSink]]:
     settings = settings.with_overrides(affiliates={
-        "aff-1": AffiliateConfig(name="One"),
-        "aff-2": AffiliateConfig(name="Two", min_payout=Decimal("100.00")),
-    })
+        "aff-1": AffiliateConfig(name="One", legal_name="One Media <Ltd>", address="1 High St",
+                                 country="MT"),
+        "aff-2": AffiliateConfig(name="Two", min_payout=Decimal("100.00"), legal_name="Two GmbH",
+                                 address="Weg 2", country="DE", vat_id="DE123",
+                                 vat_reverse_charge=True),
+    }, invoice_operator_name="Casino Op", invoice_operator_address="Valletta",
+        invoice_operator_vat_id="MT999", vat_rates={"MT": Decimal("18")})
     sink = ClickHouseSink(settings)  # applies the migrations
     reports = ReportReader(settings)
     try:
@@ -148,3 +154,52 @@ def test_close_adjust_pay_and_the_affiliates_own_view(service) -> None:
     assert {a["requested_by"] for a in log[1:]} == {"alice"}
     assert len({a["actor"] for a in log}) == 1  # the admin key's id, every time
     assert client.get("/v1/admin/commission-actions", headers=auth(keys, "aff-1")).status_code == 403
+
+
+def invoice_csv_rows(response: Any) -> dict[str, Decimal]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    return {r["kind"]: Decimal(r["amount"]) for r in csv.DictReader(io.StringIO(response.text))
+            if r["kind"] in ("net", "vat", "gross")}
+
+
+def test_invoices_equal_the_statement_and_reach_their_affiliate_only(service) -> None:
+    client, keys, sink = service
+    write_batch(sink.client, sink.db, [
+        entry("a1", "aff-1", "2026-09", "150.00"), entry("a2", "aff-1", "2026-09", "-10.00"),
+        entry("b1", "aff-2", "2026-09", "250.00"),
+    ])
+    rows = client.post("/v1/admin/periods/2026-09/close", headers=auth(keys, "admin")).json()["rows"]
+    by = {r["affiliate_id"]: r for r in rows}
+    one, two = by["aff-1"]["invoice_number"], by["aff-2"]["invoice_number"]
+    assert (one, two) == ("CP-000001", "CP-000002")
+
+    mine = invoice_csv_rows(client.get(f"/v1/affiliate/invoices/{one}", params={"format": "csv"},
+                                       headers=auth(keys, "aff-1")))
+    assert mine == {"net": Decimal("140.00"), "vat": Decimal("25.20"), "gross": Decimal("165.20")}
+    assert mine["net"] == Decimal(by["aff-1"]["total"])
+    reverse = invoice_csv_rows(client.get(f"/v1/affiliate/invoices/{two}", params={"format": "csv"},
+                                          headers=auth(keys, "aff-2")))
+    assert reverse == {"net": Decimal("250.00"), "vat": Decimal(0), "gross": Decimal("250.00")}
+    page = client.get(f"/v1/affiliate/invoices/{one}", headers=auth(keys, "aff-1"))
+    assert page.headers["content-type"].startswith("text/html")
+    assert one in page.text and "One Media &lt;Ltd&gt;" in page.text and "<Ltd>" not in page.text
+    pdf = client.get(f"/v1/affiliate/invoices/{two}", params={"format": "pdf"},
+                     headers=auth(keys, "aff-2"))
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    admin = client.get(f"/v1/affiliate/invoices/{two}", params={"affiliate_id": "aff-2", "format": "csv"},
+                       headers=auth(keys, "admin"))
+    assert invoice_csv_rows(admin) == reverse
+
+    # Another affiliate's number, a guessed one, another affiliate named, brand keys, no key.
+    for number in (two, "CP-000003", "CP-999999", "INV-1"):
+        r = client.get(f"/v1/affiliate/invoices/{number}", headers=auth(keys, "aff-1"))
+        assert r.status_code == 404, number
+    r = client.get(f"/v1/affiliate/invoices/{two}", params={"affiliate_id": "aff-2"},
+                   headers=auth(keys, "aff-1"))
+    assert r.status_code == 403
+    for who in ("operator", "analyst"):
+        assert client.get(f"/v1/affiliate/invoices/{one}", headers=auth(keys, who)).status_code == 403
+    assert client.get(f"/v1/affiliate/invoices/{one}").status_code == 401
+    assert client.get("/v1/affiliate/invoices/..%2f..%2fetc", headers=auth(keys, "aff-1")).status_code \
+        in (404, 422)
