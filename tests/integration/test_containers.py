@@ -63,3 +63,22 @@ def test_scenario_on_apache_kafka_and_clickhouse_server(
     )
     create_topics(settings)
     run_scenario(settings, codec, receiver, start_role)
+
+
+def test_close_and_pay_on_a_clickhouse_server(containers) -> None:
+    """The close, adjustment and payment tests of the embedded engine, on a ClickHouse server:
+    same DDL, same queries (each on a fresh database)."""
+    from clickpath.infra.clickhouse import apply_migrations, connect
+    from tests.integration import test_clickhouse_closes as same
+
+    _, clickhouse_url = containers
+    client = connect(Settings(clickhouse_url=clickhouse_url, clickhouse_database=same.DB))
+    try:
+        for test in (same.test_close_freezes_rolls_over_under_the_minimum_and_pays_late_entries_next,
+                     same.test_adjust_and_pay_are_recorded_with_who_and_when,
+                     same.test_a_period_not_ended_cannot_close):
+            client.command(f"DROP DATABASE IF EXISTS {same.DB}")
+            apply_migrations(client, same.DB)
+            test(client)
+    finally:
+        client.close()
