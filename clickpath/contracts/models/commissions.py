@@ -68,6 +68,9 @@ class PlayerQualification(Record):
     caused_by: list[str]
     occurred_at: Timestamp
     campaign_id: str | None = None
+    # False: the player withdrew `affiliate_data_sharing` consent (the newest profile's); None
+    # from earnings versions that did not say (read as sharing).
+    shares_data: bool | None = None
 
 
 class CommissionFlag(Record):

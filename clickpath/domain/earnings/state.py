@@ -60,6 +60,7 @@ class SentQualification(BaseModel):
     plan_version: int | None = None
     caused_by: list[str] = []
     occurred_at: datetime
+    shares_data: bool | None = None  # format 2 kept none: sent as sharing, until it changes
 
 
 class EarningsState(BaseModel):
@@ -69,6 +70,7 @@ class EarningsState(BaseModel):
     affiliate_id: str = ""
     campaign_id: str = ""
     tag_status: str = ""
+    shares_data: bool = True  # the newest profile's affiliate_data_sharing consent
     profile_version: int = -1
     former_affiliate_id: str | None = None  # the affiliate before the last re-tag (replays)
     registered_at: datetime | None = None  # the registration event's, else the profile's
