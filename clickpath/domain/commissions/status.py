@@ -32,6 +32,25 @@ from clickpath.domain.pseudonym import player_token
 # Flag kinds (later issues' fraud and CRM signals) shown to the affiliate as a reason of their
 # own; other kinds show only as what they do (fraud_hold, fraud_clawback), their detail kept in.
 CODED_KINDS = frozenset({"duplicate_account", "self_excluded"})
+REASON_CODES: dict[str, str] = {
+    "ftd_below_minimum": "the first deposit is below the plan's minimum (or none yet)",
+    "deposits_below_minimum": "the deposits add up to less than the plan's minimum",
+    "kyc_missing": "the player's KYC is not verified",
+    "wagering_below_minimum": "the player wagered less than the plan's minimum",
+    "outside_window": "a rule was met only after the plan's window from registration",
+    "monthly_cap": "qualified over the affiliate's monthly CPA cap: recorded with amount 0",
+    "chargeback": "a deposit the qualification rested on was charged back (CPA clawed back)",
+    "deposit_reversed": "a deposit the qualification rested on was refunded or cancelled"
+    " (CPA clawed back)",
+    "fraud_hold": "a hold flag is in effect: the CPA and NGR are out until it is released",
+    "fraud_clawback": "a clawback flag took the CPA (within the clawback window) and NGR back",
+    "duplicate_account": "flagged as a duplicate of another account",
+    "self_excluded": "the player self-excluded",
+    "retag": "the player now belongs to another affiliate",
+    "no_plan": "no plan with a CPA pays this affiliate for the player",
+    "fx_rate_missing": "no FX rate in effect prices the CPA yet",
+}
+"""Every reason code a status may carry, and what it means (docs/affiliate-api.md)."""
 _BASE: dict[str, PlayerStatus] = {
     "qualified": "qualified", "pending": "pending", "reversed": "reversed",
     "none": "not_attributed",
