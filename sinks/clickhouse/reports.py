@@ -30,7 +30,11 @@ from clickpath.domain.multitouch import (
     DEFAULT_POSITION_LAST,
 )
 from clickpath.domain.redact import redact
-from clickpath.infra.affiliate_players import query_affiliate_deliveries, query_affiliate_players
+from clickpath.infra.affiliate_players import (
+    affiliates_on_hold,
+    query_affiliate_deliveries,
+    query_affiliate_players,
+)
 from clickpath.infra.analyst_run import answer
 from clickpath.infra.analyst_sql import QueryRefused
 from clickpath.infra.clickhouse import (
@@ -141,6 +145,13 @@ class ReportReader:
             raise
         except Exception as e:
             raise ClickHouseError(redact(f"affiliate deliveries query failed: {e}")) from e
+
+    def on_hold(self) -> list[str]:
+        try:
+            with self.read_lock:
+                return sorted(affiliates_on_hold(self.reader, self.db))
+        except Exception as e:
+            raise ClickHouseError(redact(f"on-hold query failed: {e}")) from e
 
     def sql(self, query: str, brand_id: str | None, key_id: str | None = None) -> dict[str, Any]:
         """An analyst's query (infra/analyst_run.py) on a read-only session of its own, beside
@@ -303,6 +314,10 @@ def report_app(reports: ReportReader, token: str) -> FastAPI:
             )
         except ValueError as e:
             raise HTTPException(400, str(e)) from None
+
+    @app.get("/reports/affiliates-on-hold")
+    def on_hold() -> list[str]:
+        return reports.on_hold()
 
     @app.post("/reports/sql")
     def sql(request: _SqlRequest) -> dict[str, Any]:
