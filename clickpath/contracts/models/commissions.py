@@ -69,8 +69,9 @@ class PlayerQualification(Record):
     caused_by: list[str]
     occurred_at: Timestamp
     campaign_id: str | None = None
-    # False: the player withdrew `affiliate_data_sharing` consent (the newest profile's); None
-    # from earnings versions that did not say (read as sharing).
+    # The newest profile's `affiliate_data_sharing` consent: False withdrawn; None not known
+    # (an earnings version or state that did not keep it): read as not sharing, so an
+    # affiliate is never shown a player whose consent is not known.
     shares_data: bool | None = None
 
 

@@ -56,7 +56,7 @@ def apply_qualification(run: Run, record: PlayerQualification) -> bool:
     row.plan_id, row.plan_version = record.plan_id, record.plan_version
     row.brand_id, row.country = record.brand_id, record.country
     row.registered_at = record.registered_at or row.registered_at
-    row.shares_data = record.shares_data is not False
+    row.shares_data = record.shares_data is True  # not known: not shown (models/commissions.py)
     if record.reason != "retag":  # the affiliate the player left keeps its campaign's CPA
         row.campaign_id = record.campaign_id
     after = period_of(row.qualified_at, run.policy.time_zone) if row.qualified_at else None

@@ -95,7 +95,7 @@ class QualificationRow(Sent):
     registered_at: datetime | None = None
     paid: bool | None = None  # within the monthly cap when last evaluated
     written: Written = {}  # "<role>|<period>" -> (payout, original)
-    shares_data: bool = True  # the player's affiliate_data_sharing consent (the record's)
+    shares_data: bool = False  # the record's affiliate_data_sharing consent (not known: False)
     status_digest: str | None = None  # of the AffiliatePlayerStatus last sent (status.py)
     status_version: int = 0
 

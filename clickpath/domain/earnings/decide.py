@@ -177,7 +177,7 @@ def qualification_output(state: EarningsState, q: SentQualification) -> Output:
         qualified_at=q.qualified_at, reason=q.reason, plan_id=plan[0], plan_version=plan[1],
         registered_at=state.registered_at, caused_by=q.caused_by, occurred_at=q.occurred_at,
         campaign_id=state.campaign_id or None,
-        shares_data=q.shares_data if q.shares_data is not None else state.shares_data,
+        shares_data=state.shares_data,
     )
     return Output(Topic.EARNINGS, q.affiliate_id, record)
 

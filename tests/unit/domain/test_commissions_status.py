@@ -118,6 +118,14 @@ def test_a_status_is_sent_only_when_it_changes_and_carries_the_token_only() -> N
     assert all("p1" not in s.model_dump_json() for s in engine.statuses)
 
 
+def test_consent_not_known_is_not_sharing_and_a_grant_shares() -> None:
+    engine = Engine(CAPPED)
+    engine.send(qualification("p1", 1, qualified_at=at("2026-03-05")))  # shares_data None
+    engine.send(qualification("p1", 2, qualified_at=at("2026-03-05")).model_copy(
+        update={"shares_data": True}))
+    assert [(s.shares_data, s.version) for s in engine.statuses] == [(False, 1), (True, 2)]
+
+
 def test_consent_withdrawn_is_carried_and_a_replay_sends_the_same_status() -> None:
     engine = Engine(CAPPED)
     q = qualification("p1", 1, qualified_at=at("2026-03-05")).model_copy(
