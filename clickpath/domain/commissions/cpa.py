@@ -110,6 +110,7 @@ def evaluate(run: Run, person_id: str) -> None:
     paid = True
     rate = Decimal(1)
     standing_amount = ZERO
+    cpa_kept = False  # a clawback flag after the plan's window leaves the CPA standing
     if plan is not None and plan.cpa is not None and row.qualified_at is not None:
         terms = plan.cpa
         found = run.policy.rate(plan.currency, run.currency, day_of(row.qualified_at, tz))
@@ -136,6 +137,8 @@ def evaluate(run: Run, person_id: str) -> None:
         ):
             due[f"fraud|{period_of(since, tz)}"] = (-stands[0], -stands[1])
             stands, standing = (ZERO, ZERO), False
+        elif fraud == "clawed":
+            cpa_kept = True
         elif fraud == "held":
             due[f"hold|{period}"] = (-stands[0], -stands[1])
             stands, standing = (ZERO, ZERO), False
@@ -147,7 +150,8 @@ def evaluate(run: Run, person_id: str) -> None:
     cap_moved = row.paid is not None and row.paid != paid
     row.paid = paid if due else None
     _write(run, person_id, row, plan, rate, due, cap_moved)
-    note_status(run, person_id, row, over_cap=not paid, amount=standing_amount)
+    note_status(run, person_id, row, over_cap=not paid, amount=standing_amount,
+                cpa_kept=cpa_kept)
 
 
 def _write(

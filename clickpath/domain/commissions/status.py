@@ -82,14 +82,17 @@ def player_status(
     reason: str | None,
     over_cap: bool,
     flags: Mapping[str, FlagMark],
+    cpa_kept: bool = False,
 ) -> tuple[PlayerStatus, list[str]]:
     """The status and its reason codes (sorted) for a player whose newest qualification is
     `qualification` (with `reason`), over the period's monthly cap or not, under `flags`.
 
     The qualification gives the base (qualified, pending with the first unmet rule, reversed
     with its cause, not_attributed when the player left the affiliate or no plan pays CPA); a
-    fraud clawback makes it reversed, an active hold makes a qualified or pending player held
-    (a reversal is final, a player gone stays gone). Coded flag kinds add their own reason."""
+    fraud clawback makes it reversed (unless `cpa_kept`: it came after the plan's clawback
+    window, the CPA stands, only the NGR went), an active hold makes a qualified or pending
+    player held (a reversal is final, a player gone stays gone). Coded flag kinds add their
+    own reason."""
     status = _BASE[qualification]
     reasons: set[str] = set()
     if reason and qualification != "qualified":
@@ -99,7 +102,7 @@ def player_status(
     verdict, kinds = flag_verdict(flags)
     if verdict == "clawed":
         reasons.add("fraud_clawback")
-        if status != "not_attributed":
+        if status != "not_attributed" and not cpa_kept:
             status = "reversed"
     elif verdict == "held":
         reasons.add("fraud_hold")
@@ -111,14 +114,14 @@ def player_status(
 
 def note_status(
     run: Run, person_id: str, row: QualificationRow, *, over_cap: bool, amount: Decimal,
-    unpriced: bool = False,
+    unpriced: bool = False, cpa_kept: bool = False,
 ) -> None:
     """Send the player's status when it differs from the one last sent (row.status_digest);
     `amount` is the CPA that stands now (payout currency), `unpriced` when no FX rate prices
-    it yet (reason fx_rate_missing)."""
+    it yet (reason fx_rate_missing), `cpa_kept` when a clawback flag came too late to take it."""
     key = player_key(person_id)
     flags = run.row(key, PlayerRow).flags if run.exists(key) else {}  # no empty row written
-    status, reasons = player_status(row.status, row.reason, over_cap, flags)
+    status, reasons = player_status(row.status, row.reason, over_cap, flags, cpa_kept)
     if unpriced:
         reasons = sorted({*reasons, "fx_rate_missing"})
     record = AffiliatePlayerStatus(

@@ -118,6 +118,22 @@ def test_a_status_is_sent_only_when_it_changes_and_carries_the_token_only() -> N
     assert all("p1" not in s.model_dump_json() for s in engine.statuses)
 
 
+def test_a_clawback_flag_after_the_window_keeps_the_cpa_and_says_so() -> None:
+    engine = Engine(CAPPED)  # clawback_days 60
+    engine.send(qualification("p1", 1, qualified_at=at("2026-03-05")))
+    engine.send(flag("f1", "p1", "clawback", at("2026-06-01"), kind="self_excluded"))
+    late = engine.status("p1")
+    assert late is not None
+    assert (late.status, late.reasons, late.cpa_amount) == (
+        "qualified", ["fraud_clawback", "self_excluded"], D("100.00"))
+    engine.send(qualification("p2", 1, qualified_at=at("2026-03-05")))
+    engine.send(flag("f2", "p2", "clawback", at("2026-04-01")))
+    early = engine.status("p2")
+    assert early is not None
+    assert (early.status, early.reasons, early.cpa_amount) == (
+        "reversed", ["fraud_clawback"], D("0.00"))
+
+
 def test_consent_not_known_is_not_sharing_and_a_grant_shares() -> None:
     engine = Engine(CAPPED)
     engine.send(qualification("p1", 1, qualified_at=at("2026-03-05")))  # shares_data None
