@@ -193,6 +193,10 @@ def test_each_player_shows_why_through_the_affiliate_api(settings, codec, start_
         assert {d["endpoint_id"] for d in body["deliveries"]} == {"aff-1-default"}
         assert {(d["event"], d["status"], d["http_status"]) for d in body["deliveries"]} == {
             ("registration", "delivered", 200), ("ftd", "delivered", 200)}
+        newest = max(d["last_attempt_at"] for d in body["deliveries"])
+        r = api.get("/v1/affiliate/postbacks", params={"since": newest}, headers=bearer(one))
+        assert r.status_code == 200, r.text
+        assert {d["last_attempt_at"] for d in r.json()["deliveries"]} == {newest}
         assert [(d["event"], d["endpoint_id"]) for d in postbacks(two)["deliveries"]] in (
             [("ftd", "aff-2-default"), ("registration", "aff-2-default")],
             [("registration", "aff-2-default"), ("ftd", "aff-2-default")])
