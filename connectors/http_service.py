@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from clickpath.connectors.admin_commissions import admin_commissions_router
 from clickpath.connectors.admin_endpoints import admin_endpoints_router
 from clickpath.connectors.admin_plans import admin_plans_router
+from clickpath.connectors.affiliate_routes import affiliate_router
 from clickpath.connectors.affiliate_statements import affiliate_statements_router
 from clickpath.connectors.analyst_routes import analyst_router
 from clickpath.connectors.api_models import events_request_schema
@@ -83,6 +84,7 @@ def create_service(settings: Settings, ctx: IngressContext | None = None) -> Fas
     app.include_router(ledger_router(ctx))
     app.include_router(admin_commissions_router(ctx))
     app.include_router(affiliate_statements_router(ctx))
+    app.include_router(affiliate_router(ctx))
     app.add_exception_handler(StarletteHTTPException, _not_found_pages)  # type: ignore[arg-type]
     click_routes, tracker = tracker_routes(ctx)
     app.router.routes[:0] = click_routes  # matched first, without FastAPI's per-request machinery

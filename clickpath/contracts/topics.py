@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from clickpath.contracts.models import (
     PLAYER_EVENT_TYPES,
+    AffiliatePlayerStatus,
     Attribution,
     CanonicalEvent,
     Click,
@@ -62,6 +63,7 @@ class Topic(Enum):
     EARNINGS = "commissions.earnings"
     COMMISSION_FLAGS = "commissions.flags"
     COMMISSION_LEDGER = "commissions.ledger"
+    AFFILIATE_PLAYERS = "commissions.players"
     DELIVERY_RETRIES = "deliveries.retries"
     DELIVERY_ATTEMPTS = "deliveries.attempts"
     DEAD_LETTER = "deadletter"
@@ -238,6 +240,13 @@ SPECS: dict[Topic, TopicSpec] = {
             producers=(Node.COMMISSIONS,), consumers=(Node.SINK_CLICKHOUSE,),
             doc="The commission ledger: append-only entries, one per record (partners may read"
             " it).",
+            retention_ms=-1,
+        ),
+        TopicSpec(
+            Topic.AFFILIATE_PLAYERS, _AFFILIATE, (AffiliatePlayerStatus,),
+            producers=(Node.COMMISSIONS,), consumers=(Node.SINK_CLICKHOUSE,),
+            doc="Each affiliate's players' CPA status and reason codes, whenever one changes"
+            " (the newest version per player token wins; docs/affiliate-api.md).",
             retention_ms=-1,
         ),
         TopicSpec(

@@ -10,6 +10,7 @@ sent later either: the conversion happened while it was forbidden.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -45,6 +46,12 @@ def apply_rg(active: dict[str, RgMark], event: ResponsibleGaming) -> None:
         active[event.kind] = RgMark(since=event.occurred_at, until=event.until)
     else:
         active.pop(event.kind, None)
+
+
+def shares_data(consents: Mapping[str, bool]) -> bool:
+    """Whether a profile's consents let clickpath show the player to their affiliate: not when
+    `affiliate_data_sharing` was withdrawn (no mark: sharing, as for postbacks)."""
+    return consents.get("affiliate_data_sharing", True)
 
 
 def postback_block(

@@ -41,6 +41,7 @@ from clickpath.domain.commissions.close import (
 from clickpath.domain.commissions.invoices import invoice_number
 from clickpath.domain.commissions.statements import AMOUNT_COLUMNS, StatementRow, statement_row
 from clickpath.domain.plans.periods import period_of
+from clickpath.infra.affiliate_players import affiliates_on_hold
 
 OPERATIONS_LOCK = threading.Lock()  # one close, adjustment or payment at a time in a process
 LEDGER_FIELDS = tuple(LedgerEntry.model_fields)
@@ -340,6 +341,6 @@ def pay(
 
 
 def held_affiliates(client: Client, db: str) -> frozenset[str]:
-    """The affiliates a fraud hold applies to now: their closed rows read `on_hold`, unpaid.
-    Until the per-player statuses reach ClickHouse (the affiliate API's), none."""
-    return frozenset()
+    """The affiliates a fraud hold applies to now (a player whose newest status has reason
+    `fraud_hold`, infra/affiliate_players.py): their closed rows read `on_hold`, unpaid."""
+    return frozenset(affiliates_on_hold(client, db))

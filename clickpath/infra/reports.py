@@ -20,6 +20,11 @@ from clickpath.domain.analytics_rows import credit_rows
 from clickpath.domain.attribution import DEFAULT_CLOCK_SKEW_S
 from clickpath.domain.multitouch import ModelParams, attribute
 from clickpath.infra import analyst_run
+from clickpath.infra.affiliate_players import (
+    affiliates_on_hold,
+    query_affiliate_deliveries,
+    query_affiliate_players,
+)
 from clickpath.infra.analyst_run import to_json
 from clickpath.infra.analyst_sql import QueryRefused
 from clickpath.infra.clickhouse import connect, query_funnel, query_pipeline_stats
@@ -183,6 +188,32 @@ def statement_rows(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
         settings, "/reports/statements", query_statements, timeout=ANALYTICS_TIMEOUT_S, **filters
     )
     return rows
+
+
+def affiliate_player_rows(settings: Settings, **filters: Any) -> dict[str, Any]:
+    """An affiliate's players, their status and reason codes, with totals
+    (infra/affiliate_players.py)."""
+    rows: dict[str, Any] = _ask_clickhouse(
+        settings, "/reports/affiliate-players", query_affiliate_players, **filters
+    )
+    return rows
+
+
+def affiliate_delivery_rows(settings: Settings, **filters: Any) -> list[dict[str, Any]]:
+    """An affiliate's recent postback deliveries (infra/affiliate_players.py)."""
+    rows: list[dict[str, Any]] = _ask_clickhouse(
+        settings, "/reports/affiliate-deliveries", query_affiliate_deliveries, **filters
+    )
+    return rows
+
+
+def on_hold_affiliates(settings: Settings) -> set[str]:
+    """`affiliates_on_hold` (infra/affiliate_players.py) wherever ClickHouse is: through the
+    sink's loopback when it is embedded."""
+    found = _ask_clickhouse(
+        settings, "/reports/affiliates-on-hold", lambda client, db: sorted(affiliates_on_hold(client, db))
+    )
+    return set(found)
 
 
 def analyst_query(

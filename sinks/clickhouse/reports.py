@@ -30,6 +30,11 @@ from clickpath.domain.multitouch import (
     DEFAULT_POSITION_LAST,
 )
 from clickpath.domain.redact import redact
+from clickpath.infra.affiliate_players import (
+    affiliates_on_hold,
+    query_affiliate_deliveries,
+    query_affiliate_players,
+)
 from clickpath.infra.analyst_run import answer
 from clickpath.infra.analyst_sql import QueryRefused
 from clickpath.infra.clickhouse import (
@@ -124,6 +129,31 @@ class ReportReader:
                 return query_statements(self.reader, self.db, **filters)
         except Exception as e:
             raise ClickHouseError(redact(f"statements query failed: {e}")) from e
+
+    def affiliate_players(self, **filters: Any) -> dict[str, Any]:
+        try:
+            with self.read_lock:
+                return query_affiliate_players(self.reader, self.db, **filters)
+        except ValueError:
+            raise
+        except Exception as e:
+            raise ClickHouseError(redact(f"affiliate players query failed: {e}")) from e
+
+    def affiliate_deliveries(self, **filters: Any) -> list[dict[str, Any]]:
+        try:
+            with self.read_lock:
+                return query_affiliate_deliveries(self.reader, self.db, **filters)
+        except ValueError:
+            raise
+        except Exception as e:
+            raise ClickHouseError(redact(f"affiliate deliveries query failed: {e}")) from e
+
+    def on_hold(self) -> list[str]:
+        try:
+            with self.read_lock:
+                return sorted(affiliates_on_hold(self.reader, self.db))
+        except Exception as e:
+            raise ClickHouseError(redact(f"on-hold query failed: {e}")) from e
 
     def sql(self, query: str, brand_id: str | None, key_id: str | None = None) -> dict[str, Any]:
         """An analyst's query (infra/analyst_run.py) on a read-only session of its own, beside
@@ -265,6 +295,34 @@ def report_app(reports: ReportReader, token: str, operations: APIRouter | None =
 
     if operations is not None:
         app.include_router(operations)
+    @app.get("/reports/affiliate-players")
+    def affiliate_players(
+        affiliate_id: str, brand_id: str | None = None, status: str | None = None,
+        reason: str | None = None, limit: int = 100, offset: int = 0,
+    ) -> dict[str, Any]:
+        try:
+            return reports.affiliate_players(
+                affiliate_id=affiliate_id, brand_id=brand_id, status=status, reason=reason,
+                limit=limit, offset=offset,
+            )
+        except ValueError as e:
+            raise HTTPException(400, str(e)) from None
+
+    @app.get("/reports/affiliate-deliveries")
+    def affiliate_deliveries(
+        affiliate_id: str, brand_id: str | None = None, since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        try:
+            return reports.affiliate_deliveries(
+                affiliate_id=affiliate_id, brand_id=brand_id, since=since, limit=limit
+            )
+        except ValueError as e:
+            raise HTTPException(400, str(e)) from None
+
+    @app.get("/reports/affiliates-on-hold")
+    def on_hold() -> list[str]:
+        return reports.on_hold()
 
     @app.post("/reports/sql")
     def sql(request: _SqlRequest) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from clickpath.contracts.models import (
+    AffiliatePlayerStatus,
     Attribution,
     CanonicalEvent,
     CurrencyTotals,
@@ -69,6 +70,24 @@ def ledger_rows(entries: Iterable[LedgerEntry]) -> list[list[Any]]:
             seen.add(e.entry_id)
             rows.append([getattr(e, c) for c in LEDGER_COLUMNS])
     return rows
+
+
+STATUS_COLUMNS = [
+    "affiliate_id", "player_token", "brand_id", "campaign_id", "registered_at", "status",
+    "reasons", "cpa_amount", "currency", "qualified_at", "shares_data", "version", "updated_at",
+]
+"""Every AffiliatePlayerStatus field, an `affiliate_player_status` column each (deploy/clickhouse/012)."""
+
+
+def status_rows(statuses: Iterable[AffiliatePlayerStatus]) -> list[list[Any]]:
+    """The `affiliate_player_status` rows of a batch: of each player only the highest version
+    (a version sent again writes its same values again; reads take the highest)."""
+    newest: dict[tuple[str, str], AffiliatePlayerStatus] = {}
+    for s in statuses:
+        held = newest.get((s.affiliate_id, s.player_token))
+        if held is None or s.version > held.version:
+            newest[(s.affiliate_id, s.player_token)] = s
+    return [[getattr(s, c) for c in STATUS_COLUMNS] for s in newest.values()]
 
 
 def event_row(e: CanonicalEvent) -> list[Any]:
@@ -237,6 +256,9 @@ def unwritable_reason(record: Record) -> str | None:
     elif isinstance(record, LedgerEntry):
         when = {"occurred_at": record.occurred_at, "recorded_at": record.recorded_at,
                 "registered_at": record.registered_at}
+    elif isinstance(record, AffiliatePlayerStatus):
+        when = {"registered_at": record.registered_at, "qualified_at": record.qualified_at,
+                "updated_at": record.updated_at}
     elif isinstance(record, PlayerProfile):
         # DateTime64 holds more, but cohorts by registration day read toDate(registered_at).
         when = {"registered_at": record.registered_at, "first_deposit_at": record.first_deposit_at,

@@ -1,5 +1,6 @@
 """The ClickHouse sink's writer: canonical events, funnel facts, attributions, the delivery log,
-player profiles and the commission ledger, then the touchpoint links of the batch's events.
+player profiles, the commission ledger and the affiliates' player statuses, then the
+touchpoint links of the batch's events.
 
 Replays are harmless without FINAL on any read: the funnel's materialized views count each
 canonical event id and each fact version once, because the writer looks up what ClickHouse
@@ -7,8 +8,9 @@ already holds and writes only what is new (rows.py); facts are written as the ca
 row plus the new one. Player profiles go to `player_profile_rows`, whose view keeps each
 person's highest version (`players`), so they need no look-up. Inserts are column-oriented and
 batched (at least 10k rows or about a second each). Attributions and the delivery log stay
-ReplacingMergeTrees; so is the commission ledger, whose reads take each entry id's earliest
-copy (deploy/clickhouse/009_commission_ledger.sql).
+ReplacingMergeTrees; so are the commission ledger, whose reads take each entry id's earliest
+copy (deploy/clickhouse/009_commission_ledger.sql), and the player statuses, whose reads take
+each player's highest version (012_affiliate_players.sql).
 
 Crash points (clickpath.infra.faults; tests/crash/test_sink_crash_points.py): a batch
 is written one insert per table (`sink.after_insert.<table>`, `sink.mid_insert` between two of
@@ -31,6 +33,7 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import Message
 
 from clickpath.contracts.models import (
+    AffiliatePlayerStatus,
     Attribution,
     CanonicalEvent,
     DeliveryAttempt,
@@ -59,6 +62,7 @@ from clickpath.sinks.clickhouse.rows import (
     FACT_ROW_COLUMNS,
     LEDGER_COLUMNS,
     PROFILE_ROW_COLUMNS,
+    STATUS_COLUMNS,
     attempt_row,
     attribution_row,
     columns,
@@ -68,6 +72,7 @@ from clickpath.sinks.clickhouse.rows import (
     new_events,
     newest_profiles,
     profile_row,
+    status_rows,
     unwritable_reason,
 )
 from clickpath.sinks.clickhouse.startup import prepare
@@ -101,6 +106,8 @@ def write_batch(client: Client, db: str, records: Sequence[Record]) -> dict[str,
              r for r in records if isinstance(r, PlayerProfile))]),
         ("commission_ledger", LEDGER_COLUMNS,
          ledger_rows(r for r in records if isinstance(r, LedgerEntry))),
+        ("affiliate_player_status", STATUS_COLUMNS,
+         status_rows(r for r in records if isinstance(r, AffiliatePlayerStatus))),
     )
     written: dict[str, int] = {}
     for table, names, rows in batches:

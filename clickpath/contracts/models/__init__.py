@@ -28,6 +28,7 @@ from clickpath.contracts.models.base import (
     utcnow,
 )
 from clickpath.contracts.models.commissions import (
+    AffiliatePlayerStatus,
     CommissionFlag,
     LedgerEntry,
     PlayerPeriodValue,
@@ -77,7 +78,7 @@ from clickpath.contracts.models.stream import (
 ALL_RECORDS: tuple[type[Record], ...] = (
     Click, PageView, *PLAYER_EVENT_TYPES, ClickLink, Attribution, CanonicalEvent, PlayerDayFact, Postback,
     DeadLetter, DeliveryJob, DeliveryAttempt, PostbackRevocation, EventBatch, PlayerProfile,
-    PlayerPeriodValue, PlayerQualification, CommissionFlag, LedgerEntry,
+    PlayerPeriodValue, PlayerQualification, CommissionFlag, LedgerEntry, AffiliatePlayerStatus,
 )
 
 __all__ = [
@@ -88,6 +89,7 @@ __all__ = [
     "IP_PREFIX_MAX_BITS",
     "PLAYER_EVENT_TYPES",
     "AddedDecimal",
+    "AffiliatePlayerStatus",
     "Amount",
     "Attribution",
     "BatchItem",

@@ -21,6 +21,7 @@ EntryKind = Literal["accrual", "adjustment", "clawback", "carry_over", "roll_ove
 # `manual`: an operator's adjustment; `payout`: a roll-over of a closed total (docs/commissions.md).
 EntryComponent = Literal["cpa", "revshare", "sub_affiliate", "manual", "payout"]
 ValueCause = Literal["activity", "chargeback", "retag", "replay"]
+PlayerStatus = Literal["qualified", "pending", "held", "reversed", "not_attributed"]
 
 
 class PlayerPeriodValue(Record):
@@ -69,6 +70,10 @@ class PlayerQualification(Record):
     caused_by: list[str]
     occurred_at: Timestamp
     campaign_id: str | None = None
+    # The newest profile's `affiliate_data_sharing` consent: False withdrawn; None not known
+    # (an earnings version or state that did not keep it): read as not sharing, so an
+    # affiliate is never shown a player whose consent is not known.
+    shares_data: bool | None = None
 
 
 class CommissionFlag(Record):
@@ -113,3 +118,26 @@ class LedgerEntry(Record):
     registered_at: Timestamp | None = None
     player_brand_id: str | None = None
     player_campaign_id: str | None = None
+
+
+class AffiliatePlayerStatus(Record):
+    """Why one of an affiliate's players does or does not earn it a CPA, as the commission
+    stage sees it now: sent only when it changes, the highest `version` per (affiliate_id,
+    player_token) is the player. Reason codes: docs/affiliate-api.md. No raw player id: the
+    per-affiliate token only; `shares_data` False keeps the player out of every list (counted in
+    totals only)."""
+
+    avro_name: ClassVar[str] = "io.clickpath.commissions.AffiliatePlayerStatus"
+    affiliate_id: str
+    player_token: str
+    brand_id: str
+    campaign_id: str | None = None
+    registered_at: Timestamp | None = None
+    status: PlayerStatus
+    reasons: list[str]
+    cpa_amount: Decimal
+    currency: str
+    qualified_at: Timestamp | None = None
+    shares_data: bool
+    version: int
+    updated_at: Timestamp

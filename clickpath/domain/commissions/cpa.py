@@ -33,6 +33,7 @@ from clickpath.domain.commissions.state import (
     player_key,
     qualification_key,
 )
+from clickpath.domain.commissions.status import note_status
 from clickpath.domain.plans import PlanVersion, cpa_amount_for, period_of
 
 ENDS = ("reversed", "none")
@@ -55,6 +56,7 @@ def apply_qualification(run: Run, record: PlayerQualification) -> bool:
     row.plan_id, row.plan_version = record.plan_id, record.plan_version
     row.brand_id, row.country = record.brand_id, record.country
     row.registered_at = record.registered_at or row.registered_at
+    row.shares_data = record.shares_data is True  # not known: not shown (models/commissions.py)
     if record.reason != "retag":  # the affiliate the player left keeps its campaign's CPA
         row.campaign_id = record.campaign_id
     after = period_of(row.qualified_at, run.policy.time_zone) if row.qualified_at else None
@@ -107,11 +109,15 @@ def evaluate(run: Run, person_id: str) -> None:
     due: dict[str, tuple[Decimal, Decimal]] = {}
     paid = True
     rate = Decimal(1)
+    standing_amount = ZERO
+    cpa_kept = False  # a clawback flag after the plan's window leaves the CPA standing
     if plan is not None and plan.cpa is not None and row.qualified_at is not None:
         terms = plan.cpa
         found = run.policy.rate(plan.currency, run.currency, day_of(row.qualified_at, tz))
         if found is None:
-            return  # no rate in effect: nothing is priced until one is (docs/commissions.md)
+            # no rate in effect: nothing is priced until one is (docs/commissions.md)
+            note_status(run, person_id, row, over_cap=False, amount=ZERO, unpriced=True)
+            return
         rate = found
         period = period_of(row.qualified_at, tz)
         cpa = run.row(cpa_period_key(period), CpaPeriodRow)
@@ -131,6 +137,8 @@ def evaluate(run: Run, person_id: str) -> None:
         ):
             due[f"fraud|{period_of(since, tz)}"] = (-stands[0], -stands[1])
             stands, standing = (ZERO, ZERO), False
+        elif fraud == "clawed":
+            cpa_kept = True
         elif fraud == "held":
             due[f"hold|{period}"] = (-stands[0], -stands[1])
             stands, standing = (ZERO, ZERO), False
@@ -138,9 +146,12 @@ def evaluate(run: Run, person_id: str) -> None:
             at, _, cap = cpa.players[person_id]
             cpa.players[person_id] = (at, standing, cap)
             run.revshare_periods.add(period)  # the qualified count may move a tier
+        standing_amount = stands[0]
     cap_moved = row.paid is not None and row.paid != paid
     row.paid = paid if due else None
     _write(run, person_id, row, plan, rate, due, cap_moved)
+    note_status(run, person_id, row, over_cap=not paid, amount=standing_amount,
+                cpa_kept=cpa_kept)
 
 
 def _write(

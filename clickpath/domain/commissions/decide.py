@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from clickpath.contracts.models.commissions import (
+    AffiliatePlayerStatus,
     CommissionFlag,
     LedgerEntry,
     PlayerPeriodValue,
@@ -85,10 +86,12 @@ def decide_commissions(
         revshare.sub_affiliate(run, period)
     cause, model = _cause(record)
     row = run.row(cause.identity, model)
-    row.keep(cause.version, [o.record.model_dump(mode="json") for o in run.outputs], now)
+    statuses = list(run.statuses.values())
+    row.keep(cause.version, [o.record.model_dump(mode="json") for o in run.outputs], now,
+             [o.record.model_dump(mode="json") for o in statuses])
     run.write_rows()
     run.state.version += 1
-    return run.state, run.outputs, Outcome.ACCEPTED
+    return run.state, [*run.outputs, *statuses], Outcome.ACCEPTED
 
 
 def replay_commissions(
@@ -99,12 +102,16 @@ def replay_commissions(
     *,
     ledger: Ledger,
 ) -> list[Output]:
-    """The entries `record` wrote when it was applied (read again after a crash), the same
-    entry ids; nothing for a record that wrote nothing. Reads the record's row, writes none."""
+    """The entries (and player statuses) `record` wrote when it was applied (read again after a
+    crash), the same entry ids; nothing for a record that wrote nothing. Reads the record's row,
+    writes none."""
     cause, model = _cause(record)
     stored = ledger.get(cause.identity)
     if stored is None:
         return []
     row = model.model_validate(stored)
     entries = [LedgerEntry.model_validate(e) for e in row.sent.get(str(cause.version), [])]
-    return [Output(Topic.COMMISSION_LEDGER, e.affiliate_id, e) for e in entries]
+    statuses = [AffiliatePlayerStatus.model_validate(s)
+                for s in row.sent_status.get(str(cause.version), [])]
+    return [*(Output(Topic.COMMISSION_LEDGER, e.affiliate_id, e) for e in entries),
+            *(Output(Topic.AFFILIATE_PLAYERS, s.affiliate_id, s) for s in statuses)]

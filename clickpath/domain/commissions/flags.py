@@ -32,11 +32,13 @@ def apply_flag(run: Run, record: CommissionFlag) -> bool:
     run.row(key, FlagRow)
     player = run.row(player_key(record.person_id), PlayerRow)
     before = player.fraud()
-    player.flags[record.flag_id] = FlagMark(action=record.action, flagged_at=record.flagged_at)
-    if player.fraud() == before:
-        return True  # recorded; what the flags say did not change
-    for value in list(player.values):
-        recount(run, record.person_id, value)
+    player.flags[record.flag_id] = FlagMark(action=record.action, flagged_at=record.flagged_at,
+                                            kind=record.kind)
+    if player.fraud() != before:
+        for value in list(player.values):
+            recount(run, record.person_id, value)
     if run.exists(qualification_key(record.person_id)):
+        # Even when what the flags say about money did not change, a new kind may be a new
+        # reason in the player's status; the CPA's entries are differences, so none is written
         cpa.evaluate(run, record.person_id)
     return True

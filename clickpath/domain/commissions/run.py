@@ -48,6 +48,9 @@ class Run:
     outputs: list[Output] = field(default_factory=list)
     revshare_periods: set[str] = field(default_factory=set)  # to re-evaluate
     own_periods: set[str] = field(default_factory=set)  # own entries written: the parent's share
+    # The player statuses that changed (status.py), sent after the entries: apart from
+    # `outputs`, whose count names the entries
+    statuses: dict[str, Output] = field(default_factory=dict)
     _rows: dict[str, BaseModel] = field(default_factory=dict)
 
     @property

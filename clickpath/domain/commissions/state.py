@@ -6,7 +6,8 @@ lives in ledger rows (clickpath.domain.ledger), each read only when a record nee
 
 - `V|<person>|<period>|<currency>`: a player's newest PlayerPeriodValue (version, NGR lines)
   and what the period's sums count of it;
-- `Q|<person>`: the newest PlayerQualification and the CPA amounts written per bucket;
+- `Q|<person>`: the newest PlayerQualification, the CPA amounts written per bucket and the
+  player status last sent (status.py);
 - `I|<person>`: the player's value rows and the fraud flags seen;
 - `F|<flag_id>`: a flag applied (its dedup);
 - `C|<period>`: the players who qualified in the period (the monthly cap's order, the
@@ -45,13 +46,19 @@ class Sent(BaseModel):
     what a replay after a crash sends again."""
 
     sent: dict[str, list[dict[str, Any]]] = {}
+    sent_status: dict[str, list[dict[str, Any]]] = {}  # the AffiliatePlayerStatus records too
     sent_at: datetime | None = None
 
-    def keep(self, version: int, entries: list[dict[str, Any]], now: datetime) -> None:
+    def keep(
+        self, version: int, entries: list[dict[str, Any]], now: datetime,
+        statuses: list[dict[str, Any]] | None = None,
+    ) -> None:
         if self.sent_at != now:
-            self.sent = {}
+            self.sent, self.sent_status = {}, {}
             self.sent_at = now
         self.sent[str(version)] = entries
+        if statuses:
+            self.sent_status[str(version)] = statuses
 
 
 class ValueRow(Sent):
@@ -88,11 +95,15 @@ class QualificationRow(Sent):
     registered_at: datetime | None = None
     paid: bool | None = None  # within the monthly cap when last evaluated
     written: Written = {}  # "<role>|<period>" -> (payout, original)
+    shares_data: bool = False  # the record's affiliate_data_sharing consent (not known: False)
+    status_digest: str | None = None  # of the AffiliatePlayerStatus last sent (status.py)
+    status_version: int = 0
 
 
 class FlagMark(BaseModel):
     action: FlagAction
     flagged_at: datetime
+    kind: str | None = None  # the flag's kind (format 2 kept none)
 
 
 class PlayerRow(BaseModel):

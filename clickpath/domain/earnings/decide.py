@@ -26,6 +26,7 @@ from clickpath.contracts.models import (
     Wager,
 )
 from clickpath.contracts.topics import Topic
+from clickpath.domain.consent import shares_data
 from clickpath.domain.earnings.evidence import (
     deposits,
     note_chargeback,
@@ -133,6 +134,8 @@ def decide_earnings(
         if requalify or after != before or state.qualification is None
         else state.qualification
     )
+    if qualification is not None and qualification.shares_data != state.shares_data:
+        qualification = qualification.model_copy(update={"shares_data": state.shares_data})
     outputs: list[Output] = []
     if after != before:
         if after is not None:
@@ -174,6 +177,7 @@ def qualification_output(state: EarningsState, q: SentQualification) -> Output:
         qualified_at=q.qualified_at, reason=q.reason, plan_id=plan[0], plan_version=plan[1],
         registered_at=state.registered_at, caused_by=q.caused_by, occurred_at=q.occurred_at,
         campaign_id=state.campaign_id or None,
+        shares_data=state.shares_data,
     )
     return Output(Topic.EARNINGS, q.affiliate_id, record)
 
@@ -205,8 +209,11 @@ def _apply_profile(
     if state.registration_event_id is None and profile.registered_at is not None:
         registered_at = profile.registered_at
     old_ftd = ftd_of(state)
-    kept = (state.affiliate_id, state.campaign_id, state.tag_status, state.registered_at, old_ftd)
-    if kept == (profile.affiliate_id, profile.campaign_id, profile.tag_status, registered_at, ftd):
+    shares = shares_data(profile.consents)
+    kept = (state.affiliate_id, state.campaign_id, state.tag_status, state.registered_at, old_ftd,
+            state.shares_data)
+    if kept == (profile.affiliate_id, profile.campaign_id, profile.tag_status, registered_at, ftd,
+                shares):
         return False, False
     before = (state.affiliate_id, state.tag_status, state.registered_at)
     if ftd != old_ftd:
@@ -215,6 +222,7 @@ def _apply_profile(
     state.profile_version = profile.version
     state.affiliate_id, state.campaign_id = profile.affiliate_id, profile.campaign_id
     state.tag_status, state.registered_at = profile.tag_status, registered_at
+    state.shares_data = shares
     return True, before != (state.affiliate_id, state.tag_status, state.registered_at)
 
 

@@ -60,6 +60,7 @@ class SentQualification(BaseModel):
     plan_version: int | None = None
     caused_by: list[str] = []
     occurred_at: datetime
+    shares_data: bool | None = None  # format 2 kept none
 
 
 class EarningsState(BaseModel):
@@ -69,6 +70,10 @@ class EarningsState(BaseModel):
     affiliate_id: str = ""
     campaign_id: str = ""
     tag_status: str = ""
+    # The newest profile's affiliate_data_sharing consent; None: no profile applied since
+    # format 2, which did not keep it (sent as not known: the player is not shown to the
+    # affiliate until a profile says they share)
+    shares_data: bool | None = None
     profile_version: int = -1
     former_affiliate_id: str | None = None  # the affiliate before the last re-tag (replays)
     registered_at: datetime | None = None  # the registration event's, else the profile's

@@ -80,7 +80,7 @@ def test_the_stages_read_what_the_worker_and_the_sinks_subscribe_to() -> None:
     assert topics_consumed_by(Node.CLICKS) == (Topic.CLICKS, Topic.CLICK_LINKS)
     assert set(topics_consumed_by(Node.SINK_CLICKHOUSE)) == {
         Topic.CANONICAL, Topic.PLAYER_DAY_FACTS, Topic.ATTRIBUTIONS, Topic.DELIVERY_ATTEMPTS,
-        Topic.PLAYER_PROFILES, Topic.COMMISSION_LEDGER,
+        Topic.PLAYER_PROFILES, Topic.COMMISSION_LEDGER, Topic.AFFILIATE_PLAYERS,
     }
     assert set(topics_consumed_by(Node.SINK_POSTBACKS)) == {
         Topic.POSTBACKS, Topic.DELIVERY_RETRIES, Topic.CANONICAL,

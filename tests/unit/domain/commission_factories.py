@@ -10,11 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 from clickpath.contracts.models.commissions import (
+    AffiliatePlayerStatus,
     CommissionFlag,
     LedgerEntry,
     PlayerPeriodValue,
     PlayerQualification,
 )
+from clickpath.contracts.topics import Topic
 from clickpath.domain.commissions import (
     AffiliateState,
     CommissionPolicy,
@@ -122,9 +124,9 @@ def qualification(
 
 
 def flag(flag_id: str, person: str, action: str, flagged_at: datetime,
-         affiliate: str = "aff-a") -> CommissionFlag:
+         affiliate: str = "aff-a", kind: str = "fraud") -> CommissionFlag:
     return CommissionFlag(
-        flag_id=flag_id, person_id=person, affiliate_id=affiliate, kind="fraud",
+        flag_id=flag_id, person_id=person, affiliate_id=affiliate, kind=kind,
         action=action, reason="crafted", caused_by=[f"flag-{flag_id}"], flagged_at=flagged_at,
     )
 
@@ -137,6 +139,7 @@ class Engine:
     states: dict[str, AffiliateState | None] = field(default_factory=lambda: defaultdict(lambda: None))
     ledgers: dict[str, MemoryLedger] = field(default_factory=lambda: defaultdict(MemoryLedger))
     entries: list[LedgerEntry] = field(default_factory=list)
+    statuses: list[AffiliatePlayerStatus] = field(default_factory=list)
 
     def send(self, record: CommissionRecord, now: datetime = NOW) -> tuple[list[LedgerEntry], Outcome]:
         key = record.affiliate_id
@@ -146,11 +149,20 @@ class Engine:
         self.states[key] = state
         written = []
         for o in outputs:
-            assert isinstance(o.record, LedgerEntry)
             assert o.key == o.record.affiliate_id
+            if isinstance(o.record, AffiliatePlayerStatus):
+                assert o.topic is Topic.AFFILIATE_PLAYERS
+                self.statuses.append(o.record)
+                continue
+            assert isinstance(o.record, LedgerEntry)
             written.append(o.record)
         self.entries += written
         return written, outcome
+
+    def status(self, person: str, affiliate: str = "aff-a") -> AffiliatePlayerStatus | None:
+        """The player's newest status sent (the highest version), as the sink's view reads it."""
+        mine = [s for s in self.statuses if s.player_token == token(person, affiliate)]
+        return max(mine, key=lambda s: s.version) if mine else None
 
     def replay(self, record: CommissionRecord, now: datetime = NOW) -> list[LedgerEntry]:
         key = record.affiliate_id

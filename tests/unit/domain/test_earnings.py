@@ -326,3 +326,20 @@ def test_a_newer_profile_with_the_same_tag_sends_nothing() -> None:
     assert decide_earnings(state, profile(2, registered_at=at(1)), pol, NOW,
                            ledger=ledger)[2] is Outcome.DUPLICATE
     assert run([profile(1, affiliate="aff-b", registered_at=at(1))], pol, later, ledger)[1] == []
+
+
+def test_a_consent_withdrawal_alone_sends_the_qualification_again_not_sharing() -> None:
+    pol = policy(FULL)
+    head = [profile(1, registered_at=at(1)), canonical(registration("p1", None))]
+    state, out, ledger = run([*head, canonical(deposit("p1", "t1", "10", minutes=5))], pol)
+    before = newest(out)[1]["aff-a"]
+    assert before.shares_data is True
+    withdrawn = profile(2, registered_at=at(1)).model_copy(
+        update={"consents": {"affiliate_data_sharing": False, "marketing_email": True}})
+    state, out, _ = run([withdrawn], pol, state, ledger)
+    [after] = [o.record for o in out]
+    assert (after.status, after.reason, after.shares_data) == ("pending", "ftd_below_minimum", False)
+    assert after.version > before.version
+    # a later profile that says the same again (activity) sends nothing
+    _, out, _ = run([withdrawn.model_copy(update={"version": 3})], pol, state, ledger)
+    assert out == []

@@ -24,3 +24,17 @@ from clickpath.domain.redact import redact
 def test_redact_masks_passwords_only(text: str, expected: str) -> None:
     assert redact(text) == expected
     assert redact(expected) == expected
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("https://u:pw@t.example/pb?cid={click_id}&token=abc&x=1",
+     "https://***@t.example/pb?cid={click_id}&token=***&x=1"),
+    ("https://tok@t.example/p", "https://***@t.example/p"),
+    ("https://t.example/pb?api_key={sub1}&sig=zz&Auth=Basic#frag",
+     "https://t.example/pb?api_key={sub1}&sig=***&Auth=***#frag"),
+    ("https://t.example/pb?goal=3&cid={click_id}", "https://t.example/pb?goal=3&cid={click_id}"),
+])
+def test_mask_url_masks_user_info_and_credential_parameters(url, shown) -> None:
+    from clickpath.domain.redact import mask_url
+
+    assert mask_url(url) == shown
