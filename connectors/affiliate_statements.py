@@ -73,12 +73,14 @@ def affiliate_statements_router(ctx: IngressContext) -> APIRouter:
     ) -> list[dict[str, Any]]:
         """The affiliate's ledger entries that the period pays (its own, and late entries of
         closed periods before it), each once, in the order recorded: amount, kind, component,
-        reason, plan, the player's token, the events that caused it."""
+        reason, plan, the player's token, the events that caused it (an entry about a player
+        who withdrew affiliate_data_sharing consent: its amount only)."""
         who = own_affiliate(key, affiliate_id)
         month = _field("period", parse_period, period)
         at = datetime.now(UTC) if as_of is None else _field("as_of", parse_as_of, as_of)
         rows: list[dict[str, Any]] = await operate("ledger", lambda: ledger_entries(
-            settings, affiliate_id=who, period=month, as_of=at))
+            settings, affiliate_id=who, period=month, as_of=at,
+            for_affiliate=key.role == "affiliate"))
         return rows
 
     @router.get("/statements", responses=RESPONSES)

@@ -63,6 +63,7 @@ def ledger_router(ctx: IngressContext) -> APIRouter:
         rows: list[dict[str, Any]] = await ask(
             slots, key, scope, ledger_entries, settings,
             affiliate_id=affiliate_id, period=month, as_of=at,
+            for_affiliate=scope.affiliate_id is not None,
         )
         return rows
 

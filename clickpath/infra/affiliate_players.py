@@ -87,6 +87,16 @@ def query_affiliate_players(
             "totals": dict(zip(totals.column_names, totals.result_rows[0], strict=True))}
 
 
+def withheld_tokens(client: Client, db: str, affiliate_id: str) -> set[str]:
+    """The tokens of the affiliate's players it may not be shown (consent withdrawn or not
+    known): their ledger entries keep their amounts, not who they are about."""
+    rows: Sequence[Sequence[Any]] = client.query(
+        f"SELECT player_token FROM {db}.affiliate_players "
+        f"WHERE affiliate_id = {{a:String}} AND NOT shares_data", parameters={"a": affiliate_id},
+    ).result_rows
+    return {str(r[0]) for r in rows}
+
+
 def affiliates_on_hold(client: Client, db: str) -> set[str]:
     """The affiliates with at least one player whose newest status has reason `fraud_hold`
     (a hold in effect): what a statement shows as "On hold"."""

@@ -18,6 +18,7 @@ from clickhouse_connect.driver.client import Client
 
 from clickpath.contracts.models import LedgerEntry
 from clickpath.domain.commissions.statements import entry_json
+from clickpath.infra.affiliate_players import withheld_tokens
 from clickpath.infra.closes import held_affiliates, pays_clause, read_closes, statements
 
 _FIELDS = tuple(LedgerEntry.model_fields)
@@ -30,12 +31,20 @@ def _ms(at: datetime) -> int:
     return int(aware.timestamp() * 1000)
 
 
+# What an entry says of its player, kept from the affiliate when the player withdrew consent.
+_ABOUT_PLAYER = {"player_token": None, "registered_at": None, "player_brand_id": None,
+                 "player_campaign_id": None, "caused_by": []}
+
+
 def query_ledger_entries(
-    client: Client, db: str, *, affiliate_id: str, period: str, as_of: datetime
+    client: Client, db: str, *, affiliate_id: str, period: str, as_of: datetime,
+    for_affiliate: bool = False,
 ) -> list[dict[str, Any]]:
     """The affiliate's entries that `period` pays (its own and late ones of closed periods
     before it; a closed period's as frozen at its close) recorded up to `as_of`, each once, in
-    the order they were recorded, as JSON values (statements.entry_json)."""
+    the order they were recorded, as JSON values (statements.entry_json). `for_affiliate`: as
+    the affiliate may read them, so an entry about a player who withdrew (or never gave)
+    affiliate_data_sharing consent keeps its amount but says nothing of the player."""
     pays, params = pays_clause(period, read_closes(client, db))
     rows: Sequence[Sequence[Any]] = client.query(
         f"SELECT {', '.join(_FIELDS)} FROM {db}.ledger_entries "
@@ -50,6 +59,9 @@ def query_ledger_entries(
             if isinstance(values[name], datetime) and values[name].tzinfo is None:
                 values[name] = values[name].replace(tzinfo=UTC)
         entries.append(entry_json(LedgerEntry(**values)))
+    if for_affiliate:
+        hidden = withheld_tokens(client, db, affiliate_id)
+        entries = [{**e, **_ABOUT_PLAYER} if e["player_token"] in hidden else e for e in entries]
     return entries
 
 

@@ -286,8 +286,11 @@ def report_app(reports: ReportReader, token: str, operations: APIRouter | None =
         )
 
     @app.get("/reports/ledger")
-    def ledger(affiliate_id: str, period: str, as_of: datetime) -> list[dict[str, Any]]:
-        return reports.ledger(affiliate_id=affiliate_id, period=period, as_of=as_of)
+    def ledger(
+        affiliate_id: str, period: str, as_of: datetime, for_affiliate: bool = False,
+    ) -> list[dict[str, Any]]:
+        return reports.ledger(affiliate_id=affiliate_id, period=period, as_of=as_of,
+                              for_affiliate=for_affiliate)
 
     @app.get("/reports/statements")
     def statements(period: str, as_of: datetime) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import pytest
 from clickpath.contracts.models import LedgerEntry
 from clickpath.domain.commissions.close import CloseRefused
 from clickpath.infra.clickhouse import apply_migrations, connect
-from clickpath.infra.closes import Actor, adjust, close_period, pay, statements
+from clickpath.infra.closes import Actor, adjust, close_period, held_affiliates, pay, statements
 from clickpath.infra.ledger import query_ledger_entries
 from clickpath.infra.statement_reads import actions
 from clickpath.settings import Settings
@@ -166,3 +166,24 @@ def test_closes_adjustments_and_payments_survive_reopening_the_engine(tmp_path) 
         assert not closed
     finally:
         second.close()
+
+
+def test_a_closed_row_is_on_hold_while_a_fraud_hold_applies_and_payable_once_released(client) -> None:
+    from tests.integration.test_clickhouse_affiliate_players import status
+
+    write_batch(client, DB, [entry("a1", "aff-big", "2026-09", "150.00"),
+                             status("tok-x", 1, "held", ("fraud_hold",), affiliate="aff-big")])
+    rows, _ = close_period(client, DB, period="2026-09", actor=ADMIN, zone=UTC_ZONE,
+                           min_payouts=MINIMUMS.get, holds=held_affiliates(client, DB))
+    [held] = rows
+    assert (held.status, held.invoice_number) == ("on_hold", "CP-000001")
+    with pytest.raises(CloseRefused, match="on hold"):
+        pay(client, DB, period="2026-09", affiliate_id="aff-big", reference="W-1", actor=ADMIN,
+            holds=held_affiliates(client, DB))
+    write_batch(client, DB, [status("tok-x", 2, "qualified", affiliate="aff-big")])  # released
+    [released] = statements(client, DB, period="2026-09", as_of=datetime.now(UTC),
+                            holds=held_affiliates(client, DB))
+    assert released.status == "closed" and released.total == Decimal("150.00")
+    [paid] = pay(client, DB, period="2026-09", affiliate_id="aff-big", reference="W-1", actor=ADMIN,
+                 holds=held_affiliates(client, DB))
+    assert paid.status == "paid"
