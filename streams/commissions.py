@@ -30,7 +30,7 @@ from clickpath.domain.outputs import Outcome, Output
 from clickpath.domain.runs import Positioned
 from clickpath.streams.runtime import Stage
 
-STATE_FORMAT = 2
+STATE_FORMAT = 3
 
 
 def commissions_stage(policy: Callable[[], CommissionPolicy]) -> Stage[AffiliateState]:

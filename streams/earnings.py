@@ -29,7 +29,7 @@ from clickpath.domain.outputs import Outcome, Output
 from clickpath.domain.runs import Positioned
 from clickpath.streams.runtime import Stage
 
-STATE_FORMAT = 2
+STATE_FORMAT = 3
 
 
 def earnings_stage(policy: Callable[[], EarningsPolicy]) -> Stage[EarningsState]:

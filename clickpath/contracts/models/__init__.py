@@ -64,6 +64,8 @@ from clickpath.contracts.models.outward import (
     Postback,
     PostbackEvent,
     PostbackRevocation,
+    Webhook,
+    WebhookEvent,
 )
 from clickpath.contracts.models.stream import (
     Attribution,
@@ -77,7 +79,7 @@ from clickpath.contracts.models.stream import (
 ALL_RECORDS: tuple[type[Record], ...] = (
     Click, PageView, *PLAYER_EVENT_TYPES, ClickLink, Attribution, CanonicalEvent, PlayerDayFact, Postback,
     DeadLetter, DeliveryJob, DeliveryAttempt, PostbackRevocation, EventBatch, PlayerProfile,
-    PlayerPeriodValue, PlayerQualification, CommissionFlag, LedgerEntry,
+    PlayerPeriodValue, PlayerQualification, CommissionFlag, LedgerEntry, Webhook,
 )
 
 __all__ = [
@@ -129,6 +131,8 @@ __all__ = [
     "Text",
     "Timestamp",
     "Wager",
+    "Webhook",
+    "WebhookEvent",
     "Withdrawal",
     "check_hex_digest",
     "check_ip_prefix",

@@ -68,6 +68,14 @@ class PlayerQualification(Record):
     caused_by: list[str]
     occurred_at: Timestamp
     campaign_id: str | None = None
+    # v2, from the player's profile: what the qualified_cpa postback reports, and whether it may.
+    click_id: str | None = None
+    sub1: str | None = None
+    sub2: str | None = None
+    sub3: str | None = None
+    sub4: str | None = None
+    sub5: str | None = None
+    postback_block: str | None = None
 
 
 class CommissionFlag(Record):

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from clickpath.contracts.models.commissions import EntryKind, PlayerQualification
+from clickpath.domain.commissions import notify
 from clickpath.domain.commissions.policy import day_of, payout
 from clickpath.domain.commissions.run import Run
 from clickpath.domain.commissions.state import (
@@ -57,6 +58,8 @@ def apply_qualification(run: Run, record: PlayerQualification) -> bool:
     row.registered_at = record.registered_at or row.registered_at
     if record.reason != "retag":  # the affiliate the player left keeps its campaign's CPA
         row.campaign_id = record.campaign_id
+    row.click_id, row.postback_block = record.click_id, record.postback_block
+    row.subs = [record.sub1, record.sub2, record.sub3, record.sub4, record.sub5]
     after = period_of(row.qualified_at, run.policy.time_zone) if row.qualified_at else None
     others: set[str] = set()
     for period in {before, after} - {None}:
@@ -107,6 +110,7 @@ def evaluate(run: Run, person_id: str) -> None:
     due: dict[str, tuple[Decimal, Decimal]] = {}
     paid = True
     rate = Decimal(1)
+    pays = ZERO  # what the CPA pays now, in the payout currency
     if plan is not None and plan.cpa is not None and row.qualified_at is not None:
         terms = plan.cpa
         found = run.policy.rate(plan.currency, run.currency, day_of(row.qualified_at, tz))
@@ -138,9 +142,12 @@ def evaluate(run: Run, person_id: str) -> None:
             at, _, cap = cpa.players[person_id]
             cpa.players[person_id] = (at, standing, cap)
             run.revshare_periods.add(period)  # the qualified count may move a tier
+        pays = stands[0]
     cap_moved = row.paid is not None and row.paid != paid
     row.paid = paid if due else None
     _write(run, person_id, row, plan, rate, due, cap_moved)
+    if pays > 0 and not row.reported and row.click_id and plan is not None:
+        notify.report_cpa(run, person_id, row, plan, pays)  # once: a paid CPA, not a 0 over the cap
 
 
 def _write(

@@ -46,12 +46,18 @@ class Sent(BaseModel):
 
     sent: dict[str, list[dict[str, Any]]] = {}
     sent_at: datetime | None = None
+    # The other outputs (the qualified_cpa postback, webhook or suppression): (topic, record)
+    notices: dict[str, list[tuple[str, dict[str, Any]]]] = {}
 
-    def keep(self, version: int, entries: list[dict[str, Any]], now: datetime) -> None:
+    def keep(self, version: int, entries: list[dict[str, Any]], now: datetime,
+             notices: list[tuple[str, dict[str, Any]]] | None = None) -> None:
         if self.sent_at != now:
             self.sent = {}
+            self.notices = {}
             self.sent_at = now
         self.sent[str(version)] = entries
+        if notices:
+            self.notices[str(version)] = notices
 
 
 class ValueRow(Sent):
@@ -88,6 +94,12 @@ class QualificationRow(Sent):
     registered_at: datetime | None = None
     paid: bool | None = None  # within the monthly cap when last evaluated
     written: Written = {}  # "<role>|<period>" -> (payout, original)
+    # What the qualified_cpa postback reports (the profile's, through the qualification), and
+    # whether it was made (sent or suppressed): once per player and affiliate, ever.
+    click_id: str | None = None
+    subs: list[str | None] = []
+    postback_block: str | None = None
+    reported: bool = False
 
 
 class FlagMark(BaseModel):

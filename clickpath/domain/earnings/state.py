@@ -60,6 +60,11 @@ class SentQualification(BaseModel):
     plan_version: int | None = None
     caused_by: list[str] = []
     occurred_at: datetime
+    # What the commissions stage's qualified_cpa postback reports, and whether it may (from
+    # the profile): a change sends the qualification again.
+    click_id: str | None = None
+    subs: list[str | None] = []
+    postback_block: str | None = None
 
 
 class EarningsState(BaseModel):
@@ -69,6 +74,9 @@ class EarningsState(BaseModel):
     affiliate_id: str = ""
     campaign_id: str = ""
     tag_status: str = ""
+    click_id: str | None = None  # the tag's click and sub ids (the qualified_cpa postback's)
+    subs: list[str | None] = []
+    postback_block: str | None = None  # why no postback about the player may go (consent, RG)
     profile_version: int = -1
     former_affiliate_id: str | None = None  # the affiliate before the last re-tag (replays)
     registered_at: datetime | None = None  # the registration event's, else the profile's
