@@ -290,11 +290,13 @@ def qualified_cpa(in_sub2: bool = False) -> Postback:
 def test_each_tracker_reads_the_cpa_paid_as_the_payout_and_an_ftd_its_amount(
     name: str, receiver: ScriptedReceiver
 ) -> None:
-    params = {**PARAMS.get(name, {}), **({"goal_qualified_cpa": CPA_GOALS[name]} if name in CPA_GOALS else {})}
+    goal = {"goal_qualified_cpa": CPA_GOALS[name]} if name in CPA_GOALS else {}
+    params = {**PARAMS.get(name, {}), **goal}
     endpoint = Endpoint(endpoint_id=f"aff-1-{name}", affiliate_id="aff-1", preset=name,
                         url=receiver.url + TRACKERS[name].path, params=params,
                         events=["ftd", "qualified_cpa"])
     in_sub2 = params.get("click_id_from") == "sub2"
-    statuses = asyncio.run(_deliver(endpoint, [qualified_cpa(in_sub2), postback("ftd", in_sub2=in_sub2)], name))
+    records = [qualified_cpa(in_sub2), postback("ftd", in_sub2=in_sub2)]
+    statuses = asyncio.run(_deliver(endpoint, records, name))
     assert statuses == [200, 200], [r.path for r in receiver.requests()]
     assert receiver.parsed == [QUALIFIED_CPA[name], EXPECTED[name][1]]  # type: ignore[attr-defined]

@@ -20,8 +20,8 @@ from clickpath.contracts.models import (
     Consent,
     DeliveryAttempt,
     LedgerEntry,
-    Postback,
     PlayerQualification,
+    Postback,
     ResponsibleGaming,
 )
 from clickpath.contracts.topics import Topic, topic_name

@@ -60,7 +60,8 @@ def test_a_close_reaches_the_subscribed_endpoints_once_per_row(settings, codec, 
         "period": "2026-11", "total": "125.00", "invoice_number": "INV-2026-11-0001",
         "closed_by": "ops@example", "manual_amount": "-5.00"}
     request = finance["aff-2"]
-    signing.verify(SECRET, request.headers, request.body, now=float(request.headers["webhook-timestamp"]))  # raises if not
+    sent_at = float(request.headers["webhook-timestamp"])
+    signing.verify(SECRET, request.headers, request.body, now=sent_at)  # raises unless signed
     [manager] = got["/mgr-1"]
     assert json.loads(manager.body)["data"]["affiliate_id"] == "aff-1"
 

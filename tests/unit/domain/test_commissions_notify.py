@@ -75,7 +75,8 @@ def test_a_paid_cpa_makes_one_postback_and_one_webhook_with_the_ledgers_amount()
     [postback] = stage.of(Postback)
     [webhook] = stage.of(Webhook)
     assert (entry.kind, entry.amount) == ("accrual", D("100.00"))
-    assert (postback.event, postback.payout, postback.payout_currency) == ("qualified_cpa", entry.amount, "EUR")
+    assert (postback.event, postback.payout, postback.payout_currency) == (
+        "qualified_cpa", entry.amount, "EUR")
     assert (postback.amount, postback.currency, postback.transaction_id) == (None, "EUR", None)
     assert (postback.click_id, postback.sub1, postback.sub2, postback.sub3) == ("clk-1", "s1", None, "s3")
     assert postback.player_token == token("p1") and postback.occurred_at == at("2026-03-05")
@@ -139,7 +140,8 @@ def test_consent_withdrawn_or_self_exclusion_suppresses_the_postback_for_good() 
         stage.send(qualification("p1", 1, qualified_at=at("2026-03-05"), postback_block=block, **CLICK))
         assert stage.of(Postback) == []
         [suppressed] = stage.of(DeliveryAttempt)
-        assert (suppressed.outcome, suppressed.error, suppressed.event) == ("suppressed", block, "qualified_cpa")
+        assert (suppressed.outcome, suppressed.error, suppressed.event) == (
+            "suppressed", block, "qualified_cpa")
         assert suppressed.job_id == postback_id("p1", "aff-a", "qualified_cpa")
         [webhook] = stage.of(Webhook)
         assert webhook.affiliate_block == block  # operators' endpoints only
