@@ -111,6 +111,7 @@ def evaluate(run: Run, person_id: str) -> None:
     paid = True
     rate = Decimal(1)
     pays = ZERO  # what the CPA pays now, in the payout currency
+    paid_before = sum((amount for amount, _ in row.written.values()), ZERO)  # what stood written
     if plan is not None and plan.cpa is not None and row.qualified_at is not None:
         terms = plan.cpa
         found = run.policy.rate(plan.currency, run.currency, day_of(row.qualified_at, tz))
@@ -146,8 +147,10 @@ def evaluate(run: Run, person_id: str) -> None:
     cap_moved = row.paid is not None and row.paid != paid
     row.paid = paid if due else None
     _write(run, person_id, row, plan, rate, due, cap_moved)
-    if pays > 0 and not row.reported and row.click_id and plan is not None:
-        notify.report_cpa(run, person_id, row, plan, pays)  # once: a paid CPA, not a 0 over the cap
+    # Once, when it starts to pay: not a 0 over the cap, nor a CPA that paid before (a row
+    # written before the postback existed is never reported late)
+    if pays > 0 and paid_before <= 0 and not row.reported and row.click_id and plan is not None:
+        notify.report_cpa(run, person_id, row, plan, pays)
 
 
 def _write(

@@ -157,3 +157,12 @@ def test_no_click_no_report_and_an_unpaid_reversal_none() -> None:
     stage.send(qualification("p2", 1, "reversed", qualified_at=at("2026-03-05"),
                              occurred_at=at("2026-03-06"), **CLICK))
     assert stage.of(Postback) == []
+
+
+def test_a_cpa_that_paid_before_its_click_was_known_is_not_reported_late() -> None:
+    """A row written before qualified_cpa postbacks existed: its next qualification (with the
+    click, after an upgrade) changes nothing it pays, and reports nothing."""
+    stage = Stage()
+    stage.send(qualification("p1", 1, qualified_at=at("2026-03-05")))
+    stage.send(qualification("p1", 2, qualified_at=at("2026-03-05"), **CLICK))
+    assert stage.of(Postback) == [] and stage.of(Webhook) == []
