@@ -71,6 +71,9 @@ def test_a_qualified_cpa_shows_the_player_id_to_operators_and_the_token_to_manag
     assert "player_id" not in mgr["data"]
     ids = {r.headers["webhook-id"] for r in h.partner.requests}
     assert len(ids) == 2  # one delivery id per endpoint, stable across replays
+    logged = h.produced(Topic.DELIVERY_ATTEMPTS)
+    assert [(a.outcome, a.event, a.brand_id) for a in logged] == [  # type: ignore[attr-defined]
+        ("delivered", "qualified_cpa", "brand-a")] * 2
 
 
 def test_a_blocked_player_reaches_no_endpoint_scoped_to_the_affiliate(make_engine) -> None:
