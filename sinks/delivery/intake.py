@@ -25,6 +25,7 @@ from clickpath.contracts.models import (
 )
 from clickpath.contracts.serde import Codec
 from clickpath.domain.endpoints import Endpoint
+from clickpath.domain.pseudonym import player_token
 from clickpath.infra.endpoint_store import EndpointStore
 
 
@@ -98,6 +99,16 @@ class Revocations:
 
     def add(self, revocation: PostbackRevocation) -> None:
         self.reasons[(revocation.affiliate_id, revocation.player_token)] = revocation.reason
+
+    def for_webhook(self, endpoint: Endpoint, record: Record, key: bytes) -> str | None:
+        """Why a Webhook record about a player must not go to `endpoint`, or None: one scoped to
+        an affiliate gets nothing about a player revoked for that affiliate (consent withdrawn,
+        self-exclusion after the webhook was made); operators' endpoints are not affected."""
+        if (not self.reasons or endpoint.affiliate_id is None or not isinstance(record, Webhook)
+                or record.person_id is None):
+            return None
+        token = player_token(key, endpoint.affiliate_id, record.person_id)
+        return self.reasons.get((endpoint.affiliate_id, token))
 
     def reason(self, job: DeliveryJob, record: Record | None = None) -> str | None:
         """Why `job` must not go, or None. `record`: the job's record, when already decoded."""

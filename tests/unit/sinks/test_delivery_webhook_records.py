@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from clickpath.contracts.models import PostbackRevocation
 from clickpath.contracts.topics import Topic
 from clickpath.domain.pseudonym import player_token
 from clickpath.domain.webhooks import qualified_cpa_webhook, statement_closed_webhooks
@@ -80,3 +81,19 @@ def test_a_blocked_player_reaches_no_endpoint_scoped_to_the_affiliate(make_engin
     h = make_engine(ENDPOINTS)
     h.read(cpa_webhook(block="affiliate_data_sharing consent withdrawn"), offset=0, topic=Topic.WEBHOOKS)
     assert {e for e in ("ops", "mgr-1", "crm-a") if h.pending(e)} == {"ops", "crm-a"}
+
+
+def test_a_revoked_player_reaches_operators_only_even_when_the_webhook_was_made_before(make_engine) -> None:
+    """The player stage revokes (consent withdrawn) after the CPA's webhook was made: the
+    affiliate manager's delivery is suppressed when it comes to be attempted; the operator's goes."""
+    h = make_engine(ENDPOINTS)
+    h.read(cpa_webhook(), offset=0, topic=Topic.WEBHOOKS)
+    key = h.settings.pseudonym_key.get_secret_value().encode()
+    h.read(PostbackRevocation(affiliate_id="aff-1", player_token=player_token(key, "aff-1", "brand-a:p1"),
+                              reason="consent withdrawn", revoked_at=datetime.fromtimestamp(START, UTC)),
+           offset=0)
+    for e in ("ops", "mgr-1"):
+        asyncio.run(h.attempt_all_due(e))
+    assert [r.url.path for r in h.partner.requests] == ["/ops"]
+    logged = {a.endpoint_id: (a.outcome, a.error) for a in h.produced(Topic.DELIVERY_ATTEMPTS)}  # type: ignore[attr-defined]
+    assert logged == {"ops": ("delivered", None), "mgr-1": ("suppressed", "consent withdrawn")}
