@@ -78,10 +78,7 @@ async def operate(what: str, job: Callable[[], T]) -> T:
         raise HTTPException(503, f"{what} failed: ClickHouse is not reachable now") from None
 
 
-def admin_commissions_router(
-    ctx: IngressContext, published: Callable[[list[dict[str, Any]]], int] | None = None,
-) -> APIRouter:
-    """`published` tells partners of a new close (the statement_closed webhooks)."""
+def admin_commissions_router(ctx: IngressContext) -> APIRouter:
     settings = ctx.settings
     catalogue = CatalogueStore(settings.catalogue_path, settings.affiliates)
     admin = require_role(ctx.keys, "admin", "admin")
@@ -93,7 +90,8 @@ def admin_commissions_router(
     ) -> dict[str, Any]:
         """Close the period (it must have ended): its statements freeze, a total under the
         affiliate's minimum payout rolls over into the next period, positive totals get
-        invoice numbers. A second close changes nothing (`closed`: false)."""
+        invoice numbers, each row's statement_closed webhook goes out. A second close changes
+        nothing (`closed`: false)."""
         month = parse_period(period)
         minimums = {a: c.min_payout for a, c in catalogue.current().affiliates.items()}
         actor = Actor(key.key_id, body.requested_by if body else "")
@@ -101,8 +99,6 @@ def admin_commissions_router(
             settings, period=month, actor=actor, min_payouts=minimums))
         if result["closed"]:
             log.info("period_closed", period=month, key_id=key.key_id, rows=len(result["rows"]))
-            if published is not None:
-                result["webhooks"] = await run_in_threadpool(published, result["rows"])
         return result
 
     @router.post("/ledger/adjustments", status_code=201, responses=PROBLEMS)

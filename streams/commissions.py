@@ -2,7 +2,8 @@
 written as commission ledger entries; keyed `affiliate_id`.
 
 It reads the earnings stage's cumulative records and the commission flags (hold, release,
-clawback), and writes append-only entries to `commissions.ledger`. The decisions are
+clawback), and writes append-only entries to `commissions.ledger`; when a player's CPA starts
+to pay, the qualified_cpa postback (or its suppression) and webhook too. The decisions are
 clickpath.domain.commissions'; this module only says how the runtime calls them.
 """
 

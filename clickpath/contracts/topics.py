@@ -40,6 +40,7 @@ from clickpath.contracts.models import (
     PostbackRevocation,
     Record,
     Registration,
+    Webhook,
 )
 
 
@@ -60,6 +61,7 @@ class Topic(Enum):
     PLAYER_DAY_FACTS = "facts.player-day"
     PLAYER_PROFILES = "players.profiles"
     POSTBACKS = "postbacks"
+    WEBHOOKS = "webhooks"
     EARNINGS = "commissions.earnings"
     COMMISSION_FLAGS = "commissions.flags"
     COMMISSION_LEDGER = "commissions.ledger"
@@ -88,6 +90,7 @@ class Node(StrEnum):
     SINK_CLICKHOUSE = "sink-clickhouse"
     SINK_POSTBACKS = "sink-postbacks"  # the delivery engine: postbacks, and webhooks (canonical)
     DELIVERIES_REPLAY = "deliveries-replay"  # `clickpath deliveries replay`
+    PERIOD_CLOSE = "period-close"  # `clickpath close` (and its admin API): statement_closed
 
 
 class TopologyError(ValueError):
@@ -217,8 +220,14 @@ SPECS: dict[Topic, TopicSpec] = {
         TopicSpec(
             Topic.POSTBACKS, Key("affiliate_id", _field("affiliate_id")),
             (Postback, PostbackRevocation),
-            producers=(Node.PLAYERS,), consumers=(Node.SINK_POSTBACKS,),
+            producers=(Node.PLAYERS, Node.COMMISSIONS), consumers=(Node.SINK_POSTBACKS,),
             doc="Conversions for affiliates: consumed by the delivery engine or by affiliate platforms.",
+            retention_ms=30 * _DAY,
+        ),
+        TopicSpec(
+            Topic.WEBHOOKS, _AFFILIATE, (Webhook,),
+            producers=(Node.COMMISSIONS, Node.PERIOD_CLOSE), consumers=(Node.SINK_POSTBACKS,),
+            doc="Webhook events no canonical event stands for: qualified_cpa, statement_closed.",
             retention_ms=30 * _DAY,
         ),
         TopicSpec(
@@ -259,9 +268,10 @@ SPECS: dict[Topic, TopicSpec] = {
         ),
         TopicSpec(
             Topic.DELIVERY_ATTEMPTS,
-            Key("endpoint_id (affiliate_id for postbacks the player stage suppressed)", _attempt_key),
+            Key("endpoint_id (affiliate_id for postbacks a stage suppressed)", _attempt_key),
             (DeliveryAttempt,),
-            producers=(Node.SINK_POSTBACKS, Node.PLAYERS), consumers=(Node.SINK_CLICKHOUSE,),
+            producers=(Node.SINK_POSTBACKS, Node.PLAYERS, Node.COMMISSIONS),
+            consumers=(Node.SINK_CLICKHOUSE,),
             doc="Every delivery attempt and its outcome: the delivery log ClickHouse keeps.",
             retention_ms=7 * _DAY,
         ),

@@ -20,7 +20,9 @@ from clickpath.domain import presets
 from clickpath.domain.postback_template import MACROS, url_problem, validate_template
 
 POSTBACK_EVENTS = ("registration", "ftd", "deposit", "qualified_cpa", "chargeback")
-WEBHOOK_EVENTS = ("registration", "ftd", "kyc_changed", "qualified_cpa", "fraud_alert")
+WEBHOOK_EVENTS = (
+    "registration", "ftd", "kyc_changed", "qualified_cpa", "fraud_alert", "statement_closed",
+)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -104,6 +106,11 @@ class Endpoint(BaseModel):
                 raise ValueError(f"url: {problem}")
             if self.method != "POST":
                 raise ValueError("method: webhooks are POSTed")
+            if "statement_closed" in self.events and self.brand_id is not None:
+                raise ValueError(
+                    "events: statement_closed is an affiliate's statement over every brand;"
+                    " an endpoint scoped to one brand (brand_id) cannot take it"
+                )
         for secret in [self.secret, *self.previous_secrets]:
             if secret is not None and not secret.startswith("whsec_"):
                 raise ValueError("secret: must be a whsec_ secret (clickpath postbacks secret)")

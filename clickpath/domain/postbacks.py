@@ -56,6 +56,8 @@ def make_postback(
     currency: str | None = None,
     transaction_id: str | None = None,
     reverses: Literal["ftd", "deposit"] | None = None,
+    payout: Decimal | None = None,
+    payout_currency: str | None = None,
 ) -> Output:
     """A postback to the credited affiliate (keyed by affiliate on the postback topic).
     `key`: the id key when it is not the event alone; the player appears only as the
@@ -78,6 +80,8 @@ def make_postback(
         transaction_id=transaction_id,
         occurred_at=at,
         reverses=reverses,
+        payout=payout,
+        payout_currency=payout_currency,
     )
     return Output(Topic.POSTBACKS, credit.affiliate_id, postback)
 

@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 CONVERSIONS = ("registration", "ftd", "deposit", "qualified_cpa")
 REVERSAL = "chargeback"
+CPA = "qualified_cpa"  # its amount parameter carries {payout}
 CLICK_SOURCES = ("click_id", "sub1", "sub2", "sub3", "sub4", "sub5")
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _NUMBER = re.compile(r"^[0-9]{1,12}$")
@@ -400,7 +401,7 @@ def template(
     query: list[tuple[str, str]] = [
         *((preset.fixed[key], params[key]) for key in preset.fixed if key in params),
         (preset.click, "{" + click + "}"),
-        *((param, "{" + macro + "}") for param, macro in preset.macros),
+        *((param, "{" + _macro(event, macro) + "}") for param, macro in preset.macros),
     ]
     goal_event = (reverses or "ftd") if event == REVERSAL else event
     goal = _goal(preset, params, goal_event) if preset.goal else None
@@ -411,3 +412,9 @@ def template(
         query.append((preset.status, status))
     joiner = "&" if urlsplit(base_url).query else ("" if base_url.endswith("?") else "?")
     return base_url + joiner + "&".join(f"{k}={v}" for k, v in query)
+
+
+def _macro(event: str, macro: str) -> str:
+    """A qualified_cpa reports the CPA paid (`{payout}`) in the parameter that carries every
+    other event's amount; it has no deposit amount of its own."""
+    return "payout" if event == CPA and macro == "amount" else macro

@@ -20,6 +20,7 @@ import math
 from datetime import datetime, timedelta
 
 from clickpath.contracts.models import CurrencyTotals, PlayerProfile
+from clickpath.domain.consent import postback_block
 from clickpath.domain.players import PlayerState
 
 ONE_DAY = timedelta(days=1)
@@ -38,6 +39,8 @@ def churn_risk(state: PlayerState, now: datetime) -> float:
 def player_profile(state: PlayerState, now: datetime) -> PlayerProfile:
     tag = state.tag
     first = state.first_deposit
+    credited = tag is not None and tag.status == "attributed"
+    subs = tag.subs if tag is not None and credited else [None] * 5
     money = []
     for currency, t in sorted(state.lifetime.items()):
         ggr = t.stakes - t.wins
@@ -74,4 +77,8 @@ def player_profile(state: PlayerState, now: datetime) -> PlayerProfile:
         churn_risk=churn_risk(state, now),
         updated_at=now,
         version=state.version,
+        # What a later stage's postback (commissions' qualified_cpa) reports, and whether it may
+        click_id=tag.click_id if tag is not None and credited else None,
+        sub1=subs[0], sub2=subs[1], sub3=subs[2], sub4=subs[3], sub5=subs[4],
+        postback_block=postback_block(state.consents, state.rg_active, now),
     )

@@ -14,13 +14,17 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import httpx
+import structlog
 
 from clickpath.domain.commissions.close import CloseRefused
 from clickpath.domain.commissions.statements import entry_json
 from clickpath.infra import closes, statement_reads
 from clickpath.infra.clickhouse import connect
 from clickpath.infra.reports import ANALYTICS_TIMEOUT_S, loopback_headers
+from clickpath.infra.statement_webhooks import publish_statement_closed
 from clickpath.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
@@ -60,7 +64,9 @@ def _json(body: dict[str, Any]) -> bytes:
 def close_statements(
     settings: Settings, *, period: str, actor: closes.Actor, min_payouts: dict[str, Decimal | None],
 ) -> dict[str, Any]:
-    """Close `period`: {period, closed (False: it was already), rows}."""
+    """Close `period`: {period, closed (False: it was already), rows, webhooks}. Each row's
+    `statement_closed` webhook is published (`webhooks`: how many); publishing skips those
+    already on the topic, so closing again publishes what a failure left out, and nothing twice."""
     def direct(client: Any, db: str) -> dict[str, Any]:
         rows, closed = closes.close_period(
             client, db, period=period, actor=actor, zone=settings.commission_zone,
@@ -72,6 +78,13 @@ def close_statements(
         "period": period, "actor": actor.key_id, "requested_by": actor.requested_by,
         "min_payouts": min_payouts,
     })
+    try:
+        closed["webhooks"] = publish_statement_closed(settings, closed["rows"])
+    except Exception as e:  # the close stands; closing again publishes what is missing
+        log.error("statement_closed_not_published", period=period, error_type=type(e).__name__)
+        closed["webhooks"] = None
+        closed["webhooks_error"] = ("the statement_closed webhooks could not be published now;"
+                                    " close the period again to publish them")
     return closed
 
 

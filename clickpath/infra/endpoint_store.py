@@ -83,7 +83,9 @@ class EndpointStore:
         return [e for e in self.current().values()
                 if e.kind == "postback" and e.affiliate_id == affiliate_id and e.wants(event)]
 
-    def for_webhook(self, event: str, brand_id: str, affiliate_id: str | None) -> list[Endpoint]:
+    def for_webhook(self, event: str, brand_id: str | None, affiliate_id: str | None) -> list[Endpoint]:
+        """`brand_id` None: an event of no one brand (a statement) goes only to endpoints of
+        every brand."""
         return [e for e in self.current().values()
                 if e.kind == "webhook" and e.wants(event)
                 and e.brand_id in (None, brand_id)

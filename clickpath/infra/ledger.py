@@ -32,7 +32,7 @@ def _ms(at: datetime) -> int:
 
 
 # What an entry says of its player, kept from the affiliate when the player withdrew consent.
-_ABOUT_PLAYER = {"player_token": None, "registered_at": None, "player_brand_id": None,
+_ABOUT_PLAYER: dict[str, Any] = {"player_token": None, "registered_at": None, "player_brand_id": None,
                  "player_campaign_id": None, "caused_by": []}
 
 

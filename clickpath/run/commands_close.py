@@ -70,6 +70,10 @@ def cmd_close(settings: Settings, args: argparse.Namespace) -> None:
         return
     said = "closed" if result["closed"] else "was already closed (nothing changed)"
     print(f"period {args.period} {said}")
+    if result.get("webhooks_error"):
+        print(f"warning: {result['webhooks_error']}")
+    elif result.get("webhooks"):
+        print(f"statement_closed webhooks published: {result['webhooks']}")
     print(render_statements(result["rows"], "table"), end="")
 
 

@@ -186,6 +186,11 @@ PROFILE_ROW_COLUMNS = [
     "affiliate_id", "campaign_id", "churn_risk", "updated_at", "version",
 ]
 """The columns of player_profile_rows: the profile's fields, its money as a map per measure."""
+PROFILE_NOT_STORED = frozenset(
+    {"click_id", "sub1", "sub2", "sub3", "sub4", "sub5", "postback_block"}
+)
+"""Profile fields (v2) carried for the commissions stage's qualified_cpa postback, not kept in
+ClickHouse: attributions hold the click and sub ids, and the consent and RG state is there."""
 
 
 def newest_profiles(profiles: Iterable[PlayerProfile]) -> list[PlayerProfile]:

@@ -200,7 +200,10 @@ class DeliveryEngine:
             self.outcomes.finish(item, "disabled", None, 0, f"endpoint disabled: {reason}", dead=True)
             return
         revoked = self.revocations.reason(job, item.record)
-        if revoked is not None:  # consent or RG changed after the postback was made
+        if revoked is None and job.kind == "webhook" and self.revocations.reasons:
+            record = item.record or self.codec.decode(job.record)
+            revoked = self.revocations.for_webhook(endpoint, record, self._key)
+        if revoked is not None:  # consent or RG changed after the postback (webhook) was made
             self.outcomes.finish(item, "suppressed", None, 0, revoked, dead=False)
             return
         hold = hold_s(lane.circuit.wait_s(), lane.circuit.state)  # a 0 after the cool-down: the probe

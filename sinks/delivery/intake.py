@@ -15,8 +15,17 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from clickpath.contracts.models import CanonicalEvent, DeliveryJob, Postback, PostbackRevocation, Record
+from clickpath.contracts.models import (
+    CanonicalEvent,
+    DeliveryJob,
+    Postback,
+    PostbackRevocation,
+    Record,
+    Webhook,
+)
 from clickpath.contracts.serde import Codec
+from clickpath.domain.endpoints import Endpoint
+from clickpath.domain.pseudonym import player_token
 from clickpath.infra.endpoint_store import EndpointStore
 
 
@@ -51,6 +60,9 @@ def jobs_for(record: Record, raw: bytes, store: EndpointStore, now: datetime) ->
             return []
         endpoints = store.for_webhook(webhook, record.brand_id, record.affiliate_id)
         source_id, event, occurred = f"{record.event_id}|{webhook}", webhook, record.occurred_at
+    elif isinstance(record, Webhook):
+        endpoints = webhook_endpoints(record, store)
+        source_id, event, occurred = record.webhook_id, record.event, record.occurred_at
     else:
         return []
     return [
@@ -61,6 +73,16 @@ def jobs_for(record: Record, raw: bytes, store: EndpointStore, now: datetime) ->
         )
         for e in endpoints
     ]
+
+
+def webhook_endpoints(record: Webhook, store: EndpointStore) -> list[Endpoint]:
+    """The endpoints a `Webhook` record goes to: subscribed, within their brand (a record of
+    no brand, a statement, only to endpoints of every brand) and affiliate scope; none scoped
+    to an affiliate when the player's consent or responsible gaming forbids (`affiliate_block`)."""
+    found = store.for_webhook(record.event, record.brand_id, record.affiliate_id)
+    if record.affiliate_block is not None:
+        found = [e for e in found if e.affiliate_id is None]
+    return found
 
 
 class Revocations:
@@ -77,6 +99,16 @@ class Revocations:
 
     def add(self, revocation: PostbackRevocation) -> None:
         self.reasons[(revocation.affiliate_id, revocation.player_token)] = revocation.reason
+
+    def for_webhook(self, endpoint: Endpoint, record: Record, key: bytes) -> str | None:
+        """Why a Webhook record about a player must not go to `endpoint`, or None: one scoped to
+        an affiliate gets nothing about a player revoked for that affiliate (consent withdrawn,
+        self-exclusion after the webhook was made); operators' endpoints are not affected."""
+        if (not self.reasons or endpoint.affiliate_id is None or not isinstance(record, Webhook)
+                or record.person_id is None):
+            return None
+        token = player_token(key, endpoint.affiliate_id, record.person_id)
+        return self.reasons.get((endpoint.affiliate_id, token))
 
     def reason(self, job: DeliveryJob, record: Record | None = None) -> str | None:
         """Why `job` must not go, or None. `record`: the job's record, when already decoded."""

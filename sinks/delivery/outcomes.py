@@ -22,6 +22,7 @@ from clickpath.contracts.models import (
     DeliveryJob,
     Postback,
     PostbackRevocation,
+    Webhook,
 )
 from clickpath.contracts.serde import Codec, DecodeError
 from clickpath.contracts.topics import Topic
@@ -104,7 +105,7 @@ class Outcomes:
                 record = self.codec.decode(item.job.record)
             except DecodeError:
                 return None
-        return record.brand_id if isinstance(record, Postback | CanonicalEvent) else None
+        return record.brand_id if isinstance(record, Postback | CanonicalEvent | Webhook) else None
 
     def keep_revocation(self, revocation: PostbackRevocation) -> None:
         """Copy a revocation to the retry topic, so that parked postbacks meet it again after a

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from clickpath.contracts.models import CanonicalEvent, DeliveryJob, Postback, Record
+from clickpath.contracts.models import CanonicalEvent, DeliveryJob, Postback, Record, Webhook
 from clickpath.contracts.money import format_amount
 from clickpath.domain import presets, signing
 from clickpath.domain.endpoints import POSTBACK_EVENTS, Endpoint
@@ -49,7 +49,26 @@ def request_for(endpoint: Endpoint, job: DeliveryJob, record: Record, pseudonym_
         if endpoint.affiliate_id is not None:
             token = player_token(pseudonym_key, endpoint.affiliate_id, record.person_id)
         return render_webhook(endpoint, job.event, webhook_data(record, job.event, token), job.job_id, now)
+    if isinstance(record, Webhook):
+        return render_webhook(endpoint, record.event, webhook_record_data(record, endpoint, pseudonym_key),
+                              job.job_id, now, WEBHOOK_TYPES.get(record.event))
     return None
+
+
+# The envelope `type` of a Webhook record's events (a canonical event's is `player.<event>`)
+WEBHOOK_TYPES = {"qualified_cpa": "player.qualified_cpa", "statement_closed": "statement.closed"}
+
+
+def webhook_record_data(record: Webhook, endpoint: Endpoint, pseudonym_key: bytes) -> dict[str, Any]:
+    """A `Webhook` record's `data`, with its player as the endpoint may see it: the player id
+    for an operator's endpoint, the per-affiliate token for one scoped to an affiliate."""
+    data: dict[str, Any] = json.loads(record.data)
+    if record.person_id is not None:
+        if endpoint.affiliate_id is None:
+            data["player_id"] = record.player_id
+        else:
+            data["player_token"] = player_token(pseudonym_key, endpoint.affiliate_id, record.person_id)
+    return data
 
 
 SAMPLE_AT = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -57,17 +76,19 @@ SAMPLE_AT = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 def sample_postback(endpoint: Endpoint, event: str) -> Postback:
     """A sample conversion for `clickpath postbacks test`: an FTD (or `event`) of 50.00 EUR,
-    transaction sample-txn-1; a chargeback reverses that FTD."""
+    transaction sample-txn-1; a chargeback reverses that FTD; a qualified_cpa pays 50.00 EUR."""
     if event not in POSTBACK_EVENTS:
         raise ValueError(f"event: unknown {event!r}; a postback is one of {', '.join(POSTBACK_EVENTS)}")
-    money = event != "registration"
+    money = event not in ("registration", "qualified_cpa")
+    cpa = event == "qualified_cpa"  # a CPA of 50.00 EUR paid: the payout, no deposit
     return Postback(
         postback_id="sample-postback-id", affiliate_id=endpoint.affiliate_id or "sample-affiliate",
         campaign_id="sample-campaign", brand_id="sample-brand", event=event,
         click_id="sample-click-id", sub1="sample-click-id", player_token="sample-player-token",
-        amount=Decimal("50.00") if money else None, currency="EUR" if money else None,
+        amount=Decimal("50.00") if money else None, currency="EUR" if money or cpa else None,
         transaction_id="sample-txn-1" if money else None, occurred_at=SAMPLE_AT,
         reverses="ftd" if event == "chargeback" else None,
+        payout=Decimal("50.00") if cpa else None, payout_currency="EUR" if cpa else None,
     )
 
 
@@ -81,14 +102,14 @@ def sample_request(endpoint: Endpoint, event: str = "ftd") -> OutboundRequest:
 
 
 def postback_values(p: Postback) -> dict[str, str | None]:
-    """The macros of a postback (docs/delivery.md); `{payout}` stays empty until commissions exist."""
+    """The macros of a postback (docs/delivery.md); `{payout}`: a qualified_cpa's CPA, else empty."""
     return {
         "click_id": p.click_id,
         "sub1": p.sub1, "sub2": p.sub2, "sub3": p.sub3, "sub4": p.sub4, "sub5": p.sub5,
         "event": p.event,
         "amount": format_amount(p.amount) if p.amount is not None else None,
         "currency": p.currency,
-        "payout": None,
+        "payout": format_amount(p.payout) if p.payout is not None else None,
         "player_token": p.player_token,
         "transaction_id": p.transaction_id,
         "timestamp": str(int(p.occurred_at.astimezone(UTC).timestamp())),
@@ -147,8 +168,8 @@ def _without_empty_parameters(url: str) -> str:
 
 
 def render_webhook(endpoint: Endpoint, event: str, data: dict[str, Any], job_id: str,
-                   now: datetime) -> OutboundRequest:
-    envelope = {"type": f"player.{event}", "timestamp": now.isoformat(), "data": data}
+                   now: datetime, kind: str | None = None) -> OutboundRequest:
+    envelope = {"type": kind or f"player.{event}", "timestamp": now.isoformat(), "data": data}
     content = json.dumps(envelope, separators=(",", ":")).encode()
     headers = {"user-agent": USER_AGENT, "idempotency-key": job_id,
                "content-type": "application/json"}

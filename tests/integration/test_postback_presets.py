@@ -255,3 +255,48 @@ def test_each_tracker_reads_a_registration_an_ftd_and_a_reversal(
     statuses = asyncio.run(_deliver(endpoint, records, name))
     assert statuses == [200] * len(records), [r.path for r in receiver.requests()]
     assert receiver.parsed == [reg, ftd, *([reversal] if reversal else [])]  # type: ignore[attr-defined]
+
+
+# A qualified_cpa: what each tracker must read (from its documentation), the CPA paid in the
+# parameter that carries a conversion's value (`{payout}`), no transaction; and the goal
+# overrides a tracker with a goal parameter needs for it.
+PAYOUT = "30.00"
+CPA_GOALS = {"everflow": "8", "voluum": "cpa", "cake": "5", "tune": "6", "affise": "cpa",
+             "redtrack": "CPA", "binom": "cpa", "scaleo": "cpa"}
+QUALIFIED_CPA: dict[str, dict[str, str]] = {
+    "everflow": {"nid": "42", "transaction_id": CLICK, "amount": PAYOUT, "adv_event_id": "8"},
+    "voluum": {"cid": CLICK, "et": "cpa", "payout": PAYOUT, "currency": "EUR"},
+    "keitaro": {"subid": CLICK, "status": "sale", "payout": PAYOUT, "currency": "EUR"},
+    "cake": {"o": "12", "r": CLICK, "p": PAYOUT, "e": "5"},
+    "tune": {"offer_id": "26", "transaction_id": CLICK, "amount": PAYOUT, "goal_id": "6"},
+    "affise": {"clickid": CLICK, "goal": "cpa", "status": "1", "sum": PAYOUT},
+    "redtrack": {"clickid": CLICK, "type": "CPA", "status": "Approved", "sum": PAYOUT},
+    "binom": {"cnv_id": CLICK, "cnv_status2": "cpa", "payout": PAYOUT, "cnv_currency": "EUR"},
+    "bemob": {"cid": CLICK, "status": "approved", "payout": PAYOUT},
+    "scaleo": {"click_id": CLICK, "goal_alias": "cpa", "conv_status": "approved", "amount": PAYOUT,
+               "currency": "EUR"},
+}
+
+
+def qualified_cpa(in_sub2: bool = False) -> Postback:
+    """A paid CPA as the commissions stage makes it: payout and currency, no deposit."""
+    return postback("registration", in_sub2=in_sub2).model_copy(update={
+        "event": "qualified_cpa", "postback_id": "pb-qualified_cpa", "currency": "EUR",
+        "payout": Decimal("30"), "payout_currency": "EUR",
+    })
+
+
+@pytest.mark.parametrize("name", sorted(TRACKERS))
+def test_each_tracker_reads_the_cpa_paid_as_the_payout_and_an_ftd_its_amount(
+    name: str, receiver: ScriptedReceiver
+) -> None:
+    goal = {"goal_qualified_cpa": CPA_GOALS[name]} if name in CPA_GOALS else {}
+    params = {**PARAMS.get(name, {}), **goal}
+    endpoint = Endpoint(endpoint_id=f"aff-1-{name}", affiliate_id="aff-1", preset=name,
+                        url=receiver.url + TRACKERS[name].path, params=params,
+                        events=["ftd", "qualified_cpa"])
+    in_sub2 = params.get("click_id_from") == "sub2"
+    records = [qualified_cpa(in_sub2), postback("ftd", in_sub2=in_sub2)]
+    statuses = asyncio.run(_deliver(endpoint, records, name))
+    assert statuses == [200, 200], [r.path for r in receiver.requests()]
+    assert receiver.parsed == [QUALIFIED_CPA[name], EXPECTED[name][1]]  # type: ignore[attr-defined]

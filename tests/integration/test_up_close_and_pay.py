@@ -67,9 +67,13 @@ def test_close_adjust_pay_and_invoice_survive_a_restart_of_up(up_env, tmp_path) 
         closed = clickpath("close", "--period", "2026-11", "--format", "json", env=env)
         assert closed.returncode == 0, closed.stderr
         [row] = [r for r in json.loads(closed.stdout)["rows"] if r["affiliate_id"] == "aff-c"]
+        assert json.loads(closed.stdout)["webhooks"] == 1  # aff-c's statement_closed
         assert (row["status"], row["total"], row["invoice_number"]) == ("closed", "30.00", "CP-000001")
-        again = clickpath("close", "--period", "2026-11", env=env)
-        assert again.returncode == 0 and "was already closed" in again.stdout, again.stdout
+        again = clickpath("close", "--period", "2026-11", "--format", "json", env=env)
+        assert again.returncode == 0 and json.loads(again.stdout)["closed"] is False, again.stdout
+        assert json.loads(again.stdout)["webhooks"] == 0  # nothing published twice
+        said = clickpath("close", "--period", "2026-11", env=env)
+        assert "was already closed" in said.stdout, said.stdout
         early = clickpath("close", "--period", "2099-12", env=env)
         assert early.returncode == 1 and "has not ended" in early.stderr, early.stderr
 

@@ -65,6 +65,8 @@ from clickpath.contracts.models.outward import (
     Postback,
     PostbackEvent,
     PostbackRevocation,
+    Webhook,
+    WebhookEvent,
 )
 from clickpath.contracts.models.stream import (
     Attribution,
@@ -79,6 +81,7 @@ ALL_RECORDS: tuple[type[Record], ...] = (
     Click, PageView, *PLAYER_EVENT_TYPES, ClickLink, Attribution, CanonicalEvent, PlayerDayFact, Postback,
     DeadLetter, DeliveryJob, DeliveryAttempt, PostbackRevocation, EventBatch, PlayerProfile,
     PlayerPeriodValue, PlayerQualification, CommissionFlag, LedgerEntry, AffiliatePlayerStatus,
+    Webhook,
 )
 
 __all__ = [
@@ -131,6 +134,8 @@ __all__ = [
     "Text",
     "Timestamp",
     "Wager",
+    "Webhook",
+    "WebhookEvent",
     "Withdrawal",
     "check_hex_digest",
     "check_ip_prefix",

@@ -74,6 +74,14 @@ class PlayerQualification(Record):
     # (an earnings version or state that did not keep it): read as not sharing, so an
     # affiliate is never shown a player whose consent is not known.
     shares_data: bool | None = None
+    # v2, from the player's profile: what the qualified_cpa postback reports, and whether it may.
+    click_id: str | None = None
+    sub1: str | None = None
+    sub2: str | None = None
+    sub3: str | None = None
+    sub4: str | None = None
+    sub5: str | None = None
+    postback_block: str | None = None
 
 
 class CommissionFlag(Record):

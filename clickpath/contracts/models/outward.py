@@ -33,6 +33,31 @@ class Postback(Record):
     reverses: Literal["ftd", "deposit"] | None = None  # chargeback: the conversion it reverses
     # When clickpath received what made it due: the delivered latency counts from here.
     received_at: Timestamp | None = None
+    # qualified_cpa (v4): the CPA accrued to the affiliate, in its payout currency.
+    payout: Decimal | None = None
+    payout_currency: str | None = None
+
+
+WebhookEvent = Literal["qualified_cpa", "statement_closed"]
+
+
+class Webhook(Record):
+    """A webhook no canonical event stands for: the commissions stage's qualified_cpa, the
+    period close's statement_closed. `data` is the payload's JSON object; the player, if any,
+    rides beside it (`person_id`, `player_id`) so that the renderer gives an affiliate-scoped
+    endpoint the per-affiliate token and an operator's endpoint the player id."""
+
+    avro_name: ClassVar[str] = "io.clickpath.outward.Webhook"
+    webhook_id: str
+    event: WebhookEvent
+    affiliate_id: str
+    brand_id: str | None = None
+    person_id: str | None = None
+    player_id: str | None = None
+    affiliate_block: str | None = None
+    occurred_at: Timestamp
+    received_at: Timestamp | None = None
+    data: str
 
 
 DEAD_LETTER_REASON_MAX = 2000  # a reason is for people; the record keeps the bytes

@@ -137,3 +137,12 @@ class PlayerProfile(Record):
     churn_risk: float
     updated_at: Timestamp
     version: int
+    # v2: the click the player is attributed to and its sub ids, and why no postback about the
+    # player may go (domain/consent.py): what the commissions stage's qualified_cpa needs.
+    click_id: str | None = None
+    sub1: str | None = None
+    sub2: str | None = None
+    sub3: str | None = None
+    sub4: str | None = None
+    sub5: str | None = None
+    postback_block: str | None = None

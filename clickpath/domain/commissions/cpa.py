@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from clickpath.contracts.models.commissions import EntryKind, PlayerQualification
+from clickpath.domain.commissions import notify
 from clickpath.domain.commissions.policy import day_of, payout
 from clickpath.domain.commissions.run import Run
 from clickpath.domain.commissions.state import (
@@ -59,6 +60,8 @@ def apply_qualification(run: Run, record: PlayerQualification) -> bool:
     row.shares_data = record.shares_data is True  # not known: not shown (models/commissions.py)
     if record.reason != "retag":  # the affiliate the player left keeps its campaign's CPA
         row.campaign_id = record.campaign_id
+    row.click_id, row.postback_block = record.click_id, record.postback_block
+    row.subs = [record.sub1, record.sub2, record.sub3, record.sub4, record.sub5]
     after = period_of(row.qualified_at, run.policy.time_zone) if row.qualified_at else None
     others: set[str] = set()
     for period in {before, after} - {None}:
@@ -109,8 +112,9 @@ def evaluate(run: Run, person_id: str) -> None:
     due: dict[str, tuple[Decimal, Decimal]] = {}
     paid = True
     rate = Decimal(1)
-    standing_amount = ZERO
     cpa_kept = False  # a clawback flag after the plan's window leaves the CPA standing
+    pays = ZERO  # what the CPA pays now, in the payout currency
+    paid_before = sum((amount for amount, _ in row.written.values()), ZERO)  # what stood written
     if plan is not None and plan.cpa is not None and row.qualified_at is not None:
         terms = plan.cpa
         found = run.policy.rate(plan.currency, run.currency, day_of(row.qualified_at, tz))
@@ -146,12 +150,16 @@ def evaluate(run: Run, person_id: str) -> None:
             at, _, cap = cpa.players[person_id]
             cpa.players[person_id] = (at, standing, cap)
             run.revshare_periods.add(period)  # the qualified count may move a tier
-        standing_amount = stands[0]
+        pays = stands[0]
     cap_moved = row.paid is not None and row.paid != paid
     row.paid = paid if due else None
     _write(run, person_id, row, plan, rate, due, cap_moved)
-    note_status(run, person_id, row, over_cap=not paid, amount=standing_amount,
+    note_status(run, person_id, row, over_cap=not paid, amount=pays,
                 cpa_kept=cpa_kept)
+    # Once, when it starts to pay: not a 0 over the cap, nor a CPA that paid before (a row
+    # written before the postback existed is never reported late)
+    if pays > 0 and paid_before <= 0 and not row.reported and row.click_id and plan is not None:
+        notify.report_cpa(run, person_id, row, plan, pays)
 
 
 def _write(

@@ -9,7 +9,9 @@ the record's row, so a replay after a crash sends exactly them again.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from clickpath.contracts.models import DeliveryAttempt, Postback, Webhook
 from clickpath.contracts.models.commissions import (
     AffiliatePlayerStatus,
     CommissionFlag,
@@ -87,11 +89,12 @@ def decide_commissions(
     cause, model = _cause(record)
     row = run.row(cause.identity, model)
     statuses = list(run.statuses.values())
+    notices = [(o.topic.value, o.record.model_dump(mode="json")) for o in run.notices]
     row.keep(cause.version, [o.record.model_dump(mode="json") for o in run.outputs], now,
-             [o.record.model_dump(mode="json") for o in statuses])
+             [o.record.model_dump(mode="json") for o in statuses], notices)
     run.write_rows()
     run.state.version += 1
-    return run.state, [*run.outputs, *statuses], Outcome.ACCEPTED
+    return run.state, [*run.outputs, *statuses, *run.notices], Outcome.ACCEPTED
 
 
 def replay_commissions(
@@ -113,5 +116,19 @@ def replay_commissions(
     entries = [LedgerEntry.model_validate(e) for e in row.sent.get(str(cause.version), [])]
     statuses = [AffiliatePlayerStatus.model_validate(s)
                 for s in row.sent_status.get(str(cause.version), [])]
-    return [*(Output(Topic.COMMISSION_LEDGER, e.affiliate_id, e) for e in entries),
-            *(Output(Topic.AFFILIATE_PLAYERS, s.affiliate_id, s) for s in statuses)]
+    outputs = [Output(Topic.COMMISSION_LEDGER, e.affiliate_id, e) for e in entries]
+    outputs += [Output(Topic.AFFILIATE_PLAYERS, s.affiliate_id, s) for s in statuses]
+    return outputs + [notice(topic, record) for topic, record in row.notices.get(str(cause.version), [])]
+
+
+_NOTICES: dict[Topic, type[Postback | Webhook | DeliveryAttempt]] = {
+    Topic.POSTBACKS: Postback, Topic.WEBHOOKS: Webhook, Topic.DELIVERY_ATTEMPTS: DeliveryAttempt,
+}
+
+
+def notice(topic: str, stored: dict[str, Any]) -> Output:
+    """A kept qualified_cpa postback, webhook or suppression, as it was sent (a replay)."""
+    model = _NOTICES[Topic(topic)]
+    record = model.model_validate(stored)
+    key = record.affiliate_id or ""
+    return Output(Topic(topic), key, record)

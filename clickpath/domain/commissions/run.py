@@ -45,7 +45,8 @@ class Run:
     now: datetime
     ledger: Ledger
     cause: Cause
-    outputs: list[Output] = field(default_factory=list)
+    outputs: list[Output] = field(default_factory=list)  # ledger entries (their index names them)
+    notices: list[Output] = field(default_factory=list)  # qualified_cpa postbacks and webhooks
     revshare_periods: set[str] = field(default_factory=set)  # to re-evaluate
     own_periods: set[str] = field(default_factory=set)  # own entries written: the parent's share
     # The player statuses that changed (status.py), sent after the entries: apart from

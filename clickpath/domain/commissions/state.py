@@ -48,17 +48,22 @@ class Sent(BaseModel):
     sent: dict[str, list[dict[str, Any]]] = {}
     sent_status: dict[str, list[dict[str, Any]]] = {}  # the AffiliatePlayerStatus records too
     sent_at: datetime | None = None
+    # The other outputs (the qualified_cpa postback, webhook or suppression): (topic, record)
+    notices: dict[str, list[tuple[str, dict[str, Any]]]] = {}
 
     def keep(
         self, version: int, entries: list[dict[str, Any]], now: datetime,
         statuses: list[dict[str, Any]] | None = None,
+        notices: list[tuple[str, dict[str, Any]]] | None = None,
     ) -> None:
         if self.sent_at != now:
-            self.sent, self.sent_status = {}, {}
+            self.sent, self.sent_status, self.notices = {}, {}, {}
             self.sent_at = now
         self.sent[str(version)] = entries
         if statuses:
             self.sent_status[str(version)] = statuses
+        if notices:
+            self.notices[str(version)] = notices
 
 
 class ValueRow(Sent):
@@ -98,6 +103,12 @@ class QualificationRow(Sent):
     shares_data: bool = False  # the record's affiliate_data_sharing consent (not known: False)
     status_digest: str | None = None  # of the AffiliatePlayerStatus last sent (status.py)
     status_version: int = 0
+    # What the qualified_cpa postback reports (the profile's, through the qualification), and
+    # whether it was made (sent or suppressed): once per player and affiliate, ever.
+    click_id: str | None = None
+    subs: list[str | None] = []
+    postback_block: str | None = None
+    reported: bool = False
 
 
 class FlagMark(BaseModel):

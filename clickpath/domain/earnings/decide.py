@@ -130,7 +130,7 @@ def decide_earnings(
     # A money event that changed no evidence (a wager past the minimum, a withdrawal) cannot
     # change the qualification: it is not evaluated again (the common case stays cheap)
     qualification = (
-        _qualification(state, ledger, policy, occurred_at)
+        _reported(state, _qualification(state, ledger, policy, occurred_at))
         if requalify or after != before or state.qualification is None
         else state.qualification
     )
@@ -169,15 +169,27 @@ def retag_away(
     return [*outputs, qualification_output(state, gone)]
 
 
+def _reported(
+    state: EarningsState, q: SentQualification | None
+) -> SentQualification | None:
+    """The qualification with what its postback reports (the profile's click, consent)."""
+    if q is None:
+        return None
+    return q.model_copy(update={"click_id": state.click_id, "subs": list(state.subs),
+                                "postback_block": state.postback_block})
+
+
 def qualification_output(state: EarningsState, q: SentQualification) -> Output:
     plan = (q.plan_id, q.plan_version)
+    subs = [*q.subs, None, None, None, None, None][:5]
     record = PlayerQualification(
         affiliate_id=q.affiliate_id, person_id=state.person_id, brand_id=state.brand_id,
         country=state.country, version=state.version, status=q.status,
         qualified_at=q.qualified_at, reason=q.reason, plan_id=plan[0], plan_version=plan[1],
         registered_at=state.registered_at, caused_by=q.caused_by, occurred_at=q.occurred_at,
-        campaign_id=state.campaign_id or None,
-        shares_data=state.shares_data,
+        campaign_id=state.campaign_id or None, shares_data=state.shares_data,
+        click_id=q.click_id, sub1=subs[0], sub2=subs[1], sub3=subs[2], sub4=subs[3], sub5=subs[4],
+        postback_block=q.postback_block,
     )
     return Output(Topic.EARNINGS, q.affiliate_id, record)
 
@@ -212,9 +224,13 @@ def _apply_profile(
     shares = shares_data(profile.consents)
     kept = (state.affiliate_id, state.campaign_id, state.tag_status, state.registered_at, old_ftd,
             state.shares_data)
-    if kept == (profile.affiliate_id, profile.campaign_id, profile.tag_status, registered_at, ftd,
-                shares):
+    reported = (profile.click_id, _subs(profile), profile.postback_block)
+    same_report = reported == (state.click_id, state.subs, state.postback_block)
+    if same_report and kept == (
+        profile.affiliate_id, profile.campaign_id, profile.tag_status, registered_at, ftd, shares
+    ):
         return False, False
+    state.click_id, state.subs, state.postback_block = reported
     before = (state.affiliate_id, state.tag_status, state.registered_at)
     if ftd != old_ftd:
         touched |= {period_key(*key) for key in (old_ftd, ftd) if key is not None}
@@ -223,7 +239,14 @@ def _apply_profile(
     state.affiliate_id, state.campaign_id = profile.affiliate_id, profile.campaign_id
     state.tag_status, state.registered_at = profile.tag_status, registered_at
     state.shares_data = shares
-    return True, before != (state.affiliate_id, state.tag_status, state.registered_at)
+    # A new click or consent state changes no qualification, but is sent with it again
+    return True, not same_report or before != (state.affiliate_id, state.tag_status,
+                                               state.registered_at)
+
+
+def _subs(profile: PlayerProfile) -> list[str | None]:
+    subs = [profile.sub1, profile.sub2, profile.sub3, profile.sub4, profile.sub5]
+    return subs if any(subs) else []
 
 
 def plan_of(state: EarningsState, policy: EarningsPolicy) -> PlanVersion | None:

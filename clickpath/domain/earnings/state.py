@@ -61,6 +61,11 @@ class SentQualification(BaseModel):
     caused_by: list[str] = []
     occurred_at: datetime
     shares_data: bool | None = None  # format 2 kept none
+    # What the commissions stage's qualified_cpa postback reports, and whether it may (from
+    # the profile): a change sends the qualification again.
+    click_id: str | None = None
+    subs: list[str | None] = []
+    postback_block: str | None = None
 
 
 class EarningsState(BaseModel):
@@ -74,6 +79,9 @@ class EarningsState(BaseModel):
     # format 2, which did not keep it (sent as not known: the player is not shown to the
     # affiliate until a profile says they share)
     shares_data: bool | None = None
+    click_id: str | None = None  # the tag's click and sub ids (the qualified_cpa postback's)
+    subs: list[str | None] = []
+    postback_block: str | None = None  # why no postback about the player may go (consent, RG)
     profile_version: int = -1
     former_affiliate_id: str | None = None  # the affiliate before the last re-tag (replays)
     registered_at: datetime | None = None  # the registration event's, else the profile's

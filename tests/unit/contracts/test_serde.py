@@ -121,3 +121,47 @@ def test_a_fact_written_before_the_registration_time_reads_it_as_none() -> None:
     dated = fact.model_copy(update={"registered_at": datetime(2025, 12, 31, 23, 59, tzinfo=UTC)})
     codec = Codec(EmbeddedRegistry(files), files)
     assert codec.decode(codec.encode(dated)) == dated
+
+
+def _written_with(version: int, record):
+    """`record` as a producer with only `version` of its schema wrote it, read by this one."""
+    files = load_schema_files(Settings().schemas_dir)
+    old = next(f for f in files if f.name == record.avro_name and f.version == version)
+    return Codec(EmbeddedRegistry(files), files).decode(Codec(EmbeddedRegistry([old]), [old]).encode(record))
+
+
+def test_records_written_before_the_qualified_cpa_fields_read_them_as_none() -> None:
+    """Postback v4 (payout), PlayerProfile v2 and PlayerQualification v2 (click, sub ids, the
+    postback verdict) read what their earlier versions wrote."""
+    from datetime import UTC, datetime
+
+    from clickpath.contracts.models import PlayerProfile, PlayerQualification, Postback
+
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    postback = Postback(postback_id="pb", affiliate_id="a", campaign_id="c", brand_id="b",
+                        event="ftd", click_id="c1", amount=Decimal("10"), currency="EUR",
+                        player_token="tok", occurred_at=now, received_at=now)
+    profile = PlayerProfile(person_id="b:p", brand_id="b", player_id="p", deposits=0,
+                            declined_deposits=0, withdrawals=0, chargebacks=0, money=[], sessions=0,
+                            consents={}, rg_active=[], tag_status="attributed", affiliate_id="a",
+                            campaign_id="c", churn_risk=0.0, updated_at=now, version=1)
+    qualification = PlayerQualification(affiliate_id="a", person_id="b:p", brand_id="b", version=1,
+                                        status="qualified", qualified_at=now, caused_by=["e"],
+                                        occurred_at=now)
+    read = _written_with(3, postback)
+    assert read == postback and (read.payout, read.payout_currency) == (None, None)
+    read_profile = _written_with(1, profile)
+    assert read_profile == profile and read_profile.click_id is None and read_profile.postback_block is None
+    assert _written_with(1, qualification) == qualification
+
+
+def test_a_qualified_cpa_travels_with_its_payout_at_the_ledgers_scale() -> None:
+    from datetime import UTC, datetime
+
+    from clickpath.contracts.models import Postback
+
+    cpa = Postback(postback_id="pb", affiliate_id="a", campaign_id="c", brand_id="b",
+                   event="qualified_cpa", click_id="c1", currency="BTC", player_token="tok",
+                   occurred_at=datetime(2026, 11, 1, tzinfo=UTC), payout=Decimal("0.000123"),
+                   payout_currency="BTC")
+    assert CODEC.decode(CODEC.encode(cpa)) == cpa

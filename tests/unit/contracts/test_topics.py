@@ -83,7 +83,7 @@ def test_the_stages_read_what_the_worker_and_the_sinks_subscribe_to() -> None:
         Topic.PLAYER_PROFILES, Topic.COMMISSION_LEDGER, Topic.AFFILIATE_PLAYERS,
     }
     assert set(topics_consumed_by(Node.SINK_POSTBACKS)) == {
-        Topic.POSTBACKS, Topic.DELIVERY_RETRIES, Topic.CANONICAL,
+        Topic.POSTBACKS, Topic.WEBHOOKS, Topic.DELIVERY_RETRIES, Topic.CANONICAL,
     }
     assert topics_consumed_by(Node.DELIVERIES_REPLAY) == (Topic.DEAD_LETTER,)
     assert [s.topic for s in inputs_of(Node.PLAYERS)] == list(topics_consumed_by(Node.PLAYERS))

@@ -112,14 +112,16 @@ def qualification(
     person: str, number: int, status: str = "qualified", *, qualified_at: datetime | None = None,
     occurred_at: datetime | None = None, reason: str | None = None, plan: tuple[str, int] = ("p", 1),
     affiliate: str = "aff-a", brand: str = "b1", country: str | None = None,
-    campaign: str | None = "camp-1",
+    campaign: str | None = "camp-1", **reported: Any,
 ) -> PlayerQualification:
+    """`reported`: what the qualified_cpa postback reports (click_id, sub1.., postback_block)."""
     return PlayerQualification(
         affiliate_id=affiliate, person_id=person, brand_id=brand, country=country,
         version=number, status=status, qualified_at=qualified_at, reason=reason,
         plan_id=plan[0], plan_version=plan[1], registered_at=at("2026-01-01"),
         caused_by=[f"q-{person}-{number}"],
         occurred_at=occurred_at or qualified_at or at("2026-03-01"), campaign_id=campaign,
+        **reported,
     )
 
 

@@ -81,7 +81,8 @@ def test_the_ledger_through_the_service_in_three_formats(served, capsys) -> None
     assert [(e["entry_id"], e["amount"], e["kind"], e["plan_id"], e["caused_by"]) for e in entries][:2] == [
         ("c1", "100.00", "accrual", "plan-1", ["ev-c1"]), ("c2", "100.00", "accrual", "plan-1", ["ev-c2"])]
     assert calls.pop() == {"affiliate_id": "aff-1", "period": "2026-11",
-                           "as_of": datetime(2026, 11, 3, 23, 59, 59, 999000, UTC)}
+                           "as_of": datetime(2026, 11, 3, 23, 59, 59, 999000, UTC),
+                           "for_affiliate": False}
     cmd_ledger(settings, parse(*argv, "--format", "csv"))
     assert [r["entry_id"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out))] == [
         "c1", "c2", "c3", "u1", "r1", "r2", "k1", "s1", "co"]

@@ -30,14 +30,18 @@ def subscriptions(h) -> set[str]:
 
 
 def test_without_a_webhook_endpoint_the_engine_reads_postbacks_and_retries(make_engine) -> None:
+    """And the webhooks topic: rarely written (paid CPAs, closed statements), cheap to read."""
     h = make_engine([endpoint()])
-    assert subscriptions(h) == {h.topic(Topic.POSTBACKS), h.topic(Topic.DELIVERY_RETRIES)}
+    assert subscriptions(h) == {
+        h.topic(Topic.POSTBACKS), h.topic(Topic.WEBHOOKS), h.topic(Topic.DELIVERY_RETRIES),
+    }
 
 
 def test_a_webhook_endpoint_adds_the_canonical_events(make_engine) -> None:
     h = make_engine([endpoint(), endpoint("wh", kind="webhook", method="POST", affiliate=None, path="/hook")])
     assert subscriptions(h) == {
-        h.topic(Topic.POSTBACKS), h.topic(Topic.DELIVERY_RETRIES), h.topic(Topic.CANONICAL),
+        h.topic(Topic.POSTBACKS), h.topic(Topic.WEBHOOKS), h.topic(Topic.DELIVERY_RETRIES),
+        h.topic(Topic.CANONICAL),
     }
 
 

@@ -215,6 +215,7 @@ def test_the_ledger_and_statements_over_the_loopback(sink_and_settings) -> None:
     assert reports.statement_rows(settings, period="2026-11", as_of=as_of) == [
         {"affiliate_id": "aff-1", "total": "125.00"}]
     assert sink.calls == [
-        ("ledger", {"affiliate_id": "aff-1", "period": "2026-11", "as_of": as_of}),
+        ("ledger", {"affiliate_id": "aff-1", "period": "2026-11", "as_of": as_of,
+                    "for_affiliate": False}),
         ("statements", {"period": "2026-11", "as_of": as_of}),
     ]
