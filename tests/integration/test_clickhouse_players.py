@@ -14,7 +14,7 @@ from typing import Any
 
 from clickpath.contracts.models import CurrencyTotals, PlayerProfile
 from clickpath.infra.clickhouse import apply_migrations
-from clickpath.sinks.clickhouse.rows import MONEY_MEASURES, PROFILE_ROW_COLUMNS
+from clickpath.sinks.clickhouse.rows import MONEY_MEASURES, PROFILE_NOT_STORED, PROFILE_ROW_COLUMNS
 from clickpath.sinks.clickhouse.writer import write_batch
 
 DB = "clickpath"
@@ -56,10 +56,11 @@ def players(client, where: str = "1") -> dict[str, dict[str, Any]]:
 
 
 def as_row(p: PlayerProfile) -> dict[str, Any]:
-    """What `players` should show for `p`: its fields, money as {currency: amount} per measure,
-    times as the driver reads DateTime64(3, 'UTC') (naive, in UTC)."""
+    """What `players` should show for `p`: its fields (but those kept for the commissions
+    stage's postback only), money as {currency: amount} per measure, times as the driver reads
+    DateTime64(3, 'UTC') (naive, in UTC)."""
     row = {k: v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v
-           for k, v in p.model_dump(exclude={"money"}).items()}
+           for k, v in p.model_dump(exclude={"money", *PROFILE_NOT_STORED}).items()}
     row.update({k: "" for k in ("kyc_status", "ftd_currency") if row[k] is None})
     row.update({name: {t.currency: getattr(t, name) for t in p.money} for name in MONEY_MEASURES})
     return row
@@ -149,7 +150,8 @@ def test_the_schema_has_a_column_per_profile_field(client) -> None:
     assert list(rows) == list(agg) == PROFILE_ROW_COLUMNS
     assert [c for c in view if c != "churn_risk_now"] == PROFILE_ROW_COLUMNS
     assert view["churn_risk_now"] == "Float64"
-    assert set(PROFILE_ROW_COLUMNS) == set(PlayerProfile.model_fields) - {"money"} | set(MONEY_MEASURES)
+    assert set(PROFILE_ROW_COLUMNS) == (
+        set(PlayerProfile.model_fields) - {"money", *PROFILE_NOT_STORED} | set(MONEY_MEASURES))
     for name in MONEY_MEASURES:
         assert view[name] == "Map(String, Decimal(20, 4))", name
     for name in ("registered_at", "first_deposit_at", "last_activity_at"):
