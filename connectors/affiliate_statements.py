@@ -94,6 +94,8 @@ def affiliate_statements_router(ctx: IngressContext) -> APIRouter:
         month = None if period is None else _field("period", parse_period, period)
         rows: list[dict[str, Any]] = await operate("statements", lambda: (
             commission_ops.affiliate_statements(settings, affiliate_id=who, period=month, as_of=None)))
+        if key.role == "affiliate":  # the operator's key ids are not the affiliate's business
+            rows = [{**r, "closed_by": None, "paid_by": None} for r in rows]
         return rows
 
     @router.get("/invoices/{number}", responses={

@@ -81,8 +81,9 @@ def ledger_router(ctx: IngressContext) -> APIRouter:
         rows: list[dict[str, Any]] = await ask(
             slots, key, scope, statement_rows, settings, period=month, as_of=at,
         )
-        if scope.affiliate_id is not None:
-            rows = [r for r in rows if r["affiliate_id"] == scope.affiliate_id]
+        if scope.affiliate_id is not None:  # its own rows, without the operator's key ids
+            rows = [{**r, "closed_by": None, "paid_by": None} for r in rows
+                    if r["affiliate_id"] == scope.affiliate_id]
         return rows
 
     return router

@@ -87,12 +87,13 @@ def query_affiliate_players(
             "totals": dict(zip(totals.column_names, totals.result_rows[0], strict=True))}
 
 
-def withheld_tokens(client: Client, db: str, affiliate_id: str) -> set[str]:
-    """The tokens of the affiliate's players it may not be shown (consent withdrawn or not
-    known): their ledger entries keep their amounts, not who they are about."""
+def shared_tokens(client: Client, db: str, affiliate_id: str) -> set[str]:
+    """The tokens of the affiliate's players whose newest status says they share their data
+    with it: any other player (consent withdrawn, or no status yet) is not shown, and their
+    ledger entries keep their amounts, not who they are about (fails closed)."""
     rows: Sequence[Sequence[Any]] = client.query(
         f"SELECT player_token FROM {db}.affiliate_players "
-        f"WHERE affiliate_id = {{a:String}} AND NOT shares_data", parameters={"a": affiliate_id},
+        f"WHERE affiliate_id = {{a:String}} AND shares_data", parameters={"a": affiliate_id},
     ).result_rows
     return {str(r[0]) for r in rows}
 

@@ -2,9 +2,10 @@
 (deploy/clickhouse/011_commission_closes.sql; the decisions are domain/commissions/close.py).
 
 Everything an operator does is a row of `commission_actions` (who, what, when) beside its
-effect: a close's frozen rows (`statement_closes`) and its marker (`period_closes`, written
-last: a close without one did not happen and is done again under the same id), an
-adjustment's ledger entry, a payment (`statement_payments`). All of it lives in ClickHouse,
+effect: a close's set of entries (`statement_close_entries`), frozen rows (`statement_closes`)
+and marker (`period_closes`, written last: what a close without one wrote counts for nothing,
+and the next close decides afresh), an adjustment's ledger entry, a payment
+(`statement_payments`). All of it lives in ClickHouse,
 the store the statements are read from, so it survives a restart of `clickpath up` with them.
 With embedded ClickHouse these run in the ClickHouse sink's process (the only one that may
 open the engine), one at a time under `OPERATIONS_LOCK`.
@@ -30,11 +31,12 @@ from clickpath.domain.commissions.close import (
     ClosedRow,
     CloseRefused,
     adjustment_entry,
+    check_adjustment,
     clean_reason,
     close_problem,
     decide_close,
     first_open_period,
-    late_windows,
+    pay_chain,
     payment_problem,
     status_now,
 )
@@ -82,23 +84,24 @@ def read_closes(client: Client, db: str) -> dict[str, Close]:
     return {p: Close(p, cid, as_utc(at), actor, by) for p, cid, at, actor, by in rows}
 
 
-def pays_clause(period: str, closes: Mapping[str, Close]) -> tuple[str, dict[str, Any]]:
-    """The entries `period` pays: its own, and the late ones of the closed periods just before
-    it (domain/commissions/close.py late_windows). A closed period pays those written by its
-    close only."""
-    times = {p: c.closed_at for p, c in closes.items() if p != period}
-    params: dict[str, Any] = {"pay_period": period}
-    terms = ["period = {pay_period:String}"]
-    for i, (p, after) in enumerate(late_windows(period, times)):
-        params[f"late_p{i}"], params[f"late_t{i}"] = p, _ms(after)
-        terms.append(f"(period = {{late_p{i}:String}} AND written_at > "
-                     f"fromUnixTimestamp64Milli({{late_t{i}:Int64}}, 'UTC'))")
-    clause = "(" + " OR ".join(terms) + ")"
+def pays_clause(db: str, period: str, closes: Mapping[str, Close]) -> tuple[str, dict[str, Any]]:
+    """The entries `period` pays. A closed period: the entries its close took in
+    (`statement_close_entries`). An open one: every entry of the periods of its chain (its own
+    and the closed ones just before it, domain/commissions/close.py pay_chain) that no close
+    took in. A roll-over entry counts only once its close completed (a close that stopped half
+    way wrote entries that count for nothing)."""
+    done = sorted(c.close_id for c in closes.values())
+    counted = "(kind != 'roll_over' OR has({done:Array(String)}, caused_by[1]))"
     own = closes.get(period)
     if own is not None:
-        params["closed_ms"] = _ms(own.closed_at)
-        clause += " AND written_at <= fromUnixTimestamp64Milli({closed_ms:Int64}, 'UTC')"
-    return clause, params
+        return (f"{counted} AND (affiliate_id, entry_id) IN (SELECT affiliate_id, entry_id "
+                f"FROM {db}.statement_close_entries WHERE close_id = {{own_close:String}})",
+                {"done": done, "own_close": own.close_id, "pay_period": period})
+    chain = pay_chain(period, set(closes))
+    return (f"{counted} AND has({{chain:Array(String)}}, period) AND (affiliate_id, entry_id) "
+            f"NOT IN (SELECT affiliate_id, entry_id FROM {db}.statement_close_entries "
+            f"WHERE has({{done:Array(String)}}, close_id) AND has({{chain:Array(String)}}, period))",
+            {"done": done, "chain": chain, "pay_period": period})
 
 
 _SUMS_SQL = """
@@ -116,8 +119,6 @@ SELECT affiliate_id, currency,
        sumIf(amount, component = 'manual' AND kind NOT IN ('clawback', 'carry_over', 'roll_over'))
          AS manual_amount,
        sumIf(amount, kind = 'roll_over') AS roll_over,
-       sumIf(amount, kind = 'roll_over' AND reason = 'rolled_over_out' AND period = {{pay_period:String}})
-         AS own_roll_out,
        sum(amount) AS total,
        count() AS entries
 FROM {db}.ledger_entries
@@ -129,20 +130,26 @@ _AS_OF = "recorded_at <= fromUnixTimestamp64Milli({as_of_ms:Int64}, 'UTC')"
 
 
 def open_sums(
-    client: Client, db: str, period: str, closes: Mapping[str, Close], as_of: datetime,
-) -> list[tuple[StatementRow, Decimal]]:
-    """The rows `period` pays as of `as_of` (recorded by then), each with what the period's
-    own roll-over entries take out (an interrupted close's)."""
-    pays, params = pays_clause(period, closes)
-    result = client.query(_SUMS_SQL.format(db=db, pays=pays, as_of=_AS_OF),
-                          parameters={**params, "as_of_ms": _ms(as_of)})
+    client: Client, db: str, period: str, closes: Mapping[str, Close], as_of: datetime | None,
+    affiliate_id: str | None = None,
+) -> list[StatementRow]:
+    """The rows `period` pays (`as_of`: only the entries recorded by then; None: all), of
+    `affiliate_id` only when given."""
+    pays, params = pays_clause(db, period, closes)
+    if affiliate_id is not None:
+        pays += " AND affiliate_id = {only_affiliate:String}"
+        params["only_affiliate"] = affiliate_id
+    result = client.query(
+        _SUMS_SQL.format(db=db, pays=pays, as_of="1" if as_of is None else _AS_OF),
+        parameters={**params, "as_of_ms": _ms(as_of or datetime.now(UTC))})
     rows = []
     for raw in result.result_rows:
         sums = dict(zip(result.column_names, raw, strict=True))
-        row = statement_row(sums["affiliate_id"], period, sums["currency"], sums, as_of)
+        row = statement_row(sums["affiliate_id"], period, sums["currency"], sums,
+                            as_of or datetime.now(UTC))
         if row.total != sums["total"]:  # the columns split every entry: they cannot disagree
             raise RuntimeError(f"statement of {row.affiliate_id} {row.currency} does not add up")
-        rows.append((row, Decimal(sums["own_roll_out"])))
+        rows.append(row)
     return rows
 
 
@@ -187,7 +194,7 @@ def statements(
     closes = read_closes(client, db)
     if period in closes:
         return closed_rows(client, db, closes[period], holds)
-    return [row for row, _ in open_sums(client, db, period, closes, as_of)]
+    return open_sums(client, db, period, closes, as_of)
 
 
 def ch_now(client: Client) -> datetime:
@@ -248,14 +255,25 @@ def close_period(
         if problem is not None:
             raise CloseRefused(problem)
         close_id = f"close-{period}-{uuid.uuid4().hex[:12]}"
-        sums = open_sums(client, db, period, closes, now)
+        # What the close takes in is fixed first, inside ClickHouse: an entry arriving meanwhile
+        # is either in the set (and summed) or not (and paid in the next open period).
+        pays, params = pays_clause(db, period, closes)
+        client.command(
+            f"INSERT INTO {db}.statement_close_entries (close_id, period, affiliate_id, entry_id) "
+            f"SELECT {{close_id:String}}, period, affiliate_id, entry_id FROM {db}.ledger_entries "
+            f"WHERE {pays}", parameters={**params, "close_id": close_id})
+        taken = Close(period, close_id, now, actor.key_id, actor.requested_by)
+        sums = open_sums(client, db, period, {**closes, period: taken}, None)
         frozen: Sequence[ClosedRow]
         frozen, entries = decide_close(
-            [r for r, _ in sums],
-            {(r.affiliate_id, r.currency): own for r, own in sums},
-            {r.affiliate_id: min_payouts(r.affiliate_id) for r, _ in sums},
+            sums, {r.affiliate_id: min_payouts(r.affiliate_id) for r in sums},
             _next_seq(client, db, closes), close_id, now,
         )
+        if entries:  # the roll-outs belong to the closed period's set, the roll-ins to the next
+            client.insert(f"{db}.statement_close_entries",
+                          [[close_id, e.period, e.affiliate_id, e.entry_id]
+                           for e in entries if e.period == period],
+                          column_names=["close_id", "period", "affiliate_id", "entry_id"])
         _insert_entries(client, db, entries, now)
         if frozen:
             client.insert(f"{db}.statement_closes", [
@@ -275,8 +293,8 @@ def close_period(
         client.insert(f"{db}.period_closes",
                       [[period, close_id, now, actor.key_id, actor.requested_by, len(frozen)]],
                       column_names=["period", "close_id", "closed_at", "actor", "requested_by", "rows"])
-        close = Close(period, close_id, now, actor.key_id, actor.requested_by)
-        return closed_rows(client, db, close, holds), True
+        winner = read_closes(client, db)[period]  # two at once: the first close counts
+        return closed_rows(client, db, winner, holds), winner.close_id == close_id
 
 
 def adjust(
@@ -286,8 +304,7 @@ def adjust(
     """An operator's adjustment entry for the affiliate, in `period` (default the open period
     of today in the commission zone); a closed period is refused with the one to use."""
     text = clean_reason(reason)
-    if amount == 0:
-        raise CloseRefused("amount: an adjustment of 0 changes nothing", 422)
+    check_adjustment(affiliate_id, amount, currency)
     with OPERATIONS_LOCK:
         closes = read_closes(client, db)
         now = ch_now(client)

@@ -18,7 +18,7 @@ from clickhouse_connect.driver.client import Client
 
 from clickpath.contracts.models import LedgerEntry
 from clickpath.domain.commissions.statements import entry_json
-from clickpath.infra.affiliate_players import withheld_tokens
+from clickpath.infra.affiliate_players import shared_tokens
 from clickpath.infra.closes import held_affiliates, pays_clause, read_closes, statements
 
 _FIELDS = tuple(LedgerEntry.model_fields)
@@ -44,8 +44,9 @@ def query_ledger_entries(
     before it; a closed period's as frozen at its close) recorded up to `as_of`, each once, in
     the order they were recorded, as JSON values (statements.entry_json). `for_affiliate`: as
     the affiliate may read them, so an entry about a player who withdrew (or never gave)
-    affiliate_data_sharing consent keeps its amount but says nothing of the player."""
-    pays, params = pays_clause(period, read_closes(client, db))
+    affiliate_data_sharing consent, or whose status has not reached ClickHouse yet, keeps its
+    amount but says nothing of the player."""
+    pays, params = pays_clause(db, period, read_closes(client, db))
     rows: Sequence[Sequence[Any]] = client.query(
         f"SELECT {', '.join(_FIELDS)} FROM {db}.ledger_entries "
         f"WHERE affiliate_id = {{affiliate:String}} AND {pays} AND {_AS_OF} "
@@ -60,8 +61,9 @@ def query_ledger_entries(
                 values[name] = values[name].replace(tzinfo=UTC)
         entries.append(entry_json(LedgerEntry(**values)))
     if for_affiliate:
-        hidden = withheld_tokens(client, db, affiliate_id)
-        entries = [{**e, **_ABOUT_PLAYER} if e["player_token"] in hidden else e for e in entries]
+        shown = shared_tokens(client, db, affiliate_id)
+        entries = [{**e, **_ABOUT_PLAYER} if e["player_token"] not in shown | {None} else e
+                   for e in entries]
     return entries
 
 

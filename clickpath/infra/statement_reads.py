@@ -64,7 +64,7 @@ def affiliate_statements(
         if p in closes:
             found = closed_rows(client, db, closes[p], holds)
         else:
-            found = [r for r, _ in open_sums(client, db, p, closes, at)]
+            found = open_sums(client, db, p, closes, at, affiliate_id)
         rows += [r for r in found if r.affiliate_id == affiliate_id]
     return rows
 
@@ -75,10 +75,18 @@ def invoice_source(
     """The closed row an invoice number belongs to, with the entries it is made of, if it is
     the affiliate's (None otherwise: another affiliate's number reads as unknown)."""
     closes = read_closes(client, db)
-    for close in closes.values():
-        for row in closed_rows(client, db, close, frozenset()):
-            if row.invoice_number == invoice and row.affiliate_id == affiliate_id:
-                return row, paid_entries(client, db, affiliate_id, close.period, closes)
+    by_id = {c.close_id: c for c in closes.values()}
+    found = client.query(
+        f"SELECT close_id FROM {db}.statement_closes WHERE invoice_number = {{n:String}} "
+        f"AND affiliate_id = {{a:String}} AND has({{done:Array(String)}}, close_id) LIMIT 1",
+        parameters={"n": invoice, "a": affiliate_id, "done": sorted(by_id)},
+    ).result_rows
+    if not found:
+        return None
+    close = by_id[found[0][0]]
+    for row in closed_rows(client, db, close, frozenset()):
+        if row.invoice_number == invoice and row.affiliate_id == affiliate_id:
+            return row, paid_entries(client, db, affiliate_id, close.period, closes)
     return None
 
 
@@ -86,7 +94,7 @@ def paid_entries(
     client: Client, db: str, affiliate_id: str, period: str, closes: Mapping[str, Close],
 ) -> list[LedgerEntry]:
     """The affiliate's entries `period` pays (as frozen, when it is closed)."""
-    pays, params = pays_clause(period, closes)
+    pays, params = pays_clause(db, period, closes)
     result = client.query(
         f"SELECT {', '.join(LEDGER_FIELDS)} FROM {db}.ledger_entries "
         f"WHERE affiliate_id = {{affiliate:String}} AND {pays} ORDER BY recorded_at, entry_id",

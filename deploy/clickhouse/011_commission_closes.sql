@@ -1,9 +1,10 @@
 -- clickpath ClickHouse schema, version 11: closing periods and paying them
 -- (docs/commissions.md#close-and-pay; clickpath/infra/closes.py).
 --
--- The view gains `written_at`, the moment the entry's earliest copy reached the table (the
--- ClickHouse clock). A period's close is a moment of that clock: the entries written by then
--- are its frozen statement; one written later is late and is paid in the next open period.
+-- The view gains `written_at`, when the entry's earliest copy still stored reached the table
+-- (the ClickHouse clock; for analysts). A period's close does not compare times: it keeps the
+-- ids of the entries it took in (`statement_close_entries`); an entry of a closed period that
+-- no close took in is late and is paid in the next open period.
 CREATE OR REPLACE VIEW {db}.ledger_entries AS
 SELECT affiliate_id,
        period,
@@ -63,7 +64,7 @@ ORDER BY (at, action_id);
 
 -- The frozen statement rows of each close, with their status at the close (closed or
 -- under_minimum) and invoice number. Only rows of a close named in `period_closes` count:
--- a close interrupted before its marker is done again under the same `close_id`.
+-- a close interrupted before its marker counts for nothing and is done again afresh.
 CREATE TABLE IF NOT EXISTS {db}.statement_closes
 (
     close_id             String,
@@ -88,7 +89,20 @@ CREATE TABLE IF NOT EXISTS {db}.statement_closes
 ENGINE = ReplacingMergeTree
 ORDER BY (close_id, affiliate_id, currency);
 
--- One row per closed period: written last, it is what makes a close count.
+-- The entries each close took in, by id (and the entry's own period): a closed period's
+-- statement is these; an entry in no completed close's set is paid by the first open period.
+CREATE TABLE IF NOT EXISTS {db}.statement_close_entries
+(
+    close_id     String,
+    period       String,
+    affiliate_id String,
+    entry_id     String
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (close_id, period, affiliate_id, entry_id);
+
+-- One row per closed period: written last, it is what makes a close count (of two at once,
+-- the first by closed_at).
 CREATE TABLE IF NOT EXISTS {db}.period_closes
 (
     period     String,

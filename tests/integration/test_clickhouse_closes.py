@@ -187,3 +187,44 @@ def test_a_closed_row_is_on_hold_while_a_fraud_hold_applies_and_payable_once_rel
     [paid] = pay(client, DB, period="2026-09", affiliate_id="aff-big", reference="W-1", actor=ADMIN,
                  holds=held_affiliates(client, DB))
     assert paid.status == "paid"
+
+
+def test_a_close_that_stopped_half_way_counts_for_nothing_and_the_next_one_decides_afresh(
+    client,
+) -> None:
+    """An attempt that took its entries in and wrote its roll-overs but no marker (a crash):
+    none of it counts; the next close takes everything in, including what arrived since."""
+    from clickpath.domain.commissions.close import roll_over_entries
+    from clickpath.domain.commissions.statements import statement_row
+
+    write_batch(client, DB, [entry("s1", "aff-small", "2026-09", "30.00")])
+    dead = "close-2026-09-dead"
+    client.command(f"INSERT INTO {DB}.statement_close_entries SELECT '{dead}', period, "
+                   f"affiliate_id, entry_id FROM {DB}.ledger_entries")
+    half = statement_row("aff-small", "2026-09", "EUR", {"cpa_amount": "30.00"}, datetime.now(UTC))
+    write_batch(client, DB, list(roll_over_entries(half, Decimal("30.00"), dead, datetime.now(UTC))))
+    [before] = statements(client, DB, period="2026-09", as_of=datetime.now(UTC) + timedelta(seconds=5))
+    assert (before.status, before.total, before.roll_over) == ("open", Decimal("30.00"), Decimal(0))
+    assert statements(client, DB, period="2026-10", as_of=datetime.now(UTC) + timedelta(seconds=5)) == []
+
+    write_batch(client, DB, [entry("s2", "aff-small", "2026-09", "25.00")])  # since the crash
+    rows, closed = close(client, "2026-09")
+    [row] = rows
+    assert closed and (row.status, row.total, row.invoice_number) == ("closed", Decimal("55.00"), "CP-000001")
+    listed = query_ledger_entries(client, DB, affiliate_id="aff-small", period="2026-09",
+                                  as_of=datetime.now(UTC) + timedelta(seconds=5))
+    assert sorted(e["entry_id"] for e in listed) == ["s1", "s2"]  # the dead roll-over: nowhere
+    assert statements(client, DB, period="2026-10", as_of=datetime.now(UTC) + timedelta(seconds=5)) == []
+
+
+def test_an_entry_re_sent_after_the_close_is_not_paid_again(client) -> None:
+    """The same entry id written again after the close (a replay; a merge may keep either
+    copy): it was taken in by the close, so no later period pays it."""
+    write_batch(client, DB, [entry("a1", "aff-big", "2026-09", "150.00")])
+    close(client, "2026-09")
+    write_batch(client, DB, [entry("a1", "aff-big", "2026-09", "150.00")])
+    client.command(f"OPTIMIZE TABLE {DB}.commission_ledger FINAL")
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    assert statements(client, DB, period="2026-10", as_of=later) == []
+    [sept] = statements(client, DB, period="2026-09", as_of=later)
+    assert sept.total == Decimal("150.00")

@@ -1,10 +1,10 @@
 """Closing a period and paying it: pure decisions, no I/O, no clock of their own.
 
-A period closes once, for every affiliate, at a moment of the ClickHouse clock (`closed_at`):
-its statement is then the entries that reached the ledger table by that moment, frozen. An
-entry of a closed period that reaches it later is **late**: it is paid in the first period
-after it that was still open when it arrived (`late_windows`), so nothing closed changes and
-nothing is lost. The close decides each statement row's fate:
+A period closes once, for every affiliate: the close takes in the entries its period pays
+that reached the ledger by then (their ids, kept with the close), and its statement is those,
+frozen. An entry of a closed period that no close took in is **late**: it is paid in the first
+period after it still open (`pay_chain`), so nothing closed changes and nothing is lost. The
+close decides each statement row's fate:
 
 - a total under the affiliate's minimum payout, or below zero, **rolls over**: an entry of
   `-total` in the closed period (its total becomes 0, status `under_minimum`) and one of
@@ -13,13 +13,15 @@ nothing is lost. The close decides each statement row's fate:
 - status `closed`, or `on_hold` while a fraud hold applies to the affiliate (read time), and
   `paid` once a payment is recorded.
 
-Roll-over entry ids are digests of (period, affiliate, currency, direction), so a close that
-is done again after an interruption writes the same entries, which the ledger counts once.
+Roll-over entry ids are digests of (close, affiliate, currency, direction); they count only
+once their close completed, so a close that stopped half way leaves nothing that counts and
+the next attempt decides afresh.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +29,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from clickpath.contracts.models import LedgerEntry
+from clickpath.contracts.money import check_currency
+from clickpath.domain.catalogue import CATALOGUE_ID_PATTERN
 from clickpath.domain.commissions.statements import StatementRow
 from clickpath.domain.plans.periods import next_period, parse_period, period_bounds
 
@@ -74,19 +78,17 @@ def close_problem(period: str, now: datetime, zone: ZoneInfo) -> str | None:
     return None
 
 
-def late_windows(period: str, closes: Mapping[str, datetime]) -> list[tuple[str, datetime]]:
-    """The earlier periods whose late entries `period` pays, each with the moment after which
-    one of its entries is late for every period between: an entry of closed period p that
-    arrived after the closes of p, p+1, ..., `period`-1 lands in `period`. Only the unbroken run
-    of closed periods just before `period` qualifies; an open period stops it (it pays its own)."""
-    windows: list[tuple[str, datetime]] = []
-    latest: datetime | None = None
+def pay_chain(period: str, closed: set[str]) -> list[str]:
+    """The periods whose entries an open `period` pays when no close took them in: its own,
+    and those of the unbroken run of closed periods just before it (an entry of a closed
+    period that its close did not take in is paid in the first period after it still open
+    when the next close runs). An open period stops the run: it pays its own."""
+    chain = [period]
     p = previous_period(period)
-    while p in closes:
-        latest = closes[p] if latest is None else max(latest, closes[p])
-        windows.append((p, latest))
+    while p in closed:
+        chain.append(p)
         p = previous_period(p)
-    return windows
+    return chain
 
 
 def first_open_period(period: str, closes: Mapping[str, object]) -> str:
@@ -103,12 +105,14 @@ def _digest(*parts: str) -> str:
 def roll_over_entries(
     row: StatementRow, amount: Decimal, close_id: str, closed_at: datetime
 ) -> tuple[LedgerEntry, LedgerEntry]:
-    """The pair that moves `amount` out of the closed row's period into the next one."""
+    """The pair that moves `amount` out of the closed row's period into the next one; their ids
+    are the close's own (an attempt that stopped half way wrote entries that count for nothing,
+    so its ids must not be the next attempt's)."""
     out_period, in_period = row.period, next_period(row.period)
 
     def entry(period: str, value: Decimal, reason: str) -> LedgerEntry:
         return LedgerEntry(
-            entry_id=_digest("roll_over", row.affiliate_id, row.period, row.currency, reason),
+            entry_id=_digest("roll_over", close_id, row.affiliate_id, row.currency, reason),
             affiliate_id=row.affiliate_id, period=period, kind="roll_over", component="payout",
             amount=value, currency=row.currency, original_amount=value,
             original_currency=row.currency, fx_rate=Decimal(1), plan_id="", plan_version=0,
@@ -120,33 +124,26 @@ def roll_over_entries(
 
 def decide_close(
     rows: Sequence[StatementRow],
-    own_roll_out: Mapping[tuple[str, str], Decimal],
     min_payouts: Mapping[str, Decimal | None],
     first_seq: int,
     close_id: str,
     closed_at: datetime,
 ) -> tuple[list[ClosedRow], list[LedgerEntry]]:
     """Each row's fate at the close (module docstring), and the roll-over entries to write.
-
-    `own_roll_out` is what this period's own roll-over entries already take out, per
-    (affiliate, currency): written by an interrupted close of the same period, they are
-    in `rows` already and are left out of the judgement, so doing the close again decides the
-    same. Invoice numbers are given in the rows' order from `first_seq`, without gaps."""
+    Invoice numbers are given in affiliate and currency order from `first_seq`, without gaps."""
     closed: list[ClosedRow] = []
     entries: list[LedgerEntry] = []
     seq = first_seq
     for row in sorted(rows, key=lambda r: (r.affiliate_id, r.currency)):
-        held_back = own_roll_out.get((row.affiliate_id, row.currency), Decimal(0))
-        base = row.total - held_back  # held_back is <= 0: the total before any roll-over
         minimum = min_payouts.get(row.affiliate_id)
-        if base < 0 or (minimum is not None and base < minimum and base != 0):
-            out, into = roll_over_entries(row, base, close_id, closed_at)
+        if row.total < 0 or (minimum is not None and 0 < row.total < minimum):
+            out, into = roll_over_entries(row, row.total, close_id, closed_at)
             entries += [out, into]
             frozen = row.model_copy(update={
-                "roll_over": row.roll_over - held_back - base, "total": Decimal(0),
-                "entries": row.entries + (0 if held_back else 1),
+                "roll_over": row.roll_over - row.total, "total": Decimal(0),
+                "entries": row.entries + 1,
             })
-            closed.append(ClosedRow(frozen, STATUS_UNDER_MINIMUM, None, base))
+            closed.append(ClosedRow(frozen, STATUS_UNDER_MINIMUM, None, row.total))
             continue
         invoice = None
         if row.total > 0:
@@ -189,6 +186,24 @@ def clean_reason(text: str) -> str:
     if len(value) > REASON_MAX:
         raise CloseRefused(f"reason: at most {REASON_MAX} characters", 422)
     return value
+
+
+def check_adjustment(affiliate_id: str, amount: Decimal, currency: str) -> None:
+    """CloseRefused (422, the field named) for an adjustment the ledger cannot hold exactly:
+    the ledger keeps 6 decimal places, and 20 digits leave room to sum (Decimal(38, 6))."""
+    if not re.match(CATALOGUE_ID_PATTERN, affiliate_id):
+        raise CloseRefused(f"affiliate_id: {affiliate_id[:64]!r} is not an affiliate id", 422)
+    if not amount.is_finite() or amount == 0:
+        raise CloseRefused("amount: a non-zero amount, e.g. -50.00", 422)
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -6:
+        raise CloseRefused("amount: at most 6 decimal places", 422)
+    if abs(amount) >= Decimal(10) ** 14:
+        raise CloseRefused("amount: under 100,000,000,000,000 (20 digits with 6 decimals)", 422)
+    try:
+        check_currency(currency)
+    except ValueError as e:
+        raise CloseRefused(f"currency: {e}", 422) from None
 
 
 def adjustment_entry(

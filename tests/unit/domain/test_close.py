@@ -1,10 +1,10 @@
-"""The close's pure decisions (domain/commissions/close.py): which late entries an open period
-pays, what rolls over under the minimum, gapless invoice numbers, a close done again after an
-interruption deciding the same, and what may be paid."""
+"""The close's pure decisions (domain/commissions/close.py): which periods' late entries an
+open period pays, what rolls over under the minimum, gapless invoice numbers, roll-over ids of
+each close's own, and what may be paid."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,7 @@ from clickpath.domain.commissions.close import (
     close_problem,
     decide_close,
     first_open_period,
-    late_windows,
+    pay_chain,
     payment_problem,
     previous_period,
     status_now,
@@ -31,22 +31,13 @@ def row(affiliate: str, total: str, period: str = "2026-11", **sums: str):
     return statement_row(affiliate, period, "EUR", amounts, T)
 
 
-def test_late_windows_cover_the_closed_run_just_before_an_open_period() -> None:
-    closes = {"2026-09": T - timedelta(days=60), "2026-10": T - timedelta(days=30),
-              "2026-11": T - timedelta(days=1)}
-    # December pays November's late entries (after Nov's close), and October's that came after
-    # both October's and November's closes (else November paid them), and so on.
-    assert late_windows("2026-12", closes) == [
-        ("2026-11", T - timedelta(days=1)), ("2026-10", T - timedelta(days=1)),
-        ("2026-09", T - timedelta(days=1))]
+def test_an_open_period_pays_the_closed_run_just_before_it() -> None:
+    assert pay_chain("2026-12", {"2026-09", "2026-10", "2026-11"}) == [
+        "2026-12", "2026-11", "2026-10", "2026-09"]
     # An open period stops the run: it pays its own late-comers.
-    assert late_windows("2026-12", {"2026-09": T, "2026-11": T - timedelta(days=2)}) == [
-        ("2026-11", T - timedelta(days=2))]
-    assert late_windows("2026-12", {}) == []
-    # Closed out of order: the latest close of the run is the bar.
-    out_of_order = {"2026-10": T, "2026-11": T - timedelta(days=5)}
-    assert late_windows("2026-12", out_of_order) == [
-        ("2026-11", T - timedelta(days=5)), ("2026-10", T)]
+    assert pay_chain("2026-12", {"2026-09", "2026-11"}) == ["2026-12", "2026-11"]
+    assert pay_chain("2026-12", set()) == ["2026-12"]
+    assert pay_chain("2027-01", {"2026-12"}) == ["2027-01", "2026-12"]
 
 
 def test_periods_roll_over_the_year() -> None:
@@ -58,7 +49,7 @@ def test_under_the_minimum_or_negative_rolls_over_and_invoices_are_gapless() -> 
     rows = [row("b-small", "30.00"), row("a-big", "150.00"), row("c-neg", "-20.00"),
             row("d-zero", "0.00"), row("e-big", "60.00")]
     minimums = {"b-small": Decimal("50"), "e-big": Decimal("50")}
-    closed, entries = decide_close(rows, {}, minimums, 7, "close-1", T)
+    closed, entries = decide_close(rows, minimums, 7, "close-1", T)
     fate = {c.row.affiliate_id: (c.status, c.row.total, c.invoice_seq, c.rolled_over) for c in closed}
     assert fate == {
         "a-big": ("closed", Decimal("150.00"), 7, Decimal(0)),
@@ -76,20 +67,18 @@ def test_under_the_minimum_or_negative_rolls_over_and_invoices_are_gapless() -> 
     ]
     assert {e.kind for e in entries} == {"roll_over"} and {e.component for e in entries} == {"payout"}
     # The input order does not change the numbers (they follow affiliate and currency).
-    again, _ = decide_close(list(reversed(rows)), {}, minimums, 7, "close-1", T)
+    again, _ = decide_close(list(reversed(rows)), minimums, 7, "close-1", T)
     assert [(c.row.affiliate_id, c.invoice_seq) for c in again] == [
         (c.row.affiliate_id, c.invoice_seq) for c in closed]
 
 
-def test_a_close_done_again_after_an_interruption_decides_the_same() -> None:
-    first, entries = decide_close([row("b", "30.00")], {}, {"b": Decimal(50)}, 1, "close-1", T)
-    # The interrupted close wrote its roll-over out: the row now holds it.
-    held = row("b", "0.00", cpa_amount="30.00", roll_over="-30.00")
-    again, entries_again = decide_close(
-        [held], {("b", "EUR"): Decimal("-30.00")}, {"b": Decimal(50)}, 1, "close-2", T)
-    assert [(c.status, c.row.total, c.row.roll_over, c.rolled_over) for c in again] == [
-        (c.status, c.row.total, c.row.roll_over, c.rolled_over) for c in first]
-    assert [e.entry_id for e in entries_again] == [e.entry_id for e in entries]  # counted once
+def test_roll_over_ids_are_the_closes_own() -> None:
+    """A close that stopped half way wrote entries that count for nothing: the next attempt's
+    must not share their ids (the ledger would keep the first copy)."""
+    _, first = decide_close([row("b", "30.00")], {"b": Decimal(50)}, 1, "close-1", T)
+    _, again = decide_close([row("b", "45.00")], {"b": Decimal(50)}, 1, "close-2", T)
+    assert not {e.entry_id for e in first} & {e.entry_id for e in again}
+    assert [e.amount for e in again] == [Decimal("-45.00"), Decimal("45.00")]
 
 
 def test_status_and_what_may_be_paid() -> None:
@@ -116,3 +105,18 @@ def test_a_reason_is_required_and_bounded() -> None:
     for bad in ("", "   ", "x" * 201):
         with pytest.raises(CloseRefused):
             clean_reason(bad)
+
+
+def test_an_adjustment_the_ledger_cannot_hold_exactly_is_refused_by_field() -> None:
+    from clickpath.domain.commissions.close import check_adjustment
+
+    check_adjustment("aff-1", Decimal("-50.000001"), "EUR")
+    for args, field in ((("aff-1", Decimal("1.0000009"), "EUR"), "amount"),
+                        (("aff-1", Decimal("1e25"), "EUR"), "amount"),
+                        (("aff-1", Decimal(0), "EUR"), "amount"),
+                        (("aff-1", Decimal("NaN"), "EUR"), "amount"),
+                        (("aff-1", Decimal("5"), "XXY"), "currency"),
+                        (("a/b", Decimal("5"), "EUR"), "affiliate_id")):
+        with pytest.raises(CloseRefused, match=f"^{field}:") as raised:
+            check_adjustment(*args)
+        assert raised.value.status == 422
