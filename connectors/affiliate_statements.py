@@ -15,8 +15,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from clickpath.connectors.admin_commissions import operate
-from clickpath.connectors.auth import require_role
+from clickpath.connectors.analyst_routes import ask
+from clickpath.connectors.auth import report_scope, require_role
 from clickpath.connectors.catalogue import CatalogueStore
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.keys import ApiKey
@@ -26,6 +26,7 @@ from clickpath.domain.commissions.invoice_render import invoice_csv, invoice_htm
 from clickpath.domain.commissions.invoices import InvoiceError, build_invoice
 from clickpath.domain.commissions.statements import parse_as_of, parse_period
 from clickpath.infra import commission_ops
+from clickpath.infra.report_slots import ReportSlots
 from clickpath.infra.reports import ledger_entries
 from clickpath.settings import Settings
 
@@ -33,6 +34,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No, unknown or revoked API key."},
     403: {"description": "Not an affiliate or admin key, or another affiliate's data."},
     422: {"description": "A bad parameter, named."},
+    429: {"description": "The key (or the service) already runs its reads; Retry-After says when."},
     503: {"description": "ClickHouse not reachable (details only in the log)."},
 }
 AffiliateQuery = Query(None, pattern=CATALOGUE_ID_PATTERN,
@@ -63,6 +65,7 @@ def _field(name: str, parse: Any, value: str) -> Any:
 def affiliate_statements_router(ctx: IngressContext) -> APIRouter:
     settings = ctx.settings
     reader = require_role(ctx.keys, "affiliate", "affiliate", "admin")
+    slots = ReportSlots()  # reads run in a slot of the key and the service, as the reports do
     catalogue = CatalogueStore(settings.catalogue_path, settings.affiliates)
     router = APIRouter(prefix="/v1/affiliate", tags=["affiliate"])
 
@@ -78,9 +81,9 @@ def affiliate_statements_router(ctx: IngressContext) -> APIRouter:
         who = own_affiliate(key, affiliate_id)
         month = _field("period", parse_period, period)
         at = datetime.now(UTC) if as_of is None else _field("as_of", parse_as_of, as_of)
-        rows: list[dict[str, Any]] = await operate("ledger", lambda: ledger_entries(
-            settings, affiliate_id=who, period=month, as_of=at,
-            for_affiliate=key.role == "affiliate"))
+        rows: list[dict[str, Any]] = await ask(
+            slots, key, report_scope(key, None), ledger_entries, settings, affiliate_id=who,
+            period=month, as_of=at, for_affiliate=key.role == "affiliate")
         return rows
 
     @router.get("/statements", responses=RESPONSES)
@@ -92,8 +95,9 @@ def affiliate_statements_router(ctx: IngressContext) -> APIRouter:
         on_hold, closed, under_minimum, paid), invoice number, close and payment."""
         who = own_affiliate(key, affiliate_id)
         month = None if period is None else _field("period", parse_period, period)
-        rows: list[dict[str, Any]] = await operate("statements", lambda: (
-            commission_ops.affiliate_statements(settings, affiliate_id=who, period=month, as_of=None)))
+        rows: list[dict[str, Any]] = await ask(
+            slots, key, report_scope(key, None), commission_ops.affiliate_statements, settings,
+            affiliate_id=who, period=month, as_of=None)
         if key.role == "affiliate":  # the operator's key ids are not the affiliate's business
             rows = [{**r, "closed_by": None, "paid_by": None} for r in rows]
         return rows
@@ -110,8 +114,8 @@ def affiliate_statements_router(ctx: IngressContext) -> APIRouter:
         """The invoice of a closed statement (docs/invoices.md): a printable page, CSV or PDF,
         in the statement's currency, with VAT or the reverse-charge note."""
         who = own_affiliate(key, affiliate_id)
-        found = await operate("invoice", lambda: commission_ops.invoice_source(
-            settings, affiliate_id=who, number=number))
+        found = await ask(slots, key, report_scope(key, None), commission_ops.invoice_source,
+                          settings, affiliate_id=who, number=number)
         if found is None:
             raise HTTPException(404, f"no invoice {number!r} of affiliate {who!r}")
         affiliate = catalogue.current().affiliates.get(who, AffiliateConfig())

@@ -27,7 +27,6 @@ from clickhouse_connect.driver.client import Client
 
 from clickpath.contracts.models import LedgerEntry
 from clickpath.domain.commissions.close import (
-    STATUS_OPEN,
     ClosedRow,
     CloseRefused,
     adjustment_entry,
@@ -41,7 +40,7 @@ from clickpath.domain.commissions.close import (
     status_now,
 )
 from clickpath.domain.commissions.invoices import invoice_number
-from clickpath.domain.commissions.statements import AMOUNT_COLUMNS, StatementRow, statement_row
+from clickpath.domain.commissions.statements import AMOUNT_COLUMNS, STATUS_OPEN, StatementRow, statement_row
 from clickpath.domain.plans.periods import period_of
 from clickpath.infra.affiliate_players import affiliates_on_hold
 
@@ -96,12 +95,12 @@ def pays_clause(db: str, period: str, closes: Mapping[str, Close]) -> tuple[str,
     if own is not None:
         return (f"{counted} AND (affiliate_id, entry_id) IN (SELECT affiliate_id, entry_id "
                 f"FROM {db}.statement_close_entries WHERE close_id = {{own_close:String}})",
-                {"done": done, "own_close": own.close_id, "pay_period": period})
+                {"done": done, "own_close": own.close_id})
     chain = pay_chain(period, set(closes))
     return (f"{counted} AND has({{chain:Array(String)}}, period) AND (affiliate_id, entry_id) "
             f"NOT IN (SELECT affiliate_id, entry_id FROM {db}.statement_close_entries "
             f"WHERE has({{done:Array(String)}}, close_id) AND has({{chain:Array(String)}}, period))",
-            {"done": done, "chain": chain, "pay_period": period})
+            {"done": done, "chain": chain})
 
 
 _SUMS_SQL = """

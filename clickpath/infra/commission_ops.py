@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 import structlog
 
 from clickpath.domain.commissions.close import CloseRefused
@@ -56,8 +57,6 @@ def _call(
 
 
 def _json(body: dict[str, Any]) -> bytes:
-    import orjson
-
     return orjson.dumps(body, default=str)
 
 

@@ -31,10 +31,9 @@ from zoneinfo import ZoneInfo
 from clickpath.contracts.models import LedgerEntry
 from clickpath.contracts.money import check_currency
 from clickpath.domain.catalogue import CATALOGUE_ID_PATTERN
-from clickpath.domain.commissions.statements import StatementRow
+from clickpath.domain.commissions.statements import STATUS_OPEN, StatementRow
 from clickpath.domain.plans.periods import next_period, parse_period, period_bounds
 
-STATUS_OPEN = "open"
 STATUS_CLOSED = "closed"
 STATUS_ON_HOLD = "on_hold"
 STATUS_UNDER_MINIMUM = "under_minimum"
