@@ -24,14 +24,21 @@ from clickpath.contracts.models import (
     Attribution,
     CanonicalEvent,
     Click,
+    ClickCandidate,
     ClickLink,
     CommissionFlag,
     DeadLetter,
     DeliveryAttempt,
     DeliveryJob,
     EventBatch,
+    IdentifierSighting,
+    IdentityEvidence,
+    IdentityLink,
     LedgerEntry,
+    MultiAccountSignal,
     PageView,
+    PersonChange,
+    PersonLabel,
     PlayerDayFact,
     PlayerPeriodValue,
     PlayerProfile,
@@ -40,6 +47,8 @@ from clickpath.contracts.models import (
     PostbackRevocation,
     Record,
     Registration,
+    TouchpointLink,
+    UnmergeRequest,
     Webhook,
 )
 
@@ -66,6 +75,12 @@ class Topic(Enum):
     COMMISSION_FLAGS = "commissions.flags"
     COMMISSION_LEDGER = "commissions.ledger"
     AFFILIATE_PLAYERS = "commissions.players"
+    IDENTITY_SIGHTINGS = "identity.sightings"
+    IDENTITY_INBOX = "identity.inbox"
+    IDENTITY_LINKS = "identity.links"
+    IDENTITY_PERSONS = "identity.persons"
+    IDENTITY_SIGNALS = "identity.signals"
+    IDENTITY_TOUCHPOINTS = "identity.touchpoints"
     DELIVERY_RETRIES = "deliveries.retries"
     DELIVERY_ATTEMPTS = "deliveries.attempts"
     DEAD_LETTER = "deadletter"
@@ -87,6 +102,9 @@ class Node(StrEnum):
     CLICKS = "clicks"
     EARNINGS = "earnings"  # each player's value per period and CPA qualification
     COMMISSIONS = "commissions"  # each affiliate's plan applied: the commission ledger
+    IDENTITY = "identity"  # brand accounts: their identifiers, scored pairs and person
+    IDENTIFIERS = "identifiers"  # each identifier: the accounts and clicks it was seen on
+    IDENTITY_ADMIN = "identity-admin"  # `clickpath identity unmerge` (and its admin API)
     SINK_CLICKHOUSE = "sink-clickhouse"
     SINK_POSTBACKS = "sink-postbacks"  # the delivery engine: postbacks, and webhooks (canonical)
     DELIVERIES_REPLAY = "deliveries-replay"  # `clickpath deliveries replay`
@@ -133,6 +151,7 @@ def _dead_letter_key(letter: DeadLetter) -> str:
 _CLICK_ID = Key("click_id", _field("click_id"))
 _AFFILIATE = Key("affiliate_id", _field("affiliate_id"))
 _PERSON = Key("brand_id:player_id", _field("person_id"))
+_ACCOUNT = Key("brand_id:player_id", _field("account"))
 
 
 @dataclass(frozen=True)
@@ -256,6 +275,47 @@ SPECS: dict[Topic, TopicSpec] = {
             producers=(Node.COMMISSIONS,), consumers=(Node.SINK_CLICKHOUSE,),
             doc="Each affiliate's players' CPA status and reason codes, whenever one changes"
             " (the newest version per player token wins; docs/affiliate-api.md).",
+            retention_ms=-1,
+        ),
+        TopicSpec(
+            Topic.IDENTITY_SIGHTINGS, Key("identifier (operator, kind, value)", _field("identifier")),
+            (IdentifierSighting,), producers=(Node.IDENTITY,), consumers=(Node.IDENTIFIERS,),
+            doc="Each identifier an account or a click was seen with, on the identifier's"
+            " partition (docs/identity.md).",
+            retention_ms=-1,
+        ),
+        TopicSpec(
+            Topic.IDENTITY_INBOX, Key("brand_id:player_id (click_id for clicks)", _field("account")),
+            (IdentityEvidence, ClickCandidate, PersonLabel, UnmergeRequest),
+            producers=(Node.IDENTIFIERS, Node.IDENTITY, Node.IDENTITY_ADMIN),
+            consumers=(Node.IDENTITY,),
+            doc="What reaches a brand account about its identity: evidence of the accounts it"
+            " shares identifiers with, clicks seen on them, its merged neighbours' person, unmerges.",
+            retention_ms=-1,
+        ),
+        TopicSpec(
+            Topic.IDENTITY_LINKS, _ACCOUNT, (IdentityLink,),
+            producers=(Node.IDENTITY,), consumers=(),
+            doc="Scored pairs of accounts, merged or possible, with their reasons (the newest"
+            " version per pair wins).",
+            retention_ms=-1,
+        ),
+        TopicSpec(
+            Topic.IDENTITY_PERSONS, _ACCOUNT, (PersonChange,),
+            producers=(Node.IDENTITY,), consumers=(),
+            doc="The merge log: each account's person as it changes, by merge and unmerge.",
+            retention_ms=-1,
+        ),
+        TopicSpec(
+            Topic.IDENTITY_SIGNALS, Key("brand_id", _field("brand_id")), (MultiAccountSignal,),
+            producers=(Node.IDENTITY,), consumers=(),
+            doc="Multi-account signals: accounts of one brand that look like one person.",
+            retention_ms=-1,
+        ),
+        TopicSpec(
+            Topic.IDENTITY_TOUCHPOINTS, _ACCOUNT, (TouchpointLink,),
+            producers=(Node.IDENTITY,), consumers=(),
+            doc="The clicks on each brand account's path, from the identity graph.",
             retention_ms=-1,
         ),
         TopicSpec(

@@ -34,6 +34,17 @@ from clickpath.contracts.models.commissions import (
     PlayerPeriodValue,
     PlayerQualification,
 )
+from clickpath.contracts.models.identity import (
+    ClickCandidate,
+    IdentifierSighting,
+    IdentityEvidence,
+    IdentityLink,
+    MultiAccountSignal,
+    PersonChange,
+    PersonLabel,
+    TouchpointLink,
+    UnmergeRequest,
+)
 from clickpath.contracts.models.ingress import (
     EVENT_BATCH_MAX_BYTES,
     INGRESS_TYPES,
@@ -81,10 +92,20 @@ ALL_RECORDS: tuple[type[Record], ...] = (
     Click, PageView, *PLAYER_EVENT_TYPES, ClickLink, Attribution, CanonicalEvent, PlayerDayFact, Postback,
     DeadLetter, DeliveryJob, DeliveryAttempt, PostbackRevocation, EventBatch, PlayerProfile,
     PlayerPeriodValue, PlayerQualification, CommissionFlag, LedgerEntry, AffiliatePlayerStatus,
-    Webhook,
+    Webhook, IdentifierSighting, IdentityEvidence, ClickCandidate, PersonLabel, UnmergeRequest,
+    IdentityLink, PersonChange, MultiAccountSignal, TouchpointLink,
 )
 
 __all__ = [
+    "UnmergeRequest",
+    "TouchpointLink",
+    "PersonLabel",
+    "PersonChange",
+    "MultiAccountSignal",
+    "IdentityLink",
+    "IdentityEvidence",
+    "IdentifierSighting",
+    "ClickCandidate",
     "ALL_RECORDS",
     "DEAD_LETTER_REASON_MAX",
     "EVENT_BATCH_MAX_BYTES",
