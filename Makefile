@@ -38,8 +38,10 @@ chromium: ## Install Debian chromium + chromium-driver (web SDK test; needs root
 run: $(STAMP) ## Run the whole pipeline embedded, with demo traffic (Ctrl-C stops it)
 	$(BIN)/clickpath up --demo
 
-test: lint chromium ## Lint, then the unit and integration tests (real embedded broker; not test-crash)
-	$(BIN)/python -m pytest
+TEST_PROCESSES ?= 2
+
+test: lint chromium ## Lint, then the unit and integration tests (real embedded broker; not test-crash), in parallel processes
+	$(BIN)/python -m pytest --numprocesses=auto --maxprocesses=$(TEST_PROCESSES)
 
 test-unit: $(STAMP) ## Run the unit tests only (no broker, seconds)
 	$(BIN)/python -m pytest tests/unit
