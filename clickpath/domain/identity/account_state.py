@@ -1,0 +1,151 @@
+"""What the account stage stores per brand account (`brand_id:player_id`), and the ids it makes.
+
+The runtime keeps it as JSON beside the account's partition and hands it to every decision; a
+stored state is read by later versions, so a field is added with a default, never renamed or
+retyped. Everything in it is either a set that only grows (evidence, withdrawals, blocks), a
+minimum (birth, registration time, the earliest sighting per identifier) or the last record
+emitted (links, signals, the person change), so the decisions can re-send what they sent and
+tell a record that changes nothing from one that does.
+
+Nothing here sends or decides; it only says what the state is and how ids are made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Final, Literal
+
+from pydantic import BaseModel
+
+from clickpath.contracts.models import CanonicalEvent
+from clickpath.contracts.models.identity import (
+    ClickCandidate,
+    IdentifierKind,
+    IdentifierSighting,
+    IdentityEvidence,
+    IdentityLink,
+    MultiAccountSignal,
+    PersonChange,
+    TouchpointLink,
+)
+from clickpath.domain.identity.policy import IdentityPolicy
+
+# The birth of an account none of whose events was seen yet: later than any real one, so its
+# label loses to every account that has one, and the first event moves it to the real time.
+UNKNOWN_BIRTH: Final = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+class Evidence(BaseModel):
+    """What an identifier's partition last said about one identifier of one pair."""
+
+    kind: IdentifierKind
+    state: Literal["shared", "withdrawn"]
+    weight: float
+
+
+class Label(BaseModel):
+    """Which person this account belongs to: the earliest account of its component
+    (`birth`, then `person_account`) at the highest `generation` it has seen."""
+
+    generation: int = 0
+    birth: datetime
+    person_account: str
+    person_id: str
+
+    def rank(self) -> tuple[datetime, str]:
+        """What decides between two labels of one generation: the lower wins."""
+        return (self.birth, self.person_account)
+
+
+class AccountState(BaseModel):
+    """One brand account's side of the identity graph."""
+
+    account: str
+    brand_id: str
+    operator_id: str
+    birth: datetime | None = None  # the earliest event time seen for the account
+    registered_at: datetime | None = None  # the earliest registration's event time
+    # identifier -> the earliest sighting sent to its partition (replay re-sends an event's)
+    sent: dict[str, IdentifierSighting] = {}
+    # other account -> identifier -> what was last said about it
+    evidence: dict[str, dict[str, Evidence]] = {}
+    # identifiers that stopped linking (refused, shared): final, for every pair and click
+    withdrawn: list[str] = []
+    # other account -> the block as this account sends it (an unmerge): final for the pair
+    blocked: dict[str, IdentityEvidence] = {}
+    links: dict[str, IdentityLink] = {}  # other account -> the link as last emitted
+    label: Label
+    person_version: int = 0  # the version of the last PersonChange (0: none yet)
+    last_change: PersonChange | None = None
+    candidates: list[ClickCandidate] = []
+    touchpoints: dict[str, TouchpointLink] = {}  # click_id -> the touchpoint as last emitted
+    signals: dict[str, MultiAccountSignal] = {}  # other account -> last signal (first key only)
+
+    @property
+    def person_id(self) -> str:
+        return self.label.person_id
+
+    def own_label(self, generation: int) -> Label:
+        """This account as its own person, at `generation`."""
+        return Label(
+            generation=generation,
+            birth=self.birth or UNKNOWN_BIRTH,
+            person_account=self.account,
+            person_id=person_id_of(self.operator_id, self.account),
+        )
+
+    def merged(self) -> list[str]:
+        """The other accounts this one is merged with now (its links as last emitted)."""
+        return sorted(o for o, link in self.links.items() if link.status == "merged")
+
+
+def _digest(text: str, size: int = 16) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:size]
+
+
+def person_id_of(operator_id: str, account: str) -> str:
+    """The person an account starts as, and that its component gets when it is the earliest:
+    the same wherever it is computed (the journey reads it for accounts never merged)."""
+    return "pn_" + _digest(f"{operator_id}|{account}")
+
+
+def signal_id_of(kind: str, first: str, second: str) -> str:
+    """One id per pair and signal kind, so every version of a signal replaces the last."""
+    a, b = sorted((first, second))
+    return "sg_" + _digest(f"{kind}|{a}|{b}")
+
+
+def change_id_of(account: str, version: int, person_id: str) -> str:
+    return "pc_" + _digest(f"{account}|{version}|{person_id}")
+
+
+def brand_of(account: str) -> str:
+    """The brand part of a `brand_id:player_id` key (brand ids hold no ':')."""
+    return account.split(":", 1)[0]
+
+
+def account_of(event: CanonicalEvent) -> str:
+    """The account stage's key for an event: its brand account, or its click before any
+    account names it."""
+    if event.player_id:
+        return f"{event.brand_id}:{event.player_id}"
+    return event.click_id or event.person_id
+
+
+def fresh_state(account: str, brand_id: str, policy: IdentityPolicy) -> AccountState:
+    operator = policy.operator_of(brand_id)
+    return AccountState(
+        account=account,
+        brand_id=brand_id,
+        operator_id=operator,
+        label=Label(
+            birth=UNKNOWN_BIRTH, person_account=account, person_id=person_id_of(operator, account)
+        ),
+    )
+
+
+def copy_for_update(state: AccountState) -> AccountState:
+    """A copy the decision may change in place; the caller's state stays as it was, so a
+    record that changes nothing is recognised by comparing the two."""
+    return state.model_copy(deep=True)
