@@ -220,7 +220,7 @@ SPECS: dict[Topic, TopicSpec] = {
             Topic.CANONICAL, Key("brand_id:player_id (click_id for clicks)", _canonical_key),
             (CanonicalEvent, EventBatch),
             producers=(Node.PLAYERS, Node.CLICKS),
-            consumers=(Node.SINK_CLICKHOUSE, Node.SINK_POSTBACKS, Node.EARNINGS),
+            consumers=(Node.SINK_CLICKHOUSE, Node.SINK_POSTBACKS, Node.EARNINGS, Node.IDENTITY),
             doc="Deduplicated, identity-resolved events.",
             retention_ms=30 * _DAY, batched=True,
         ),

@@ -65,6 +65,23 @@ REGISTRATIONS_UNATTRIBUTED = Counter(
     "click_after_registration, outside_lookback).",
     ["reason"],
 )
+IDENTITY_REFUSED = Counter(
+    "clickpath_identity_refused_total",
+    "Identifier values that never link: on the refused list or empty, by kind and reason.",
+    ["kind", "reason"],
+)
+IDENTIFIERS_SHARED = Counter(
+    "clickpath_identifiers_shared_total",
+    "Identifiers seen on more accounts than identity_max_accounts: they stop linking and the"
+    " links that rested on them are undone, by kind.",
+    ["kind"],
+)
+IDENTITY_UNMERGES = Counter(
+    "clickpath_identity_unmerges_total",
+    "Accounts split from a person, by reason: link_removed (a shared identifier, a score that"
+    " fell) or unmerge_request (an operator's unmerge).",
+    ["reason"],
+)
 CLICKHOUSE_ROWS = Counter(
     "clickpath_clickhouse_rows_total", "Rows written to ClickHouse.", ["table"]
 )

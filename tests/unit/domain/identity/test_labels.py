@@ -153,7 +153,8 @@ def test_a_higher_generation_resets_to_oneself_before_comparing() -> None:
     # Generation 1 from B naming B (born at 10): C's label is forgotten and A, born at 0, wins.
     a, outputs, _ = decide_inbox(a, _label(B, A, 1, 10, B), POLICY, T0)
     assert (a.label.generation, a.person_id) == (1, pid(A))
-    assert [(o.key, o.record.person_account) for o in outputs if isinstance(o.record, PersonLabel)] == [(B, A)]
+    sent = [(o.key, o.record.person_account) for o in outputs if isinstance(o.record, PersonLabel)]
+    assert sent == [(B, A)]
     # And a lower generation is answered with the current label.
     _, outputs, _ = decide_inbox(a, _label(B, A, 0, -100, C), POLICY, T0)
     assert [(o.record.generation, o.record.person_account) for o in outputs] == [(1, A)]  # type: ignore[attr-defined]

@@ -1,0 +1,106 @@
+"""What one canonical event says about identity: the identifiers it carries, as sightings for
+the identifiers' partitions.
+
+A registration names its click and carries the keyed e-mail and phone hashes, the operator's
+`customer_id` when sent, the device and IP prefix; a login the device, IP prefix, user agent and
+customer id; a click (before any account names it) its click id, device, IP prefix and user
+agent, with the affiliate and campaign its touchpoint will need. Bot clicks and the other event
+types carry nothing here. Values on the refused list are left out and listed for the metrics
+(by kind and reason, never the value).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Final
+
+from ua_parser import parse as parse_user_agent
+
+from clickpath.contracts.models import CanonicalEvent
+from clickpath.contracts.models.identity import IdentifierKind, IdentifierSighting
+from clickpath.domain.identity.account_state import account_of
+from clickpath.domain.identity.policy import IdentityPolicy
+from clickpath.domain.identity.refused import refusal_of
+
+# Per event type, the kinds it carries (ua_family is derived from `user_agent`).
+KINDS: Final[dict[str, tuple[IdentifierKind, ...]]] = {
+    "registration": ("click_id", "email_hash", "phone_hash", "customer_id", "device_id",
+                     "ip_prefix", "ua_family"),
+    "login": ("customer_id", "device_id", "ip_prefix", "ua_family"),
+    "click": ("click_id", "device_id", "ip_prefix", "ua_family"),
+}
+OTHER: Final = "Other"
+
+
+@dataclass(frozen=True, slots=True)
+class Sightings:
+    sent: tuple[IdentifierSighting, ...]
+    refused: tuple[tuple[str, str], ...]  # (kind, reason)
+
+
+def identifier_key(operator_id: str, kind: str, value: str) -> str:
+    """The identifier stage's key: persons join only within an operator."""
+    return f"{operator_id}|{kind}|{value}"
+
+
+@lru_cache(maxsize=4096)
+def ua_family(user_agent: str) -> str | None:
+    """The browser and OS family of a user agent ("Chrome/Windows"); None when neither is known.
+    Versions are left out: a browser update must not make a device look new."""
+    parsed = parse_user_agent(user_agent)
+    browser = parsed.user_agent.family if parsed.user_agent else OTHER
+    system = parsed.os.family if parsed.os else OTHER
+    return None if browser == OTHER and system == OTHER else f"{browser}/{system}"
+
+
+def _values(event: CanonicalEvent, payload: dict[str, Any]) -> dict[str, str | None]:
+    agent = payload.get("user_agent")
+    return {
+        "click_id": event.click_id,
+        "email_hash": payload.get("email_hash"),
+        "phone_hash": payload.get("phone_hash"),
+        "customer_id": payload.get("customer_id"),
+        "device_id": payload.get("device_id"),
+        "ip_prefix": payload.get("ip_prefix"),
+        "ua_family": ua_family(agent) if isinstance(agent, str) and agent.strip() else None,
+    }
+
+
+def sightings_of(event: CanonicalEvent, policy: IdentityPolicy) -> Sightings:
+    """The sightings `event` gives, and the refused values it carried."""
+    kinds = KINDS.get(event.event_type)
+    if not kinds:
+        return Sightings((), ())
+    payload = json.loads(event.payload) if event.payload else {}
+    if event.event_type == "click" and payload.get("bot_reason"):
+        return Sightings((), ())
+    is_click = event.event_type == "click" and not event.player_id
+    if not is_click and not event.player_id:
+        return Sightings((), ())
+    operator = policy.operator_of(event.brand_id)
+    values = _values(event, payload)
+    sent: list[IdentifierSighting] = []
+    refused: list[tuple[str, str]] = []
+    for kind in kinds:
+        value = values[kind]
+        if value is None:
+            continue
+        reason = refusal_of(value, policy.refused)
+        if reason is not None:
+            refused.append((kind, reason))
+            continue
+        sent.append(IdentifierSighting(
+            identifier=identifier_key(operator, kind, value.strip()),
+            operator_id=operator,
+            kind=kind,
+            brand_id=event.brand_id,
+            account=None if is_click else account_of(event),
+            seen_at=event.occurred_at,
+            event_id=event.event_id,
+            click_id=event.click_id if is_click else None,
+            affiliate_id=event.affiliate_id if is_click else None,
+            campaign_id=event.campaign_id if is_click else None,
+        ))
+    return Sightings(tuple(sent), tuple(refused))

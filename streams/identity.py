@@ -1,0 +1,84 @@
+"""The identity stage, declared: each brand account's identifiers, scored pairs and person,
+keyed `brand_id:player_id` (a canonical click by its `click_id`, until an account names it).
+
+It reads the player stage's canonical events (only the kinds that carry identifiers: the rest
+are skipped unread) and its own inbox: what the identifier stage says about the accounts it
+shares identifiers with, the clicks seen on them, its merged neighbours' person, unmerges. It
+sends sightings to the identifiers' partitions and the graph outward (links, the merge log,
+multi-account signals, touchpoints). The decisions are clickpath.domain.identity's; this module
+only says how the runtime calls them and counts what they refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Final
+
+from clickpath.contracts.models import (
+    CanonicalEvent,
+    ClickCandidate,
+    IdentityEvidence,
+    PersonChange,
+    PersonLabel,
+    Record,
+    UnmergeRequest,
+)
+from clickpath.contracts.topics import Topic
+from clickpath.domain.identity.account_state import AccountState, account_of
+from clickpath.domain.identity.accounts import decide_inbox, observe, replay_account
+from clickpath.domain.identity.policy import IdentityPolicy
+from clickpath.domain.identity.sightings import sightings_of
+from clickpath.domain.ledger import Ledger
+from clickpath.domain.outputs import Outcome, Output
+from clickpath.domain.runs import Positioned
+from clickpath.infra.metrics import IDENTITY_REFUSED, IDENTITY_UNMERGES
+from clickpath.streams.runtime import Stage
+
+STATE_FORMAT = 1
+# The canonical events that carry identifiers; deposits, wagers and the rest cost no decode.
+IDENTITY_EVENT_TYPES: Final = frozenset({"registration", "login", "click", "page_view"})
+
+
+def identity_stage(policy: Callable[[], IdentityPolicy]) -> Stage[AccountState]:
+    """`policy()`: the identity rules in force now."""
+
+    def decide(state: AccountState | None, item: Positioned[Any], now: datetime,
+               ledger: Ledger | None) -> tuple[AccountState, list[Output], Outcome]:
+        record, rules = item.record, policy()
+        if isinstance(record, CanonicalEvent):
+            found = sightings_of(record, rules)
+            for kind, reason in found.refused:
+                IDENTITY_REFUSED.labels(kind, reason).inc()
+            return observe(state, record, found.sent, rules, now)
+        decided = decide_inbox(state, record, rules, now)
+        for out in decided[1]:
+            if isinstance(out.record, PersonChange) and out.record.kind == "unmerge":
+                IDENTITY_UNMERGES.labels(out.record.reason).inc()
+        return decided
+
+    def replay(state: AccountState, item: Positioned[Any], now: datetime,
+               ledger: Ledger | None) -> list[Output]:
+        return replay_account(state, item.record, policy(), now)
+
+    return Stage(
+        name="identity",
+        inputs=(Topic.CANONICAL, Topic.IDENTITY_INBOX),
+        key_of=_account_key,
+        accepts=(CanonicalEvent, IdentityEvidence, ClickCandidate, PersonLabel, UnmergeRequest),
+        state_model=AccountState,
+        state_format=STATE_FORMAT,
+        decide=decide,
+        replay=replay,
+        timed=CanonicalEvent,
+        wants=lambda record: not isinstance(record, CanonicalEvent)
+        or record.event_type in IDENTITY_EVENT_TYPES,
+        wants_kind=lambda kind: kind in IDENTITY_EVENT_TYPES,
+    )
+
+
+def _account_key(record: Record) -> str:
+    if isinstance(record, CanonicalEvent):
+        return account_of(record)
+    assert isinstance(record, IdentityEvidence | ClickCandidate | PersonLabel | UnmergeRequest)
+    return record.account
