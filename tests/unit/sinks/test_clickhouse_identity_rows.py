@@ -55,7 +55,8 @@ def test_a_batch_writes_each_keys_highest_version_once() -> None:
     assert row[SIGNAL_COLUMNS.index("status")] == "withdrawn"
     touch = TouchpointLink(account="b1:p1", brand_id="b1", click_id="c1", affiliate_id="a",
                            campaign_id="c", clicked_at=T, link="device")
-    assert len(identity_touchpoint_rows([touch, touch, touch.model_copy(update={"link": "named_click"})])) == 2
+    named = touch.model_copy(update={"link": "named_click"})
+    assert len(identity_touchpoint_rows([touch, touch, named])) == 2
 
 
 def test_a_time_outside_clickhouses_range_is_unwritable() -> None:
