@@ -21,7 +21,9 @@ POSTBACK_EVENTS = ("registration", "ftd", "deposit", "kyc", "chargeback")
 
 # Per postback event: the ingress type and the query parameters it takes.
 _MAPPING: dict[str, tuple[str, tuple[str, ...]]] = {
-    "registration": ("registration", ("player_id", "click_id", "country", "email", "phone", "ip")),
+    "registration": (
+        "registration", ("player_id", "click_id", "country", "email", "phone", "ip", "customer_id"),
+    ),
     "ftd": ("deposit", ("player_id", "transaction_id", "amount", "currency", "method")),
     "deposit": ("deposit", ("player_id", "transaction_id", "amount", "currency", "method")),
     "kyc": ("kyc", ("player_id", "status", "level")),

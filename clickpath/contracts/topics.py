@@ -295,26 +295,26 @@ SPECS: dict[Topic, TopicSpec] = {
         ),
         TopicSpec(
             Topic.IDENTITY_LINKS, _ACCOUNT, (IdentityLink,),
-            producers=(Node.IDENTITY,), consumers=(),
+            producers=(Node.IDENTITY,), consumers=(Node.SINK_CLICKHOUSE,),
             doc="Scored pairs of accounts, merged or possible, with their reasons (the newest"
             " version per pair wins).",
             retention_ms=-1,
         ),
         TopicSpec(
             Topic.IDENTITY_PERSONS, _ACCOUNT, (PersonChange,),
-            producers=(Node.IDENTITY,), consumers=(),
+            producers=(Node.IDENTITY,), consumers=(Node.SINK_CLICKHOUSE,),
             doc="The merge log: each account's person as it changes, by merge and unmerge.",
             retention_ms=-1,
         ),
         TopicSpec(
             Topic.IDENTITY_SIGNALS, Key("brand_id", _field("brand_id")), (MultiAccountSignal,),
-            producers=(Node.IDENTITY,), consumers=(),
+            producers=(Node.IDENTITY,), consumers=(Node.SINK_CLICKHOUSE,),
             doc="Multi-account signals: accounts of one brand that look like one person.",
             retention_ms=-1,
         ),
         TopicSpec(
             Topic.IDENTITY_TOUCHPOINTS, _ACCOUNT, (TouchpointLink,),
-            producers=(Node.IDENTITY,), consumers=(),
+            producers=(Node.IDENTITY,), consumers=(Node.SINK_CLICKHOUSE,),
             doc="The clicks on each brand account's path, from the identity graph.",
             retention_ms=-1,
         ),

@@ -37,6 +37,11 @@ ANALYST_VIEWS: Mapping[str, str] = {
     "cohort_retention": "registration cohorts (UTC) with the players active in each period",
     "delivery_log": "one row per postback or webhook attempt: endpoint, outcome, status, error",
     "ledger_entries": "one row per commission ledger entry (admin keys: the ledger has no brand)",
+    "persons": "one row per brand account that was ever merged: its person now",
+    "person_changes": "the merge log: one row per merge or unmerge of an account's person",
+    "identity_links_now": "one row per account and account it is linked to now, merged or possible",
+    "identity_signals_now": "one row per open multi-account signal: the accounts, score, reasons",
+    "identity_touchpoints_now": "one row per account and click the identity graph puts on its path",
 }
 """The views the SQL route reads, and what each holds (docs/analytics.md lists them)."""
 

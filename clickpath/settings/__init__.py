@@ -5,8 +5,9 @@ the environment. Every field is `CLICKPATH_<NAME>` in the environment, or a key 
 file named by `CLICKPATH_CONFIG`. Defaults run everything embedded on loopback.
 
 The fields are grouped by concern, one module each (places, broker, stream, clickhouse,
-ingress, http, privacy, attribution, reports, delivery); `Settings` here is the one object
-made of them, with where its values come from and the values derived from several groups.
+ingress, http, privacy, attribution, identity, reports, delivery, commissions, invoices);
+`Settings` here is the one object made of them, with where its values come from and the
+values derived from several groups.
 A group holds knobs only: no I/O beyond reading the files its settings name, no domain types of
 its own. `tests/unit/test_settings_names.py` fails when a setting is dropped or renamed.
 """
@@ -32,6 +33,7 @@ from clickpath.settings.clickhouse import ClickHouseSettings
 from clickpath.settings.commissions import CommissionSettings
 from clickpath.settings.delivery import DeliverySettings
 from clickpath.settings.http import HttpSettings
+from clickpath.settings.identity import IdentitySettings
 from clickpath.settings.ingress import IngressSettings
 from clickpath.settings.invoices import InvoiceSettings
 from clickpath.settings.places import PlacesSettings, default_instances_dir
@@ -54,12 +56,13 @@ __all__ = [
 
 
 # Listed last group first: pydantic orders the fields (and runs the groups' model validators)
-# from the last base to the first, so the fields read places, broker, stream ... delivery.
+# from the last base to the first, so the fields read places, broker, stream ... invoices.
 class Settings(
     InvoiceSettings,
     CommissionSettings,
     DeliverySettings,
     ReportSettings,
+    IdentitySettings,
     AttributionSettings,
     PrivacySettings,
     HttpSettings,
@@ -119,6 +122,12 @@ class Settings(
     def catalogue_path(self) -> Path:
         """Affiliates and campaigns added or changed through the admin API."""
         return self.data_dir / "catalogue.json"
+
+    @property
+    def identity_lookback(self) -> int:
+        """The touchpoints' lookback in days: identity_lookback_days, else the contract
+        attribution's (attribution_lookback_days)."""
+        return self.identity_lookback_days or self.attribution_lookback_days
 
     @property
     def tracker_url(self) -> str:

@@ -28,10 +28,14 @@ from clickpath.contracts.models import (
     CanonicalEvent,
     CurrencyTotals,
     DeliveryAttempt,
+    IdentityLink,
     LedgerEntry,
+    MultiAccountSignal,
+    PersonChange,
     PlayerDayFact,
     PlayerProfile,
     Record,
+    TouchpointLink,
 )
 from clickpath.domain.measures import FACT_MEASURES
 from clickpath.infra.clickhouse import StoredFact
@@ -88,6 +92,83 @@ def status_rows(statuses: Iterable[AffiliatePlayerStatus]) -> list[list[Any]]:
         if held is None or s.version > held.version:
             newest[(s.affiliate_id, s.player_token)] = s
     return [[getattr(s, c) for c in STATUS_COLUMNS] for s in newest.values()]
+
+
+def split_account(account: str) -> tuple[str, str]:
+    """(brand_id, player_id) of a brand account `brand_id:player_id` (the brand ends at the first
+    ':'); ('', account) for anything else."""
+    brand, sep, player = account.partition(":")
+    return (brand, player) if sep else ("", account)
+
+
+LINK_COLUMNS = [
+    "brand_id", "player_id", "account", "other_brand_id", "other_player_id", "other",
+    "operator_id", "status", "score", "reasons", "version", "decided_at",
+]
+"""An `identity_links` row: every IdentityLink field, both accounts also split (deploy/clickhouse/013)."""
+PERSON_CHANGE_COLUMNS = [
+    "brand_id", "player_id", "account", "change_id", "operator_id", "kind", "person_id",
+    "previous_person_id", "reason", "version", "changed_at",
+]
+"""An `identity_person_changes` row: every PersonChange field, the account also split (013)."""
+SIGNAL_COLUMNS = [
+    "brand_id", "signal_id", "kind", "accounts", "player_ids", "score", "reasons", "status",
+    "version", "raised_at",
+]
+"""An `identity_signals` row: every MultiAccountSignal field, the accounts' player ids too (013)."""
+IDENTITY_TOUCHPOINT_COLUMNS = [
+    "brand_id", "player_id", "account", "click_id", "affiliate_id", "campaign_id", "clicked_at",
+    "link",
+]
+"""An `identity_touchpoints` row: every TouchpointLink field, the account also split (013)."""
+
+
+def link_rows(links: Iterable[IdentityLink]) -> list[list[Any]]:
+    """The `identity_links` rows of a batch: of each (account, other) only the highest version
+    (a version sent again writes its same values again; the views take the highest)."""
+    newest: dict[tuple[str, str], IdentityLink] = {}
+    for link in links:
+        held = newest.get((link.account, link.other))
+        if held is None or link.version > held.version:
+            newest[(link.account, link.other)] = link
+    return [[*split_account(k.account), k.account, *split_account(k.other), k.other, k.operator_id,
+             k.status, k.score, dict(k.reasons), k.version, k.decided_at] for k in newest.values()]
+
+
+def person_change_rows(changes: Iterable[PersonChange]) -> list[list[Any]]:
+    """The `identity_person_changes` rows of a batch: each change id once (the log is append-only;
+    one sent again in a later batch is kept once on merge, and the views group by it)."""
+    seen: set[str] = set()
+    rows = []
+    for c in changes:
+        if c.change_id not in seen:
+            seen.add(c.change_id)
+            rows.append([*split_account(c.account), c.account, c.change_id, c.operator_id, c.kind,
+                         c.person_id, c.previous_person_id, c.reason, c.version, c.changed_at])
+    return rows
+
+
+def signal_rows(signals: Iterable[MultiAccountSignal]) -> list[list[Any]]:
+    """The `identity_signals` rows of a batch: of each signal only the highest version."""
+    newest: dict[tuple[str, str], MultiAccountSignal] = {}
+    for sig in signals:
+        held = newest.get((sig.brand_id, sig.signal_id))
+        if held is None or sig.version > held.version:
+            newest[(sig.brand_id, sig.signal_id)] = sig
+    return [[s.brand_id, s.signal_id, s.kind, list(s.accounts),
+             [split_account(a)[1] for a in s.accounts], s.score, dict(s.reasons), s.status,
+             s.version, s.raised_at] for s in newest.values()]
+
+
+def identity_touchpoint_rows(links: Iterable[TouchpointLink]) -> list[list[Any]]:
+    """The `identity_touchpoints` rows of a batch: each (account, click, link) once."""
+    rows: dict[tuple[str, str, str], list[Any]] = {}
+    for t in links:
+        rows.setdefault((t.account, t.click_id, t.link), [
+            t.brand_id, split_account(t.account)[1], t.account, t.click_id, t.affiliate_id,
+            t.campaign_id, t.clicked_at, t.link,
+        ])
+    return list(rows.values())
 
 
 def event_row(e: CanonicalEvent) -> list[Any]:
@@ -264,6 +345,14 @@ def unwritable_reason(record: Record) -> str | None:
     elif isinstance(record, AffiliatePlayerStatus):
         when = {"registered_at": record.registered_at, "qualified_at": record.qualified_at,
                 "updated_at": record.updated_at}
+    elif isinstance(record, IdentityLink):
+        when = {"decided_at": record.decided_at}
+    elif isinstance(record, PersonChange):
+        when = {"changed_at": record.changed_at}
+    elif isinstance(record, MultiAccountSignal):
+        when = {"raised_at": record.raised_at}
+    elif isinstance(record, TouchpointLink):
+        when = {"clicked_at": record.clicked_at}
     elif isinstance(record, PlayerProfile):
         # DateTime64 holds more, but cohorts by registration day read toDate(registered_at).
         when = {"registered_at": record.registered_at, "first_deposit_at": record.first_deposit_at,

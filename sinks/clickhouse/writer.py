@@ -1,6 +1,6 @@
 """The ClickHouse sink's writer: canonical events, funnel facts, attributions, the delivery log,
-player profiles, the commission ledger and the affiliates' player statuses, then the
-touchpoint links of the batch's events.
+player profiles, the commission ledger, the affiliates' player statuses and the identity graph's
+links, person changes, signals and touchpoints, then the touchpoint links of the batch's events.
 
 Replays are harmless without FINAL on any read: the funnel's materialized views count each
 canonical event id and each fact version once, because the writer looks up what ClickHouse
@@ -9,8 +9,10 @@ row plus the new one. Player profiles go to `player_profile_rows`, whose view ke
 person's highest version (`players`), so they need no look-up. Inserts are column-oriented and
 batched (at least 10k rows or about a second each). Attributions and the delivery log stay
 ReplacingMergeTrees; so are the commission ledger, whose reads take each entry id's earliest
-copy (deploy/clickhouse/009_commission_ledger.sql), and the player statuses, whose reads take
-each player's highest version (012_affiliate_players.sql).
+copy (deploy/clickhouse/009_commission_ledger.sql), the player statuses, whose reads take
+each player's highest version (012_affiliate_players.sql), and the identity tables, whose views
+take each link's, account's and signal's highest version and each change id once
+(013_identity.sql).
 
 Crash points (clickpath.infra.faults; tests/crash/test_sink_crash_points.py): a batch
 is written one insert per table (`sink.after_insert.<table>`, `sink.mid_insert` between two of
@@ -37,10 +39,14 @@ from clickpath.contracts.models import (
     Attribution,
     CanonicalEvent,
     DeliveryAttempt,
+    IdentityLink,
     LedgerEntry,
+    MultiAccountSignal,
+    PersonChange,
     PlayerDayFact,
     PlayerProfile,
     Record,
+    TouchpointLink,
 )
 from clickpath.contracts.topics import Node, Topic, topics_consumed_by
 from clickpath.domain.redact import redact
@@ -60,18 +66,26 @@ from clickpath.sinks.clickhouse.rows import (
     ATTRIBUTION_COLUMNS,
     EVENT_COLUMNS,
     FACT_ROW_COLUMNS,
+    IDENTITY_TOUCHPOINT_COLUMNS,
     LEDGER_COLUMNS,
+    LINK_COLUMNS,
+    PERSON_CHANGE_COLUMNS,
     PROFILE_ROW_COLUMNS,
+    SIGNAL_COLUMNS,
     STATUS_COLUMNS,
     attempt_row,
     attribution_row,
     columns,
     event_row,
     fact_rows,
+    identity_touchpoint_rows,
     ledger_rows,
+    link_rows,
     new_events,
     newest_profiles,
+    person_change_rows,
     profile_row,
+    signal_rows,
     status_rows,
     unwritable_reason,
 )
@@ -108,6 +122,14 @@ def write_batch(client: Client, db: str, records: Sequence[Record]) -> dict[str,
          ledger_rows(r for r in records if isinstance(r, LedgerEntry))),
         ("affiliate_player_status", STATUS_COLUMNS,
          status_rows(r for r in records if isinstance(r, AffiliatePlayerStatus))),
+        ("identity_links", LINK_COLUMNS,
+         link_rows(r for r in records if isinstance(r, IdentityLink))),
+        ("identity_person_changes", PERSON_CHANGE_COLUMNS,
+         person_change_rows(r for r in records if isinstance(r, PersonChange))),
+        ("identity_signals", SIGNAL_COLUMNS,
+         signal_rows(r for r in records if isinstance(r, MultiAccountSignal))),
+        ("identity_touchpoints", IDENTITY_TOUCHPOINT_COLUMNS,
+         identity_touchpoint_rows(r for r in records if isinstance(r, TouchpointLink))),
     )
     written: dict[str, int] = {}
     for table, names, rows in batches:

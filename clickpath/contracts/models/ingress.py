@@ -105,6 +105,7 @@ class Registration(PlayerEvent):
     device_id: Text | None = None
     ip_hash: Pseudonym | None = None
     ip_prefix: IpPrefix | None = None
+    customer_id: Id | None = None  # v3: the operator's own cross-brand id (docs/identity.md)
 
 
 class Kyc(PlayerEvent):
@@ -122,6 +123,7 @@ class Login(PlayerEvent):
     user_agent: Text | None = None
     ip_hash: Pseudonym | None = None
     ip_prefix: IpPrefix | None = None
+    customer_id: Id | None = None  # v3: the operator's own cross-brand id (docs/identity.md)
 
 
 class Deposit(PlayerEvent):

@@ -68,6 +68,25 @@ def test_postback_mapping_of_registration_and_chargeback() -> None:
     assert isinstance(cb, Chargeback) and cb.chargeback_id == "cb-t1"
 
 
+def test_registrations_and_logins_take_the_operators_customer_id() -> None:
+    """customer_id (v3) is an id like player_id: accepted by the event API and postback-in,
+    refused when it holds personal data."""
+    data = {"event_type": "login", "event_id": "e1", "occurred_at": "2026-11-25T10:00:00Z",
+            "brand_id": "b", "player_id": "p1", "customer_id": "cust-42"}
+    assert parse(data).customer_id == "cust-42"
+    reg = event_from_postback("registration", {"player_id": "p1", "customer_id": "cust-42"},
+                              pseudonym_key=KEY, brand_id="b")
+    assert isinstance(reg, Registration) and reg.customer_id == "cust-42"
+    for value in ("ann@example.com", ""):
+        with pytest.raises(Rejection) as e:
+            parse({**data, "customer_id": value})
+        assert e.value.field == "customer_id"
+    with pytest.raises(Rejection) as e:
+        parse({**data, "event_type": "deposit", "transaction_id": "t1", "amount": "1",
+               "currency": "EUR"})
+    assert e.value.field == "customer_id"  # a deposit has none
+
+
 def test_a_postback_without_what_identifies_it_is_refused() -> None:
     with pytest.raises(Rejection) as e:
         event_from_postback("deposit", {"player_id": "p1", "amount": "5", "currency": "EUR"},

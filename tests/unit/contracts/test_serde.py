@@ -165,3 +165,17 @@ def test_a_qualified_cpa_travels_with_its_payout_at_the_ledgers_scale() -> None:
                    occurred_at=datetime(2026, 11, 1, tzinfo=UTC), payout=Decimal("0.000123"),
                    payout_currency="BTC")
     assert CODEC.decode(CODEC.encode(cpa)) == cpa
+
+
+def test_registrations_and_logins_before_customer_id_read_it_as_none() -> None:
+    """Registration and Login v3 (customer_id, the operator's own cross-brand id) read what v2
+    wrote, and carry the id when it is sent."""
+    from clickpath.contracts.models import Login
+
+    login = Login(event_id="ev-login", occurred_at=at(3), brand_id="brand-a", source="crm",
+                  player_id="p1", device_id="d1")
+    for record in (registration("p1", "c1"), login):
+        read = _written_with(2, record)
+        assert read == record and read.customer_id is None
+        with_id = record.model_copy(update={"customer_id": "cust-42"})
+        assert CODEC.decode(CODEC.encode(with_id)).customer_id == "cust-42"
