@@ -138,3 +138,10 @@ def test_an_unmerge_restores_both_persons_and_later_evidence_does_not_merge_them
     worker.drain(ORDER)
     found = persons(broker, accounts)
     assert found == {a: person_id_of("op-1", a) for a in accounts}
+
+
+def test_the_operators_customer_id_at_two_brands_is_one_person() -> None:
+    broker = run([reg("brand-a", "p1", 10, customer_id="cust-77"),
+                  login("brand-b", "q1", 30, customer_id="cust-77")])
+    found = persons(broker, ["brand-a:p1", "brand-b:q1"])
+    assert found["brand-a:p1"] == found["brand-b:q1"] == person_id_of("op-1", "brand-a:p1")
