@@ -28,7 +28,7 @@ from clickpath.contracts.topics import Topic
 from clickpath.domain.identity.account_state import AccountState, account_of
 from clickpath.domain.identity.accounts import decide_inbox, observe, replay_account
 from clickpath.domain.identity.policy import IdentityPolicy
-from clickpath.domain.identity.sightings import sightings_of
+from clickpath.domain.identity.sightings import KINDS, sightings_of
 from clickpath.domain.ledger import Ledger
 from clickpath.domain.outputs import Outcome, Output
 from clickpath.domain.runs import Positioned
@@ -37,7 +37,7 @@ from clickpath.streams.runtime import Stage
 
 STATE_FORMAT = 1
 # The canonical events that carry identifiers; deposits, wagers and the rest cost no decode.
-IDENTITY_EVENT_TYPES: Final = frozenset({"registration", "login", "click", "page_view"})
+IDENTITY_EVENT_TYPES: Final = frozenset(KINDS)
 
 
 def identity_stage(policy: Callable[[], IdentityPolicy]) -> Stage[AccountState]:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Any
+
+import orjson
 
 from clickpath.contracts.models import Attribution, CanonicalEvent, IngressEvent, Postback, Record
 from clickpath.contracts.topics import Topic
@@ -55,6 +58,15 @@ def canonical_of(
         is_ftd=is_ftd,
         payload=event.model_dump_json(exclude=_PROMOTED),
     )
+
+
+def payload_of(event: CanonicalEvent) -> dict[str, Any]:
+    """The fields `canonical_of` kept as JSON in `payload`; {} when it holds no JSON object."""
+    try:
+        data = orjson.loads(event.payload)
+    except orjson.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def received_at_of(record: Record, fallback: datetime) -> datetime:

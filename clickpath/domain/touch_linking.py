@@ -13,14 +13,14 @@ the identity stage will take the rule over. Nothing here reads a store or a cloc
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 
 from clickpath.contracts.models import CanonicalEvent
 from clickpath.domain.attribution import AttributionWindow
+from clickpath.domain.outputs import payload_of
 
 SUBS: Final = ("sub1", "sub2", "sub3", "sub4", "sub5")
 NAMED: Final = "named_click"
@@ -72,16 +72,8 @@ def utc(t: datetime) -> datetime:
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
-def _payload(event: CanonicalEvent) -> dict[str, Any]:
-    try:
-        data = json.loads(event.payload)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def click_key(event: CanonicalEvent) -> ClickKey:
-    payload = _payload(event)
+    payload = payload_of(event)
     return ClickKey(
         brand_id=event.brand_id,
         occurred_at=utc(event.occurred_at),
@@ -98,7 +90,7 @@ def registration_key(event: CanonicalEvent) -> RegistrationKey:
         brand_id=event.brand_id,
         registered_at=utc(event.occurred_at),
         person_id=event.person_id,
-        device_id=str(_payload(event).get("device_id") or ""),
+        device_id=str(payload_of(event).get("device_id") or ""),
         click_id=event.click_id or "",
     )
 

@@ -29,7 +29,8 @@ SINK_TABLES = (
     "commission_ledger", "touchpoint_click_keys", "touchpoint_registration_keys", "touchpoint_rows",
 )
 POINTS: frozenset[str] = frozenset(
-    [f"{stage}.{p}" for stage in ("players", "clicks", "earnings", "commissions") for p in STAGE_POINTS]
+    [f"{stage}.{p}" for stage in ("players", "clicks", "earnings", "commissions", "identity",
+                                  "identifiers") for p in STAGE_POINTS]
     + [f"sink.after_insert.{t}" for t in SINK_TABLES]
     + ["sink.mid_insert", "sink.before_link", "sink.before_commit"]
 )

@@ -92,7 +92,8 @@ class IdentitySettings(BaseModel):
     )
     identity_window_days: int = Field(
         default=30, ge=1, le=365,
-        description="Sightings of two accounts further apart than this are no evidence.",
+        description="Reserved, not applied yet: an identifier links the accounts ever seen"
+        " with it, up to identity_max_accounts (docs/identity.md).",
     )
     identity_lookback_days: int | None = Field(
         default=None, ge=1, le=365,

@@ -17,10 +17,10 @@ changes nothing whenever it arrives. Of a batch only each person's newest profil
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from clickpath.contracts.models import (
     AffiliatePlayerStatus,
@@ -39,6 +39,14 @@ from clickpath.contracts.models import (
 )
 from clickpath.domain.measures import FACT_MEASURES
 from clickpath.infra.clickhouse import StoredFact
+
+
+class Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+V = TypeVar("V", bound=Versioned)
 
 EVENT_COLUMNS = [
     "event_id", "event_type", "occurred_at", "received_at", "processed_at", "brand_id", "source",
@@ -83,15 +91,23 @@ STATUS_COLUMNS = [
 """Every AffiliatePlayerStatus field, an `affiliate_player_status` column each (deploy/clickhouse/012)."""
 
 
+def highest_versions(records: Iterable[V], key: Callable[[V], Hashable]) -> list[V]:
+    """Of each key's records in a batch, the highest `version` (the first of equal ones), in
+    the order the keys first appear: a version sent again would write the same values again,
+    and an older one after a newer nothing the reads keep."""
+    newest: dict[Hashable, V] = {}
+    for r in records:
+        held = newest.get(key(r))
+        if held is None or r.version > held.version:
+            newest[key(r)] = r
+    return list(newest.values())
+
+
 def status_rows(statuses: Iterable[AffiliatePlayerStatus]) -> list[list[Any]]:
     """The `affiliate_player_status` rows of a batch: of each player only the highest version
-    (a version sent again writes its same values again; reads take the highest)."""
-    newest: dict[tuple[str, str], AffiliatePlayerStatus] = {}
-    for s in statuses:
-        held = newest.get((s.affiliate_id, s.player_token))
-        if held is None or s.version > held.version:
-            newest[(s.affiliate_id, s.player_token)] = s
-    return [[getattr(s, c) for c in STATUS_COLUMNS] for s in newest.values()]
+    (reads take the highest)."""
+    newest = highest_versions(statuses, lambda s: (s.affiliate_id, s.player_token))
+    return [[getattr(s, c) for c in STATUS_COLUMNS] for s in newest]
 
 
 def split_account(account: str) -> tuple[str, str]:
@@ -126,13 +142,9 @@ IDENTITY_TOUCHPOINT_COLUMNS = [
 def link_rows(links: Iterable[IdentityLink]) -> list[list[Any]]:
     """The `identity_links` rows of a batch: of each (account, other) only the highest version
     (a version sent again writes its same values again; the views take the highest)."""
-    newest: dict[tuple[str, str], IdentityLink] = {}
-    for link in links:
-        held = newest.get((link.account, link.other))
-        if held is None or link.version > held.version:
-            newest[(link.account, link.other)] = link
     return [[*split_account(k.account), k.account, *split_account(k.other), k.other, k.operator_id,
-             k.status, k.score, dict(k.reasons), k.version, k.decided_at] for k in newest.values()]
+             k.status, k.score, dict(k.reasons), k.version, k.decided_at]
+            for k in highest_versions(links, lambda k: (k.account, k.other))]
 
 
 def person_change_rows(changes: Iterable[PersonChange]) -> list[list[Any]]:
@@ -150,14 +162,10 @@ def person_change_rows(changes: Iterable[PersonChange]) -> list[list[Any]]:
 
 def signal_rows(signals: Iterable[MultiAccountSignal]) -> list[list[Any]]:
     """The `identity_signals` rows of a batch: of each signal only the highest version."""
-    newest: dict[tuple[str, str], MultiAccountSignal] = {}
-    for sig in signals:
-        held = newest.get((sig.brand_id, sig.signal_id))
-        if held is None or sig.version > held.version:
-            newest[(sig.brand_id, sig.signal_id)] = sig
     return [[s.brand_id, s.signal_id, s.kind, list(s.accounts),
              [split_account(a)[1] for a in s.accounts], s.score, dict(s.reasons), s.status,
-             s.version, s.raised_at] for s in newest.values()]
+             s.version, s.raised_at]
+            for s in highest_versions(signals, lambda s: (s.brand_id, s.signal_id))]
 
 
 def identity_touchpoint_rows(links: Iterable[TouchpointLink]) -> list[list[Any]]:
@@ -277,12 +285,7 @@ ClickHouse: attributions hold the click and sub ids, and the consent and RG stat
 def newest_profiles(profiles: Iterable[PlayerProfile]) -> list[PlayerProfile]:
     """Each person's highest version among `profiles` (the first of equal ones), in the order
     the persons first appear: the only profiles of a batch that can change `players`."""
-    newest: dict[str, PlayerProfile] = {}
-    for p in profiles:
-        held = newest.get(p.person_id)
-        if held is None or p.version > held.version:
-            newest[p.person_id] = p
-    return list(newest.values())
+    return highest_versions(profiles, lambda p: p.person_id)
 
 
 def profile_row(p: PlayerProfile) -> list[Any]:

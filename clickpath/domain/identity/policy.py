@@ -46,7 +46,8 @@ class IdentityPolicy:
     `threshold`: a cross-brand pair whose score reaches it merges; below it the link is possible.
     `max_accounts`: an identifier seen on more accounts than this is shared and links nobody.
     `frequencies`: a frozen table kind -> value -> u (rarer values weigh more).
-    `window`: sightings of two accounts further apart than this are no evidence.
+    `window`: reserved, not applied yet (docs/identity.md: a window over first sightings
+    would make the graph depend on arrival order).
     `lookback`/`skew`: the contract attribution's window, for touchpoints.
     `max_clicks`: the clicks one identifier keeps for touchpoints (newest by event time)."""
 

@@ -11,7 +11,6 @@ types carry nothing here. Values on the refused list are left out and listed for
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
@@ -23,6 +22,7 @@ from clickpath.contracts.models.identity import IdentifierKind, IdentifierSighti
 from clickpath.domain.identity.account_state import account_of
 from clickpath.domain.identity.policy import IdentityPolicy
 from clickpath.domain.identity.refused import refusal_of
+from clickpath.domain.outputs import payload_of
 
 # Per event type, the kinds it carries (ua_family is derived from `user_agent`).
 KINDS: Final[dict[str, tuple[IdentifierKind, ...]]] = {
@@ -73,7 +73,7 @@ def sightings_of(event: CanonicalEvent, policy: IdentityPolicy) -> Sightings:
     kinds = KINDS.get(event.event_type)
     if not kinds:
         return Sightings((), ())
-    payload = json.loads(event.payload) if event.payload else {}
+    payload = payload_of(event)
     if event.event_type == "click" and payload.get("bot_reason"):
         return Sightings((), ())
     is_click = event.event_type == "click" and not event.player_id

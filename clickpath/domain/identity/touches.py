@@ -17,11 +17,12 @@ from datetime import datetime
 
 from clickpath.contracts.models.identity import ClickCandidate, TouchKind, TouchpointLink
 from clickpath.contracts.topics import Topic
+from clickpath.domain import touch_linking
 from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.identity.account_state import AccountState
 from clickpath.domain.identity.policy import IdentityPolicy
 from clickpath.domain.outputs import Output
-from clickpath.domain.touch_linking import DEVICE, NAMED
+from clickpath.domain.touch_linking import DEVICE, NAMED, ClickKey, RegistrationKey
 
 
 def window_of(policy: IdentityPolicy) -> AttributionWindow:
@@ -31,14 +32,18 @@ def window_of(policy: IdentityPolicy) -> AttributionWindow:
 def link_of(
     candidate: ClickCandidate, brand_id: str, registered_at: datetime, window: AttributionWindow
 ) -> TouchKind | None:
-    """How `candidate` is on the path of a registration of `brand_id` at `registered_at`."""
-    if candidate.brand_id != brand_id:
-        return None
-    if candidate.via == NAMED:
-        return "named_click"
-    if candidate.via == DEVICE and window.holds(candidate.clicked_at, registered_at):
-        return "device"
-    return None
+    """How `candidate` is on the path of a registration of `brand_id` at `registered_at`:
+    touch_linking's rule, applied to the key the candidate came by (the named click id, or the
+    device the click and the account share)."""
+    named = candidate.via == NAMED
+    click = ClickKey(brand_id=candidate.brand_id, occurred_at=candidate.clicked_at,
+                     click_id=candidate.click_id, device_id=candidate.identifier,
+                     affiliate_id=candidate.affiliate_id, campaign_id=candidate.campaign_id,
+                     subs=())
+    reg = RegistrationKey(brand_id=brand_id, registered_at=registered_at, person_id="",
+                          device_id=candidate.identifier, click_id=candidate.click_id if named else "")
+    link = touch_linking.link_of(click, reg, "click" if named else "device", window)
+    return "named_click" if link == NAMED else "device" if link == DEVICE else None
 
 
 def add_candidate(state: AccountState, candidate: ClickCandidate) -> bool:
