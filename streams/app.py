@@ -33,6 +33,7 @@ from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.players import PlayerPolicy
 from clickpath.infra.commission_policy import CommissionPolicies
 from clickpath.infra.faults import on_kill
+from clickpath.infra.identity_policy import identity_policy
 from clickpath.infra.kafka import faust_credentials, make_producer
 from clickpath.settings import Settings
 from clickpath.streams.aiokafka_fixes import install_consumer_fixes
@@ -40,6 +41,8 @@ from clickpath.streams.changelog import ChangelogWriter, with_ascii_keys
 from clickpath.streams.clicks import click_stage
 from clickpath.streams.commissions import commissions_stage
 from clickpath.streams.earnings import earnings_stage
+from clickpath.streams.identifiers import identifier_stage
+from clickpath.streams.identity import identity_stage
 from clickpath.streams.lag import LagTracker
 from clickpath.streams.output_producer import output_producer
 from clickpath.streams.players import player_stage
@@ -98,11 +101,14 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
         clock_skew=timedelta(seconds=settings.attribution_clock_skew_s),
     )
     policies = CommissionPolicies(settings)  # plans and catalogue re-read when they change
+    identity = identity_policy(settings)  # fixed while the worker runs (a score must not move)
     stages: list[Stage[Any]] = [
         player_stage(policy, names[Topic.ATTRIBUTIONS]),
         click_stage(window),
         earnings_stage(policies.earnings),
         commissions_stage(policies.commissions),
+        identity_stage(lambda: identity),
+        identifier_stage(lambda: identity),
     ]
 
     changelog_producer = make_producer(settings, **{"linger.ms": settings.producer_linger_ms})

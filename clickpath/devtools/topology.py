@@ -36,6 +36,7 @@ from clickpath.domain.attribution import AttributionWindow
 from clickpath.domain.commissions import CommissionPolicy
 from clickpath.domain.earnings import EarningsPolicy
 from clickpath.domain.fx import FxTable
+from clickpath.domain.identity.policy import IdentityPolicy
 from clickpath.domain.ledger import ledger_key
 from clickpath.domain.plans import PlanBook
 from clickpath.domain.players import PlayerPolicy
@@ -43,6 +44,8 @@ from clickpath.infra.producer import route
 from clickpath.streams.clicks import click_stage
 from clickpath.streams.commissions import commissions_stage
 from clickpath.streams.earnings import earnings_stage
+from clickpath.streams.identifiers import identifier_stage
+from clickpath.streams.identity import identity_stage
 from clickpath.streams.memory import MemoryEvent, MemoryMessage, MemoryTable
 from clickpath.streams.players import player_stage
 from clickpath.streams.runtime import Stage, StageRuntime
@@ -70,9 +73,12 @@ def topic_names(registry: Mapping[Any, TopicSpec] = SPECS) -> dict[Any, str]:
 
 def pipeline_stages(policy: PlayerPolicy = POLICY, window: AttributionWindow = WINDOW,
                     earnings: EarningsPolicy | None = None,
-                    commissions: CommissionPolicy | None = None) -> list[Stage[Any]]:
+                    commissions: CommissionPolicy | None = None,
+                    identity: IdentityPolicy | None = None) -> list[Stage[Any]]:
     """clickpath's stateful stages, declared as `clickpath worker` runs them (the commission
-    stages with no plan unless given policies: they then write no ledger entry)."""
+    stages with no plan unless given policies: they then write no ledger entry; the identity
+    stages with the default rules: one operator for every brand)."""
+    rules = identity or IdentityPolicy()
     earnings = earnings or EarningsPolicy(book=NO_PLANS, time_zone=ZoneInfo("UTC"))
     commissions = commissions or CommissionPolicy(plans=NO_PLANS, fx=FxTable("EUR", []),
                                                   pseudonym_key=POLICY.pseudonym_key)
@@ -81,6 +87,8 @@ def pipeline_stages(policy: PlayerPolicy = POLICY, window: AttributionWindow = W
         click_stage(window),
         earnings_stage(lambda: earnings),
         commissions_stage(lambda: commissions),
+        identity_stage(lambda: rules),
+        identifier_stage(lambda: rules),
     ]
 
 

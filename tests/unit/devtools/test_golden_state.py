@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from clickpath.contracts.models import Attribution, CanonicalEvent, Chargeback, Click
+from clickpath.contracts.models.identity import MultiAccountSignal, PersonChange
 from clickpath.contracts.topics import Topic
 from clickpath.devtools.topology import POLICY, PREFIX, Topology, pipeline_stages
 from clickpath.domain.clicks import ClickState
@@ -121,3 +122,21 @@ def test_a_stored_state_reads_and_writes_back_without_losing_a_field(stage: str)
     for key, value in golden["stored"].items():
         if "state" in value:
             assert model.model_validate(value["state"]).model_dump(mode="json") == value["state"], key
+
+
+def test_stored_identity_graph_decides_a_second_account_from_the_stored_click() -> None:
+    """The account and identifier stages' stored state, restored together: a second brand-a
+    player named by the stored click c1 shares it with the stored p1, which is a multi-account
+    signal at one brand and never a merge."""
+    top = Topology()
+    for stage in ("identity", "identifiers"):
+        golden = json.loads(path_of(stage, STAGES[stage].state_format).read_text())
+        top.restore(stage, golden["stored"], golden["end_offsets"])
+    top.send_all([registration("p3", "c1", minutes=40)])
+
+    signals = [s for s in top.emitted(Topic.IDENTITY_SIGNALS) if isinstance(s, MultiAccountSignal)]
+    assert {(tuple(s.accounts), s.status) for s in signals} == {
+        (("brand-a:p1", "brand-a:p3"), "open")}
+    assert all("click_id" in s.reasons for s in signals)
+    changes = [c for c in top.emitted(Topic.IDENTITY_PERSONS) if isinstance(c, PersonChange)]
+    assert not [c for c in changes if c.kind == "merge"]
