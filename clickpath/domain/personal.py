@@ -31,6 +31,9 @@ from typing import Any
 EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
 PHONE_RE = re.compile(r"\+[\s(]*\d(?:[\s()-]*\d){7,14}")
+# A reduced user agent's product version (`Chrome/120.0.0.0`, `Edg/120.0.0.0`: every Chrome
+# since 2023 sends one) reads as a dotted quad; after a product name it is a version, not a host.
+_REDUCED_VERSION_RE = re.compile(r"(?<=[A-Za-z])/\d{1,3}\.0\.0\.0(?![\d.])")
 _WORDS_RE = re.compile(r"[\s,;=&?/\"'<>()\[\]]+")
 _NAMES = {
     "e-mail address": re.compile(r"(^|[^a-z])e?-?mail([^a-z]|$)|email"),
@@ -75,7 +78,7 @@ def kind_of_value(value: str, name: str = "") -> str | None:
     if "+" in value and PHONE_RE.search(value):
         return "phone number"
     if value.count(".") >= 3 or ":" in value:
-        for word in _WORDS_RE.split(value):
+        for word in _WORDS_RE.split(_REDUCED_VERSION_RE.sub("/", value)):
             if (word.count(".") == 3 or word.count(":") >= 2) and _is_ip(word):
                 return "IP address"
     return None

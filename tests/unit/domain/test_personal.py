@@ -19,6 +19,9 @@ from clickpath.domain.personal import PersonalData, find_personal, kind_of_value
     ("198.51.100.23:443", "IP address"),  # review 21 item 4: a port hid the address
     ("peer [2001:db8::1]:443 closed", "IP address"),
     ("http://198.51.100.23:8080/landing", "IP address"),
+    ("http://10.0.0.0/landing", "IP address"),  # a host after //, not a product's version
+    ("proxy/198.51.100.23", "IP address"),
+    ("Chrome/120.0.0.0 via 198.51.100.23", "IP address"),
 ])
 def test_values_that_look_personal(value, kind) -> None:
     assert kind_of_value(value, "note") == kind
@@ -29,6 +32,11 @@ def test_values_that_look_personal(value, kind) -> None:
     "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0.6099.109", "v1.2.3", "",
     "https://casino.example/welcome?click_id=01KAAAAAAAAAAAAAAAAAAAAAAA", "@handle",
     "v1.2.3:443", "build 1.2.3.4567:80", "12:30:45",
+    # the reduced user agents every Chrome and Edge send: versions, not addresses
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0",
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Mobile Safari/537.36",
 ])
 def test_values_that_do_not(value) -> None:
     assert kind_of_value(value, "note") is None
