@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS {db}.identity_links
 ENGINE = ReplacingMergeTree(version)
 ORDER BY (brand_id, account, other);
 
--- The merge log, append-only: one row per change of an account's person (merge or unmerge).
+-- The merge log, append-only: an account's first person (new), then each merge or unmerge.
 -- A change sent again is the same change_id, kept once on merge; the views group by it.
 CREATE TABLE IF NOT EXISTS {db}.identity_person_changes
 (
@@ -93,7 +93,7 @@ ENGINE = ReplacingMergeTree(link_rank)
 ORDER BY (brand_id, account, click_id);
 
 -- The documented view: one row per account, its person now (the highest version of its
--- changes). An account that was never merged has no row: it is a person of its own.
+-- changes; an account never merged has its `new` change, version 0).
 CREATE VIEW IF NOT EXISTS {db}.persons AS
 SELECT brand_id,
        player_id,

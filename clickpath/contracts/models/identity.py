@@ -24,7 +24,7 @@ IdentifierKind = Literal[
 ]
 EvidenceState = Literal["shared", "withdrawn", "blocked"]
 LinkStatus = Literal["merged", "possible", "removed"]
-ChangeKind = Literal["merge", "unmerge"]
+ChangeKind = Literal["new", "merge", "unmerge"]
 SignalStatus = Literal["open", "withdrawn"]
 TouchKind = Literal["named_click", "device"]
 
@@ -120,8 +120,9 @@ class IdentityLink(Record):
 
 
 class PersonChange(Record):
-    """An account's person changed: joined another's (`merge`) or left one (`unmerge`). The
-    append-only merge log; the highest `version` per account is its person now."""
+    """An account's person: its own when first seen (`new`, version 0), then each change:
+    joined another's (`merge`) or left one (`unmerge`). The append-only merge log; the highest
+    `version` per account is its person now, so every account has one."""
 
     avro_name: ClassVar[str] = "io.clickpath.identity.PersonChange"
     change_id: str

@@ -41,6 +41,7 @@ from clickpath.domain.identity.labels import (
     after_pairs,
     labels_to,
     on_birth,
+    on_first_event,
     on_label,
 )
 from clickpath.domain.identity.pairs import block_of, record_evidence, refresh_pairs
@@ -64,7 +65,7 @@ def observe(
     new to it or earlier than the one it had: what it keeps per account is the earliest."""
     old = state or fresh_state(account_of(event), event.brand_id, policy)
     st = copy_for_update(old)
-    outputs: list[Output] = []
+    outputs: list[Output] = on_first_event(st, now) if event.player_id else []
     if st.birth is None or event.occurred_at < st.birth:
         st.birth = event.occurred_at
         outputs += on_birth(st, now)

@@ -48,6 +48,25 @@ def labels_to(state: AccountState, receivers: Iterable[str]) -> list[Output]:
     ]
 
 
+NEW_ACCOUNT = "new_account"
+
+
+def on_first_event(state: AccountState, now: datetime) -> list[Output]:
+    """A brand account's first event: log its own person (`new`, version 0), so the merge log
+    holds every account, never merged ones too. Kept as `last_change` until a real change
+    replaces it, so a replay sends it again. Not for a click's key: a click is no account."""
+    if state.last_change is not None or state.person_version:
+        return []
+    change = PersonChange(
+        change_id=change_id_of(state.account, 0, state.label.person_id),
+        account=state.account, operator_id=state.operator_id, kind="new",
+        person_id=state.label.person_id, previous_person_id="", reason=NEW_ACCOUNT,
+        version=0, changed_at=now,
+    )
+    state.last_change = change
+    return [Output(Topic.IDENTITY_PERSONS, state.account, change)]
+
+
 def set_label(state: AccountState, new: Label, reason: str, now: datetime) -> list[Output]:
     """Take `new` as this account's label; when the person id changes, log it: `merge` when
     the account joins a person not its own, `unmerge` when it falls back to its own after a

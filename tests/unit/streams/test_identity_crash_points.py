@@ -101,8 +101,9 @@ REFERENCE = run()
 
 def test_the_uninterrupted_run_is_one_person_one_signal_one_path() -> None:
     persons = {a: p["person_id"] for a, p in REFERENCE["persons"].items()}
-    assert persons.keys() == {"brand-b:q1"}  # brand-a:p1 is the earliest: its own person stays
-    assert persons["brand-b:q1"] != REFERENCE["persons"]["brand-b:q1"]["previous_person_id"]
+    assert persons.keys() == {"brand-a:p1", "brand-a:p2", "brand-b:q1"}  # every account's
+    assert persons["brand-b:q1"] == persons["brand-a:p1"] != persons["brand-a:p2"]
+    assert [REFERENCE["persons"][a]["kind"] for a in sorted(persons)] == ["new", "new", "merge"]
     assert [s["accounts"] for s in REFERENCE["signals"].values()] == [["brand-a:p1", "brand-a:p2"]]
     assert ("brand-a:p1", "c-tab", "named_click") in REFERENCE["touchpoints"]
 
