@@ -64,7 +64,8 @@ def query_journey(
         " argMax(tuple(status, score, reasons, decided_at), version) AS l"
         f" FROM {db}.identity_links WHERE brand_id = {{brand:String}} AND account = {{account:String}}"
         " GROUP BY other, other_brand_id, other_player_id)"
-        " WHERE status != 'removed' ORDER BY score DESC, other LIMIT {n:UInt32}"
+        " WHERE status != 'removed' ORDER BY status = 'merged' DESC, score DESC, other"
+        " LIMIT {n:UInt32}"
     ), {**p, "full": full})
     signals = _rows(client, (
         "SELECT brand_id, signal_id, kind, accounts, score, reasons, raised_at"
