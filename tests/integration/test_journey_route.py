@@ -217,3 +217,35 @@ def test_the_cli_prints_the_journey_the_service_answers_an_admin(served, capsys)
     assert printed["accounts"][1] == {"brand_id": "brand-b", "player_id": "q1"}
     with pytest.raises(CommandError, match="unknown player_id 'nobody'"):
         cmd_player(settings, parse(["player", "nobody", "--brand", "brand-a"]))
+
+
+def test_against_a_clickhouse_server_the_cli_reads_it_directly(client, monkeypatch, capsys) -> None:
+    from clickpath.infra import reports
+    from clickpath.settings import Settings
+
+    write_batch(client, "clickpath", graph())
+    monkeypatch.setattr(reports, "connect", lambda _settings: _Unclosed(client))
+    settings = Settings(clickhouse_url="http://127.0.0.1:9", clickhouse_database="clickpath",
+                        operators={"acme": OperatorConfig(brands=["brand-a", "brand-b"])})
+    parse = build_parser().parse_args
+    cmd_player(settings, parse(["player", "q1", "--brand", "brand-b", "--limit", "5"]))
+    printed = json.loads(capsys.readouterr().out)
+    assert (printed["person_id"], printed["accounts"]) == (PERSON, [
+        {"brand_id": "brand-b", "player_id": "q1"}, {"brand_id": "brand-a", "player_id": "p1"}])
+    with pytest.raises(CommandError, match="unknown player_id 'p1' at brand 'brand-b'"):
+        cmd_player(settings, parse(["player", "p1", "--brand", "brand-b"]))
+    with pytest.raises(CommandError, match="--limit: between 1 and 10000"):
+        cmd_player(settings, parse(["player", "q1", "--brand", "brand-b", "--limit", "0"]))
+
+
+class _Unclosed:
+    """The test's client, which the CLI's read must not close."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def close(self) -> None:
+        pass
