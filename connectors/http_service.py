@@ -34,6 +34,7 @@ from clickpath.connectors.auth import Problem, report_scope, require_role
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.event_api import event_api_router
 from clickpath.connectors.http_guard import HttpGuard
+from clickpath.connectors.journey_routes import journey_router
 from clickpath.connectors.keys import ApiKey
 from clickpath.connectors.ledger_routes import ledger_router
 from clickpath.connectors.service_pages import service_pages
@@ -85,6 +86,7 @@ def create_service(settings: Settings, ctx: IngressContext | None = None) -> Fas
     app.include_router(admin_commissions_router(ctx))
     app.include_router(affiliate_statements_router(ctx))
     app.include_router(affiliate_router(ctx))
+    app.include_router(journey_router(ctx))
     app.add_exception_handler(StarletteHTTPException, _not_found_pages)  # type: ignore[arg-type]
     click_routes, tracker = tracker_routes(ctx)
     app.router.routes[:0] = click_routes  # matched first, without FastAPI's per-request machinery

@@ -29,6 +29,7 @@ from clickpath.infra.analyst_run import to_json
 from clickpath.infra.analyst_sql import QueryRefused
 from clickpath.infra.clickhouse import connect, query_funnel, query_pipeline_stats
 from clickpath.infra.cohorts import query_cohorts, query_retention
+from clickpath.infra.journey import journey_for
 from clickpath.infra.ledger import query_ledger_entries, query_statements
 from clickpath.infra.touchpoints import query_paths
 from clickpath.settings import Settings
@@ -205,6 +206,16 @@ def affiliate_delivery_rows(settings: Settings, **filters: Any) -> list[dict[str
         settings, "/reports/affiliate-deliveries", query_affiliate_deliveries, **filters
     )
     return rows
+
+
+def journey_of(settings: Settings, **filters: Any) -> dict[str, Any] | None:
+    """A player's journey as the key sees it (infra/journey.py), None for a player clickpath
+    does not know; through the sink that owns ClickHouse when it is embedded."""
+    answer: dict[str, Any] | None = _ask_clickhouse(
+        settings, "/reports/journey",
+        lambda client, db, **f: journey_for(client, db, settings, **f), **filters,
+    )
+    return answer
 
 
 def on_hold_affiliates(settings: Settings) -> set[str]:

@@ -1,5 +1,5 @@
-"""The arguments of the data and report commands: report, ledger, statements, sql, topics,
-import, mappings, fx.
+"""The arguments of the data and report commands: report, ledger, statements, sql, player,
+topics, import, mappings, fx.
 Their functions: commands_data."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from clickpath.domain.identity.journey import DEFAULT_TIMELINE, MAX_TIMELINE
 from clickpath.domain.multitouch import (
     DEFAULT_HALF_LIFE_DAYS,
     DEFAULT_POSITION_FIRST,
@@ -29,6 +30,7 @@ from clickpath.run.commands_data import (
     cmd_import,
     cmd_ledger,
     cmd_mappings,
+    cmd_player,
     cmd_report,
     cmd_sql,
     cmd_statements,
@@ -37,7 +39,8 @@ from clickpath.run.commands_data import (
 
 FORMATS = ["table", "csv", "json"]
 # Of these, the commands that talk to a running `up` (cli.CLIENT_COMMANDS).
-CLIENT_COMMANDS = frozenset({"report", "sql", "topics", "import", "ledger", "statements", "close"})
+CLIENT_COMMANDS = frozenset({"report", "sql", "player", "topics", "import", "ledger", "statements",
+                             "close"})
 
 
 def add_data_commands(sub: Any) -> None:
@@ -52,6 +55,19 @@ def add_data_commands(sub: Any) -> None:
     sql.add_argument("--format", choices=FORMATS, default="table")
     sql.add_argument("--brand", default=None, help="only this brand's rows")
     sql.set_defaults(func=cmd_sql)
+
+    player = add_command(sub, "player", "one player's journey: person, accounts, links, signals,"
+                         " clicks, events, profile (JSON)",
+                         "Prints one brand account's journey as JSON (docs/identity.md#journey):"
+                         " its person and the person's accounts at every brand, its links with"
+                         " their scores and reasons, multi-account signals, the clicks on its"
+                         " path, its newest events and its profile.")
+    player.add_argument("player_id", metavar="PLAYER_ID")
+    player.add_argument("--brand", required=True, metavar="B", help="the player's brand")
+    player.add_argument("--limit", type=int, default=DEFAULT_TIMELINE, metavar="N",
+                        help=f"the newest N events (default {DEFAULT_TIMELINE}, at most"
+                        f" {MAX_TIMELINE})")
+    player.set_defaults(func=cmd_player)
 
     topics = add_command(sub, "topics", "create every topic with its partition count",
                          "Creates every clickpath topic that does not exist yet, on the running"

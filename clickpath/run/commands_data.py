@@ -1,7 +1,7 @@
 """The pipeline's data: `clickpath topics`, `clickpath import` (history files), `clickpath
 mappings` (how each source's fields become the schema's), `clickpath report` (funnel KPIs,
 attribution by model, LTV cohorts, retention), `clickpath ledger` and `clickpath statements`
-(commissions) and `clickpath sql` (analyst queries)."""
+(commissions), `clickpath sql` (analyst queries) and `clickpath player` (a player's journey)."""
 
 from __future__ import annotations
 
@@ -295,3 +295,28 @@ def cmd_sql(settings: Settings, args: argparse.Namespace) -> None:
         except QueryRefused as e:
             raise CommandError(f"query not run: {e}") from None
     print(render_sql(answer, args.format), end="")
+
+
+def cmd_player(settings: Settings, args: argparse.Namespace) -> None:
+    """`clickpath player PLAYER_ID --brand B [--limit N]`: the journey as
+    `GET /v1/players/{player_id}/journey` answers it to an admin key (docs/identity.md#journey)."""
+    from urllib.parse import quote
+
+    from clickpath.domain.identity.journey import MAX_TIMELINE
+
+    if not 1 <= args.limit <= MAX_TIMELINE:
+        raise CommandError(f"--limit: between 1 and {MAX_TIMELINE}")
+    params = {"brand_id": args.brand, "limit": args.limit}
+    if settings.clickhouse_embedded:
+        response = _from_service(settings, "GET", f"/v1/players/{quote(args.player_id, safe='')}/journey",
+                                 params=params)
+        if response.status_code in (404, 422):
+            raise CommandError(str(response.json().get("detail")), 1)
+        answer = _answer(response)
+    else:
+        from clickpath.infra.reports import journey_of
+
+        answer = journey_of(settings, player_id=args.player_id, full=True, **params)
+        if answer is None:
+            raise CommandError(f"unknown player_id {args.player_id!r} at brand {args.brand!r}", 1)
+    print(json.dumps(answer, indent=2))

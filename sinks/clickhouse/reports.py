@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel
 
 from clickpath.domain.attribution import DEFAULT_LOOKBACK_DAYS
+from clickpath.domain.identity.journey import DEFAULT_TIMELINE
 from clickpath.domain.multitouch import (
     DEFAULT_HALF_LIFE_DAYS,
     DEFAULT_POSITION_FIRST,
@@ -44,6 +45,7 @@ from clickpath.infra.clickhouse import (
     query_pipeline_stats,
 )
 from clickpath.infra.closes import held_affiliates
+from clickpath.infra.journey import journey_for
 from clickpath.infra.ledger import query_ledger_entries, query_statements
 from clickpath.infra.report_slots import ReportSlots, SlotsBusy
 from clickpath.infra.reports import (
@@ -147,6 +149,16 @@ class ReportReader:
             raise
         except Exception as e:
             raise ClickHouseError(redact(f"affiliate deliveries query failed: {e}")) from e
+
+    def journey(self, **filters: Any) -> dict[str, Any] | None:
+        """One player's journey (infra/journey.py), the brand's operator from this sink's settings."""
+        try:
+            with self.read_lock:
+                return journey_for(self.reader, self.db, self.settings, **filters)
+        except ValueError:
+            raise
+        except Exception as e:
+            raise ClickHouseError(redact(f"journey query failed: {e}")) from e
 
     def on_hold(self) -> list[str]:
         try:
@@ -320,6 +332,15 @@ def report_app(reports: ReportReader, token: str, operations: APIRouter | None =
             return reports.affiliate_deliveries(
                 affiliate_id=affiliate_id, brand_id=brand_id, since=since, limit=limit
             )
+        except ValueError as e:
+            raise HTTPException(400, str(e)) from None
+
+    @app.get("/reports/journey")
+    def journey(
+        brand_id: str, player_id: str, limit: int = DEFAULT_TIMELINE, full: bool = False,
+    ) -> dict[str, Any] | None:
+        try:
+            return reports.journey(brand_id=brand_id, player_id=player_id, limit=limit, full=full)
         except ValueError as e:
             raise HTTPException(400, str(e)) from None
 

@@ -47,7 +47,8 @@ def test_the_service_keeps_its_documented_contract(served) -> None:
     schema = schemathesis.openapi.from_url(f"{served.url}/openapi.json")
     headers = {"Authorization": f"Bearer {served.secret}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert {op.path for op in operations} >= {"/v1/events", "/v1/postback"}
+    assert {op.path for op in operations} >= {"/v1/events", "/v1/postback",
+                                              "/v1/players/{player_id}/journey"}
     for operation in operations:
 
         @given(case=operation.as_strategy())
