@@ -55,7 +55,7 @@ def query_journey(
     account = f"{brand_id}:{player_id}"
     p = {"brand": brand_id, "player": player_id, "account": account, "n": MAX_ROWS}
     person, operator, changed = _person_of(client, db, p, operator_id)
-    accounts = _accounts(client, db, account, person, operator)
+    accounts = _accounts(client, db, account, person)
     links = _rows(client, (
         "SELECT other_brand_id, if(other_brand_id = {brand:String} OR {full:Bool},"
         " other_player_id, '') AS other_player_id, l.1 AS status, l.2 AS score,"
@@ -121,25 +121,12 @@ def _person_of(
     return person_id_of(operator_id, p["account"]), operator_id, False
 
 
-def _accounts(client: Client, db: str, account: str, person: str, operator: str) -> list[str]:
-    """The person's accounts (domain person_accounts): those whose newest change names it, and
-    the first account of it, found among their merged links."""
-    params = {"person": person, "n": MAX_ROWS}
+def _accounts(client: Client, db: str, account: str, person: str) -> list[str]:
+    """The person's accounts (domain person_accounts): those whose newest change names it."""
     members = [r["account"] for r in _rows(client, (
         f"SELECT account FROM {db}.identity_person_changes WHERE account IN ("
         f" SELECT account FROM {db}.identity_person_changes WHERE person_id = {{person:String}})"
         " GROUP BY account HAVING argMax(person_id, version) = {person:String}"
         " ORDER BY account LIMIT {n:UInt32}"
-    ), params)]
-    keys = sorted({account, *members})
-    neighbours = [r["other"] for r in _rows(client, (
-        "SELECT other FROM ("
-        " SELECT account, other, argMax(status, version) AS status"
-        f" FROM {db}.identity_links WHERE account IN {{keys:Array(String)}} GROUP BY account, other)"
-        " WHERE status = 'merged' LIMIT {n:UInt32}"
-    ), {**params, "keys": keys})]
-    changed = [r["account"] for r in _rows(client, (
-        f"SELECT DISTINCT account FROM {db}.identity_person_changes"
-        " WHERE account IN {others:Array(String)}"
-    ), {"others": sorted(set(neighbours) - set(keys))})] if set(neighbours) - set(keys) else []
-    return person_accounts(account, person, operator, members, neighbours, changed)
+    ), {"person": person, "n": MAX_ROWS})]
+    return person_accounts(account, members)

@@ -70,6 +70,10 @@ def graph() -> list[Any]:
     return [
         link("brand-a:p1", "brand-b:q1", "merged", email, -13.29),
         link("brand-b:q1", "brand-a:p1", "merged", email, -13.29),
+        *[PersonChange(change_id=f"pc-0-{a}", account=a, operator_id="acme", kind="new",
+                       person_id=person_id_of("acme", a), previous_person_id="",
+                       reason="new_account", version=0, changed_at=T0)
+          for a in ("brand-a:p1", "brand-a:p2", "brand-b:q1")],  # every account's first person
         PersonChange(change_id="pc-1", account="brand-b:q1", operator_id="acme", kind="merge",
                      person_id=PERSON, previous_person_id=person_id_of("acme", "brand-b:q1"),
                      reason="email_hash", version=1, changed_at=T0),

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from clickpath.contracts.money import format_amount
-from clickpath.domain.identity.account_state import brand_of, person_id_of
+from clickpath.domain.identity.account_state import brand_of
 from clickpath.domain.identity.policy import DETERMINISTIC
 
 DEFAULT_TIMELINE = 1000
@@ -46,21 +46,11 @@ class JourneyRows:
     profile: Mapping[str, Any] | None = None
 
 
-def person_accounts(
-    account: str, person_id: str, operator_id: str, members: Iterable[str],
-    neighbours: Iterable[str], with_changes: Iterable[str],
-) -> list[str]:
-    """The accounts of `account`'s person: `members` (accounts whose newest change names
-    `person_id`), the account itself, and the person's first account, which never changed and
-    so has no row: among the merged `neighbours` of the members, the one without any change
-    (`with_changes`) whose own person id is `person_id` (identity.account_state.person_id_of).
-    The account first, then in key order."""
-    found = set(members) | {account}
-    changed = set(with_changes)
-    for other in neighbours:
-        if other not in found and other not in changed and person_id_of(operator_id, other) == person_id:
-            found.add(other)
-    return [account, *sorted(found - {account})]
+def person_accounts(account: str, members: Iterable[str]) -> list[str]:
+    """The accounts of `account`'s person: `members` (accounts whose newest change in the merge
+    log names it; every account has one, `new` at least) and the account itself, which the sink
+    may not have written yet. The account first, then in key order."""
+    return [account, *sorted(set(members) - {account})]
 
 
 def link_kind(reasons: Mapping[str, float]) -> str:

@@ -104,19 +104,12 @@ def test_a_player_without_profile_or_links_is_a_person_of_its_own() -> None:
         [], [], [], None)
 
 
-def test_the_persons_accounts_include_its_first_one_which_never_changed() -> None:
-    # q1 and r1 joined p1's person; p1 never changed, so only the links name it.
-    members = ["brand-b:q1", "brand-c:r1"]
-    neighbours = ["brand-a:p1", "brand-b:q1", "brand-d:s1"]  # s1: merged, but changed elsewhere
-    assert person_accounts("brand-b:q1", PERSON, "acme", members, neighbours,
-                           with_changes=["brand-d:s1"]) == [
-        "brand-b:q1", "brand-a:p1", "brand-c:r1"]
-    # A neighbour with no change whose own person is not this one is not of it.
-    assert person_accounts("brand-b:q1", PERSON, "acme", ["brand-b:q1"], ["brand-e:t1"], []) == [
-        "brand-b:q1"]
-    # The first account asking: its members are everyone else.
-    assert person_accounts("brand-a:p1", PERSON, "acme", members, [], []) == [
-        "brand-a:p1", "brand-b:q1", "brand-c:r1"]
+def test_the_persons_accounts_are_the_asking_one_first_then_in_key_order() -> None:
+    # every account has a change in the merge log (`new` at least): the members are all of them
+    members = ["brand-c:r1", "brand-a:p1", "brand-b:q1"]
+    assert person_accounts("brand-b:q1", members) == ["brand-b:q1", "brand-a:p1", "brand-c:r1"]
+    # an account the sink has not written yet is still the asking one's own
+    assert person_accounts("brand-a:p9", []) == ["brand-a:p9"]
 
 
 def test_a_link_is_deterministic_when_a_deterministic_identifier_made_it() -> None:
