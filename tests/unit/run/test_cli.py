@@ -54,6 +54,7 @@ COMMANDS = {
                   "--affiliate", "--format"},
     "mappings": {"--format"},
     "fx": {"--format"},
+    "identity": {"identity_action"},
 }
 
 
