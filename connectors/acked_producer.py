@@ -24,7 +24,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message
 
-from clickpath.contracts.models import IngressEvent
+from clickpath.contracts.models import IngressEvent, Record
 from clickpath.contracts.serde import Codec, build_codec
 from clickpath.contracts.topics import Topic, topic_name
 from clickpath.infra.batching import BatchEncoder, OutRecord, pack_partition
@@ -92,6 +92,27 @@ class AckedProducer:
             elif lane.timer is None:
                 lane.timer = loop.call_later(self._linger_s, self._release, where)
         return list(await asyncio.gather(*futures))
+
+    async def send_record(self, topic: Topic, key: str, record: Record) -> str | None:
+        """Produce one record as it is (never in a batch record: the topics of the stages'
+        own records carry none) to `key`'s partition; None once acknowledged, or the broker's
+        error. For admin doors that write a stage's input (an unmerge to identity.inbox)."""
+        loop = asyncio.get_running_loop()
+        future: Result = loop.create_future()
+        encoded = key.encode()
+        out = OutRecord(self._topics[topic], partition_for(encoded, self._partitions), encoded,
+                        self._codec.encode(record), (0,))
+
+        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
+            result = None if err is None else err.str()
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(_settle_all, [future], result)
+
+        try:
+            self._produce(out, on_delivery)
+        except KafkaException as e:  # refused locally: no ack will come
+            return str(e)
+        return await future
 
     def _release(self, where: Where) -> None:
         """Produce what waits for `where`: one record, or several beyond the size bound."""

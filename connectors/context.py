@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 from clickpath.connectors.acked_producer import AckedProducer
 from clickpath.connectors.keys import KeyStore
-from clickpath.contracts.models import IngressEvent
+from clickpath.contracts.models import IngressEvent, Record
+from clickpath.contracts.topics import Topic
 from clickpath.settings import Settings
 
 
@@ -32,6 +33,13 @@ class IngressContext:
         if self._producer is None:  # started with the service (its lifespan), not at build time
             return ["no broker: the ingress producer starts with the service"] * len(events)
         return await self._producer.send(events)
+
+    async def send_record(self, topic: Topic, key: str, record: Record) -> str | None:
+        """Produce one record of an admin door (not an ingress event) to `topic`; None once
+        the broker acknowledged it, else why not."""
+        if self._producer is None:
+            return "no broker: the ingress producer starts with the service"
+        return await self._producer.send_record(topic, key, record)
 
     def start(self) -> None:
         if self._producer is None and self.settings.kafka_bootstrap_servers:

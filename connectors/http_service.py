@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clickpath.connectors.admin_commissions import admin_commissions_router
 from clickpath.connectors.admin_endpoints import admin_endpoints_router
+from clickpath.connectors.admin_identity import admin_identity_router
 from clickpath.connectors.admin_plans import admin_plans_router
 from clickpath.connectors.affiliate_routes import affiliate_router
 from clickpath.connectors.affiliate_statements import affiliate_statements_router
@@ -84,6 +85,7 @@ def create_service(settings: Settings, ctx: IngressContext | None = None) -> Fas
     app.include_router(analyst_router(ctx))
     app.include_router(ledger_router(ctx))
     app.include_router(admin_commissions_router(ctx))
+    app.include_router(admin_identity_router(ctx))
     app.include_router(affiliate_statements_router(ctx))
     app.include_router(affiliate_router(ctx))
     app.include_router(journey_router(ctx))

@@ -13,7 +13,8 @@ from fastapi import FastAPI
 
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.http_service import create_service
-from clickpath.contracts.models import IngressEvent
+from clickpath.contracts.models import IngressEvent, Record
+from clickpath.contracts.topics import Topic
 from clickpath.domain.catalogue import AffiliateConfig, CampaignConfig
 from clickpath.settings import Settings
 
@@ -25,11 +26,16 @@ class AckingProducer:
 
     def __init__(self, error: str | None = None) -> None:
         self.sent: list[IngressEvent] = []
+        self.records: list[tuple[Topic, str, Record]] = []
         self.error = error
 
     async def send(self, events: list[IngressEvent]) -> list[str | None]:
         self.sent.extend(events)
         return [self.error] * len(events)
+
+    async def send_record(self, topic: Topic, key: str, record: Record) -> str | None:
+        self.records.append((topic, key, record))
+        return self.error
 
     def close(self) -> None:
         pass

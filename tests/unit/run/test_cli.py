@@ -55,6 +55,7 @@ COMMANDS = {
                   "--affiliate", "--format"},
     "mappings": {"--format"},
     "fx": {"--format"},
+    "identity": {"identity_action"},
 }
 
 
