@@ -44,17 +44,18 @@ def _rows(client: Client, sql: str, params: dict[str, Any]) -> list[dict[str, An
 
 def query_journey(
     client: Client, db: str, *, brand_id: str, player_id: str, operator_id: str,
-    limit: int = DEFAULT_TIMELINE, full: bool = False,
+    person_key: bytes, limit: int = DEFAULT_TIMELINE, full: bool = False,
 ) -> dict[str, Any] | None:
     """The journey of `brand_id:player_id` as JSON (domain/identity/journey.py), None when
     clickpath knows nothing of the player. `full`: an admin's answer (every brand's accounts
     in full); else another brand's accounts are only linked. `operator_id`: the brand's
-    operator, for an account never merged (its person id is computed, not stored)."""
+    operator, and `person_key` (IdentityPolicy.person_key), for an account the sink has not
+    written yet (its person id is computed)."""
     if not 1 <= limit <= MAX_TIMELINE:
         raise ValueError(f"limit must be between 1 and {MAX_TIMELINE}")
     account = f"{brand_id}:{player_id}"
     p = {"brand": brand_id, "player": player_id, "account": account, "n": MAX_ROWS}
-    person, operator, changed = _person_of(client, db, p, operator_id)
+    person, operator, changed = _person_of(client, db, p, operator_id, person_key)
     accounts = _accounts(client, db, account, person)
     links = _rows(client, (
         "SELECT other_brand_id, if(other_brand_id = {brand:String} OR {full:Bool},"
@@ -102,11 +103,13 @@ def journey_for(
 ) -> dict[str, Any] | None:
     """query_journey with the brand's operator from `settings` (`[operators.<id>]`)."""
     operator = settings.operator_of_brand.get(brand_id, DEFAULT_OPERATOR)
-    return query_journey(client, db, brand_id=brand_id, operator_id=operator, **filters)
+    key = settings.pseudonym_key.get_secret_value().encode()  # IdentityPolicy.person_key's
+    return query_journey(client, db, brand_id=brand_id, operator_id=operator, person_key=key,
+                         **filters)
 
 
 def _person_of(
-    client: Client, db: str, p: dict[str, Any], operator_id: str
+    client: Client, db: str, p: dict[str, Any], operator_id: str, key: bytes
 ) -> tuple[str, str, bool]:
     """(person id, operator, whether the account ever changed person) of the account: its
     newest change's, else its own."""
@@ -118,7 +121,7 @@ def _person_of(
     if found:
         person, operator = found[0][0]
         return str(person), str(operator), True
-    return person_id_of(operator_id, p["account"]), operator_id, False
+    return person_id_of(operator_id, p["account"], key), operator_id, False
 
 
 def _accounts(client: Client, db: str, account: str, person: str) -> list[str]:

@@ -25,9 +25,12 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_defaults_are_the_policys_defaults() -> None:
-    """No setting: one operator for every brand, and exactly the documented weights."""
-    policy = identity_policy(Settings())
-    assert policy == IdentityPolicy(fields=dict(DEFAULT_FIELDS))
+    """No setting: one operator for every brand, and exactly the documented weights; person ids
+    keyed by the pseudonym key."""
+    settings = Settings()
+    policy = identity_policy(settings)
+    key = settings.pseudonym_key.get_secret_value().encode()
+    assert policy == IdentityPolicy(fields=dict(DEFAULT_FIELDS), person_key=key)
     assert policy.operator_of("any-brand") == DEFAULT_OPERATOR
 
 

@@ -13,6 +13,7 @@ Nothing here sends or decides; it only says what the state is and how ids are ma
 from __future__ import annotations
 
 import hashlib
+import hmac
 from datetime import UTC, datetime
 from typing import Final, Literal
 
@@ -76,6 +77,7 @@ class AccountState(BaseModel):
     blocked: dict[str, IdentityEvidence] = {}
     links: dict[str, IdentityLink] = {}  # other account -> the link as last emitted
     label: Label
+    own_person_id: str = ""  # its person id as its own person (person_id_of, keyed)
     person_version: int = 0  # the version of the last PersonChange (0: none yet)
     last_change: PersonChange | None = None
     candidates: list[ClickCandidate] = []
@@ -92,7 +94,7 @@ class AccountState(BaseModel):
             generation=generation,
             birth=self.birth or UNKNOWN_BIRTH,
             person_account=self.account,
-            person_id=person_id_of(self.operator_id, self.account),
+            person_id=self.own_person_id,
         )
 
     def merged(self) -> list[str]:
@@ -104,10 +106,13 @@ def _digest(text: str, size: int = 16) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:size]
 
 
-def person_id_of(operator_id: str, account: str) -> str:
+def person_id_of(operator_id: str, account: str, key: bytes = b"") -> str:
     """The person an account starts as, and that its component gets when it is the earliest:
-    the same wherever it is computed (the journey reads it for accounts never merged)."""
-    return "pn_" + _digest(f"{operator_id}|{account}")
+    the same wherever it is computed with the same `key` (IdentityPolicy.person_key). Keyed, so
+    that a brand's reader who sees a person id cannot test guesses of the person's first
+    account at another brand against it."""
+    digest = hmac.new(key, f"person|{operator_id}|{account}".encode(), hashlib.sha256)
+    return "pn_" + digest.hexdigest()[:16]
 
 
 def signal_id_of(kind: str, first: str, second: str) -> str:
@@ -135,13 +140,13 @@ def account_of(event: CanonicalEvent) -> str:
 
 def fresh_state(account: str, brand_id: str, policy: IdentityPolicy) -> AccountState:
     operator = policy.operator_of(brand_id)
+    own = person_id_of(operator, account, policy.person_key)
     return AccountState(
         account=account,
         brand_id=brand_id,
         operator_id=operator,
-        label=Label(
-            birth=UNKNOWN_BIRTH, person_account=account, person_id=person_id_of(operator, account)
-        ),
+        label=Label(birth=UNKNOWN_BIRTH, person_account=account, person_id=own),
+        own_person_id=own,
     )
 
 

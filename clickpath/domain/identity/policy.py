@@ -49,7 +49,9 @@ class IdentityPolicy:
     `window`: reserved, not applied yet (docs/identity.md: a window over first sightings
     would make the graph depend on arrival order).
     `lookback`/`skew`: the contract attribution's window, for touchpoints.
-    `max_clicks`: the clicks one identifier keeps for touchpoints (newest by event time)."""
+    `max_clicks`: the clicks one identifier keeps for touchpoints (newest by event time).
+    `person_key`: keys the person ids, so that one cannot be recomputed from an account an
+    operator's key does not see (a worker passes the pseudonym key)."""
 
     operators: Mapping[str, str] = field(default_factory=dict)
     prior: float = 1e-4
@@ -62,6 +64,7 @@ class IdentityPolicy:
     lookback: timedelta = timedelta(days=30)
     skew: timedelta = timedelta(minutes=5)
     max_clicks: int = 50
+    person_key: bytes = b""
 
     def operator_of(self, brand_id: str) -> str:
         return self.operators.get(brand_id, DEFAULT_OPERATOR)
