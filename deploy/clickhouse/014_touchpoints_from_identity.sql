@@ -15,6 +15,18 @@
 ALTER TABLE {db}.identity_touchpoints
     ADD COLUMN IF NOT EXISTS registered_at Nullable(DateTime64(3, 'UTC')) AFTER link;
 
+-- identity_touchpoints_now as in 013, with the account's registration time.
+CREATE OR REPLACE VIEW {db}.identity_touchpoints_now AS
+SELECT brand_id, player_id, account, click_id,
+       any(affiliate_id) AS affiliate_id,
+       any(campaign_id) AS campaign_id,
+       min(clicked_at) AS clicked_at,
+       -- 'named_click' > 'device': the stronger link wins
+       max(link) AS link,
+       min(min(registered_at)) OVER (PARTITION BY brand_id, account) AS registered_at
+FROM {db}.identity_touchpoints
+GROUP BY brand_id, player_id, account, click_id;
+
 -- One row per person (brand account) and click on its path: the named click whatever its time,
 -- a device's click within the window. `registered_at` is the account's earliest; `link`
 -- 'named_click' wins over 'device'. Sub ids and the device id are the click's own (its

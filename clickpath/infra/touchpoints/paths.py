@@ -82,8 +82,9 @@ def _converting_sql(
 
 
 def _non_converting_sql(db: str, brand_where: str, day_where: str, channel: str) -> str:
-    """Clicks no account's path holds (canonical click events): a device's, split where a gap
-    exceeds the lookback; a click without a device id alone. Ages to the path's last click.
+    """Clicks no account's path holds (canonical click events; bot clicks, which the identity
+    stage never puts on a path, left out here too): a device's, split where a gap exceeds the
+    lookback; a click without a device id alone. Ages to the path's last click.
 
     Held clicks are told by a 64-bit hash of (brand, click id), grouped keys too: a set of
     integers is several times cheaper than one of string pairs, and a collision (about one in
@@ -109,7 +110,8 @@ def _non_converting_sql(db: str, brand_where: str, day_where: str, channel: str)
                 SELECT brand_id, occurred_at, click_id, affiliate_id, campaign_id,
                        JSONExtractString(payload, 'device_id') AS device_id
                 FROM {db}.events
-                WHERE event_type = 'click' AND click_id != '' AND {brand_where} AND {held}
+                WHERE event_type = 'click' AND click_id != '' AND {brand_where}
+                  AND JSONExtractString(payload, 'bot_reason') = '' AND {held}
             )
             GROUP BY if(device_id = '', cityHash64(brand_id, 'click', click_id),
                         cityHash64(brand_id, 'device', device_id))
