@@ -183,7 +183,7 @@ def analyst_router(ctx: IngressContext) -> APIRouter:
         position_first: Decimal = Query(DEFAULT_POSITION_FIRST, ge=0, le=1, description="position"),
         position_last: Decimal = Query(DEFAULT_POSITION_LAST, ge=0, le=1, description="position"),
         lookback_days: int = Query(
-            settings.attribution_lookback_days,
+            settings.identity_lookback,  # the window the identity stage puts clicks on paths in
             ge=1,
             le=365,
             description="clicks this many days before the conversion make its path",

@@ -22,17 +22,16 @@ ENV = "CLICKPATH_FAULT_AT"
 TESTING_ENV = "CLICKPATH_TESTING"
 
 STAGE_POINTS = ("after_rows", "after_state", "after_outputs", "in_flush", "before_commit")
-# The tables the ClickHouse sink inserts into, in a batch's order (sinks/clickhouse/writer.py,
-# then the touchpoint links, infra/touchpoints/links.py).
+# The tables the ClickHouse sink inserts into, in a batch's order (sinks/clickhouse/writer.py).
 SINK_TABLES = (
     "events", "fact_rows", "attributions", "delivery_attempts", "player_profile_rows",
-    "commission_ledger", "touchpoint_click_keys", "touchpoint_registration_keys", "touchpoint_rows",
+    "commission_ledger", "identity_touchpoints",
 )
 POINTS: frozenset[str] = frozenset(
     [f"{stage}.{p}" for stage in ("players", "clicks", "earnings", "commissions", "identity",
                                   "identifiers") for p in STAGE_POINTS]
     + [f"sink.after_insert.{t}" for t in SINK_TABLES]
-    + ["sink.mid_insert", "sink.before_link", "sink.before_commit"]
+    + ["sink.mid_insert", "sink.before_commit"]
 )
 
 

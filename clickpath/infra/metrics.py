@@ -85,11 +85,6 @@ IDENTITY_UNMERGES = Counter(
 CLICKHOUSE_ROWS = Counter(
     "clickpath_clickhouse_rows_total", "Rows written to ClickHouse.", ["table"]
 )
-TOUCHPOINTS_LINKED = Counter(
-    "clickpath_touchpoints_linked_total",
-    "Clicks newly linked to a registered person's path, by link (named_click, device).",
-    ["link"],
-)
 CONSUMER_LAG = Gauge(
     "clickpath_consumer_lag",
     "Records behind the end of the input topics, per consuming stage.",

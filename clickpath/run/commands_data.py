@@ -190,7 +190,7 @@ def _report_attribution(settings: Settings, args: argparse.Namespace) -> None:
         ),
         "position_last": DEFAULT_POSITION_LAST if args.position_last is None else args.position_last,
         "lookback_days": (
-            settings.attribution_lookback_days if args.lookback_days is None else args.lookback_days
+            settings.identity_lookback if args.lookback_days is None else args.lookback_days
         ),
         "brand_id": args.brand, "since": args.since, "until": args.until,
     }

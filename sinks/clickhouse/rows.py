@@ -134,9 +134,10 @@ SIGNAL_COLUMNS = [
 """An `identity_signals` row: every MultiAccountSignal field, the accounts' player ids too (013)."""
 IDENTITY_TOUCHPOINT_COLUMNS = [
     "brand_id", "player_id", "account", "click_id", "affiliate_id", "campaign_id", "clicked_at",
-    "link",
+    "link", "registered_at",
 ]
-"""An `identity_touchpoints` row: every TouchpointLink field, the account also split (013)."""
+"""An `identity_touchpoints` row: every TouchpointLink field, the account also split (013;
+`registered_at` since 014)."""
 
 
 def link_rows(links: Iterable[IdentityLink]) -> list[list[Any]]:
@@ -169,12 +170,13 @@ def signal_rows(signals: Iterable[MultiAccountSignal]) -> list[list[Any]]:
 
 
 def identity_touchpoint_rows(links: Iterable[TouchpointLink]) -> list[list[Any]]:
-    """The `identity_touchpoints` rows of a batch: each (account, click, link) once."""
-    rows: dict[tuple[str, str, str], list[Any]] = {}
+    """The `identity_touchpoints` rows of a batch: each (account, click, link, registration
+    time) once (the views take the account's earliest registration time)."""
+    rows: dict[tuple[str, str, str, Any], list[Any]] = {}
     for t in links:
-        rows.setdefault((t.account, t.click_id, t.link), [
+        rows.setdefault((t.account, t.click_id, t.link, t.registered_at), [
             t.brand_id, split_account(t.account)[1], t.account, t.click_id, t.affiliate_id,
-            t.campaign_id, t.clicked_at, t.link,
+            t.campaign_id, t.clicked_at, t.link, t.registered_at,
         ])
     return list(rows.values())
 

@@ -1,6 +1,7 @@
 """The ClickHouse sink's writer: canonical events, funnel facts, attributions, the delivery log,
 player profiles, the commission ledger, the affiliates' player statuses and the identity graph's
-links, person changes, signals and touchpoints, then the touchpoint links of the batch's events.
+links, person changes, signals and touchpoints (the clicks on each account's path, which the
+identity stage decides: the sink does no linking of its own).
 
 Replays are harmless without FINAL on any read: the funnel's materialized views count each
 canonical event id and each fact version once, because the writer looks up what ClickHouse
@@ -16,7 +17,7 @@ take each link's, account's and signal's highest version and each change id once
 
 Crash points (clickpath.infra.faults; tests/crash/test_sink_crash_points.py): a batch
 is written one insert per table (`sink.after_insert.<table>`, `sink.mid_insert` between two of
-them), linked (`sink.before_link`), then committed (`sink.before_commit`, sinks/base.py). A kill
+them), then committed (`sink.before_commit`, sinks/base.py). A kill
 at any of them replays the batch, and the look-ups above make the replay write only what is
 missing. An insert of one table is one part per month partition; a kill between two parts of
 one insert leaves some of its events stored, which the replay completes the same way (a fact's
@@ -58,7 +59,6 @@ from clickpath.infra.clickhouse import (
 )
 from clickpath.infra.faults import fault_point
 from clickpath.infra.metrics import CLICKHOUSE_ROWS, observe_event_latency
-from clickpath.infra.touchpoints import link_touchpoints
 from clickpath.settings import Settings
 from clickpath.sinks.base import BatchSink, SinkWriteError, UnwritableError
 from clickpath.sinks.clickhouse.rows import (
@@ -155,7 +155,7 @@ class ClickHouseSink(BatchSink):
         super().__init__(settings)
         self.db = settings.clickhouse_database
         self.client = connect(settings)
-        self.lock = threading.Lock()  # ingestion's: the writes and the touchpoint links
+        self.lock = threading.Lock()  # ingestion's: the writes
         with self.lock:
             self.prepared = prepare(self.client, self.db, settings.clickhouse_dsn)
 
@@ -167,19 +167,6 @@ class ClickHouseSink(BatchSink):
             if is_unwritable(e):  # the values: bisected, the rows at fault dead-lettered
                 raise UnwritableError(redact(f"ClickHouse refused the values: {e}")) from e
             raise SinkWriteError(redact(f"ClickHouse insert failed: {e}")) from e
-        fault_point("sink.before_link")
-        try:
-            with self.lock:
-                # Right behind the events, every event of the batch (replays too: a crash
-                # between the two leaves links to make), at most a batch behind the stream.
-                link_touchpoints(
-                    self.client, self.db,
-                    [r for _, r in records if isinstance(r, CanonicalEvent)],
-                    lookback_days=self.settings.attribution_lookback_days,
-                    clock_skew_s=self.settings.attribution_clock_skew_s,
-                )
-        except Exception as e:  # the events are stored: never dead-lettered for a link, retried
-            raise SinkWriteError(redact(f"linking touchpoints failed: {e}")) from e
         for table, count in written.items():
             CLICKHOUSE_ROWS.labels(table).inc(count)
         for _, record in records:

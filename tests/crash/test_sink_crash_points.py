@@ -46,6 +46,7 @@ from clickpath.contracts.models import (
     PlayerDayFact,
     PlayerProfile,
     Record,
+    TouchpointLink,
 )
 from clickpath.contracts.serde import build_codec
 from clickpath.contracts.topics import SPECS, Topic, topic_name
@@ -116,7 +117,7 @@ def second_wave() -> list[tuple[Topic, Record]]:
     first = events()
     return (
         [(Topic.CANONICAL, e) for e in (
-            event("e-r3", "registration", 20, "p3", device="d3"),  # links c5 by its device
+            event("e-r3", "registration", 20, "p3", device="d3"),  # c5's device: on its path
             event("e-l2", "login", 21, "p2"),
             event("e-d4", "deposit", 22, "p2", amount="40", txn="t4"),
             *first[4:9],  # a worker's replay re-sends canonical events already sent
@@ -132,6 +133,10 @@ def second_wave() -> list[tuple[Topic, Record]]:
         + [(Topic.PLAYER_PROFILES, p) for p in profiles()[:2]]
         + [(Topic.COMMISSION_LEDGER, e) for e in ledger()[1:]]  # one re-sent, one new
         + [(Topic.COMMISSION_LEDGER, ledger_entry("le-3", "aff-1", "25.00"))]
+        + [(Topic.IDENTITY_TOUCHPOINTS, t) for t in (
+            touchpoint("p3", "c5", -10, "device", "aff-1", registered=20),  # p3 registered on c5's device
+            touchpoints()[2],  # re-sent
+        )]
     )
 
 
@@ -218,6 +223,22 @@ def ledger() -> list[LedgerEntry]:
     return [ledger_entry("le-1", "aff-2", "100.00"), ledger_entry("le-2", "aff-1", "-12.50")]
 
 
+def touchpoint(player: str, click: str, minutes: float, link: str, affiliate: str,
+               registered: float = 0) -> TouchpointLink:
+    """What the identity stage sends for a click on the account's path."""
+    return TouchpointLink(account=f"{BRAND}:{player}", brand_id=BRAND, click_id=click,
+                          affiliate_id=affiliate, campaign_id="camp-1",
+                          clicked_at=T0 + timedelta(minutes=minutes), link=link,  # type: ignore[arg-type]
+                          registered_at=T0 + timedelta(minutes=registered))
+
+
+def touchpoints() -> list[TouchpointLink]:
+    return [touchpoint("p1", "c1", -3 * 24 * 60, "device", "aff-1"),
+            touchpoint("p1", "c2", -60, "device", "aff-2"),  # then found to be the named click
+            touchpoint("p1", "c2", -60, "named_click", "aff-2"),
+            touchpoint("p2", "c3", -30, "named_click", "aff-1")]
+
+
 def fixed_set() -> list[tuple[Topic, Record]]:
     return (
         [(Topic.CANONICAL, e) for e in events()]
@@ -226,6 +247,7 @@ def fixed_set() -> list[tuple[Topic, Record]]:
         + [(Topic.DELIVERY_ATTEMPTS, a) for a in attempts()]
         + [(Topic.PLAYER_PROFILES, p) for p in profiles()]
         + [(Topic.COMMISSION_LEDGER, e) for e in ledger()]
+        + [(Topic.IDENTITY_TOUCHPOINTS, t) for t in touchpoints()]
     )
 
 
@@ -249,8 +271,8 @@ def produce(settings: Settings, records: list[tuple[Topic, Record]]) -> None:
     producer = Producer(producer_config(settings))
     batched: list[Pending] = []
     for topic, record in records:
-        key = (getattr(record, "person_id", None) or getattr(record, "job_id", None)
-               or getattr(record, "affiliate_id", ""))
+        key = (getattr(record, "person_id", None) or getattr(record, "account", None)
+               or getattr(record, "job_id", None) or getattr(record, "affiliate_id", ""))
         if SPECS[topic].batched:
             batched.append(Pending(topic_name(settings, topic), key, codec.encode(record)))
         else:

@@ -21,7 +21,7 @@ def test_the_paths_read_back_are_the_generated_ones_and_every_model_sums_exactly
     assert registration["converted"] == 3_000
     # unlinked clicks: about 40 % on devices of 1-3 clicks (one path each), the rest alone
     assert 3_000 + 1_200 < registration["paths"] < 3_000 + 2_000
-    assert stage["rows_written"]["touchpoint_rows"] > 3_000  # multi-touch paths
+    assert stage["rows_written"]["identity_touchpoints"] > 3_000  # multi-touch paths
     assert stage["rows_written"]["player_profile_rows"] == 3_000
 
 

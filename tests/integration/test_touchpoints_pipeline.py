@@ -11,7 +11,7 @@ from clickpath.devtools.loadgen import JourneyRates, LoadGenerator, Population
 from clickpath.devtools.verify import verify_touchpoints
 from clickpath.infra.clickhouse import connect
 from clickpath.infra.producer import EventProducer
-from clickpath.infra.reports import clickhouse_stats
+from clickpath.infra.reports import analyst_query, clickhouse_stats
 from clickpath.infra.touchpoints import query_paths
 from tests.integration.harness import wait_until
 
@@ -25,6 +25,14 @@ def written(settings) -> int:
         return 0  # the sink is still starting
 
 
+def linked(settings) -> int:
+    try:
+        answer = analyst_query(settings, "SELECT count() FROM touchpoints", None)
+    except httpx.TransportError:
+        return 0
+    return int(answer["rows"][0][0])
+
+
 def test_generated_journeys_become_their_touchpoint_paths(settings, codec, start_role) -> None:
     start_role("worker", role_settings=settings)
     sink = start_role("sink", "clickhouse", role_settings=settings)
@@ -34,13 +42,16 @@ def test_generated_journeys_become_their_touchpoint_paths(settings, codec, start
     truth = gen.truth
     assert sum(len(p) > 1 for p in truth.paths.values()) > 10
 
-    # The sink links each batch right after writing its events: all events written, all linked.
+    # Every event written, and every registered account's touchpoints (the identity stage's,
+    # written by the sink after the events they come from).
     wait_until(
         lambda: written(settings) >= truth.unique_events,
         120,
         "every canonical event in ClickHouse",
         every_s=0.5,
     )
+    expected = sum(len(p) for p in truth.paths.values())
+    wait_until(lambda: linked(settings) >= expected, 120, f"{expected} touchpoints", every_s=0.5)
     sink.stop()  # the embedded engine opens in one process at a time
     client = connect(settings)
     db = settings.clickhouse_database

@@ -165,3 +165,6 @@ class TouchpointLink(Record):
     campaign_id: str
     clicked_at: Timestamp
     link: TouchKind
+    # The account's registration time, which the attribution paths measure ages and the window
+    # to (infra/touchpoints/paths.py): sent again when an earlier registration moves it.
+    registered_at: Timestamp | None = None

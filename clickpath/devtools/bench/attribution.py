@@ -171,7 +171,7 @@ def _clickhouse_rows(ch: dict[str, Any]) -> list[tuple[str, str]]:
             f"{ch['persons']:,} / {ch['unlinked_clicks']:,}",
         ),
         (
-            "  fill (Arrow inserts: keys, touchpoints, profiles; s)",
+            "  fill (Arrow inserts: click events, touchpoints, profiles; s)",
             f"{ch['fill_s']}  ({sum(ch['rows_written'].values()):,} rows)",
         ),
     ]

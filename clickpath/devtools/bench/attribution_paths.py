@@ -1,11 +1,11 @@
 """The attribution report end to end: paths read from ClickHouse, then every model (`--clickhouse`).
 
 Fills an embedded chdb, migrated with the shipped DDL, with the rows the ClickHouse sink writes
-for registered persons and their clicks (deploy/clickhouse/006_touchpoints.sql: the two key
-tables and `touchpoint_rows`, linked as `link_touchpoints` links them) and with each person's
-profile (005_players.sql: `player_profile_rows`, through its view into `players_agg`), by bulk
-Arrow inserts. Then times, as `clickpath report attribution` runs it, `query_paths` (by
-affiliate, value NGR, 30-day lookback) and `attribute(paths, MODELS)`, for the FTD and the
+for registered persons and their clicks (001_funnel.sql: the clicks' canonical `events`;
+013/014: `identity_touchpoints`, the TouchpointLinks the identity stage sends for them) and with
+each person's profile (005_players.sql: `player_profile_rows`, through its view into
+`players_agg`), by bulk Arrow inserts. Then times, as `clickpath report attribution` runs it,
+`query_paths` (by affiliate, value NGR, 30-day lookback) and `attribute(paths, MODELS)`, for the FTD and the
 registration, and checks that every model credits exactly the converted paths and their value,
 and that these are the generated ones.
 
@@ -85,9 +85,28 @@ def _cents(values: Any) -> Any:
     return pa.Array.from_buffers(pa.decimal128(20, 4), unscaled.size, [None, pa.py_buffer(words)])
 
 
+def _click_events(brand: Any, click: Any, clicked: Any, device: Any, aff: Any, camp: Any) -> Any:
+    """Canonical click events as the sink stores them: the device id in the payload ('' none)."""
+    payload = np.where(device != "", np.char.add(np.char.add('{"device_id":"', device), '"}'), "{}")
+    return pa.table(
+        {
+            "event_id": np.char.add("ev-", click),
+            "event_type": np.full(click.size, "click"),
+            "occurred_at": clicked,
+            "processed_at": clicked,
+            "brand_id": brand,
+            "source": np.full(click.size, "tracker"),
+            "click_id": click,
+            "affiliate_id": aff,
+            "campaign_id": camp,
+            "payload": payload,
+        }
+    )
+
+
 def _persons(first: int, n: int, seed: int, expected: Expected) -> dict[str, Any]:
-    """Persons first .. first + n - 1: their click keys, registration keys, touchpoint rows and
-    profiles, one Arrow table per table."""
+    """Persons first .. first + n - 1: their click events, touchpoints and profiles, one Arrow
+    table per table."""
     rng = np.random.default_rng(seed + first)
     skew = 1.0 / (np.arange(AFFILIATES) + 1) ** 1.1
     quality = np.random.default_rng(seed).uniform(0.15, 0.45, AFFILIATES)
@@ -115,41 +134,19 @@ def _persons(first: int, n: int, seed: int, expected: Expected) -> dict[str, Any
     clicked = _ms(reg_ms[who] - back[who, m])
     named = m == 0
 
-    click_keys = pa.table(
-        {
-            "brand_id": np.r_[brand[who], brand[who]],
-            "via": np.r_[np.full(k, "click"), np.full(k, "device")],
-            "key": np.r_[click, device[who]],
-            "occurred_at": pa.concat_arrays([clicked, clicked]),
-            "click_id": np.r_[click, click],
-            "device_id": np.r_[device[who], device[who]],
-            "affiliate_id": np.r_[aff, aff],
-            "campaign_id": np.r_[camp, camp],
-        }
-    )
     registered = _ms(reg_ms)
-    registration_keys = pa.table(
-        {
-            "brand_id": np.r_[brand, brand],
-            "via": np.r_[np.full(n, "click"), np.full(n, "device")],
-            "key": np.r_[click[named], device],
-            "registered_at": pa.concat_arrays([registered, registered]),
-            "person_id": np.r_[person, person],
-            "device_id": np.r_[device, device],
-            "click_id": np.r_[click[named], click[named]],
-        }
-    )
-    touchpoint_rows = pa.table(
+    events = _click_events(brand[who], click, clicked, device[who], aff, camp)
+    touchpoints = pa.table(
         {
             "brand_id": brand[who],
-            "person_id": person[who],
+            "player_id": np.char.add("p", ids[who].astype(str)),
+            "account": person[who],
             "click_id": click,
             "affiliate_id": aff,
             "campaign_id": camp,
             "clicked_at": clicked,
-            "registered_at": _ms(reg_ms[who]),
             "link": np.where(named, "named_click", "device"),
-            "device_id": device[who],
+            "registered_at": _ms(reg_ms[who]),
         }
     )
 
@@ -190,12 +187,7 @@ def _persons(first: int, n: int, seed: int, expected: Expected) -> dict[str, Any
     for cur in ("EUR", "USD"):
         cents = int(ngr_cents[ftd & (currency == cur)].sum())
         expected.ngr[cur] = expected.ngr.get(cur, Decimal(0)) + Decimal(cents).scaleb(-2)
-    return {
-        "touchpoint_click_keys": click_keys,
-        "touchpoint_registration_keys": registration_keys,
-        "touchpoint_rows": touchpoint_rows,
-        "player_profile_rows": profiles,
-    }
+    return {"events": events, "identity_touchpoints": touchpoints, "player_profile_rows": profiles}
 
 
 def _unlinked(first: int, n: int, seed: int, expected: Expected) -> dict[str, Any]:
@@ -216,22 +208,8 @@ def _unlinked(first: int, n: int, seed: int, expected: Expected) -> dict[str, An
     aff = np.char.add("aff-", np.char.zfill(rng.choice(AFFILIATES, n, p=skew / skew.sum()).astype(str), 2))
     camp = np.char.add(aff, np.char.add("/camp-", rng.integers(0, 3, n).astype(str)))
     brand = np.char.add("brand-", (owner % BRANDS).astype(str))
-    keyed = device != ""  # a click keyed by its device too
-    clicked = _ms(at)
-    table = pa.table(
-        {
-            "brand_id": np.r_[brand, brand[keyed]],
-            "via": np.r_[np.full(n, "click"), np.full(on_device, "device")],
-            "key": np.r_[click, device[keyed]],
-            "occurred_at": pa.concat_arrays([clicked, clicked.filter(pa.array(keyed))]),
-            "click_id": np.r_[click, click[keyed]],
-            "device_id": np.r_[device, device[keyed]],
-            "affiliate_id": np.r_[aff, aff[keyed]],
-            "campaign_id": np.r_[camp, camp[keyed]],
-        }
-    )
     expected.unlinked_paths += devices + alone
-    return {"touchpoint_click_keys": table}
+    return {"events": _click_events(brand, click, _ms(at), device, aff, camp)}
 
 
 def _chunks(cfg: PathsBenchConfig, expected: Expected) -> Iterator[dict[str, Any]]:

@@ -1,12 +1,10 @@
-"""Touchpoints in ClickHouse: linking each registered person's clicks, and reading their paths.
+"""Touchpoints in ClickHouse: reading each registered person's path for the attribution models.
 
-Two roles: the write path (`links`: key rows, look-ups, the links the rule in
-clickpath.domain.touch_linking decides), which only the ClickHouse sink calls, right behind the
-events it wrote; and the path reader (`paths`), which the reports call. docs/touchpoints.md
-describes both.
+The clicks on a path are decided by the identity stage (clickpath.domain.identity.touches) and
+written by the ClickHouse sink as `identity_touchpoints` rows like any other record; the path
+reader (`paths`), which the reports call, reads them. docs/touchpoints.md describes both.
 """
 
-from clickpath.infra.touchpoints.links import link_touchpoints
 from clickpath.infra.touchpoints.paths import query_paths
 
-__all__ = ["link_touchpoints", "query_paths"]
+__all__ = ["query_paths"]

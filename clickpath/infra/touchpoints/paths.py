@@ -1,9 +1,12 @@
 """The touchpoint path reader: every person's path (and the paths no person holds) for the
 attribution models, read from ClickHouse in one query and turned into `Path`s block by block.
 
-What it reads, the links, the write path (clickpath.infra.touchpoints.links) makes. Never use
-FINAL here: a link written twice is one touch (arrayDistinct on the click), and the views read
-the links grouped by their key.
+What it reads: the clicks the identity graph puts on each brand account's path
+(`identity_touchpoints`, the TouchpointLinks of identity.touchpoints that the ClickHouse sink
+writes; clickpath.domain.identity.touches decides them), and for the paths that did not convert
+the canonical click events no account's path holds. Never use FINAL here: a touchpoint written
+twice, or as both kinds, is one touch (arrayDistinct on the click), and an account's
+registration time is its minimum.
 """
 
 from __future__ import annotations
@@ -35,15 +38,17 @@ def _channel_sql(by: Literal["affiliate", "campaign"], aff: str, camp: str) -> s
 
 def _converting_sql(
     db: str,
-    where: str,
+    brand_where: str,
+    day_having: str,
     conversion: Literal["registration", "ftd"],
     channel: str,
     value: Literal["ngr", "deposits"],
 ) -> str:
     """Registered persons' paths: their touches in the window, ages to the conversion.
 
-    One aggregation over `touchpoint_rows` (a link written twice is one touch: arrayDistinct
-    on the click), joined to `players` for the FTD and the value."""
+    One aggregation over `identity_touchpoints` per account (the person: a touchpoint written
+    twice or as both kinds is one touch, arrayDistinct on the click), joined to `players` for
+    the FTD and the value."""
     money = "ngr" if value == "ngr" else "deposit_sum"
     if conversion == "registration":
         converted, end = "toUInt8(1)", "t.reg_at"
@@ -58,16 +63,16 @@ def _converting_sql(
                   CAST(map(), '{_VALUE_TYPE}')) AS value
         FROM
         (
-            SELECT person_id, min(registered_at) AS reg_at,
+            SELECT account AS person_id, assumeNotNull(min(registered_at)) AS reg_at,
                    arraySort(arrayFilter(
                        x -> x.1 <= reg_at + toIntervalSecond({{skew:UInt32}})
                             AND x.1 >= reg_at - toIntervalDay({{lookback:UInt32}}),
                        arrayDistinct(groupArray((clicked_at, click_id, {channel})))
                    )) AS touches
-            FROM {db}.touchpoint_rows
-            WHERE {where}
-            GROUP BY brand_id, person_id
-            HAVING notEmpty(touches)
+            FROM {db}.identity_touchpoints
+            WHERE {brand_where} AND registered_at IS NOT NULL
+            GROUP BY brand_id, account
+            HAVING {day_having} AND notEmpty(touches)
         ) AS t
         LEFT JOIN
         (
@@ -77,16 +82,17 @@ def _converting_sql(
 
 
 def _non_converting_sql(db: str, brand_where: str, day_where: str, channel: str) -> str:
-    """Clicks no person's path holds: a device's (its 'device' key rows, stored in device and
-    time order), split where a gap exceeds the lookback; a click without a device id alone.
-    Ages to the path's last click.
+    """Clicks no account's path holds (canonical click events; bot clicks, which the identity
+    stage never puts on a path, left out here too): a device's, split where a gap exceeds the
+    lookback; a click without a device id alone. Ages to the path's last click.
 
-    Linked clicks are told by a 64-bit hash of (brand, click id), grouped keys too: a set of
+    Held clicks are told by a 64-bit hash of (brand, click id), grouped keys too: a set of
     integers is several times cheaper than one of string pairs, and a collision (about one in
     10^6 over 10^7 clicks) would at worst drop one unlinked click from these paths."""
-    linked = (
+    held = (
         f"cityHash64(brand_id, click_id) NOT IN "
-        f"(SELECT cityHash64(brand_id, click_id) FROM {db}.touchpoint_rows WHERE {brand_where})"
+        f"(SELECT cityHash64(brand_id, click_id) FROM {db}.identity_touchpoints "
+        f"WHERE {brand_where})"
     )
     age = _AGE.format(end="g[length(g)].1", start="x.1")
     return f"""
@@ -99,10 +105,16 @@ def _non_converting_sql(db: str, brand_where: str, day_where: str, channel: str)
             SELECT arraySort(arrayDistinct(groupArray((occurred_at, click_id, {channel}))))
                        AS clicks,
                    arrayDifference(arrayMap(x -> toUnixTimestamp64Milli(x.1), clicks)) AS gaps
-            FROM {db}.touchpoint_click_keys
-            WHERE (via = 'device' OR (via = 'click' AND device_id = ''))
-              AND {brand_where} AND {linked}
-            GROUP BY cityHash64(brand_id, via, key)
+            FROM
+            (
+                SELECT brand_id, occurred_at, click_id, affiliate_id, campaign_id,
+                       JSONExtractString(payload, 'device_id') AS device_id
+                FROM {db}.events
+                WHERE event_type = 'click' AND click_id != '' AND {brand_where}
+                  AND JSONExtractString(payload, 'bot_reason') = '' AND {held}
+            )
+            GROUP BY if(device_id = '', cityHash64(brand_id, 'click', click_id),
+                        cityHash64(brand_id, 'device', device_id))
         )
         ARRAY JOIN arraySplit((x, gap) -> gap > toInt64({{lookback:UInt32}}) * 86400000,
                               clicks, gaps) AS g
@@ -133,9 +145,9 @@ def _paths_sql(
         days.append("{day} <= {{until:Date}}")
         params["until"] = until
     day_where = " AND ".join(days) or "1"
-    where = f"{brand_where} AND {day_where.format(day='toDate(registered_at)')}"
     channel = _channel_sql(by, "affiliate_id", "campaign_id")
-    sql = _converting_sql(db, where, conversion, channel, value)
+    sql = _converting_sql(db, brand_where, day_where.format(day="toDate(reg_at)"), conversion,
+                          channel, value)
     if conversion == "registration":
         sql += " UNION ALL " + _non_converting_sql(db, brand_where, day_where, channel)
     return sql, params
@@ -218,8 +230,9 @@ def query_paths(
     lookback apart; a click without a device id is its own path).
     conversion 'ftd': each registered person's touches; converted when they made an FTD (ages
     to it, value as above), else not (ages to the registration, no value).
-    A person's touches are their linked clicks in the contract attribution's window
-    (domain/attribution.py), oldest first. since/until filter the registration's UTC day (a
+    A person (brand account)'s touches are the clicks the identity graph put on its path
+    (identity_touchpoints) in the contract attribution's window (domain/attribution.py),
+    oldest first. since/until filter the registration's UTC day (a
     non-converting path's last click's)."""
     sql, params = _paths_sql(
         db, brand_id=brand_id, conversion=conversion, by=by, value=value, since=since, until=until
