@@ -18,7 +18,10 @@ from typing import Any, Final
 from clickpath.contracts.models import (
     CanonicalEvent,
     ClickCandidate,
+    ClickClaim,
+    IdentifierSighting,
     IdentityEvidence,
+    PageView,
     PersonChange,
     PersonLabel,
     Record,
@@ -27,8 +30,9 @@ from clickpath.contracts.models import (
 from clickpath.contracts.topics import Topic
 from clickpath.domain.identity.account_state import AccountState, account_of
 from clickpath.domain.identity.accounts import decide_inbox, observe, replay_account
+from clickpath.domain.identity.page_views import observe_page_view, on_claim, resend_page_views
 from clickpath.domain.identity.policy import IdentityPolicy
-from clickpath.domain.identity.sightings import KINDS, sightings_of
+from clickpath.domain.identity.sightings import KINDS, Sightings, page_view_sightings, sightings_of
 from clickpath.domain.ledger import Ledger
 from clickpath.domain.outputs import Outcome, Output
 from clickpath.domain.runs import Positioned
@@ -36,8 +40,9 @@ from clickpath.infra.metrics import IDENTITY_REFUSED, IDENTITY_UNMERGES
 from clickpath.streams.runtime import Stage
 
 STATE_FORMAT = 1
-# The canonical events that carry identifiers; deposits, wagers and the rest cost no decode.
-IDENTITY_EVENT_TYPES: Final = frozenset(KINDS)
+# The canonical events that carry identifiers, and page views; deposits, wagers and the rest
+# cost no decode.
+IDENTITY_EVENT_TYPES: Final = frozenset(KINDS) | {"page_view"}
 
 
 def identity_stage(policy: Callable[[], IdentityPolicy]) -> Stage[AccountState]:
@@ -47,10 +52,12 @@ def identity_stage(policy: Callable[[], IdentityPolicy]) -> Stage[AccountState]:
                ledger: Ledger | None) -> tuple[AccountState, list[Output], Outcome]:
         record, rules = item.record, policy()
         if isinstance(record, CanonicalEvent):
-            found = sightings_of(record, rules)
-            for kind, reason in found.refused:
-                IDENTITY_REFUSED.labels(kind, reason).inc()
-            return observe(state, record, found.sent, rules, now)
+            return observe(state, record, _counted(sightings_of(record, rules)), rules, now)
+        if isinstance(record, PageView):
+            return observe_page_view(state, record, _counted(page_view_sightings(record, rules)),
+                                     rules)
+        if isinstance(record, ClickClaim):
+            return on_claim(state, record, rules)
         decided = decide_inbox(state, record, rules, now)
         for out in decided[1]:
             if isinstance(out.record, PersonChange) and out.record.kind == "unmerge":
@@ -59,26 +66,39 @@ def identity_stage(policy: Callable[[], IdentityPolicy]) -> Stage[AccountState]:
 
     def replay(state: AccountState, item: Positioned[Any], now: datetime,
                ledger: Ledger | None) -> list[Output]:
+        if isinstance(item.record, PageView | ClickClaim):
+            return resend_page_views(state)
         return replay_account(state, item.record, policy(), now)
 
     return Stage(
         name="identity",
-        inputs=(Topic.CANONICAL, Topic.IDENTITY_INBOX),
+        inputs=(Topic.CANONICAL, Topic.PAGE_VIEWS, Topic.IDENTITY_INBOX),
         key_of=_account_key,
-        accepts=(CanonicalEvent, IdentityEvidence, ClickCandidate, PersonLabel, UnmergeRequest),
+        accepts=(CanonicalEvent, PageView, IdentityEvidence, ClickCandidate, ClickClaim,
+                 PersonLabel, UnmergeRequest),
         state_model=AccountState,
         state_format=STATE_FORMAT,
         decide=decide,
         replay=replay,
-        timed=CanonicalEvent,
+        timed=(CanonicalEvent, PageView),
         wants=lambda record: not isinstance(record, CanonicalEvent)
         or record.event_type in IDENTITY_EVENT_TYPES,
         wants_kind=lambda kind: kind in IDENTITY_EVENT_TYPES,
     )
 
 
+def _counted(found: Sightings) -> tuple[IdentifierSighting, ...]:
+    """The sightings to send; the refused values counted (by kind and reason, never value)."""
+    for kind, reason in found.refused:
+        IDENTITY_REFUSED.labels(kind, reason).inc()
+    return found.sent
+
+
 def _account_key(record: Record) -> str:
     if isinstance(record, CanonicalEvent):
         return account_of(record)
-    assert isinstance(record, IdentityEvidence | ClickCandidate | PersonLabel | UnmergeRequest)
+    if isinstance(record, PageView):
+        return record.click_id
+    assert isinstance(record, IdentityEvidence | ClickCandidate | ClickClaim | PersonLabel
+                      | UnmergeRequest)
     return record.account

@@ -25,6 +25,7 @@ from clickpath.contracts.models import (
     CanonicalEvent,
     Click,
     ClickCandidate,
+    ClickClaim,
     ClickLink,
     CommissionFlag,
     DeadLetter,
@@ -201,8 +202,10 @@ SPECS: dict[Topic, TopicSpec] = {
         ),
         TopicSpec(
             Topic.PAGE_VIEWS, _CLICK_ID, (PageView, EventBatch),
-            producers=(Node.TRACKER, Node.OPERATOR_SDK), consumers=(), batched=True,
-            doc="Landing-page context the web SDK collected with consent; no stream agent reads it.",
+            producers=(Node.TRACKER, Node.OPERATOR_SDK), consumers=(Node.IDENTITY,), batched=True,
+            doc="Landing-page context the web SDK collected with consent: the identity stage"
+            " takes its device, IP prefix and user agent as evidence of the account that named"
+            " the click.",
         ),
         TopicSpec(
             Topic.CLICK_LINKS, _CLICK_ID, (ClickLink,),
@@ -286,11 +289,12 @@ SPECS: dict[Topic, TopicSpec] = {
         ),
         TopicSpec(
             Topic.IDENTITY_INBOX, Key("brand_id:player_id (click_id for clicks)", _field("account")),
-            (IdentityEvidence, ClickCandidate, PersonLabel, UnmergeRequest),
+            (IdentityEvidence, ClickCandidate, ClickClaim, PersonLabel, UnmergeRequest),
             producers=(Node.IDENTIFIERS, Node.IDENTITY, Node.IDENTITY_ADMIN),
             consumers=(Node.IDENTITY,),
             doc="What reaches a brand account about its identity: evidence of the accounts it"
-            " shares identifiers with, clicks seen on them, its merged neighbours' person, unmerges.",
+            " shares identifiers with, clicks seen on them, its merged neighbours' person, unmerges;"
+            " and to a click, the accounts that named it (its page views are theirs).",
             retention_ms=-1,
         ),
         TopicSpec(

@@ -36,6 +36,7 @@ from clickpath.contracts.models.commissions import (
 )
 from clickpath.contracts.models.identity import (
     ClickCandidate,
+    ClickClaim,
     IdentifierSighting,
     IdentityEvidence,
     IdentityLink,
@@ -92,11 +93,13 @@ ALL_RECORDS: tuple[type[Record], ...] = (
     Click, PageView, *PLAYER_EVENT_TYPES, ClickLink, Attribution, CanonicalEvent, PlayerDayFact, Postback,
     DeadLetter, DeliveryJob, DeliveryAttempt, PostbackRevocation, EventBatch, PlayerProfile,
     PlayerPeriodValue, PlayerQualification, CommissionFlag, LedgerEntry, AffiliatePlayerStatus,
-    Webhook, IdentifierSighting, IdentityEvidence, ClickCandidate, PersonLabel, UnmergeRequest,
+    Webhook, IdentifierSighting, IdentityEvidence, ClickCandidate, ClickClaim, PersonLabel,
+    UnmergeRequest,
     IdentityLink, PersonChange, MultiAccountSignal, TouchpointLink,
 )
 
 __all__ = [
+    "ClickClaim",
     "UnmergeRequest",
     "TouchpointLink",
     "PersonLabel",

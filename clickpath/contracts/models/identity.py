@@ -78,6 +78,17 @@ class ClickCandidate(Record):
     identifier: str
 
 
+class ClickClaim(Record):
+    """A brand account whose registration named the click `account` (a click's key is its
+    click_id): the visitor's page views on that click are the account's, so the click's side
+    sends them on as the account's sightings (docs/identity.md, Page views)."""
+
+    avro_name: ClassVar[str] = "io.clickpath.identity.ClickClaim"
+    account: str  # the key: the click's id
+    claimant: str  # brand_id:player_id
+    brand_id: str
+
+
 class PersonLabel(Record):
     """One account telling a merged neighbour which person it belongs to: the earliest account
     of the component (`birth`, then `person_account`) at the highest `generation` (each removed

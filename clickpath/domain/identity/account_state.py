@@ -83,6 +83,9 @@ class AccountState(BaseModel):
     candidates: list[ClickCandidate] = []
     touchpoints: dict[str, TouchpointLink] = {}  # click_id -> the touchpoint as last emitted
     signals: dict[str, MultiAccountSignal] = {}  # other account -> last signal (first key only)
+    # a click's side only (page_views.py): its page views' sightings, the accounts that named it
+    page_views: dict[str, IdentifierSighting] = {}
+    claimants: list[str] = []
 
     @property
     def person_id(self) -> str:

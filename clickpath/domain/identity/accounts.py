@@ -44,6 +44,7 @@ from clickpath.domain.identity.labels import (
     on_first_event,
     on_label,
 )
+from clickpath.domain.identity.page_views import claim_of, resend_page_views
 from clickpath.domain.identity.pairs import block_of, record_evidence, refresh_pairs
 from clickpath.domain.identity.policy import IdentityPolicy
 from clickpath.domain.identity.touches import add_candidate, drop_withdrawn, touchpoints
@@ -79,7 +80,17 @@ def observe(
         if held is None or s.seen_at < held.seen_at:
             st.sent[s.identifier] = s
             outputs.append(Output(Topic.IDENTITY_SIGHTINGS, s.identifier, s))
+            if held is None:
+                outputs += _claim(s)
     return _outcome(old, st, outputs)
+
+
+def _claim(s: IdentifierSighting) -> list[Output]:
+    """An account's sighting of the click its registration named: the click's page views are
+    the account's too (clickpath.domain.identity.page_views)."""
+    if s.kind != "click_id" or s.account is None:
+        return []
+    return [claim_of(s.identifier.split("|", 2)[2], s.account, s.brand_id)]
 
 
 def decide_inbox(
@@ -144,10 +155,9 @@ def replay_account(
     blocked pair, a label equal to the neighbour's."""
     outputs: list[Output] = []
     if isinstance(record, CanonicalEvent):
-        outputs += [
-            Output(Topic.IDENTITY_SIGHTINGS, ident, s)
-            for ident, s in sorted(state.sent.items()) if s.event_id == record.event_id
-        ]
+        for ident, s in sorted(state.sent.items()):
+            if s.event_id == record.event_id:
+                outputs += [Output(Topic.IDENTITY_SIGHTINGS, ident, s), *_claim(s)]
     return outputs + resend(state)
 
 
@@ -164,7 +174,7 @@ def resend(state: AccountState) -> list[Output]:
     # Both ends hold the block as they would send it: a copy back to its sender is a no-op.
     outputs += [Output(Topic.IDENTITY_INBOX, other, block)
                 for other, block in sorted(state.blocked.items())]
-    return outputs + labels_to(state, state.merged())
+    return outputs + labels_to(state, state.merged()) + resend_page_views(state)
 
 
 __all__ = ["AccountInput", "InboxRecord", "decide_inbox", "observe", "replay_account", "resend"]

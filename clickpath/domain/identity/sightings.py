@@ -12,12 +12,13 @@ types carry nothing here. Values on the refused list are left out and listed for
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Final
 
 from ua_parser import parse as parse_user_agent
 
-from clickpath.contracts.models import CanonicalEvent
+from clickpath.contracts.models import CanonicalEvent, PageView
 from clickpath.contracts.models.identity import IdentifierKind, IdentifierSighting
 from clickpath.domain.identity.account_state import account_of
 from clickpath.domain.identity.policy import IdentityPolicy
@@ -68,6 +69,23 @@ def _values(event: CanonicalEvent, payload: dict[str, Any]) -> dict[str, str | N
     }
 
 
+PAGE_VIEW_KINDS: Final[tuple[IdentifierKind, ...]] = ("device_id", "ip_prefix", "ua_family")
+
+
+def page_view_sightings(view: PageView, policy: IdentityPolicy) -> Sightings:
+    """The sightings of a page view, as its click's (no account yet): the device, IP prefix
+    and user-agent family of the visitor on the landing page. The click's side sends them on as
+    the sightings of each account that named the click (clickpath.domain.identity.page_views)."""
+    agent = view.user_agent
+    values = {
+        "device_id": view.device_id,
+        "ip_prefix": view.ip_prefix,
+        "ua_family": ua_family(agent) if agent and agent.strip() else None,
+    }
+    return _sightings(PAGE_VIEW_KINDS, values, policy, view.brand_id, view.occurred_at,
+                      view.event_id, None, None)
+
+
 def sightings_of(event: CanonicalEvent, policy: IdentityPolicy) -> Sightings:
     """The sightings `event` gives, and the refused values it carried."""
     kinds = KINDS.get(event.event_type)
@@ -79,8 +97,19 @@ def sightings_of(event: CanonicalEvent, policy: IdentityPolicy) -> Sightings:
     is_click = event.event_type == "click" and not event.player_id
     if not is_click and not event.player_id:
         return Sightings((), ())
-    operator = policy.operator_of(event.brand_id)
-    values = _values(event, payload)
+    account = None if is_click else account_of(event)
+    return _sightings(kinds, _values(event, payload), policy, event.brand_id, event.occurred_at,
+                      event.event_id, account, event if is_click else None)
+
+
+def _sightings(
+    kinds: tuple[IdentifierKind, ...], values: dict[str, str | None], policy: IdentityPolicy,
+    brand_id: str, seen_at: datetime, event_id: str, account: str | None,
+    click: CanonicalEvent | None,
+) -> Sightings:
+    """One sighting per kind with a value that is not refused; `click`: the click whose
+    sightings they are (its id, affiliate and campaign go with them), else the account's."""
+    operator = policy.operator_of(brand_id)
     sent: list[IdentifierSighting] = []
     refused: list[tuple[str, str]] = []
     for kind in kinds:
@@ -95,12 +124,12 @@ def sightings_of(event: CanonicalEvent, policy: IdentityPolicy) -> Sightings:
             identifier=identifier_key(operator, kind, value.strip()),
             operator_id=operator,
             kind=kind,
-            brand_id=event.brand_id,
-            account=None if is_click else account_of(event),
-            seen_at=event.occurred_at,
-            event_id=event.event_id,
-            click_id=event.click_id if is_click else None,
-            affiliate_id=event.affiliate_id if is_click else None,
-            campaign_id=event.campaign_id if is_click else None,
+            brand_id=brand_id,
+            account=account,
+            seen_at=seen_at,
+            event_id=event_id,
+            click_id=click.click_id if click else None,
+            affiliate_id=click.affiliate_id if click else None,
+            campaign_id=click.campaign_id if click else None,
         ))
     return Sightings(tuple(sent), tuple(refused))
