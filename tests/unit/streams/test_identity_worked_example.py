@@ -375,3 +375,19 @@ def test_the_scores_table_is_the_default_weights_summed() -> None:
         assert _2(_num(score)) == _2(total), evidence
         assert across.split(" (")[0] == ("merged" if total >= policy.threshold else "possible")
     assert _2(_num(rows[0][1])) == _2(policy.prior_weight())
+
+
+def test_a_shared_identifier_stays_shared_when_the_cap_is_raised() -> None:
+    text = _limit("Shared and refused are final")
+    assert "Raising `identity_max_accounts` later does not make a shared identifier link again" in text
+    rules = [POLICY]
+    top = Topology([*pipeline_stages(identity=POLICY)[:4],
+                    identity_stage(lambda: rules[0]), identifier_stage(lambda: rules[0])],
+                   start=DAY)
+    mail = {"email_hash": "b" * 64}
+    top.send_all([_event(1, "luckyspin:m1", **mail), _event(2, "spinpalace:m2", **mail),
+                  _event(3, "spinpalace:m3", **mail)])  # a third account: shared at cap 2
+    assert _view(top).links == {}
+    rules[0] = replace(POLICY, max_accounts=10)
+    top.send_all([_event(4, "luckyspin:m4", **mail)])
+    assert _view(top).links == {} and len(set(_view(top).persons.values())) == 4
