@@ -100,6 +100,7 @@ def policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IdentityPolicy:
     config = tmp_path / "clickpath.toml"
     config.write_text(re.search(r"```toml\n(.*?)```", _section(), re.S).group(1))  # type: ignore[union-attr]
     monkeypatch.setenv("CLICKPATH_CONFIG", str(config))
+    monkeypatch.setenv("CLICKPATH_PSEUDONYM_KEY", KEY.decode())  # the page's person ids are its
     return identity_policy(Settings())
 
 
@@ -230,13 +231,15 @@ def test_the_worked_example_gives_the_links_signals_and_persons_the_page_shows(
         found = re.fullmatch(r"(\S+)'s, `(pn_[0-9a-f]+)`", person)
         assert found, person
         survivor, pid = found.groups()
-        assert now[account] == pid == person_id_of(policy.operator_of(brand_of(survivor)), survivor)
+        assert now[account] == pid == person_id_of(
+                policy.operator_of(brand_of(survivor)), survivor, policy.person_key)
         got = ", ".join(c.kind if c.kind == "new" else f"{c.kind} ({c.reason})" for c in logs[account])
         assert got == log, account
         listed.add(account)
     for account in set(accounts) - listed:
         assert [c.kind for c in logs[account]] == ["new"], account
-        assert now[account] == person_id_of(policy.operator_of(brand_of(account)), account)
+        assert now[account] == person_id_of(
+                policy.operator_of(brand_of(account)), account, policy.person_key)
 
 
 def test_the_score_breakdown_is_the_default_weights_and_the_pairs_scores(
