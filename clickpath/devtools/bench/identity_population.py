@@ -181,8 +181,8 @@ class Population:
         events: list[CanonicalEvent] = []
         sightings: dict[str, set[str]] = defaultdict(set)  # pool identifier -> accounts
         seen: set[str] = set()
-        for k, acct in enumerate(accounts):
-            events += self._events(acct, k, rng, seen, sightings)
+        for acct in accounts:
+            events += self._events(acct, rng, seen, sightings)
         self._count_identifiers(seen, sightings)
         events.sort(key=lambda e: (e.occurred_at, e.event_id))
         self.expected.events += len(events)
@@ -238,12 +238,12 @@ class Population:
         return [one, _Account(brands[0], f"p{n}-2", (d[0], f"dv-{n}-m1", f"dv-{n}-m2"), home,
                               _hex(f"mail-{n}-2"))]
 
-    def _events(self, a: _Account, k: int, rng: random.Random, seen: set[str],
+    def _events(self, a: _Account, rng: random.Random, seen: set[str],
                 sightings: dict[str, set[str]]) -> list[CanonicalEvent]:
         op = BRAND_OPERATOR[a.brand]
         account = f"{a.brand}:{a.player}"
         at = START + timedelta(seconds=rng.randrange(60 * 86_400))
-        carrier = self.pools.carriers[k % len(self.pools.carriers)]
+        carrier = self.pools.carriers[hash_index(account) % len(self.pools.carriers)]
         ua = [USER_AGENTS[hash_index(dev) % len(USER_AGENTS)] for dev in a.devices]
         login2 = a.kiosk or (a.devices[2], a.home)
         click_id = f"ck-{a.player}"
