@@ -64,7 +64,7 @@ class Tally:
     """What the stages stored, summed over the chunks as they are forgotten."""
 
     accounts: int = 0
-    click_keys: int = 0  # the identity stage's states of clicks no account named
+    click_keys: int = 0  # the identity stage's states of clicks (keyed by click id)
     persons: int = 0
     persons_multi: int = 0  # persons with more than one account
     links: Counter[str] = field(default_factory=Counter)  # status -> pairs (from the first side)
@@ -237,7 +237,7 @@ def run_identity_bench(cfg: IdentityBenchConfig) -> dict[str, Any]:
 
 
 def _state_bytes(t: Tally, held_peak: int) -> dict[str, Any]:
-    """The stored JSON's size: per account (and the largest), per click no account named, per
+    """The stored JSON's size: per account (and the largest), per click (its own state), per
     identifier (by kind), in all, and the most the bench held at once."""
     identifiers, ident_bytes = sum(t.identifiers.values()), sum(t.identifier_bytes.values())
     return {
