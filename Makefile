@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit test-crash lint format clean bench bench-ingress bench-deliveries bench-clickhouse bench-state bench-attribution bench-cohorts bench-statements chromium
+.PHONY: help install run test test-unit test-crash lint format clean bench bench-ingress bench-deliveries bench-clickhouse bench-state bench-attribution bench-cohorts bench-statements bench-identity chromium
 
 # import-linter and mypy read the package as it installs (clickpath.streams is streams/, ...):
 # the editable install maps those folders with an import hook that neither tool follows, so
@@ -89,3 +89,6 @@ bench-cohorts: $(STAMP) ## Cohorts and retention over 1M players in embedded Cli
 
 bench-statements: $(STAMP) ## A period's commission statements: 10,000 affiliates x 1M players in embedded ClickHouse (~1 min)
 	$(BIN)/clickpath bench-statements --results tests/bench/results.jsonl
+
+bench-identity: $(STAMP) ## 1M players with 3 devices each: persons, links, state size, merge cost, capped identifiers (~1 h)
+	$(BIN)/clickpath bench-identity --results tests/bench/results.jsonl

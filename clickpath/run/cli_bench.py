@@ -13,6 +13,7 @@ from clickpath.run.commands_bench import (
     cmd_bench_clickhouse,
     cmd_bench_cohorts,
     cmd_bench_deliveries,
+    cmd_bench_identity,
     cmd_bench_ingress,
     cmd_bench_state,
     cmd_bench_statements,
@@ -101,3 +102,16 @@ def add_bench_commands(sub: Any) -> None:
     state.add_argument("--wagers", type=int, default=100_000, help="wagers of the VIP")
     _recorded(state)
     state.set_defaults(func=cmd_bench_state)
+
+    identity = add_command(sub, "bench-identity",
+                           "benchmark the identity graph over many players with three devices each",
+                           "Seeded players through the identity and identifier stages in memory:"
+                           " persons, links, signals, capped identifiers, state size, merge cost;"
+                           f" fails unless the graph is the generator's. {_WHERE}")
+    identity.add_argument("--players", type=int, default=1_000_000, help="brand accounts to make")
+    identity.add_argument("--chunk", type=int, default=50_000,
+                          help="players whose state is held at once (memory, not the result)")
+    identity.add_argument("--merges", type=int, default=1_000,
+                          help="registrations timed in each merge-cost phase")
+    _recorded(identity)
+    identity.set_defaults(func=cmd_bench_identity)

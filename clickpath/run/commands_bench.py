@@ -1,5 +1,5 @@
 """The benchmark commands: `clickpath bench`, `bench-ingress`, `bench-deliveries`,
-`bench-clickhouse`, `bench-state`, `bench-cohorts` and `bench-statements`."""
+`bench-clickhouse`, `bench-state`, `bench-cohorts`, `bench-statements` and `bench-identity`."""
 
 from __future__ import annotations
 
@@ -81,3 +81,20 @@ def cmd_bench_statements(settings: Settings, args: argparse.Namespace) -> None:
         affiliates=args.affiliates, players=args.players, chunk=args.chunk, repeats=args.repeats,
         dsn=args.clickhouse_url, results_file=None if args.no_record else args.results,
     ))
+
+
+def cmd_bench_identity(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpath.devtools.bench.identity import (
+        BenchMismatch,
+        IdentityBenchConfig,
+        run_identity_bench,
+    )
+
+    try:
+        run_identity_bench(IdentityBenchConfig(
+            players=args.players, chunk=args.chunk, merges=args.merges,
+            results_file=None if args.no_record else args.results,
+        ))
+    except BenchMismatch as e:
+        print(f"bench-identity: {e}", file=sys.stderr)
+        raise SystemExit(1) from None

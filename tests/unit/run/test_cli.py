@@ -39,6 +39,7 @@ COMMANDS = {
     | RESULTS_FLAGS,
     "bench-statements": {"--affiliates", "--players", "--chunk", "--repeats", "--clickhouse-url"}
     | RESULTS_FLAGS,
+    "bench-identity": {"--players", "--chunk", "--merges"} | RESULTS_FLAGS,
     "topics": set(),
     "import": {"file", "--format", "--brand", "--source", "--dry-run", "--rejects", "--batch",
                "--rate", "--ack-timeout", "--json"},
