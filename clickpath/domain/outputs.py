@@ -17,6 +17,7 @@ class Outcome(Enum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     REPLAYED = "replayed"  # already applied before a crash: its outputs are sent again
+    PASSED = "passed"  # nothing to keep: its outputs are sent, no state is written
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,9 @@ def observe(
     identifier side's `sightings_of`). Each identifier's partition is told only of a sighting
     new to it or earlier than the one it had: what it keeps per account is the earliest."""
     old = state or fresh_state(account_of(event), event.brand_id, policy)
+    if not event.player_id:  # a click: its sightings go on, nothing about it is kept here
+        clicked = [Output(Topic.IDENTITY_SIGHTINGS, s.identifier, s) for s in sightings]
+        return old, clicked, Outcome.PASSED
     st = copy_for_update(old)
     outputs: list[Output] = on_first_event(st, now) if event.player_id else []
     if st.birth is None or event.occurred_at < st.birth:

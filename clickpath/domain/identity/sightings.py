@@ -3,8 +3,9 @@ the identifiers' partitions.
 
 A registration names its click and carries the keyed e-mail and phone hashes, the operator's
 `customer_id` when sent, the device and IP prefix; a login the device, IP prefix, user agent and
-customer id; a click (before any account names it) its click id, device, IP prefix and user
-agent, with the affiliate and campaign its touchpoint will need. Bot clicks and the other event
+customer id; a click (before any account names it) its click id and device, with the affiliate
+and campaign its touchpoint will need (a click is no account: its IP prefix and user agent
+would be evidence of nobody). Bot clicks and the other event
 types carry nothing here. Values on the refused list are left out and listed for the metrics
 (by kind and reason, never the value).
 """
@@ -30,7 +31,9 @@ KINDS: Final[dict[str, tuple[IdentifierKind, ...]]] = {
     "registration": ("click_id", "email_hash", "phone_hash", "customer_id", "device_id",
                      "ip_prefix", "ua_family"),
     "login": ("customer_id", "device_id", "ip_prefix", "ua_family"),
-    "click": ("click_id", "device_id", "ip_prefix", "ua_family"),
+    # a click's side only tells its identifiers' partitions where a touchpoint may come from:
+    # its id (the named click) and its device (clickpath.domain.identity.values.CLICK_KINDS)
+    "click": ("click_id", "device_id"),
 }
 OTHER: Final = "Other"
 
