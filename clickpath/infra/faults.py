@@ -25,7 +25,8 @@ STAGE_POINTS = ("after_rows", "after_state", "after_outputs", "in_flush", "befor
 # The tables the ClickHouse sink inserts into, in a batch's order (sinks/clickhouse/writer.py).
 SINK_TABLES = (
     "events", "fact_rows", "attributions", "delivery_attempts", "player_profile_rows",
-    "commission_ledger", "identity_touchpoints",
+    "commission_ledger", "identity_links", "identity_person_changes", "identity_signals",
+    "identity_touchpoints",
 )
 POINTS: frozenset[str] = frozenset(
     [f"{stage}.{p}" for stage in ("players", "clicks", "earnings", "commissions", "identity",

@@ -48,6 +48,7 @@ from clickpath.contracts.models import (
     Record,
     TouchpointLink,
 )
+from clickpath.contracts.models.identity import IdentityLink, MultiAccountSignal, PersonChange
 from clickpath.contracts.serde import build_codec
 from clickpath.contracts.topics import SPECS, Topic, topic_name
 from clickpath.infra import faults
@@ -137,6 +138,10 @@ def second_wave() -> list[tuple[Topic, Record]]:
             touchpoint("p3", "c5", -10, "device", "aff-1", registered=20),  # p3 registered on c5's device
             touchpoints()[2],  # re-sent
         )]
+        + graph()[1:3]  # re-sent: the merged link, a new entry
+        + [(Topic.IDENTITY_LINKS, link("brand-b:q1", f"{BRAND}:p1", "merged", 2)),  # its other side
+           (Topic.IDENTITY_PERSONS, change(f"{BRAND}:p3", "new", f"pn-{BRAND}:p3", 0)),
+           (Topic.IDENTITY_SIGNALS, raised(2, "withdrawn"))]
     )
 
 
@@ -239,6 +244,41 @@ def touchpoints() -> list[TouchpointLink]:
             touchpoint("p2", "c3", -30, "named_click", "aff-1")]
 
 
+def link(account: str, other: str, status: str, version: int) -> IdentityLink:
+    """One side of a scored pair, as the identity stage sends it."""
+    reasons = {"prior": -13.29, "device_id": 16.46} | ({"ip_prefix": 5.0} if version > 1 else {})
+    return IdentityLink(account=account, other=other, operator_id="default", status=status,  # type: ignore[arg-type]
+                        score=round(sum(reasons.values()), 2), reasons=reasons, version=version,
+                        decided_at=T0 + timedelta(minutes=version))
+
+
+def change(account: str, kind: str, person: str, version: int) -> PersonChange:
+    return PersonChange(change_id=f"pc-{account}-{version}", account=account, operator_id="default",
+                        kind=kind, person_id=person, previous_person_id="" if kind == "new" else  # type: ignore[arg-type]
+                        f"pn-{account}", reason="new_account" if kind == "new" else "label",
+                        version=version, changed_at=T0 + timedelta(minutes=version))
+
+
+def raised(version: int, status: str) -> MultiAccountSignal:
+    return MultiAccountSignal(signal_id="sg-1", kind="multi_account", brand_id=BRAND,
+                              accounts=[f"{BRAND}:p1", f"{BRAND}:p2"], score=3.17,
+                              reasons={"prior": -13.29, "device_id": 16.46}, status=status,  # type: ignore[arg-type]
+                              version=version, raised_at=T0)
+
+
+def graph() -> list[tuple[Topic, Record]]:
+    """The identity graph's records: a link decided twice, the merge log, a signal."""
+    return (
+        [(Topic.IDENTITY_LINKS, link(f"{BRAND}:p1", "brand-b:q1", "possible", 1)),
+         (Topic.IDENTITY_LINKS, link(f"{BRAND}:p1", "brand-b:q1", "merged", 2))]
+        + [(Topic.IDENTITY_PERSONS, c) for c in (
+            change(f"{BRAND}:p1", "new", f"pn-{BRAND}:p1", 0),
+            change("brand-b:q1", "new", "pn-brand-b:q1", 0),
+            change("brand-b:q1", "merge", f"pn-{BRAND}:p1", 1))]
+        + [(Topic.IDENTITY_SIGNALS, raised(1, "open"))]
+    )
+
+
 def fixed_set() -> list[tuple[Topic, Record]]:
     return (
         [(Topic.CANONICAL, e) for e in events()]
@@ -248,6 +288,7 @@ def fixed_set() -> list[tuple[Topic, Record]]:
         + [(Topic.PLAYER_PROFILES, p) for p in profiles()]
         + [(Topic.COMMISSION_LEDGER, e) for e in ledger()]
         + [(Topic.IDENTITY_TOUCHPOINTS, t) for t in touchpoints()]
+        + graph()
     )
 
 
@@ -272,7 +313,8 @@ def produce(settings: Settings, records: list[tuple[Topic, Record]]) -> None:
     batched: list[Pending] = []
     for topic, record in records:
         key = (getattr(record, "person_id", None) or getattr(record, "account", None)
-               or getattr(record, "job_id", None) or getattr(record, "affiliate_id", ""))
+               or getattr(record, "job_id", None) or getattr(record, "affiliate_id", None)
+               or getattr(record, "brand_id", ""))
         if SPECS[topic].batched:
             batched.append(Pending(topic_name(settings, topic), key, codec.encode(record)))
         else:
@@ -353,6 +395,14 @@ def stored(settings: Settings) -> dict[str, Any]:
             "touchpoints": rows("SELECT person_id, click_id, link FROM {db}.touchpoints "
                                 "ORDER BY person_id, click_id"),
             "ledger": rows("SELECT entry_id, amount FROM {db}.ledger_entries ORDER BY entry_id"),
+            "persons": rows("SELECT account, person_id, kind, version FROM {db}.persons "
+                            "ORDER BY account"),
+            "person_changes": rows("SELECT account, change_id, kind FROM {db}.person_changes "
+                                   "ORDER BY account, version"),
+            "links": rows("SELECT account, other_brand_id, status, score, version "
+                          "FROM {db}.identity_links_now ORDER BY account"),
+            "signals": rows("SELECT signal_id, argMax(status, version), max(version) "
+                            "FROM {db}.identity_signals GROUP BY signal_id"),
         }
     finally:
         client.close()
@@ -408,6 +458,13 @@ def test_an_uninterrupted_run_stores_the_fixed_set(outcomes: dict) -> None:
     assert len(got["attributions"]) == 2
     assert got["ledger"] == [("le-1", Decimal("100.00")), ("le-2", Decimal("-12.50")),
                              ("le-3", Decimal("25.00"))]
+    assert got["persons"] == [(f"{BRAND}:p1", f"pn-{BRAND}:p1", "new", 0),
+                              (f"{BRAND}:p3", f"pn-{BRAND}:p3", "new", 0),
+                              ("brand-b:q1", f"pn-{BRAND}:p1", "merge", 1)]
+    assert [k for *_, k in got["person_changes"]] == ["new", "new", "new", "merge"]
+    assert got["links"] == [(f"{BRAND}:p1", "brand-b", "merged", 8.17, 2),
+                            ("brand-b:q1", BRAND, "merged", 8.17, 2)]
+    assert got["signals"] == [("sg-1", "withdrawn", 2)]
 
 
 @pytest.mark.parametrize("point", POINTS)

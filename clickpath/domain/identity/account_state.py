@@ -31,6 +31,7 @@ from clickpath.contracts.models.identity import (
     TouchpointLink,
 )
 from clickpath.domain.identity.policy import IdentityPolicy
+from clickpath.domain.outputs import Outcome, Output
 
 # The birth of an account none of whose events was seen yet: later than any real one, so its
 # label loses to every account that has one, and the first event moves it to the real time.
@@ -151,6 +152,15 @@ def fresh_state(account: str, brand_id: str, policy: IdentityPolicy) -> AccountS
         label=Label(birth=UNKNOWN_BIRTH, person_account=account, person_id=own),
         own_person_id=own,
     )
+
+
+def outcome_of(
+    old: AccountState, new: AccountState, outputs: list[Output]
+) -> tuple[AccountState, list[Output], Outcome]:
+    """A decision's result: DUPLICATE (the old state kept) when it changed nothing."""
+    if new == old:
+        return old, outputs, Outcome.DUPLICATE
+    return new, outputs, Outcome.ACCEPTED
 
 
 def copy_for_update(state: AccountState) -> AccountState:

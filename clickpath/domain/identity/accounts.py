@@ -34,6 +34,7 @@ from clickpath.domain.identity.account_state import (
     brand_of,
     copy_for_update,
     fresh_state,
+    outcome_of,
 )
 from clickpath.domain.identity.labels import (
     REMOVED,
@@ -85,7 +86,7 @@ def observe(
             outputs.append(Output(Topic.IDENTITY_SIGHTINGS, s.identifier, s))
             if held is None:
                 outputs += _claim(s)
-    return _outcome(old, st, outputs)
+    return outcome_of(old, st, outputs)
 
 
 def _claim(s: IdentifierSighting) -> list[Output]:
@@ -112,7 +113,7 @@ def decide_inbox(
         outputs = on_label(st, record, now)
     else:
         outputs = _unmerge(st, record, policy, now)
-    return _outcome(old, st, outputs)
+    return outcome_of(old, st, outputs)
 
 
 def _evidence(
@@ -138,14 +139,6 @@ def _unmerge(st: AccountState, req: UnmergeRequest, policy: IdentityPolicy, now:
         outputs.append(Output(Topic.IDENTITY_INBOX, other, block))
     changes = refresh_pairs(st, merged, policy, now)
     return outputs + changes.outputs + after_pairs(st, changes, UNMERGED, now)
-
-
-def _outcome(
-    old: AccountState, new: AccountState, outputs: list[Output]
-) -> tuple[AccountState, list[Output], Outcome]:
-    if new == old:
-        return old, outputs, Outcome.DUPLICATE
-    return new, outputs, Outcome.ACCEPTED
 
 
 def replay_account(

@@ -19,7 +19,12 @@ from typing import Final
 from clickpath.contracts.models import PageView
 from clickpath.contracts.models.identity import ClickClaim, IdentifierSighting
 from clickpath.contracts.topics import Topic
-from clickpath.domain.identity.account_state import AccountState, copy_for_update, fresh_state
+from clickpath.domain.identity.account_state import (
+    AccountState,
+    copy_for_update,
+    fresh_state,
+    outcome_of,
+)
 from clickpath.domain.identity.policy import IdentityPolicy
 from clickpath.domain.outputs import Outcome, Output
 
@@ -44,7 +49,7 @@ def observe_page_view(
         if held is None or s.seen_at < held.seen_at:
             st.page_views[s.identifier] = s
             outputs += [_as_claimants(s, claimant) for claimant in st.claimants]
-    return _outcome(old, st, outputs)
+    return outcome_of(old, st, outputs)
 
 
 def on_claim(
@@ -80,11 +85,3 @@ def _as_claimants(s: IdentifierSighting, claimant: str) -> Output:
     brand_id = claimant.split(":", 1)[0]
     return Output(Topic.IDENTITY_SIGHTINGS, s.identifier,
                   s.model_copy(update={"account": claimant, "brand_id": brand_id}))
-
-
-def _outcome(
-    old: AccountState, new: AccountState, outputs: list[Output]
-) -> tuple[AccountState, list[Output], Outcome]:
-    if new == old:
-        return old, outputs, Outcome.DUPLICATE
-    return new, outputs, Outcome.ACCEPTED
