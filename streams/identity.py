@@ -29,7 +29,12 @@ from clickpath.contracts.models import (
 )
 from clickpath.contracts.topics import Topic
 from clickpath.domain.identity.account_state import AccountState, account_of
-from clickpath.domain.identity.accounts import decide_inbox, observe, replay_account
+from clickpath.domain.identity.accounts import (
+    decide_inbox,
+    observe,
+    replay_account,
+    within_account_cap,
+)
 from clickpath.domain.identity.page_views import observe_page_view, on_claim, resend_page_views
 from clickpath.domain.identity.policy import IdentityPolicy
 from clickpath.domain.identity.sightings import KINDS, Sightings, page_view_sightings, sightings_of
@@ -52,7 +57,10 @@ def identity_stage(policy: Callable[[], IdentityPolicy]) -> Stage[AccountState]:
                ledger: Ledger | None) -> tuple[AccountState, list[Output], Outcome]:
         record, rules = item.record, policy()
         if isinstance(record, CanonicalEvent):
-            return observe(state, record, _counted(sightings_of(record, rules)), rules, now)
+            kept, capped = within_account_cap(state, _counted(sightings_of(record, rules)), rules)
+            for kind, reason in capped:
+                IDENTITY_REFUSED.labels(kind, reason).inc()
+            return observe(state, record, kept, rules, now)
         if isinstance(record, PageView):
             return observe_page_view(state, record, _counted(page_view_sightings(record, rules)),
                                      rules)

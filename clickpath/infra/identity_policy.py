@@ -30,5 +30,6 @@ def identity_policy(settings: Settings) -> IdentityPolicy:
         lookback=timedelta(days=settings.identity_lookback),
         skew=timedelta(seconds=settings.attribution_clock_skew_s),
         max_clicks=settings.identity_max_clicks,
+        max_per_account=settings.identity_max_per_account,
         person_key=settings.pseudonym_key.get_secret_value().encode(),
     )

@@ -102,6 +102,12 @@ class IdentitySettings(BaseModel):
     identity_max_clicks: int = Field(
         default=50, ge=1, le=10_000, description="Clicks one identifier keeps for touchpoints.",
     )
+    identity_max_per_account: int = Field(
+        default=20, ge=1, le=10_000,
+        description="Values of one kind an account is seen with that count; further ones are"
+        " left out (and counted): an account seen from thousands of addresses must not grow"
+        " without end.",
+    )
     _frequencies: tuple[Path | None, dict[str, dict[str, float]]] | None = PrivateAttr(default=None)
 
     @field_validator("operators")

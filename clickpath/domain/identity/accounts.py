@@ -97,6 +97,35 @@ def _claim(s: IdentifierSighting) -> list[Output]:
     return [claim_of(s.identifier.split("|", 2)[2], s.account, s.brand_id)]
 
 
+ACCOUNT_CAP = "account_cap"
+
+
+def within_account_cap(
+    state: AccountState | None, sightings: Sequence[IdentifierSighting], policy: IdentityPolicy
+) -> tuple[list[IdentifierSighting], list[tuple[str, str]]]:
+    """The sightings an account's event may send: a value it holds already, or a new one while
+    it holds fewer than `policy.max_per_account` of that kind; and the (kind, reason) of each
+    left out, for the metrics."""
+    held: dict[str, int] = {}
+    known: set[str] = set()
+    if state is not None:
+        known = set(state.sent)
+        for s in state.sent.values():
+            held[s.kind] = held.get(s.kind, 0) + 1
+    kept: list[IdentifierSighting] = []
+    capped: list[tuple[str, str]] = []
+    for s in sightings:
+        if s.identifier in known or s.account is None:
+            kept.append(s)
+        elif held.get(s.kind, 0) < policy.max_per_account:
+            held[s.kind] = held.get(s.kind, 0) + 1
+            known.add(s.identifier)
+            kept.append(s)
+        else:
+            capped.append((s.kind, ACCOUNT_CAP))
+    return kept, capped
+
+
 def decide_inbox(
     state: AccountState | None, record: InboxRecord, policy: IdentityPolicy, now: datetime
 ) -> tuple[AccountState, list[Output], Outcome]:
@@ -173,4 +202,7 @@ def resend(state: AccountState) -> list[Output]:
     return outputs + labels_to(state, state.merged()) + resend_page_views(state)
 
 
-__all__ = ["AccountInput", "InboxRecord", "decide_inbox", "observe", "replay_account", "resend"]
+__all__ = [
+    "AccountInput", "InboxRecord", "decide_inbox", "observe", "replay_account", "resend",
+    "within_account_cap",
+]

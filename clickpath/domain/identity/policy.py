@@ -50,6 +50,8 @@ class IdentityPolicy:
     would make the graph depend on arrival order).
     `lookback`/`skew`: the contract attribution's window, for touchpoints.
     `max_clicks`: the clicks one identifier keeps for touchpoints (newest by event time).
+    `max_per_account`: the values of one kind an account's events count with (the earliest
+    ones to arrive; later new ones are left out).
     `person_key`: keys the person ids, so that one cannot be recomputed from an account an
     operator's key does not see (a worker passes the pseudonym key)."""
 
@@ -64,6 +66,7 @@ class IdentityPolicy:
     lookback: timedelta = timedelta(days=30)
     skew: timedelta = timedelta(minutes=5)
     max_clicks: int = 50
+    max_per_account: int = 20
     person_key: bytes = b""
 
     def operator_of(self, brand_id: str) -> str:
