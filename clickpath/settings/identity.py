@@ -92,8 +92,8 @@ class IdentitySettings(BaseModel):
     )
     identity_window_days: int = Field(
         default=30, ge=1, le=365,
-        description="Reserved, not applied yet: an identifier links the accounts ever seen"
-        " with it, up to identity_max_accounts (docs/identity.md).",
+        description="Two accounts share an identifier only if they were seen with it within"
+        " this many days of each other (docs/identity.md).",
     )
     identity_lookback_days: int | None = Field(
         default=None, ge=1, le=365,

@@ -70,6 +70,9 @@ class AccountState(BaseModel):
     registered_at: datetime | None = None  # the earliest registration's event time
     # identifier -> the earliest sighting sent to its partition (replay re-sends an event's)
     sent: dict[str, IdentifierSighting] = {}
+    # identifier -> the sighting that told its partition the latest day it was seen (the
+    # window: values.py); absent while that is the earliest's day
+    latest: dict[str, IdentifierSighting] = {}
     # other account -> identifier -> what was last said about it
     evidence: dict[str, dict[str, Evidence]] = {}
     # identifiers that stopped linking (refused, shared): final, for every pair and click
@@ -172,6 +175,7 @@ def copy_for_update(state: AccountState) -> AccountState:
     never changed. A deep copy cost most of the stage's time (make bench-identity)."""
     return state.model_copy(update={
         "sent": dict(state.sent),
+        "latest": dict(state.latest),
         "evidence": {other: dict(held) for other, held in state.evidence.items()},
         "withdrawn": list(state.withdrawn),
         "blocked": dict(state.blocked),

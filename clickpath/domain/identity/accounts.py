@@ -48,6 +48,7 @@ from clickpath.domain.identity.labels import (
 from clickpath.domain.identity.page_views import claim_of, resend_page_views
 from clickpath.domain.identity.pairs import block_of, record_evidence, refresh_pairs
 from clickpath.domain.identity.policy import IdentityPolicy
+from clickpath.domain.identity.values import day_of
 from clickpath.domain.identity.touches import add_candidate, drop_withdrawn, touchpoints
 from clickpath.domain.outputs import Outcome, Output
 
@@ -86,7 +87,16 @@ def observe(
             outputs.append(Output(Topic.IDENTITY_SIGHTINGS, s.identifier, s))
             if held is None:
                 outputs += _claim(s)
+        elif day_of(s.seen_at) > _latest_day(st, s.identifier):
+            st.latest[s.identifier] = s  # a later day: the window's range grows
+            outputs.append(Output(Topic.IDENTITY_SIGHTINGS, s.identifier, s))
     return outcome_of(old, st, outputs)
+
+
+def _latest_day(st: AccountState, identifier: str) -> datetime:
+    """The latest day the identifier's partition was told of for this account."""
+    told = [st.sent[identifier], *([st.latest[identifier]] if identifier in st.latest else [])]
+    return max(day_of(s.seen_at) for s in told)
 
 
 def _claim(s: IdentifierSighting) -> list[Output]:
@@ -183,6 +193,8 @@ def replay_account(
         for ident, s in sorted(state.sent.items()):
             if s.event_id == record.event_id:
                 outputs += [Output(Topic.IDENTITY_SIGHTINGS, ident, s), *_claim(s)]
+        outputs += [Output(Topic.IDENTITY_SIGHTINGS, ident, s)
+                    for ident, s in sorted(state.latest.items()) if s.event_id == record.event_id]
     return outputs + resend(state)
 
 

@@ -46,8 +46,8 @@ class IdentityPolicy:
     `threshold`: a cross-brand pair whose score reaches it merges; below it the link is possible.
     `max_accounts`: an identifier seen on more accounts than this is shared and links nobody.
     `frequencies`: a frozen table kind -> value -> u (rarer values weigh more).
-    `window`: reserved, not applied yet (docs/identity.md: a window over first sightings
-    would make the graph depend on arrival order).
+    `window`: two accounts share an identifier only if they were seen with it within this
+    of each other (the gap between their ranges of sightings; values.py).
     `lookback`/`skew`: the contract attribution's window, for touchpoints.
     `max_clicks`: the clicks one identifier keeps for touchpoints (newest by event time).
     `max_per_account`: the values of one kind an account's events count with (the earliest

@@ -6,13 +6,17 @@ Everything here only grows, and `shared` is final: an identifier seen on more th
 accounts it told, to withdraw again after a crash), so a device id on 500 accounts links nobody
 and costs little. Since the account side treats a withdrawal as
 final too, the evidence the accounts end with does not depend on the order or the duplication
-of sightings. No window on the pair: an identifier links the accounts ever seen with it (up to
-the cap); docs/identity.md says so.
+of sightings.
+
+A pair is told once the two accounts were seen with the identifier within `policy.window` of
+each other: each account's sightings of it span a range (its earliest, and the day of its
+latest), and the pair is within the window when the gap between the two ranges is. Ranges only
+grow, so a pair once within stays within, and the order of the sightings does not matter.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 
@@ -42,8 +46,29 @@ class IdentifierState(BaseModel):
     identifier: str
     kind: IdentifierKind
     accounts: dict[str, datetime] = {}  # account -> its earliest sighting
+    latest: dict[str, datetime] = {}  # account -> the day (00:00 UTC) of its latest sighting
     clicks: dict[str, SeenClick] = {}  # click_id -> the click, at most policy.max_clicks
     shared: bool = False
+
+
+def day_of(at: datetime) -> datetime:
+    """The day a sighting's latest end counts to: so the account side need tell the latest
+    only once a day, and any order of the same sightings ends with the same range."""
+    at = at.astimezone(UTC)
+    return datetime(at.year, at.month, at.day, tzinfo=UTC)
+
+
+def within(st: IdentifierState, a: str, b: str, window: timedelta) -> bool:
+    """Whether `a` and `b` were seen with the identifier within `window` of each other (a
+    window of 0: always)."""
+    if not window:
+        return True
+    gap = max(st.accounts[a], st.accounts[b]) - min(_last(st, a), _last(st, b))
+    return gap <= window
+
+
+def _last(st: IdentifierState, account: str) -> datetime:
+    return max(st.latest.get(account, st.accounts[account]), day_of(st.accounts[account]))
 
 
 def _value(identifier: str) -> str:
@@ -87,18 +112,23 @@ def decide_identifier(
         return _click(st, sighting, policy)
     account, seen = sighting.account, sighting.seen_at
     held = st.accounts.get(account)
-    if held is not None and held <= seen:
+    first = seen if held is None or seen < held else held
+    last = max(day_of(seen), st.latest.get(account, day_of(first)))
+    if held is not None and first == held and last == _last(st, account):
         return st, [], Outcome.DUPLICATE
-    new = st.model_copy(update={"accounts": {**st.accounts, account: seen}})
-    if held is not None:  # an earlier sighting of a known account: nothing new to tell
-        return new, [], Outcome.ACCEPTED
-    if len(new.accounts) > policy.max_accounts:
+    new = st.model_copy(update={"accounts": {**st.accounts, account: first},
+                                "latest": {**st.latest, account: last}})
+    if held is None and len(new.accounts) > policy.max_accounts:
         told = sorted(st.accounts)
         outputs = [o for i, a in enumerate(told) for b in told[i + 1:]
                    for o in _pair(st, a, b, policy, withdrawn=True)]
         return st.model_copy(update={"shared": True, "clicks": {}}), outputs, Outcome.ACCEPTED
-    outputs = [o for other in sorted(st.accounts) for o in _pair(new, account, other, policy)]
-    if st.kind in CLICK_KINDS:
+    window = policy.window
+    outputs = [o for other in sorted(st.accounts) if other != account
+               and within(new, account, other, window)
+               and (held is None or not within(st, account, other, window))
+               for o in _pair(new, account, other, policy)]
+    if held is None and st.kind in CLICK_KINDS:
         outputs += [_candidate(new, account, cid, c) for cid, c in sorted(new.clicks.items())]
     return new, outputs, Outcome.ACCEPTED
 
@@ -139,6 +169,7 @@ def replay_identifier(
     if account not in state.accounts:
         return []
     outputs = [o for other in sorted(state.accounts) if other != account
+               and within(state, account, other, policy.window)
                for o in _pair(state, account, other, policy)]
     if state.kind in CLICK_KINDS:
         outputs += [_candidate(state, account, cid, c) for cid, c in sorted(state.clicks.items())]
