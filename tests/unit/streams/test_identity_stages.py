@@ -145,3 +145,19 @@ def test_the_operators_customer_id_at_two_brands_is_one_person() -> None:
                   login("brand-b", "q1", 30, customer_id="cust-77")])
     found = persons(broker, ["brand-a:p1", "brand-b:q1"])
     assert found["brand-a:p1"] == found["brand-b:q1"] == person_id_of("op-1", "brand-a:p1")
+
+
+def test_a_daily_login_keeps_a_device_within_the_window_of_a_later_account() -> None:
+    """The account side tells the identifier of a later day: p1 on dev-w on day 0 and day 20,
+    q1 (another brand) on it on day 45 with the same prefix: within 30 days of p1's latest."""
+    day = 24 * 60
+    shared = dict(device_id="dev-w", ip_prefix="203.0.113.0/24", user_agent=CHROME)
+    early = reg("brand-a", "p1", 0, device_id="dev-w", ip_prefix="203.0.113.0/24")
+    later = login("brand-a", "p1", 20 * day, **shared)
+    other = login("brand-b", "q1", 45 * day, **shared)
+    accounts = ["brand-a:p1", "brand-b:q1"]
+    for seed in (None, 3):
+        found = persons(run([early, later, other], seed), accounts)
+        assert found["brand-a:p1"] == found["brand-b:q1"]
+    apart = persons(run([early, other]), accounts)  # p1 last seen 45 days before q1
+    assert apart["brand-a:p1"] != apart["brand-b:q1"]
