@@ -101,6 +101,7 @@ DEFAULTS: dict[str, object] = {
     "identity_window_days": 30,
     "identity_lookback_days": None,
     "identity_max_clicks": 50,
+    "identity_max_per_account": 20,
     "reporting_currency": None,
     "fx_rates": [],
     "brand_time_zones": {},

@@ -4,8 +4,9 @@ Brand accounts at five brands of two operators (`op-a`: a1, a2, a3; `op-b`: b1, 
 three devices: a registration (device, home IP prefix, e-mail hash, half of them a phone hash,
 the click it names), a login from a second device on a mobile carrier's prefix, a login from the
 third device at home; the named click came from the registration's device ten minutes before,
-and 30 % of the accounts also clicked on their second device two days before. The persons, by
-kind (shares of persons):
+and 30 % of the accounts also clicked on their second device two days before. A person's
+accounts register within three days of each other (the identity window is 30), the persons over
+60 days. The persons, by kind (shares of persons):
 
 | kind | share | accounts | persons | merged pairs | possible pairs | open signals |
 |---|---|---|---|---|---|---|
@@ -242,7 +243,11 @@ class Population:
                 sightings: dict[str, set[str]]) -> list[CanonicalEvent]:
         op = BRAND_OPERATOR[a.brand]
         account = f"{a.brand}:{a.player}"
-        at = START + timedelta(seconds=rng.randrange(60 * 86_400))
+        # a person's accounts within three days of each other (the identity window is 30),
+        # the persons spread over 60 days
+        person = a.player.split("-", 1)[0]
+        at = (START + timedelta(days=hash_index(person) % 57)
+              + timedelta(seconds=rng.randrange(3 * 86_400)))
         carrier = self.pools.carriers[hash_index(account) % len(self.pools.carriers)]
         ua = [USER_AGENTS[hash_index(dev) % len(USER_AGENTS)] for dev in a.devices]
         login2 = a.kiosk or (a.devices[2], a.home)
@@ -320,7 +325,7 @@ class Population:
         return events
 
     def _joining(self, brand: str, player: str, email: str, n: int) -> CanonicalEvent:
-        at = START + timedelta(days=61)
+        at = START + timedelta(days=hash_index(f"p{n}") % 57 + 3)  # within the person's window
         event = Registration(event_id=f"ev-reg-{brand}-{player}", occurred_at=at, brand_id=brand,
                              source="bench", player_id=player, email_hash=email,
                              device_id=f"dv-{player}", ip_prefix=home_prefix(n, 2))

@@ -48,8 +48,8 @@ from clickpath.domain.identity.labels import (
 from clickpath.domain.identity.page_views import claim_of, resend_page_views
 from clickpath.domain.identity.pairs import block_of, record_evidence, refresh_pairs
 from clickpath.domain.identity.policy import IdentityPolicy
-from clickpath.domain.identity.values import day_of
 from clickpath.domain.identity.touches import add_candidate, drop_withdrawn, touchpoints
+from clickpath.domain.identity.values import day_of
 from clickpath.domain.outputs import Outcome, Output
 
 InboxRecord = IdentityEvidence | ClickCandidate | PersonLabel | UnmergeRequest
