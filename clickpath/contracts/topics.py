@@ -307,7 +307,7 @@ SPECS: dict[Topic, TopicSpec] = {
         TopicSpec(
             Topic.IDENTITY_PERSONS, _ACCOUNT, (PersonChange,),
             producers=(Node.IDENTITY,), consumers=(Node.SINK_CLICKHOUSE,),
-            doc="The merge log: each account's person as it changes, by merge and unmerge.",
+            doc="The merge log: each account's first person (new), then each merge and unmerge.",
             retention_ms=-1,
         ),
         TopicSpec(
