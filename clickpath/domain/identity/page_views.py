@@ -21,6 +21,7 @@ from clickpath.contracts.models.identity import ClickClaim, IdentifierSighting
 from clickpath.contracts.topics import Topic
 from clickpath.domain.identity.account_state import (
     AccountState,
+    brand_of,
     copy_for_update,
     fresh_state,
     outcome_of,
@@ -82,6 +83,5 @@ def resend_page_views(
 
 
 def _as_claimants(s: IdentifierSighting, claimant: str) -> Output:
-    brand_id = claimant.split(":", 1)[0]
     return Output(Topic.IDENTITY_SIGHTINGS, s.identifier,
-                  s.model_copy(update={"account": claimant, "brand_id": brand_id}))
+                  s.model_copy(update={"account": claimant, "brand_id": brand_of(claimant)}))
