@@ -11,13 +11,14 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from clickpath.connectors.auth import Problem, require_role
 from clickpath.connectors.catalogue import CatalogueError, CatalogueStore
 from clickpath.connectors.context import IngressContext
+from clickpath.connectors.keys import ApiKey
 from clickpath.contracts.models import Currency
 from clickpath.domain.catalogue import CATALOGUE_ID_PATTERN, AffiliateConfig, CampaignConfig
 from clickpath.domain.tracking import Catalogue, tracking_links
@@ -93,10 +94,12 @@ def admin_catalogue_router(ctx: IngressContext, store: CatalogueStore) -> APIRou
     @router.put(
         "/v1/admin/affiliates/{affiliate_id}",
         tags=["admin"],
-        dependencies=[Depends(admin)],
         responses={**ADMIN_RESPONSES, 201: {"description": "Added."}},
     )
-    def put_affiliate(change: AffiliateChange, affiliate_id: str = AffiliateId) -> Response:
+    def put_affiliate(
+        change: AffiliateChange, request: Request, affiliate_id: str = AffiliateId,
+        key: ApiKey = Depends(admin),
+    ) -> Response:
         """Add an affiliate, or change its name, parent (sub-affiliates), payout currency, minimum
         payout or invoice details (legal name, address, country, VAT id, reverse charge)."""
         try:
@@ -105,16 +108,19 @@ def admin_catalogue_router(ctx: IngressContext, store: CatalogueStore) -> APIRou
         except CatalogueError as e:
             return _catalogue_error(e)
         log.info("catalogue_affiliate_put", affiliate_id=affiliate_id, created=created)
+        # The fields' names only: invoice details may name a person (a sole trader).
+        ctx.record(request, key, kind="catalogue.affiliate_changed", subject=f"affiliate:{affiliate_id}",
+                   detail={"created": created, "fields": sorted(changes)})
         return JSONResponse(_affiliate_view(affiliate_id, affiliate, base_url), 201 if created else 200)
 
     @router.put(
         "/v1/admin/affiliates/{affiliate_id}/campaigns/{campaign_id}",
         tags=["admin"],
-        dependencies=[Depends(admin)],
         responses={**ADMIN_RESPONSES, 201: {"description": "Added."}},
     )
     def put_campaign(
-        campaign: CampaignConfig, affiliate_id: str = AffiliateId, campaign_id: str = CampaignId
+        campaign: CampaignConfig, request: Request, affiliate_id: str = AffiliateId,
+        campaign_id: str = CampaignId, key: ApiKey = Depends(admin),
     ) -> Response:
         """Add a campaign to an affiliate, or replace it; its links work at once."""
         try:
@@ -122,6 +128,10 @@ def admin_catalogue_router(ctx: IngressContext, store: CatalogueStore) -> APIRou
         except CatalogueError as e:
             return _catalogue_error(e)
         log.info("catalogue_campaign_put", affiliate_id=affiliate_id, campaign_id=campaign_id)
+        ctx.record(request, key, kind="catalogue.campaign_changed",
+                   subject=f"campaign:{affiliate_id}/{campaign_id}",
+                   detail={"created": created, "replaced": not created, "brand_id": saved.brand_id,
+                           "tracking_code": saved.tracking_code})
         return JSONResponse(
             _campaign_view(affiliate_id, campaign_id, saved, base_url), 201 if created else 200
         )
@@ -129,18 +139,22 @@ def admin_catalogue_router(ctx: IngressContext, store: CatalogueStore) -> APIRou
     @router.patch(
         "/v1/admin/affiliates/{affiliate_id}/campaigns/{campaign_id}",
         tags=["admin"],
-        dependencies=[Depends(admin)],
         responses=ADMIN_RESPONSES,
     )
     def patch_campaign(
-        change: CampaignChange, affiliate_id: str = AffiliateId, campaign_id: str = CampaignId
+        change: CampaignChange, request: Request, affiliate_id: str = AffiliateId,
+        campaign_id: str = CampaignId, key: ApiKey = Depends(admin),
     ) -> Response:
         """Change some fields of a campaign (e.g. its landing URL); effective at once."""
+        fields = change.model_dump(exclude_unset=True)
         try:
-            saved = store.patch_campaign(affiliate_id, campaign_id, change.model_dump(exclude_unset=True))
+            saved = store.patch_campaign(affiliate_id, campaign_id, fields)
         except CatalogueError as e:
             return _catalogue_error(e)
         log.info("catalogue_campaign_patched", affiliate_id=affiliate_id, campaign_id=campaign_id)
+        ctx.record(request, key, kind="catalogue.campaign_changed",
+                   subject=f"campaign:{affiliate_id}/{campaign_id}",
+                   detail={"created": False, "fields": sorted(fields)})
         return JSONResponse(_campaign_view(affiliate_id, campaign_id, saved, base_url))
 
     return router

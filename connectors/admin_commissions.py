@@ -1,9 +1,10 @@
 """The commission admin API: close a period, adjust the ledger, pay a statement, and the log
 of those actions (admin keys; docs/commissions.md#close-and-pay).
 
-The actor recorded is the key's id; `requested_by` names the person (the CLI sends the OS
-user), kept beside it. A refused action is a 409 (404 for an unknown statement, 422 for a bad
-field) with the reason; a ClickHouse failure a 503 without the driver's words.
+The actor recorded (in the ledger's log and the audit trail) is the key's id; `requested_by`
+names the person (the CLI sends the OS user), kept beside it. A refused action is a 409 (404
+for an unknown statement, 422 for a bad field) with the reason; a ClickHouse failure a 503
+without the driver's words.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import structlog
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,6 +66,13 @@ class PayBody(BaseModel):
     requested_by: str = Person
 
 
+def adjustment_detail(period: str, amount: Decimal, currency: str, reason: str,
+                      requested_by: str) -> dict[str, Any]:
+    """What the audit trail keeps of a ledger adjustment (the API's and the CLI's)."""
+    return {"period": period, "amount": f"{amount:f}", "currency": str(currency), "reason": reason,
+            "requested_by": requested_by}
+
+
 async def operate(what: str, job: Callable[[], T]) -> T:
     """Run an operation off the event loop; its refusal as an HTTP answer with its words."""
     try:
@@ -86,7 +94,8 @@ def admin_commissions_router(ctx: IngressContext) -> APIRouter:
 
     @router.post("/periods/{period}/close", responses=PROBLEMS)
     async def close_period(
-        body: CloseBody | None = None, period: str = PeriodPath, key: ApiKey = Depends(admin),
+        request: Request, body: CloseBody | None = None, period: str = PeriodPath,
+        key: ApiKey = Depends(admin),
     ) -> dict[str, Any]:
         """Close the period (it must have ended): its statements freeze, a total under the
         affiliate's minimum payout rolls over into the next period, positive totals get
@@ -97,23 +106,28 @@ def admin_commissions_router(ctx: IngressContext) -> APIRouter:
         actor = Actor(key.key_id, body.requested_by if body else "")
         result: dict[str, Any] = await operate("close", lambda: commission_ops.close_statements(
             settings, period=month, actor=actor, min_payouts=minimums))
-        if result["closed"]:
+        if result["closed"]:  # a second close changes nothing: nothing to record
             log.info("period_closed", period=month, key_id=key.key_id, rows=len(result["rows"]))
+            await ctx.arecord(request, key, kind="period.closed", subject=f"period:{month}",
+                              detail={"rows": len(result["rows"]), "requested_by": actor.requested_by})
         return result
 
     @router.post("/ledger/adjustments", status_code=201, responses=PROBLEMS)
-    async def adjust(body: AdjustBody, key: ApiKey = Depends(admin)) -> dict[str, Any]:
+    async def adjust(body: AdjustBody, request: Request, key: ApiKey = Depends(admin)) -> dict[str, Any]:
         """Write an `adjustment` entry (component `manual`) with the reason, in an open period."""
         entry: dict[str, Any] = await operate("adjust", lambda: commission_ops.adjust_ledger(
             settings, affiliate_id=body.affiliate_id, amount=body.amount, currency=body.currency,
             reason=body.reason, period=body.period, actor=Actor(key.key_id, body.requested_by)))
         log.info("ledger_adjusted", affiliate_id=body.affiliate_id, period=entry["period"],
                  key_id=key.key_id)
+        await ctx.arecord(request, key, kind="ledger.adjusted", subject=f"affiliate:{body.affiliate_id}",
+                          detail=adjustment_detail(entry["period"], body.amount, body.currency,
+                                                   body.reason, body.requested_by))
         return entry
 
     @router.post("/statements/{period}/{affiliate_id}/payment", responses=PROBLEMS)
     async def pay(
-        body: PayBody, period: str = PeriodPath,
+        body: PayBody, request: Request, period: str = PeriodPath,
         affiliate_id: str = Path(pattern=CATALOGUE_ID_PATTERN), key: ApiKey = Depends(admin),
     ) -> list[dict[str, Any]]:
         """Mark the affiliate's closed statement of the period paid (the same reference again
@@ -122,6 +136,10 @@ def admin_commissions_router(ctx: IngressContext) -> APIRouter:
             settings, period=period, affiliate_id=affiliate_id, reference=body.reference,
             actor=Actor(key.key_id, body.requested_by)))
         log.info("statement_paid", period=period, affiliate_id=affiliate_id, key_id=key.key_id)
+        await ctx.arecord(request, key, kind="statement.paid",
+                          subject=f"statement:{period}/{affiliate_id}",
+                          detail={"reference": body.reference, "rows": len(rows),
+                                  "requested_by": body.requested_by})
         return rows
 
     @router.get("/commission-actions", responses=PROBLEMS)

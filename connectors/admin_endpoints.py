@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field, ValidationError
 
 from clickpath.connectors.auth import require_role
@@ -43,6 +43,14 @@ class Disable(BaseModel):
     reason: str = Field(default="disabled by an administrator", max_length=500)
 
 
+def endpoint_detail(action: str, e: Endpoint) -> dict[str, Any]:
+    """What the audit trail keeps of an endpoint change (the API's and the CLI's): never its
+    secret or URL (a template may carry an affiliate's token)."""
+    return {"action": action, "kind": e.kind, "affiliate_id": e.affiliate_id, "brand_id": e.brand_id,
+            "events": list(e.events), "signed": bool(e.secret), "enabled": e.enabled,
+            "preset": e.preset}
+
+
 def _view(e: Endpoint) -> dict[str, Any]:
     return e.model_dump(mode="json", exclude={"secret", "previous_secrets"}) | {"signed": bool(e.secret)}
 
@@ -66,8 +74,8 @@ def admin_endpoints_router(ctx: IngressContext) -> APIRouter:
         return [preset_view(p) for p in PRESETS.values()]
 
     @router.put("/{endpoint_id}", responses={**problems, 422: {"description": "Invalid endpoint."}})
-    def put_endpoint(change: EndpointChange, endpoint_id: str = EndpointId,
-                     _key: ApiKey = Depends(admin)) -> dict[str, Any]:
+    def put_endpoint(change: EndpointChange, request: Request, endpoint_id: str = EndpointId,
+                     key: ApiKey = Depends(admin)) -> dict[str, Any]:
         """Add or replace an endpoint; effective on the running delivery process at once."""
         secret = new_secret() if change.sign or change.kind == "webhook" else None
         url = change.base_url if change.preset else change.url
@@ -90,21 +98,30 @@ def admin_endpoints_router(ctx: IngressContext) -> APIRouter:
         except ValueError as e:
             raise HTTPException(422, str(e)) from None
         store.put(endpoint)
+        ctx.record(request, key, kind="endpoint.changed", subject=f"endpoint:{endpoint_id}",
+                   detail=endpoint_detail("put", endpoint))
         return _view(endpoint) | ({"secret": secret} if secret else {})
 
     @router.post("/{endpoint_id}/disable", responses={**problems, 404: {"description": "No such endpoint."}})
-    def disable(body: Disable, endpoint_id: str = EndpointId,
-                _key: ApiKey = Depends(admin)) -> dict[str, Any]:
+    def disable(body: Disable, request: Request, endpoint_id: str = EndpointId,
+                key: ApiKey = Depends(admin)) -> dict[str, Any]:
         try:
-            return _view(store.disable(endpoint_id, body.reason))
+            endpoint = store.disable(endpoint_id, body.reason)
         except LookupError as e:
             raise HTTPException(404, str(e)) from None
+        ctx.record(request, key, kind="endpoint.changed", subject=f"endpoint:{endpoint_id}",
+                   detail=endpoint_detail("disable", endpoint))
+        return _view(endpoint)
 
     @router.post("/{endpoint_id}/enable", responses={**problems, 404: {"description": "No such endpoint."}})
-    def enable(endpoint_id: str = EndpointId, _key: ApiKey = Depends(admin)) -> dict[str, Any]:
+    def enable(request: Request, endpoint_id: str = EndpointId,
+               key: ApiKey = Depends(admin)) -> dict[str, Any]:
         try:
-            return _view(store.enable(endpoint_id))
+            endpoint = store.enable(endpoint_id)
         except LookupError as e:
             raise HTTPException(404, str(e)) from None
+        ctx.record(request, key, kind="endpoint.changed", subject=f"endpoint:{endpoint_id}",
+                   detail=endpoint_detail("enable", endpoint))
+        return _view(endpoint)
 
     return router

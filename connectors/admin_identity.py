@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import structlog
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from clickpath.connectors.auth import require_role
@@ -66,7 +66,7 @@ def admin_identity_router(
     router = APIRouter(prefix="/v1/admin/identity", tags=["admin"])
 
     @router.post("/unmerge", status_code=202, responses=PROBLEMS)
-    async def unmerge(body: UnmergeBody, key: ApiKey = Depends(admin)) -> UnmergeAccepted:
+    async def unmerge(body: UnmergeBody, request: Request, key: ApiKey = Depends(admin)) -> UnmergeAccepted:
         """Split the brand account from the accounts it is merged with now, for good: their
         links are blocked, later evidence never merges them again. Answered once the broker
         has the request; the merge log (`person_changes`) shows the split when the identity
@@ -85,10 +85,13 @@ def admin_identity_router(
             raise HTTPException(503, "not acknowledged by the broker; send it again",
                                 headers={"Retry-After": "5"})
         INGRESS_ACCEPTED.labels("admin", "unmerge_request").inc()
-        request = cast(UnmergeRequest, out.record)
-        log.info("unmerge_requested", request_id=request.request_id, key_id=key.key_id)
-        return UnmergeAccepted(request_id=request.request_id, account=request.account,
-                               requested_by=request.requested_by,
-                               requested_at=request.requested_at)
+        unmerge = cast(UnmergeRequest, out.record)
+        log.info("unmerge_requested", request_id=unmerge.request_id, key_id=key.key_id)
+        await ctx.arecord(request, key, kind="identity.unmerge",
+                          subject=f"{body.brand_id}:{body.player_id}",
+                          detail={"request_id": unmerge.request_id, "reason": body.reason})
+        return UnmergeAccepted(request_id=unmerge.request_id, account=unmerge.account,
+                               requested_by=unmerge.requested_by,
+                               requested_at=unmerge.requested_at)
 
     return router

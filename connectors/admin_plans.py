@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +20,7 @@ from clickpath.connectors.context import IngressContext
 from clickpath.connectors.keys import ApiKey
 from clickpath.contracts.models import utcnow
 from clickpath.domain.plans import PlanBook, PlanError
+from clickpath.domain.plans.terms import PlanVersion
 from clickpath.infra.plan_store import plan_store_of
 
 log = structlog.get_logger(__name__)
@@ -51,6 +52,12 @@ def plan_view(book: PlanBook, plan_id: str) -> dict[str, Any]:
     }
 
 
+def version_detail(added: PlanVersion, assigned: bool) -> dict[str, Any]:
+    """What the audit trail keeps of a new plan version (the API's and `plans add`'s)."""
+    return {"version": added.version, "kind": added.kind, "effective_from": str(added.effective_from),
+            "currency": str(added.currency), "assign_changed": assigned}
+
+
 def admin_plans_router(ctx: IngressContext) -> APIRouter:
     store = plan_store_of(ctx.settings)
     admin = require_role(ctx.keys, "admin", "admin")
@@ -73,7 +80,8 @@ def admin_plans_router(ctx: IngressContext) -> APIRouter:
 
     @router.post("/{plan_id}/versions", status_code=201,
                  responses={**problems, 422: {"description": "Invalid version (the field is named)."}})
-    def add_version(change: VersionChange, plan_id: str = PlanId, key: ApiKey = Depends(admin)) -> Any:
+    def add_version(change: VersionChange, request: Request, plan_id: str = PlanId,
+                    key: ApiKey = Depends(admin)) -> Any:
         """Add a version; it applies from its effective_from, earlier periods keep their terms."""
         raw: dict[str, Any] = {"versions": [change.version]}
         if change.assign is not None:
@@ -84,9 +92,8 @@ def admin_plans_router(ctx: IngressContext) -> APIRouter:
             return JSONResponse({"detail": [{"loc": ["body"], "msg": str(e), "type": "value_error"}]}, 422)
         log.info("plan_version_added", plan_id=plan_id, version=added.version, key_id=key.key_id,
                  effective_from=str(added.effective_from))
+        ctx.record(request, key, kind="plan.version_added", subject=f"plan:{plan_id}",
+                   detail=version_detail(added, change.assign is not None))
         return plan_view(store.current(), plan_id)
 
     return router
-
-
-

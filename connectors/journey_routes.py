@@ -7,14 +7,15 @@ Operator and analyst keys read their own brand's players, the brand from the key
 keys read no player (403). A player the brand does not have is a 404 naming the player id, the
 same whether it exists at another brand or nowhere: a brand-bound key learns nothing of other
 brands by asking. What another brand's account is called is redacted below this module
-(clickpath/domain/identity/journey.py).
+(clickpath/domain/identity/journey.py). Every read is recorded in the audit trail (`journey.read`,
+the key's id and the client's address) before it is answered.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from clickpath.connectors.analyst_routes import RESPONSES, ask, invalid
 from clickpath.connectors.auth import Problem, report_scope, require_role
@@ -38,6 +39,7 @@ def journey_router(ctx: IngressContext) -> APIRouter:
 
     @router.get("/v1/players/{player_id}/journey", responses=JOURNEY_RESPONSES)
     async def player_journey(
+        request: Request,
         player_id: str = Path(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$"),
         brand_id: str | None = Query(
             None, min_length=1, max_length=128,
@@ -66,6 +68,9 @@ def journey_router(ctx: IngressContext) -> APIRouter:
             slots, key, scope, journey_of, settings,
             brand_id=brand, player_id=player_id, limit=limit, full=key.role == "admin",
         )
+        # Recorded before the answer leaves (found or not): no journey is read unrecorded.
+        await ctx.arecord(request, key, kind="journey.read", subject=f"{brand}:{player_id}",
+                          detail={"found": answer is not None, "limit": limit})
         if answer is None:
             raise HTTPException(404, f"unknown player_id {player_id!r} at brand {brand!r}")
         return answer

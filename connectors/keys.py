@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -112,17 +113,25 @@ class KeyStore:
     def local_secret_path(self) -> Path:
         return self.path.with_name(self.path.stem + ".local-cli")
 
-    def local_secret(self) -> str:
-        """The CLI's own admin key on this host: the one kept beside the store while it works,
-        else a new one (minted, its secret written readable by this user only)."""
-        path = self.local_secret_path
+    def kept_local_secret(self) -> str | None:
+        """The CLI's own admin key kept beside the store, while it works; else None."""
         try:
-            kept = path.read_text().strip()
+            kept = self.local_secret_path.read_text().strip()
         except FileNotFoundError:
-            kept = ""
-        if kept and self.authenticate(kept) is not None:
+            return None
+        return kept if kept and self.authenticate(kept) is not None else None
+
+    def local_secret(self, on_mint: Callable[[ApiKey], None] | None = None) -> str:
+        """The CLI's own admin key on this host: the one kept beside the store while it works,
+        else a new one (minted, its secret written readable by this user only). `on_mint` is
+        told of a new key before its secret is kept: raising there leaves it unusable."""
+        kept = self.kept_local_secret()
+        if kept is not None:
             return kept
-        _, secret = self.create("admin", label=LOCAL_CLI_LABEL)
+        key, secret = self.create("admin", label=LOCAL_CLI_LABEL)
+        if on_mint is not None:
+            on_mint(key)
+        path = self.local_secret_path
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, secret + "\n", mode=0o600)
         return secret

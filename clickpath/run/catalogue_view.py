@@ -40,9 +40,9 @@ def _from_files(settings: Settings) -> list[Row]:
 
 def _from_service(settings: Settings) -> list[Row] | None:
     """The running service's catalogue; None when it does not answer (then: the files)."""
-    from clickpath.connectors.keys import KeyStore
+    from clickpath.run.recording import cli_key_secret
 
-    secret = KeyStore(settings.key_store_path).local_secret()
+    secret = cli_key_secret(settings)
     try:
         response = httpx.get(f"{settings.service_url}/v1/admin/affiliates", timeout=5,
                              headers={"Authorization": f"Bearer {secret}"})

@@ -5,7 +5,8 @@ function. Each group has its arguments in one cli_<group> module and its functio
 commands_<group> module: `up`, `status` and the roles `up` runs (cli_roles, commands_roles);
 report/sql/topics/import/mappings/fx (cli_data, commands_data);
 postbacks/webhooks/deliveries/keys/links (cli_admin, commands_admin); affiliates/campaigns
-(cli_catalogue, commands_catalogue); identity (cli_identity, commands_identity); the benchmarks
+(cli_catalogue, commands_catalogue); identity (cli_identity, commands_identity); audit
+(cli_audit, commands_audit); the benchmarks
 (cli_bench, commands_bench). A new group is a pair of such modules and one line in build_parser.
 Client commands are first aimed at the running `up` (clickpath.run.instances).
 Every command and flag is relied on by operators and scripts: add, do not rename. The text a
@@ -23,7 +24,15 @@ from importlib.metadata import PackageNotFoundError, version
 
 from pydantic import ValidationError
 
-from clickpath.run import cli_admin, cli_bench, cli_catalogue, cli_data, cli_identity, cli_roles
+from clickpath.run import (
+    cli_admin,
+    cli_audit,
+    cli_bench,
+    cli_catalogue,
+    cli_data,
+    cli_identity,
+    cli_roles,
+)
 from clickpath.run.arguments import Parser
 from clickpath.run.errors import CommandError
 from clickpath.settings import Settings
@@ -65,6 +74,7 @@ def build_parser() -> Parser:
     cli_admin.add_admin_commands(sub)
     cli_catalogue.add_catalogue_commands(sub)
     cli_identity.add_identity_commands(sub)
+    cli_audit.add_audit_commands(sub)
     cli_bench.add_bench_commands(sub)  # developer tools: listed last
     parser.public_commands = [n for n in sub.choices if n not in HIDDEN]
     return parser
@@ -72,7 +82,8 @@ def build_parser() -> Parser:
 
 # Commands that talk to a running `up` (or its data dir): aimed at it before they run.
 CLIENT_COMMANDS = (cli_roles.CLIENT_COMMANDS | cli_data.CLIENT_COMMANDS | cli_admin.CLIENT_COMMANDS
-                   | cli_catalogue.CLIENT_COMMANDS | cli_identity.CLIENT_COMMANDS)
+                   | cli_catalogue.CLIENT_COMMANDS | cli_identity.CLIENT_COMMANDS
+                   | cli_audit.CLIENT_COMMANDS)
 
 
 def main(argv: list[str] | None = None) -> None:

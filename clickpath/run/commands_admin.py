@@ -21,13 +21,16 @@ if TYPE_CHECKING:
 
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.connectors.keys import KeyError_, KeyStore
+    from clickpath.run.recording import key_detail, record, trail_for
 
     store = KeyStore(settings.key_store_path)
     if args.action == "create":
+        trail = trail_for(settings, "keys create")
         try:
             key, secret = store.create(args.role, brand_id=args.brand, affiliate_id=args.affiliate)
         except ValueError as e:
             raise CommandError(str(e)) from None
+        record(trail, "key.created", f"key:{key.key_id}", key_detail(key))
         print(secret)
         scope = "/".join(filter(None, (key.brand_id, key.affiliate_id))) or "all"
         print(f"key {key.key_id}: role {key.role}, scope {scope}; shown once, store it now",
@@ -35,10 +38,12 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> None:
     elif args.action == "revoke":
         if not args.key:
             raise CommandError("keys revoke needs the key id (or the key)")
+        trail = trail_for(settings, "keys revoke")
         try:
             key = store.revoke(args.key)
         except KeyError_ as e:
             raise CommandError(str(e.args[0])) from None
+        record(trail, "key.revoked", f"key:{key.key_id}", key_detail(key))
         print(f"revoked {key.key_id} ({key.role}) at {key.revoked_at:%Y-%m-%d %H:%M:%S}Z")
     else:
         rows = [k.model_dump(mode="json", exclude={"digest"}) for k in store.list()]
@@ -99,6 +104,10 @@ def cmd_endpoints(settings: Settings, args: argparse.Namespace) -> None:
         return
     if not args.id:
         raise CommandError(f"{args.command} {args.action} needs an endpoint id")
+    from clickpath.connectors.admin_endpoints import endpoint_detail
+    from clickpath.run.recording import record, trail_for
+
+    trail = trail_for(settings, f"{args.command} {args.action}")
     try:
         if args.action == "disable":
             e = store.disable(args.id, args.reason or "disabled by an operator")
@@ -137,6 +146,8 @@ def cmd_endpoints(settings: Settings, args: argparse.Namespace) -> None:
         raise CommandError(validation_message(err)) from None
     except (LookupError, ValueError) as err:
         raise CommandError(str(err)) from None
+    action = {"add": "put", "rotate-secret": "rotate_secret"}.get(args.action, args.action)
+    record(trail, "endpoint.changed", f"endpoint:{e.endpoint_id}", endpoint_detail(action, e))
     print(f"{e.endpoint_id}: {'enabled' if e.enabled else 'disabled'}", file=sys.stderr)
 
 

@@ -3,7 +3,9 @@ commission actions (docs/commissions.md#close-and-pay).
 
 With embedded ClickHouse they ask the running service's admin API with this host's CLI key
 (commands_data._from_service), so the running pipeline does them and records that key; against
-a ClickHouse server they run here. Either way the OS user is recorded as `requested_by`.
+a ClickHouse server they run here, and record themselves in the audit trail (as `cli:<os
+user>`; through the service, the service records them). Either way the OS user is recorded as
+`requested_by`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from clickpath.domain.commissions.statements import render_statements
 from clickpath.run.commands_data import _answer, _from_service
 from clickpath.run.errors import CommandError
+from clickpath.run.recording import record, trail_for
 from clickpath.settings import Settings
 
 CLI_ACTOR = "local-cli"  # the actor recorded when the CLI writes to a ClickHouse server itself
@@ -61,10 +64,14 @@ def cmd_close(settings: Settings, args: argparse.Namespace) -> None:
         from clickpath.infra.closes import Actor
         from clickpath.infra.commission_ops import close_statements
 
+        trail = trail_for(settings, "close")
         catalogue = CatalogueStore(settings.catalogue_path, settings.affiliates).current()
         minimums = {a: c.min_payout for a, c in catalogue.affiliates.items()}
         result = _direct(lambda: close_statements(
             settings, period=args.period, actor=Actor(CLI_ACTOR, _user()), min_payouts=minimums))
+        if result["closed"]:
+            record(trail, "period.closed", f"period:{args.period}",
+                   {"rows": len(result["rows"]), "requested_by": _user()})
     if args.format == "json":
         print(json.dumps(result, indent=2))
         return
@@ -98,12 +105,16 @@ def cmd_adjust(settings: Settings, args: argparse.Namespace) -> None:
             "reason": args.reason, "period": args.period, "requested_by": _user(),
         })
     else:
+        from clickpath.connectors.admin_commissions import adjustment_detail
         from clickpath.infra.closes import Actor
         from clickpath.infra.commission_ops import adjust_ledger
 
+        trail = trail_for(settings, "ledger adjust")
         entry = _direct(lambda: adjust_ledger(
             settings, affiliate_id=args.affiliate, amount=args.amount, currency=currency,
             reason=args.reason, period=args.period, actor=Actor(CLI_ACTOR, _user())))
+        record(trail, "ledger.adjusted", f"affiliate:{args.affiliate}",
+               adjustment_detail(entry["period"], args.amount, currency, args.reason, _user()))
     print(render_ledger([entry], args.format), end="")
 
 
@@ -116,9 +127,12 @@ def cmd_pay(settings: Settings, args: argparse.Namespace) -> None:
         from clickpath.infra.closes import Actor
         from clickpath.infra.commission_ops import pay_statement
 
+        trail = trail_for(settings, "statements pay")
         rows = _direct(lambda: pay_statement(
             settings, period=args.period, affiliate_id=args.affiliate, reference=args.reference,
             actor=Actor(CLI_ACTOR, _user())))
+        record(trail, "statement.paid", f"statement:{args.period}/{args.affiliate}",
+               {"reference": args.reference, "rows": len(rows), "requested_by": _user()})
     print(render_statements(rows, args.format), end="")
 
 

@@ -104,15 +104,15 @@ def _from_service(
 ) -> httpx.Response:
     """Ask the running service: only the running pipeline may open the embedded ClickHouse.
     With this host's own CLI key (the data directory's; no key flag needed)."""
-    from clickpath.connectors.keys import KeyStore
     from clickpath.run.instances import running_in
+    from clickpath.run.recording import cli_key_secret
 
     url = f"{settings.service_url}{path}"
     data_dir = settings.data_dir.resolve()
     if not data_dir.is_dir():  # a read never creates a data dir (nor a key in it)
         raise CommandError(f"no clickpath data directory at {data_dir}: is `clickpath up` running?"
                            " (or set CLICKPATH_DATA_DIR to its data directory)", 1)
-    secret = KeyStore(settings.key_store_path).local_secret()
+    secret = cli_key_secret(settings)
     wire = {k: str(v) for k, v in (params or {}).items() if v is not None}
     try:
         response = httpx.request(method, url, params=wire, json=body, timeout=360,
@@ -315,8 +315,12 @@ def cmd_player(settings: Settings, args: argparse.Namespace) -> None:
         answer = _answer(response)
     else:
         from clickpath.infra.reports import journey_of
+        from clickpath.run.recording import record, trail_for
 
+        trail = trail_for(settings, "player")
         answer = journey_of(settings, player_id=args.player_id, full=True, **params)
+        record(trail, "journey.read", f"{args.brand}:{args.player_id}",
+               {"found": answer is not None, "limit": args.limit})
         if answer is None:
             raise CommandError(f"unknown player_id {args.player_id!r} at brand {args.brand!r}", 1)
     print(json.dumps(answer, indent=2))

@@ -3,7 +3,8 @@
 The command produces the operator's `UnmergeRequest` straight to the broker of the running
 `up` (or CLICKPATH_KAFKA_BOOTSTRAP_SERVERS) as `Node.IDENTITY_ADMIN`, the same record the admin
 API makes (clickpath.domain.identity.unmerge), and returns once the broker acknowledged it;
-the identity stage of the worker applies it. Recorded as asked by `local-cli` and the OS user.
+the identity stage of the worker applies it. Recorded as asked by `local-cli` and the OS user,
+and in the audit trail (`identity.unmerge`, as `cli:<os user>`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import uuid
 
 from clickpath.run.commands_close import CLI_ACTOR, _user
 from clickpath.run.errors import CommandError
+from clickpath.run.recording import record, trail_for
 from clickpath.settings import Settings
 
 
@@ -37,9 +39,12 @@ def cmd_unmerge(settings: Settings, args: argparse.Namespace) -> None:
     if settings.embedded_broker:
         raise CommandError("no broker: `clickpath up` is not running here and"
                            " CLICKPATH_KAFKA_BOOTSTRAP_SERVERS is not set", 1)
+    trail = trail_for(settings, "identity unmerge")
     try:
         with EventProducer(settings, batch_records=False) as producer:
             producer.send_record(out.topic, out.key, out.record)
     except NotAcknowledged as e:
         raise CommandError(f"the broker did not take the unmerge ({e}); run it again", 1) from None
+    record(trail, "identity.unmerge", f"{args.brand}:{args.player_id}",
+           {"request_id": getattr(out.record, "request_id", None), "reason": args.reason})
     print(json.dumps(out.record.model_dump(mode="json"), indent=2))

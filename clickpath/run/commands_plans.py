@@ -24,11 +24,16 @@ def cmd_plans(settings: Settings, args: argparse.Namespace) -> None:
         if not args.plan_id or not args.file:
             raise CommandError("plans add PLAN_ID --file VERSION.toml (effective_from, currency,"
                                " cpa/revshare; [[assign]] for a new plan)")
+        from clickpath.connectors.admin_plans import version_detail
+        from clickpath.run.recording import record, trail_for
+
         raw = _read_version(Path(args.file))
+        trail = trail_for(settings, "plans add")
         try:
             added = store.add_version(args.plan_id, raw, utcnow())
         except PlanError as e:
             raise CommandError(str(e)) from None
+        record(trail, "plan.version_added", f"plan:{args.plan_id}", version_detail(added, "assign" in raw))
         print(f"plan {args.plan_id}: version {added.version} ({added.kind}) from"
               f" {added.effective_from}, recorded {added.recorded_at:%Y-%m-%d %H:%M} UTC")
         return

@@ -10,7 +10,7 @@ not (a short key is a typed one, and guessable). Other commands are not affected
 from __future__ import annotations
 
 from clickpath.run.errors import CommandError
-from clickpath.settings import MIN_PSEUDONYM_KEY_BYTES, Settings
+from clickpath.settings import MIN_AUDIT_KEY_BYTES, MIN_PSEUDONYM_KEY_BYTES, Settings
 
 
 def require_own_pseudonym_key(settings: Settings, command: str, demo: bool = False) -> None:
@@ -35,6 +35,36 @@ def require_own_pseudonym_key(settings: Settings, command: str, demo: bool = Fal
         "CLICKPATH_PSEUDONYM_KEY to a long random secret (e.g. `openssl rand -hex 32`) and keep "
         "it the same on every role; or try clickpath with `clickpath up --demo`."
     )
+
+
+def require_own_audit_key(settings: Settings, command: str, demo: bool = False) -> None:
+    """Raise CommandError naming CLICKPATH_AUDIT_KEY when the key is missing, shipped (outside
+    the demo) or, being one's own, shorter than MIN_AUDIT_KEY_BYTES."""
+    if not settings.audit_key_is_shipped:
+        if settings.audit_key_too_short:
+            raise CommandError(
+                f"`clickpath {command}` will not start with a short audit key: "
+                f"CLICKPATH_AUDIT_KEY has under {MIN_AUDIT_KEY_BYTES} bytes, so the audit trail's "
+                "signed head could be forged by guessing it. Set CLICKPATH_AUDIT_KEY to a long "
+                "random secret (e.g. `openssl rand -hex 32`) and keep it the same on every role "
+                "and CLI of the host."
+            )
+        return
+    if demo or settings.demo:
+        return
+    raise CommandError(
+        f"`clickpath {command}` will not start without an audit key of your own: "
+        "CLICKPATH_AUDIT_KEY is unset or the key shipped with clickpath, so anyone could sign a "
+        "rewritten audit trail. Set CLICKPATH_AUDIT_KEY to a long random secret (e.g. `openssl "
+        "rand -hex 32`), the same on every role and CLI of the host and kept outside the data "
+        "directory; or try clickpath with `clickpath up --demo`."
+    )
+
+
+def require_own_keys(settings: Settings, command: str, demo: bool = False) -> None:
+    """Both checks of a pipeline role: the pseudonym key, then the audit key."""
+    require_own_pseudonym_key(settings, command, demo)
+    require_own_audit_key(settings, command, demo)
 
 
 def arm_fault_hook(command: str) -> None:

@@ -69,9 +69,12 @@ def choose(
 
 def pointed_at(settings: Settings, running: Running) -> Settings:
     """`settings` aimed at a running instance: its data dir, service and broker, unless the
-    user set those explicitly (what is set wins)."""
+    user set those explicitly (what is set wins); a demo's `demo` too, so that its shipped
+    audit key records this command's changes (run/guards.py)."""
     given = settings.model_fields_set
     overrides: dict[str, object] = {"data_dir": running.data_dir}
+    if running.state.demo and "demo" not in given:
+        overrides["demo"] = True
     service = urlsplit(running.state.service_url)
     if "http_port" not in given and service.port is not None:
         overrides["http_port"] = service.port

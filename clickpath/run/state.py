@@ -53,6 +53,7 @@ class UpState:
     updated_at: str
     roles: tuple[RoleState, ...] = ()
     broker_compat: str | None = None  # "tansu" for the embedded broker: clients apply it too
+    demo: bool = False  # `up --demo`: commands aimed at it may use the shipped audit key too
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self) | {"roles": [asdict(r) for r in self.roles]}

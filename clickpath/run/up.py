@@ -153,8 +153,10 @@ def banner(
 class StateRecorder:
     """Keeps <data_dir>/up-state.json current: `up` itself, where to reach it, every role."""
 
-    def __init__(self, path: Path, settings: Settings, data_dir: Path, roles: list[Role]) -> None:
+    def __init__(self, path: Path, settings: Settings, data_dir: Path, roles: list[Role],
+                 demo: bool = False) -> None:
         self.path = path
+        self.demo = demo
         self.settings = settings
         self.data_dir = data_dir
         self.roles = roles
@@ -171,7 +173,7 @@ class StateRecorder:
             started_at=self.started_at, updated_at=utcnow().isoformat(timespec="seconds"),
             roles=tuple(RoleState(r.name, r.proc.pid if r.proc else None, r.state, r.restarts)
                         for r in self.roles),
-            broker_compat=self.settings.broker_compat,
+            broker_compat=self.settings.broker_compat, demo=self.demo,
         )
         try:
             write_state(self.path, recorded)
@@ -235,7 +237,7 @@ def _run_locked(settings: Settings, options: UpOptions, data_dir: Path) -> None:
         if broker is not None and journal is not None:
             keeper = start_keeper(journal, broker.bootstrap, held)
         roles, receiver_log = _roles(settings, options, env, log_dir)
-        recorder = StateRecorder(state_path(data_dir), settings, data_dir, roles)
+        recorder = StateRecorder(state_path(data_dir), settings, data_dir, roles, options.demo)
         supervisor = Supervisor(roles, env, log_dir, on_change=recorder.write)
         _supervise(supervisor, recorder, broker, keeper, options.status_every,
                    banner(settings, log_dir, created, receiver_log))

@@ -38,7 +38,9 @@ from clickpath.settings.ingress import IngressSettings
 from clickpath.settings.invoices import InvoiceSettings
 from clickpath.settings.places import PlacesSettings, default_instances_dir
 from clickpath.settings.privacy import (
+    DEV_AUDIT_KEY,
     DEV_PSEUDONYM_KEY,
+    MIN_AUDIT_KEY_BYTES,
     MIN_PSEUDONYM_KEY_BYTES,
     SHIPPED_PSEUDONYM_KEYS,
     PrivacySettings,
@@ -47,7 +49,9 @@ from clickpath.settings.reports import ReportSettings
 from clickpath.settings.stream import StreamSettings
 
 __all__ = [
+    "DEV_AUDIT_KEY",
     "DEV_PSEUDONYM_KEY",
+    "MIN_AUDIT_KEY_BYTES",
     "MIN_PSEUDONYM_KEY_BYTES",
     "SHIPPED_PSEUDONYM_KEYS",
     "Settings",
@@ -117,6 +121,11 @@ class Settings(
     def plans_path(self) -> Path:
         """The admin API's plan versions (configuration stays in CLICKPATH_CONFIG)."""
         return self.data_dir / "plans.json"
+
+    @property
+    def audit_dir(self) -> Path:
+        """The audit chain and its signed head (docs/privacy.md#audit-trail)."""
+        return self.data_dir / "audit"
 
     @property
     def catalogue_path(self) -> Path:
