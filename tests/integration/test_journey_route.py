@@ -223,13 +223,17 @@ def test_the_cli_prints_the_journey_the_service_answers_an_admin(served, capsys)
         cmd_player(settings, parse(["player", "nobody", "--brand", "brand-a"]))
 
 
-def test_against_a_clickhouse_server_the_cli_reads_it_directly(client, monkeypatch, capsys) -> None:
+def test_against_a_clickhouse_server_the_cli_reads_it_directly(
+    client, monkeypatch, capsys, tmp_path
+) -> None:
     from clickpath.infra import reports
+    from clickpath.infra.audit import AuditTrail, cli_actor, cli_origin
     from clickpath.settings import Settings
 
     write_batch(client, "clickpath", graph())
     monkeypatch.setattr(reports, "connect", lambda _settings: _Unclosed(client))
     settings = Settings(clickhouse_url="http://127.0.0.1:9", clickhouse_database="clickpath",
+                        data_dir=tmp_path / "cli", audit_key="journey-cli-test-audit-key-0123456789",
                         operators={"acme": OperatorConfig(brands=["brand-a", "brand-b"])})
     parse = build_parser().parse_args
     cmd_player(settings, parse(["player", "q1", "--brand", "brand-b", "--limit", "5"]))
@@ -240,6 +244,13 @@ def test_against_a_clickhouse_server_the_cli_reads_it_directly(client, monkeypat
         cmd_player(settings, parse(["player", "p1", "--brand", "brand-b"]))
     with pytest.raises(CommandError, match="--limit: between 1 and 10000"):
         cmd_player(settings, parse(["player", "q1", "--brand", "brand-b", "--limit", "0"]))
+    # Each read it made is in the audit trail, as this OS user on this host.
+    reads = [(e.actor, e.kind, e.subject, e.origin, dict(e.detail))
+             for e in AuditTrail.from_settings(settings).entries()]
+    assert reads == [
+        (cli_actor(), "journey.read", "brand-b:q1", cli_origin(), {"found": True, "limit": 5}),
+        (cli_actor(), "journey.read", "brand-b:p1", cli_origin(), {"found": False, "limit": 1000}),
+    ]
 
 
 class _Unclosed:

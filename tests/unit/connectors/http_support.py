@@ -19,6 +19,7 @@ from clickpath.domain.catalogue import AffiliateConfig, CampaignConfig
 from clickpath.settings import Settings
 
 LANDING = "https://casino.example/welcome?cid={click_id}"
+AUDIT_KEY = "unit-test-audit-key-of-at-least-32-bytes"  # an operator's own: not the shipped one
 
 
 class AckingProducer:
@@ -44,7 +45,7 @@ class AckingProducer:
 def service_settings(tmp_path: Path, **overrides: Any) -> Settings:
     campaign = CampaignConfig(brand_id="brand-a", landing_url=LANDING, tracking_code="spring1")
     return Settings(
-        data_dir=tmp_path / "data", pseudonym_key="unit-test-key",
+        data_dir=tmp_path / "data", pseudonym_key="unit-test-key", audit_key=AUDIT_KEY,
         affiliates={"aff-1": AffiliateConfig(name="One", campaigns={"spring": campaign})},
         **overrides,
     )

@@ -18,6 +18,21 @@ def test_compose_ships_no_pseudonym_key() -> None:
     assert re.fullmatch(r"\$\{CLICKPATH_PSEUDONYM_KEY:\?[^}]+\}", key), key
 
 
+def test_compose_ships_no_audit_key() -> None:
+    key = COMPOSE["x-clickpath"]["environment"]["CLICKPATH_AUDIT_KEY"]
+    assert re.fullmatch(r"\$\{CLICKPATH_AUDIT_KEY:\?[^}]+\}", key), key
+
+
+def test_every_role_appends_to_one_audit_chain() -> None:
+    """The roles run in containers of one host: the audit chain is one named volume they all
+    mount, so flock keeps one chain (docs/privacy.md#audit-trail)."""
+    roles = [name for name, s in COMPOSE["services"].items() if s.get("command", [""])[0] in
+             ("worker", "sink", "api")]
+    assert sorted(roles) == ["api", "sink-clickhouse", "sink-postbacks", "worker"]
+    for role in roles:
+        assert "clickpath-audit:/data/audit" in COMPOSE["services"][role]["volumes"], role
+
+
 def data_volume(service: str) -> str | None:
     for mount in COMPOSE["services"][service].get("volumes", []):
         source, _, target = mount.partition(":")

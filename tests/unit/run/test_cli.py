@@ -57,6 +57,7 @@ COMMANDS = {
     "mappings": {"--format"},
     "fx": {"--format"},
     "identity": {"identity_action"},
+    "audit": {"audit_action"},
 }
 
 
