@@ -24,7 +24,7 @@ def data_dir(tmp_path, monkeypatch: pytest.MonkeyPatch):
     for var in ("CLICKPATH_EGRESS_ALLOW", "CLICKPATH_CONFIG", "CLICKPATH_ENDPOINTS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CLICKPATH_DATA_DIR", str(tmp_path / "cp"))
-    monkeypatch.setenv("CLICKPATH_AUDIT_KEY", "unit-test-audit-key-of-at-least-32-bytes")  # changes are recorded
+    monkeypatch.setenv("CLICKPATH_AUDIT_KEY", "unit-test-audit-key-of-at-least-32-bytes")  # recorded
     monkeypatch.setenv("CLICKPATH_AFFILIATES", '{"aff-1": {"name": "One"}, "aff-2": {"name": "Two"}}')
     return tmp_path / "cp"
 
