@@ -57,7 +57,10 @@ def cmd_audit_list(settings: Settings, args: argparse.Namespace) -> None:
         return
     rows = [("SEQ", "AT (UTC)", "ACTOR", "KIND", "SUBJECT", "ORIGIN", "DETAIL")]
     for e in entries:
-        detail = json.dumps(dict(e.detail), separators=(",", ":"))
+        shown = dict(e.detail)
+        if isinstance(shown.get("settings"), dict):  # config.changed: every setting (see json)
+            shown["settings"] = f"{len(shown['settings'])} settings"
+        detail = json.dumps(shown, separators=(",", ":"))
         if len(detail) > 80:
             detail = detail[:77] + "..."
         rows.append((str(e.seq), e.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"), e.actor,
