@@ -1,5 +1,5 @@
-"""`up`, `api`, `worker` and `sink` refuse the shipped or a missing pseudonym key unless they run
-the demo; other commands are not affected (issue 13, High 3)."""
+"""`up`, `api`, `worker` and `sink` refuse the shipped or a missing pseudonym key, and audit key,
+unless they run the demo; other commands are not affected (issue 13, High 3; issue 26)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import pytest
 
 from clickpath.run.cli import main
 from clickpath.run.errors import CommandError
-from clickpath.run.guards import require_own_pseudonym_key
+from clickpath.run.guards import require_own_audit_key, require_own_keys, require_own_pseudonym_key
 from clickpath.run.up import UpOptions, _roles
-from clickpath.settings import DEV_PSEUDONYM_KEY, Settings
+from clickpath.settings import DEV_AUDIT_KEY, DEV_PSEUDONYM_KEY, Settings
 
 
 @pytest.fixture(autouse=True)
 def clean_env(tmp_path, monkeypatch: pytest.MonkeyPatch):
-    for var in ("CLICKPATH_PSEUDONYM_KEY", "CLICKPATH_DEMO", "CLICKPATH_CONFIG",
+    for var in ("CLICKPATH_PSEUDONYM_KEY", "CLICKPATH_AUDIT_KEY", "CLICKPATH_DEMO", "CLICKPATH_CONFIG",
                 "CLICKPATH_AFFILIATES", "CLICKPATH_EGRESS_ALLOW"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CLICKPATH_DATA_DIR", str(tmp_path / "cp"))
@@ -75,3 +75,44 @@ def test_a_short_key_is_refused_in_the_demo_too_but_the_shipped_one_is_not() -> 
         require_own_pseudonym_key(short, "up", demo=True)
     require_own_pseudonym_key(Settings(demo=True), "api")  # the shipped key, in the demo
     require_own_pseudonym_key(Settings(pseudonym_key="k" * 32), "worker")
+
+
+@pytest.mark.parametrize("argv", [["up"], ["api"], ["worker"], ["sink", "clickhouse"]])
+@pytest.mark.parametrize("key", [None, DEV_AUDIT_KEY, "  "])
+def test_the_pipeline_commands_refuse_a_shipped_or_missing_audit_key(argv, key, monkeypatch,
+                                                                     capsys) -> None:
+    """Issue 26 item 4: a shipped audit key lets anyone sign a rewritten audit chain."""
+    monkeypatch.setenv("CLICKPATH_PSEUDONYM_KEY", "a-secret-of-our-own-of-32-bytes!")
+    if key is not None:
+        monkeypatch.setenv("CLICKPATH_AUDIT_KEY", key)
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "CLICKPATH_AUDIT_KEY" in err and err.count("\n") == 1
+
+
+def test_the_audit_key_passes_in_the_demo_and_of_ones_own_and_a_short_one_never() -> None:
+    own = "p" * 32
+    require_own_audit_key(Settings(), "up", demo=True)
+    require_own_audit_key(Settings(demo=True), "api")
+    require_own_audit_key(Settings(audit_key="a" * 32), "worker")
+    require_own_keys(Settings(pseudonym_key=own, audit_key="a" * 32), "sink")
+    with pytest.raises(CommandError, match="32 bytes"):
+        require_own_audit_key(Settings(audit_key="short-audit-key"), "up", demo=True)
+    with pytest.raises(CommandError, match="CLICKPATH_AUDIT_KEY"):
+        require_own_keys(Settings(pseudonym_key=own), "api")
+
+
+def test_a_command_aimed_at_a_running_demo_may_record_with_its_key(tmp_path) -> None:
+    from clickpath.run.instances import Running, pointed_at
+    from clickpath.run.state import UpState
+
+    def running(demo: bool) -> Running:
+        return Running(UpState(pid=1, state="running", broker=None, service_url="http://127.0.0.1:8000",
+                               data_dir=str(tmp_path), started_at="", updated_at="", demo=demo))
+
+    assert pointed_at(Settings(), running(True)).demo is True
+    require_own_audit_key(pointed_at(Settings(), running(True)), "keys create")
+    with pytest.raises(CommandError, match="CLICKPATH_AUDIT_KEY"):
+        require_own_audit_key(pointed_at(Settings(), running(False)), "keys create")
