@@ -59,7 +59,6 @@ def cmd_sink(settings: Settings, args: argparse.Namespace) -> None:
 
     require_own_keys(settings, "sink")
     arm_fault_hook(f"sink {args.kind}")
-    record_role_config(settings, f"sink-{args.kind}")
     if args.kind == "clickhouse":
         from clickpath.sinks.clickhouse.process import report_token
 
@@ -67,6 +66,7 @@ def cmd_sink(settings: Settings, args: argparse.Namespace) -> None:
             report_token(settings)
         except ValueError as e:
             raise CommandError(f"`clickpath sink clickhouse` will not start: {e}") from None
+    record_role_config(settings, f"sink-{args.kind}")
     configure_logging(settings.log_level, role=f"sink-{args.kind}")
     serve_metrics(settings.metrics_port, settings.metrics_host)
     if args.kind == "clickhouse":
