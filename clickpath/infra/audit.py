@@ -83,10 +83,7 @@ class AuditTrail:
         now = digest(shown)
         subject = f"role:{role}"
         with self._writing("config.changed") as writer:
-            before = None
-            for entry in writer.entries():
-                if entry.kind == "config.changed" and entry.subject == subject:
-                    before = entry
+            before = writer.last_of("config.changed", subject)
             if before is not None and before.detail.get("digest") == now:
                 return None
             previous = before.detail.get("settings") if before is not None else None

@@ -125,11 +125,22 @@ class ChainWriter:
         write_json_atomic(self.directory / HEAD_FILE, sign_head(self.last, self.key).to_json(),
                           fsync=True)
 
-    def entries(self) -> Iterator[AuditEntry]:
-        """Every readable entry, for a look back (config.changed's last digest)."""
-        for item in read_chain(self.directory):
-            if isinstance(item, AuditEntry):
-                yield item
+    def last_of(self, kind: str, subject: str) -> AuditEntry | None:
+        """The last readable entry of `kind` about `subject` (config.changed's last digest). Lines
+        are written with sorted keys and no spaces, so only those naming both are parsed."""
+        wanted_kind = b'"kind":' + json.dumps(kind).encode()
+        wanted_subject = b'"subject":' + json.dumps(subject, ensure_ascii=False).encode()
+        found: AuditEntry | None = None
+        with open(self.directory / CHAIN_FILE, "rb") as f:
+            for line in f:
+                if wanted_kind in line and wanted_subject in line:
+                    try:
+                        entry = _parse(line)
+                    except (ValueError, KeyError, TypeError):
+                        continue
+                    if entry.kind == kind and entry.subject == subject:
+                        found = entry
+        return found
 
     def _cut_torn_line(self) -> None:
         size = os.fstat(self.fd).st_size
