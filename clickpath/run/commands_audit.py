@@ -23,10 +23,15 @@ def moment(text: str) -> datetime:
 
 def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.infra.audit import AuditTrail
+    from clickpath.infra.audit_chain import CHAIN_FILE, HEAD_FILE
 
     trail = AuditTrail.from_settings(settings)
-    problems, count = trail.verify()
     where = trail.directory
+    if not (where / CHAIN_FILE).exists() and not (where / HEAD_FILE).exists():
+        # Nothing to check is no proof: a removed chain looks the same (anchor its head elsewhere).
+        raise CommandError(f"no audit trail at {where}: nothing recorded there yet, or it was"
+                           " removed", 1)
+    problems, count = trail.verify()
     if not problems:
         print(f"OK: {count} audit entries, chain and signed head intact ({where})")
         return

@@ -116,6 +116,8 @@ def test_a_forged_head_or_the_wrong_key_fails(chain, tmp_path) -> None:
 
 def test_a_change_without_an_audit_key_of_ones_own_is_refused_before_it_is_made(tmp_path) -> None:
     data_dir = tmp_path / "cp"
+    nothing = clickpath(data_dir, "audit", "verify")
+    assert nothing.returncode == 1 and "no audit trail" in nothing.stderr
     for key in (None, "clickpath-dev-audit-key-change-me", "short"):
         result = clickpath(data_dir, "keys", "create", "--role", "admin", audit_key=key)
         assert result.returncode == 2 and "CLICKPATH_AUDIT_KEY" in result.stderr, result.stderr
