@@ -178,7 +178,7 @@ def _race(path: str, key_ids: list[str], start: Any, out: Any) -> None:
 
 
 def test_two_processes_racing_key_for_get_the_same_keys(path: Path) -> None:
-    PersonKeys(path, MASTER).close()  # the file and its key check exist before the race
+    """Both also open the store for the first time together (the roles of a fresh `up`)."""
     ctx = multiprocessing.get_context("spawn")
     start, out = ctx.Event(), ctx.Queue()
     ids = [f"brand-a:race-{i}" for i in range(200)]
