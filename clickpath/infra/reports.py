@@ -29,6 +29,7 @@ from clickpath.infra.analyst_run import to_json
 from clickpath.infra.analyst_sql import QueryRefused
 from clickpath.infra.clickhouse import connect, query_funnel, query_pipeline_stats
 from clickpath.infra.cohorts import query_cohorts, query_retention
+from clickpath.infra.consents import query_consents
 from clickpath.infra.journey import journey_for
 from clickpath.infra.ledger import query_ledger_entries, query_statements
 from clickpath.infra.touchpoints import query_paths
@@ -214,6 +215,15 @@ def journey_of(settings: Settings, **filters: Any) -> dict[str, Any] | None:
     answer: dict[str, Any] | None = _ask_clickhouse(
         settings, "/reports/journey",
         lambda client, db, **f: journey_for(client, db, settings, **f), **filters,
+    )
+    return answer
+
+
+def consents_of(settings: Settings, **filters: Any) -> dict[str, Any] | None:
+    """A player's consent log and what holds now (infra/consents.py), None for a player
+    clickpath does not know; through the sink that owns ClickHouse when it is embedded."""
+    answer: dict[str, Any] | None = _ask_clickhouse(
+        settings, "/reports/consents", query_consents, **filters
     )
     return answer
 
