@@ -21,8 +21,9 @@ from clickpath.connectors.context import IngressContext
 from clickpath.connectors.journey_routes import JOURNEY_RESPONSES
 from clickpath.connectors.keys import ApiKey
 from clickpath.domain.consent_log import DEFAULT_HISTORY, MAX_HISTORY
+from clickpath.domain.subject_export import DEFAULT_EVENTS, MAX_EVENTS
 from clickpath.infra.report_slots import ReportSlots
-from clickpath.infra.reports import consents_of
+from clickpath.infra.reports import consents_of, export_of
 
 PLAYER_ID = Path(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
 BRAND_ID_DOC = "admin keys: the player's brand (required); operator keys: their own, or omitted"
@@ -73,6 +74,34 @@ def privacy_router(ctx: IngressContext) -> APIRouter:
         if answer is None:
             raise unknown_player(player_id, brand)
         # audit: consents.read (key.key_id read brand:player_id's consent log)
+        return answer
+
+    @router.get("/v1/players/{player_id}/export", responses=JOURNEY_RESPONSES)
+    async def player_export(
+        player_id: str = PLAYER_ID,
+        brand_id: str | None = Query(None, min_length=1, max_length=128, description=BRAND_ID_DOC),
+        limit: int = Query(
+            DEFAULT_EVENTS, ge=1, le=MAX_EVENTS,
+            description="the account's oldest canonical events at most (`events_truncated` and"
+            " `truncated` say when later ones were left out)",
+        ),
+        key: ApiKey = Depends(reader),
+    ) -> dict[str, Any]:
+        """The subject-access export of one brand account: `profile` (the `players` row),
+        `identity` (`person_id`, `accounts`, `links`, as in the journey), `events` (its
+        canonical events oldest first, each with its `payload` as stored; amounts decimal
+        strings with their currency), `consents` (`current`, `history`), `touchpoints`,
+        `attribution`, `responsible_gaming` (`active`, `history`), `deliveries` (postbacks and
+        webhooks about the player, each job's last attempt) and `truncated`."""
+        brand = brand_for(key, brand_id)
+        scope = report_scope(key, brand)
+        answer: dict[str, Any] | None = await ask(
+            slots, key, scope, export_of, settings,
+            brand_id=brand, player_id=player_id, limit=limit, full=key.role == "admin",
+        )
+        if answer is None:
+            raise unknown_player(player_id, brand)
+        # audit: export.read (key.key_id exported brand:player_id's data)
         return answer
 
     return router

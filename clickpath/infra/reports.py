@@ -32,6 +32,7 @@ from clickpath.infra.cohorts import query_cohorts, query_retention
 from clickpath.infra.consents import query_consents
 from clickpath.infra.journey import journey_for
 from clickpath.infra.ledger import query_ledger_entries, query_statements
+from clickpath.infra.subject_export import export_for
 from clickpath.infra.touchpoints import query_paths
 from clickpath.settings import Settings
 
@@ -224,6 +225,16 @@ def consents_of(settings: Settings, **filters: Any) -> dict[str, Any] | None:
     clickpath does not know; through the sink that owns ClickHouse when it is embedded."""
     answer: dict[str, Any] | None = _ask_clickhouse(
         settings, "/reports/consents", query_consents, **filters
+    )
+    return answer
+
+
+def export_of(settings: Settings, **filters: Any) -> dict[str, Any] | None:
+    """A player's subject-access export as the key sees it (infra/subject_export.py), None for
+    a player clickpath does not know; through the sink that owns ClickHouse when embedded."""
+    answer: dict[str, Any] | None = _ask_clickhouse(
+        settings, "/reports/export",
+        lambda client, db, **f: export_for(client, db, settings, **f), **filters,
     )
     return answer
 

@@ -32,6 +32,7 @@ from clickpath.domain.multitouch import (
     DEFAULT_POSITION_LAST,
 )
 from clickpath.domain.redact import redact
+from clickpath.domain.subject_export import DEFAULT_EVENTS
 from clickpath.infra.affiliate_players import (
     affiliates_on_hold,
     query_affiliate_deliveries,
@@ -56,6 +57,7 @@ from clickpath.infra.reports import (
     query_cohort_rows,
     query_retention_rows,
 )
+from clickpath.infra.subject_export import export_for
 from clickpath.settings import Settings
 from clickpath.sinks.clickhouse.operations import operations_router
 
@@ -171,6 +173,16 @@ class ReportReader:
             raise
         except Exception as e:
             raise ClickHouseError(redact(f"consents query failed: {e}")) from e
+
+    def export(self, **filters: Any) -> dict[str, Any] | None:
+        """One player's subject-access export (infra/subject_export.py)."""
+        try:
+            with self.read_lock:
+                return export_for(self.reader, self.db, self.settings, **filters)
+        except ValueError:
+            raise
+        except Exception as e:
+            raise ClickHouseError(redact(f"export query failed: {e}")) from e
 
     def on_hold(self) -> list[str]:
         try:
@@ -360,6 +372,15 @@ def report_app(reports: ReportReader, token: str, operations: APIRouter | None =
     def consents(brand_id: str, player_id: str, limit: int = DEFAULT_HISTORY) -> dict[str, Any] | None:
         try:
             return reports.consents(brand_id=brand_id, player_id=player_id, limit=limit)
+        except ValueError as e:
+            raise HTTPException(400, str(e)) from None
+
+    @app.get("/reports/export")
+    def export(
+        brand_id: str, player_id: str, limit: int = DEFAULT_EVENTS, full: bool = False,
+    ) -> dict[str, Any] | None:
+        try:
+            return reports.export(brand_id=brand_id, player_id=player_id, limit=limit, full=full)
         except ValueError as e:
             raise HTTPException(400, str(e)) from None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -19,14 +20,22 @@ import pytest
 
 from clickpath.connectors.context import IngressContext
 from clickpath.connectors.http_service import create_service
-from clickpath.contracts.models import Attribution, Consent, Record
+from clickpath.contracts.models import (
+    Attribution,
+    Consent,
+    DeliveryAttempt,
+    Record,
+    ResponsibleGaming,
+)
 from clickpath.domain.consent import apply_consent
 from clickpath.domain.ledger import MemoryLedger
 from clickpath.domain.players import PlayerPolicy, decide_player
+from clickpath.domain.postbacks import postback_id
 from clickpath.domain.profile import player_profile
 from clickpath.sinks.clickhouse.reports import ReportReader, commission_operations, report_app
 from clickpath.sinks.clickhouse.rows import EVENT_COLUMNS, event_row
 from clickpath.sinks.clickhouse.writer import ClickHouseSink, write_batch
+from clickpath.sinks.delivery.intake import job_id
 from tests.factories import T0, at, deposit, registration
 from tests.integration.conftest import PSEUDONYM_KEY
 from tests.integration.harness import ServedApp
@@ -58,6 +67,32 @@ P1_STORY: list[Record] = [
     consent("c-share", "affiliate_data_sharing", False, 40, 41),
     consent("c-withdraw", "marketing_email", False, 60, 61),
     consent("c-late", "marketing_email", True, 30, 180, source="import"),
+    ResponsibleGaming(event_id="rg-1", occurred_at=at(70), brand_id="brand-a", source="crm",
+                      player_id="p1", kind="deposit_limit", action="start",
+                      limit_amount=Decimal("100"), currency="EUR"),
+]
+
+
+def attempt(source_id: str, endpoint: str, kind: str, event: str, outcome: str, n: int,
+            affiliate: str = "aff-1") -> DeliveryAttempt:
+    """A delivery log row as the delivery engine writes it (its job id from intake.job_id)."""
+    return DeliveryAttempt(job_id=job_id(source_id, endpoint), endpoint_id=endpoint, kind=kind,
+                           event=event, affiliate_id=affiliate, brand_id="brand-a", attempt=n,
+                           status=200 if outcome == "delivered" else 503, latency_ms=12,
+                           outcome=outcome, error="" if outcome == "delivered" else "HTTP 503",
+                           attempted_at=at(100 + n))
+
+
+DELIVERIES = [
+    attempt(postback_id("brand-a:p1", "aff-1", "registration"), "ep-1", "postback",
+            "registration", "retry", 1),
+    attempt(postback_id("brand-a:p1", "aff-1", "registration"), "ep-1", "postback",
+            "registration", "delivered", 2),
+    attempt("ev-reg-p1|registration", "wh-ops", "webhook", "registration", "delivered", 1, ""),
+    # someone else's, on the same endpoints: not in p1's export
+    attempt(postback_id("brand-a:p9", "aff-1", "registration"), "ep-1", "postback",
+            "registration", "delivered", 1),
+    attempt("ev-reg-p9|registration", "wh-ops", "webhook", "registration", "delivered", 1, ""),
 ]
 
 
@@ -81,7 +116,7 @@ def served(settings) -> Iterator[tuple[httpx.Client, dict[str, str], Any]]:
         _, p1 = run_player(P1_STORY)
         _, q1 = run_player([registration("q1", None, brand="brand-b")])
         write_batch(sink.client, sink.db, [r for r in [*p1, *q1] if not isinstance(r, Attribution)])
-        write_batch(sink.client, sink.db, [attribution()])  # as the attribution stage sends it
+        write_batch(sink.client, sink.db, [attribution(), *DELIVERIES])
         # The withdrawal written twice (a replay after a crash, processed again later): the
         # view reads it once, with no merge and no FINAL.
         [withdrawal] = [r for r in p1 if getattr(r, "event_id", None) == "c-withdraw"]
@@ -174,4 +209,54 @@ def test_consents_are_the_brands_operator_and_admins_only(served) -> None:
     assert (theirs.status_code, unknown.status_code) == (404, 404)
     assert theirs.json()["detail"] == "unknown player_id 'p1' at brand 'brand-b'"
     assert get(client, keys, "admin", path, brand_id="brand-a", limit=0).status_code == 422
+    assert get(client, keys, "admin", path, brand_id="brand-a", limit=10_001).status_code == 422
+
+
+def test_the_export_holds_the_players_events_consents_identity_and_deliveries(served) -> None:
+    client, keys, _ = served
+    r = get(client, keys, "operator-a", "/v1/players/p1/export")
+    assert r.status_code == 200, r.text
+    export = r.json()
+    assert (export["brand_id"], export["player_id"], export["truncated"]) == ("brand-a", "p1", False)
+    assert export["identity"]["accounts"] == [{"brand_id": "brand-a", "player_id": "p1"}]
+    assert export["identity"]["person_id"] and export["identity"]["links"] == []
+    events = {e["event_id"]: e for e in export["events"]}
+    assert list(events) == ["ev-reg-p1", "ev-dep-t1", "c-grant", "c-late", "c-share",
+                            "c-withdraw", "rg-1"]  # by event time; the twin once
+    dep = events["ev-dep-t1"]
+    assert (dep["event_type"], dep["amount"], dep["currency"], dep["is_ftd"],
+            dep["transaction_id"]) == ("deposit", "50.50", "EUR", True, "t1")
+    assert events["ev-reg-p1"]["click_id"] == "c1"
+    assert events["c-late"]["payload"] == {"attributes": {}, "purpose": "marketing_email",
+                                           "granted": True}  # as stored
+    assert events["c-late"]["received_at"] == "2026-11-01T15:00:00Z"
+    consents = get(client, keys, "operator-a", "/v1/players/p1/consents").json()
+    assert export["consents"] == {"current": consents["current"], "history": consents["history"]}
+    profile = export["profile"]
+    assert (profile["deposits"], profile["deposit_sum"], profile["ftd_amount"],
+            profile["ftd_currency"]) == (1, {"EUR": "50.50"}, "50.50", "EUR")
+    assert profile["consents"] == {"marketing_email": False, "affiliate_data_sharing": False}
+    attribution = export["attribution"]
+    assert (attribution["status"], attribution["affiliate_id"], attribution["click_id"],
+            attribution["sub1"]) == ("attributed", "aff-1", "c1", "s-1")
+    assert export["responsible_gaming"]["active"] == []  # a deposit limit blocks nothing
+    [limit] = export["responsible_gaming"]["history"]
+    assert (limit["kind"], limit["action"], limit["limit_amount"], limit["currency"]) == (
+        "deposit_limit", "start", "100", "EUR")
+    deliveries = [(d["endpoint_id"], d["kind"], d["outcome"], d["attempts"])
+                  for d in export["deliveries"]]
+    assert deliveries == [("ep-1", "postback", "delivered", 2),
+                          ("wh-ops", "webhook", "delivered", 1)]
+    assert "p9" not in r.text
+
+    # Bounded: the oldest `limit` events, and it says so; the same key rules as consents.
+    cut = get(client, keys, "admin", "/v1/players/p1/export", brand_id="brand-a", limit=2).json()
+    assert [e["event_id"] for e in cut["events"]] == ["ev-reg-p1", "ev-dep-t1"]
+    assert cut["truncated"] is True and cut["events_truncated"] is True
+    path = "/v1/players/p1/export"
+    for who in ("analyst-a", "affiliate"):
+        assert get(client, keys, who, path).status_code == 403
+    assert get(client, keys, "admin", path).status_code == 422
+    assert get(client, keys, "operator-a", path, brand_id="brand-b").status_code == 403
+    assert get(client, keys, "operator-b", path).status_code == 404
     assert get(client, keys, "admin", path, brand_id="brand-a", limit=10_001).status_code == 422
