@@ -122,12 +122,14 @@ class ExportRows:
     consents: Mapping[str, Any]
     attribution: Mapping[str, Any] | None
     responsible_gaming: Sequence[Mapping[str, Any]]
+    responsible_gaming_truncated: bool
     deliveries: Sequence[Mapping[str, Any]]
     deliveries_truncated: bool
 
 
 def export_answer(rows: ExportRows, exported_at: str) -> dict[str, Any]:
-    """The export's JSON; `truncated` when events or deliveries were left out."""
+    """The export's JSON; `truncated` when events, consent or responsible-gaming changes, or
+    deliveries were left out."""
     journey, profile = rows.journey, rows.journey.get("profile")
     return {
         "brand_id": journey["brand_id"],
@@ -146,7 +148,7 @@ def export_answer(rows: ExportRows, exported_at: str) -> dict[str, Any]:
         },
         "deliveries": [delivery_view(d) for d in rows.deliveries],
         "truncated": rows.events_truncated or rows.deliveries_truncated
-        or bool(rows.consents.get("history_truncated")),
+        or rows.responsible_gaming_truncated or bool(rows.consents.get("history_truncated")),
         "events_truncated": rows.events_truncated,
         "deliveries_truncated": rows.deliveries_truncated,
     }

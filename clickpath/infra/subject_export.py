@@ -70,14 +70,15 @@ def query_export(
         f"SELECT event_id, occurred_at, source, currency, payload {mine}"
         " AND event_type = 'responsible_gaming'"
         " ORDER BY occurred_at, event_id LIMIT 1 BY event_id LIMIT {n:UInt32}"
-    ), {**p, "n": MAX_HISTORY})
+    ), {**p, "n": MAX_HISTORY + 1})
     affiliates = {a["affiliate_id"] for a in attributions}
     affiliates |= {e["affiliate_id"] for e in events if e["affiliate_id"]}
     deliveries = _deliveries(client, db, account, brand_id, affiliates, events[:limit])
     rows = ExportRows(
         journey=journey, events=events[:limit], events_truncated=len(events) > limit,
         consents=consent_answer(brand_id, player_id, history, latest, history_cut),
-        attribution=attributions[0] if attributions else None, responsible_gaming=rg,
+        attribution=attributions[0] if attributions else None,
+        responsible_gaming=rg[:MAX_HISTORY], responsible_gaming_truncated=len(rg) > MAX_HISTORY,
         deliveries=deliveries[:MAX_DELIVERIES],
         deliveries_truncated=len(deliveries) > MAX_DELIVERIES,
     )
