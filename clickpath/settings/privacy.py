@@ -82,8 +82,9 @@ class PrivacySettings(BaseModel):
         late = sorted(v for v in self.pseudonym_previous_keys if not 1 <= v < current)
         if late:
             raise ValueError(
-                f"CLICKPATH_PSEUDONYM_PREVIOUS_KEYS: version {late[0]} is not below the current "
-                f"CLICKPATH_PSEUDONYM_KEY_VERSION {current}: versions only increase")
+                f"CLICKPATH_PSEUDONYM_PREVIOUS_KEYS: version {late[0]} must be at least 1 and "
+                f"below the current CLICKPATH_PSEUDONYM_KEY_VERSION {current} (versions only "
+                "increase)")
         if self.pseudonym_previous_keys and self.pseudonym_key_started_at is None:
             raise ValueError(
                 "CLICKPATH_PSEUDONYM_KEY_STARTED_AT: needed with previous keys (the grace "
