@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -15,8 +16,10 @@ from clickpath.connectors.keys import ApiKey, KeyStore
 from clickpath.contracts.models import IngressEvent, Record
 from clickpath.contracts.topics import Topic
 from clickpath.domain.audit.chain import AuditEntry
+from clickpath.domain.pseudonym import Keyring
 from clickpath.domain.tracking import visitor_ip
 from clickpath.infra.audit import AuditTrail, AuditWriteError
+from clickpath.infra.pseudonym_keys import keyring
 from clickpath.settings import Settings
 
 AUDIT_FAILED = "the change could not be recorded in the audit trail; the operator's log says why"
@@ -34,9 +37,10 @@ class IngressContext:
         return cls(settings=settings, keys=KeyStore(settings.key_store_path),
                    audit=AuditTrail.from_settings(settings))
 
-    @property
-    def pseudonym_key(self) -> bytes:
-        return self.settings.pseudonym_key.get_secret_value().encode()
+    @cached_property
+    def pseudonym_keys(self) -> Keyring:
+        """The doors' identifier keys (rotation included, docs/privacy.md)."""
+        return keyring(self.settings)
 
     def origin(self, request: Request) -> str:
         """Where the request came from, as the audit trail records it: the client's address

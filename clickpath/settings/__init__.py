@@ -39,9 +39,12 @@ from clickpath.settings.invoices import InvoiceSettings
 from clickpath.settings.places import PlacesSettings, default_instances_dir
 from clickpath.settings.privacy import (
     DEV_AUDIT_KEY,
+    DEV_MASTER_KEY,
     DEV_PSEUDONYM_KEY,
     MIN_AUDIT_KEY_BYTES,
+    MIN_MASTER_KEY_BYTES,
     MIN_PSEUDONYM_KEY_BYTES,
+    SHIPPED_MASTER_KEYS,
     SHIPPED_PSEUDONYM_KEYS,
     PrivacySettings,
 )
@@ -50,9 +53,12 @@ from clickpath.settings.stream import StreamSettings
 
 __all__ = [
     "DEV_AUDIT_KEY",
+    "DEV_MASTER_KEY",
     "DEV_PSEUDONYM_KEY",
     "MIN_AUDIT_KEY_BYTES",
+    "MIN_MASTER_KEY_BYTES",
     "MIN_PSEUDONYM_KEY_BYTES",
+    "SHIPPED_MASTER_KEYS",
     "SHIPPED_PSEUDONYM_KEYS",
     "Settings",
     "default_instances_dir",
@@ -118,6 +124,11 @@ class Settings(
         return self.api_keys_path or self.data_dir / "api-keys.json"
 
     @property
+    def person_keys_path(self) -> Path:
+        """The per-person data keys and erasure tombstones (docs/privacy.md#per-person-keys)."""
+        return self.data_dir / "privacy" / "person-keys.sqlite3"
+
+    @property
     def plans_path(self) -> Path:
         """The admin API's plan versions (configuration stays in CLICKPATH_CONFIG)."""
         return self.data_dir / "plans.json"
@@ -139,6 +150,16 @@ class Settings(
         return self.identity_lookback_days or self.attribution_lookback_days
 
     @property
+    def pseudonym_grace(self) -> int:
+        """The pseudonym key's grace period in days: pseudonym_grace_days, else the identity
+        window (identity_window_days): two accounts further apart than the window never link,
+        so a longer grace links nothing more, and a shorter one loses pairs the window allows
+        (docs/privacy.md#pseudonym-key-rotation)."""
+        if self.pseudonym_grace_days is not None:
+            return self.pseudonym_grace_days
+        return self.identity_window_days
+
+    @property
     def tracker_url(self) -> str:
         return (self.tracker_base_url or self.service_url).rstrip("/")
 
@@ -158,6 +179,9 @@ class Settings(
             secret = getattr(self, name)
             if isinstance(secret, SecretStr):  # the child needs the secret, not its mask
                 value = secret.get_secret_value()
+            elif isinstance(secret, dict) and any(isinstance(v, SecretStr) for v in secret.values()):
+                value = {k: v.get_secret_value() if isinstance(v, SecretStr) else v
+                         for k, v in secret.items()}  # the previous pseudonym keys
             text = json.dumps(value) if isinstance(value, dict | list) else str(value)
             env[f"CLICKPATH_{name.upper()}"] = text
         return env

@@ -16,6 +16,7 @@ from clickpath.settings import Settings
 from tests.integration.harness import RoleProcess
 
 PSEUDONYM_KEY = "integration-test-key-0123456789abcdef"
+MASTER_KEY = "integration-test-master-key-0123456789abcdef"
 AUDIT_KEY = "integration-test-audit-key-0123456789abcdef"
 
 
@@ -51,6 +52,7 @@ def settings(broker, tmp_path, receiver) -> Settings:
         reports_url=f"http://127.0.0.1:{free_port()}",
         reports_token=SecretStr(secrets.token_urlsafe(32)),  # as `up` makes one per run
         pseudonym_key=PSEUDONYM_KEY,
+        master_key=MASTER_KEY,
         audit_key=AUDIT_KEY,
         postback_backoff_s=0.05,
         delivery_schedule_s=None,  # fast exponential retries instead of the hours-long schedule

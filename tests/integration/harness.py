@@ -127,7 +127,8 @@ def processes_with(marker: str) -> list[int]:
     return pids
 
 
-def up_environment(tmp_path: Path, pseudonym_key: str) -> dict[str, str]:
+def up_environment(tmp_path: Path, pseudonym_key: str,
+                   master_key: str = "up-test-master-key-0123456789abcdefghij") -> dict[str, str]:
     """The environment for a `clickpath up` of a test's own: none of the caller's CLICKPATH_
     settings, a free port, a data dir under `tmp_path`, 2 partitions, keys of its own (the
     audit key: the pseudonym key's, reversed, as long)."""
@@ -135,5 +136,5 @@ def up_environment(tmp_path: Path, pseudonym_key: str) -> dict[str, str]:
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env.update(CLICKPATH_HTTP_PORT=str(free_port()), CLICKPATH_DATA_DIR=str(tmp_path / "cp"),
                CLICKPATH_PARTITIONS="2", CLICKPATH_PSEUDONYM_KEY=pseudonym_key,
-               CLICKPATH_AUDIT_KEY=pseudonym_key[::-1])
+               CLICKPATH_MASTER_KEY=master_key, CLICKPATH_AUDIT_KEY=pseudonym_key[::-1])
     return env

@@ -106,6 +106,11 @@ class Registration(PlayerEvent):
     ip_hash: Pseudonym | None = None
     ip_prefix: IpPrefix | None = None
     customer_id: Id | None = None  # v3: the operator's own cross-brand id (docs/identity.md)
+    # v4: during a pseudonym key's grace period, the same e-mail and phone under the previous
+    # key's version, so the identity graph links them to accounts from before the rotation
+    # (docs/privacy.md#pseudonym-key-rotation); none outside a grace period.
+    previous_email_hash: Pseudonym | None = None
+    previous_phone_hash: Pseudonym | None = None
 
 
 class Kyc(PlayerEvent):

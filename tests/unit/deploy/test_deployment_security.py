@@ -18,6 +18,11 @@ def test_compose_ships_no_pseudonym_key() -> None:
     assert re.fullmatch(r"\$\{CLICKPATH_PSEUDONYM_KEY:\?[^}]+\}", key), key
 
 
+def test_compose_ships_no_master_key() -> None:
+    key = COMPOSE["x-clickpath"]["environment"]["CLICKPATH_MASTER_KEY"]
+    assert re.fullmatch(r"\$\{CLICKPATH_MASTER_KEY:\?[^}]+\}", key), key
+
+
 def test_compose_ships_no_audit_key() -> None:
     key = COMPOSE["x-clickpath"]["environment"]["CLICKPATH_AUDIT_KEY"]
     assert re.fullmatch(r"\$\{CLICKPATH_AUDIT_KEY:\?[^}]+\}", key), key

@@ -1,5 +1,6 @@
-"""`up`, `api`, `worker` and `sink` refuse the shipped or a missing pseudonym key, and audit key,
-unless they run the demo; other commands are not affected (issue 13, High 3; issue 26)."""
+"""`up`, `api`, `worker` and `sink` refuse the shipped or a missing pseudonym key, and audit key
+(the master key: test_master_key_guard.py), unless they run the demo; other commands are not
+affected (issue 13, High 3; issue 26)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from clickpath.settings import DEV_AUDIT_KEY, DEV_PSEUDONYM_KEY, Settings
 
 @pytest.fixture(autouse=True)
 def clean_env(tmp_path, monkeypatch: pytest.MonkeyPatch):
-    for var in ("CLICKPATH_PSEUDONYM_KEY", "CLICKPATH_AUDIT_KEY", "CLICKPATH_DEMO", "CLICKPATH_CONFIG",
-                "CLICKPATH_AFFILIATES", "CLICKPATH_EGRESS_ALLOW"):
+    for var in ("CLICKPATH_PSEUDONYM_KEY", "CLICKPATH_MASTER_KEY", "CLICKPATH_AUDIT_KEY",
+                "CLICKPATH_DEMO", "CLICKPATH_CONFIG", "CLICKPATH_AFFILIATES", "CLICKPATH_EGRESS_ALLOW"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CLICKPATH_DATA_DIR", str(tmp_path / "cp"))
 
@@ -83,6 +84,7 @@ def test_the_pipeline_commands_refuse_a_shipped_or_missing_audit_key(argv, key, 
                                                                      capsys) -> None:
     """Issue 26 item 4: a shipped audit key lets anyone sign a rewritten audit chain."""
     monkeypatch.setenv("CLICKPATH_PSEUDONYM_KEY", "a-secret-of-our-own-of-32-bytes!")
+    monkeypatch.setenv("CLICKPATH_MASTER_KEY", "a-master-key-of-our-own-of-32-bytes!")
     if key is not None:
         monkeypatch.setenv("CLICKPATH_AUDIT_KEY", key)
     with pytest.raises(SystemExit) as exit_:
@@ -94,14 +96,15 @@ def test_the_pipeline_commands_refuse_a_shipped_or_missing_audit_key(argv, key, 
 
 def test_the_audit_key_passes_in_the_demo_and_of_ones_own_and_a_short_one_never() -> None:
     own = "p" * 32
+    master = "m" * 32
     require_own_audit_key(Settings(), "up", demo=True)
     require_own_audit_key(Settings(demo=True), "api")
     require_own_audit_key(Settings(audit_key="a" * 32), "worker")
-    require_own_keys(Settings(pseudonym_key=own, audit_key="a" * 32), "sink")
+    require_own_keys(Settings(pseudonym_key=own, master_key=master, audit_key="a" * 32), "sink")
     with pytest.raises(CommandError, match="32 bytes"):
         require_own_audit_key(Settings(audit_key="short-audit-key"), "up", demo=True)
     with pytest.raises(CommandError, match="CLICKPATH_AUDIT_KEY"):
-        require_own_keys(Settings(pseudonym_key=own), "api")
+        require_own_keys(Settings(pseudonym_key=own, master_key=master), "api")
 
 
 def test_a_command_aimed_at_a_running_demo_may_record_with_its_key(tmp_path) -> None:
