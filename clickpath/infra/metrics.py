@@ -82,6 +82,10 @@ IDENTITY_UNMERGES = Counter(
     " fell) or unmerge_request (an operator's unmerge).",
     ["reason"],
 )
+IDENTITY_ERASURES = Counter(
+    "clickpath_identity_erasures_total",
+    "Brand accounts erased from the identity graph (docs/privacy.md#erasure).",
+)
 CLICKHOUSE_ROWS = Counter(
     "clickpath_clickhouse_rows_total", "Rows written to ClickHouse.", ["table"]
 )

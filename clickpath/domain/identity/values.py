@@ -49,6 +49,7 @@ class IdentifierState(BaseModel):
     latest: dict[str, datetime] = {}  # account -> the day (00:00 UTC) of its latest sighting
     clicks: dict[str, SeenClick] = {}  # click_id -> the click, at most policy.max_clicks
     shared: bool = False
+    forgotten: list[str] = []  # erased accounts: dropped, and never taken again
 
 
 def day_of(at: datetime) -> datetime:
@@ -106,6 +107,10 @@ def decide_identifier(
     """Apply one sighting: a new account is told of the others (and they of it) and of the
     clicks kept; a new click reaches every account; the account past the cap makes it shared."""
     st = state or IdentifierState(identifier=sighting.identifier, kind=sighting.kind)
+    if sighting.forget:
+        return _forget(st, sighting)
+    if sighting.account in st.forgotten:
+        return st, [], Outcome.DUPLICATE
     if st.shared:
         return st, [], Outcome.DUPLICATE
     if sighting.account is None:
@@ -133,6 +138,19 @@ def decide_identifier(
     return new, outputs, Outcome.ACCEPTED
 
 
+def _forget(st: IdentifierState, sighting: IdentifierSighting
+            ) -> tuple[IdentifierState, list[Output], Outcome]:
+    """An erased account leaves the identifier (docs/privacy.md#erasure). It tells nobody: the
+    account's side has blocked each of its pairs already."""
+    account = sighting.account
+    if account is None or account in st.forgotten:
+        return st, [], Outcome.DUPLICATE
+    accounts = {a: at for a, at in st.accounts.items() if a != account}
+    latest = {a: at for a, at in st.latest.items() if a != account}
+    return st.model_copy(update={"accounts": accounts, "latest": latest,
+                                 "forgotten": sorted({*st.forgotten, account})}), [], Outcome.ACCEPTED
+
+
 def _click(st: IdentifierState, sighting: IdentifierSighting, policy: IdentityPolicy
            ) -> tuple[IdentifierState, list[Output], Outcome]:
     click_id = sighting.click_id
@@ -156,6 +174,8 @@ def replay_identifier(
     """What to send again for a sighting `state` already applied (its outputs maybe lost in a
     crash): the evidence of every pair with its account and the clicks it was told of, or the
     candidates of its click; once shared, every withdrawal. Each is idempotent where it goes."""
+    if sighting.forget:
+        return []
     if state.shared:
         told = sorted(state.accounts)
         return [o for i, a in enumerate(told) for b in told[i + 1:]
