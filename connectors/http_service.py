@@ -38,6 +38,7 @@ from clickpath.connectors.http_guard import HttpGuard
 from clickpath.connectors.journey_routes import journey_router
 from clickpath.connectors.keys import ApiKey
 from clickpath.connectors.ledger_routes import ledger_router
+from clickpath.connectors.privacy_routes import privacy_router
 from clickpath.connectors.service_pages import service_pages
 from clickpath.connectors.tracker import tracker_routes
 from clickpath.connectors.visitor_pages import page as tracker_page
@@ -89,6 +90,7 @@ def create_service(settings: Settings, ctx: IngressContext | None = None) -> Fas
     app.include_router(affiliate_statements_router(ctx))
     app.include_router(affiliate_router(ctx))
     app.include_router(journey_router(ctx))
+    app.include_router(privacy_router(ctx))
     app.add_exception_handler(StarletteHTTPException, _not_found_pages)  # type: ignore[arg-type]
     click_routes, tracker = tracker_routes(ctx)
     app.router.routes[:0] = click_routes  # matched first, without FastAPI's per-request machinery

@@ -17,6 +17,11 @@ What counts, under any field or attribute name:
 - any non-empty value under a name that says e-mail, phone or IP (`email`, `user_phone`, `ip`).
 Pure: no I/O, no key; `find_personal` is cheap enough for the tracker's hot path (a value
 without '@', '+', ':' or three dots costs a few `in` tests).
+
+A browser's own headers and properties (the user agent, `navigator.platform`) cannot be refused:
+the visitor did not choose them and cannot send them again. `mask_personal` keeps them with what
+looks like an e-mail, phone or IP replaced (a crawler's user agent names its contact address,
+some clients put their host's address in it).
 """
 
 from __future__ import annotations
@@ -114,6 +119,33 @@ def _is_ip(word: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+MASKS = {"e-mail address": "[e-mail]", "phone number": "[phone]", "IP address": "[ip]"}
+# Runs of the characters an IP address (with a port, in brackets) is made of: the candidates.
+_IP_RUN_RE = re.compile(r"[0-9A-Fa-f.:\[\]]+")
+
+
+def mask_personal(text: str) -> str:
+    """`text` with every e-mail address, international phone number and IP address in it (by
+    the rules above) replaced by a mask naming what it was; the rest kept as it was. A reduced
+    user agent's `Chrome/120.0.0.0` is a version, and stays."""
+    if "@" in text:
+        text = EMAIL_RE.sub(MASKS["e-mail address"], text)
+    if "+" in text:
+        text = PHONE_RE.sub(MASKS["phone number"], text)
+    if text.count(".") >= 3 or ":" in text:
+        text = _IP_RUN_RE.sub(lambda m: _mask_ip(text, m), text)
+    return text
+
+
+def _mask_ip(text: str, run: re.Match[str]) -> str:
+    word = run[0].rstrip(".:")  # an address at the end of a sentence or before a colon
+    if not (word.count(".") == 3 or word.count(":") >= 2) or not _is_ip(word):
+        return run[0]
+    if _REDUCED_VERSION_RE.match(text, run.start() - 1) is not None:
+        return run[0]
+    return MASKS["IP address"] + run[0][len(word):]
 
 
 def find_personal(

@@ -43,6 +43,13 @@ def postback_id(person_id: str, affiliate_id: str, key: str) -> str:
     return hashlib.sha256(f"{person_id}|{affiliate_id}|{key}".encode()).hexdigest()[:32]
 
 
+def job_id(source_id: str, endpoint_id: str) -> str:
+    """A delivery's idempotency id (sinks/delivery/intake.py): the same for every attempt and
+    every replay of what `source_id` names (a postback or webhook id, a canonical event's
+    `event_id|webhook event`) to one endpoint."""
+    return hashlib.sha256(f"{source_id}|{endpoint_id}".encode()).hexdigest()[:32]
+
+
 def make_postback(
     person_id: str,
     brand_id: str,

@@ -21,7 +21,7 @@ from ulid import ULID
 from clickpath.contracts.models import Click, PageView
 from clickpath.domain.catalogue import AffiliateConfig, CampaignConfig
 from clickpath.domain.landing import SUBS, UTM_PARAMS, origin_of, render_landing_url
-from clickpath.domain.personal import find_personal, kind_of_value
+from clickpath.domain.personal import find_personal, kind_of_value, mask_personal
 from clickpath.domain.postback_template import render_template
 from clickpath.domain.pseudonym import pseudonymise_ip
 
@@ -218,8 +218,9 @@ def link_params(query: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str
 
 
 def _clip(value: str | None) -> str | None:
-    """Headers the browser sends are kept, cut to what a record holds, never refused."""
-    return value[:TEXT_MAX] if value else None
+    """Headers the browser sends are kept, cut to what a record holds, never refused; with any
+    e-mail, phone or IP in them masked (a crawler's user agent names its contact address)."""
+    return mask_personal(value[:2 * TEXT_MAX])[:TEXT_MAX] if value else None
 
 
 def _impersonal(value: str | None) -> str | None:
@@ -385,7 +386,7 @@ def make_page_view(
         referrer=referrer,
         viewport=viewport,
         language=language,
-        platform=platform,
+        platform=(_clip(platform) or "")[:64] or None,  # a mask can be longer than "::1"
         user_agent=_clip(user_agent),
         device_id=device_id,
         ip_hash=ip_hash,

@@ -34,6 +34,23 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
+def qualified_cpa_webhook_id(person_id: str, affiliate_id: str) -> str:
+    """The id of a player's `qualified_cpa` webhook for an affiliate: one per pair."""
+    return _digest("qualified_cpa", person_id, affiliate_id)
+
+
+def canonical_webhook_event(event_type: str, is_ftd: bool) -> str | None:
+    """Which webhook event a canonical event is, if any (the delivery engine's jobs for
+    webhook endpoints come from the canonical events)."""
+    if event_type == "registration":
+        return "registration"
+    if event_type == "deposit" and is_ftd:
+        return "ftd"
+    if event_type == "kyc":
+        return "kyc_changed"
+    return None
+
+
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -68,7 +85,7 @@ def qualified_cpa_webhook(
         "plan_id": plan[0], "plan_version": plan[1],
     }
     record = Webhook(
-        webhook_id=_digest("qualified_cpa", person_id, affiliate_id), event="qualified_cpa",
+        webhook_id=qualified_cpa_webhook_id(person_id, affiliate_id), event="qualified_cpa",
         affiliate_id=affiliate_id, brand_id=brand_id, person_id=person_id,
         player_id=player_id_of(person_id, brand_id), affiliate_block=affiliate_block,
         occurred_at=qualified_at, data=json.dumps(data, separators=(",", ":")),

@@ -29,8 +29,10 @@ from clickpath.infra.analyst_run import to_json
 from clickpath.infra.analyst_sql import QueryRefused
 from clickpath.infra.clickhouse import connect, query_funnel, query_pipeline_stats
 from clickpath.infra.cohorts import query_cohorts, query_retention
+from clickpath.infra.consents import query_consents
 from clickpath.infra.journey import journey_for
 from clickpath.infra.ledger import query_ledger_entries, query_statements
+from clickpath.infra.subject_export import export_for
 from clickpath.infra.touchpoints import query_paths
 from clickpath.settings import Settings
 
@@ -214,6 +216,25 @@ def journey_of(settings: Settings, **filters: Any) -> dict[str, Any] | None:
     answer: dict[str, Any] | None = _ask_clickhouse(
         settings, "/reports/journey",
         lambda client, db, **f: journey_for(client, db, settings, **f), **filters,
+    )
+    return answer
+
+
+def consents_of(settings: Settings, **filters: Any) -> dict[str, Any] | None:
+    """A player's consent log and what holds now (infra/consents.py), None for a player
+    clickpath does not know; through the sink that owns ClickHouse when it is embedded."""
+    answer: dict[str, Any] | None = _ask_clickhouse(
+        settings, "/reports/consents", query_consents, **filters
+    )
+    return answer
+
+
+def export_of(settings: Settings, **filters: Any) -> dict[str, Any] | None:
+    """A player's subject-access export as the key sees it (infra/subject_export.py), None for
+    a player clickpath does not know; through the sink that owns ClickHouse when embedded."""
+    answer: dict[str, Any] | None = _ask_clickhouse(
+        settings, "/reports/export",
+        lambda client, db, **f: export_for(client, db, settings, **f), **filters,
     )
     return answer
 

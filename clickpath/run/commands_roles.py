@@ -14,14 +14,14 @@ import sys
 import threading
 
 from clickpath.run.errors import CommandError
-from clickpath.run.guards import arm_fault_hook, require_own_pseudonym_key
+from clickpath.run.guards import arm_fault_hook, require_own_keys
 from clickpath.settings import Settings
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.run.up import UpOptions, run_up
 
-    require_own_pseudonym_key(settings, "up", demo=args.demo)
+    require_own_keys(settings, "up", demo=args.demo)
     run_up(settings, UpOptions(demo=args.demo, rate=args.rate, status_every=args.status_every))
 
 
@@ -43,7 +43,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.infra.metrics import serve_metrics
     from clickpath.streams.app import run_worker
 
-    require_own_pseudonym_key(settings, "worker")
+    require_own_keys(settings, "worker")
     arm_fault_hook("worker")
     configure_logging(settings.log_level, role=f"worker-{args.index}")
     serve_metrics(settings.metrics_port, settings.metrics_host)
@@ -55,7 +55,7 @@ def cmd_sink(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.infra.logs import configure_logging
     from clickpath.infra.metrics import serve_metrics
 
-    require_own_pseudonym_key(settings, "sink")
+    require_own_keys(settings, "sink")
     arm_fault_hook(f"sink {args.kind}")
     if args.kind == "clickhouse":
         from clickpath.sinks.clickhouse.process import report_token
@@ -80,7 +80,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.connectors.http_service import run_service
     from clickpath.infra.logs import configure_logging
 
-    require_own_pseudonym_key(settings, "api")
+    require_own_keys(settings, "api")
     configure_logging(settings.log_level, role="api")
     run_service(settings)
 

@@ -5,12 +5,15 @@ player tokens). With no key, or the development key shipped in the source, anyon
 them from a list of candidates: they refuse to start, unless they run the demo (`up --demo`,
 whose roles get `CLICKPATH_DEMO=true`). A key of one's own must be at least 32 bytes, demo or
 not (a short key is a typed one, and guessable). Other commands are not affected.
+
+The master key (CLICKPATH_MASTER_KEY), which wraps the per-person data keys that seal personal
+fields, follows the same rules for the same roles (docs/privacy.md#per-person-keys).
 """
 
 from __future__ import annotations
 
 from clickpath.run.errors import CommandError
-from clickpath.settings import MIN_PSEUDONYM_KEY_BYTES, Settings
+from clickpath.settings import MIN_MASTER_KEY_BYTES, MIN_PSEUDONYM_KEY_BYTES, Settings
 
 
 def require_own_pseudonym_key(settings: Settings, command: str, demo: bool = False) -> None:
@@ -35,6 +38,35 @@ def require_own_pseudonym_key(settings: Settings, command: str, demo: bool = Fal
         "CLICKPATH_PSEUDONYM_KEY to a long random secret (e.g. `openssl rand -hex 32`) and keep "
         "it the same on every role; or try clickpath with `clickpath up --demo`."
     )
+
+
+def require_own_master_key(settings: Settings, command: str, demo: bool = False) -> None:
+    """Raise CommandError naming CLICKPATH_MASTER_KEY when the key is missing, shipped (outside
+    the demo) or, being one's own, shorter than MIN_MASTER_KEY_BYTES."""
+    if not settings.master_key_is_shipped:
+        if settings.master_key_too_short:
+            raise CommandError(
+                f"`clickpath {command}` will not start with a short master key: "
+                f"CLICKPATH_MASTER_KEY has under {MIN_MASTER_KEY_BYTES} bytes, and it wraps every "
+                "person's data key. Set CLICKPATH_MASTER_KEY to a long random secret "
+                "(e.g. `openssl rand -hex 32`, 64 characters) and keep it the same on every role."
+            )
+        return
+    if demo or settings.demo:
+        return
+    raise CommandError(
+        f"`clickpath {command}` will not start without a master key of your own: "
+        "CLICKPATH_MASTER_KEY is unset or a key shipped with clickpath, so anyone could open the "
+        "personal fields sealed under the per-person keys. Set CLICKPATH_MASTER_KEY to a long "
+        "random secret (e.g. `openssl rand -hex 32`), keep it the same on every role and never "
+        "lose it (without it no sealed field opens); or try clickpath with `clickpath up --demo`."
+    )
+
+
+def require_own_keys(settings: Settings, command: str, demo: bool = False) -> None:
+    """Both keys a pipeline role needs: the pseudonym key, then the master key."""
+    require_own_pseudonym_key(settings, command, demo=demo)
+    require_own_master_key(settings, command, demo=demo)
 
 
 def arm_fault_hook(command: str) -> None:

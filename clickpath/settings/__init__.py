@@ -38,8 +38,11 @@ from clickpath.settings.ingress import IngressSettings
 from clickpath.settings.invoices import InvoiceSettings
 from clickpath.settings.places import PlacesSettings, default_instances_dir
 from clickpath.settings.privacy import (
+    DEV_MASTER_KEY,
     DEV_PSEUDONYM_KEY,
+    MIN_MASTER_KEY_BYTES,
     MIN_PSEUDONYM_KEY_BYTES,
+    SHIPPED_MASTER_KEYS,
     SHIPPED_PSEUDONYM_KEYS,
     PrivacySettings,
 )
@@ -47,8 +50,11 @@ from clickpath.settings.reports import ReportSettings
 from clickpath.settings.stream import StreamSettings
 
 __all__ = [
+    "DEV_MASTER_KEY",
     "DEV_PSEUDONYM_KEY",
+    "MIN_MASTER_KEY_BYTES",
     "MIN_PSEUDONYM_KEY_BYTES",
+    "SHIPPED_MASTER_KEYS",
     "SHIPPED_PSEUDONYM_KEYS",
     "Settings",
     "default_instances_dir",
@@ -112,6 +118,11 @@ class Settings(
     @property
     def key_store_path(self) -> Path:
         return self.api_keys_path or self.data_dir / "api-keys.json"
+
+    @property
+    def person_keys_path(self) -> Path:
+        """The per-person data keys and erasure tombstones (docs/privacy.md#per-person-keys)."""
+        return self.data_dir / "privacy" / "person-keys.sqlite3"
 
     @property
     def plans_path(self) -> Path:

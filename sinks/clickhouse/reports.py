@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel
 
 from clickpath.domain.attribution import DEFAULT_LOOKBACK_DAYS
+from clickpath.domain.consent_log import DEFAULT_HISTORY
 from clickpath.domain.identity.journey import DEFAULT_TIMELINE
 from clickpath.domain.multitouch import (
     DEFAULT_HALF_LIFE_DAYS,
@@ -31,6 +32,7 @@ from clickpath.domain.multitouch import (
     DEFAULT_POSITION_LAST,
 )
 from clickpath.domain.redact import redact
+from clickpath.domain.subject_export import DEFAULT_EVENTS
 from clickpath.infra.affiliate_players import (
     affiliates_on_hold,
     query_affiliate_deliveries,
@@ -45,6 +47,7 @@ from clickpath.infra.clickhouse import (
     query_pipeline_stats,
 )
 from clickpath.infra.closes import held_affiliates
+from clickpath.infra.consents import query_consents
 from clickpath.infra.journey import journey_for
 from clickpath.infra.ledger import query_ledger_entries, query_statements
 from clickpath.infra.report_slots import ReportSlots, SlotsBusy
@@ -54,6 +57,7 @@ from clickpath.infra.reports import (
     query_cohort_rows,
     query_retention_rows,
 )
+from clickpath.infra.subject_export import export_for
 from clickpath.settings import Settings
 from clickpath.sinks.clickhouse.operations import operations_router
 
@@ -159,6 +163,26 @@ class ReportReader:
             raise
         except Exception as e:
             raise ClickHouseError(redact(f"journey query failed: {e}")) from e
+
+    def consents(self, **filters: Any) -> dict[str, Any] | None:
+        """One player's consent log (infra/consents.py)."""
+        try:
+            with self.read_lock:
+                return query_consents(self.reader, self.db, **filters)
+        except ValueError:
+            raise
+        except Exception as e:
+            raise ClickHouseError(redact(f"consents query failed: {e}")) from e
+
+    def export(self, **filters: Any) -> dict[str, Any] | None:
+        """One player's subject-access export (infra/subject_export.py)."""
+        try:
+            with self.read_lock:
+                return export_for(self.reader, self.db, self.settings, **filters)
+        except ValueError:
+            raise
+        except Exception as e:
+            raise ClickHouseError(redact(f"export query failed: {e}")) from e
 
     def on_hold(self) -> list[str]:
         try:
@@ -341,6 +365,22 @@ def report_app(reports: ReportReader, token: str, operations: APIRouter | None =
     ) -> dict[str, Any] | None:
         try:
             return reports.journey(brand_id=brand_id, player_id=player_id, limit=limit, full=full)
+        except ValueError as e:
+            raise HTTPException(400, str(e)) from None
+
+    @app.get("/reports/consents")
+    def consents(brand_id: str, player_id: str, limit: int = DEFAULT_HISTORY) -> dict[str, Any] | None:
+        try:
+            return reports.consents(brand_id=brand_id, player_id=player_id, limit=limit)
+        except ValueError as e:
+            raise HTTPException(400, str(e)) from None
+
+    @app.get("/reports/export")
+    def export(
+        brand_id: str, player_id: str, limit: int = DEFAULT_EVENTS, full: bool = False,
+    ) -> dict[str, Any] | None:
+        try:
+            return reports.export(brand_id=brand_id, player_id=player_id, limit=limit, full=full)
         except ValueError as e:
             raise HTTPException(400, str(e)) from None
 

@@ -12,7 +12,6 @@ no postback for that player goes out, pending, parked or made later.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 from clickpath.contracts.models import (
@@ -25,24 +24,15 @@ from clickpath.contracts.models import (
 )
 from clickpath.contracts.serde import Codec
 from clickpath.domain.endpoints import Endpoint
+from clickpath.domain.postbacks import job_id
 from clickpath.domain.pseudonym import player_token
+from clickpath.domain.webhooks import canonical_webhook_event
 from clickpath.infra.endpoint_store import EndpointStore
-
-
-def job_id(source_id: str, endpoint_id: str) -> str:
-    """The delivery's idempotency id: the same for every attempt and every replay."""
-    return hashlib.sha256(f"{source_id}|{endpoint_id}".encode()).hexdigest()[:32]
 
 
 def webhook_event(e: CanonicalEvent) -> str | None:
     """Which webhook event a canonical event is, if any."""
-    if e.event_type == "registration":
-        return "registration"
-    if e.event_type == "deposit" and e.is_ftd:
-        return "ftd"
-    if e.event_type == "kyc":
-        return "kyc_changed"
-    return None
+    return canonical_webhook_event(e.event_type, e.is_ftd)
 
 
 def jobs_for(record: Record, raw: bytes, store: EndpointStore, now: datetime) -> list[DeliveryJob]:

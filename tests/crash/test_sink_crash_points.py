@@ -66,6 +66,7 @@ T0 = datetime(2026, 11, 30, 12, tzinfo=UTC)  # a day before a month's end: inser
 BRAND = "brand-a"
 DB = "clickpath"
 PSEUDONYM_KEY = "integration-test-key-0123456789abcdef"
+MASTER_KEY = "integration-test-master-key-0123456789abcdef"
 
 
 # --- the fixed set ------------------------------------------------------------------------------
@@ -300,6 +301,7 @@ def case_settings(broker: Any, root: Path) -> Settings:
         kafka_bootstrap_servers=broker.bootstrap, broker_compat="tansu",
         topic_prefix=f"t{uuid.uuid4().hex[:10]}", partitions=2, data_dir=root / "data",
         clickhouse_url=f"chdb://{root / 'clickhouse'}", pseudonym_key=PSEUDONYM_KEY,
+        master_key=MASTER_KEY,
     )
     create_topics(settings)
     return settings

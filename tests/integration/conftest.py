@@ -16,6 +16,7 @@ from clickpath.settings import Settings
 from tests.integration.harness import RoleProcess
 
 PSEUDONYM_KEY = "integration-test-key-0123456789abcdef"
+MASTER_KEY = "integration-test-master-key-0123456789abcdef"
 
 
 @pytest.fixture
@@ -50,6 +51,7 @@ def settings(broker, tmp_path, receiver) -> Settings:
         reports_url=f"http://127.0.0.1:{free_port()}",
         reports_token=SecretStr(secrets.token_urlsafe(32)),  # as `up` makes one per run
         pseudonym_key=PSEUDONYM_KEY,
+        master_key=MASTER_KEY,
         postback_backoff_s=0.05,
         delivery_schedule_s=None,  # fast exponential retries instead of the hours-long schedule
         egress_allow=["127.0.0.1/32"],  # the test receivers; everything else private is refused

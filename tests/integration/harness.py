@@ -127,11 +127,13 @@ def processes_with(marker: str) -> list[int]:
     return pids
 
 
-def up_environment(tmp_path: Path, pseudonym_key: str) -> dict[str, str]:
+def up_environment(tmp_path: Path, pseudonym_key: str,
+                   master_key: str = "up-test-master-key-0123456789abcdefghij") -> dict[str, str]:
     """The environment for a `clickpath up` of a test's own: none of the caller's CLICKPATH_
-    settings, a free port, a data dir under `tmp_path`, 2 partitions."""
+    settings, a free port, a data dir under `tmp_path`, 2 partitions, keys of its own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLICKPATH_")}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env.update(CLICKPATH_HTTP_PORT=str(free_port()), CLICKPATH_DATA_DIR=str(tmp_path / "cp"),
-               CLICKPATH_PARTITIONS="2", CLICKPATH_PSEUDONYM_KEY=pseudonym_key)
+               CLICKPATH_PARTITIONS="2", CLICKPATH_PSEUDONYM_KEY=pseudonym_key,
+               CLICKPATH_MASTER_KEY=master_key)
     return env

@@ -12,7 +12,7 @@ import pytest
 from clickpath.domain.catalogue import AffiliateConfig
 from clickpath.infra.kafka import create_topics
 from clickpath.settings import Settings
-from tests.integration.conftest import PSEUDONYM_KEY, TEMPLATE
+from tests.integration.conftest import MASTER_KEY, PSEUDONYM_KEY, TEMPLATE
 from tests.integration.test_end_to_end import run_scenario
 
 pytestmark = pytest.mark.docker
@@ -57,6 +57,7 @@ def test_scenario_on_apache_kafka_and_clickhouse_server(
         clickhouse_url=clickhouse_url,
         clickhouse_database=f"cp_{uuid.uuid4().hex[:8]}",
         pseudonym_key=PSEUDONYM_KEY,
+        master_key=MASTER_KEY,
         postback_backoff_s=0.05,
         affiliates={"aff-1": AffiliateConfig(postback_url=receiver.url + TEMPLATE),
                     "aff-2": AffiliateConfig(postback_url=receiver.url + TEMPLATE)},

@@ -387,7 +387,7 @@ def test_an_upgrade_keeps_the_links_earlier_versions_made(settings, tmp_path: Fs
     clicks, reg = journey()
     write_batch(client, db, [canonical(e) for e in [*clicks, reg]])  # no linking before v6
     applied = apply_migrations(client, db)
-    assert applied[0] == "006_touchpoints" and applied[-1] == "014_touchpoints_from_identity"
+    assert applied[0] == "006_touchpoints" and "014_touchpoints_from_identity" in applied
     rows = client.query(f"SELECT click_id, link, sub1 FROM {db}.touchpoints ORDER BY clicked_at").result_rows
     assert [tuple(r) for r in rows] == [
         ("c1", "device", "s1"),

@@ -16,7 +16,7 @@ import pytest
 from clickpath.settings import Settings
 
 # Every field and its default as `Settings().model_dump(mode="json")` gives it, in a clean
-# environment (the pseudonym key revealed). instances_dir depends on the environment: below.
+# environment (the pseudonym and master keys revealed). instances_dir depends on the environment: below.
 DEFAULTS: dict[str, object] = {
     "data_dir": ".clickpath",
     "schemas_dir": None,
@@ -82,6 +82,7 @@ DEFAULTS: dict[str, object] = {
     "metrics_host": "127.0.0.1",
     "metrics_port": None,
     "pseudonym_key": "clickpath-dev-key-change-me",
+    "master_key": "clickpath-dev-master-key-change-me",
     "demo": False,
     "attribution_lookback_days": 30,
     "attribution_clock_skew_s": 300,
@@ -188,6 +189,7 @@ def test_every_default_is_kept(clean_env: Path) -> None:
     s = Settings()
     dumped = s.model_dump(mode="json")
     dumped["pseudonym_key"] = s.pseudonym_key.get_secret_value()
+    dumped["master_key"] = s.master_key.get_secret_value()
     assert Path(dumped.pop("instances_dir")) == clean_env / "clickpath" / "instances"
     changed = {name: (DEFAULTS.get(name), dumped.get(name))
                for name in {*DEFAULTS, *dumped} if DEFAULTS.get(name) != dumped.get(name)}

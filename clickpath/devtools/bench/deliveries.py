@@ -31,7 +31,7 @@ from rich.table import Table
 
 from clickpath.contracts.models import Postback, utcnow
 from clickpath.contracts.topics import Topic
-from clickpath.devtools.bench import BENCH_PSEUDONYM_KEY
+from clickpath.devtools.bench import BENCH_MASTER_KEY, BENCH_PSEUDONYM_KEY
 from clickpath.devtools.bench.ingress import percentile
 from clickpath.devtools.bench.results import DEFAULT_RESULTS_FILE, commit, machine, record_result
 from clickpath.devtools.procs import RoleProcess, peak_rss_mib, wait_until
@@ -199,7 +199,8 @@ def run_delivery_bench(cfg: DeliveryBenchConfig, console: Console | None = None)
     workdir = Path(tempfile.mkdtemp(prefix="clickpath-bench-deliveries-"))
     with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
         base = Settings(kafka_bootstrap_servers=broker.bootstrap, broker_compat="tansu",
-                        data_dir=workdir / "data", log_level="info", pseudonym_key=BENCH_PSEUDONYM_KEY)
+                        data_dir=workdir / "data", log_level="info", pseudonym_key=BENCH_PSEUDONYM_KEY,
+                        master_key=BENCH_MASTER_KEY)
         console.print(f"[bold]throughput[/]: {cfg.backlog} postbacks, {cfg.endpoints} endpoints…")
         thr = throughput(base, workdir, cfg)
         console.print(f"  {thr}")

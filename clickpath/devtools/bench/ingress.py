@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from clickpath.connectors.keys import KeyStore
-from clickpath.devtools.bench import BENCH_PSEUDONYM_KEY
+from clickpath.devtools.bench import BENCH_MASTER_KEY, BENCH_PSEUDONYM_KEY
 from clickpath.devtools.bench.results import DEFAULT_RESULTS_FILE, commit, machine, record_result
 from clickpath.devtools.procs import RoleProcess, peak_rss_mib, wait_until
 from clickpath.domain.catalogue import AffiliateConfig, CampaignConfig
@@ -212,7 +212,7 @@ def bench_settings(workdir: Path, bootstrap: str, cfg: IngressBenchConfig) -> Se
     return Settings(
         kafka_bootstrap_servers=bootstrap, broker_compat="tansu",
         data_dir=workdir / "data", http_port=free_port(), log_level="warning",
-        pseudonym_key=BENCH_PSEUDONYM_KEY, api_max_batch=max(cfg.batch, 1000),
+        pseudonym_key=BENCH_PSEUDONYM_KEY, master_key=BENCH_MASTER_KEY, api_max_batch=max(cfg.batch, 1000),
         http_max_body_bytes=max(2 * 1024 * 1024, cfg.batch * 1024),
         affiliates=bench_affiliates(), **UNLIMITED,
     )

@@ -34,7 +34,7 @@ from rich.console import Console
 
 from clickpath.contracts.serde import build_codec
 from clickpath.contracts.topics import Topic, topic_name
-from clickpath.devtools.bench import BENCH_PSEUDONYM_KEY
+from clickpath.devtools.bench import BENCH_MASTER_KEY, BENCH_PSEUDONYM_KEY
 from clickpath.devtools.bench.latency import latency_not_measured, run_latency
 from clickpath.devtools.bench.passthrough import raw_passthrough
 from clickpath.devtools.bench.phases import BenchConfig, Phase, preload, wait_for_outputs
@@ -194,7 +194,7 @@ def run_bench(cfg: BenchConfig, console: Console | None = None) -> dict[str, Any
             base = Settings(
                 kafka_bootstrap_servers=broker.bootstrap, broker_compat="tansu",
                 partitions=cfg.partitions, data_dir=workdir / "data",
-                pseudonym_key=BENCH_PSEUDONYM_KEY, log_level="warning",
+                pseudonym_key=BENCH_PSEUDONYM_KEY, master_key=BENCH_MASTER_KEY, log_level="warning",
             )
             codec = build_codec(base.schemas_dir, None)
             sample = LoadGenerator(population, seed=cfg.seed)

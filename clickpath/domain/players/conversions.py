@@ -75,10 +75,12 @@ def revocations(
 ) -> list[Output]:
     """When a change forbids postbacks, tell the delivery engine (and affiliates reading the
     postback topic) to drop what is still pending for this player: consent is enforced at send
-    time, not only when a postback is made. Reads no row."""
+    time, not only when a postback is made. Sent for every attributed player, whether or not a
+    conversion postback went: a deposit postback made after suppressed conversions, or the
+    commissions stage's qualified_cpa, may be waiting for its retry too. Reads no row."""
     tag = state.tag
     reason = postback_block(state.consents, state.rg_active, at)
-    if reason is None or tag is None or tag.status != "attributed" or not state.postbacks_sent:
+    if reason is None or tag is None or tag.status != "attributed":
         return []
     revocation = PostbackRevocation(
         affiliate_id=tag.affiliate_id,

@@ -18,6 +18,11 @@ def test_compose_ships_no_pseudonym_key() -> None:
     assert re.fullmatch(r"\$\{CLICKPATH_PSEUDONYM_KEY:\?[^}]+\}", key), key
 
 
+def test_compose_ships_no_master_key() -> None:
+    key = COMPOSE["x-clickpath"]["environment"]["CLICKPATH_MASTER_KEY"]
+    assert re.fullmatch(r"\$\{CLICKPATH_MASTER_KEY:\?[^}]+\}", key), key
+
+
 def data_volume(service: str) -> str | None:
     for mount in COMPOSE["services"][service].get("volumes", []):
         source, _, target = mount.partition(":")

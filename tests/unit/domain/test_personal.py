@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from clickpath.domain.personal import PersonalData, find_personal, kind_of_value, refuse_personal
+from clickpath.domain.personal import (
+    PersonalData,
+    find_personal,
+    kind_of_value,
+    mask_personal,
+    refuse_personal,
+)
 
 
 @pytest.mark.parametrize(("value", "kind"), [
@@ -95,3 +101,17 @@ def test_times_and_ids_with_colons_are_not_addresses_but_addresses_still_are() -
     for value in ("198.51.100.23", "198.51.100.23:443", "fe80::1", "::ffff:198.51.100.23",
                   "seen at [2001:db8::1]:443 today"):
         assert kind_of_value(value, "note") == "IP address", value
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    ("write to ann.b+promo@mail.example.co.uk today", "write to [e-mail] today"),
+    ("call +44 20 7946 0958.", "call [phone]."),
+    ("peers 198.51.100.23:443, [2001:db8::1]:443 and ::ffff:203.0.113.5.",
+     "peers [ip], [ip] and [ip]."),
+    ("Mozilla/5.0 (X11; Linux x86_64; rv:109.0) AppleWebKit/537.36 Chrome/120.0.0.0 Safari/537.36",
+     "Mozilla/5.0 (X11; Linux x86_64; rv:109.0) AppleWebKit/537.36 Chrome/120.0.0.0 Safari/537.36"),
+    ("at 21:10:55, build 10.0.19045, cafe:f00d", "at 21:10:55, build 10.0.19045, cafe:f00d"),
+])
+def test_mask_personal_replaces_only_what_looks_personal(text, masked) -> None:
+    assert mask_personal(text) == masked
+    assert kind_of_value(mask_personal(text)) is None

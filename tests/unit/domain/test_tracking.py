@@ -382,3 +382,24 @@ def test_personal_data_in_a_link_is_refused_and_in_a_referrer_dropped() -> None:
                        viewport=None, language=None, platform=None, user_agent=None, device_id=None,
                        ip=None, country=None, pseudonym_key=KEY, now=utcnow())
     assert e.value.field == "page_url"
+
+
+CRAWLER = ("Mozilla/5.0 (compatible; ExampleBot/2.1; +mailto:ops.bot@example.com; host 203.0.113.9"
+           " [2001:db8::9]:443, +44 20 7946 0958) Chrome/120.0.0.0")
+
+
+def test_a_browsers_headers_keep_no_email_phone_or_ip() -> None:
+    """Issue 26: a crawler's user agent named its contact address and host, and the SDK's
+    `platform` is whatever a client sends; both reached the topics as sent. They are kept,
+    with what looks personal masked (the visitor cannot take them back, so never refused)."""
+    link = Catalogue.build(AFFILIATES).link_by_code("spring1")
+    masked = ("Mozilla/5.0 (compatible; ExampleBot/2.1; +mailto:[e-mail]; host [ip] [ip], [phone])"
+              " Chrome/120.0.0.0")
+    click, _ = make_click(link, new_click_id(), subs={}, utm={}, referrer=None, user_agent=CRAWLER,
+                          ip=None, country=None, device_id=None, pseudonym_key=KEY, now=utcnow())
+    assert click.user_agent == masked
+    view = make_page_view(click_id=new_click_id(), brand_id="brand-a", page_url=None, referrer=None,
+                          viewport=None, language=None, platform="Linux ops.bot@example.com ::1",
+                          user_agent=CRAWLER, device_id=None, ip=None, country=None,
+                          pseudonym_key=KEY, now=utcnow())
+    assert (view.user_agent, view.platform) == (masked, "Linux [e-mail] [ip]")
