@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from clickpath.connectors.acked_producer import AckedProducer
 from clickpath.connectors.keys import KeyStore
 from clickpath.contracts.models import IngressEvent, Record
 from clickpath.contracts.topics import Topic
+from clickpath.domain.pseudonym import Keyring
+from clickpath.infra.pseudonym_keys import keyring
 from clickpath.settings import Settings
 
 
@@ -21,9 +24,10 @@ class IngressContext:
     def from_settings(cls, settings: Settings) -> IngressContext:
         return cls(settings=settings, keys=KeyStore(settings.key_store_path))
 
-    @property
-    def pseudonym_key(self) -> bytes:
-        return self.settings.pseudonym_key.get_secret_value().encode()
+    @cached_property
+    def pseudonym_keys(self) -> Keyring:
+        """The doors' identifier keys (rotation included, docs/privacy.md)."""
+        return keyring(self.settings)
 
     async def send(self, events: list[IngressEvent]) -> list[str | None]:
         """Produce `events`; per event None once the broker acknowledged it, else why not

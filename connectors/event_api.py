@@ -163,7 +163,7 @@ def event_api_router(ctx: IngressContext) -> APIRouter:
         params = {k: v for k, v in request.query_params.items() if k not in ("key", "event")}
         try:
             ingress = event_from_postback(
-                event, params, pseudonym_key=ctx.pseudonym_key, brand_id=api_key.brand_id or "",
+                event, params, pseudonym_key=ctx.pseudonym_keys, brand_id=api_key.brand_id or "",
                 window=settings.event_time_window, mappings=settings.source_mappings,
             )
         except Rejection as r:
@@ -203,7 +203,7 @@ async def _ingest(
     for index, raw in enumerate(raw_events):
         event_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
         try:
-            event = parse_event(raw, pseudonym_key=ctx.pseudonym_key, brand_id=key.brand_id,
+            event = parse_event(raw, pseudonym_key=ctx.pseudonym_keys, brand_id=key.brand_id,
                                 source="api", window=ctx.settings.event_time_window, mappings=mappings)
         except Rejection as r:
             INGRESS_REJECTED.labels("events", "invalid").inc()

@@ -16,6 +16,7 @@ from clickpath.connectors.ingress import Rejection, parse_event
 from clickpath.contracts.event_time import DEFAULT_WINDOW, EventTimeWindow
 from clickpath.contracts.models import IngressEvent, utcnow
 from clickpath.domain.mappings import SourceMapping
+from clickpath.domain.pseudonym import Keyring
 
 POSTBACK_EVENTS = ("registration", "ftd", "deposit", "kyc", "chargeback")
 
@@ -35,7 +36,7 @@ _MAPPING: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def event_from_postback(
-    event: str, params: dict[str, str], *, pseudonym_key: bytes, brand_id: str,
+    event: str, params: dict[str, str], *, pseudonym_key: bytes | Keyring, brand_id: str,
     window: EventTimeWindow = DEFAULT_WINDOW, mappings: Mapping[str, SourceMapping] | None = None,
 ) -> IngressEvent:
     """The ingress event a postback stands for; `Rejection` names a missing or bad parameter.

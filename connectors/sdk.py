@@ -5,7 +5,10 @@ format and keys it as the pipeline expects. It is `clickpath.infra.producer`'s (
 agents send their outputs through the same class), with one check more at this door: an event
 holding a raw e-mail, phone or IP (in `attributes` or any other text field) is refused with
 `PersonalData` naming the field, as the HTTP doors refuse it (clickpath/domain/personal.py).
-Pseudonymise them first (`clickpath.domain.pseudonym.keyed_hash`, with the pipeline's key).
+Pseudonymise them first (`clickpath.domain.pseudonym.keyed_hash`, with the pipeline's key;
+during a key rotation `Keyring.hashes` with `clickpath.infra.pseudonym_keys.keyring(settings)`
+gives the current version's and, in the grace period, the previous one's, for `email_hash` and
+`previous_email_hash`: docs/privacy.md#pseudonym-key-rotation).
 """
 
 from __future__ import annotations

@@ -173,7 +173,7 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
                     ip=ip,
                     country=_country(request, settings),
                     device_id=device_id_of(request.cookies.get(DEVICE_COOKIE)),
-                    pseudonym_key=ctx.pseudonym_key,
+                    pseudonym_key=ctx.pseudonym_keys,
                     now=utcnow(),
                     bot_reason=bot,
                 )
@@ -320,7 +320,7 @@ def tracker_routes(ctx: IngressContext) -> tuple[list[BaseRoute], APIRouter]:
                     device_id=data.device_id,
                     ip=_visitor_ip(request, settings),
                     country=_country(request, settings),
-                    pseudonym_key=ctx.pseudonym_key,
+                    pseudonym_key=ctx.pseudonym_keys,
                     now=now,
                 )
             except (ValueError, LinkError) as e:  # ValidationError and JSON errors are ValueErrors

@@ -35,6 +35,7 @@ from clickpath.infra.commission_policy import CommissionPolicies
 from clickpath.infra.faults import on_kill
 from clickpath.infra.identity_policy import identity_policy
 from clickpath.infra.kafka import faust_credentials, make_producer
+from clickpath.infra.pseudonym_keys import stable_key
 from clickpath.settings import Settings
 from clickpath.streams.aiokafka_fixes import install_consumer_fixes
 from clickpath.streams.changelog import ChangelogWriter, with_ascii_keys
@@ -94,7 +95,7 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
     names = {t: topic_name(settings, t) for t in Topic}
     policy = PlayerPolicy(
         recent_ids=settings.dedup_recent_ids,
-        pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
+        pseudonym_key=stable_key(settings),  # player tokens never rotate (docs/privacy.md)
     )
     window = AttributionWindow(
         lookback=timedelta(days=settings.attribution_lookback_days),

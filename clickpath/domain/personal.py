@@ -46,9 +46,11 @@ _NAMES = {
     "IP address": re.compile(r"(^|[^a-z])ip(v[46])?([^a-z]|$)|ip_?address"),
 }
 # Top-level fields whose values are pseudonyms or networks made by a door, never raw data: their
-# typed validators (contracts/models.py, Pseudonym and IpPrefix) refuse anything else. Nested
+# typed validators (contracts/models.py, Pseudonym and IpPrefix) refuse anything else, a
+# versioned pseudonym (`v2.` and 64 hex digits, docs/privacy.md#pseudonym-key-rotation) included. Nested
 # (in `attributes`, free text) the same names get no such check, so they are looked at there.
-PSEUDONYM_FIELDS = frozenset({"email_hash", "phone_hash", "ip_hash", "ip_prefix", "player_token"})
+PSEUDONYM_FIELDS = frozenset({"email_hash", "phone_hash", "ip_hash", "ip_prefix", "player_token",
+                              "previous_email_hash", "previous_phone_hash"})
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from clickpath.domain.catalogue import AffiliateConfig, CampaignConfig
 from clickpath.domain.landing import SUBS, UTM_PARAMS, origin_of, render_landing_url
 from clickpath.domain.personal import find_personal, kind_of_value, mask_personal
 from clickpath.domain.postback_template import render_template
-from clickpath.domain.pseudonym import pseudonymise_ip
+from clickpath.domain.pseudonym import Keyring, as_keyring
 
 # A ULID in Crockford base32: 48 bits of milliseconds, then 80 random bits.
 CLICK_ID_RE = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
@@ -255,7 +255,7 @@ def make_click(
     ip: str | None,
     country: str | None,
     device_id: str | None,
-    pseudonym_key: bytes,
+    pseudonym_key: bytes | Keyring,
     now: datetime,
     bot_reason: str | None = None,
 ) -> tuple[Click, str]:
@@ -278,7 +278,7 @@ def make_click(
     except ValueError as e:  # a template saved before hosts were checked (IDNA refuses it)
         raise LinkError("bad_landing_url", f"This link's landing URL cannot be used: {e}.",
                         "landing_url") from None
-    ip_hash, ip_prefix = pseudonymise_ip(pseudonym_key, ip) if ip else (None, None)
+    ip_hash, ip_prefix = as_keyring(pseudonym_key).ip(ip, now) if ip else (None, None)
     try:
         click = Click(
             event_id=f"click-{click_id}",
@@ -365,10 +365,10 @@ def make_page_view(
     device_id: str | None,
     ip: str | None,
     country: str | None,
-    pseudonym_key: bytes,
+    pseudonym_key: bytes | Keyring,
     now: datetime,
 ) -> PageView:
-    ip_hash, ip_prefix = pseudonymise_ip(pseudonym_key, ip) if ip else (None, None)
+    ip_hash, ip_prefix = as_keyring(pseudonym_key).ip(ip, now) if ip else (None, None)
     page_url, referrer = reduce_url(page_url), reduce_url(referrer, keep=())
     # Looked at decoded: the query keeps sub ids and UTM values, percent-encoded.
     found = find_personal({"page_url": unquote_plus(page_url or ""),

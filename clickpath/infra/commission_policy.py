@@ -16,6 +16,7 @@ from clickpath.domain.fx import FxTable
 from clickpath.domain.tracking import overlay
 from clickpath.infra.jsonstore import WatchedJsonFile
 from clickpath.infra.plan_store import PlanStore, plan_store_of
+from clickpath.infra.pseudonym_keys import stable_key
 from clickpath.settings import Settings
 
 DEFAULT_PAYOUT_CURRENCY = "EUR"  # with no CLICKPATH_REPORTING_CURRENCY and no payout_currency
@@ -60,7 +61,7 @@ class CommissionPolicies:
         self._commissions = CommissionPolicy(
             plans=book,
             fx=fx,
-            pseudonym_key=s.pseudonym_key.get_secret_value().encode(),
+            pseudonym_key=stable_key(s),  # player tokens never rotate (docs/privacy.md)
             parents={a: c.parent_id for a, c in affiliates.items()},
             payout_currencies={a: c.payout_currency for a, c in affiliates.items() if c.payout_currency},
             time_zone=s.commission_zone,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from clickpath.domain.identity.policy import FieldModel, IdentityPolicy
+from clickpath.infra.pseudonym_keys import stable_key
 from clickpath.settings import Settings
 
 
@@ -31,5 +32,5 @@ def identity_policy(settings: Settings) -> IdentityPolicy:
         skew=timedelta(seconds=settings.attribution_clock_skew_s),
         max_clicks=settings.identity_max_clicks,
         max_per_account=settings.identity_max_per_account,
-        person_key=settings.pseudonym_key.get_secret_value().encode(),
+        person_key=stable_key(settings),  # person ids never rotate (docs/privacy.md)
     )

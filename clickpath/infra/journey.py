@@ -22,6 +22,7 @@ from clickpath.domain.identity.journey import (
     person_accounts,
 )
 from clickpath.domain.identity.policy import DEFAULT_OPERATOR
+from clickpath.infra.pseudonym_keys import stable_key
 from clickpath.settings import Settings
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def journey_for(
 ) -> dict[str, Any] | None:
     """query_journey with the brand's operator from `settings` (`[operators.<id>]`)."""
     operator = settings.operator_of_brand.get(brand_id, DEFAULT_OPERATOR)
-    key = settings.pseudonym_key.get_secret_value().encode()  # IdentityPolicy.person_key's
+    key = stable_key(settings)  # IdentityPolicy.person_key's
     return query_journey(client, db, brand_id=brand_id, operator_id=operator, person_key=key,
                          **filters)
 

@@ -4,7 +4,9 @@
 player tokens). With no key, or the development key shipped in the source, anyone can recompute
 them from a list of candidates: they refuse to start, unless they run the demo (`up --demo`,
 whose roles get `CLICKPATH_DEMO=true`). A key of one's own must be at least 32 bytes, demo or
-not (a short key is a typed one, and guessable). Other commands are not affected.
+not (a short key is a typed one, and guessable). The same holds for every key of a rotation:
+the previous keys and the token key (docs/privacy.md#pseudonym-key-rotation). Other commands
+are not affected.
 
 The master key (CLICKPATH_MASTER_KEY), which wraps the per-person data keys that seal personal
 fields, follows the same rules for the same roles (docs/privacy.md#per-person-keys).
@@ -14,30 +16,33 @@ from __future__ import annotations
 
 from clickpath.run.errors import CommandError
 from clickpath.settings import MIN_MASTER_KEY_BYTES, MIN_PSEUDONYM_KEY_BYTES, Settings
+from clickpath.settings.privacy import key_is_shipped, key_is_too_short
 
 
 def require_own_pseudonym_key(settings: Settings, command: str, demo: bool = False) -> None:
-    """Raise CommandError naming CLICKPATH_PSEUDONYM_KEY when the key is missing, shipped (outside
+    """Raise CommandError naming the variable when a pseudonym key (the current one, a previous
+    one or the token key, docs/privacy.md#pseudonym-key-rotation) is missing, shipped (outside
     the demo) or, being one's own, shorter than MIN_PSEUDONYM_KEY_BYTES."""
-    if not settings.pseudonym_key_is_shipped:
-        if settings.pseudonym_key_too_short:
-            raise CommandError(
-                f"`clickpath {command}` will not start with a short pseudonym key: "
-                f"CLICKPATH_PSEUDONYM_KEY has under {MIN_PSEUDONYM_KEY_BYTES} bytes, so its "
-                "e-mail, phone and IP pseudonyms and player tokens could be recomputed by "
-                "guessing the key. Set CLICKPATH_PSEUDONYM_KEY to a long random secret "
-                "(e.g. `openssl rand -hex 32`, 64 characters) and keep it the same on every role."
-            )
-        return
-    if demo or settings.demo:
-        return
-    raise CommandError(
-        f"`clickpath {command}` will not start without a pseudonym key of your own: "
-        "CLICKPATH_PSEUDONYM_KEY is unset or a key shipped with clickpath, so e-mail, phone and "
-        "IP pseudonyms and player tokens would be reversible by anyone. Set "
-        "CLICKPATH_PSEUDONYM_KEY to a long random secret (e.g. `openssl rand -hex 32`) and keep "
-        "it the same on every role; or try clickpath with `clickpath up --demo`."
-    )
+    for name, key in settings.pseudonym_keys_named():
+        if not key_is_shipped(key):
+            if key_is_too_short(key):
+                raise CommandError(
+                    f"`clickpath {command}` will not start with a short pseudonym key: "
+                    f"{name} has under {MIN_PSEUDONYM_KEY_BYTES} bytes, so its "
+                    "e-mail, phone and IP pseudonyms and player tokens could be recomputed by "
+                    f"guessing the key. Set {name} to a long random secret "
+                    "(e.g. `openssl rand -hex 32`, 64 characters) and keep it the same on every role."
+                )
+            continue
+        if demo or settings.demo:
+            continue
+        raise CommandError(
+            f"`clickpath {command}` will not start without a pseudonym key of your own: "
+            f"{name} is unset or a key shipped with clickpath, so e-mail, phone and "
+            "IP pseudonyms and player tokens would be reversible by anyone. Set "
+            f"{name} to a long random secret (e.g. `openssl rand -hex 32`) and keep "
+            "it the same on every role; or try clickpath with `clickpath up --demo`."
+        )
 
 
 def require_own_master_key(settings: Settings, command: str, demo: bool = False) -> None:

@@ -141,6 +141,16 @@ class Settings(
         return self.identity_lookback_days or self.attribution_lookback_days
 
     @property
+    def pseudonym_grace(self) -> int:
+        """The pseudonym key's grace period in days: pseudonym_grace_days, else the identity
+        window (identity_window_days): two accounts further apart than the window never link,
+        so a longer grace links nothing more, and a shorter one loses pairs the window allows
+        (docs/privacy.md#pseudonym-key-rotation)."""
+        if self.pseudonym_grace_days is not None:
+            return self.pseudonym_grace_days
+        return self.identity_window_days
+
+    @property
     def tracker_url(self) -> str:
         return (self.tracker_base_url or self.service_url).rstrip("/")
 
@@ -160,6 +170,9 @@ class Settings(
             secret = getattr(self, name)
             if isinstance(secret, SecretStr):  # the child needs the secret, not its mask
                 value = secret.get_secret_value()
+            elif isinstance(secret, dict) and any(isinstance(v, SecretStr) for v in secret.values()):
+                value = {k: v.get_secret_value() if isinstance(v, SecretStr) else v
+                         for k, v in secret.items()}  # the previous pseudonym keys
             text = json.dumps(value) if isinstance(value, dict | list) else str(value)
             env[f"CLICKPATH_{name.upper()}"] = text
         return env

@@ -10,6 +10,7 @@ from clickpath.connectors.importer.files import SourceRecord
 from clickpath.connectors.importer.options import ImportOptions
 from clickpath.connectors.ingress import Rejection, parse_event
 from clickpath.contracts.models import IngressEvent
+from clickpath.infra.pseudonym_keys import keyring
 from clickpath.settings import Settings
 
 
@@ -17,7 +18,7 @@ class Validator:
     """SourceRecord -> event, or the Rejection, with `--brand` applied like an operator key's."""
 
     def __init__(self, settings: Settings, options: ImportOptions) -> None:
-        self._key = settings.pseudonym_key.get_secret_value().encode()
+        self._key = keyring(settings)
         self._brand = options.brand
         self._source = options.source
         self._window = settings.event_time_window

@@ -34,6 +34,7 @@ from clickpath.infra.endpoint_store import EndpointStore
 from clickpath.infra.kafka import consumer_config, make_producer
 from clickpath.infra.limits import Clock
 from clickpath.infra.metrics import CIRCUIT_STATES, ENDPOINT_CIRCUIT, ENDPOINT_RETRYING
+from clickpath.infra.pseudonym_keys import stable_key
 from clickpath.settings import Settings
 from clickpath.sinks.delivery import ports
 from clickpath.sinks.delivery.attempts import Outcome, OutcomeKind, after_answer, again, hold_s
@@ -94,7 +95,7 @@ class DeliveryEngine:
         self.revocations = Revocations(self.codec)
         self.lanes: dict[str, Lane] = {}
         self._seq = itertools.count()
-        self._key = settings.pseudonym_key.get_secret_value().encode()
+        self._key = stable_key(settings)  # player tokens never rotate (docs/privacy.md)
         self._sources: list[str] = []
         self._running = False  # lanes get workers only while the engine runs
         self.stopping = threading.Event()

@@ -56,15 +56,19 @@ AddedDecimal = Annotated[Decimal, BeforeValidator(_empty_is_zero)]
 PaymentStatus = Literal["pending", "approved", "declined", "cancelled", "refunded"]
 
 # Pseudonym fields carry what clickpath.domain.pseudonym makes, never the raw value: a keyed
-# HMAC-SHA256 as 64 hex digits, and an IP network no finer than /24 (/48 for IPv6). Anything
-# else (an e-mail address in `email_hash`, an address in `ip_prefix`) is refused by field.
-_HEX_DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")
+# HMAC-SHA256 as 64 hex digits, made with a key of version 1 (no marker: every pseudonym from
+# before key rotation) or of version N > 1 (`vN.` before the digits,
+# docs/privacy.md#pseudonym-key-rotation); and an IP network no finer than /24 (/48 for IPv6).
+# Anything else (an e-mail address in `email_hash`, `v1.` or `v0.`, an address in `ip_prefix`)
+# is refused by field.
+_HEX_DIGEST = re.compile(r"^(v[2-9]\.|v[1-9][0-9]+\.)?[0-9a-fA-F]{64}$")
 IP_PREFIX_MAX_BITS = {4: 24, 6: 48}
 
 
 def check_hex_digest(value: str) -> str:
-    if not _HEX_DIGEST.match(value):
-        raise ValueError("must be a keyed pseudonym: 64 hex digits (HMAC-SHA256), not raw data")
+    if not _HEX_DIGEST.fullmatch(value):
+        raise ValueError("must be a keyed pseudonym: 64 hex digits (HMAC-SHA256), after vN. for "
+                         "a key version N above 1, not raw data")
     return value.lower()
 
 

@@ -110,6 +110,11 @@ class Registration(PlayerEvent):
     ip_hash: SealablePseudonym | None = None
     ip_prefix: SealableIpPrefix | None = None
     customer_id: SealableId | None = None  # v3: the operator's own cross-brand id (docs/identity.md)
+    # v4: during a pseudonym key's grace period, the same e-mail and phone under the previous
+    # key's version, so the identity graph links them to accounts from before the rotation
+    # (docs/privacy.md#pseudonym-key-rotation); none outside a grace period.
+    previous_email_hash: SealablePseudonym | None = None
+    previous_phone_hash: SealablePseudonym | None = None
 
 
 class Kyc(PlayerEvent):
@@ -205,7 +210,8 @@ class ErasureRequest(PlayerEvent):
 # The personal fields a door seals under the player's key (docs/privacy.md#erasure), per event
 # type: the only player events that carry any.
 SEALED_FIELDS: dict[str, tuple[str, ...]] = {
-    "registration": ("email_hash", "phone_hash", "device_id", "ip_hash", "ip_prefix", "customer_id"),
+    "registration": ("email_hash", "phone_hash", "previous_email_hash", "previous_phone_hash",
+                     "device_id", "ip_hash", "ip_prefix", "customer_id"),
     "login": ("device_id", "user_agent", "ip_hash", "ip_prefix", "customer_id"),
 }
 

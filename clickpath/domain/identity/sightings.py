@@ -5,7 +5,11 @@ A registration names its click and carries the keyed e-mail and phone hashes, th
 `customer_id` when sent, the device and IP prefix; a login the device, IP prefix, user agent and
 customer id; a click (before any account names it) its click id and device, with the affiliate
 and campaign its touchpoint will need (a click is no account: its IP prefix and user agent
-would be evidence of nobody). Bot clicks and the other event
+would be evidence of nobody). During a pseudonym key's grace period a registration also carries
+its e-mail and phone hashes under the previous key (`previous_email_hash`,
+`previous_phone_hash`): both are sighted, as the same kind, so the account meets those
+registered before the rotation (old version only) and after the grace period (new version
+only; docs/privacy.md#pseudonym-key-rotation). Bot clicks and the other event
 types carry nothing here. Values on the refused list are left out and listed for the metrics
 (by kind and reason, never the value).
 """
@@ -75,17 +79,30 @@ def _open(payload: dict[str, Any], reveal: Reveal) -> dict[str, Any]:
     return {k: reveal(k, v) if is_sealed(v) else v for k, v in payload.items()}
 
 
-def _values(event: CanonicalEvent, payload: dict[str, Any]) -> dict[str, str | None]:
+# The kinds a pseudonym key's grace period gives a second value of: the field with the
+# previous key version's pseudonym (a version-marked value never equals an unmarked one, so the
+# two are two identifiers of one kind, which pairs.py counts as one agreement).
+PREVIOUS_VERSION: Final[dict[IdentifierKind, str]] = {
+    "email_hash": "previous_email_hash", "phone_hash": "previous_phone_hash",
+}
+
+
+def _values(event: CanonicalEvent, payload: dict[str, Any]) -> dict[str, tuple[str | None, ...]]:
     agent = payload.get("user_agent")
-    return {
-        "click_id": event.click_id,
-        "email_hash": payload.get("email_hash"),
-        "phone_hash": payload.get("phone_hash"),
-        "customer_id": payload.get("customer_id"),
-        "device_id": payload.get("device_id"),
-        "ip_prefix": payload.get("ip_prefix"),
-        "ua_family": ua_family(agent) if isinstance(agent, str) and agent.strip() else None,
+    values: dict[str, tuple[str | None, ...]] = {
+        "click_id": (event.click_id,),
+        "email_hash": (payload.get("email_hash"),),
+        "phone_hash": (payload.get("phone_hash"),),
+        "customer_id": (payload.get("customer_id"),),
+        "device_id": (payload.get("device_id"),),
+        "ip_prefix": (payload.get("ip_prefix"),),
+        "ua_family": (ua_family(agent) if isinstance(agent, str) and agent.strip() else None,),
     }
+    for kind, field in PREVIOUS_VERSION.items():
+        previous = payload.get(field)
+        if isinstance(previous, str) and previous not in values[kind]:
+            values[kind] += (previous,)
+    return values
 
 
 PAGE_VIEW_KINDS: Final[tuple[IdentifierKind, ...]] = ("device_id", "ip_prefix", "ua_family")
@@ -96,10 +113,10 @@ def page_view_sightings(view: PageView, policy: IdentityPolicy) -> Sightings:
     and user-agent family of the visitor on the landing page. The click's side sends them on as
     the sightings of each account that named the click (clickpath.domain.identity.page_views)."""
     agent = view.user_agent
-    values = {
-        "device_id": view.device_id,
-        "ip_prefix": view.ip_prefix,
-        "ua_family": ua_family(agent) if agent and agent.strip() else None,
+    values: dict[str, tuple[str | None, ...]] = {
+        "device_id": (view.device_id,),
+        "ip_prefix": (view.ip_prefix,),
+        "ua_family": (ua_family(agent) if agent and agent.strip() else None,),
     }
     return _sightings(PAGE_VIEW_KINDS, values, policy, view.brand_id, view.occurred_at,
                       view.event_id, None, None)
@@ -124,17 +141,17 @@ def sightings_of(event: CanonicalEvent, policy: IdentityPolicy, reveal: Reveal =
 
 
 def _sightings(
-    kinds: tuple[IdentifierKind, ...], values: dict[str, str | None], policy: IdentityPolicy,
+    kinds: tuple[IdentifierKind, ...], values: dict[str, tuple[str | None, ...]],
+    policy: IdentityPolicy,
     brand_id: str, seen_at: datetime, event_id: str, account: str | None,
     click: CanonicalEvent | None,
 ) -> Sightings:
-    """One sighting per kind with a value that is not refused; `click`: the click whose
+    """One sighting per value of each kind that is not refused; `click`: the click whose
     sightings they are (its id, affiliate and campaign go with them), else the account's."""
     operator = policy.operator_of(brand_id)
     sent: list[IdentifierSighting] = []
     refused: list[tuple[str, str]] = []
-    for kind in kinds:
-        value = values[kind]
+    for kind, value in ((k, v) for k in kinds for v in values[k]):
         if value is None:
             continue
         reason = refusal_of(value, policy.refused)

@@ -179,3 +179,13 @@ def test_registrations_and_logins_before_customer_id_read_it_as_none() -> None:
         assert read == record and read.customer_id is None
         with_id = record.model_copy(update={"customer_id": "cust-42"})
         assert CODEC.decode(CODEC.encode(with_id)).customer_id == "cust-42"
+
+
+def test_registrations_before_key_rotation_read_no_previous_pseudonyms() -> None:
+    """Registration v4 (the previous key version's e-mail and phone pseudonyms, for a key
+    rotation's grace period) reads what v3 wrote, and carries versioned pseudonyms as sent."""
+    record = registration("p1", "c1").model_copy(update={"email_hash": "a" * 64})
+    read = _written_with(3, record)
+    assert read == record and (read.previous_email_hash, read.previous_phone_hash) == (None, None)
+    rotated = record.model_copy(update={"email_hash": "v2." + "b" * 64, "previous_email_hash": "a" * 64})
+    assert CODEC.decode(CODEC.encode(rotated)) == rotated
