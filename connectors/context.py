@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -10,7 +11,9 @@ from clickpath.connectors.keys import KeyStore
 from clickpath.contracts.models import IngressEvent, Record
 from clickpath.contracts.topics import Topic
 from clickpath.domain.pseudonym import Keyring
+from clickpath.infra.person_keys import PersonKeys
 from clickpath.infra.pseudonym_keys import keyring
+from clickpath.infra.sealed_events import carries_personal, seal_events
 from clickpath.settings import Settings
 
 
@@ -25,6 +28,11 @@ class IngressContext:
         return cls(settings=settings, keys=KeyStore(settings.key_store_path))
 
     @cached_property
+    def person_keys(self) -> PersonKeys:
+        """Each player's own key, that the doors seal personal fields with (docs/privacy.md)."""
+        return PersonKeys.from_settings(self.settings)
+
+    @cached_property
     def pseudonym_keys(self) -> Keyring:
         """The doors' identifier keys (rotation included, docs/privacy.md)."""
         return keyring(self.settings)
@@ -36,6 +44,8 @@ class IngressContext:
             return []
         if self._producer is None:  # started with the service (its lifespan), not at build time
             return ["no broker: the ingress producer starts with the service"] * len(events)
+        if carries_personal(events):  # the key store's file: off the event loop
+            events = await asyncio.to_thread(seal_events, events, self.person_keys)
         return await self._producer.send(events)
 
     async def send_record(self, topic: Topic, key: str, record: Record) -> str | None:

@@ -19,7 +19,6 @@ from operator import attrgetter
 from typing import Any, Protocol
 
 from clickpath.contracts.models import (
-    Erasure,
     PLAYER_EVENT_TYPES,
     AffiliatePlayerStatus,
     Attribution,
@@ -32,6 +31,7 @@ from clickpath.contracts.models import (
     DeadLetter,
     DeliveryAttempt,
     DeliveryJob,
+    Erasure,
     EventBatch,
     IdentifierSighting,
     IdentityEvidence,
