@@ -29,6 +29,7 @@ from clickpath.domain.identity.account_state import (
 from clickpath.domain.identity.labels import ERASED, after_pairs
 from clickpath.domain.identity.pairs import block_of, refresh_pairs
 from clickpath.domain.identity.policy import IdentityPolicy
+from clickpath.domain.identity.values import erased_token
 from clickpath.domain.outputs import Outcome, Output, payload_of
 from clickpath.domain.pseudonym import player_token
 
@@ -54,8 +55,10 @@ def erase(
             outputs.append(Output(Topic.IDENTITY_INBOX, other, block))
     changes = refresh_pairs(st, others, policy, now)
     outputs += changes.outputs + after_pairs(st, changes, ERASED, now)
-    outputs += [Output(Topic.IDENTITY_SIGHTINGS, ident, s.model_copy(update={"forget": True}))
-                for ident, s in sorted(st.sent.items())]
+    blinded = erased_token(policy.person_key, st.account)
+    outputs += [Output(Topic.IDENTITY_SIGHTINGS, ident, s.model_copy(update={
+        "forget": True, "account": blinded, "event_id": event.event_id, "click_id": None,
+        "affiliate_id": None, "campaign_id": None})) for ident, s in sorted(st.sent.items())]
     clicks = sorted(set(st.touchpoints) | {ident.split("|", 2)[2] for ident, s in st.sent.items()
                                            if s.kind == "click_id"})
     st.erasure = Erasure(

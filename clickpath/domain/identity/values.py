@@ -16,6 +16,8 @@ grow, so a pair once within stays within, and the order of the sightings does no
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
@@ -49,7 +51,6 @@ class IdentifierState(BaseModel):
     latest: dict[str, datetime] = {}  # account -> the day (00:00 UTC) of its latest sighting
     clicks: dict[str, SeenClick] = {}  # click_id -> the click, at most policy.max_clicks
     shared: bool = False
-    forgotten: list[str] = []  # erased accounts: dropped, and never taken again
 
 
 def day_of(at: datetime) -> datetime:
@@ -108,9 +109,7 @@ def decide_identifier(
     clicks kept; a new click reaches every account; the account past the cap makes it shared."""
     st = state or IdentifierState(identifier=sighting.identifier, kind=sighting.kind)
     if sighting.forget:
-        return _forget(st, sighting)
-    if sighting.account in st.forgotten:
-        return st, [], Outcome.DUPLICATE
+        return _forget(st, sighting, policy)
     if st.shared:
         return st, [], Outcome.DUPLICATE
     if sighting.account is None:
@@ -138,17 +137,23 @@ def decide_identifier(
     return new, outputs, Outcome.ACCEPTED
 
 
-def _forget(st: IdentifierState, sighting: IdentifierSighting
+def _forget(st: IdentifierState, sighting: IdentifierSighting, policy: IdentityPolicy
             ) -> tuple[IdentifierState, list[Output], Outcome]:
-    """An erased account leaves the identifier (docs/privacy.md#erasure). It tells nobody: the
-    account's side has blocked each of its pairs already."""
-    account = sighting.account
-    if account is None or account in st.forgotten:
+    """An erased account leaves the identifier (docs/privacy.md#erasure). The request names it
+    only by its blinded form (`erased_token`), so no record written after the erasure pairs the
+    identifier with the account. It tells nobody: the account's side has blocked its pairs, and
+    it sends no sighting again (its tombstone)."""
+    gone = {a for a in st.accounts if erased_token(policy.person_key, a) == sighting.account}
+    if not gone:
         return st, [], Outcome.DUPLICATE
-    accounts = {a: at for a, at in st.accounts.items() if a != account}
-    latest = {a: at for a, at in st.latest.items() if a != account}
-    return st.model_copy(update={"accounts": accounts, "latest": latest,
-                                 "forgotten": sorted({*st.forgotten, account})}), [], Outcome.ACCEPTED
+    accounts = {a: at for a, at in st.accounts.items() if a not in gone}
+    latest = {a: at for a, at in st.latest.items() if a not in gone}
+    return st.model_copy(update={"accounts": accounts, "latest": latest}), [], Outcome.ACCEPTED
+
+
+def erased_token(key: bytes, account: str) -> str:
+    """How a forget request names the erased account: keyed, so it cannot be read back."""
+    return "erased:" + hmac.new(key, f"erased|{account}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _click(st: IdentifierState, sighting: IdentifierSighting, policy: IdentityPolicy

@@ -62,7 +62,9 @@ def test_an_erased_account_leaves_the_graph_and_its_identifiers_forget_it() -> N
     mail = f"op-1|email_hash|{MAIL}"
     held = state_of(worker, "identifiers", mail)
     assert isinstance(held, IdentifierState)
-    assert set(held.accounts) == {B} and held.forgotten == [A]
+    assert set(held.accounts) == {B}
+    forgets = [s for s in broker.records(Topic.IDENTITY_SIGHTINGS) if s.forget]
+    assert len(forgets) == 2 and all(A not in repr(s) for s in forgets)  # never named
     device = state_of(worker, "identifiers", "op-1|device_id|dev-1")
     assert isinstance(device, IdentifierState) and device.accounts == {}
 
