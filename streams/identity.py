@@ -69,7 +69,7 @@ def identity_stage(
         if state is not None and state.erasure is not None:
             return state, [], Outcome.DUPLICATE  # erased: nothing brings the account back
         if isinstance(record, CanonicalEvent) and record.event_type == ERASURE_EVENT:
-            IDENTITY_ERASURES.inc()
+            IDENTITY_ERASURES.labels(record.source).inc()
             return erase(state, record, rules, now)
         if isinstance(record, CanonicalEvent):
             found = sightings_of(record, rules, reveal) if reveal else sightings_of(record, rules)

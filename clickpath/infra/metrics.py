@@ -84,7 +84,9 @@ IDENTITY_UNMERGES = Counter(
 )
 IDENTITY_ERASURES = Counter(
     "clickpath_identity_erasures_total",
-    "Brand accounts erased from the identity graph (docs/privacy.md#erasure).",
+    "Brand accounts erased from the identity graph (docs/privacy.md#erasure), by the source of"
+    " the erasure request.",
+    ["source"],
 )
 CLICKHOUSE_ROWS = Counter(
     "clickpath_clickhouse_rows_total", "Rows written to ClickHouse.", ["table"]

@@ -193,7 +193,8 @@ def test_the_report_endpoint_is_never_served_without_a_token(tmp_path) -> None:
     for token in (None, ""):
         with pytest.raises(ValueError, match="without a reports token"):
             report_app(RecordingSink(), token)  # type: ignore[arg-type]
-    alone = Settings(data_dir=tmp_path, pseudonym_key="k" * 40, reports_url="http://127.0.0.1:9")
+    alone = Settings(data_dir=tmp_path, pseudonym_key="k" * 40, master_key="m" * 40,
+                     reports_url="http://127.0.0.1:9")
     assert alone.clickhouse_embedded
     for settings in (alone, alone.with_overrides(reports_token=SecretStr(""))):
         with pytest.raises(ValueError, match="CLICKPATH_REPORTS_TOKEN is not"):
