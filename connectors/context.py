@@ -3,6 +3,7 @@ acknowledged producer."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,7 +20,9 @@ from clickpath.domain.audit.chain import AuditEntry
 from clickpath.domain.pseudonym import Keyring
 from clickpath.domain.tracking import visitor_ip
 from clickpath.infra.audit import AuditTrail, AuditWriteError
+from clickpath.infra.person_keys import PersonKeys
 from clickpath.infra.pseudonym_keys import keyring
+from clickpath.infra.sealed_events import carries_personal, seal_events
 from clickpath.settings import Settings
 
 AUDIT_FAILED = "the change could not be recorded in the audit trail; the operator's log says why"
@@ -36,6 +39,11 @@ class IngressContext:
     def from_settings(cls, settings: Settings) -> IngressContext:
         return cls(settings=settings, keys=KeyStore(settings.key_store_path),
                    audit=AuditTrail.from_settings(settings))
+
+    @cached_property
+    def person_keys(self) -> PersonKeys:
+        """Each player's own key, that the doors seal personal fields with (docs/privacy.md)."""
+        return PersonKeys.from_settings(self.settings)
 
     @cached_property
     def pseudonym_keys(self) -> Keyring:
@@ -76,6 +84,8 @@ class IngressContext:
             return []
         if self._producer is None:  # started with the service (its lifespan), not at build time
             return ["no broker: the ingress producer starts with the service"] * len(events)
+        if carries_personal(events):  # the key store's file: off the event loop
+            events = await asyncio.to_thread(seal_events, events, self.person_keys)
         return await self._producer.send(events)
 
     async def send_record(self, topic: Topic, key: str, record: Record) -> str | None:

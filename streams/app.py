@@ -35,7 +35,9 @@ from clickpath.infra.commission_policy import CommissionPolicies
 from clickpath.infra.faults import on_kill
 from clickpath.infra.identity_policy import identity_policy
 from clickpath.infra.kafka import faust_credentials, make_producer
+from clickpath.infra.person_keys import PersonKeys
 from clickpath.infra.pseudonym_keys import stable_key
+from clickpath.infra.sealed_events import revealer
 from clickpath.settings import Settings
 from clickpath.streams.aiokafka_fixes import install_consumer_fixes
 from clickpath.streams.changelog import ChangelogWriter, with_ascii_keys
@@ -103,12 +105,13 @@ def create_app(settings: Settings, datadir: Path) -> faust.App:
     )
     policies = CommissionPolicies(settings)  # plans and catalogue re-read when they change
     identity = identity_policy(settings)  # fixed while the worker runs (a score must not move)
+    reveal = revealer(PersonKeys.from_settings(settings))  # the doors' sealed fields, opened
     stages: list[Stage[Any]] = [
         player_stage(policy, names[Topic.ATTRIBUTIONS]),
         click_stage(window),
         earnings_stage(policies.earnings),
         commissions_stage(policies.commissions),
-        identity_stage(lambda: identity),
+        identity_stage(lambda: identity, reveal),
         identifier_stage(lambda: identity),
     ]
 

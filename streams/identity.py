@@ -35,29 +35,45 @@ from clickpath.domain.identity.accounts import (
     replay_account,
     within_account_cap,
 )
+from clickpath.domain.identity.erasure import ERASURE_EVENT, erase, erasure_outputs
 from clickpath.domain.identity.page_views import observe_page_view, on_claim, resend_page_views
 from clickpath.domain.identity.policy import IdentityPolicy
-from clickpath.domain.identity.sightings import KINDS, Sightings, page_view_sightings, sightings_of
+from clickpath.domain.identity.sightings import (
+    KINDS,
+    Reveal,
+    Sightings,
+    page_view_sightings,
+    sightings_of,
+)
 from clickpath.domain.ledger import Ledger
 from clickpath.domain.outputs import Outcome, Output
 from clickpath.domain.runs import Positioned
-from clickpath.infra.metrics import IDENTITY_REFUSED, IDENTITY_UNMERGES
+from clickpath.infra.metrics import IDENTITY_ERASURES, IDENTITY_REFUSED, IDENTITY_UNMERGES
 from clickpath.streams.runtime import Stage
 
 STATE_FORMAT = 1
-# The canonical events that carry identifiers, and page views; deposits, wagers and the rest
-# cost no decode.
-IDENTITY_EVENT_TYPES: Final = frozenset(KINDS) | {"page_view"}
+# The canonical events that carry identifiers, erasure requests and page views; deposits,
+# wagers and the rest cost no decode.
+IDENTITY_EVENT_TYPES: Final = frozenset(KINDS) | {"page_view", ERASURE_EVENT}
 
 
-def identity_stage(policy: Callable[[], IdentityPolicy]) -> Stage[AccountState]:
-    """`policy()`: the identity rules in force now."""
+def identity_stage(
+    policy: Callable[[], IdentityPolicy], reveal: Reveal | None = None
+) -> Stage[AccountState]:
+    """`policy()`: the identity rules in force now; `reveal`: opens the personal fields the doors
+    sealed under each account's key (infra/person_keys.py), None where no key store is kept."""
 
     def decide(state: AccountState | None, item: Positioned[Any], now: datetime,
                ledger: Ledger | None) -> tuple[AccountState, list[Output], Outcome]:
         record, rules = item.record, policy()
+        if state is not None and state.erasure is not None:
+            return state, [], Outcome.DUPLICATE  # erased: nothing brings the account back
+        if isinstance(record, CanonicalEvent) and record.event_type == ERASURE_EVENT:
+            IDENTITY_ERASURES.labels(record.source).inc()
+            return erase(state, record, rules, now)
         if isinstance(record, CanonicalEvent):
-            kept, capped = within_account_cap(state, _counted(sightings_of(record, rules)), rules)
+            found = sightings_of(record, rules, reveal) if reveal else sightings_of(record, rules)
+            kept, capped = within_account_cap(state, _counted(found), rules)
             for kind, reason in capped:
                 IDENTITY_REFUSED.labels(kind, reason).inc()
             return observe(state, record, kept, rules, now)
@@ -74,6 +90,8 @@ def identity_stage(policy: Callable[[], IdentityPolicy]) -> Stage[AccountState]:
 
     def replay(state: AccountState, item: Positioned[Any], now: datetime,
                ledger: Ledger | None) -> list[Output]:
+        if state.erasure is not None:
+            return erasure_outputs(state, policy())
         if isinstance(item.record, PageView | ClickClaim):
             return resend_page_views(state)
         return replay_account(state, item.record, policy(), now)

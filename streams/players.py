@@ -22,7 +22,7 @@ from clickpath.streams.runtime import Stage
 
 # 1: {"state", "applied"} and ledger rows {"v", "base", "value"}; 2: the envelope adds
 # "lineage" and "forks", the rows "l" (format 1 still loads: tests/fixtures/state/).
-STATE_FORMAT = 2
+STATE_FORMAT = 3
 
 
 def player_stage(policy: PlayerPolicy, forwarded_topic: str) -> Stage[PlayerState]:

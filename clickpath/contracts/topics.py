@@ -31,6 +31,7 @@ from clickpath.contracts.models import (
     DeadLetter,
     DeliveryAttempt,
     DeliveryJob,
+    Erasure,
     EventBatch,
     IdentifierSighting,
     IdentityEvidence,
@@ -82,6 +83,7 @@ class Topic(Enum):
     IDENTITY_PERSONS = "identity.persons"
     IDENTITY_SIGNALS = "identity.signals"
     IDENTITY_TOUCHPOINTS = "identity.touchpoints"
+    PRIVACY_ERASURES = "privacy.erasures"
     DELIVERY_RETRIES = "deliveries.retries"
     DELIVERY_ATTEMPTS = "deliveries.attempts"
     DEAD_LETTER = "deadletter"
@@ -242,7 +244,8 @@ SPECS: dict[Topic, TopicSpec] = {
         TopicSpec(
             Topic.POSTBACKS, Key("affiliate_id", _field("affiliate_id")),
             (Postback, PostbackRevocation),
-            producers=(Node.PLAYERS, Node.COMMISSIONS), consumers=(Node.SINK_POSTBACKS,),
+            producers=(Node.PLAYERS, Node.COMMISSIONS, Node.IDENTITY),
+            consumers=(Node.SINK_POSTBACKS,),
             doc="Conversions for affiliates: consumed by the delivery engine or by affiliate platforms.",
             retention_ms=30 * _DAY,
         ),
@@ -320,6 +323,13 @@ SPECS: dict[Topic, TopicSpec] = {
             Topic.IDENTITY_TOUCHPOINTS, _ACCOUNT, (TouchpointLink,),
             producers=(Node.IDENTITY,), consumers=(Node.SINK_CLICKHOUSE,),
             doc="The clicks on each brand account's path, from the identity graph.",
+            retention_ms=-1,
+        ),
+        TopicSpec(
+            Topic.PRIVACY_ERASURES, _ACCOUNT, (Erasure,),
+            producers=(Node.IDENTITY,), consumers=(Node.SINK_CLICKHOUSE,),
+            doc="Brand accounts erased from the graph: the sink destroys their keys, anonymises "
+            "their rows and writes the certificates (docs/privacy.md#erasure).",
             retention_ms=-1,
         ),
         TopicSpec(

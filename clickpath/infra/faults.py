@@ -33,6 +33,8 @@ POINTS: frozenset[str] = frozenset(
                                   "identifiers") for p in STAGE_POINTS]
     + [f"sink.after_insert.{t}" for t in SINK_TABLES]
     + ["sink.mid_insert", "sink.before_commit"]
+    # an erasure's steps after the rows (writer.finish_erasures)
+    + ["sink.erasure.key_destroyed", "sink.erasure.anonymised"]
 )
 
 

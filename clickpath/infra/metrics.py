@@ -82,6 +82,12 @@ IDENTITY_UNMERGES = Counter(
     " fell) or unmerge_request (an operator's unmerge).",
     ["reason"],
 )
+IDENTITY_ERASURES = Counter(
+    "clickpath_identity_erasures_total",
+    "Brand accounts erased from the identity graph (docs/privacy.md#erasure), by the source of"
+    " the erasure request.",
+    ["source"],
+)
 CLICKHOUSE_ROWS = Counter(
     "clickpath_clickhouse_rows_total", "Rows written to ClickHouse.", ["table"]
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from clickpath.contracts.models.base import is_sealed
 from clickpath.domain.consent_log import MAX_HISTORY, consent_answer
 from clickpath.domain.identity.journey import iso
 from clickpath.domain.identity.policy import DEFAULT_OPERATOR
@@ -25,6 +26,9 @@ from clickpath.domain.subject_export import (
 )
 from clickpath.infra.consents import consent_rows, rows_of
 from clickpath.infra.journey import query_journey
+from clickpath.infra.person_keys import PersonKeys
+from clickpath.infra.pseudonym_keys import stable_key
+from clickpath.infra.sealed_events import revealer
 from clickpath.settings import Settings
 
 if TYPE_CHECKING:
@@ -117,6 +121,14 @@ def export_for(
 ) -> dict[str, Any] | None:
     """query_export with the brand's operator from `settings` (as journey_for)."""
     operator = settings.operator_of_brand.get(brand_id, DEFAULT_OPERATOR)
-    key = settings.pseudonym_key.get_secret_value().encode()  # IdentityPolicy.person_key's
-    return query_export(client, db, brand_id=brand_id, operator_id=operator, person_key=key,
-                        **filters)
+    answer = query_export(client, db, brand_id=brand_id, operator_id=operator,
+                          person_key=stable_key(settings), **filters)
+    if answer is not None:  # the person's own fields, sealed at the door, opened for them
+        with PersonKeys.from_settings(settings) as keys:
+            reveal = revealer(keys)
+            for event in answer["events"]:
+                payload = event["payload"]
+                if isinstance(payload, dict):
+                    event["payload"] = {k: reveal(k, v) if is_sealed(v) else v
+                                        for k, v in payload.items()}
+    return answer

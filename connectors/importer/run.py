@@ -41,7 +41,9 @@ from clickpath.connectors.ingress import Rejection
 from clickpath.contracts.serde import build_codec
 from clickpath.contracts.topics import topic_name
 from clickpath.infra.kafka import BrokerUnavailable, create_topics, probe_broker
+from clickpath.infra.person_keys import PersonKeys
 from clickpath.infra.producer import EventProducer, NotAcknowledged
+from clickpath.infra.sealed_events import carries_personal, seal_events
 from clickpath.settings import Settings
 
 
@@ -140,6 +142,7 @@ class _Run:
         self.stop = stop
         self.notes = notes
         self.validator = Validator(settings, options)
+        self.person_keys = PersonKeys.from_settings(settings)
         self.topics = [topic_name(settings, t) for t in INGRESS_TOPICS]
         self.run_counts = Counts()
         # The unacknowledged batch.
@@ -268,6 +271,8 @@ class _Run:
         )
         if outcome is Outcome.SEND:
             self._pace()
+            if carries_personal([event]):  # sealed under the player's key, as at every door
+                [event] = seal_events([event], self.person_keys)
             producer.send(event)
             self.sent_in_batch += 1
             self.sent += 1

@@ -40,6 +40,7 @@ from clickpath.contracts.models import (
     Attribution,
     CanonicalEvent,
     DeliveryAttempt,
+    Erasure,
     IdentityLink,
     LedgerEntry,
     MultiAccountSignal,
@@ -48,9 +49,11 @@ from clickpath.contracts.models import (
     PlayerProfile,
     Record,
     TouchpointLink,
+    utcnow,
 )
 from clickpath.contracts.topics import Node, Topic, topics_consumed_by
 from clickpath.domain.redact import redact
+from clickpath.infra import erasures as erasing
 from clickpath.infra.clickhouse import (
     connect,
     is_unwritable,
@@ -59,6 +62,7 @@ from clickpath.infra.clickhouse import (
 )
 from clickpath.infra.faults import fault_point
 from clickpath.infra.metrics import CLICKHOUSE_ROWS, observe_event_latency
+from clickpath.infra.person_keys import PersonKeys
 from clickpath.settings import Settings
 from clickpath.sinks.base import BatchSink, SinkWriteError, UnwritableError
 from clickpath.sinks.clickhouse.rows import (
@@ -95,9 +99,10 @@ TOPICS: tuple[Topic, ...] = topics_consumed_by(Node.SINK_CLICKHOUSE)
 """What the ClickHouse sink consumes, as the topic registry says."""
 
 
-def write_batch(client: Client, db: str, records: Sequence[Record]) -> dict[str, int]:
+def write_batch(client: Client, db: str, records: Sequence[Record],
+                keys: PersonKeys | None = None) -> dict[str, int]:
     """Write a decoded batch, each event id and fact version once, each person's newest
-    profile of the batch; the rows per table.
+    profile of the batch, then finish its erasures (`finish_erasures`); the rows per table.
 
     Safe to call again with the same or overlapping records (a replay, a retry after a
     partial write): what ClickHouse already holds is looked up and left out.
@@ -142,7 +147,35 @@ def write_batch(client: Client, db: str, records: Sequence[Record]) -> dict[str,
             )
             fault_point(f"sink.after_insert.{table}")
             written[table] = len(rows)
+    done = finish_erasures(client, db, [r for r in records if isinstance(r, Erasure)], keys)
+    if done:
+        written["erasure_certificates"] = done
     return written
+
+
+def finish_erasures(client: Client, db: str, erased: Sequence[Erasure],
+                    keys: PersonKeys | None) -> int:
+    """What the identity stage leaves to the sink of each erasure (docs/privacy.md#erasure):
+    destroy the account's key, anonymise its rows, write its certificate; the certificates
+    written. After the rows of the batch, so an event of the same batch is anonymised too; a
+    replay finds the certificate and does nothing again (the key store's destroy and the
+    mutations are idempotent as well, for a kill between them)."""
+    if not erased:
+        return 0
+    have = erasing.certified(client, db, list(erased))
+    count = 0
+    for erasure in {e.account: e for e in erased}.values():
+        if erasure.account in have:
+            continue
+        if keys is None:
+            raise SinkWriteError("an erasure needs the key store (CLICKPATH_DATA_DIR)")
+        shredding = keys.destroy(erasure.account, at=utcnow(), request_id=erasure.request_id)
+        fault_point("sink.erasure.key_destroyed")
+        rows = erasing.anonymise(client, db, erasure)
+        fault_point("sink.erasure.anonymised")
+        erasing.write_certificate(client, db, erasure, shredding, rows, utcnow())
+        count += 1
+    return count
 
 
 class ClickHouseSink(BatchSink):
@@ -156,13 +189,14 @@ class ClickHouseSink(BatchSink):
         self.db = settings.clickhouse_database
         self.client = connect(settings)
         self.lock = threading.Lock()  # ingestion's: the writes
+        self.keys = PersonKeys.from_settings(settings)  # erasures destroy keys here
         with self.lock:
             self.prepared = prepare(self.client, self.db, settings.clickhouse_dsn)
 
     def write(self, records: Sequence[tuple[Message, Record]]) -> None:
         try:
             with self.lock:
-                written = write_batch(self.client, self.db, [r for _, r in records])
+                written = write_batch(self.client, self.db, [r for _, r in records], self.keys)
         except Exception as e:  # the driver raises many types; all mean "not written"
             if is_unwritable(e):  # the values: bisected, the rows at fault dead-lettered
                 raise UnwritableError(redact(f"ClickHouse refused the values: {e}")) from e
@@ -179,3 +213,4 @@ class ClickHouseSink(BatchSink):
     def close(self) -> None:
         with self.lock:
             self.client.close()
+        self.keys.close()

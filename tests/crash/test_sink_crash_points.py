@@ -42,6 +42,7 @@ from clickpath.contracts.models import (
     CanonicalEvent,
     CurrencyTotals,
     DeliveryAttempt,
+    Erasure,
     LedgerEntry,
     PlayerDayFact,
     PlayerProfile,
@@ -291,7 +292,16 @@ def fixed_set() -> list[tuple[Topic, Record]]:
         + [(Topic.COMMISSION_LEDGER, e) for e in ledger()]
         + [(Topic.IDENTITY_TOUCHPOINTS, t) for t in touchpoints()]
         + graph()
+        + [(Topic.PRIVACY_ERASURES, erasure())]
     )
+
+
+def erasure() -> Erasure:
+    """p2 erased by the graph: the sink destroys its key, anonymises its rows, certifies it."""
+    return Erasure(account=f"{BRAND}:p2", brand_id=BRAND, player_id="p2", request_id="e-er1",
+                   requested_at=T0 + timedelta(minutes=14), erased_at=T0 + timedelta(minutes=15),
+                   person_id=f"{BRAND}:p2", identifiers_removed=2, links_removed=0,
+                   click_ids=["c3"], affiliate_id="aff-1")
 
 
 # --- a case -------------------------------------------------------------------------------------
@@ -405,6 +415,9 @@ def stored(settings: Settings) -> dict[str, Any]:
                                    "ORDER BY account, version"),
             "links": rows("SELECT account, other_brand_id, status, score, version "
                           "FROM {db}.identity_links_now ORDER BY account"),
+            # what a replay may add to: the rows counted (a later wave's rows of p2 too)
+            "certificates": rows("SELECT account, request_id, key_existed, identifiers_removed "
+                                 "FROM {db}.erasure_certificates ORDER BY account"),
             "signals": rows("SELECT signal_id, argMax(status, version), max(version) "
                             "FROM {db}.identity_signals GROUP BY signal_id"),
         }
@@ -469,6 +482,7 @@ def test_an_uninterrupted_run_stores_the_fixed_set(outcomes: dict) -> None:
     assert got["links"] == [(f"{BRAND}:p1", "brand-b", "merged", 8.17, 2),
                             ("brand-b:q1", BRAND, "merged", 8.17, 2)]
     assert got["signals"] == [("sg-1", "withdrawn", 2)]
+    assert got["certificates"] == [(f"{BRAND}:p2", "e-er1", False, 2)]  # p2 never had a key
 
 
 @pytest.mark.parametrize("point", POINTS)

@@ -80,6 +80,7 @@ from clickpath.contracts.models.outward import (
     Webhook,
     WebhookEvent,
 )
+from clickpath.contracts.models.privacy import Erasure
 from clickpath.contracts.models.stream import (
     Attribution,
     CanonicalEvent,
@@ -95,7 +96,7 @@ ALL_RECORDS: tuple[type[Record], ...] = (
     PlayerPeriodValue, PlayerQualification, CommissionFlag, LedgerEntry, AffiliatePlayerStatus,
     Webhook, IdentifierSighting, IdentityEvidence, ClickCandidate, ClickClaim, PersonLabel,
     UnmergeRequest,
-    IdentityLink, PersonChange, MultiAccountSignal, TouchpointLink,
+    IdentityLink, PersonChange, MultiAccountSignal, TouchpointLink, Erasure,
 )
 
 __all__ = [
@@ -133,6 +134,7 @@ __all__ = [
     "DeliveryAttempt",
     "DeliveryJob",
     "Deposit",
+    "Erasure",
     "ErasureRequest",
     "EventBatch",
     "Id",

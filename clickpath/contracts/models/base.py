@@ -21,7 +21,9 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidatorFunctionWrapHandler,
     WithJsonSchema,
+    WrapValidator,
 )
 
 from clickpath.contracts.money import ISO_4217, check_currency
@@ -85,6 +87,36 @@ def check_ip_prefix(value: str) -> str:
 
 Pseudonym = Annotated[str, AfterValidator(check_hex_digest)]
 IpPrefix = Annotated[str, AfterValidator(check_ip_prefix)]
+
+# A personal field of a player event after the door: sealed under the player's own key
+# (AES-GCM, clickpath.domain.privacy.sealing), so destroying that key erases it on every topic
+# and table it was copied to (docs/privacy.md#erasure). A sealed value is `cp1.<key id>.<data>`
+# in base64url: printable, and never a valid hash, prefix or id, so the two cannot be confused.
+SEALED_PREFIX = "cp1."
+SEALED_MAX_CHARS = 4096
+_SEALED = re.compile(r"^cp1\.[A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]+$")
+
+
+def is_sealed(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(SEALED_PREFIX)
+
+
+def _sealed_or(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    """A sealed value as it is (only its shape is checked: its content is unreadable without
+    the key); anything else through the field's own checks."""
+    if is_sealed(value):
+        assert isinstance(value, str)
+        if len(value) > SEALED_MAX_CHARS or not _SEALED.match(value):
+            raise ValueError("a damaged sealed value")
+        return value
+    return handler(value)
+
+
+_SEALABLE = WrapValidator(_sealed_or)
+SealablePseudonym = Annotated[Pseudonym, _SEALABLE]
+SealableIpPrefix = Annotated[IpPrefix, _SEALABLE]
+SealableText = Annotated[Text, _SEALABLE]
+SealableId = Annotated[Id, _SEALABLE]
 
 
 class Record(BaseModel):

@@ -44,6 +44,7 @@ class IdentifierSighting(Record):
     click_id: str | None = None  # a click's sighting carries the click, for touchpoints
     affiliate_id: str | None = None
     campaign_id: str | None = None
+    forget: bool = False  # v2: the account was erased; its partition drops it (values.py)
 
 
 class IdentityEvidence(Record):

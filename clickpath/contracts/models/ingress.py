@@ -19,6 +19,10 @@ from clickpath.contracts.models.base import (
     PaymentStatus,
     Pseudonym,
     Record,
+    SealableId,
+    SealableIpPrefix,
+    SealablePseudonym,
+    SealableText,
     Text,
     Timestamp,
 )
@@ -99,18 +103,18 @@ class Registration(PlayerEvent):
     avro_name: ClassVar[str] = "io.clickpath.ingress.Registration"
     event_type: Literal["registration"] = "registration"
     click_id: Id | None = None
-    email_hash: Pseudonym | None = None
-    phone_hash: Pseudonym | None = None
+    email_hash: SealablePseudonym | None = None
+    phone_hash: SealablePseudonym | None = None
     country: Text | None = None
-    device_id: Text | None = None
-    ip_hash: Pseudonym | None = None
-    ip_prefix: IpPrefix | None = None
-    customer_id: Id | None = None  # v3: the operator's own cross-brand id (docs/identity.md)
+    device_id: SealableText | None = None
+    ip_hash: SealablePseudonym | None = None
+    ip_prefix: SealableIpPrefix | None = None
+    customer_id: SealableId | None = None  # v3: the operator's own cross-brand id (docs/identity.md)
     # v4: during a pseudonym key's grace period, the same e-mail and phone under the previous
     # key's version, so the identity graph links them to accounts from before the rotation
     # (docs/privacy.md#pseudonym-key-rotation); none outside a grace period.
-    previous_email_hash: Pseudonym | None = None
-    previous_phone_hash: Pseudonym | None = None
+    previous_email_hash: SealablePseudonym | None = None
+    previous_phone_hash: SealablePseudonym | None = None
 
 
 class Kyc(PlayerEvent):
@@ -124,11 +128,11 @@ class Login(PlayerEvent):
     avro_name: ClassVar[str] = "io.clickpath.ingress.Login"
     event_type: Literal["login"] = "login"
     session_id: Text | None = None
-    device_id: Text | None = None
-    user_agent: Text | None = None
-    ip_hash: Pseudonym | None = None
-    ip_prefix: IpPrefix | None = None
-    customer_id: Id | None = None  # v3: the operator's own cross-brand id (docs/identity.md)
+    device_id: SealableText | None = None
+    user_agent: SealableText | None = None
+    ip_hash: SealablePseudonym | None = None
+    ip_prefix: SealableIpPrefix | None = None
+    customer_id: SealableId | None = None  # v3: the operator's own cross-brand id (docs/identity.md)
 
 
 class Deposit(PlayerEvent):
@@ -202,6 +206,14 @@ class ErasureRequest(PlayerEvent):
     event_type: Literal["erasure_request"] = "erasure_request"
     requested_by: Text | None = None
 
+
+# The personal fields a door seals under the player's key (docs/privacy.md#erasure), per event
+# type: the only player events that carry any.
+SEALED_FIELDS: dict[str, tuple[str, ...]] = {
+    "registration": ("email_hash", "phone_hash", "previous_email_hash", "previous_phone_hash",
+                     "device_id", "ip_hash", "ip_prefix", "customer_id"),
+    "login": ("device_id", "user_agent", "ip_hash", "ip_prefix", "customer_id"),
+}
 
 PLAYER_EVENT_TYPES: tuple[type[PlayerEvent], ...] = (
     Registration, Kyc, Login, Deposit, Withdrawal, Chargeback, Wager, Bonus, Consent,

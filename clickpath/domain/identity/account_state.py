@@ -19,7 +19,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel
 
-from clickpath.contracts.models import CanonicalEvent
+from clickpath.contracts.models import CanonicalEvent, Erasure
 from clickpath.contracts.models.identity import (
     ClickCandidate,
     IdentifierKind,
@@ -90,6 +90,9 @@ class AccountState(BaseModel):
     # a click's side only (page_views.py): its page views' sightings, the accounts that named it
     page_views: dict[str, IdentifierSighting] = {}
     claimants: list[str] = []
+    # the erasure that emptied this account (domain/identity/erasure.py): final, a tombstone
+    # later and replayed events of the account cannot undo
+    erasure: Erasure | None = None
 
     @property
     def person_id(self) -> str:

@@ -33,6 +33,7 @@ from clickpath.domain.outputs import Output
 ADOPTED: Final = "label"  # a merged neighbour told of an earlier account
 REMOVED: Final = "link_removed"  # a merged link went (withdrawn evidence, a lower score, a block)
 UNMERGED: Final = "unmerge_request"  # an operator split this account from its merged neighbours
+ERASED: Final = "erasure_request"  # the account was erased: split from every other for good
 EARLIER: Final = "earlier_birth"  # an earlier event made this account its component's earliest
 
 

@@ -16,6 +16,7 @@ types carry nothing here. Values on the refused list are left out and listed for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -24,6 +25,7 @@ from typing import Any, Final
 from ua_parser import parse as parse_user_agent
 
 from clickpath.contracts.models import CanonicalEvent, PageView
+from clickpath.contracts.models.base import is_sealed
 from clickpath.contracts.models.identity import IdentifierKind, IdentifierSighting
 from clickpath.domain.identity.account_state import account_of
 from clickpath.domain.identity.policy import IdentityPolicy
@@ -40,6 +42,13 @@ KINDS: Final[dict[str, tuple[IdentifierKind, ...]]] = {
     "click": ("click_id", "device_id"),
 }
 OTHER: Final = "Other"
+# Opens a sealed personal field (field, sealed value) with its account's key; None when the key
+# is gone (the account was erased) or the value is damaged (docs/privacy.md#erasure).
+Reveal = Callable[[str, str], str | None]
+
+
+def _hidden(field: str, value: str) -> str | None:
+    return None  # without a way to open it, a sealed value tells nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +70,13 @@ def ua_family(user_agent: str) -> str | None:
     browser = parsed.user_agent.family if parsed.user_agent else OTHER
     system = parsed.os.family if parsed.os else OTHER
     return None if browser == OTHER and system == OTHER else f"{browser}/{system}"
+
+
+def _open(payload: dict[str, Any], reveal: Reveal) -> dict[str, Any]:
+    """The payload with its sealed fields opened (those whose key is gone: None)."""
+    if not any(is_sealed(v) for v in payload.values()):
+        return payload
+    return {k: reveal(k, v) if is_sealed(v) else v for k, v in payload.items()}
 
 
 # The kinds a pseudonym key's grace period gives a second value of: the field with the
@@ -106,12 +122,14 @@ def page_view_sightings(view: PageView, policy: IdentityPolicy) -> Sightings:
                       view.event_id, None, None)
 
 
-def sightings_of(event: CanonicalEvent, policy: IdentityPolicy) -> Sightings:
-    """The sightings `event` gives, and the refused values it carried."""
+def sightings_of(event: CanonicalEvent, policy: IdentityPolicy, reveal: Reveal = _hidden
+                 ) -> Sightings:
+    """The sightings `event` gives, and the refused values it carried; `reveal` opens the
+    fields the door sealed under the account's key."""
     kinds = KINDS.get(event.event_type)
     if not kinds:
         return Sightings((), ())
-    payload = payload_of(event)
+    payload = _open(payload_of(event), reveal)
     if event.event_type == "click" and payload.get("bot_reason"):
         return Sightings((), ())
     is_click = event.event_type == "click" and not event.player_id

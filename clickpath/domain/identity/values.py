@@ -16,6 +16,8 @@ grow, so a pair once within stays within, and the order of the sightings does no
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
@@ -106,6 +108,8 @@ def decide_identifier(
     """Apply one sighting: a new account is told of the others (and they of it) and of the
     clicks kept; a new click reaches every account; the account past the cap makes it shared."""
     st = state or IdentifierState(identifier=sighting.identifier, kind=sighting.kind)
+    if sighting.forget:
+        return _forget(st, sighting, policy)
     if st.shared:
         return st, [], Outcome.DUPLICATE
     if sighting.account is None:
@@ -133,6 +137,25 @@ def decide_identifier(
     return new, outputs, Outcome.ACCEPTED
 
 
+def _forget(st: IdentifierState, sighting: IdentifierSighting, policy: IdentityPolicy
+            ) -> tuple[IdentifierState, list[Output], Outcome]:
+    """An erased account leaves the identifier (docs/privacy.md#erasure). The request names it
+    only by its blinded form (`erased_token`), so no record written after the erasure pairs the
+    identifier with the account. It tells nobody: the account's side has blocked its pairs, and
+    it sends no sighting again (its tombstone)."""
+    gone = {a for a in st.accounts if erased_token(policy.person_key, a) == sighting.account}
+    if not gone:
+        return st, [], Outcome.DUPLICATE
+    accounts = {a: at for a, at in st.accounts.items() if a not in gone}
+    latest = {a: at for a, at in st.latest.items() if a not in gone}
+    return st.model_copy(update={"accounts": accounts, "latest": latest}), [], Outcome.ACCEPTED
+
+
+def erased_token(key: bytes, account: str) -> str:
+    """How a forget request names the erased account: keyed, so it cannot be read back."""
+    return "erased:" + hmac.new(key, f"erased|{account}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def _click(st: IdentifierState, sighting: IdentifierSighting, policy: IdentityPolicy
            ) -> tuple[IdentifierState, list[Output], Outcome]:
     click_id = sighting.click_id
@@ -156,6 +179,8 @@ def replay_identifier(
     """What to send again for a sighting `state` already applied (its outputs maybe lost in a
     crash): the evidence of every pair with its account and the clicks it was told of, or the
     candidates of its click; once shared, every withdrawal. Each is idempotent where it goes."""
+    if sighting.forget:
+        return []
     if state.shared:
         told = sorted(state.accounts)
         return [o for i, a in enumerate(told) for b in told[i + 1:]

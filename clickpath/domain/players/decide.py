@@ -14,6 +14,7 @@ from datetime import datetime
 from clickpath.contracts.models import (
     Attribution,
     Consent,
+    ErasureRequest,
     PlayerEvent,
     Registration,
     ResponsibleGaming,
@@ -86,6 +87,10 @@ def decide_player(
         elif isinstance(record, ResponsibleGaming):
             apply_rg(state.rg_active, record)
             outputs += revocations(state, policy, record.occurred_at, now)
+        elif isinstance(record, ErasureRequest):
+            state.erased = True  # the sub ids leave the state; the money and the tag stay
+            if state.tag is not None:
+                state.tag = state.tag.model_copy(update={"subs": [None] * 5})
         is_ftd = False
         if isinstance(record, MoneyEvent):
             applied = apply_money(DayBook(ledger, state.lifetime), state.first_deposit, record)
@@ -142,7 +147,8 @@ def _apply_attribution(state: PlayerState, decision: Attribution) -> bool:
         affiliate_id=decision.affiliate_id or "",
         campaign_id=decision.campaign_id or "",
         click_id=decision.click_id,
-        subs=[decision.sub1, decision.sub2, decision.sub3, decision.sub4, decision.sub5],
+        subs=[None] * 5 if state.erased else
+        [decision.sub1, decision.sub2, decision.sub3, decision.sub4, decision.sub5],
         reason=decision.reason,
     )
     if new_tag == state.tag:

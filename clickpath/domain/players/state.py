@@ -37,6 +37,8 @@ class PlayerState(BaseModel):
     registered_at: datetime | None = None
     click_id: str | None = None
     tag: Tag | None = None
+    # erased (docs/privacy.md#erasure): the tag keeps no sub ids, now or after a re-tag
+    erased: bool = False
     recent_ids: str = ""  # the newest event ids, as digests (domain/recent_ids.py)
     first_deposit: DepositRef | None = None
     postbacks_sent: list[str] = []

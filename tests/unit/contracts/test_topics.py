@@ -82,7 +82,7 @@ def test_the_stages_read_what_the_worker_and_the_sinks_subscribe_to() -> None:
         Topic.CANONICAL, Topic.PLAYER_DAY_FACTS, Topic.ATTRIBUTIONS, Topic.DELIVERY_ATTEMPTS,
         Topic.PLAYER_PROFILES, Topic.COMMISSION_LEDGER, Topic.AFFILIATE_PLAYERS,
         Topic.IDENTITY_LINKS, Topic.IDENTITY_PERSONS, Topic.IDENTITY_SIGNALS,
-        Topic.IDENTITY_TOUCHPOINTS,
+        Topic.IDENTITY_TOUCHPOINTS, Topic.PRIVACY_ERASURES,
     }
     assert set(topics_consumed_by(Node.SINK_POSTBACKS)) == {
         Topic.POSTBACKS, Topic.WEBHOOKS, Topic.DELIVERY_RETRIES, Topic.CANONICAL,
