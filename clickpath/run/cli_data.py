@@ -56,12 +56,15 @@ def add_data_commands(sub: Any) -> None:
     sql.add_argument("--brand", default=None, help="only this brand's rows")
     sql.set_defaults(func=cmd_sql)
 
-    player = add_command(sub, "player", "one player's journey: person, accounts, links, signals,"
-                         " clicks, events, profile (JSON)",
+    player = add_command(sub, "player", "one player's journey (JSON); `player erase|certificate`:"
+                         " ask to erase a player, print its erasure certificate",
                          "Prints one brand account's journey as JSON (docs/identity.md#journey):"
                          " its person and the person's accounts at every brand, its links with"
                          " their scores and reasons, multi-account signals, the clicks on its"
-                         " path, its newest events and its profile.")
+                         " path, its newest events and its profile. `player erase --brand B"
+                         " --player P` asks the running pipeline to erase the player"
+                         " (docs/privacy.md#erasure); `player certificate --brand B --player P`"
+                         " prints its erasure certificate once the erasure is done.")
     player.add_argument("player_id", metavar="PLAYER_ID|erase|certificate",
                         help="the player whose journey to print; or `erase` (ask to erase the"
                         " --player, docs/privacy.md#erasure) or `certificate` (print its erasure"
