@@ -30,6 +30,7 @@ from clickpath.infra.analyst_sql import QueryRefused
 from clickpath.infra.clickhouse import connect, query_funnel, query_pipeline_stats
 from clickpath.infra.cohorts import query_cohorts, query_retention
 from clickpath.infra.consents import query_consents
+from clickpath.infra.erasure_certificates import query_erasure_certificate
 from clickpath.infra.journey import journey_for
 from clickpath.infra.ledger import query_ledger_entries, query_statements
 from clickpath.infra.subject_export import export_for
@@ -235,6 +236,15 @@ def export_of(settings: Settings, **filters: Any) -> dict[str, Any] | None:
     answer: dict[str, Any] | None = _ask_clickhouse(
         settings, "/reports/export",
         lambda client, db, **f: export_for(client, db, settings, **f), **filters,
+    )
+    return answer
+
+
+def erasure_certificate_of(settings: Settings, **filters: Any) -> dict[str, Any] | None:
+    """A player's erasure certificate (infra/erasure_certificates.py), None when it has none
+    (yet); through the sink that owns ClickHouse when it is embedded."""
+    answer: dict[str, Any] | None = _ask_clickhouse(
+        settings, "/reports/erasure", query_erasure_certificate, **filters
     )
     return answer
 

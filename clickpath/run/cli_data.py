@@ -30,12 +30,12 @@ from clickpath.run.commands_data import (
     cmd_import,
     cmd_ledger,
     cmd_mappings,
-    cmd_player,
     cmd_report,
     cmd_sql,
     cmd_statements,
     cmd_topics,
 )
+from clickpath.run.commands_privacy import cmd_player_or_action
 
 FORMATS = ["table", "csv", "json"]
 # Of these, the commands that talk to a running `up` (cli.CLIENT_COMMANDS).
@@ -56,18 +56,31 @@ def add_data_commands(sub: Any) -> None:
     sql.add_argument("--brand", default=None, help="only this brand's rows")
     sql.set_defaults(func=cmd_sql)
 
-    player = add_command(sub, "player", "one player's journey: person, accounts, links, signals,"
-                         " clicks, events, profile (JSON)",
+    player = add_command(sub, "player", "one player's journey (JSON); `player erase|certificate`:"
+                         " ask to erase a player, print its erasure certificate",
                          "Prints one brand account's journey as JSON (docs/identity.md#journey):"
                          " its person and the person's accounts at every brand, its links with"
                          " their scores and reasons, multi-account signals, the clicks on its"
-                         " path, its newest events and its profile.")
-    player.add_argument("player_id", metavar="PLAYER_ID")
+                         " path, its newest events and its profile. `player erase --brand B"
+                         " --player P` asks the running pipeline to erase the player"
+                         " (docs/privacy.md#erasure); `player certificate --brand B --player P`"
+                         " prints its erasure certificate once the erasure is done.")
+    player.add_argument("player_id", metavar="PLAYER_ID|erase|certificate",
+                        help="the player whose journey to print; or `erase` (ask to erase the"
+                        " --player, docs/privacy.md#erasure) or `certificate` (print its erasure"
+                        " certificate)")
     player.add_argument("--brand", required=True, metavar="B", help="the player's brand")
     player.add_argument("--limit", type=int, default=DEFAULT_TIMELINE, metavar="N",
                         help=f"the newest N events (default {DEFAULT_TIMELINE}, at most"
                         f" {MAX_TIMELINE})")
-    player.set_defaults(func=cmd_player)
+    player.add_argument("--player", default=None, metavar="P",
+                        help="erase, certificate: the player")
+    player.add_argument("--requested-by", default=None, metavar="TEXT",
+                        help="erase: who asks, e.g. the DPO ticket (default: local-cli and the"
+                        " OS user); no personal data")
+    player.add_argument("--reason", default=None, metavar="TEXT",
+                        help="erase: why; no personal data")
+    player.set_defaults(func=cmd_player_or_action)
 
     topics = add_command(sub, "topics", "create every topic with its partition count",
                          "Creates every clickpath topic that does not exist yet, on the running"

@@ -48,6 +48,7 @@ from clickpath.infra.clickhouse import (
 )
 from clickpath.infra.closes import held_affiliates
 from clickpath.infra.consents import query_consents
+from clickpath.infra.erasure_certificates import query_erasure_certificate
 from clickpath.infra.journey import journey_for
 from clickpath.infra.ledger import query_ledger_entries, query_statements
 from clickpath.infra.report_slots import ReportSlots, SlotsBusy
@@ -183,6 +184,14 @@ class ReportReader:
             raise
         except Exception as e:
             raise ClickHouseError(redact(f"export query failed: {e}")) from e
+
+    def erasure(self, **filters: Any) -> dict[str, Any] | None:
+        """One player's erasure certificate (infra/erasure_certificates.py)."""
+        try:
+            with self.read_lock:
+                return query_erasure_certificate(self.reader, self.db, **filters)
+        except Exception as e:
+            raise ClickHouseError(redact(f"erasure certificate query failed: {e}")) from e
 
     def on_hold(self) -> list[str]:
         try:
@@ -383,6 +392,10 @@ def report_app(reports: ReportReader, token: str, operations: APIRouter | None =
             return reports.export(brand_id=brand_id, player_id=player_id, limit=limit, full=full)
         except ValueError as e:
             raise HTTPException(400, str(e)) from None
+
+    @app.get("/reports/erasure")
+    def erasure(brand_id: str, player_id: str) -> dict[str, Any] | None:
+        return reports.erasure(brand_id=brand_id, player_id=player_id)
 
     @app.get("/reports/affiliates-on-hold")
     def on_hold() -> list[str]:

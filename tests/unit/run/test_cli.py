@@ -25,7 +25,7 @@ COMMANDS = {
                "--value", "--by", "--half-life-days", "--position-first", "--position-last",
                "--lookback-days", "--grain", "--periods", "--currency", "--layout"},
     "sql": {"query", "--format", "--brand"},
-    "player": {"player_id", "--brand", "--limit"},
+    "player": {"player_id", "--brand", "--limit", "--player", "--requested-by", "--reason"},
     "ledger": {"--affiliate", "--period", "--as-of", "--format", "ledger_action"},
     "statements": {"--period", "--as-of", "--format", "statements_action"},
     "close": {"--period", "--format"},
