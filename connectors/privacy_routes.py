@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import structlog
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -93,6 +93,7 @@ def privacy_router(ctx: IngressContext) -> APIRouter:
 
     @router.get("/v1/players/{player_id}/consents", responses=JOURNEY_RESPONSES)
     async def player_consents(
+        request: Request,
         player_id: str = PLAYER_ID,
         brand_id: str | None = Query(None, min_length=1, max_length=128, description=BRAND_ID_DOC),
         limit: int = Query(
@@ -115,11 +116,12 @@ def privacy_router(ctx: IngressContext) -> APIRouter:
         )
         if answer is None:
             raise unknown_player(player_id, brand)
-        # audit: consents.read (key.key_id read brand:player_id's consent log)
+        await ctx.arecord(request, key, kind="consents.read", subject=f"{brand}:{player_id}")
         return answer
 
     @router.get("/v1/players/{player_id}/export", responses=JOURNEY_RESPONSES)
     async def player_export(
+        request: Request,
         player_id: str = PLAYER_ID,
         brand_id: str | None = Query(None, min_length=1, max_length=128, description=BRAND_ID_DOC),
         limit: int = Query(
@@ -143,7 +145,8 @@ def privacy_router(ctx: IngressContext) -> APIRouter:
         )
         if answer is None:
             raise unknown_player(player_id, brand)
-        # audit: export.read (key.key_id exported brand:player_id's data)
+        await ctx.arecord(request, key, kind="export.read", subject=f"{brand}:{player_id}",
+                          detail={"events": len(answer.get("events", []))})
         return answer
 
     @router.post("/v1/players/{player_id}/erasure", status_code=202, responses={
@@ -152,6 +155,7 @@ def privacy_router(ctx: IngressContext) -> APIRouter:
         503: {"description": "The broker did not take the request (details only in the log)."},
     })
     async def request_erasure(
+        request: Request,
         player_id: str = PLAYER_ID,
         body: ErasureBody | None = Body(None),
         brand_id: str | None = Query(None, min_length=1, max_length=128, description=BRAND_ID_DOC),
@@ -187,13 +191,15 @@ def privacy_router(ctx: IngressContext) -> APIRouter:
             raise HTTPException(503, "not acknowledged by the broker; send it again",
                                 headers={"Retry-After": "5"})
         INGRESS_ACCEPTED.labels("erasure", "erasure_request").inc()
-        # audit: erasure.requested (key.key_id asked to erase brand:player_id, event.event_id)
+        await ctx.arecord(request, key, kind="erasure.requested", subject=f"{brand}:{player_id}",
+                          detail={"request_id": event.event_id})
         log.info("erasure_requested", request_id=event.event_id, key_id=key.key_id)
         return ErasureAccepted(request_id=event.event_id, brand_id=brand, player_id=player_id,
                                certificate=certificate_path(player_id, brand))
 
     @router.get("/v1/players/{player_id}/erasure", responses=JOURNEY_RESPONSES)
     async def erasure_certificate(
+        request: Request,
         player_id: str = PLAYER_ID,
         brand_id: str | None = Query(None, min_length=1, max_length=128, description=BRAND_ID_DOC),
         key: ApiKey = Depends(reader),
@@ -210,7 +216,8 @@ def privacy_router(ctx: IngressContext) -> APIRouter:
             raise HTTPException(
                 404, f"no erasure certificate for player {player_id!r} at brand {brand!r} (yet)"
             )
-        # audit: erasure_certificate.read (key.key_id read brand:player_id's certificate)
+        await ctx.arecord(request, key, kind="erasure_certificate.read",
+                          subject=f"{brand}:{player_id}")
         return answer
 
     return router

@@ -24,7 +24,9 @@ def cmd_erase(settings: Settings, args: argparse.Namespace) -> None:
     from clickpath.domain.erasure_request import PersonalData, erasure_event_id, erasure_request
     from clickpath.infra.producer import EventProducer, NotAcknowledged
     from clickpath.run.commands_identity import requester
+    from clickpath.run.recording import record, trail_for
 
+    trail = trail_for(settings, "player erase")
     try:
         event = erasure_request(args.brand, args.player, requested_by=args.requested_by or requester(),
                                 reason=args.reason, now=utcnow(), source="cli",
@@ -41,6 +43,8 @@ def cmd_erase(settings: Settings, args: argparse.Namespace) -> None:
             producer.send(event)
     except NotAcknowledged as e:
         raise CommandError(f"the broker did not take the erasure ({e}); run it again", 1) from None
+    record(trail, "erasure.requested", f"{args.brand}:{args.player}",
+           {"request_id": event.event_id})
     print(json.dumps({"request_id": event.event_id, "brand_id": args.brand,
                       "player_id": args.player, "status": "accepted",
                       "requested_by": event.requested_by}, indent=2))

@@ -42,6 +42,7 @@ KINDS = frozenset({
     "journey.read",
     "consents.read",
     "export.read",
+    "erasure_certificate.read",
     "audit.tail_adopted",
 })
 
