@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
@@ -138,3 +139,16 @@ def up_environment(tmp_path: Path, pseudonym_key: str,
                CLICKPATH_PARTITIONS="2", CLICKPATH_PSEUDONYM_KEY=pseudonym_key,
                CLICKPATH_MASTER_KEY=master_key, CLICKPATH_AUDIT_KEY=pseudonym_key[::-1])
     return env
+
+
+def unsealed(settings: Any, field: str, value: Any) -> Any:
+    """A personal field as the door sealed it, opened with the data directory's per-person key
+    store (docs/privacy.md#erasure); any other value as it is."""
+    from clickpath.contracts.models.base import is_sealed
+    from clickpath.infra.person_keys import PersonKeys
+    from clickpath.infra.sealed_events import revealer
+
+    if not is_sealed(value):
+        return value
+    with PersonKeys.from_settings(settings) as keys:
+        return revealer(keys)(field, value)

@@ -14,7 +14,7 @@ from clickpath.contracts.topics import Topic
 from clickpath.domain.pseudonym import keyed_hash
 from clickpath.infra.metrics import INGRESS_REJECTED
 from tests.integration.conftest import PSEUDONYM_KEY
-from tests.integration.harness import ServedApp, read_topic
+from tests.integration.harness import ServedApp, read_topic, unsealed
 
 WHEN = "2026-11-25T10:00:00Z"
 
@@ -60,9 +60,14 @@ def test_a_batch_lands_on_the_topics_decoded_and_pseudonymised(api, settings, co
     msg, reg = by_id["reg-1"]
     assert isinstance(reg, Registration) and msg.key() == b"c1"
     assert (reg.brand_id, reg.source, reg.click_id) == ("brand-a", "api", "c1")
-    assert reg.email_hash == keyed_hash(PSEUDONYM_KEY.encode(), "email", "ann@example.com")
-    assert reg.phone_hash == keyed_hash(PSEUDONYM_KEY.encode(), "phone", "+442079460958")
-    assert reg.ip_prefix == "203.0.0.0/16" and reg.received_at is not None
+    # sealed under the player's key (docs/privacy.md#erasure), the pseudonyms inside
+    assert reg.email_hash.startswith("cp1.")
+    assert unsealed(settings, "email_hash", reg.email_hash) == keyed_hash(
+        PSEUDONYM_KEY.encode(), "email", "ann@example.com")
+    assert unsealed(settings, "phone_hash", reg.phone_hash) == keyed_hash(
+        PSEUDONYM_KEY.encode(), "phone", "+442079460958")
+    assert unsealed(settings, "ip_prefix", reg.ip_prefix) == "203.0.0.0/16"
+    assert reg.received_at is not None
     for raw in (b"Example.com", b"7946", b"203.0.113.9"):
         assert raw not in msg.value(), "a raw identifier left ingress"
     _, dep = by_id["dep-1"]
@@ -184,7 +189,8 @@ def test_postback_in_maps_onto_events(api, settings, codec) -> None:
     records = [record for _, record in got]
     assert [r.event_id for r in records] == ["pb-registration-p40", "pb-deposit-tx-40", "pb-deposit-tx-40"]
     reg, dep = records[0], records[1]
-    assert isinstance(reg, Registration) and reg.click_id == "c40" and reg.ip_prefix == "198.51.0.0/16"
+    assert isinstance(reg, Registration) and reg.click_id == "c40"
+    assert unsealed(settings, "ip_prefix", reg.ip_prefix) == "198.51.0.0/16"
     assert isinstance(dep, Deposit) and dep.source == "postback" and dep.occurred_at.year == 2025
     assert b"198.51.100.7" not in got[0][0].value()
 
