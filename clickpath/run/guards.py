@@ -52,50 +52,49 @@ def require_own_pseudonym_key(settings: Settings, command: str, demo: bool = Fal
         )
 
 
+def _require_own(command: str, *, shipped: bool, too_short: bool, demo: bool, short: str,
+                 missing: str) -> None:
+    """The rule every key follows: one's own and long enough, or shipped in the demo only."""
+    if not shipped:
+        if too_short:
+            raise CommandError(f"`clickpath {command}` will not start with a short {short}")
+        return
+    if not demo:
+        raise CommandError(f"`clickpath {command}` will not start without {missing}")
+
+
 def require_own_master_key(settings: Settings, command: str, demo: bool = False) -> None:
     """Raise CommandError naming CLICKPATH_MASTER_KEY when the key is missing, shipped (outside
     the demo) or, being one's own, shorter than MIN_MASTER_KEY_BYTES."""
-    if not settings.master_key_is_shipped:
-        if settings.master_key_too_short:
-            raise CommandError(
-                f"`clickpath {command}` will not start with a short master key: "
-                f"CLICKPATH_MASTER_KEY has under {MIN_MASTER_KEY_BYTES} bytes, and it wraps every "
-                "person's data key. Set CLICKPATH_MASTER_KEY to a long random secret "
-                "(e.g. `openssl rand -hex 32`, 64 characters) and keep it the same on every role."
-            )
-        return
-    if demo or settings.demo:
-        return
-    raise CommandError(
-        f"`clickpath {command}` will not start without a master key of your own: "
-        "CLICKPATH_MASTER_KEY is unset or a key shipped with clickpath, so anyone could open the "
-        "personal fields sealed under the per-person keys. Set CLICKPATH_MASTER_KEY to a long "
-        "random secret (e.g. `openssl rand -hex 32`), keep it the same on every role and never "
-        "lose it (without it no sealed field opens); or try clickpath with `clickpath up --demo`."
+    _require_own(
+        command, shipped=settings.master_key_is_shipped, too_short=settings.master_key_too_short,
+        demo=demo or settings.demo,
+        short=f"master key: CLICKPATH_MASTER_KEY has under {MIN_MASTER_KEY_BYTES} bytes, and it "
+        "wraps every person's data key. Set CLICKPATH_MASTER_KEY to a long random secret "
+        "(e.g. `openssl rand -hex 32`, 64 characters) and keep it the same on every role.",
+        missing="a master key of your own: CLICKPATH_MASTER_KEY is unset or a key shipped with "
+        "clickpath, so anyone could open the personal fields sealed under the per-person keys. "
+        "Set CLICKPATH_MASTER_KEY to a long random secret (e.g. `openssl rand -hex 32`), keep it "
+        "the same on every role and never lose it (without it no sealed field opens); or try "
+        "clickpath with `clickpath up --demo`.",
     )
 
 
 def require_own_audit_key(settings: Settings, command: str, demo: bool = False) -> None:
     """Raise CommandError naming CLICKPATH_AUDIT_KEY when the key is missing, shipped (outside
     the demo) or, being one's own, shorter than MIN_AUDIT_KEY_BYTES."""
-    if not settings.audit_key_is_shipped:
-        if settings.audit_key_too_short:
-            raise CommandError(
-                f"`clickpath {command}` will not start with a short audit key: "
-                f"CLICKPATH_AUDIT_KEY has under {MIN_AUDIT_KEY_BYTES} bytes, so the audit trail's "
-                "signed head could be forged by guessing it. Set CLICKPATH_AUDIT_KEY to a long "
-                "random secret (e.g. `openssl rand -hex 32`) and keep it the same on every role "
-                "and CLI of the host."
-            )
-        return
-    if demo or settings.demo:
-        return
-    raise CommandError(
-        f"`clickpath {command}` will not start without an audit key of your own: "
-        "CLICKPATH_AUDIT_KEY is unset or the key shipped with clickpath, so anyone could sign a "
-        "rewritten audit trail. Set CLICKPATH_AUDIT_KEY to a long random secret (e.g. `openssl "
-        "rand -hex 32`), the same on every role and CLI of the host and kept outside the data "
-        "directory; or try clickpath with `clickpath up --demo`."
+    _require_own(
+        command, shipped=settings.audit_key_is_shipped, too_short=settings.audit_key_too_short,
+        demo=demo or settings.demo,
+        short=f"audit key: CLICKPATH_AUDIT_KEY has under {MIN_AUDIT_KEY_BYTES} bytes, so the "
+        "audit trail's signed head could be forged by guessing it. Set CLICKPATH_AUDIT_KEY to a "
+        "long random secret (e.g. `openssl rand -hex 32`) and keep it the same on every role "
+        "and CLI of the host.",
+        missing="an audit key of your own: CLICKPATH_AUDIT_KEY is unset or the key shipped with "
+        "clickpath, so anyone could sign a rewritten audit trail. Set CLICKPATH_AUDIT_KEY to a "
+        "long random secret (e.g. `openssl rand -hex 32`), the same on every role and CLI of "
+        "the host and kept outside the data directory; or try clickpath with `clickpath up "
+        "--demo`.",
     )
 
 
