@@ -36,7 +36,7 @@ from clickpath.infra.broker import EmbeddedBroker, free_port
 from clickpath.infra.kafka import consumer_config, create_topics
 from clickpath.infra.procs import die_with_parent
 from tests.integration.conftest import PSEUDONYM_KEY
-from tests.integration.harness import read_records, wait_until
+from tests.integration.harness import read_records, unsealed, wait_until
 
 KEY = PSEUDONYM_KEY.encode()
 T = "2026-01-05T10:00:00Z"
@@ -187,8 +187,11 @@ def test_jsonl_import_lands_pseudonymised_reports_rejections_and_reruns_import_n
     assert isinstance(click, Click) and click.source == "tracker-export"
     assert click.ip_hash == keyed_hash(KEY, "ip", "203.0.113.7") and click.ip_prefix == "203.0.0.0/16"
     assert isinstance(registration, Registration) and registration.source == "import"
-    assert registration.email_hash == keyed_hash(KEY, "email", "ann@example.com")
-    assert registration.phone_hash == keyed_hash(KEY, "phone", "+442079460958")
+    # sealed under the player's key at the door (docs/privacy.md#erasure)
+    assert unsealed(settings, "email_hash", registration.email_hash) == keyed_hash(
+        KEY, "email", "ann@example.com")
+    assert unsealed(settings, "phone_hash", registration.phone_hash) == keyed_hash(
+        KEY, "phone", "+442079460958")
     assert registration.received_at is not None
     assert isinstance(by_id["d-1"], Deposit) and by_id["d-1"].amount == Decimal("25.00")
     assert isinstance(by_id["k-1"], Kyc)
@@ -241,7 +244,8 @@ def test_csv_import_coerces_strings_fills_the_brand_and_rejects_what_does_not_co
     assert isinstance(cs1, Consent) and cs1.granted is True
     assert isinstance(cs2, Consent) and cs2.granted is False and cs2.occurred_at.hour == 10  # UTC
     assert isinstance(d9, Deposit) and d9.amount == Decimal("25.5") and d9.occurred_at.microsecond == 500000
-    assert by_id["r-9"].email_hash == keyed_hash(KEY, "email", "eve@example.com")
+    assert unsealed(settings, "email_hash", by_id["r-9"].email_hash) == keyed_hash(
+        KEY, "email", "eve@example.com")
 
 
 # --- interruptions ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from clickpath.contracts.models import Chargeback, Deposit, Login, Registration, Wager
+from tests.integration.harness import unsealed
 from tests.integration.test_import import ImportProcess, ingress_records
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "deploy" / "mappings"
@@ -62,7 +63,7 @@ def test_a_mapped_export_imports_with_zero_rejections(mapped, codec, tmp_path, s
         assert {d.status for d in deposits} == {"approved"}  # the CRM's "Approved", mapped
     else:
         (login,) = [e for e in events if isinstance(e, Login)]
-        assert login.device_id == "fp-77aa" and login.ip_prefix
+        assert unsealed(mapped, "device_id", login.device_id) == "fp-77aa" and login.ip_prefix
         wagers = sorted((e for e in events if isinstance(e, Wager)), key=lambda w: w.wager_id)
         assert [(w.wager_id, w.game_category, w.bonus_stake) for w in wagers] == [
             ("RND-1", "casino", Decimal(0)), ("RND-2", "live_casino", Decimal("1.00"))]
