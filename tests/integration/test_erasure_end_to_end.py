@@ -190,6 +190,8 @@ def test_an_erased_player_is_gone_from_every_topic_table_and_state_and_the_figur
     client = connect(Settings(data_dir=Path(env["CLICKPATH_DATA_DIR"])))
     try:
         db = Settings().clickhouse_database
+        wait_until(lambda: client.query("SELECT count() FROM system.mutations WHERE NOT is_done"
+                                        ).result_rows[0][0] == 0, 60, "the queued mutations")
         [cert] = client.query(
             f"SELECT key_existed, identifiers_removed, links_removed, clicks_anonymised, "
             f"deliveries_revoked, rows_anonymised, requested_by FROM {db}.erasure_certificates "
